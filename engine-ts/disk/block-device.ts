@@ -1,0 +1,18 @@
+// What a disk looks like to the devices that use it (the IDE controller, blkback).
+// The VHD driver implements it; so does a plain in-memory disk in tests.
+
+export const SECTOR_SIZE = 512;
+
+export interface BlockDevice {
+  /** Virtual size in bytes (a multiple of SECTOR_SIZE). */
+  readonly size: number;
+  readonly readOnly: boolean;
+  /** Read whole sectors starting at `sector` into `dst` (dst.length a multiple of 512). */
+  read(sector: number, dst: Uint8Array): Promise<void>;
+  /** Write whole sectors. Rejects with an Error on a read-only disk or an I/O failure. */
+  write(sector: number, src: Uint8Array): Promise<void>;
+  /** Make every completed write durable. */
+  flush(): Promise<void>;
+  /** Tell the disk the range is unused (may be a no-op). */
+  discard?(sector: number, count: number): Promise<void>;
+}
