@@ -1,0 +1,70 @@
+// Instantiating the AssemblyScript x86 core against a machine's shared memory.
+// This folder is the only place that touches WebAssembly, Worker, postMessage and Atomics.
+
+import * as MM from '../../engine-wasm/memory-map';
+
+/** What the core calls back into the host for (all synchronous). */
+export interface CoreHost {
+  ioRead(port: number, size: number): number;
+  ioWrite(port: number, size: number, value: number): void;
+  mmioRead(addr: number, size: number): number;
+  mmioWrite(addr: number, size: number, value: number): void;
+  /** Interrupt acknowledge: the vector of the highest pending interrupt, or -1 (spurious). */
+  intAck(): number;
+  /** Unknown MSR: return 0 if handled (for reads, the value goes to R_EXIT_VALUE as i64), else 1 (#GP). */
+  msrHost(write: number, index: number, lo: number, hi: number): number;
+  /** CPUID leaves 0x40000000-0x4FFFFFFF: fill EAX..EDX in the state block and return 1, or 0. */
+  cpuidHost(leaf: number, sub: number): number;
+  /** CR0 changed its PE/PG bits (for observers; the core already switched). */
+  crWrite(reg: number, value: number): void;
+  /** VMCALL/VMMCALL: 0 done, 1 done and block, -1 no hypervisor (#UD). */
+  hypercall(): number;
+}
+
+export interface CoreExports {
+  init(id: number): number;
+  reset(): void;
+  run(budget: number): number;
+  refresh(): void;
+  getEflags(): number;
+  setEflags(v: number): void;
+  flushTlb(): void;
+}
+
+/** Pages the core module declares as its minimum (must match engine-wasm/asconfig.json). */
+export const CORE_MIN_PAGES = 1025;
+export const CORE_MAX_PAGES = 65536;
+
+/** Create the machine memory: layout area + guest RAM. */
+export function createMachineMemory(ramBytes: number): WebAssembly.Memory {
+  if (!Number.isInteger(ramBytes) || ramBytes < 1 << 20 || ramBytes > 3 * 1024 ** 3 || ramBytes % 4096 !== 0)
+    throw new RangeError(`guest RAM must be a multiple of 4 KiB between 1 MiB and 3 GiB (got ${ramBytes})`);
+  const pages = Math.max(CORE_MIN_PAGES, Math.ceil((MM.RAM_BASE + ramBytes) / MM.WASM_PAGE));
+  const memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
+  const ctrl = new DataView(memory.buffer, MM.CTRL_BASE, MM.CTRL_SIZE);
+  ctrl.setUint32(MM.CTRL_RAM_SIZE, ramBytes, true);
+  ctrl.setUint32(MM.CTRL_MAP_VERSION, MM.MAP_VERSION, true);
+  return memory;
+}
+
+export async function instantiateCore(module: WebAssembly.Module, memory: WebAssembly.Memory, host: CoreHost): Promise<CoreExports> {
+  const env = {
+    memory,
+    abort: () => { throw new Error('x86 core aborted'); },
+    ioRead: (p: number, s: number) => host.ioRead(p, s) >>> 0,
+    ioWrite: (p: number, s: number, v: number) => host.ioWrite(p, s, v >>> 0),
+    mmioRead: (a: number, s: number) => host.mmioRead(a >>> 0, s) >>> 0,
+    mmioWrite: (a: number, s: number, v: number) => host.mmioWrite(a >>> 0, s, v >>> 0),
+    intAck: () => host.intAck(),
+    msrHost: (w: number, i: number, lo: number, hi: number) => host.msrHost(w, i >>> 0, lo >>> 0, hi >>> 0),
+    cpuidHost: (l: number, s: number) => host.cpuidHost(l >>> 0, s >>> 0),
+    crWrite: (r: number, v: number) => host.crWrite(r, v >>> 0),
+    hypercall: () => host.hypercall(),
+  };
+  const instance = await WebAssembly.instantiate(module, { env });
+  return instance.exports as unknown as CoreExports;
+}
+
+export async function compileCore(bytes: BufferSource): Promise<WebAssembly.Module> {
+  return WebAssembly.compile(bytes);
+}

@@ -1,0 +1,196 @@
+// The fetch-decode-execute loop, prefixes, exception and interrupt delivery.
+
+import {
+  R_EIP, R_PENDING, R_INT_SHADOW, R_HALTED, R_ICOUNT, R_EXIT_REASON, R_NMI_BLOCKED, R_EFLAGS, R_DR,
+  PEND_INTR, PEND_NMI, PEND_EXIT, PEND_TF,
+  EXIT_BUDGET, EXIT_HALT, EXIT_STOPPED, EXIT_REQUEST, EXIT_TRIPLE_FAULT,
+} from '../memory-map';
+import {
+  cpu, eip, setEip, instrEip, setInstrEip, code32, setOpsize32, setAdsize32, opsize32, adsize32,
+  prefixes, setPrefixes, setSegOvr, fault, clearFault, excVector, excCode, excHasCode, raise, raiseGP, raiseUD,
+  PFX_LOCK, PFX_OPSIZE, PFX_ADSIZE, PFX_REP, PFX_REPNE, EXC_DF, EXC_PF, EXC_NM, EXC_DB, EXC_NMI, EXC_UD,
+  FLAG_IF, FLAG_TF, getEflags, cr0, CR0_EM, CR0_TS, syncEipToMemory, loadEipFromMemory, modrm,
+} from './state';
+import { fetch8 } from './decode';
+import { dispatch, dispatchLocked } from './dispatch.gen';
+import { deliverInterrupt, recordException, INT_EXT } from './system';
+import { HLT, takeHypercallBlocked } from './ops-sys';
+import { fpuEsc, fxsave, fxrstor } from './fpu';
+import { steps, stepsEnd, setSteps, setStepsEnd, stopRun } from './steps';
+import { lockRetry, clearLockRetry } from './decode';
+
+@external("env", "intAck") declare function hostIntAck(): i32;
+
+let exitReason: i32 = EXIT_BUDGET;
+
+// ---- prefixes (each continues decoding with the next byte) ----------------------------------
+function next(): void {
+  const op = fetch8();
+  if (fault) return;
+  const key = op | (opsize32 ? 0x200 : 0);
+  if (prefixes & PFX_LOCK) dispatchLocked(key); else dispatch(key);
+}
+export function prefixSeg(s: u32): void { setSegOvr(<i32>s); next(); }
+export function prefixOpsize(): void { setPrefixes(prefixes | PFX_OPSIZE); setOpsize32(!code32); next(); }
+export function prefixAdsize(): void { setPrefixes(prefixes | PFX_ADSIZE); setAdsize32(!code32); next(); }
+export function prefixRep(p: u32): void { setPrefixes((prefixes & ~(PFX_REP | PFX_REPNE)) | p); next(); }
+export function prefixLock(): void { setPrefixes(prefixes | PFX_LOCK); next(); }
+/** XCHG with a memory operand is locked without a prefix. */
+export function lockImplicit(): void { if (modrm < 0xc0) setPrefixes(prefixes | PFX_LOCK); }
+
+export function escape0F(): void {
+  const op = fetch8();
+  if (fault) return;
+  const key = 0x100 | op | (opsize32 ? 0x200 : 0);
+  if (prefixes & PFX_LOCK) dispatchLocked(key); else dispatch(key);
+}
+
+export function doHLT(): void {
+  if (HLT()) {
+    exitReason = (getEflags() & FLAG_IF) ? EXIT_HALT : EXIT_STOPPED;
+    stopRun();
+  }
+}
+
+/** x87 escape: #NM when the FPU is emulated (CR0.EM) or its state belongs to another task (CR0.TS). */
+export function x87(op: u32): void {
+  const c0 = cr0();
+  if (c0 & (CR0_EM | CR0_TS)) { raise(EXC_NM, 0, false); return; }
+  fpuEsc(op);
+}
+export function grp15(): void {
+  const r = (modrm >> 3) & 7;
+  if (modrm >= 0xc0 || r > 1) { raiseUD(); return; }
+  const c0 = cr0();
+  if (c0 & (CR0_EM | CR0_TS)) { raise(c0 & CR0_EM ? EXC_UD : EXC_NM, 0, false); return; }
+  if (r == 0) fxsave(); else fxrstor();
+}
+
+// ---- exceptions ----------------------------------------------------------------------------------
+// Double-fault classes (SDM Vol. 3A table 6-5).
+function contributory(v: u32): bool { return v == 0 || (v >= 10 && v <= 13); }
+
+/** Deliver the pending fault of the instruction at instrEip. False on a triple fault. */
+function deliverFault(): bool {
+  let vec = excVector, code = excCode, hasCode = excHasCode;
+  clearFault();
+  setEip(instrEip);
+  recordException(vec, code, instrEip);
+  if (deliverInterrupt(vec, INT_EXT, hasCode, code, instrEip)) return true;
+  // A second exception while delivering the first.
+  const v2 = excVector, c2 = excCode, h2 = excHasCode;
+  clearFault();
+  if (vec == EXC_DF) return false; // triple fault
+  const df = (contributory(vec) && contributory(v2)) || (vec == EXC_PF && (v2 == EXC_PF || contributory(v2)));
+  if (df) {
+    recordException(EXC_DF, 0, instrEip);
+    if (deliverInterrupt(EXC_DF, INT_EXT, true, 0, instrEip)) return true;
+    clearFault();
+    return false;
+  }
+  // Benign combinations are handled serially: deliver the second one.
+  recordException(v2, c2, instrEip);
+  if (deliverInterrupt(v2, INT_EXT, h2, c2, instrEip)) return true;
+  clearFault();
+  if (v2 == EXC_DF) return false;
+  if (deliverInterrupt(EXC_DF, INT_EXT, true, 0, instrEip)) return true;
+  clearFault();
+  return false;
+}
+
+/** Deliver an external interrupt or NMI at the current instruction boundary. */
+function deliverExternal(vec: u32): bool {
+  setInstrEip(eip);
+  if (deliverInterrupt(vec, INT_EXT, false, 0, eip)) return true;
+  return deliverFault();
+}
+
+// ---- the loop ----------------------------------------------------------------------------------------
+/** Handle R_PENDING at an instruction boundary. Returns false when run() must return. */
+function servicePending(pend: u32): bool {
+  if (pend & PEND_EXIT) {
+    atomic.and<u32>(cpu + R_PENDING, ~PEND_EXIT);
+    exitReason = EXIT_REQUEST;
+    return false;
+  }
+  const shadow = load<u32>(cpu + R_INT_SHADOW);
+  if (shadow) { store<u32>(cpu + R_INT_SHADOW, 0); return true; }
+  if ((pend & PEND_NMI) && !load<u32>(cpu + R_NMI_BLOCKED)) {
+    atomic.and<u32>(cpu + R_PENDING, ~PEND_NMI);
+    store<u32>(cpu + R_HALTED, 0);
+    store<u32>(cpu + R_NMI_BLOCKED, 1);
+    if (!deliverExternal(EXC_NMI)) { exitReason = EXIT_TRIPLE_FAULT; return false; }
+    return true;
+  }
+  if ((pend & PEND_INTR) && (load<u32>(cpu + R_EFLAGS) & FLAG_IF)) {
+    const v = hostIntAck();
+    if (v >= 0) {
+      store<u32>(cpu + R_HALTED, 0);
+      if (!deliverExternal(<u32>v)) { exitReason = EXIT_TRIPLE_FAULT; return false; }
+    }
+  }
+  return true;
+}
+
+/**
+ * Run up to `budget` instructions. Returns an EXIT_* reason; R_ICOUNT advances by the
+ * number of instructions retired.
+ */
+export function run(budget: i32): i32 {
+  loadEipFromMemory();
+  exitReason = EXIT_BUDGET;
+  setSteps(0);
+  setStepsEnd(budget > 0 ? <u32>budget : 0);
+  while (steps < stepsEnd) {
+    const pend = load<u32>(cpu + R_PENDING);
+    if (pend != 0) {
+      if (!servicePending(pend)) break;
+    }
+    if (load<u32>(cpu + R_HALTED)) {
+      exitReason = (load<u32>(cpu + R_EFLAGS) & FLAG_IF) ? EXIT_HALT : EXIT_STOPPED;
+      break;
+    }
+    const tf = (pend & PEND_TF) != 0 && (load<u32>(cpu + R_EFLAGS) & FLAG_TF) != 0;
+    step();
+    setSteps(steps + 1);
+    if (tf && exitReason != EXIT_TRIPLE_FAULT && !load<u32>(cpu + R_HALTED)) singleStepTrap();
+  }
+  syncEipToMemory();
+  store<u64>(cpu + R_ICOUNT, load<u64>(cpu + R_ICOUNT) + <u64>steps);
+  store<i32>(cpu + R_EXIT_REASON, exitReason);
+  return exitReason;
+}
+
+/** Execute one instruction (and deliver its fault, if any). */
+function step(): void {
+  const start = eip;
+  setInstrEip(start);
+  setOpsize32(code32);
+  setAdsize32(code32);
+  setPrefixes(0);
+  setSegOvr(-1);
+  const op = fetch8();
+  if (!fault) dispatch(op | (code32 ? 0x200 : 0));
+  if (fault) {
+    if (!deliverFault()) { exitReason = EXIT_TRIPLE_FAULT; stopRun(); }
+  } else if (lockRetry) {
+    clearLockRetry();
+    setEip(start);
+  }
+  if (takeHypercallBlocked()) {
+    store<u32>(cpu + R_HALTED, 1);
+    exitReason = EXIT_HALT;
+    stopRun();
+  }
+}
+
+function singleStepTrap(): void {
+  // #DB trap after the instruction: DR6.BS set.
+  store<u32>(cpu + R_DR + 6 * 4, load<u32>(cpu + R_DR + 6 * 4) | 0x4000);
+  setInstrEip(eip);
+  if (!deliverInterrupt(EXC_DB, INT_EXT, false, 0, eip)) {
+    if (!deliverFault()) { exitReason = EXIT_TRIPLE_FAULT; stopRun(); }
+  }
+}
+
+export { EXIT_BUDGET };

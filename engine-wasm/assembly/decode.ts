@@ -1,0 +1,302 @@
+// Instruction fetch, ModRM/SIB effective addresses, segment-checked operand access,
+// read-modify-write (with LOCK through wasm atomics), and the stack.
+
+import { RAM_BASE, R_SEG_LO, R_SEG_HI, R_SEG_PERM, SEGP_READ, SEGP_WRITE, MEMT_RAM } from '../memory-map';
+import {
+  cpu, tlb, eip, setEip, instrEip, csBase, csLimit, fetchPage, fetchHost, setFetchPage, cpl,
+  adsize32, opsize32, segOvr, modrm, setModrm, eaSeg, eaOff, setEa, fault, prefixes, PFX_LOCK,
+  raiseGP, raiseSS, stack32, raise, EXC_GP,
+  reg32, reg16, reg8, setReg32, setReg16, setReg8,
+  segBase, ES, CS, SS, DS, ESP, EBP, ESI, EDI, EBX,
+} from './state';
+import {
+  linToPhys, ACC_EXEC, ACC_READ, ACC_WRITE, physRead8, physType,
+  readLin8, readLin16, readLin32, writeLin8, writeLin16, writeLin32, probeWrite,
+  TLB_VALID, TLB_RAM, TLB_SUP_W, TLB_USER_W,
+} from './mmu';
+
+// ---- fetch -------------------------------------------------------------------------
+export function fetch8(): u32 {
+  const off = eip;
+  const lin = csBase + off;
+  if ((lin >>> 12) == fetchPage && off <= csLimit) {
+    setEip(off + 1);
+    return <u32>load<u8>(fetchHost + (lin & 0xfff));
+  }
+  return fetchSlow();
+}
+
+function fetchSlow(): u32 {
+  const off = eip;
+  if (fault) return 0;
+  if (off > csLimit) { raiseGP(0); return 0; }
+  if (off - instrEip >= 15) { raiseGP(0); return 0; } // instruction longer than 15 bytes
+  const lin = csBase + off;
+  const p = linToPhys(lin, ACC_EXEC, cpl == 3);
+  if (fault) return 0;
+  if (physType(p) == MEMT_RAM) setFetchPage(lin >>> 12, <usize>RAM_BASE + <usize>(p & 0xfffff000));
+  setEip(off + 1);
+  return physRead8(p);
+}
+
+export function fetch16(): u32 {
+  const off = eip;
+  const lin = csBase + off;
+  if ((lin >>> 12) == fetchPage && (lin & 0xfff) <= 0xffe && off + 1 <= csLimit && off + 1 > off) {
+    setEip(off + 2);
+    return <u32>load<u16>(fetchHost + (lin & 0xfff));
+  }
+  const lo = fetch8();
+  return lo | (fetch8() << 8);
+}
+
+export function fetch32(): u32 {
+  const off = eip;
+  const lin = csBase + off;
+  if ((lin >>> 12) == fetchPage && (lin & 0xfff) <= 0xffc && off + 3 <= csLimit && off + 3 > off) {
+    setEip(off + 4);
+    return load<u32>(fetchHost + (lin & 0xfff));
+  }
+  const lo = fetch16();
+  return lo | (fetch16() << 16);
+}
+
+@inline export function fetchImm(): u32 { return opsize32 ? fetch32() : fetch16(); }
+@inline export function fetchS8(): u32 { return <u32>(<i32>(<i8>fetch8())); }
+
+// ---- ModRM -----------------------------------------------------------------------------
+/** Fetch the ModRM byte and, for a memory operand, compute its segment and offset. */
+export function decodeModrm(): void {
+  const m = fetch8();
+  setModrm(m);
+  if (m < 0xc0) decodeEA(m);
+}
+
+@inline export function isReg(): bool { return modrm >= 0xc0; }
+@inline export function rmReg(): u32 { return modrm & 7; }
+@inline export function regField(): u32 { return (modrm >> 3) & 7; }
+
+function decodeEA(m: u32): void {
+  const mod = m >> 6, rm = m & 7;
+  let seg: u32 = DS;
+  let off: u32 = 0;
+  if (!adsize32) {
+    switch (rm) {
+      case 0: off = reg16(EBX) + reg16(ESI); break;
+      case 1: off = reg16(EBX) + reg16(EDI); break;
+      case 2: off = reg16(EBP) + reg16(ESI); seg = SS; break;
+      case 3: off = reg16(EBP) + reg16(EDI); seg = SS; break;
+      case 4: off = reg16(ESI); break;
+      case 5: off = reg16(EDI); break;
+      case 6: if (mod == 0) { off = fetch16(); } else { off = reg16(EBP); seg = SS; } break;
+      default: off = reg16(EBX); break;
+    }
+    if (mod == 1) off += fetchS8();
+    else if (mod == 2) off += fetch16();
+    off &= 0xffff;
+  } else {
+    if (rm == 4) {
+      const sib = fetch8();
+      const base = sib & 7, index = (sib >> 3) & 7, scale = sib >> 6;
+      if (base == 5 && mod == 0) off = fetch32();
+      else { off = reg32(base); if (base == 4 || base == 5) seg = SS; }
+      if (index != 4) off += reg32(index) << scale;
+    } else if (rm == 5 && mod == 0) {
+      off = fetch32();
+    } else {
+      off = reg32(rm);
+      if (rm == 5) seg = SS;
+    }
+    if (mod == 1) off += fetchS8();
+    else if (mod == 2) off += fetch32();
+  }
+  setEa(segOvr >= 0 ? <u32>segOvr : seg, off);
+}
+
+/** Segment to use for a default-DS access, honouring an override prefix. */
+@inline export function dsSeg(): u32 { return segOvr >= 0 ? <u32>segOvr : DS; }
+
+// ---- segment checks --------------------------------------------------------------------
+function segFault(seg: u32): void {
+  if (seg == SS) raiseSS(0); else raiseGP(0);
+}
+
+/** Linear address for reading `size` bytes at seg:off, or a #GP/#SS raised. */
+export function segRead(seg: u32, off: u32, size: u32): u32 {
+  const lo = load<u32>(cpu + R_SEG_LO + (seg << 2)), hi = load<u32>(cpu + R_SEG_HI + (seg << 2));
+  const last = off + size - 1;
+  if (off < lo || last > hi || last < off || !(load<u32>(cpu + R_SEG_PERM + (seg << 2)) & SEGP_READ)) { segFault(seg); return 0; }
+  return segBase(seg) + off;
+}
+
+export function segWrite(seg: u32, off: u32, size: u32): u32 {
+  const lo = load<u32>(cpu + R_SEG_LO + (seg << 2)), hi = load<u32>(cpu + R_SEG_HI + (seg << 2));
+  const last = off + size - 1;
+  if (off < lo || last > hi || last < off || !(load<u32>(cpu + R_SEG_PERM + (seg << 2)) & SEGP_WRITE)) { segFault(seg); return 0; }
+  return segBase(seg) + off;
+}
+
+// seg:off reads and writes.
+export function readV8(seg: u32, off: u32): u32 { const l = segRead(seg, off, 1); return fault ? 0 : readLin8(l); }
+export function readV16(seg: u32, off: u32): u32 { const l = segRead(seg, off, 2); return fault ? 0 : readLin16(l); }
+export function readV32(seg: u32, off: u32): u32 { const l = segRead(seg, off, 4); return fault ? 0 : readLin32(l); }
+export function writeV8(seg: u32, off: u32, v: u32): void { const l = segWrite(seg, off, 1); if (!fault) writeLin8(l, v); }
+export function writeV16(seg: u32, off: u32, v: u32): void { const l = segWrite(seg, off, 2); if (!fault) writeLin16(l, v); }
+export function writeV32(seg: u32, off: u32, v: u32): void { const l = segWrite(seg, off, 4); if (!fault) writeLin32(l, v); }
+
+// ---- E operands (register or memory per ModRM) -------------------------------------------
+export function readE8(): u32 { return modrm >= 0xc0 ? reg8(modrm & 7) : readV8(eaSeg, eaOff); }
+export function readE16(): u32 { return modrm >= 0xc0 ? reg16(modrm & 7) : readV16(eaSeg, eaOff); }
+export function readE32(): u32 { return modrm >= 0xc0 ? reg32(modrm & 7) : readV32(eaSeg, eaOff); }
+export function writeE8(v: u32): void { if (modrm >= 0xc0) setReg8(modrm & 7, v); else writeV8(eaSeg, eaOff, v); }
+export function writeE16(v: u32): void { if (modrm >= 0xc0) setReg16(modrm & 7, v); else writeV16(eaSeg, eaOff, v); }
+export function writeE32(v: u32): void { if (modrm >= 0xc0) setReg32(modrm & 7, v); else writeV32(eaSeg, eaOff, v); }
+
+// Read-modify-write of the E operand: rmwRead* checks write access up front (so nothing
+// commits if the write would fault) and remembers where the operand lives.
+let rmwHost: usize = 0; // host address of a RAM operand within one page, else 0
+let rmwLin: u32 = 0;
+let rmwOld: u32 = 0;
+/** Set when a LOCKed compare-and-swap lost a race: the instruction is re-executed. */
+export let lockRetry: bool = false;
+export function clearLockRetry(): void { lockRetry = false; }
+
+function rmwPrepare(size: u32): u32 {
+  const lin = segWrite(eaSeg, eaOff, size);
+  if (fault) return 0;
+  rmwLin = lin;
+  const e = load<u32>(tlb + ((lin >>> 12) << 2));
+  const need: u32 = TLB_VALID | TLB_RAM | (cpl == 3 ? TLB_USER_W : TLB_SUP_W);
+  if ((e & need) == need && (lin & 0xfff) <= 0x1000 - size) {
+    rmwHost = <usize>RAM_BASE + <usize>(e & 0xfffff000) + (lin & 0xfff);
+    return 1;
+  }
+  rmwHost = 0;
+  if (!probeWrite(lin, size, cpl == 3)) return 0;
+  // probeWrite filled the TLB; take the fast path if it is RAM now.
+  const e2 = load<u32>(tlb + ((lin >>> 12) << 2));
+  if ((e2 & need) == need && (lin & 0xfff) <= 0x1000 - size) rmwHost = <usize>RAM_BASE + <usize>(e2 & 0xfffff000) + (lin & 0xfff);
+  return 1;
+}
+
+export function rmwRead8(): u32 {
+  if (modrm >= 0xc0) return reg8(modrm & 7);
+  if (!rmwPrepare(1)) return 0;
+  rmwOld = rmwHost ? <u32>load<u8>(rmwHost) : readLin8(rmwLin);
+  return rmwOld;
+}
+export function rmwRead16(): u32 {
+  if (modrm >= 0xc0) return reg16(modrm & 7);
+  if (!rmwPrepare(2)) return 0;
+  rmwOld = rmwHost ? <u32>load<u16>(rmwHost) : readLin16(rmwLin);
+  return rmwOld;
+}
+export function rmwRead32(): u32 {
+  if (modrm >= 0xc0) return reg32(modrm & 7);
+  if (!rmwPrepare(4)) return 0;
+  rmwOld = rmwHost ? load<u32>(rmwHost) : readLin32(rmwLin);
+  return rmwOld;
+}
+
+// With LOCK (or an implicitly locked XCHG) on naturally aligned RAM, the write is a
+// compare-and-swap against the value read, so another vCPU's update in between is never
+// lost: the loser re-executes the instruction. Unaligned locked accesses are not atomic
+// across vCPUs (wasm atomics need alignment); they are rare and split-lock on hardware too.
+export function rmwWrite8(v: u32): void {
+  if (modrm >= 0xc0) { setReg8(modrm & 7, v); return; }
+  if (rmwHost) {
+    if (prefixes & PFX_LOCK) {
+      if (<u32>atomic.cmpxchg<u8>(rmwHost, <u8>rmwOld, <u8>v) != (rmwOld & 0xff)) lockRetry = true;
+    } else store<u8>(rmwHost, <u8>v);
+  } else writeLin8(rmwLin, v);
+}
+export function rmwWrite16(v: u32): void {
+  if (modrm >= 0xc0) { setReg16(modrm & 7, v); return; }
+  if (rmwHost) {
+    if ((prefixes & PFX_LOCK) && !(rmwHost & 1)) {
+      if (<u32>atomic.cmpxchg<u16>(rmwHost, <u16>rmwOld, <u16>v) != (rmwOld & 0xffff)) lockRetry = true;
+    } else store<u16>(rmwHost, <u16>v);
+  } else writeLin16(rmwLin, v);
+}
+export function rmwWrite32(v: u32): void {
+  if (modrm >= 0xc0) { setReg32(modrm & 7, v); return; }
+  if (rmwHost) {
+    if ((prefixes & PFX_LOCK) && !(rmwHost & 3)) {
+      if (atomic.cmpxchg<u32>(rmwHost, rmwOld, v) != rmwOld) lockRetry = true;
+    } else store<u32>(rmwHost, v);
+  } else writeLin32(rmwLin, v);
+}
+
+// ---- stack ---------------------------------------------------------------------------------
+// Pushes compute the new stack pointer, write, and only then commit it, so a faulting push
+// leaves ESP unchanged.
+
+export function push16(v: u32): void {
+  if (stack32) {
+    const sp = reg32(ESP) - 2;
+    writeV16(SS, sp, v);
+    if (!fault) setReg32(ESP, sp);
+  } else {
+    const sp = (reg16(ESP) - 2) & 0xffff;
+    writeV16(SS, sp, v);
+    if (!fault) setReg16(ESP, sp);
+  }
+}
+export function push32(v: u32): void {
+  if (stack32) {
+    const sp = reg32(ESP) - 4;
+    writeV32(SS, sp, v);
+    if (!fault) setReg32(ESP, sp);
+  } else {
+    const sp = (reg16(ESP) - 4) & 0xffff;
+    writeV32(SS, sp, v);
+    if (!fault) setReg16(ESP, sp);
+  }
+}
+@inline export function pushV(v: u32): void { if (opsize32) push32(v); else push16(v); }
+
+/** Read the value on top of the stack without popping (at `extra` bytes above SP). */
+export function peek16(extra: u32): u32 {
+  const sp = stack32 ? reg32(ESP) + extra : (reg16(ESP) + extra) & 0xffff;
+  return readV16(SS, sp);
+}
+export function peek32(extra: u32): u32 {
+  const sp = stack32 ? reg32(ESP) + extra : (reg16(ESP) + extra) & 0xffff;
+  return readV32(SS, sp);
+}
+/** Add to the stack pointer in the current stack size. */
+export function adjustSP(n: u32): void {
+  if (stack32) setReg32(ESP, reg32(ESP) + n); else setReg16(ESP, (reg16(ESP) + n) & 0xffff);
+}
+export function pop16(): u32 { const v = peek16(0); if (!fault) adjustSP(2); return v; }
+export function pop32(): u32 { const v = peek32(0); if (!fault) adjustSP(4); return v; }
+@inline export function popV(): u32 { return opsize32 ? pop32() : pop16(); }
+
+// Memory-operand helpers for instructions that read two consecutive values (far pointers,
+// BOUND, LGDT) from the E operand.
+export function readEA16(delta: u32): u32 {
+  const off = adsize32 ? eaOff + delta : (eaOff + delta) & 0xffff;
+  return readV16(eaSeg, off);
+}
+export function readEA32(delta: u32): u32 {
+  const off = adsize32 ? eaOff + delta : (eaOff + delta) & 0xffff;
+  return readV32(eaSeg, off);
+}
+export function writeEA16(delta: u32, v: u32): void {
+  const off = adsize32 ? eaOff + delta : (eaOff + delta) & 0xffff;
+  writeV16(eaSeg, off, v);
+}
+export function writeEA32(delta: u32, v: u32): void {
+  const off = adsize32 ? eaOff + delta : (eaOff + delta) & 0xffff;
+  writeV32(eaSeg, off, v);
+}
+export function writeEA8(delta: u32, v: u32): void {
+  const off = adsize32 ? eaOff + delta : (eaOff + delta) & 0xffff;
+  writeV8(eaSeg, off, v);
+}
+export function readEA8(delta: u32): u32 {
+  const off = adsize32 ? eaOff + delta : (eaOff + delta) & 0xffff;
+  return readV8(eaSeg, off);
+}
+
+export { ES, CS, SS, DS, EXC_GP, raise, ACC_READ, ACC_WRITE };

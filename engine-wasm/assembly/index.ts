@@ -1,0 +1,75 @@
+// Entry points of the x86 core (one instance per vCPU; see ../CONTEXT.md).
+
+import {
+  MAP_VERSION, CTRL_BASE, CTRL_MAP_VERSION, VCPU_BASE, VCPU_STRIDE, MAX_VCPUS,
+  R_EIP, R_CR0, R_CR2, R_CR3, R_CR4, R_DR, R_EFER, R_GDTR_BASE, R_GDTR_LIMIT, R_IDTR_BASE, R_IDTR_LIMIT,
+  R_A20_MASK, R_HALTED, R_INT_SHADOW, R_NMI_BLOCKED, R_APIC_BASE, R_PAT, R_MTRR, R_VCPU_ID, R_CPL, R_PENDING,
+  R_EXC_COUNT, R_GPR, R_EFLAGS, R_LF_MASK, R_MISC_ENABLE,
+} from '../memory-map';
+import {
+  cpu, setCpuBase, setSegCache, refreshMode, getEflags as coreGetEflags, setEflagsRaw, cpl, setEip, syncTF,
+  ES, CS, SS, DS, FS, GS, LDTR, TR, deriveSeg,
+} from './state';
+import { tlbReset, tlbFlushAll, setTlbMasks } from './mmu';
+import { fpuReset } from './fpu';
+export { run } from './core';
+
+/** Bind this instance to vCPU `id`. Returns 0, or -1 if the host's memory map differs. */
+export function init(id: i32): i32 {
+  if (id < 0 || <u32>id >= MAX_VCPUS) return -1;
+  if (load<u32>(CTRL_BASE + CTRL_MAP_VERSION) != MAP_VERSION) return -1;
+  setCpuBase(<usize>VCPU_BASE + <usize>id * <usize>VCPU_STRIDE);
+  tlbReset();
+  refresh();
+  return 0;
+}
+
+/** Power-on / RESET state (SDM Vol. 3A 9.1.1): real mode at F000:FFF0 with CS base FFFF0000. */
+export function reset(): void {
+  const id = load<u32>(cpu + R_VCPU_ID);
+  memory.fill(cpu, 0, 0x1000);
+  store<u32>(cpu + R_VCPU_ID, id);
+  for (let r: u32 = 0; r < 8; r++) store<u32>(cpu + R_GPR + r * 4, 0);
+  store<u32>(cpu + 2 * 4, 0x0619); // EDX = family/model/stepping
+  store<u32>(cpu + R_EFLAGS, 2);
+  store<u32>(cpu + R_LF_MASK, 0);
+  store<u32>(cpu + R_CR0, 0x60000010);
+  store<u32>(cpu + R_A20_MASK, 0xffffffff);
+  store<u32>(cpu + R_DR + 6 * 4, 0xffff0ff0);
+  store<u32>(cpu + R_DR + 7 * 4, 0x400);
+  store<u32>(cpu + R_GDTR_LIMIT, 0xffff);
+  store<u32>(cpu + R_IDTR_LIMIT, 0xffff);
+  store<u32>(cpu + R_APIC_BASE, 0xfee00000 | 0x800 | (id == 0 ? 0x100 : 0));
+  store<u64>(cpu + R_PAT, 0x0007040600070406);
+  store<u64>(cpu + R_MTRR, 0x508); // MTRRcap: 8 variable ranges, fixed ranges supported, WC
+  store<u32>(cpu + R_MISC_ENABLE, 1); // fast strings
+  setCpl(0);
+  refreshMode();
+  for (let s: u32 = 0; s < 6; s++) setSegCache(s, 0, 0, 0xffff, 0x93);
+  setSegCache(CS, 0xf000, 0xffff0000, 0xffff, 0x9b);
+  setSegCache(LDTR, 0, 0, 0xffff, 0x82);
+  setSegCache(TR, 0, 0, 0xffff, 0x8b);
+  store<u32>(cpu + R_EIP, 0xfff0);
+  fpuReset();
+  refresh();
+}
+
+function setCpl(v: u32): void { store<u32>(cpu + R_CPL, v); }
+
+/**
+ * The host changed state behind the core's back (register edits, snapshot restore):
+ * recompute derived state and drop the TLB.
+ */
+export function refresh(): void {
+  refreshMode();
+  for (let s: u32 = 0; s < 8; s++) deriveSeg(s);
+  refreshMode();
+  setTlbMasks(cpl == 3);
+  tlbReset();
+  syncTF();
+}
+
+/** EFLAGS with lazy flags resolved (for the host). */
+export function getEflags(): u32 { return coreGetEflags(); }
+export function setEflags(v: u32): void { setEflagsRaw(v); }
+export function flushTlb(): void { tlbFlushAll(false); }
