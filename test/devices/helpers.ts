@@ -24,10 +24,9 @@ export class RecordingIrq implements IrqLine {
 export class TestPorts implements IoPorts {
   private readonly map = new Map<number, PortHandler>();
   register(base: number, count: number, handler: PortHandler, _owner: string): void {
-    for (let p = base; p < base + count; p++) {
+    for (let p = base; p < base + count; p++)
       if (this.map.has(p)) throw new Error(`port 0x${p.toString(16)} claimed twice`);
-      this.map.set(p, handler);
-    }
+    for (let p = base; p < base + count; p++) this.map.set(p, handler);
   }
   unregister(base: number, count: number): void {
     for (let p = base; p < base + count; p++) this.map.delete(p);
