@@ -99,6 +99,8 @@ export const R_APIC_BASE: u32 = 0x138; // IA32_APIC_BASE (low 32 bits)
 export const R_PAT: u32 = 0x140; // i64
 export const R_MISC_ENABLE: u32 = 0x148;
 export const R_XEN_MSR: u32 = 0x14c; // last value written to the Xen hypercall-page MSR
+/** Guest cycles (R_ICOUNT + this run's retired instructions) as an f64, updated before every call into the host. */
+export const R_NOW: u32 = 0x150;
 // Derived segment checks (recomputed whenever a segment register is loaded): the valid
 // offset range [LO, HI] and permission bits (SEGP_*).
 export const R_SEG_LO: u32 = 0x180; // 8 × i32

@@ -28,12 +28,25 @@ export class VirtualClock {
   private base = 0;
   private timers: Entry[] = [];
   private seq = 0;
+  private source: (() => number) | null = null;
+  /** Guest time at which the running slice will stop; a deadline before it preempts the slice. */
+  sliceEnd = Infinity;
+  /** Called when a timer is armed for a time before `sliceEnd` (the board ends the slice early). */
+  onPreempt: (() => void) | null = null;
 
   constructor(readonly nsPerInstruction = 1) {}
 
+  /**
+   * Read live guest time from `source` (the vCPU's published cycle count) instead of the
+   * last synced value, so devices see time advance inside a run slice.
+   */
+  setSource(source: (() => number) | null): void {
+    this.source = source;
+  }
+
   /** Current guest time in ns. */
   now(): number {
-    return this.base;
+    return this.source ? this.source() : this.base;
   }
 
   /** Advance guest time by `ns` (retired instructions or an idle jump). Does not fire timers. */
@@ -41,7 +54,7 @@ export class VirtualClock {
     if (ns > 0) this.base += ns;
   }
 
-  /** Set absolute time (snapshot restore). */
+  /** Set absolute time (snapshot restore, or a sync point when there is no live source). */
   setNow(ns: number): void {
     this.base = ns;
   }
@@ -54,6 +67,7 @@ export class VirtualClock {
         e.deadline = when;
         e.seq = this.seq++;
         e.armed = true;
+        if (when < this.sliceEnd) this.onPreempt?.();
       },
       cancel: () => {
         e.armed = false;
@@ -78,15 +92,17 @@ export class VirtualClock {
   /** Fire every timer whose deadline is <= now, in deadline order. Returns how many fired. */
   runDue(): number {
     let fired = 0;
+    const now = this.now();
+    if (now > this.base) this.base = now;
     for (;;) {
       let best: Entry | null = null;
       for (const t of this.timers) {
-        if (t.armed && t.deadline <= this.base && (!best || t.deadline < best.deadline || (t.deadline === best.deadline && t.seq < best.seq)))
+        if (t.armed && t.deadline <= this.now() && (!best || t.deadline < best.deadline || (t.deadline === best.deadline && t.seq < best.seq)))
           best = t;
       }
       if (!best) return fired;
       best.armed = false;
-      best.callback(this.base);
+      best.callback(this.now());
       if (++fired > 100000) throw new Error(`virtual clock: timer storm (${best.name})`);
     }
   }

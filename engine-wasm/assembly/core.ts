@@ -16,7 +16,7 @@ import { dispatch, dispatchLocked } from './dispatch.gen';
 import { deliverInterrupt, recordException, INT_EXT } from './system';
 import { HLT, takeHypercallBlocked } from './ops-sys';
 import { fpuEsc, fxsave, fxrstor } from './fpu';
-import { steps, stepsEnd, setSteps, setStepsEnd, stopRun } from './steps';
+import { steps, stepsEnd, setSteps, setStepsEnd, stopRun, syncNow } from './steps';
 import { lockRetry, clearLockRetry } from './decode';
 
 @external("env", "intAck") declare function hostIntAck(): i32;
@@ -123,6 +123,7 @@ function servicePending(pend: u32): bool {
     return true;
   }
   if ((pend & PEND_INTR) && (load<u32>(cpu + R_EFLAGS) & FLAG_IF)) {
+    syncNow();
     const v = hostIntAck();
     if (v >= 0) {
       store<u32>(cpu + R_HALTED, 0);
@@ -141,6 +142,7 @@ export function run(budget: i32): i32 {
   exitReason = EXIT_BUDGET;
   setSteps(0);
   setStepsEnd(budget > 0 ? <u32>budget : 0);
+  syncNow();
   while (steps < stepsEnd) {
     const pend = load<u32>(cpu + R_PENDING);
     if (pend != 0) {
@@ -157,6 +159,8 @@ export function run(budget: i32): i32 {
   }
   syncEipToMemory();
   store<u64>(cpu + R_ICOUNT, load<u64>(cpu + R_ICOUNT) + <u64>steps);
+  setSteps(0);
+  syncNow();
   store<i32>(cpu + R_EXIT_REASON, exitReason);
   return exitReason;
 }

@@ -10,6 +10,7 @@ import {
   cpu, tlb, cpl, pagingOn, fault, raise, EXC_PF, cr0, cr4, efer, invalidateFetch,
   CR0_WP, CR4_PSE, CR4_PAE, CR4_PGE, EFER_NXE,
 } from './state';
+import { syncNow } from './steps';
 
 @external("env", "mmioRead") declare function hostMmioRead(addr: u32, size: u32): u32;
 @external("env", "mmioWrite") declare function hostMmioWrite(addr: u32, size: u32, value: u32): void;
@@ -99,36 +100,36 @@ export function physType(phys: u32): u32 {
 export function physRead8(p: u32): u32 {
   const t = physType(p);
   if (t <= MEMT_ROM) return <u32>load<u8>(<usize>RAM_BASE + <usize>p);
-  return hostMmioRead(p, 1) & 0xff;
+  syncNow(); return hostMmioRead(p, 1) & 0xff;
 }
 export function physRead16(p: u32): u32 {
   if ((p & 0xfff) > 0xffe) return physRead8(p) | (physRead8(p + 1) << 8);
   const t = physType(p);
   if (t <= MEMT_ROM) return <u32>load<u16>(<usize>RAM_BASE + <usize>p);
-  return hostMmioRead(p, 2) & 0xffff;
+  syncNow(); return hostMmioRead(p, 2) & 0xffff;
 }
 export function physRead32(p: u32): u32 {
   if ((p & 0xfff) > 0xffc) return physRead16(p) | (physRead16(p + 2) << 16);
   const t = physType(p);
   if (t <= MEMT_ROM) return load<u32>(<usize>RAM_BASE + <usize>p);
-  return hostMmioRead(p, 4);
+  syncNow(); return hostMmioRead(p, 4);
 }
 export function physWrite8(p: u32, v: u32): void {
   const t = physType(p);
   if (t == MEMT_RAM) store<u8>(<usize>RAM_BASE + <usize>p, <u8>v);
-  else if (t != MEMT_ROM) hostMmioWrite(p, 1, v & 0xff);
+  else if (t != MEMT_ROM) { syncNow(); hostMmioWrite(p, 1, v & 0xff); }
 }
 export function physWrite16(p: u32, v: u32): void {
   if ((p & 0xfff) > 0xffe) { physWrite8(p, v); physWrite8(p + 1, v >>> 8); return; }
   const t = physType(p);
   if (t == MEMT_RAM) store<u16>(<usize>RAM_BASE + <usize>p, <u16>v);
-  else if (t != MEMT_ROM) hostMmioWrite(p, 2, v & 0xffff);
+  else if (t != MEMT_ROM) { syncNow(); hostMmioWrite(p, 2, v & 0xffff); }
 }
 export function physWrite32(p: u32, v: u32): void {
   if ((p & 0xfff) > 0xffc) { physWrite16(p, v); physWrite16(p + 2, v >>> 16); return; }
   const t = physType(p);
   if (t == MEMT_RAM) store<u32>(<usize>RAM_BASE + <usize>p, v);
-  else if (t != MEMT_ROM) hostMmioWrite(p, 4, v);
+  else if (t != MEMT_ROM) { syncNow(); hostMmioWrite(p, 4, v); }
 }
 // 64-bit page-table entries are read as two halves (RAM only in practice).
 function physRead64Lo(p: u32): u32 { return physRead32(p); }

@@ -20,6 +20,7 @@ import {
 import { readLin8, readLin16, readLin32, writeLin8, writeLin16, writeLin32, TLB_VALID, TLB_RAM, TLB_SUP_W, TLB_USER_W, TLB_USER_R } from './mmu';
 import { loadSeg, farTransfer, farReturn, iret, deliverInterrupt, INT_SOFT, INT_SOFT_EXC, INT_ICEBP, ioAllowed } from './system';
 import { alu, ALU_CMP } from './ops-alu';
+import { syncNow } from './steps';
 
 @external("env", "ioRead") declare function hostIoRead(port: u32, size: u32): u32;
 @external("env", "ioWrite") declare function hostIoWrite(port: u32, size: u32, value: u32): void;
@@ -617,10 +618,12 @@ export function SCAS(size: u32): void {
 // ---- port I/O -----------------------------------------------------------------------------------------
 export function ioIn(port: u32, size: u32): u32 {
   if (!ioAllowed(port, size)) return 0;
+  syncNow();
   return hostIoRead(port & 0xffff, size);
 }
 export function ioOut(port: u32, size: u32, v: u32): void {
   if (!ioAllowed(port, size)) return;
+  syncNow();
   hostIoWrite(port & 0xffff, size, v);
 }
 export function IN_ALIb(): void { const p = fetch8(); if (fault) return; const v = ioIn(p, 1); if (!fault) setReg8(0, v); }
@@ -646,6 +649,7 @@ export function INS(size: u32): void {
   while (n != 0 && budget != 0) {
     // Check the destination before reading the port (a port read can have side effects).
     segWrite(ES, diOff(), size); if (fault) return;
+    syncNow();
     const v = hostIoRead(port, size);
     writeSz(ES, diOff(), size, v); if (fault) return;
     advDI(d); n--; budget--;
@@ -663,6 +667,7 @@ export function OUTS(size: u32): void {
   let budget = REP_CHUNK;
   while (n != 0 && budget != 0) {
     const v = readSz(src, siOff(), size); if (fault) return;
+    syncNow();
     hostIoWrite(port, size, v);
     advSI(d); n--; budget--;
     if (isRep()) setCounter(n);

@@ -22,7 +22,7 @@ import {
 } from './decode';
 import { tlbFlushAll, tlbFlushPage, setTlbMasks, linToPhys, ACC_WRITE, probeWrite } from './mmu';
 import { readDesc, dLo, dHi, descBase, descLimit, descAcc, lldt, ltr, loadSeg } from './system';
-import { getSteps } from './steps';
+import { getSteps, syncNow } from './steps';
 
 @external("env", "msrHost") declare function hostMsr(write: u32, index: u32, lo: u32, hi: u32): i32;
 @external("env", "cpuidHost") declare function hostCpuid(leaf: u32, sub: u32): i32;
@@ -181,6 +181,7 @@ export function grp7(): void {
 function hypercall(): void {
   if (!(load<u32>(cpu + R_CPUID_FLAGS) & CPUIDF_HYPERVISOR)) { raiseUD(); return; }
   syncEipToMemory();
+  syncNow();
   const r = hostHypercall();
   if (r < 0) { raiseUD(); return; }
   if (r == 1) hypercallBlocked = true;
@@ -313,6 +314,7 @@ export function RDMSR(): void {
     default: {
       const slot = mtrrSlot(idx);
       if (slot >= 0) { v = load<u64>(cpu + R_MTRR + <u32>slot * 8); break; }
+      syncNow();
       if (hostMsr(0, idx, 0, 0) != 0) { raiseGP(0); return; }
       v = load<u64>(cpu + R_EXIT_VALUE);
     }
@@ -329,6 +331,7 @@ export function WRMSR(): void {
     case 0x8b: return;
     case 0x1b: {
       store<u32>(cpu + R_APIC_BASE, lo);
+      syncNow();
       hostMsr(1, idx, lo, hi); // the board moves the local APIC window
       return;
     }
@@ -347,6 +350,7 @@ export function WRMSR(): void {
       const slot = mtrrSlot(idx);
       if (slot == 0) { raiseGP(0); return; } // MTRRcap is read-only
       if (slot > 0) { store<u64>(cpu + R_MTRR + <u32>slot * 8, v); return; }
+      syncNow();
       if (hostMsr(1, idx, lo, hi) != 0) { raiseGP(0); return; }
       store<u32>(cpu + R_XEN_MSR, lo);
     }
@@ -374,6 +378,7 @@ export function CPUID(): void {
   const leaf = reg32(EAX), sub = reg32(ECX);
   const flags = load<u32>(cpu + R_CPUID_FLAGS);
   if (leaf >= 0x40000000 && leaf < 0x50000000) {
+    syncNow();
     if ((flags & CPUIDF_HYPERVISOR) && hostCpuid(leaf, sub) != 0) return; // the host filled the registers
     setCpuid(0, 0, 0, 0);
     return;

@@ -87,7 +87,7 @@ const RAM = 16 << 20;
 export class VectorRunner {
   private constructor(readonly core: CoreExports, readonly state: VcpuState, readonly ram: Uint8Array) {}
 
-  static async create(wasm: Uint8Array): Promise<VectorRunner> {
+  static async create(wasm: Uint8Array<ArrayBuffer>): Promise<VectorRunner> {
     const memory = createMachineMemory(RAM);
     const host: CoreHost = {
       ioRead: (_p, s) => (s === 1 ? 0xff : s === 2 ? 0xffff : 0xffffffff),

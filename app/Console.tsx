@@ -1,0 +1,53 @@
+import { useEffect, useRef } from 'react';
+import { Terminal } from '@xterm/xterm';
+import { FitAddon } from '@xterm/addon-fit';
+
+declare global {
+  interface Window {
+    /** Test hook: the console's whole buffer (scrollback included) as text. */
+    __termText?: () => string;
+    __term?: Terminal;
+  }
+}
+
+export interface ConsoleApi {
+  write(data: Uint8Array | string): void;
+  clear(): void;
+  focus(): void;
+}
+
+export function Console(props: { onInput: (bytes: Uint8Array) => void; onReady: (api: ConsoleApi) => void }) {
+  const el = useRef<HTMLDivElement>(null);
+  const inputRef = useRef(props.onInput);
+  inputRef.current = props.onInput;
+  const readyRef = useRef(props.onReady);
+
+  useEffect(() => {
+    const term = new Terminal({ cols: 80, rows: 25, convertEol: false, scrollback: 5000, fontSize: 14, cursorBlink: true });
+    const fit = new FitAddon();
+    term.loadAddon(fit);
+    term.open(el.current!);
+    const enc = new TextEncoder();
+    const sub = term.onData((d) => inputRef.current(enc.encode(d)));
+    window.__term = term;
+    window.__termText = () => {
+      const b = term.buffer.active;
+      const out: string[] = [];
+      for (let i = 0; i < b.length; i++) out.push(b.getLine(i)!.translateToString(true));
+      return out.join('\n').replace(/\n+$/, '');
+    };
+    readyRef.current({
+      write: (d) => term.write(d),
+      clear: () => term.reset(),
+      focus: () => term.focus(),
+    });
+    return () => {
+      sub.dispose();
+      term.dispose();
+      delete window.__term;
+      delete window.__termText;
+    };
+  }, []);
+
+  return <div className="console" ref={el} data-testid="console" />;
+}

@@ -1,0 +1,70 @@
+// The public surface of the engine (browser and Node): machine configuration and events.
+// The app and the CLI import only from engine-ts/api.
+
+export type Pacing = 'realtime' | 'fast';
+
+export type GuestSpec =
+  /** A flat binary started in real mode at `loadAddress` (default 0x7C00). */
+  | { kind: 'flat'; image: Uint8Array; loadAddress?: number; name?: string };
+
+export interface MachineConfig {
+  /** Guest RAM in MiB (default 32). */
+  memoryMiB?: number;
+  guest: GuestSpec;
+  /** 'realtime' (default in the page): idle guest time follows the wall clock; 'fast': idle time is skipped. */
+  pacing?: Pacing;
+  /** Port 0xE9 debug console, POST codes on 0x80/0x190, exit on 0xF4 (default on). */
+  debugPorts?: boolean;
+  /** Unix seconds for the guest's RTC at power-on (default: the host's current time). */
+  rtcStartSeconds?: number;
+}
+
+export type StopReason =
+  | { kind: 'stopped' }
+  | { kind: 'halted' }
+  | { kind: 'exit'; code: number }
+  | { kind: 'triple-fault' }
+  | { kind: 'error'; message: string };
+
+export interface MachineStats {
+  instructions: number;
+  guestNs: number;
+  wallMs: number;
+  mips: number;
+  halted: boolean;
+  exits: { io: number; mmio: number; hypercall: number; halt: number };
+}
+
+export interface MachineEvents {
+  /** Bytes the guest wrote to its console (COM1). */
+  onConsole?(bytes: Uint8Array): void;
+  /** Bytes written to the 0xE9 debug port. */
+  onDebug?(bytes: Uint8Array): void;
+  /** POST code written to port 0x80 or 0x190. */
+  onPostCode?(code: number, port: number): void;
+}
+
+export interface MachineHandle {
+  /** Start (or resume) running. Resolves when the machine stops; see StopReason. */
+  run(): Promise<StopReason>;
+  /** Ask a running machine to stop; resolves once it has. */
+  stop(): Promise<void>;
+  /** Type into the guest's console. */
+  sendInput(bytes: Uint8Array): void;
+  stats(): Promise<MachineStats>;
+  /** Release the machine (terminates its worker). */
+  dispose(): void;
+}
+
+export class ConfigError extends Error {
+  constructor(message: string) { super(message); this.name = 'ConfigError'; }
+}
+
+export function validateConfig(c: MachineConfig): Required<Pick<MachineConfig, 'memoryMiB' | 'pacing' | 'debugPorts'>> {
+  const memoryMiB = c.memoryMiB ?? 32;
+  if (!Number.isInteger(memoryMiB) || memoryMiB < 2 || memoryMiB > 2048) throw new ConfigError(`memory must be 2-2048 MiB (got ${memoryMiB})`);
+  const pacing = c.pacing ?? 'realtime';
+  if (pacing !== 'realtime' && pacing !== 'fast') throw new ConfigError(`pacing must be 'realtime' or 'fast'`);
+  if (!c.guest || typeof c.guest !== 'object') throw new ConfigError('no guest given');
+  return { memoryMiB, pacing, debugPorts: c.debugPorts ?? true };
+}

@@ -1,0 +1,96 @@
+// Port and MMIO dispatch. Unclaimed ports read as all ones and ignore writes, as on a PC's
+// ISA bus; unclaimed physical addresses above RAM behave the same.
+
+import type { AccessSize, IoPorts, MmioHandler, MmioSpace, PortHandler } from './bus';
+
+const ONES = [0, 0xff, 0xffff, 0, 0xffffffff];
+
+export class PortBus implements IoPorts {
+  private readonly map: Int16Array = new Int16Array(0x10000).fill(-1);
+  private readonly handlers: PortHandler[] = [];
+  private readonly owners: string[] = [];
+  /** Count of port accesses (VM exits of the emulated-device path). */
+  accesses = 0;
+
+  register(base: number, count: number, handler: PortHandler, owner: string): void {
+    if (!Number.isInteger(base) || !Number.isInteger(count) || base < 0 || count < 1 || base + count > 0x10000)
+      throw new RangeError(`${owner}: bad port range ${base}+${count}`);
+    for (let p = base; p < base + count; p++) {
+      if (this.map[p] >= 0) throw new Error(`${owner}: port 0x${p.toString(16)} already belongs to ${this.owners[this.map[p]]}`);
+    }
+    const idx = this.handlers.length;
+    this.handlers.push(handler);
+    this.owners.push(owner);
+    for (let p = base; p < base + count; p++) this.map[p] = idx;
+  }
+
+  unregister(base: number, count: number): void {
+    for (let p = base; p < base + count && p < 0x10000; p++) this.map[p] = -1;
+  }
+
+  owner(port: number): string | null {
+    const i = this.map[port & 0xffff];
+    return i >= 0 ? this.owners[i] : null;
+  }
+
+  read(port: number, size: AccessSize): number {
+    this.accesses++;
+    const i = this.map[port & 0xffff];
+    if (i < 0) return ONES[size];
+    // A wider access that starts in a device's range is handled by that device.
+    return this.handlers[i].read(port, size) & ONES[size];
+  }
+
+  write(port: number, size: AccessSize, value: number): void {
+    this.accesses++;
+    const i = this.map[port & 0xffff];
+    if (i >= 0) this.handlers[i].write(port, size, value & ONES[size]);
+  }
+}
+
+interface Region {
+  base: number;
+  end: number; // exclusive
+  handler: MmioHandler;
+  owner: string;
+}
+
+export class MmioBus implements MmioSpace {
+  private regions: Region[] = [];
+  accesses = 0;
+
+  constructor(private readonly ramSize: number) {}
+
+  register(base: number, length: number, handler: MmioHandler, owner: string): void {
+    if (!Number.isInteger(base) || !Number.isInteger(length) || base < 0 || length < 1 || base + length > 2 ** 32)
+      throw new RangeError(`${owner}: bad MMIO range 0x${base.toString(16)}+${length}`);
+    const end = base + length;
+    if (base < this.ramSize && base >= 0x100000) throw new Error(`${owner}: MMIO at 0x${base.toString(16)} overlaps RAM`);
+    for (const r of this.regions) {
+      if (base < r.end && r.base < end) throw new Error(`${owner}: MMIO 0x${base.toString(16)} overlaps ${r.owner}`);
+    }
+    this.regions.push({ base, end, handler, owner });
+    this.regions.sort((a, b) => a.base - b.base);
+  }
+
+  unregister(owner: string): void {
+    this.regions = this.regions.filter((r) => r.owner !== owner);
+  }
+
+  private find(addr: number): Region | null {
+    for (const r of this.regions) if (addr >= r.base && addr < r.end) return r;
+    return null;
+  }
+
+  read(addr: number, size: AccessSize): number {
+    this.accesses++;
+    const r = this.find(addr);
+    return r ? r.handler.read(addr - r.base, size) >>> 0 : ONES[size];
+  }
+
+  write(addr: number, size: AccessSize, value: number): void {
+    this.accesses++;
+    const r = this.find(addr);
+    if (r) r.handler.write(addr - r.base, size, value);
+  }
+}

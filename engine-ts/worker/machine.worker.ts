@@ -1,0 +1,50 @@
+// The vCPU worker: owns the board and runs the wasm core. The page controls it with comlink
+// calls between slices, and — while it runs or sleeps — through the shared control block
+// (console input ring, REQ_* flags, the CTRL_WAKE futex), since a worker inside the wasm
+// loop cannot answer messages.
+import * as Comlink from 'comlink';
+import * as MM from '../../engine-wasm/memory-map';
+import { LocalMachine } from './local-machine';
+import { ConsoleRing } from './console-ring';
+import type { RunnerHost } from './runner';
+import type { MachineConfig, MachineEvents, MachineStats, StopReason } from '../api/types';
+
+let machine: LocalMachine | null = null;
+
+function macrotask(): Promise<void> {
+  return new Promise((resolve) => {
+    const ch = new MessageChannel();
+    ch.port1.onmessage = () => { ch.port1.close(); resolve(); };
+    ch.port2.postMessage(0);
+  });
+}
+
+const api = {
+  async create(module: WebAssembly.Module, memory: WebAssembly.Memory, config: MachineConfig, events: MachineEvents): Promise<void> {
+    const ring = new ConsoleRing(memory);
+    const host: RunnerHost = {
+      idleWait: async (ms) => { ring.waitForNews(ms); },
+      yieldToHost: macrotask,
+      wallNow: () => performance.now(),
+      poll: () => {
+        const input = ring.drain();
+        if (input && machine) machine.board.sendConsoleInput(input);
+        const req = ring.takeRequests();
+        if (req & (MM.REQ_STOP | MM.REQ_PAUSE)) machine?.runner.requestStop();
+      },
+    };
+    machine = await LocalMachine.create(module, config, events, host, memory);
+  },
+  run(): Promise<StopReason> {
+    if (!machine) throw new Error('machine not created');
+    return machine.run();
+  },
+  stats(): MachineStats {
+    if (!machine) throw new Error('machine not created');
+    return machine.stats();
+  },
+  crossOriginIsolated(): boolean { return self.crossOriginIsolated; },
+};
+
+export type MachineWorkerApi = typeof api;
+Comlink.expose(api);

@@ -1,0 +1,54 @@
+// Running a machine in-process under Node: the run loop yields to the event loop between
+// slices (so stdin and timers work) and sleeps with timers while the guest idles.
+
+import fs from 'node:fs';
+import { LocalMachine } from './local-machine';
+import type { RunnerHost } from './runner';
+import type { MachineConfig, MachineEvents, MachineHandle, MachineStats, StopReason } from '../api/types';
+
+let cached: { path: string; module: Promise<WebAssembly.Module> } | null = null;
+
+export function loadCoreModuleFromFile(path: string): Promise<WebAssembly.Module> {
+  if (cached?.path === path) return cached.module;
+  if (!fs.existsSync(path)) throw new Error(`x86 core not built: ${path} is missing (run \`npm run asbuild\`)`);
+  const module = WebAssembly.compile(fs.readFileSync(path));
+  cached = { path, module };
+  return module;
+}
+
+class NodeHost implements RunnerHost {
+  private wake: (() => void) | null = null;
+  idleWait(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const t = setTimeout(() => { this.wake = null; resolve(); }, ms);
+      this.wake = () => { clearTimeout(t); this.wake = null; resolve(); };
+    });
+  }
+  yieldToHost(): Promise<void> { return new Promise((r) => setImmediate(r)); }
+  wallNow(): number { return performance.now(); }
+  notify(): void { this.wake?.(); }
+}
+
+export async function createNodeMachine(coreWasmPath: string, config: MachineConfig, events: MachineEvents): Promise<MachineHandle> {
+  const module = await loadCoreModuleFromFile(coreWasmPath);
+  const host = new NodeHost();
+  const m = await LocalMachine.create(module, config, events, host);
+  let running: Promise<StopReason> | null = null;
+  return {
+    run() {
+      if (!running) running = m.run().finally(() => { running = null; });
+      return running;
+    },
+    async stop() {
+      m.runner.requestStop();
+      host.notify();
+      if (running) await running;
+    },
+    sendInput(bytes: Uint8Array) {
+      m.board.sendConsoleInput(bytes);
+      host.notify();
+    },
+    async stats(): Promise<MachineStats> { return m.stats(); },
+    dispose() { m.runner.requestStop(); host.notify(); },
+  };
+}

@@ -1,0 +1,154 @@
+// The run loop that drives a board: run slices, jump idle time, pace against the host
+// clock when asked, and stop on request. The same loop runs in a browser Web Worker and
+// in-process under Node; only the `RunnerHost` (how to wait and yield) differs.
+//
+// Guest time and wall time: guest time advances 1 ns per retired instruction (a 1 GHz
+// virtual CPU) and jumps to the next timer deadline when the vCPU halts. With pacing
+// 'realtime' the loop never lets guest time run ahead of wall-clock time since start, so
+// an idle guest's `sleep 1` takes one second; under load guest time runs slower than wall
+// time (the emulated CPU is slower than 1 GHz). With pacing 'fast' idle time is skipped at
+// once (benchmarks, scripted runs), which keeps runs deterministic.
+
+import * as MM from '../../engine-wasm/memory-map';
+import type { Board } from '../machine/board';
+
+export interface RunnerHost {
+  /** Wait up to `ms` for news (input, a control request); may return early. */
+  idleWait(ms: number): Promise<void>;
+  /** Let the host's event loop run (RPC, I/O completions). */
+  yieldToHost(): Promise<void>;
+  /** Monotonic host time in ms (the worker layer may read the host clock; the engine may not). */
+  wallNow(): number;
+  /** Called before every slice: deliver pending console input, check control requests. */
+  poll?(): void;
+}
+
+export type Pacing = 'realtime' | 'fast';
+
+export type StopReason =
+  | { kind: 'stopped' } // the host asked
+  | { kind: 'halted' } // HLT with interrupts disabled
+  | { kind: 'exit'; code: number } // port 0xF4
+  | { kind: 'triple-fault' }
+  | { kind: 'error'; message: string };
+
+export interface RunnerStats {
+  instructions: number;
+  guestNs: number;
+  wallMs: number;
+  /** Emulated speed over the last measurement window (million instructions per second). */
+  mips: number;
+  halted: boolean;
+}
+
+export class Runner {
+  private stopRequested = false;
+  private running = false;
+  private instructions = 0;
+  private windowStart = 0;
+  private windowInstr = 0;
+  private lastMips = 0;
+  private halted = false;
+  private wallStart = 0;
+  private guestStart = 0;
+  /** Called when the guest triple-faults; return true if the machine was reset and should go on. */
+  onTripleFault: (() => boolean) | null = null;
+
+  constructor(
+    readonly board: Board,
+    private readonly host: RunnerHost,
+    readonly pacing: Pacing,
+    private readonly sliceInstructions = 2_000_000,
+  ) {}
+
+  /** Ask the loop to stop soon (safe to call at any time). */
+  requestStop(): void {
+    this.stopRequested = true;
+    this.board.vcpu.raisePending(MM.PEND_EXIT);
+  }
+
+  stats(): RunnerStats {
+    const now = this.host.wallNow();
+    return {
+      instructions: this.instructions,
+      guestNs: this.board.now(),
+      wallMs: now - this.wallStart,
+      mips: this.lastMips,
+      halted: this.halted,
+    };
+  }
+
+  private account(executed: number): void {
+    this.instructions += executed;
+    this.windowInstr += executed;
+    const now = this.host.wallNow();
+    const dt = now - this.windowStart;
+    if (dt >= 500) {
+      this.lastMips = this.windowInstr / dt / 1000;
+      this.windowStart = now;
+      this.windowInstr = 0;
+    }
+  }
+
+  async run(): Promise<StopReason> {
+    if (this.running) throw new Error('runner is already running');
+    this.running = true;
+    this.stopRequested = false;
+    this.wallStart = this.windowStart = this.host.wallNow();
+    this.guestStart = this.board.now();
+    let lastYield = this.wallStart;
+    try {
+      for (;;) {
+        this.host.poll?.();
+        if (this.stopRequested) return { kind: 'stopped' };
+        if (this.board.exitCode !== null) return { kind: 'exit', code: this.board.exitCode };
+        const before = this.board.vcpu.icount;
+        const exit = this.board.runSlice(this.sliceInstructions);
+        this.account(Number(this.board.vcpu.icount - before));
+        this.halted = exit === MM.EXIT_HALT;
+        switch (exit) {
+          case MM.EXIT_TRIPLE_FAULT:
+            if (this.onTripleFault?.()) break;
+            return { kind: 'triple-fault' };
+          case MM.EXIT_STOPPED:
+            if (this.board.exitCode !== null) return { kind: 'exit', code: this.board.exitCode };
+            return { kind: 'halted' };
+          case MM.EXIT_HALT:
+            await this.idle();
+            break;
+          default:
+            break;
+        }
+        const now = this.host.wallNow();
+        if (now - lastYield >= 8) {
+          await this.host.yieldToHost();
+          lastYield = this.host.wallNow();
+        }
+      }
+    } finally {
+      this.running = false;
+    }
+  }
+
+  /** The vCPU waits for an interrupt: move guest time to the next event (pacing permitting). */
+  private async idle(): Promise<void> {
+    const next = this.board.nextEventTime();
+    if (next === Infinity) {
+      // Nothing scheduled: only outside input (or a stop) can wake the guest.
+      await this.host.idleWait(50);
+      return;
+    }
+    if (this.pacing === 'realtime') {
+      const wallNs = (this.host.wallNow() - this.wallStart) * 1e6;
+      const ahead = next - this.guestStart - wallNs; // ns the guest would be ahead of the wall clock
+      if (ahead > 1e6) {
+        await this.host.idleWait(Math.min(ahead / 1e6, 50));
+        // Input may have arrived; jump only as far as wall time allows.
+        const allowed = this.guestStart + (this.host.wallNow() - this.wallStart) * 1e6 - this.board.now();
+        if (allowed > 0) this.board.skipToNextEvent(allowed);
+        return;
+      }
+    }
+    this.board.skipToNextEvent();
+  }
+}

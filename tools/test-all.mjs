@@ -1,0 +1,52 @@
+#!/usr/bin/env node
+// `npm test`: build the core, typecheck, run the unit tests (vitest) and the end-to-end
+// tests (Playwright, dev server and production build), then print one summary line:
+// "N passed, N failed".
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+process.chdir(root);
+fs.mkdirSync('.cache', { recursive: true });
+const npx = process.platform === 'win32' ? 'npx.cmd' : 'npx';
+let passed = 0, failed = 0;
+const problems = [];
+
+function step(name, cmd, args, env = {}) {
+  console.log(`\n=== ${name}: ${cmd} ${args.join(' ')}`);
+  const r = spawnSync(cmd, args, { stdio: 'inherit', env: { ...process.env, ...env } });
+  return r.status === 0;
+}
+
+if (!step('build the x86 core', 'npm', ['run', '--silent', 'asbuild'])) {
+  console.log('\n0 passed, 1 failed');
+  process.exit(1);
+}
+if (step('typecheck', npx, ['tsc', '-p', '.'])) passed++; else { failed++; problems.push('typecheck'); }
+
+const vitestJson = '.cache/vitest-results.json';
+fs.rmSync(vitestJson, { force: true });
+step('unit tests', npx, ['vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile=${vitestJson}`]);
+try {
+  const v = JSON.parse(fs.readFileSync(vitestJson, 'utf8'));
+  passed += v.numPassedTests; failed += v.numFailedTests;
+  if (v.numFailedTests) problems.push(`${v.numFailedTests} unit tests`);
+  if (v.numFailedTestSuites && !v.numFailedTests) { failed += v.numFailedTestSuites; problems.push('unit test files failed to load'); }
+} catch { failed++; problems.push('unit tests produced no results'); }
+
+const pwJson = path.resolve('.cache/playwright-results.json');
+fs.rmSync(pwJson, { force: true });
+step('end-to-end tests', npx, ['playwright', 'test', '--reporter=list,json'], { PLAYWRIGHT_JSON_OUTPUT_NAME: pwJson, CI: process.env.CI ?? '1' });
+try {
+  const p = JSON.parse(fs.readFileSync(pwJson, 'utf8'));
+  const s = p.stats;
+  passed += s.expected; failed += s.unexpected + (s.flaky ?? 0);
+  if (s.unexpected) problems.push(`${s.unexpected} end-to-end tests`);
+  if (p.errors?.length) { failed += p.errors.length; problems.push('playwright errors'); }
+} catch { failed++; problems.push('end-to-end tests produced no results'); }
+
+if (problems.length) console.log(`\nfailures: ${problems.join(', ')}`);
+console.log(`\n${passed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);
