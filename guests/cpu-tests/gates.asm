@@ -497,3 +497,4 @@ conf_esp:       resd 1
 ss3_seen:       resd 1
 ss3_esp3:       resd 1
 ss3_esp0:       resd 1
+bss_end:

@@ -464,3 +464,4 @@ u_nx:
         USER_EXIT
 
 %include "lib-end.inc"
+bss_end:

@@ -426,3 +426,4 @@ t16_link:       resd 1
 t16_type:       resd 1
 io_short_84:    resd 1
 io_short_e9:    resd 1
+bss_end:
