@@ -44,6 +44,7 @@ function setup() {
   const warnings: string[] = [];
   const mapper: PciBarMapper = {
     mapIo: (base, size, h, owner) => {
+      expect(owner).toMatch(/^test-nic BAR\d$/);
       events.push(`mapIo ${base.toString(16)}`);
       io.register(base, size, h, owner);
     },

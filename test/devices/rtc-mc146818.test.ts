@@ -103,6 +103,23 @@ describe('MC146818 RTC', () => {
     expect([t.read(0x09), t.read(0x32), t.read(0x06)]).toEqual([0x99, 0x19, 6]); // 1999-12-31 was a Friday
   });
 
+  it("follows Linux's mc146818_set_time: divider reset + SET, write, release", () => {
+    const t = setup();
+    t.clock.advance(700 * MS);
+    const saveControl = t.read(0x0b);
+    const saveFreq = t.read(0x0a);
+    t.write(0x0b, saveControl | 0x80);
+    t.write(0x0a, saveFreq | 0x70);
+    const fields: [number, number][] = [[0x09, 0x25], [0x08, 0x07], [0x07, 0x14], [0x04, 0x13], [0x02, 0x37], [0x00, 0x05]];
+    for (const [r, v] of fields) t.write(r, v);
+    t.write(0x0b, saveControl);
+    t.write(0x0a, saveFreq);
+    t.clock.advance(499 * MS);
+    expect(t.read(0x00)).toBe(0x05);
+    t.clock.advance(2 * MS); // first update half a second after the divider restarts
+    expect(linuxReadTime(t)).toMatchObject({ sec: 0x06, min: 0x37, hour: 0x13, mday: 0x14, mon: 0x07, year: 0x25, wday: 2 });
+  });
+
   it('delivers the periodic interrupt at the reg A rate, once per reg C read', () => {
     const t = setup();
     let pf = 0;

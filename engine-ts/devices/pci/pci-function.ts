@@ -292,8 +292,10 @@ export class PciConfigFunction implements PciFunction, Stateful {
       }
       if (want < 0) continue;
       try {
-        if (kind === 'io') at.mapper.mapIo(want, size, bar.ioHandler!, this.name);
-        else at.mapper.mapMmio(want, size, bar.mmioHandler!, this.name);
+        // One owner name per BAR, so a board that unregisters by owner moves just this one.
+        const owner = `${this.name} BAR${i}`;
+        if (kind === 'io') at.mapper.mapIo(want, size, bar.ioHandler!, owner);
+        else at.mapper.mapMmio(want, size, bar.mmioHandler!, owner);
         bar.mapped = want;
       } catch (e) {
         at.warn(`pci ${this.name}: BAR ${i} at 0x${want.toString(16)} not mapped: ${(e as Error).message}`);
