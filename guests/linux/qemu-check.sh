@@ -29,7 +29,7 @@ qemu_pid=""
 cleanup() { [ -n "$qemu_pid" ] && kill "$qemu_pid" 2>/dev/null; exec 3>&- 2>/dev/null; rm -rf "$tmp"; }
 trap cleanup EXIT
 
-start=$(date +%s.%N)
+start_ms=$(( $(date +%s%N) / 1000000 ))
 qemu-system-i386 -M pc -cpu "$cpu" -m 256 -accel tcg -kernel "$dir/bzImage" -initrd "$dir/initrd.img" \
   -append "$cmdline" -display none -monitor none -serial stdio -no-reboot <"$tmp/in" >"$log" 2>&1 &
 qemu_pid=$!
@@ -46,7 +46,8 @@ wait_for() { # regex seconds
 }
 
 wait_for 'root@pvlab:[^ ]*# ' "$boot_timeout" || { tail -n 40 "$log"; fail "no shell prompt within ${boot_timeout}s (cpu $cpu)"; }
-shell_s=$(echo "$(date +%s.%N) - $start" | bc)
+shell_ms=$(( $(date +%s%N) / 1000000 - start_ms ))
+shell_s=$(printf '%d.%03d' $((shell_ms / 1000)) $((shell_ms % 1000)))
 printf 'uname -a\ngrep -m1 "^flags" /proc/cpuinfo\nmd5sum %s\necho CHECK-$((40+2))\n' "$tfile" >&3
 wait_for '^CHECK-42' 60 || { tail -n 40 "$log"; fail "commands did not complete"; }
 printf 'poweroff -f\n' >&3
