@@ -1,0 +1,208 @@
+// Event channels: the per-domain port table (what each port is bound to) and the 2-level
+// ABI bitmaps in a guest's shared_info (spec §6). Cross-domain operations (interdomain
+// binding, send to the remote end) live in hypervisor.ts, which owns every table.
+
+import type { StateRecord } from '../machine/bus';
+import { readInt, readRecord, StateError } from '../devices/common/state-fields';
+import {
+  EVTCHNSTAT_closed,
+  EVTCHNSTAT_interdomain,
+  EVTCHNSTAT_ipi,
+  EVTCHNSTAT_unbound,
+  EVTCHNSTAT_virq,
+  SHINFO_evtchn_mask,
+  SHINFO_evtchn_pending,
+  VCPUINFO_evtchn_pending_sel,
+  VCPUINFO_evtchn_upcall_pending,
+} from './xen-public';
+import { wordsOf } from './bytes';
+
+/** Port states (Xen's ECS_*); the numbers are the EVTCHNOP_status values. */
+export const ECS_FREE = EVTCHNSTAT_closed;
+export const ECS_UNBOUND = EVTCHNSTAT_unbound;
+export const ECS_INTERDOMAIN = EVTCHNSTAT_interdomain;
+export const ECS_VIRQ = EVTCHNSTAT_virq;
+export const ECS_IPI = EVTCHNSTAT_ipi;
+
+export interface EvtchnPort {
+  state: number;
+  /** vCPU that is notified when the port becomes pending. */
+  notifyVcpu: number;
+  /** UNBOUND: the domain allowed to bind; INTERDOMAIN: the peer domain. */
+  remoteDom: number;
+  /** INTERDOMAIN: the peer's port. */
+  remotePort: number;
+  /** VIRQ: the virq number. */
+  virq: number;
+}
+
+/** One domain's ports. Port 0 is never handed out. */
+export class EvtchnTable {
+  private readonly ports: (EvtchnPort | undefined)[] = [];
+
+  constructor(readonly nrPorts: number) {}
+
+  get(port: number): EvtchnPort | undefined {
+    if (!Number.isInteger(port) || port <= 0 || port >= this.nrPorts) return undefined;
+    return this.ports[port];
+  }
+
+  /** Valid port number and in use. */
+  isBound(port: number): boolean {
+    return this.get(port) !== undefined;
+  }
+
+  /** Lowest free port, or -1 when the table is full. */
+  allocate(init: EvtchnPort): number {
+    for (let p = 1; p < this.nrPorts; p++) {
+      if (this.ports[p] === undefined) {
+        this.ports[p] = init;
+        return p;
+      }
+    }
+    return -1;
+  }
+
+  free(port: number): void {
+    if (port > 0 && port < this.nrPorts) this.ports[port] = undefined;
+  }
+
+  /** The port bound to (virq, vcpu), or 0. */
+  findVirq(virq: number, vcpu: number): number {
+    for (let p = 1; p < this.ports.length; p++) {
+      const e = this.ports[p];
+      if (e && e.state === ECS_VIRQ && e.virq === virq && e.notifyVcpu === vcpu) return p;
+    }
+    return 0;
+  }
+
+  *entries(): IterableIterator<[number, EvtchnPort]> {
+    for (let p = 1; p < this.ports.length; p++) {
+      const e = this.ports[p];
+      if (e) yield [p, e];
+    }
+  }
+
+  clear(): void {
+    this.ports.length = 0;
+  }
+
+  saveState(): StateRecord {
+    const rec: StateRecord = {};
+    for (const [p, e] of this.entries()) {
+      rec[String(p)] = { state: e.state, notifyVcpu: e.notifyVcpu, remoteDom: e.remoteDom, remotePort: e.remotePort, virq: e.virq };
+    }
+    return rec;
+  }
+
+  loadState(rec: StateRecord, device: string): void {
+    this.clear();
+    for (const key of Object.keys(rec)) {
+      const port = Number(key);
+      if (!Number.isInteger(port) || port <= 0 || port >= this.nrPorts) throw new StateError(device, key, 'is not a valid port');
+      const r = readRecord(rec, device, key);
+      const state = readInt(r, device, 'state', ECS_UNBOUND, ECS_IPI);
+      this.ports[port] = {
+        state,
+        notifyVcpu: readInt(r, device, 'notifyVcpu', 0, 255),
+        remoteDom: readInt(r, device, 'remoteDom', 0, 0xffff),
+        remotePort: readInt(r, device, 'remotePort', 0, 0xffff),
+        virq: readInt(r, device, 'virq', 0, 255),
+      };
+    }
+  }
+}
+
+/** Where a vCPU's vcpu_info lives right now (a bounded 64-byte view), or null. */
+export type VcpuInfoLocator = (vcpu: number) => Uint8Array | null;
+
+/**
+ * The 2-level ABI over a guest's shared_info page (i386: 32 words of 32 bits). All bit
+ * updates are atomic: the guest's vCPUs may run concurrently on a SharedArrayBuffer.
+ */
+export class Evtchn2L {
+  constructor(
+    /** The shared_info page (guest frame or the hypervisor's private copy before it is mapped). */
+    private readonly shinfo: () => Uint8Array,
+    private readonly vcpuInfo: VcpuInfoLocator,
+    /** upcall_pending went 0 -> 1 on `vcpu`: inject the callback. */
+    private readonly upcall: (vcpu: number) => void,
+  ) {}
+
+  private words(): Int32Array | null {
+    return wordsOf(this.shinfo());
+  }
+
+  private testBit(base: number, port: number): boolean {
+    const w = this.words();
+    if (!w) return false;
+    return (Atomics.load(w, (base >> 2) + (port >>> 5)) & (1 << (port & 31))) !== 0;
+  }
+
+  isPending(port: number): boolean {
+    return this.testBit(SHINFO_evtchn_pending, port);
+  }
+
+  isMasked(port: number): boolean {
+    return this.testBit(SHINFO_evtchn_mask, port);
+  }
+
+  clearPending(port: number): void {
+    const w = this.words();
+    if (w) Atomics.and(w, (SHINFO_evtchn_pending >> 2) + (port >>> 5), ~(1 << (port & 31)));
+  }
+
+  /** Xen's evtchn_2l_set_pending: pending bit, then (if unmasked) selector and upcall. */
+  setPending(port: number, vcpu: number): void {
+    const w = this.words();
+    if (!w) return;
+    const word = port >>> 5;
+    const bit = 1 << (port & 31);
+    const old = Atomics.or(w, (SHINFO_evtchn_pending >> 2) + word, bit);
+    if (old & bit) return;
+    if (Atomics.load(w, (SHINFO_evtchn_mask >> 2) + word) & bit) return;
+    this.markSelector(vcpu, word);
+  }
+
+  /** EVTCHNOP_unmask: clear the mask; if it was set and the port is pending, redo the upcall. */
+  unmask(port: number, vcpu: number): void {
+    const w = this.words();
+    if (!w) return;
+    const word = port >>> 5;
+    const bit = 1 << (port & 31);
+    const old = Atomics.and(w, (SHINFO_evtchn_mask >> 2) + word, ~bit);
+    if (!(old & bit)) return;
+    if (Atomics.load(w, (SHINFO_evtchn_pending >> 2) + word) & bit) this.markSelector(vcpu, word);
+  }
+
+  private markSelector(vcpu: number, word: number): void {
+    const vi = this.vcpuInfo(vcpu);
+    if (!vi) return;
+    const viw = wordsOf(vi);
+    if (!viw) return;
+    const old = Atomics.or(viw, VCPUINFO_evtchn_pending_sel >> 2, 1 << word);
+    if (old & (1 << word)) return;
+    this.markUpcall(vcpu);
+  }
+
+  /** vcpu_mark_events_pending: set evtchn_upcall_pending; inject only on the 0 -> 1 edge. */
+  markUpcall(vcpu: number): void {
+    const vi = this.vcpuInfo(vcpu);
+    if (!vi) return;
+    if (Atomics.exchange(vi, VCPUINFO_evtchn_upcall_pending, 1) === 0) this.upcall(vcpu);
+  }
+
+  /** After vcpu_info moved: Xen marks every selector bit and the upcall so nothing is lost. */
+  markAllPending(vcpu: number): void {
+    const vi = this.vcpuInfo(vcpu);
+    if (!vi) return;
+    const viw = wordsOf(vi);
+    if (viw) Atomics.store(viw, VCPUINFO_evtchn_pending_sel >> 2, -1);
+    this.markUpcall(vcpu);
+  }
+
+  upcallPending(vcpu: number): boolean {
+    const vi = this.vcpuInfo(vcpu);
+    return vi ? Atomics.load(vi, VCPUINFO_evtchn_upcall_pending) !== 0 : false;
+  }
+}

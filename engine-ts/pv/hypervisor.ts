@@ -1,0 +1,387 @@
+// The mini Xen: every domain's event-channel table and grant table, the operations that
+// cross domains (interdomain channels, sends, grant use), and dom0 — the TypeScript side
+// where xenstored, the toolstack and the backends live. Dom0 has no memory of its own: its
+// ports call handlers, and it reaches guest pages only through grants (or, for the
+// xenstore and console rings, the privileged foreign mapping the toolstack set up).
+//
+// Dom0 handlers never run nested inside each other: they are queued and drained in order
+// (a "softirq"), so a guest's send inside a hypercall runs the backend after the current
+// handler finishes, never recursively, and an exception in a backend is caught and logged.
+
+import { HvmDomain, type HvmDomainConfig } from './domain';
+import { ECS_INTERDOMAIN, ECS_IPI, ECS_UNBOUND, ECS_VIRQ, EvtchnTable, type EvtchnPort } from './event-channels';
+import {
+  DOMID_DOM0,
+  DOMID_FIRST_RESERVED,
+  DOMID_SELF,
+  EEXIST,
+  EINVAL,
+  ENOENT,
+  ENOSPC,
+  EPERM,
+  ESRCH,
+  GNTST_bad_domain,
+  GNTST_bad_page,
+  GNTST_okay,
+  NR_VIRQS,
+  PAGE_SIZE,
+  VIRQ_IS_PER_VCPU,
+} from './xen-public';
+import { dispatchHypercall } from './hypercalls';
+import { HypercallExit, type HypercallContext } from './interfaces';
+
+export type Dom0PortHandler = (port: number) => void;
+
+export type GrantResult<T> = { ok: true; value: T } | { ok: false; status: number };
+
+/** A grant the backend keeps pinned (e.g. a ring page) until unmap(). */
+export interface GrantMapping {
+  readonly domid: number;
+  readonly gref: number;
+  readonly frame: number;
+  readonly writable: boolean;
+  /** The granted page, bounded to 4 KiB; null once the domain is gone. Do not keep it. */
+  view(): Uint8Array | null;
+  unmap(): void;
+}
+
+/** dom0's event-channel API (what a backend or xenstored uses). */
+export interface Dom0Events {
+  /** Bind to guest port `remotePort` of `remoteDom` (which must be unbound for dom0). */
+  bindInterdomain(remoteDom: number, remotePort: number, handler: Dom0PortHandler): number;
+  /** A fresh dom0 port a guest may bind to. */
+  allocUnbound(remoteDom: number, handler: Dom0PortHandler): number;
+  notify(port: number): void;
+  close(port: number): void;
+}
+
+const DOM0_NR_PORTS = 4096;
+
+export class Hypervisor {
+  private readonly domains = new Map<number, HvmDomain>();
+  private readonly dom0Table = new EvtchnTable(DOM0_NR_PORTS);
+  private readonly dom0Handlers = new Map<number, Dom0PortHandler>();
+  private readonly work: (() => void)[] = [];
+  private readonly queuedPorts = new Set<number>();
+  private draining = false;
+  readonly dom0: Dom0Events;
+
+  constructor(private readonly logger: (msg: string) => void = () => {}) {
+    this.dom0 = {
+      bindInterdomain: (rd, rp, h) => this.bindInterdomain(DOMID_DOM0, rd, rp, (p) => this.dom0Handlers.set(p, h)),
+      allocUnbound: (rd, h) => {
+        const p = this.allocUnbound(DOMID_DOM0, rd);
+        if (p > 0) this.dom0Handlers.set(p, h);
+        return p;
+      },
+      notify: (p) => {
+        this.send(DOMID_DOM0, p);
+      },
+      close: (p) => {
+        this.close(DOMID_DOM0, p);
+      },
+    };
+  }
+
+  log(msg: string): void {
+    this.logger(msg);
+  }
+
+  // ---- domains ----------------------------------------------------------------------------
+
+  createDomain(config: HvmDomainConfig): HvmDomain {
+    if (this.domains.has(config.domid)) throw new Error(`domain ${config.domid} already exists`);
+    const d = new HvmDomain(config, (dom, virq, vcpu) => this.sendVirq(dom.domid, virq, vcpu));
+    this.domains.set(d.domid, d);
+    return d;
+  }
+
+  domain(domid: number): HvmDomain | undefined {
+    return this.domains.get(domid);
+  }
+
+  domainIds(): number[] {
+    return [...this.domains.keys()];
+  }
+
+  /** Tear a domain down: its ports close (peers see them unbound), timers stop, grants vanish. */
+  destroyDomain(domid: number): void {
+    const d = this.domains.get(domid);
+    if (!d) return;
+    for (const [p] of [...d.evtchn.entries()]) this.close(domid, p);
+    for (let v = 0; v < d.nrVcpus; v++) {
+      d.stopPeriodic(v);
+      d.stopSingleshot(v);
+    }
+    this.domains.delete(domid);
+  }
+
+  /** The hypercall entry point for the x86 core (VMCALL / VMMCALL at CPL 0). */
+  hypercall(domid: number, ctx: HypercallContext): HypercallExit {
+    const d = this.domains.get(domid);
+    if (!d) {
+      ctx.regs.eax = -ESRCH >>> 0;
+      return HypercallExit.Continue;
+    }
+    let exit: HypercallExit = HypercallExit.Continue;
+    try {
+      exit = dispatchHypercall(this, d, ctx);
+    } catch (e) {
+      // A bug here must not take the machine down; the guest sees a failed hypercall.
+      this.log(`d${domid}: hypercall ${ctx.regs.eax} raised ${(e as Error).message}`);
+      ctx.regs.eax = -EINVAL >>> 0;
+    }
+    this.drain();
+    return exit;
+  }
+
+  // ---- work queue -----------------------------------------------------------------------
+
+  /** Run `fn` after whatever dom0 work is running now (or at once if none). */
+  post(fn: () => void): void {
+    this.work.push(fn);
+    this.drain();
+  }
+
+  private drain(): void {
+    if (this.draining) return;
+    this.draining = true;
+    try {
+      for (let n = 0; this.work.length > 0; n++) {
+        const fn = this.work.shift()!;
+        try {
+          fn();
+        } catch (e) {
+          this.log(`dom0 handler failed: ${(e as Error).stack ?? e}`);
+        }
+        if (n > 1_000_000) {
+          this.log('dom0 work queue: event storm, dropping queued work');
+          this.work.length = 0;
+          this.queuedPorts.clear();
+        }
+      }
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  // ---- event channels ---------------------------------------------------------------------
+
+  private table(domid: number): EvtchnTable | undefined {
+    return domid === DOMID_DOM0 ? this.dom0Table : this.domains.get(domid)?.evtchn;
+  }
+
+  private nrVcpus(domid: number): number {
+    return domid === DOMID_DOM0 ? 1 : (this.domains.get(domid)?.nrVcpus ?? 0);
+  }
+
+  /** Make `port` of `domid` pending on the vCPU it notifies. */
+  private raise(domid: number, port: number): void {
+    if (domid === DOMID_DOM0) {
+      const h = this.dom0Handlers.get(port);
+      if (!h || this.queuedPorts.has(port)) return;
+      this.queuedPorts.add(port);
+      this.post(() => {
+        this.queuedPorts.delete(port);
+        // The port may have been closed while queued.
+        if (this.dom0Handlers.get(port) === h) h(port);
+      });
+      return;
+    }
+    this.domains.get(domid)?.raisePort(port);
+  }
+
+  /** Resolve DOMID_SELF; -EPERM if an unprivileged caller names another domain. */
+  private resolveTarget(caller: number, dom: number): number {
+    if (dom === DOMID_SELF || dom === caller) return caller;
+    return caller === DOMID_DOM0 ? dom : -EPERM;
+  }
+
+  allocUnbound(caller: number, remoteDom: number, dom = DOMID_SELF): number {
+    const ld = this.resolveTarget(caller, dom);
+    if (ld < 0) return ld;
+    const t = this.table(ld);
+    if (!t) return -ESRCH;
+    const rd = remoteDom === DOMID_SELF ? ld : remoteDom;
+    if (!Number.isInteger(rd) || rd < 0 || rd >= DOMID_FIRST_RESERVED) return -EINVAL;
+    const p = t.allocate({ state: ECS_UNBOUND, notifyVcpu: 0, remoteDom: rd, remotePort: 0, virq: 0 });
+    return p < 0 ? -ENOSPC : p;
+  }
+
+  bindInterdomain(caller: number, remoteDom: number, remotePort: number, onBound?: (port: number) => void): number {
+    const ld = caller;
+    const rd = remoteDom === DOMID_SELF ? ld : remoteDom;
+    const lt = this.table(ld);
+    const rt = this.table(rd);
+    if (!lt || !rt) return -ESRCH;
+    const r = rt.get(remotePort);
+    if (!r || r.state !== ECS_UNBOUND || r.remoteDom !== ld) return -EINVAL;
+    const lp = lt.allocate({ state: ECS_INTERDOMAIN, notifyVcpu: 0, remoteDom: rd, remotePort, virq: 0 });
+    if (lp < 0) return -ENOSPC;
+    r.state = ECS_INTERDOMAIN;
+    r.remoteDom = ld;
+    r.remotePort = lp;
+    onBound?.(lp);
+    // Notifications sent on the unbound remote port were dropped: raise ours once (as Xen does).
+    this.raise(ld, lp);
+    return lp;
+  }
+
+  bindVirq(caller: number, virq: number, vcpu: number): number {
+    const t = this.table(caller);
+    if (!t) return -ESRCH;
+    if (!Number.isInteger(virq) || virq < 0 || virq >= NR_VIRQS) return -EINVAL;
+    if (!Number.isInteger(vcpu) || vcpu < 0 || vcpu >= this.nrVcpus(caller)) return -ENOENT;
+    if (!VIRQ_IS_PER_VCPU(virq) && vcpu !== 0) return -EINVAL;
+    if (t.findVirq(virq, vcpu)) return -EEXIST;
+    const p = t.allocate({ state: ECS_VIRQ, notifyVcpu: vcpu, remoteDom: 0, remotePort: 0, virq });
+    return p < 0 ? -ENOSPC : p;
+  }
+
+  bindIpi(caller: number, vcpu: number): number {
+    const t = this.table(caller);
+    if (!t) return -ESRCH;
+    if (!Number.isInteger(vcpu) || vcpu < 0 || vcpu >= this.nrVcpus(caller)) return -ENOENT;
+    const p = t.allocate({ state: ECS_IPI, notifyVcpu: vcpu, remoteDom: 0, remotePort: 0, virq: 0 });
+    return p < 0 ? -ENOSPC : p;
+  }
+
+  close(caller: number, port: number): number {
+    const t = this.table(caller);
+    if (!t) return -ESRCH;
+    const e = t.get(port);
+    if (!e) return -EINVAL;
+    if (e.state === ECS_INTERDOMAIN) {
+      const r = this.table(e.remoteDom)?.get(e.remotePort);
+      if (r && r.state === ECS_INTERDOMAIN && r.remoteDom === caller && r.remotePort === port) {
+        r.state = ECS_UNBOUND;
+        r.remoteDom = caller;
+        r.remotePort = 0;
+      }
+    }
+    t.free(port);
+    if (caller === DOMID_DOM0) this.dom0Handlers.delete(port);
+    else this.domains.get(caller)?.evtchn2l.clearPending(port);
+    return 0;
+  }
+
+  send(caller: number, port: number): number {
+    const e = this.table(caller)?.get(port);
+    if (!e) return -EINVAL;
+    switch (e.state) {
+      case ECS_INTERDOMAIN:
+        this.raise(e.remoteDom, e.remotePort);
+        return 0;
+      case ECS_IPI:
+        this.raise(caller, port);
+        return 0;
+      case ECS_UNBOUND:
+        return 0; // nobody to tell yet; the binder raises its own port when it binds
+      default:
+        return -EINVAL;
+    }
+  }
+
+  /** Fire `virq` on `vcpu` of `domid` if the guest bound it. */
+  sendVirq(domid: number, virq: number, vcpu: number): void {
+    const t = this.table(domid);
+    if (!t) return;
+    const p = t.findVirq(virq, VIRQ_IS_PER_VCPU(virq) ? vcpu : 0);
+    if (p) this.raise(domid, p);
+  }
+
+  bindVcpu(caller: number, port: number, vcpu: number): number {
+    const e = this.table(caller)?.get(port);
+    if (!Number.isInteger(vcpu) || vcpu < 0 || vcpu >= this.nrVcpus(caller)) return -ENOENT;
+    if (!e) return -EINVAL;
+    if (e.state === ECS_IPI || (e.state === ECS_VIRQ && VIRQ_IS_PER_VCPU(e.virq))) return -EINVAL;
+    e.notifyVcpu = vcpu;
+    return 0;
+  }
+
+  unmask(caller: number, port: number): number {
+    const d = this.domains.get(caller);
+    const e = d?.evtchn.get(port);
+    if (!d || !e) return -EINVAL;
+    d.evtchn2l.unmask(port, e.notifyVcpu);
+    return 0;
+  }
+
+  /** EVTCHNOP_status for port `port` of domain `dom` (as seen by `caller`). */
+  status(caller: number, dom: number, port: number): EvtchnPort | number | null {
+    const d = this.resolveTarget(caller, dom);
+    if (d < 0) return d;
+    const t = this.table(d);
+    if (!t) return -ESRCH;
+    if (!Number.isInteger(port) || port < 0 || port >= t.nrPorts) return -EINVAL;
+    return t.get(port) ?? null;
+  }
+
+  /** EVTCHNOP_reset: close every port of the domain. */
+  reset(caller: number, dom: number): number {
+    const d = this.resolveTarget(caller, dom);
+    if (d < 0) return d;
+    const t = this.table(d);
+    if (!t) return -ESRCH;
+    for (const [p] of [...t.entries()]) this.close(d, p);
+    return 0;
+  }
+
+  /** Port state of `domid` for inspectors and tests. */
+  portInfo(domid: number, port: number): EvtchnPort | undefined {
+    return this.table(domid)?.get(port);
+  }
+
+  // ---- grants (dom0 side) -------------------------------------------------------------------
+
+  /**
+   * Use grant `gref` of `domid` for one synchronous access: `fn` gets the granted page (4 KiB,
+   * nothing else) while GTF_reading/GTF_writing are set. The view must not escape `fn`.
+   */
+  withGrant<T>(domid: number, gref: number, write: boolean, fn: (page: Uint8Array) => T): GrantResult<T> {
+    const d = this.domains.get(domid);
+    if (!d) return { ok: false, status: GNTST_bad_domain };
+    const a = d.grants.acquire(gref, DOMID_DOM0, write);
+    if (a.status !== GNTST_okay) return { ok: false, status: a.status };
+    try {
+      const page = d.mem.view(a.frame * PAGE_SIZE, PAGE_SIZE);
+      if (!page) return { ok: false, status: GNTST_bad_page };
+      return { ok: true, value: fn(page) };
+    } finally {
+      d.grants.release(gref, write);
+    }
+  }
+
+  /** Keep grant `gref` pinned (for a ring page) until unmap(). */
+  mapGrant(domid: number, gref: number, write: boolean): GrantMapping | number {
+    const d = this.domains.get(domid);
+    if (!d) return GNTST_bad_domain;
+    const a = d.grants.acquire(gref, DOMID_DOM0, write);
+    if (a.status !== GNTST_okay) return a.status;
+    let mapped = true;
+    const frame = a.frame;
+    return {
+      domid,
+      gref,
+      frame,
+      writable: write,
+      view: () => (mapped && this.domains.get(domid) === d ? d.mem.view(frame * PAGE_SIZE, PAGE_SIZE) : null),
+      unmap: () => {
+        if (!mapped) return;
+        mapped = false;
+        if (this.domains.get(domid) === d) d.grants.release(gref, write);
+      },
+    };
+  }
+
+  /**
+   * dom0's privileged mapping of a guest frame it set up itself (the xenstore and console
+   * rings, which the toolstack places before boot). Null if the frame is not guest memory.
+   */
+  foreignPage(domid: number, gfn: number): Uint8Array | null {
+    const d = this.domains.get(domid);
+    if (!d || !Number.isInteger(gfn) || gfn < 0 || gfn >= 0x100000) return null;
+    return d.mem.view(gfn * PAGE_SIZE, PAGE_SIZE);
+  }
+}
+
