@@ -386,9 +386,10 @@ export function SHLD16(count: u32): void {
   if (count == 0) return;
   const s = reg16(regField());
   // 16-bit with count > 16: the (undefined) result uses the 32-bit concatenation d:s:d.
+  // d:s sits in bits 16-47 of x; the result is its top half after shifting left by count.
   const x = (<u64>d << 32) | (<u64>s << 16) | <u64>d;
-  const r = <u32>(x >> (48 - count)) & 0xffff;
-  const cf = <u32>(x >> (48 - count + 16)) & 1;
+  const r = <u32>(x >> (32 - count)) & 0xffff;
+  const cf = <u32>(x >> (48 - count)) & 1;
   shiftFlagsD(r, cf, ((r ^ d) >>> 15) & 1, 15);
   rmwWrite16(r);
 }
@@ -595,10 +596,12 @@ export function CMOVcc16(cc: u32): void { const v = readE16(); if (!fault && con
 export function CMOVcc32(cc: u32): void { const v = readE32(); if (!fault && cond(cc)) setReg32(regField(), v); }
 
 // XADD, CMPXCHG, BSWAP
+// XADD writes the source register before the destination: with r,r on the same register the sum wins.
 export function XADD_EbGb(): void {
   const d = rmwRead8(); if (fault) return;
   const r = regField(); const s = reg8(r);
   const sum = alu(ALU_ADD, d, s, 7);
+  if (isReg()) { setReg8(r, d); rmwWrite8(sum); return; }
   rmwWrite8(sum); if (fault || lockRetry) return;
   setReg8(r, d);
 }
@@ -606,6 +609,7 @@ export function XADD_EvGv16(): void {
   const d = rmwRead16(); if (fault) return;
   const r = regField(); const s = reg16(r);
   const sum = alu(ALU_ADD, d, s, 15);
+  if (isReg()) { setReg16(r, d); rmwWrite16(sum); return; }
   rmwWrite16(sum); if (fault || lockRetry) return;
   setReg16(r, d);
 }
@@ -613,6 +617,7 @@ export function XADD_EvGv32(): void {
   const d = rmwRead32(); if (fault) return;
   const r = regField(); const s = reg32(r);
   const sum = alu(ALU_ADD, d, s, 31);
+  if (isReg()) { setReg32(r, d); rmwWrite32(sum); return; }
   rmwWrite32(sum); if (fault || lockRetry) return;
   setReg32(r, d);
 }
