@@ -21,6 +21,8 @@ const HAS_CODE = new Set([8, 10, 11, 12, 13, 14, 17]);
 export interface EmuRunOptions {
   /** Instruction budget per case (a runaway case is reported, not hung on). */
   maxInstructions?: number;
+  /** Instructions per core.run() call. */
+  chunk?: number;
 }
 
 export interface EmuRunResult extends RunResult {
@@ -89,7 +91,7 @@ export class EmuRunner {
     let left = opts.maxInstructions ?? 100_000;
     let exit: number = MM.EXIT_BUDGET;
     while (left > 0 && exit === MM.EXIT_BUDGET) {
-      const n = Math.min(left, 10_000);
+      const n = Math.min(left, opts.chunk ?? 10_000);
       exit = core.run(n);
       left -= n;
     }

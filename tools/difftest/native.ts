@@ -87,13 +87,21 @@ export function decodeResults(buf: Buffer, expected: number): RunResult[] {
 
 /** Run cases natively; `work` is a scratch directory for the case and result files. */
 export function runNative(runner: string, cases: readonly DiffCase[], work: string, tag = 'batch'): RunResult[] {
+  return runNativeTimed(runner, cases, work, tag, false).results;
+}
+
+/** Like runNative; with `time`, also each case's wall time (ns) as measured around the guest code. */
+export function runNativeTimed(runner: string, cases: readonly DiffCase[], work: string, tag: string, time: boolean): { results: RunResult[]; ns: number[] } {
   fs.mkdirSync(work, { recursive: true });
   const inFile = path.join(work, `${tag}.cases`);
   const outFile = path.join(work, `${tag}.results`);
   fs.writeFileSync(inFile, encodeCases(cases));
-  execFileSync(runner, [inFile, outFile], { stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 1 << 20 });
-  const res = decodeResults(fs.readFileSync(outFile), cases.length);
+  const args = time ? ['--time', inFile, outFile] : [inFile, outFile];
+  const stdout = execFileSync(runner, args, { stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 1 << 20, encoding: 'utf8' });
+  const results = decodeResults(fs.readFileSync(outFile), cases.length);
   fs.rmSync(inFile, { force: true });
   fs.rmSync(outFile, { force: true });
-  return res;
+  const ns = time ? stdout.trim().split('\n').map(Number) : [];
+  if (time && (ns.length !== cases.length || ns.some((v) => !Number.isFinite(v)))) throw new Error(`runner printed ${ns.length} timings for ${cases.length} cases`);
+  return { results, ns };
 }

@@ -3,7 +3,7 @@
  * (as a 32-bit process: gcc -m32 -no-pie) and records the architectural result.
  *
  *   runner CASES RESULTS          run every case of a case file, write a result file
- *   runner --time CASES RESULTS   same, and print the wall time of the guest code in ns
+ *   runner --time CASES RESULTS   same, and print each case's guest wall time in ns (one line each)
  *
  * Code is copied to CODE_BASE and data filled at DATA_BASE (fixed mappings, the same
  * addresses the emulator uses), registers and EFLAGS are loaded, the sequence runs and an
@@ -189,7 +189,6 @@ int main(int argc, char **argv) {
   fwrite(hdr, 4, 2, out);
 
   size_t pos = 8;
-  uint64_t total_ns = 0;
   uint32_t *changes = malloc(DATA_SIZE * sizeof(uint32_t));
   if (!changes) die("malloc");
   for (uint32_t c = 0; c < count; c++) {
@@ -222,7 +221,7 @@ int main(int argc, char **argv) {
     in_guest = 0;
     if (timing) {
       clock_gettime(CLOCK_MONOTONIC, &t1);
-      total_ns += (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000000000u + (uint64_t)(t1.tv_nsec - t0.tv_nsec);
+      printf("%llu\n", (unsigned long long)((uint64_t)(t1.tv_sec - t0.tv_sec) * 1000000000u + (uint64_t)(t1.tv_nsec - t0.tv_nsec)));
     }
 
     /* Result: status (0 ok, else the signal), trap number, fault EIP, gpr[8], eflags,
@@ -242,6 +241,5 @@ int main(int argc, char **argv) {
     fwrite(changes, 4, n, out);
   }
   if (fclose(out) != 0) die("write results");
-  if (timing) printf("%llu\n", (unsigned long long)total_ns);
   return 0;
 }
