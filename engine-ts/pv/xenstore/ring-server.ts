@@ -1,0 +1,198 @@
+// xenstored's end of a guest's xenstore ring (struct xenstore_domain_interface, spec §10.1):
+//   req[1024] @0 (guest -> us), rsp[1024] @1024 (us -> guest),
+//   u32 req_cons @2048, req_prod @2052, rsp_cons @2056, rsp_prod @2060,
+//   u32 server_features @2064, connection @2068, error @2072.
+// Indexes are free-running u32; byte x of a stream lives at x & 1023.
+//
+// Requests are copied out of the ring into a private buffer before they are parsed. A bad
+// index or an oversized message marks the connection broken (the guest's problem; xenstored
+// stops talking to it) until the toolstack resets it. Replies wait in a bounded queue when
+// the guest does not drain its response ring, and no new request is read meanwhile.
+
+import { fromLatin1, latin1, u32, wordsOf } from '../bytes';
+import { encodeMessage, handleXsRequest, XENSTORE_PAYLOAD_MAX, XSD_SOCKMSG_SIZE, XS_WATCH_EVENT } from './wire';
+import type { XenStore, XsConnection } from './store';
+
+export const XENSTORE_RING_SIZE = 1024;
+const REQ = 0;
+const RSP = 1024;
+const REQ_CONS = 2048;
+const REQ_PROD = 2052;
+const RSP_CONS = 2056;
+const RSP_PROD = 2060;
+const ERROR = 2072;
+
+export const XENSTORE_ERROR_NONE = 0;
+export const XENSTORE_ERROR_COMM = 1;
+export const XENSTORE_ERROR_RINGIDX = 2;
+export const XENSTORE_ERROR_PROTO = 3;
+
+/** Messages (replies + watch events) held for a guest that does not read its ring. */
+const MAX_QUEUED_BYTES = 64 * 1024;
+
+export interface XenstoreRingTransport {
+  /** The ring page (4 KiB), or null if it is gone. */
+  page(): Uint8Array | null;
+  /** Kick the guest's end of the store event channel. */
+  notify(): void;
+  log(msg: string): void;
+}
+
+export class XenstoreRingServer {
+  readonly conn: XsConnection;
+  private readonly inBuf = new Uint8Array(XSD_SOCKMSG_SIZE + XENSTORE_PAYLOAD_MAX);
+  private inLen = 0;
+  private readonly out: Uint8Array[] = [];
+  private outOff = 0;
+  private outBytes = 0;
+  private busy = false;
+  /** Why the connection stopped, or null while healthy. */
+  broken: string | null = null;
+  droppedEvents = 0;
+  /** Messages handled since creation (for the inspector). */
+  messages = 0;
+
+  constructor(
+    private readonly store: XenStore,
+    readonly domid: number,
+    private readonly transport: XenstoreRingTransport,
+  ) {
+    this.conn = store.connect(domid, false, (path, token) => this.queueWatchEvent(path, token), `domain ${domid} ring`);
+  }
+
+  close(): void {
+    this.store.disconnect(this.conn);
+  }
+
+  /** The guest notified the store port (or the toolstack wants us to look). */
+  onEvent(): void {
+    if (this.busy || this.broken) return;
+    this.busy = true;
+    let moved = false;
+    try {
+      for (let rounds = 0; rounds < 4096; rounds++) {
+        const page = this.transport.page();
+        const w = page ? wordsOf(page) : null;
+        if (!page || !w) return this.fail('ring page unavailable', XENSTORE_ERROR_COMM);
+        moved = this.flush(page, w) || moved;
+        if (this.broken) return;
+        // Backpressure: only read the next request once every reply has gone out.
+        if (this.out.length > 0) break;
+        const got = this.readRequest(page, w);
+        if (got < 0) return;
+        if (got === 0) break;
+        moved = true;
+      }
+      const page = this.transport.page();
+      const w = page ? wordsOf(page) : null;
+      if (page && w) moved = this.flush(page, w) || moved;
+    } finally {
+      this.busy = false;
+      if (moved && !this.broken) this.transport.notify();
+    }
+  }
+
+  /**
+   * Copy request bytes into the private buffer; dispatch when a message is complete.
+   * Returns bytes consumed (0 = nothing available), or -1 if the connection broke.
+   */
+  private readRequest(page: Uint8Array, w: Int32Array): number {
+    const cons = Atomics.load(w, REQ_CONS >> 2) >>> 0;
+    const prod = Atomics.load(w, REQ_PROD >> 2) >>> 0;
+    const avail = (prod - cons) >>> 0;
+    if (avail > XENSTORE_RING_SIZE) {
+      this.fail(`bad request ring indexes (prod ${prod}, cons ${cons})`, XENSTORE_ERROR_RINGIDX);
+      return -1;
+    }
+    if (avail === 0) return 0;
+    const need = this.inLen < XSD_SOCKMSG_SIZE ? XSD_SOCKMSG_SIZE - this.inLen : XSD_SOCKMSG_SIZE + u32(this.inBuf, 12) - this.inLen;
+    const n = Math.min(need, avail);
+    for (let i = 0; i < n; i++) this.inBuf[this.inLen + i] = page[REQ + ((cons + i) & (XENSTORE_RING_SIZE - 1))];
+    this.inLen += n;
+    Atomics.store(w, REQ_CONS >> 2, (cons + n) | 0);
+    if (this.inLen === XSD_SOCKMSG_SIZE) {
+      const len = u32(this.inBuf, 12);
+      if (len > XENSTORE_PAYLOAD_MAX) {
+        this.fail(`message of ${len} bytes exceeds ${XENSTORE_PAYLOAD_MAX}`, XENSTORE_ERROR_PROTO);
+        return -1;
+      }
+    }
+    if (this.inLen >= XSD_SOCKMSG_SIZE && this.inLen === XSD_SOCKMSG_SIZE + u32(this.inBuf, 12)) {
+      const h = { type: u32(this.inBuf, 0), req_id: u32(this.inBuf, 4), tx_id: u32(this.inBuf, 8), len: u32(this.inBuf, 12) };
+      const payload = this.inBuf.slice(XSD_SOCKMSG_SIZE, XSD_SOCKMSG_SIZE + h.len);
+      this.inLen = 0;
+      this.messages++;
+      handleXsRequest(this.store, this.conn, h, payload, (type, req, tx, p) => this.enqueue(encodeMessage(type, req, tx, p), true));
+    }
+    return n;
+  }
+
+  /** Write queued messages into the response ring. Returns whether anything was written. */
+  private flush(page: Uint8Array, w: Int32Array): boolean {
+    let wrote = false;
+    while (this.out.length > 0) {
+      const cons = Atomics.load(w, RSP_CONS >> 2) >>> 0;
+      const prod = Atomics.load(w, RSP_PROD >> 2) >>> 0;
+      const used = (prod - cons) >>> 0;
+      if (used > XENSTORE_RING_SIZE) {
+        this.fail(`bad response ring indexes (prod ${prod}, cons ${cons})`, XENSTORE_ERROR_RINGIDX);
+        return wrote;
+      }
+      const space = XENSTORE_RING_SIZE - used;
+      if (space === 0) break;
+      const m = this.out[0];
+      const n = Math.min(space, m.length - this.outOff);
+      for (let i = 0; i < n; i++) page[RSP + ((prod + i) & (XENSTORE_RING_SIZE - 1))] = m[this.outOff + i];
+      Atomics.store(w, RSP_PROD >> 2, (prod + n) | 0);
+      wrote = true;
+      this.outOff += n;
+      if (this.outOff === m.length) {
+        this.out.shift();
+        this.outBytes -= m.length;
+        this.outOff = 0;
+      }
+    }
+    return wrote;
+  }
+
+  private enqueue(m: Uint8Array, reply: boolean): void {
+    if (!reply && this.outBytes + m.length > MAX_QUEUED_BYTES) {
+      this.droppedEvents++;
+      return;
+    }
+    this.out.push(m);
+    this.outBytes += m.length;
+  }
+
+  private queueWatchEvent(path: string, token: string): void {
+    if (this.broken) return;
+    this.enqueue(encodeMessage(XS_WATCH_EVENT, 0, 0, fromLatin1(`${path}\0${token}\0`)), false);
+    // Outside our own request processing (e.g. dom0 wrote a watched node): send it now.
+    if (!this.busy) this.onEvent();
+  }
+
+  private fail(why: string, code: number): void {
+    this.broken = why;
+    const page = this.transport.page();
+    const w = page ? wordsOf(page) : null;
+    if (w) Atomics.store(w, ERROR >> 2, code);
+    this.transport.log(`xenstore ring of domain ${this.domid}: ${why}; connection stopped`);
+  }
+
+  /** Toolstack recovery: forget partial messages and queued output, resume from the current indexes. */
+  reset(): void {
+    this.inLen = 0;
+    this.out.length = 0;
+    this.outOff = 0;
+    this.outBytes = 0;
+    this.broken = null;
+    const page = this.transport.page();
+    const w = page ? wordsOf(page) : null;
+    if (w) Atomics.store(w, ERROR >> 2, XENSTORE_ERROR_NONE);
+  }
+
+  /** For the inspector: pending partial request and queued output. */
+  describe(): string {
+    return `${this.messages} messages, ${this.inLen} bytes of partial request, ${this.out.length} queued replies/events${this.broken ? `, broken: ${this.broken}` : ''}; last request ${latin1(this.inBuf.subarray(0, Math.min(this.inLen, 32)))}`;
+  }
+}
