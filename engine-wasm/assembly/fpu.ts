@@ -1,16 +1,960 @@
-// x87 FPU: escape opcodes D8-DF. The full instruction set is being written in this file;
-// until it lands every x87 instruction raises #UD, and CPUID does not yet claim FPU
-// support in the guest-visible sense that matters (see CONTEXT.md).
-import { raiseUD } from './state';
+// x87 FPU of the P6 family: escape opcodes D8-DF, FXSAVE/FXRSTOR, and the WAIT check.
+//
+// ---- Precision: what is exact and what is not ------------------------------------------------------
+// The eight data registers are IEEE doubles (53-bit significand, exponent range of a double),
+// not 80-bit extended values. Consequences:
+//  * FADD/FSUB/FMUL/FDIV/FSQRT (and their P/I/R forms) compute the exact result and round it
+//    once, honouring RC (all four modes) and PC (24 bits; 53 and 64 both give 53 bits), so
+//    results, PE, C1 (rounded up), UE (tininess after rounding) and OE are exactly what an x87
+//    with a 53-bit, double-range register would produce. With PC=64 (the Linux default)
+//    results can differ from hardware in the last 11 bits.
+//  * Overflow and underflow happen at the double range (about 1.8e308 / 2.2e-308), not the
+//    extended range, and are signalled there. Unmasked OE/UE with a register destination store
+//    the masked-response value (the hardware would store the result with a biased exponent).
+//  * Loads of m32/m64 and integer m16/m32 are exact; FILD m64 and FBLD beyond 2^53 round to
+//    nearest. FLD m80 rounds the 64-bit significand to nearest (no flags); values outside
+//    the double range become 0 or infinity; unnormals and pseudo-NaN/-infinity load as the
+//    real indefinite. FSTP m80, FSAVE and FXSAVE write every register exactly.
+//  * FST m32 rounds with RC (OE/UE/PE as hardware); FIST/FISTP/FBSTP and FRNDINT round to
+//    integer with RC exactly; FSCALE, FXTRACT, FPREM and FPREM1 are exact.
+//  * F2XM1, FYL2X, FYL2XP1, FPTAN, FPATAN, FSIN, FCOS and FSINCOS use the wasm libm of
+//    AssemblyScript (musl algorithms, within about 1 ulp of the true result, round to
+//    nearest whatever RC says); PE is set for every inexact-looking result, C1 is 0. The
+//    argument reduction of FSIN/FCOS/FPTAN is exact, unlike the 66-bit pi of real hardware,
+//    so results for huge arguments are more accurate than an x87's. |x| >= 2^63 gives C2=1.
+//  * The denormal-operand exception (DE) comes only from m32/m64 operands: a double
+//    subnormal in a register is a normal number in the 80-bit format.
+// Exceptions: unmasked ones set ES and B; the next waiting x87 instruction or WAIT raises
+// #MF when CR0.NE=1. With CR0.NE=0 a PC routes FERR# to IRQ13; that is not modelled, so the
+// exception just stays pending (see checkPending in fpu-stack.ts).
 
+import { R_FPU_CW } from '../memory-map';
+import {
+  cpu, modrm, fault, opsize32, protMode, v86Mode, raiseUD, setReg16, EAX, cond, setFlagBits,
+  FLAG_ZF, FLAG_PF, FLAG_CF, FLAG_OF, FLAG_SF, FLAG_AF,
+} from './state';
+import { readLin16, readLin32, writeLin16, writeLin32 } from './mmu';
+import {
+  exc, c1, rc, beginOp, raiseExc, setC1, setExc, FE_IE, FE_DE, FE_ZE, FE_OE, FE_UE, FE_PE, FE_SF,
+  RC_NEAREST, RC_UP, isNaN64, isInf64, isSNaN64, signOf, bitsOf, quiet, indefinite, pickNaN, oneNaN, invalid,
+  addFinite, mulFinite, divFinite, sqrtFinite, roundToInt, f32ToF64, f64ToF32, compare, CMP_GT, CMP_LT, CMP_EQ,
+  unpack, uSign, uExp, uSig, roundPack, packExact, MANT_MASK, SIGN_BIT, EXP_MASK,
+} from './fpu-soft';
+import {
+  getCW, setCW, getSW, getSWRaw, setSWRaw, getTop, setTop, st, setST, isEmpty, push, pop, physOf, physGet, physTag,
+  setPhysTag, setCC, syncES, checkPending, commit, recordPointers, ABORT_REG, SW_C0, SW_C1, SW_C2, SW_C3, SW_ES, SW_B,
+  TAG_EMPTY, TAG_ZERO, TAG_SPECIAL,
+} from './fpu-stack';
+import {
+  operandReadLin, operandWriteLin, writeExt, readExt, fninit, fnstenv, fldenv, fnsave, frstor, fxsaveImage,
+  fxrstorImage, fpuPowerOn,
+} from './fpu-env';
+
+/** Abort mask for memory destinations: unmasked OE/UE also leave memory and the stack alone. */
+const ABORT_MEM: u32 = FE_IE | FE_DE | FE_ZE | FE_OE | FE_UE;
+
+// Arithmetic kinds, by the ModRM reg field of D8/DC/DA/DE.
+const OP_ADD: u32 = 0, OP_MUL: u32 = 1, OP_SUB: u32 = 4, OP_SUBR: u32 = 5, OP_DIV: u32 = 6, OP_DIVR: u32 = 7;
+
+/** Significand precision for FADD..FSQRT from CW.PC (the 64-bit setting gives 53). */
+let prec: i32 = 53;
+/** The memory operand just loaded was an m32fp/m64fp denormal. */
+let memDenormal: bool = false;
+
+function begin(): void {
+  const cw = getCW();
+  beginOp(cw);
+  prec = ((cw >> 8) & 3) == 0 ? 24 : 53;
+}
+
+// ---- entry points -----------------------------------------------------------------------------------------
 /** Execute x87 escape `op` (0xD8-0xDF) with the ModRM already decoded. */
 export function fpuEsc(op: u32): void {
+  const m = modrm;
+  if (m < 0xc0) escMem(op, (m >> 3) & 7);
+  else escReg(op, (m >> 3) & 7, m & 7);
+}
+
+/** FXSAVE (0F AE /0). */
+export function fxsave(): void { fxsaveImage(); }
+/** FXRSTOR (0F AE /1). */
+export function fxrstor(): void { fxrstorImage(); }
+
+/** Power-on state of the FPU (called by reset()). */
+export function fpuReset(): void { fpuPowerOn(); }
+
+/** WAIT/FWAIT: raise #MF for a pending unmasked exception (CR0.NE=1). */
+export function fpuWaitCheck(): void { checkPending(); }
+
+// ---- memory forms -------------------------------------------------------------------------------------------
+const M_F32: u32 = 0, M_I32: u32 = 1, M_F64: u32 = 2, M_I16: u32 = 3;
+
+function escMem(op: u32, r: u32): void {
+  switch (op & 7) {
+    case 0: arithMem(op, r, M_F32); break;
+    case 2: arithMem(op, r, M_I32); break;
+    case 4: arithMem(op, r, M_F64); break;
+    case 6: arithMem(op, r, M_I16); break;
+    case 1: // D9
+      switch (r) {
+        case 0: fldMem(op, M_F32); break;
+        case 2: fstMem(op, M_F32, false); break;
+        case 3: fstMem(op, M_F32, true); break;
+        case 4: if (!checkPending()) fldenv(opsize32, realFormat()); break;
+        case 5: FLDCW(); break;
+        case 6: fnstenv(opsize32, realFormat()); break;
+        case 7: FNSTCW(); break;
+        default: raiseUD(); break; // /1 is not an x87 instruction
+      }
+      break;
+    case 3: // DB
+      switch (r) {
+        case 0: fldMem(op, M_I32); break;
+        case 2: fistMem(op, 4, false); break;
+        case 3: fistMem(op, 4, true); break;
+        case 5: fldExt(op); break;
+        case 7: fstpExt(op); break;
+        default: raiseUD(); break; // /1 FISTTP is SSE3; /4 /6 undefined
+      }
+      break;
+    case 5: // DD
+      switch (r) {
+        case 0: fldMem(op, M_F64); break;
+        case 2: fstMem(op, M_F64, false); break;
+        case 3: fstMem(op, M_F64, true); break;
+        case 4: if (!checkPending()) frstor(opsize32, realFormat()); break;
+        case 6: fnsave(opsize32, realFormat()); break;
+        case 7: FNSTSW_m(); break;
+        default: raiseUD(); break;
+      }
+      break;
+    default: // DF
+      switch (r) {
+        case 0: fldMem(op, M_I16); break;
+        case 2: fistMem(op, 2, false); break;
+        case 3: fistMem(op, 2, true); break;
+        case 4: FBLD(op); break;
+        case 5: fildM64(op); break;
+        case 6: FBSTP(op); break;
+        case 7: fistMem(op, 8, true); break;
+        default: raiseUD(); break;
+      }
+      break;
+  }
+}
+
+@inline function realFormat(): bool { return !protMode || v86Mode; }
+
+/** Read the arithmetic/load memory operand as a double. */
+function loadOperand(fmt: u32): f64 {
+  memDenormal = false;
+  if (fmt == M_F64) {
+    const lin = operandReadLin(8);
+    if (fault) return 0;
+    const lo = <u64>readLin32(lin), hi = <u64>readLin32(lin + 4);
+    if (fault) return 0;
+    const b = lo | (hi << 32);
+    if ((b & EXP_MASK) == 0 && (b & MANT_MASK) != 0) memDenormal = true;
+    return reinterpret<f64>(b);
+  }
+  if (fmt == M_I16) {
+    const lin = operandReadLin(2);
+    if (fault) return 0;
+    return <f64><i16>readLin16(lin);
+  }
+  const lin = operandReadLin(4);
+  if (fault) return 0;
+  const v = readLin32(lin);
+  if (fmt == M_I32) return <f64><i32>v;
+  if ((v & 0x7f800000) == 0 && (v & 0x7fffff) != 0) memDenormal = true;
+  return f32ToF64(v);
+}
+
+// ---- arithmetic core ---------------------------------------------------------------------------------------
+/** Signal DE for a denormal operand; true when it is unmasked (the operation is then abandoned). */
+function denormalAborts(): bool {
+  raiseExc(FE_DE);
+  return (getCW() & FE_DE) == 0;
+}
+
+/** x + y, x × y or x / y (kind OP_ADD/OP_MUL/OP_DIV) with the x87 special cases. */
+function arith(kind: u32, x: f64, y: f64, de: bool): f64 {
+  if (isNaN64(x) || isNaN64(y)) return pickNaN(x, y);
+  const xi = isInf64(x), yi = isInf64(y);
+  const neg = signOf(x) != signOf(y);
+  if (kind == OP_ADD) {
+    if (xi || yi) {
+      if (xi && yi && neg) return invalid();
+      if (de) raiseExc(FE_DE);
+      return xi ? x : y;
+    }
+    if (de && denormalAborts()) return x;
+    return addFinite(x, y, prec);
+  }
+  if (kind == OP_MUL) {
+    if (xi || yi) {
+      if (x == 0 || y == 0) return invalid();
+      if (de) raiseExc(FE_DE);
+      return neg ? -Infinity : Infinity;
+    }
+    if (de && denormalAborts()) return x;
+    return mulFinite(x, y, prec);
+  }
+  // division
+  if (xi) {
+    if (yi) return invalid();
+    if (de) raiseExc(FE_DE);
+    return neg ? -Infinity : Infinity;
+  }
+  if (yi) { if (de) raiseExc(FE_DE); return neg ? -0.0 : 0.0; }
+  if (y == 0) {
+    if (x == 0) return invalid();
+    raiseExc(FE_ZE);
+    return neg ? -Infinity : Infinity;
+  }
+  if (de && denormalAborts()) return x;
+  return divFinite(x, y, prec);
+}
+
+/** The result of arithmetic kind r (ModRM reg) in terms of ST(0) and the other operand. */
+function calc(r: u32, s0: f64, other: f64, de: bool): f64 {
+  switch (r) {
+    case OP_ADD: return arith(OP_ADD, s0, other, de);
+    case OP_MUL: return arith(OP_MUL, s0, other, de);
+    case OP_SUB: return isNaN64(s0) || isNaN64(other) ? pickNaN(s0, other) : arith(OP_ADD, s0, -other, de);
+    case OP_SUBR: return isNaN64(s0) || isNaN64(other) ? pickNaN(other, s0) : arith(OP_ADD, other, -s0, de);
+    case OP_DIV: return arith(OP_DIV, s0, other, de);
+    default: return arith(OP_DIV, other, s0, de);
+  }
+}
+
+/** Stack underflow: IE+SF, C1=0; masked response writes the indefinite to ST(dest) (dest -1: none). */
+function underflow(dest: i32, pops: u32): void {
+  raiseExc(FE_IE | FE_SF);
+  setC1(0);
+  if (commit(ABORT_REG)) return;
+  if (dest >= 0) setST(<u32>dest, indefinite());
+  for (let i: u32 = 0; i < pops; i++) pop();
+}
+
+/** Stack overflow on a push: IE+SF, C1=1; masked response pushes the indefinite. */
+function overflowPush(): void {
+  raiseExc(FE_IE | FE_SF);
+  setC1(1);
+  if (commit(ABORT_REG)) return;
+  push(indefinite());
+}
+
+function arithMem(op: u32, r: u32, fmt: u32): void {
+  if (checkPending()) return;
+  const v = loadOperand(fmt);
+  if (fault) return;
+  recordPointers(op, true);
+  begin();
+  if (r == 2 || r == 3) { fcom(v, false, r == 3 ? 1 : 0, false); return; }
+  if (isEmpty(0)) { underflow(0, 0); return; }
+  const res = calc(r, st(0), v, memDenormal);
+  if (commit(ABORT_REG)) return;
+  setST(0, res);
+}
+
+/** Register arithmetic: result to ST(0) (D8) or ST(i) (DC, DE with pop). */
+function arithReg(op: u32, r: u32, i: u32, toI: bool, pops: bool): void {
+  if (checkPending()) return;
+  recordPointers(op, false);
+  begin();
+  const dest = toI ? i : 0;
+  if (isEmpty(0) || isEmpty(i)) { underflow(<i32>dest, pops ? 1 : 0); return; }
+  const res = calc(r, st(0), st(i), false);
+  if (commit(ABORT_REG)) return;
+  setST(dest, res);
+  if (pops) pop();
+}
+
+// ---- compares ---------------------------------------------------------------------------------------------------
+function ccOf(c: u32): u32 {
+  if (c == CMP_GT) return 0;
+  if (c == CMP_LT) return SW_C0;
+  if (c == CMP_EQ) return SW_C3;
+  return SW_C3 | SW_C2 | SW_C0;
+}
+const CC_MASK: u32 = SW_C3 | SW_C2 | SW_C0;
+
+/** Compare ST(0) with `b` (already fetched; ST(0) emptiness checked here), set C3/C2/C0, pop `pops` times. */
+function fcom(b: f64, unordered: bool, pops: u32, bEmpty: bool): void {
+  if (isEmpty(0) || bEmpty) {
+    raiseExc(FE_IE | FE_SF);
+    setC1(0);
+    if (commit(ABORT_REG)) return;
+    setCC(CC_MASK, CC_MASK);
+    for (let k: u32 = 0; k < pops; k++) pop();
+    return;
+  }
+  const c = compare(st(0), b, unordered);
+  if (memDenormal && c != 3) raiseExc(FE_DE);
+  if (commit(ABORT_REG)) return;
+  setCC(CC_MASK, ccOf(c));
+  for (let k: u32 = 0; k < pops; k++) pop();
+}
+
+/** FCOMI/FUCOMI(P): compare ST(0) with ST(i) into ZF/PF/CF (OF, SF, AF cleared). */
+function fcomi(op: u32, i: u32, unordered: bool, pops: bool): void {
+  if (checkPending()) return;
+  recordPointers(op, false);
+  begin();
+  let flags: u32;
+  if (isEmpty(0) || isEmpty(i)) {
+    raiseExc(FE_IE | FE_SF);
+    if (commit(ABORT_REG)) return;
+    flags = FLAG_ZF | FLAG_PF | FLAG_CF;
+  } else {
+    const c = compare(st(0), st(i), unordered);
+    if (commit(ABORT_REG)) return;
+    flags = c == CMP_GT ? 0 : c == CMP_LT ? FLAG_CF : c == CMP_EQ ? FLAG_ZF : (FLAG_ZF | FLAG_PF | FLAG_CF);
+  }
+  setFlagBits(FLAG_ZF | FLAG_PF | FLAG_CF | FLAG_OF | FLAG_SF | FLAG_AF, false);
+  if (flags) setFlagBits(flags, true);
+  if (pops) pop();
+}
+
+// ---- loads and stores ----------------------------------------------------------------------------------------
+/** Push `v` (after begin): stack overflow check, then commit (an unmasked IE/DE aborts). */
+function pushValue(v: f64): void {
+  if (!isEmpty(7)) { overflowPush(); return; }
+  if (commit(ABORT_REG)) return;
+  push(v);
+}
+
+function fldMem(op: u32, fmt: u32): void {
+  if (checkPending()) return;
+  let v = loadOperand(fmt);
+  if (fault) return;
+  recordPointers(op, true);
+  begin();
+  if (fmt == M_F32 || fmt == M_F64) {
+    if (isSNaN64(v)) v = oneNaN(v);
+    else if (memDenormal) raiseExc(FE_DE);
+  }
+  pushValue(v);
+}
+
+function fildM64(op: u32): void {
+  if (checkPending()) return;
+  const lin = operandReadLin(8);
+  if (fault) return;
+  const lo = <u64>readLin32(lin), hi = <u64>readLin32(lin + 4);
+  if (fault) return;
+  recordPointers(op, true);
+  begin();
+  pushValue(<f64>(<i64>(lo | (hi << 32)))); // rounds to nearest above 2^53
+}
+
+function fldExt(op: u32): void {
+  if (checkPending()) return;
+  const lin = operandReadLin(10);
+  if (fault) return;
+  const v = readExt(lin);
+  if (fault) return;
+  recordPointers(op, true);
+  begin();
+  pushValue(v);
+}
+
+function fstMem(op: u32, fmt: u32, pops: bool): void {
+  if (checkPending()) return;
+  const size: u32 = fmt == M_F64 ? 8 : 4;
+  const lin = operandWriteLin(size);
+  if (fault) return;
+  recordPointers(op, true);
+  begin();
+  let b: u64;
+  if (isEmpty(0)) {
+    raiseExc(FE_IE | FE_SF);
+    b = size == 8 ? 0xfff8000000000000 : 0xffc00000;
+  } else if (size == 8) {
+    let v = st(0);
+    if (isSNaN64(v)) v = oneNaN(v);
+    b = bitsOf(v);
+  } else {
+    b = <u64>f64ToF32(st(0));
+  }
+  if (commit(ABORT_MEM)) return;
+  writeLin32(lin, <u32>b);
+  if (size == 8) writeLin32(lin + 4, <u32>(b >> 32));
+  if (pops) pop();
+}
+
+function fstpExt(op: u32): void {
+  if (checkPending()) return;
+  const lin = operandWriteLin(10);
+  if (fault) return;
+  recordPointers(op, true);
+  begin();
+  let v = st(0);
+  if (isEmpty(0)) { raiseExc(FE_IE | FE_SF); v = indefinite(); }
+  if (commit(ABORT_MEM)) return;
+  writeExt(lin, v);
+  pop();
+}
+
+/** FIST/FISTP m16/m32/m64 (size in bytes): round with RC; out of range or NaN → IE, integer indefinite. */
+function fistMem(op: u32, size: u32, pops: bool): void {
+  if (checkPending()) return;
+  const lin = operandWriteLin(size);
+  if (fault) return;
+  recordPointers(op, true);
+  begin();
+  let bad = true;
+  let r: f64 = 0;
+  if (isEmpty(0)) raiseExc(FE_IE | FE_SF);
+  else {
+    const x = st(0);
+    if (!isNaN64(x) && !isInf64(x)) {
+      r = roundToInt(x);
+      if (size == 2) bad = r < -32768.0 || r > 32767.0;
+      else if (size == 4) bad = r < -2147483648.0 || r > 2147483647.0;
+      else bad = r < -9223372036854775808.0 || r >= 9223372036854775808.0;
+    }
+    if (bad) { setExc(FE_IE); setC1(0); }
+  }
+  if (commit(ABORT_MEM)) return;
+  const v: i64 = bad ? <i64>0x8000000000000000 : <i64>r;
+  if (size == 2) writeLin16(lin, bad ? 0x8000 : <u32>v);
+  else if (size == 4) writeLin32(lin, bad ? 0x80000000 : <u32>v);
+  else { writeLin32(lin, <u32>v); writeLin32(lin + 4, <u32>(v >> 32)); }
+  if (pops) pop();
+}
+
+/** FBLD m80bcd: 18 packed BCD digits (low digit first) and a sign byte. */
+function FBLD(op: u32): void {
+  if (checkPending()) return;
+  const lin = operandReadLin(10);
+  if (fault) return;
+  const lo = readLin32(lin), mid = readLin32(lin + 4), hi = readLin16(lin + 8);
+  if (fault) return;
+  recordPointers(op, true);
+  begin();
+  let n: u64 = 0;
+  // Most significant byte first: byte 8, then 7..0.
+  n = bcdByte(n, hi & 0xff);
+  for (let k: i32 = 3; k >= 0; k--) n = bcdByte(n, (mid >> (<u32>k << 3)) & 0xff);
+  for (let k: i32 = 3; k >= 0; k--) n = bcdByte(n, (lo >> (<u32>k << 3)) & 0xff);
+  const v = <f64>n; // rounds to nearest above 2^53
+  pushValue((hi & 0x8000) != 0 ? -v : v);
+}
+@inline function bcdByte(n: u64, b: u32): u64 { return n * 100 + <u64>((b >> 4) * 10 + (b & 15)); }
+
+function FBSTP(op: u32): void {
+  if (checkPending()) return;
+  const lin = operandWriteLin(10);
+  if (fault) return;
+  recordPointers(op, true);
+  begin();
+  let bad = true;
+  let r: f64 = 0;
+  if (isEmpty(0)) raiseExc(FE_IE | FE_SF);
+  else {
+    const x = st(0);
+    if (!isNaN64(x) && !isInf64(x)) { r = roundToInt(x); bad = abs<f64>(r) >= 1e18; }
+    if (bad) { setExc(FE_IE); setC1(0); }
+  }
+  if (commit(ABORT_MEM)) return;
+  if (bad) { // packed BCD indefinite: FFFF C000 0000 0000 0000
+    writeLin32(lin, 0);
+    writeLin32(lin + 4, 0xc0000000);
+    writeLin16(lin + 8, 0xffff);
+  } else {
+    let n = <u64>abs<f64>(r);
+    let digits: u64 = 0; // bytes 0-7
+    for (let k: u64 = 0; k < 8; k++) {
+      const d = n % 100; n /= 100;
+      digits |= (((d / 10) << 4) | (d % 10)) << (k << 3);
+    }
+    const top = <u32>(((n / 10) << 4) | (n % 10)); // byte 8
+    writeLin32(lin, <u32>digits);
+    writeLin32(lin + 4, <u32>(digits >> 32));
+    writeLin16(lin + 8, top | (signOf(r) ? 0x8000 : 0));
+  }
+  pop();
+}
+
+// ---- control instructions ---------------------------------------------------------------------------------
+function FLDCW(): void {
+  if (checkPending()) return;
+  const lin = operandReadLin(2);
+  if (fault) return;
+  const v = readLin16(lin);
+  if (fault) return;
+  setCW((v & 0x1f3f) | 0x40);
+  syncES(); // unmasking a flagged exception makes it pending
+}
+function FNSTCW(): void {
+  const lin = operandWriteLin(2);
+  if (fault) return;
+  writeLin16(lin, getCW());
+}
+function FNSTSW_m(): void {
+  const lin = operandWriteLin(2);
+  if (fault) return;
+  writeLin16(lin, getSW());
+}
+
+// ---- register forms -------------------------------------------------------------------------------------------
+function escReg(op: u32, r: u32, i: u32): void {
+  switch (op & 7) {
+    case 0: // D8: ST(0) = ST(0) op ST(i); FCOM/FCOMP ST(i)
+      if (r == 2 || r == 3) regCompare(op, i, false, r == 3 ? 1 : 0);
+      else arithReg(op, r, i, false, false);
+      break;
+    case 1: escD9(op, r, i); break;
+    case 2: // DA: FCMOVB/E/BE/U, FUCOMPP
+      if (r < 4) FCMOV(op, i, r == 0 ? 0x2 : r == 1 ? 0x4 : r == 2 ? 0x6 : 0xa);
+      else if (r == 5 && i == 1) regCompare(op, 1, true, 2);
+      else raiseUD();
+      break;
+    case 3: // DB: FCMOVNB/NE/NBE/NU, FNCLEX/FNINIT, FUCOMI, FCOMI
+      if (r < 4) FCMOV(op, i, r == 0 ? 0x3 : r == 1 ? 0x5 : r == 2 ? 0x7 : 0xb);
+      else if (r == 4) {
+        if (i == 2) FNCLEX();
+        else if (i == 3) fninit();
+        else if (i == 0 || i == 1 || i == 4) {} // FNENI, FNDISI, FNSETPM: no-ops since the 387
+        else raiseUD();
+      } else if (r == 5) fcomi(op, i, true, false);
+      else if (r == 6) fcomi(op, i, false, false);
+      else raiseUD();
+      break;
+    case 4: // DC: ST(i) = ST(i) op ST(0); D0/D8 are aliases of FCOM/FCOMP
+      if (r == 2 || r == 3) regCompare(op, i, false, r == 3 ? 1 : 0);
+      else arithReg(op, r, i, true, false);
+      break;
+    case 5: // DD: FFREE, FXCH alias, FST, FSTP, FUCOM, FUCOMP
+      switch (r) {
+        case 0: FFREE(op, i, false); break;
+        case 1: FXCH(op, i); break;
+        case 2: fstReg(op, i, false); break;
+        case 3: fstReg(op, i, true); break;
+        case 4: regCompare(op, i, true, 0); break;
+        case 5: regCompare(op, i, true, 1); break;
+        default: raiseUD(); break;
+      }
+      break;
+    case 6: // DE: arithmetic with pop; D0 alias of FCOMP; D9 FCOMPP
+      if (r == 2) regCompare(op, i, false, 1);
+      else if (r == 3) { if (i == 1) regCompare(op, 1, false, 2); else raiseUD(); }
+      else arithReg(op, r, i, true, true);
+      break;
+    default: // DF: FFREEP, aliases, FNSTSW AX, FUCOMIP, FCOMIP
+      switch (r) {
+        case 0: FFREE(op, i, true); break;
+        case 1: FXCH(op, i); break;
+        case 2: case 3: fstReg(op, i, true); break;
+        case 4: if (i == 0) setReg16(EAX, getSW()); else raiseUD(); break;
+        case 5: fcomi(op, i, true, true); break;
+        case 6: fcomi(op, i, false, true); break;
+        default: raiseUD(); break;
+      }
+      break;
+  }
+}
+
+function regCompare(op: u32, i: u32, unordered: bool, pops: u32): void {
+  if (checkPending()) return;
+  recordPointers(op, false);
+  begin();
+  memDenormal = false;
+  fcom(st(i), unordered, pops, isEmpty(i));
+}
+
+function escD9(op: u32, r: u32, i: u32): void {
+  switch (r) {
+    case 0: fldReg(op, i); return;
+    case 1: FXCH(op, i); return;
+    case 2: if (i == 0) { simple(op); return; } break; // FNOP
+    case 3: fstReg(op, i, true); return; // FSTP1 alias
+    case 4:
+      if (i == 0) { unaryST0(op, 0); return; } // FCHS
+      if (i == 1) { unaryST0(op, 1); return; } // FABS
+      if (i == 4) { FTST(op); return; }
+      if (i == 5) { FXAM(op); return; }
+      break;
+    case 5:
+      if (i < 7) { fldConst(op, i); return; }
+      break;
+    case 6:
+      switch (i) {
+        case 0: F2XM1(op); return;
+        case 1: fyl2x(op, false); return;
+        case 2: FPTAN(op); return;
+        case 3: FPATAN(op); return;
+        case 4: FXTRACT(op); return;
+        case 5: fprem(op, true); return;
+        case 6: stepTop(op, 7); return; // FDECSTP
+        default: stepTop(op, 1); return; // FINCSTP
+      }
+    default:
+      switch (i) {
+        case 0: fprem(op, false); return;
+        case 1: fyl2x(op, true); return;
+        case 2: FSQRT(op); return;
+        case 3: trig(op, 2); return; // FSINCOS
+        case 4: FRNDINT(op); return;
+        case 5: FSCALE(op); return;
+        case 6: trig(op, 0); return; // FSIN
+        default: trig(op, 1); return; // FCOS
+      }
+  }
   raiseUD();
 }
 
-/** FXSAVE / FXRSTOR (0F AE /0 /1). */
-export function fxsave(): void { raiseUD(); }
-export function fxrstor(): void { raiseUD(); }
+/** Start of a register-form non-control instruction. Returns false if #MF was raised. */
+function start(op: u32): bool {
+  if (checkPending()) return false;
+  recordPointers(op, false);
+  begin();
+  return true;
+}
 
-/** FNINIT-equivalent state for reset. */
-export function fpuReset(): void {}
+function simple(op: u32): void { if (start(op)) commit(ABORT_REG); }
+
+function fldReg(op: u32, i: u32): void {
+  if (!start(op)) return;
+  if (!isEmpty(7)) { overflowPush(); return; }
+  if (isEmpty(i)) { raiseExc(FE_IE | FE_SF); setC1(0); if (commit(ABORT_REG)) return; push(indefinite()); return; }
+  const v = st(i);
+  commit(ABORT_REG);
+  push(v);
+}
+
+function fstReg(op: u32, i: u32, pops: bool): void {
+  if (!start(op)) return;
+  if (isEmpty(0)) { underflow(<i32>i, pops ? 1 : 0); return; }
+  const v = st(0);
+  commit(ABORT_REG);
+  setST(i, v);
+  if (pops) pop();
+}
+
+function FXCH(op: u32, i: u32): void {
+  if (!start(op)) return;
+  const e0 = isEmpty(0), ei = isEmpty(i);
+  if (e0 || ei) {
+    raiseExc(FE_IE | FE_SF);
+    if (commit(ABORT_REG)) return;
+  } else commit(ABORT_REG);
+  const a = e0 ? indefinite() : st(0), b = ei ? indefinite() : st(i);
+  setST(0, b);
+  setST(i, a);
+}
+
+function FCMOV(op: u32, i: u32, cc: u32): void {
+  if (!start(op)) return;
+  if (isEmpty(0) || isEmpty(i)) { underflow(0, 0); return; }
+  commit(ABORT_REG);
+  if (cond(cc)) setST(0, st(i));
+}
+
+function FFREE(op: u32, i: u32, pops: bool): void {
+  if (!start(op)) return;
+  setPhysTag(physOf(i), TAG_EMPTY);
+  if (pops) pop();
+}
+
+function stepTop(op: u32, d: u32): void {
+  if (!start(op)) return;
+  commit(ABORT_REG); // C1 = 0
+  setTop(getTop() + d);
+}
+
+function FNCLEX(): void {
+  setSWRaw(getSWRaw() & ~(0xff | SW_B));
+}
+
+/** FCHS (kind 0) / FABS (kind 1): sign-bit operations, no IE even for an SNaN. */
+function unaryST0(op: u32, kind: u32): void {
+  if (!start(op)) return;
+  if (isEmpty(0)) { underflow(0, 0); return; }
+  const b = bitsOf(st(0));
+  commit(ABORT_REG);
+  setST(0, reinterpret<f64>(kind == 0 ? b ^ SIGN_BIT : b & ~SIGN_BIT));
+}
+
+function FTST(op: u32): void {
+  if (!start(op)) return;
+  memDenormal = false;
+  fcom(0.0, false, 0, false);
+}
+
+/** FXAM: C1 = sign; C3 C2 C0 = class (empty 101, NaN 001, infinity 011, zero 100, normal 010). */
+function FXAM(op: u32): void {
+  if (!start(op)) return;
+  commit(ABORT_REG);
+  const p = physOf(0);
+  const v = physGet(p);
+  let cc: u32;
+  if (physTag(p) == TAG_EMPTY) cc = SW_C3 | SW_C0;
+  else if (isNaN64(v)) cc = SW_C0;
+  else if (isInf64(v)) cc = SW_C2 | SW_C0;
+  else if (v == 0) cc = SW_C3;
+  else cc = SW_C2; // double subnormals are normal numbers in the 80-bit format
+  setCC(SW_C3 | SW_C2 | SW_C1 | SW_C0, cc | (signOf(v) ? SW_C1 : 0));
+}
+
+// Constants correctly rounded down / up to a double (the x87 rounds its internal constants with RC).
+function fldConst(op: u32, k: u32): void {
+  if (!start(op)) return;
+  const up = rc == RC_UP; // every constant is positive: RD and RZ take the lower neighbour
+  let b: u64;
+  switch (k) {
+    case 0: b = 0x3ff0000000000000; break; // FLD1
+    case 1: b = up ? 0x400a934f0979a372 : 0x400a934f0979a371; break; // FLDL2T: log2(10)
+    case 2: b = up ? 0x3ff71547652b82ff : 0x3ff71547652b82fe; break; // FLDL2E: log2(e)
+    case 3: b = up ? 0x400921fb54442d19 : 0x400921fb54442d18; break; // FLDPI
+    case 4: b = up || rc == RC_NEAREST ? 0x3fd34413509f79ff : 0x3fd34413509f79fe; break; // FLDLG2: log10(2)
+    case 5: b = up ? 0x3fe62e42fefa39f0 : 0x3fe62e42fefa39ef; break; // FLDLN2: ln(2)
+    default: b = 0; break; // FLDZ
+  }
+  pushValue(reinterpret<f64>(b));
+}
+
+// ---- one- and two-operand functions --------------------------------------------------------------------
+function FSQRT(op: u32): void {
+  if (!start(op)) return;
+  if (isEmpty(0)) { underflow(0, 0); return; }
+  const x = st(0);
+  let r: f64;
+  if (isNaN64(x)) r = oneNaN(x);
+  else if (x == 0 || (isInf64(x) && !signOf(x))) r = x;
+  else if (signOf(x)) r = invalid();
+  else r = sqrtFinite(x, prec);
+  if (commit(ABORT_REG)) return;
+  setST(0, r);
+}
+
+function FRNDINT(op: u32): void {
+  if (!start(op)) return;
+  if (isEmpty(0)) { underflow(0, 0); return; }
+  const x = st(0);
+  let r: f64;
+  if (isNaN64(x)) r = oneNaN(x);
+  else if (isInf64(x) || x == 0) r = x;
+  else r = roundToInt(x);
+  if (commit(ABORT_REG)) return;
+  setST(0, r);
+}
+
+/** FSCALE: ST(0) × 2^trunc(ST(1)), exact apart from overflow/underflow. */
+function FSCALE(op: u32): void {
+  if (!start(op)) return;
+  if (isEmpty(0) || isEmpty(1)) { underflow(0, 0); return; }
+  const x = st(0), y = st(1);
+  let r: f64;
+  if (isNaN64(x) || isNaN64(y)) r = pickNaN(x, y);
+  else if (isInf64(y)) {
+    if (!signOf(y)) r = x == 0 ? invalid() : isInf64(x) ? x : (signOf(x) ? -Infinity : Infinity);
+    else r = isInf64(x) ? invalid() : (signOf(x) ? -0.0 : 0.0);
+  } else if (x == 0 || isInf64(x)) r = x;
+  else {
+    const t = trunc<f64>(y);
+    const n: i32 = t > 100000 ? 100000 : t < -100000 ? -100000 : <i32>t;
+    unpack(x);
+    r = roundPack(uSign, uExp + n, uSig, 53, -1022, 1023, rc);
+  }
+  if (commit(ABORT_REG)) return;
+  setST(0, r);
+}
+
+/** Two results (FXTRACT, FPTAN, FSINCOS): stack fault response pushes two indefinites. */
+function twoResultFault(): bool {
+  const under = isEmpty(0);
+  if (!under && isEmpty(7)) return false;
+  raiseExc(FE_IE | FE_SF);
+  setC1(under ? 0 : 1);
+  if (commit(ABORT_REG)) return true;
+  setST(0, indefinite());
+  push(indefinite());
+  return true;
+}
+
+/** Write two results: ST(0) ← a, then push b. */
+function twoResults(a: f64, b: f64): void {
+  if (commit(ABORT_REG)) return;
+  setST(0, a);
+  push(b);
+}
+
+/** FXTRACT: ST(0) = exponent, then push the significand (sign kept, exponent 0). */
+function FXTRACT(op: u32): void {
+  if (!start(op)) return;
+  if (twoResultFault()) return;
+  const x = st(0);
+  if (isNaN64(x)) { const q = oneNaN(x); twoResults(q, q); return; }
+  if (isInf64(x)) { twoResults(Infinity, x); return; }
+  if (x == 0) { raiseExc(FE_ZE); twoResults(-Infinity, x); return; }
+  unpack(x);
+  const sig = reinterpret<f64>((uSign ? SIGN_BIT : 0) | (<u64>1023 << 52) | ((uSig >> 11) & MANT_MASK));
+  twoResults(<f64>uExp, sig);
+}
+
+/** FPREM (IEEE=false: quotient truncated) / FPREM1 (quotient rounded to nearest even). */
+function fprem(op: u32, ieee: bool): void {
+  if (!start(op)) return;
+  if (isEmpty(0) || isEmpty(1)) { underflow(0, 0); return; }
+  const x = st(0), y = st(1);
+  let r: f64;
+  let q: u64 = 0;
+  let partial = false;
+  if (isNaN64(x) || isNaN64(y)) r = pickNaN(x, y);
+  else if (isInf64(x) || y == 0) r = invalid();
+  else if (x == 0 || isInf64(y)) r = x;
+  else {
+    unpack(x);
+    const sx = uSign, ex = uExp, mx = uSig >> 11;
+    unpack(y);
+    const ey = uExp, my = uSig >> 11;
+    const d = ex - ey;
+    if (d < 0) {
+      r = x;
+      // FPREM1 with |x| in [|y|/2, |y|): the nearest quotient may be 1.
+      if (ieee && d == -1 && mx > my) { q = 1; r = packExact(!sx, 2 * my - mx, ey - 53); }
+    } else {
+      // Long division of the significands, one quotient bit per step. A difference of 64
+      // or more is reduced by d - 63 per instruction (C2 = 1: incomplete), as the SDM allows.
+      partial = d >= 64;
+      const steps = partial ? 63 : d;
+      let rem = mx;
+      if (rem >= my) { rem -= my; q = 1; }
+      for (let k = 0; k < steps; k++) {
+        rem <<= 1;
+        q <<= 1;
+        if (rem >= my) { rem -= my; q |= 1; }
+      }
+      let sign = sx;
+      if (ieee && !partial && (2 * rem > my || (2 * rem == my && (q & 1) != 0))) {
+        rem = my - rem;
+        q++;
+        sign = !sx;
+      }
+      r = packExact(rem == 0 ? sx : sign, rem, ex - steps - 52);
+    }
+  }
+  if (commit(ABORT_REG)) return;
+  setST(0, r);
+  const qq = <u32>q;
+  setCC(SW_C0 | SW_C1 | SW_C2 | SW_C3,
+    (qq & 4 ? SW_C0 : 0) | (qq & 2 ? SW_C3 : 0) | (qq & 1 ? SW_C1 : 0) | (partial ? SW_C2 : 0));
+}
+
+// ---- transcendental functions (libm, round to nearest) ------------------------------------------------------
+const LN2: f64 = 0.6931471805599453;
+const LOG2E: f64 = 1.4426950408889634;
+const TWO63: f64 = 9223372036854775808.0;
+const MIN_NORMAL: f64 = 2.2250738585072014e-308;
+
+/** Flags for a libm result: PE unless exact; UE for a tiny one. */
+function inexact(r: f64): f64 {
+  if (isNaN64(r)) return invalid();
+  if (r != 0 && !isInf64(r)) {
+    raiseExc(FE_PE);
+    if (abs<f64>(r) < MIN_NORMAL) raiseExc(FE_UE);
+  }
+  return r;
+}
+
+function F2XM1(op: u32): void {
+  if (!start(op)) return;
+  if (isEmpty(0)) { underflow(0, 0); return; }
+  const x = st(0);
+  let r: f64;
+  if (isNaN64(x)) r = oneNaN(x);
+  else if (x == 0) r = x;
+  else if (isInf64(x)) r = signOf(x) ? -1.0 : x;
+  else if (x == 1.0) r = 1.0;
+  else if (x == -1.0) r = -0.5;
+  else r = inexact(Math.expm1(x * LN2));
+  if (commit(ABORT_REG)) return;
+  setST(0, r);
+}
+
+/** FYL2X: ST(1) × log2(ST(0)); FYL2XP1: ST(1) × log2(ST(0) + 1). Pops once. */
+function fyl2x(op: u32, plus1: bool): void {
+  if (!start(op)) return;
+  if (isEmpty(0) || isEmpty(1)) { underflow(1, 1); return; }
+  const x = st(0), y = st(1);
+  let r: f64;
+  if (isNaN64(x) || isNaN64(y)) r = pickNaN(x, y);
+  else if (!plus1) {
+    if (signOf(x) && x != 0) r = invalid();
+    else if (x == 0) {
+      if (y == 0) r = invalid();
+      else { if (!isInf64(y)) raiseExc(FE_ZE); r = signOf(y) ? Infinity : -Infinity; }
+    } else {
+      const l = Math.log2(x); // exact for powers of two
+      if ((isInf64(l) && y == 0) || (l == 0 && isInf64(y))) r = invalid();
+      else if ((bitsOf(x) & MANT_MASK) == 0 && !isInf64(x) && !isInf64(y)) r = mulFinite(y, l, 53);
+      else r = inexact(y * l);
+    }
+  } else {
+    if (x < -1.0 || (isInf64(x) && signOf(x))) r = invalid();
+    else {
+      const l = Math.log1p(x) * LOG2E;
+      if ((isInf64(l) && y == 0) || (l == 0 && isInf64(y))) r = invalid();
+      else if (x == 0) r = (signOf(x) != signOf(y)) ? -0.0 : 0.0;
+      else r = inexact(y * l);
+    }
+  }
+  if (commit(ABORT_REG)) return;
+  setST(1, r);
+  pop();
+}
+
+/** FPATAN: ST(1) = atan2(ST(1), ST(0)), pop. */
+function FPATAN(op: u32): void {
+  if (!start(op)) return;
+  if (isEmpty(0) || isEmpty(1)) { underflow(1, 1); return; }
+  const x = st(0), y = st(1);
+  let r: f64;
+  if (isNaN64(x) || isNaN64(y)) r = pickNaN(x, y);
+  else r = inexact(Math.atan2(y, x));
+  if (commit(ABORT_REG)) return;
+  setST(1, r);
+  pop();
+}
+
+function FPTAN(op: u32): void {
+  if (!start(op)) return;
+  if (twoResultFault()) return;
+  const x = st(0);
+  if (isNaN64(x)) { const q = oneNaN(x); twoResults(q, q); return; }
+  if (isInf64(x)) { const q = invalid(); twoResults(q, q); return; }
+  if (abs<f64>(x) >= TWO63) { outOfRange(); return; }
+  const t = x == 0 ? x : inexact(Math.tan(x));
+  setCC(SW_C2, 0);
+  twoResults(t, 1.0);
+}
+
+/** |x| >= 2^63: C2 = 1 and the stack is unchanged. */
+function outOfRange(): void {
+  commit(ABORT_REG);
+  setCC(SW_C2, SW_C2);
+}
+
+/** FSIN (0), FCOS (1), FSINCOS (2). */
+function trig(op: u32, kind: u32): void {
+  if (!start(op)) return;
+  if (kind == 2) { if (twoResultFault()) return; }
+  else if (isEmpty(0)) { underflow(0, 0); return; }
+  const x = st(0);
+  let s: f64, c: f64;
+  if (isNaN64(x)) { s = oneNaN(x); c = s; }
+  else if (isInf64(x)) { s = invalid(); c = s; }
+  else if (abs<f64>(x) >= TWO63) { outOfRange(); return; }
+  else if (x == 0) { s = x; c = 1.0; }
+  else {
+    s = kind != 1 ? inexact(Math.sin(x)) : 0;
+    c = kind != 0 ? inexact(Math.cos(x)) : 0;
+  }
+  setCC(SW_C2, 0);
+  if (kind == 2) { twoResults(s, c); return; }
+  if (commit(ABORT_REG)) return;
+  setST(0, kind == 0 ? s : c);
+}

@@ -21,6 +21,7 @@ import { readLin8, readLin16, readLin32, writeLin8, writeLin16, writeLin32, TLB_
 import { loadSeg, farTransfer, farReturn, iret, deliverInterrupt, INT_SOFT, INT_SOFT_EXC, INT_ICEBP, ioAllowed } from './system';
 import { alu, ALU_CMP } from './ops-alu';
 import { syncNow } from './steps';
+import { fpuWaitCheck } from './fpu';
 
 @external("env", "ioRead") declare function hostIoRead(port: u32, size: u32): u32;
 @external("env", "ioWrite") declare function hostIoWrite(port: u32, size: u32, value: u32): void;
@@ -675,9 +676,10 @@ export function OUTS(size: u32): void {
   if (n != 0) setEip(instrEip);
 }
 
-// WAIT/FWAIT: #NM when CR0.MP and CR0.TS are both set; pending x87 exceptions are checked by the FPU.
+// WAIT/FWAIT: #NM when CR0.MP and CR0.TS are both set; then #MF for a pending unmasked x87 exception.
 export function WAIT(): void {
   if ((cr0() & (CR0_MP | CR0_TS)) == (CR0_MP | CR0_TS)) { raise(EXC_NM, 0, false); return; }
+  fpuWaitCheck();
 }
 
 export { ECX, fetchImm, isReg, EXC_UD, FLAG_VM, FLAG_RF, FLAG_VIF, FLAG_VIP, FLAG_TF, FS, GS, DS, CS, pop16, pop32, popV, pushV, rmwRead8, rmwRead16, rmwRead32, rmwWrite8, rmwWrite16, rmwWrite32, readLin8, readLin16, readLin32, writeLin8, writeLin16, writeLin32, MEMT_RAM, readE8, readE32 };
