@@ -61,7 +61,7 @@ describe('pvlab disk create / info', () => {
       expect(info.code).toBe(0);
       expect(field(info.out, 'type')).toBe(sub);
       expect(field(info.out, 'virtual size')).toContain(`(${want} bytes)`);
-      expect(field(info.out, 'file size')).toContain(`(${statSync(f).size} bytes)`);
+      expect(field(info.out, 'stored size')).toContain(`(${statSync(f).size} bytes`);
       expect(field(info.out, 'creator')).toBe('pvlb 1.0 (Wi2k)');
       expect(field(info.out, 'unique id')).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
     }

@@ -291,7 +291,7 @@ async function info(args: string[], io: CommandIo, seen: Seen): Promise<number> 
     `file format: vpc (VHD)`,
     `type: ${data.type}`,
     `virtual size: ${humanSize(data.virtualSize)} (${data.virtualSize} bytes)`,
-    `file size: ${humanSize(data.fileSize)} (${data.fileSize} bytes)`,
+    `stored size: ${humanSize(data.fileSize)} (${data.fileSize} bytes, the image file)`,
     `size from: ${data.sizeRule === 'chs' ? 'C×H×S' : 'current size'} (current size ${data.currentSize})`,
     `geometry (C/H/S): ${data.geometry.cylinders}/${data.geometry.heads}/${data.geometry.sectorsPerTrack}`,
     `creator: ${data.creator.application} ${data.creator.version} (${data.creator.hostOs})`,
