@@ -54,3 +54,42 @@ describe('qemu-img fixtures', () => {
     expect(d.size).toBe(10027008);
   });
 });
+
+describe('damaged and old-style tails', () => {
+  it('reads a 511-byte footer (Virtual PC before 2004) and can still allocate after it', async () => {
+    const f = FIXTURES.find((x) => x.name === 'dynamic-8m.vhd')!;
+    const b = fixtureBytes(f.name);
+    expect(b[b.length - 1]).toBe(0); // the footer's last reserved byte: dropping it keeps the checksum
+    const store = new MemoryStore(b.subarray(0, b.length - 1));
+    const disk = await VhdDisk.open(store);
+    expect(disk.layout.footerSource).toBe('tail-511');
+    expect(disk.warnings.join()).toMatch(/511 bytes/);
+    expect(sha256(await readAll(disk))).toBe(f.sha256);
+    await disk.write(3 * 4096, new Uint8Array(512).fill(0x99)); // block 3: allocated past the old footer
+    const again = await VhdDisk.open(new MemoryStore(store.bytes()));
+    const want = expectedContents(f);
+    want.fill(0x99, 3 * 4096 * 512, (3 * 4096 + 1) * 512);
+    expect(Buffer.compare(await readAll(again), want)).toBe(0);
+  });
+
+  it('recovers a dynamic disk whose trailing footer is gone from the copy at offset 0, read-only', async () => {
+    const f = FIXTURES.find((x) => x.name === 'dynamic-8m.vhd')!;
+    const b = fixtureBytes(f.name);
+    b.fill(0, b.length - 512);
+    await expect(VhdDisk.open(new MemoryStore(b))).rejects.toThrow(/open read-only to recover/);
+    const disk = await VhdDisk.open(new MemoryStore(b), { readOnly: true });
+    expect(disk.layout.footerSource).toBe('head-copy');
+    expect(sha256(await readAll(disk))).toBe(f.sha256);
+    // A fixed disk has no copy: nothing to recover from.
+    const fx = fixtureBytes('fixed-4m.vhd');
+    fx.fill(0, fx.length - 512);
+    await expect(VhdDisk.open(new MemoryStore(fx), { readOnly: true })).rejects.toThrow(/not a VHD/);
+  });
+
+  it('warns when the copy at offset 0 differs from the trailing footer', async () => {
+    const b = fixtureBytes('dynamic-10mb-odd.vhd');
+    b[30] ^= 1; // creator field of the copy
+    const disk = await VhdDisk.open(new MemoryStore(b));
+    expect(disk.warnings).toContain('footer copy at offset 0 differs from the trailing footer');
+  });
+});
