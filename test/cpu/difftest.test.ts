@@ -15,10 +15,10 @@ const WASM = new URL('../../engine-wasm/build/core.wasm', import.meta.url);
 const ALL_KNOWN = new Set<KnownIssueId>(KNOWN_ISSUES.map((k) => k.id));
 
 // Fixed seeds: mixed sequences of 1-8 instructions, and single instructions.
-const MIXED_SEEDS = [1, 2, 3];
-const MIXED_CASES = 40_000;
+const MIXED_SEEDS = [1, 2, 3, 4];
+const MIXED_CASES = 50_000;
 const SINGLE_SEED = 11;
-const SINGLE_CASES = 40_000;
+const SINGLE_CASES = 60_000;
 
 describe('x86 core vs host CPU (differential)', () => {
   let ctx: DifftestContext;

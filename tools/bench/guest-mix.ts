@@ -111,6 +111,7 @@ export function buildGuestMix(rounds = ROUNDS_DEFAULT): DiffCase {
     eflags: FIXED_FLAGS,
     dataSeed: 0xbe7c4,
     code: a.finish(),
+    codeAddr: CODE_BASE,
     undefMask: 0,
     insns: [],
     expectFault: false,

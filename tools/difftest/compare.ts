@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { CODE_BASE, DATA_BASE, USER_FLAGS } from './layout';
+import { DATA_BASE, USER_FLAGS } from './layout';
 import { R32 } from './encoder';
 import type { DiffCase } from './generator';
 import type { RunResult } from './native';
@@ -64,7 +64,7 @@ export function disassemble(c: DiffCase): string {
     const file = path.join(os.tmpdir(), `difftest-${process.pid}-${c.index}.bin`);
     try {
       fs.writeFileSync(file, c.code);
-      const out = execFileSync('objdump', ['-D', '-b', 'binary', '-mi386', '-Mintel', `--adjust-vma=0x${CODE_BASE.toString(16)}`, file], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+      const out = execFileSync('objdump', ['-D', '-b', 'binary', '-mi386', '-Mintel', `--adjust-vma=0x${c.codeAddr.toString(16)}`, file], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
       objdumpOk = true;
       const lines = out.split('\n');
       const start = lines.findIndex((l) => l.includes('<.data>:'));
@@ -75,7 +75,7 @@ export function disassemble(c: DiffCase): string {
       fs.rmSync(file, { force: true });
     }
   }
-  return c.insns.map((i) => `  ${hex(CODE_BASE + i.offset)}: ${[...c.code.slice(i.offset, i.offset + i.length)].map((b) => hex(b, 2)).join(' ')}    ; ${i.kind}`).join('\n');
+  return c.insns.map((i) => `  ${hex(c.codeAddr + i.offset)}: ${[...c.code.slice(i.offset, i.offset + i.length)].map((b) => hex(b, 2)).join(' ')}    ; ${i.kind}`).join('\n');
 }
 
 export function formatDivergence(c: DiffCase, nat: RunResult, emu: EmuRunResult, diffs: string[]): string {
@@ -85,7 +85,7 @@ export function formatDivergence(c: DiffCase, nat: RunResult, emu: EmuRunResult,
   return [
     `divergence in case seed=${c.seed} index=${c.index} (rerun: npm run difftest -- --seed ${c.seed} --case ${c.index})`,
     `  instructions under test: ${under}`,
-    `code (${c.code.length} bytes at ${hex(CODE_BASE)}):`,
+    `code (${c.code.length} bytes at ${hex(c.codeAddr)}):`,
     disassemble(c),
     `initial: ${init}`,
     `         eflags=${flagString(c.eflags, USER_FLAGS)} data seed=${hex(c.dataSeed)}; flags undefined at the end: ${flagNames(c.undefMask)}`,

@@ -5,7 +5,7 @@
 // stack depth, so every case has one well-defined architectural result.
 import { Rng } from './prng';
 import {
-  CODE_SIZE, DATA_BASE, DATA_SIZE, HEAP_END, INIT_ESP, ARITH, USER_FLAGS, FIXED_FLAGS, CF, AF, ZF, SF, PF, OF, DF,
+  CODE_BASE, CODE_MAX, CODE_PAGE_EDGE, DATA_BASE, DATA_SIZE, HEAP_END, HEAP_PAGE_EDGE, INIT_ESP, ARITH, USER_FLAGS, FIXED_FLAGS, CF, AF, ZF, SF, PF, OF, DF,
 } from './layout';
 import {
   EAX, ECX, EDX, EBX, ESP, EBP, ESI, EDI, modrmReg, modrmMem, modrmMem16, imm8, imm16, imm32, immSize, type Mem32,
@@ -23,8 +23,9 @@ export interface DiffCase {
   eflags: number;
   /** Seed of the data area's initial contents (fillData). */
   dataSeed: number;
-  /** The sequence, without the epilogue. */
+  /** The sequence, without the epilogue, and where it is loaded (CODE_BASE..CODE_BASE+CODE_SIZE). */
   code: Uint8Array;
+  codeAddr: number;
   /** Arithmetic flags undefined at the end of the sequence (not compared). */
   undefMask: number;
   /** Instruction boundaries, for listings. */
@@ -46,12 +47,14 @@ type Bits = 8 | 16 | 32;
 type Operand = { kind: 'reg'; r: number } | { kind: 'mem'; m: Mem32 };
 
 interface Insn { bytes: number[]; kind: string }
-interface Fixup { insn: Insn; targetGroup: number; form: 'jcc' | 'jmp' | 'short-only'; cc: number }
+interface Fixup { insn: Insn; targetGroup: number; form: 'jcc' | 'jmp' | 'short-only'; cc: number; disp: 1 | 4 }
+/** A 32-bit field at `pos` in `insn` that must hold the absolute address of `target` + delta. */
+interface AbsFixup { insn: Insn; pos: number; target: Insn; delta: number }
 interface Snapshot { undef: number; df: number | null; depth: number; espKnown: boolean }
 
 const NON_ESP = [EAX, ECX, EDX, EBX, EBP, ESI, EDI];
 const SEG_PREFIXES = [0x26, 0x36, 0x3e]; // ES SS DS: all flat on both sides (FS/GS are TLS natively)
-const STACK_LO = DATA_BASE + 0x1000 + 0x40;
+const STACK_LO = HEAP_END + 0x40;
 const STACK_HI = DATA_BASE + DATA_SIZE - 0x40;
 
 /** Seed of case `index` in batch `seed` (a 32-bit mix, so nearby seeds are unrelated). */
@@ -84,6 +87,7 @@ class Builder {
   private espKnown = true;
   private joins = new Map<number, Snapshot[]>();
   private fixups: Fixup[] = [];
+  private absFixups: AbsFixup[] = [];
   private nGroups = 0;
   private expectFault = false;
   private readonly initFlags: number;
@@ -109,9 +113,8 @@ class Builder {
     }
     // Joins beyond the last group (branches to the end, or past a group cut short by a fault).
     for (const g of [...this.joins.keys()]) if (g >= this.groups.length) this.mergeJoins(g);
-    const { code, insns } = this.layout();
-    if (code.length > CODE_SIZE - 16) throw new Error(`case ${index}: code too long (${code.length} bytes)`);
-    return { seed, index, gpr, eflags: this.initFlags, dataSeed, code, undefMask: this.undef, insns, expectFault: this.expectFault };
+    const { code, insns, codeAddr } = this.layout();
+    return { seed, index, gpr, eflags: this.initFlags, dataSeed, code, codeAddr, undefMask: this.undef, insns, expectFault: this.expectFault };
   }
 
   // ---- control flow bookkeeping ------------------------------------------------------------
@@ -135,7 +138,7 @@ class Builder {
   }
 
   /** Lay the groups out and resolve forward branches (widening rel8 forms that overflow). */
-  private layout(): { code: Uint8Array; insns: DiffCase['insns'] } {
+  private layout(): { code: Uint8Array; insns: DiffCase['insns']; codeAddr: number } {
     for (let pass = 0; pass < 8; pass++) {
       const starts: number[] = [];
       let off = 0;
@@ -151,28 +154,34 @@ class Builder {
         const target = starts[Math.min(f.targetGroup, this.groups.length)];
         const rel = target - (at + f.insn.bytes.length);
         const b = f.insn.bytes;
-        const short = b.length === 2;
-        if (short && rel > 127) {
-          if (f.form === 'jcc') { f.insn.bytes = [0x0f, 0x80 | f.cc, 0, 0, 0, 0]; changed = true; continue; }
-          if (f.form === 'jmp') { f.insn.bytes = [0xe9, 0, 0, 0, 0]; changed = true; continue; }
+        if (f.disp === 1 && (rel > 127 || f.targetGroup === -1)) {
+          if (f.form === 'jcc') { f.insn.bytes = [0x0f, 0x80 | f.cc, 0, 0, 0, 0]; f.disp = 4; changed = true; continue; }
+          if (f.form === 'jmp') { f.insn.bytes = [0xe9, 0, 0, 0, 0]; f.disp = 4; changed = true; continue; }
           // LOOP/JECXZ have no near form: jump to the next instruction instead (the join
           // already recorded for the farther target only makes the flag mask more cautious).
           f.targetGroup = -1;
-          b[1] = 0;
+          b[b.length - 1] = 0;
           continue;
         }
-        if (f.targetGroup === -1) { b[1] = 0; continue; }
-        if (short) b[1] = rel & 0xff;
+        if (f.disp === 1) b[b.length - 1] = rel & 0xff;
         else b.splice(b.length - 4, 4, ...imm32(rel));
       }
       if (!changed) {
+        if (off > CODE_MAX) throw new Error(`code too long (${off} bytes)`);
+        // Anywhere in the first page; a quarter of the time straddling the page boundary.
+        const r = this.r;
+        const codeAddr = r.chance(0.25) ? CODE_PAGE_EDGE - r.range(1, Math.min(off, 24)) : CODE_BASE + r.below(0x1000 - off + 1);
+        for (const f of this.absFixups) {
+          const v = (codeAddr + insnOff.get(f.target)! + f.delta) >>> 0;
+          f.insn.bytes.splice(f.pos, 4, ...imm32(v));
+        }
         const bytes: number[] = [];
         const insns: DiffCase['insns'] = [];
         for (const g of this.groups) for (const i of g) {
           insns.push({ offset: bytes.length, length: i.bytes.length, kind: i.kind });
           bytes.push(...i.bytes);
         }
-        return { code: Uint8Array.from(bytes), insns };
+        return { code: Uint8Array.from(bytes), insns, codeAddr };
       }
     }
     throw new Error('branch layout did not converge');
@@ -253,7 +262,7 @@ class Builder {
     const r = this.r;
     const free = NON_ESP.filter((x) => !avoid.includes(x));
     if (opts.target === undefined && opts.stack !== false && this.espKnown && r.chance(0.12)) return this.stackMem(size, free);
-    let T = opts.target ?? r.range(DATA_BASE, HEAP_END - size);
+    let T = opts.target ?? this.heapTarget(size);
     const form = free.length < 2 ? r.pick([0, 0, 1, 2, 3]) : r.below(9);
     const disp8 = () => r.range(-128, 127);
     const disp32 = () => (r.chance(0.5) ? r.range(-5000, 5000) : r.u32() | 0);
@@ -301,6 +310,13 @@ class Builder {
         return { base: reg, index: reg, scale, disp, dispSize };
       }
     }
+  }
+
+  /** A heap address for `size` bytes; now and then one that straddles the page boundary. */
+  private heapTarget(size: number): number {
+    const r = this.r;
+    if (size > 1 && r.chance(0.15)) return HEAP_PAGE_EDGE - r.range(1, size - 1);
+    return r.range(DATA_BASE, HEAP_END - size);
   }
 
   private stackMem(size: number, free: number[]): Mem32 {
@@ -355,6 +371,10 @@ class Builder {
       [2, () => this.genConvert()],
       [1, () => this.genLoop()],
       [1, () => this.genCallRet()],
+      [2, () => this.genEnterLeave()],
+      [1, () => this.genXlat()],
+      [1, () => this.genFaulting()],
+      [2, () => this.genSelfModifying()],
     ];
     const total = kinds.reduce((s, k) => s + k[0], 0);
     let x = r.below(total);
@@ -634,9 +654,18 @@ class Builder {
   private genBcd(): void {
     const r = this.r;
     const which = r.below(6);
-    const ax = r.chance(0.5) ? r.u32() : (r.u32() & 0xffff0000) | (r.below(10) << 12) | (r.below(10) << 8) | (r.below(10) << 4) | r.below(16);
+    // AL near the adjustment boundaries (nibble 9/A, byte 99/9A, F9/FA, wrap-around) half the time.
+    const edges = [0x00, 0x06, 0x09, 0x0a, 0x0f, 0x10, 0x60, 0x66, 0x90, 0x99, 0x9a, 0x9f, 0xa0, 0xf9, 0xfa, 0xff];
+    const al = r.chance(0.5) ? r.pick(edges) : r.chance(0.5) ? r.below(256) : (r.below(10) << 4) | r.below(16);
+    const ax = (r.u32() & 0xffff0000) | ((r.chance(0.5) ? r.below(10) : r.below(256)) << 8) | al;
     this.movImm(EAX, ax >>> 0);
-    if (r.chance(0.5)) this.emit([r.chance(0.5) ? 0xf8 : 0xf9], 'setup CLC/STC');
+    if (r.chance(0.6)) { // CF and AF (the flags BCD adjustments read) in every combination
+      const v = ((r.u32() & USER_FLAGS & ~DF) | FIXED_FLAGS | (this.df ? DF : 0)) >>> 0;
+      this.emit([0x68, ...imm32(v)], 'setup PUSH');
+      this.emit([0x9d], 'setup POPF');
+      this.undef = 0;
+      this.df = this.df ? 1 : 0;
+    }
     switch (which) {
       case 0: this.main([0x27], 'DAA', arith(0x27, CF | AF)); break;
       case 1: this.main([0x2f], 'DAS', arith(0x2f, CF | AF)); break;
@@ -667,6 +696,7 @@ class Builder {
     const start = () => {
       const lo = DATA_BASE + (down ? span - size : 0);
       const hi = HEAP_END - (down ? size : span);
+      if (r.chance(0.2)) return Math.min(hi, Math.max(lo, HEAP_PAGE_EDGE - r.below(span) + (down ? span - size : 0)));
       return r.range(lo, hi);
     };
     const useSrc = op === 'MOVS' || op === 'LODS' || op === 'CMPS';
@@ -713,15 +743,18 @@ class Builder {
       const cc = r.below(16);
       const bytes = r.chance(0.7) ? [0x70 | cc, 0] : [0x0f, 0x80 | cc, 0, 0, 0, 0];
       insn = this.main(bytes, 'Jcc', { reads: conditionReads(cc), writes: 0, undef: 0 });
-      this.fixups.push({ insn, targetGroup: target, form: 'jcc', cc });
+      this.fixups.push({ insn, targetGroup: target, form: 'jcc', cc, disp: bytes.length === 2 ? 1 : 4 });
     } else if (which === 7) {
-      insn = this.main(r.chance(0.5) ? [0xeb, 0] : [0xe9, 0, 0, 0, 0], 'JMP', NO_FLAGS);
-      this.fixups.push({ insn, targetGroup: target, form: 'jmp', cc: 0 });
+      const short = r.chance(0.5);
+      insn = this.main(short ? [0xeb, 0] : [0xe9, 0, 0, 0, 0], 'JMP', NO_FLAGS);
+      this.fixups.push({ insn, targetGroup: target, form: 'jmp', cc: 0, disp: short ? 1 : 4 });
     } else {
-      if (r.chance(0.5)) this.movImm(ECX, r.chance(0.5) ? 0 : r.chance(0.5) ? 1 : r.u32());
+      // With 0x67 the count register is CX (LOOP decrements only CX, JCXZ tests CX).
+      if (r.chance(0.5)) this.movImm(ECX, r.pick([0, 1, 0x10000, 0x10001, r.u32()]));
       const op = which === 8 ? 0xe3 : 0xe2;
-      insn = this.main([op, 0], op === 0xe3 ? 'JECXZ' : 'LOOP', NO_FLAGS);
-      this.fixups.push({ insn, targetGroup: target, form: 'short-only', cc: 0 });
+      const a16 = r.chance(0.3);
+      insn = this.main(a16 ? [0x67, op, 0] : [op, 0], `${op === 0xe3 ? 'JECXZ' : 'LOOP'}${a16 ? ' (a16)' : ''}`, NO_FLAGS);
+      this.fixups.push({ insn, targetGroup: target, form: 'short-only', cc: 0, disp: 1 });
     }
     // The branch's own group ends here; record the state for its target.
     this.addJoin(target);
@@ -744,6 +777,8 @@ class Builder {
     } else if (which === 1) {
       const dst = this.rm(bits, true, 0.5);
       this.main([...this.memPrefixes(dst, true, bits, true), 0x0f, 0xc0 + w, ...this.modrm(this.dstReg(bits), dst)], 'XADD', arith(0x1c0 + w));
+    } else if (which === 2 && r.chance(0.15)) { // CMPXCHG with the accumulator as destination: always equal
+      this.main([...this.opsz(bits), 0x0f, 0xb0 + w, ...modrmReg(this.dstReg(bits), EAX)], 'CMPXCHG A', arith(0x1b0 + w));
     } else if (which <= 3) { // CMPXCHG: half the time make the accumulator equal to the destination
       const dst = this.rm(bits, true, 0.5, [EAX]);
       const src = this.dstReg(bits);
@@ -793,6 +828,7 @@ class Builder {
     const dispSize = r.pick([0, 8, 32] as const);
     const disp = dispSize === 8 ? r.range(-128, 127) : dispSize === 32 ? r.u32() | 0 : 0;
     const m: Mem32 = { base, index, scale: r.below(4) as 0, disp: base === null ? r.u32() | 0 : disp, dispSize: base === null ? 32 : dispSize, forceSib: r.chance(0.2), noIndexScale: r.below(4) as 0 };
+    if (r.chance(0.15)) { this.main([...this.opsz(bits), 0x0f, 0x1f, ...modrmMem(0, m)], 'NOP Ev', NO_FLAGS); return; }
     this.main([...this.opsz(bits), 0x8d, ...modrmMem(dst, m)], 'LEA', NO_FLAGS);
   }
 
@@ -902,12 +938,86 @@ class Builder {
     const op = r.pick([0, 5, 6]);
     body.push(op * 8 + 1, ...modrmReg(this.anyReg(), dst));
     const retImm = r.chance(0.3);
-    const ret = retImm ? [0xc2, 4, 0] : [0xc3];
+    // "rep ret" (F3 C3) is what compilers emit for AMD branch predictors: the prefix is ignored.
+    const ret = retImm ? [0xc2, 4, 0] : r.chance(0.2) ? [0xf3, 0xc3] : [0xc3];
     if (retImm) { this.emit([0x68, ...imm32(r.u32())], 'setup PUSH'); } // RET 4 drops it again
     this.main([0xe8, 2, 0, 0, 0], 'CALL', NO_FLAGS);
     this.main([0xeb, body.length + ret.length], 'JMP', NO_FLAGS);
     this.main(body, 'ALU in subroutine', arith(op * 8 + 1));
     this.main(ret, retImm ? 'RET I' : 'RET', NO_FLAGS);
+  }
+
+  /** ENTER (nesting levels 0-4 and 31) and LEAVE, 32- and 16-bit, with EBP inside the stack. */
+  private genEnterLeave(): void {
+    const r = this.r;
+    if (!this.espKnown) { this.genMov(); return; }
+    const bits: 16 | 32 = r.chance(0.75) ? 32 : 16;
+    const n = bits / 8;
+    const p = this.opsz(bits);
+    const esp = INIT_ESP - this.depth;
+    if (r.chance(0.3)) { // LEAVE alone: ESP := EBP, then pop (E)BP
+      const ebp = esp + r.range(-0x40, 0x40);
+      this.movImm(EBP, ebp);
+      this.main([...p, 0xc9], 'LEAVE', NO_FLAGS);
+      this.depth = INIT_ESP - (ebp + n);
+      return;
+    }
+    const size = r.chance(0.3) ? 0 : r.below(64);
+    const level = r.chance(0.5) ? 0 : r.chance(0.9) ? r.range(1, 4) : 31;
+    // Nested levels copy frame pointers from [EBP - n*i], and a 16-bit ENTER sets only BP
+    // (LEAVE then uses all of EBP): point EBP into the stack.
+    if (level > 0 || bits === 16 || r.chance(0.5)) this.movImm(EBP, esp + r.range(-0x20, 0x80));
+    this.main([...p, 0xc8, ...imm16(size), level], 'ENTER', NO_FLAGS);
+    this.depth += n * (level === 0 ? 1 : level + 1) + size;
+    if (r.chance(0.5)) {
+      this.main([...p, 0xc9], 'LEAVE', NO_FLAGS);
+      this.depth -= n * (level === 0 ? 1 : level + 1) + size;
+    }
+  }
+
+  /** XLAT: AL := [EBX + zero-extended AL] (maybe with a segment override). */
+  private genXlat(): void {
+    const r = this.r;
+    this.movImm(EBX, r.range(DATA_BASE, HEAP_END - 256));
+    const p = r.chance(0.2) ? [r.pick(SEG_PREFIXES)] : [];
+    this.main([...p, 0xd7], 'XLAT', NO_FLAGS);
+  }
+
+  /** Faulting instructions (only with opts.faults): LOCK on a register destination and UD2 (#UD). */
+  private genFaulting(): void {
+    const r = this.r;
+    if (!this.opts.faults) { this.genAlu(); return; }
+    this.expectFault = true;
+    if (r.chance(0.5)) {
+      this.main([0x0f, 0x0b], 'UD2', NO_FLAGS);
+      return;
+    }
+    const op = r.below(7); // lockable ALU ops, but with a register destination
+    this.main([0xf0, op * 8 + 1, ...modrmReg(this.anyReg(), this.dstReg(32))], 'LOCK ALU reg (#UD)', NO_FLAGS);
+  }
+
+  /**
+   * Self-modifying code: a store patches the very next instruction (its imm32, or the
+   * opcode byte of an ALU eAX,imm32), which must then execute in its new form.
+   */
+  private genSelfModifying(): void {
+    const r = this.r;
+    if (r.chance(0.5)) {
+      const reg = this.dstReg(32);
+      const target: Insn = { bytes: [0xb8 + reg, ...imm32(r.u32())], kind: 'MOV Z,I (patched imm)' };
+      const store = this.emit([0xc7, 0x05, 0, 0, 0, 0, ...imm32(r.u32())], 'SMC store');
+      this.absFixups.push({ insn: store, pos: 2, target, delta: 1 });
+      this.cur.push(target);
+      return;
+    }
+    // ADD OR AND SUB XOR CMP eAX,imm32 (no flag inputs): patch one into another.
+    const ops = [0x05, 0x0d, 0x25, 0x2d, 0x35, 0x3d];
+    const before = r.pick(ops), after = r.pick(ops);
+    const target: Insn = { bytes: [before, ...imm32(r.operand(32))], kind: 'ALU A,I (patched opcode)' };
+    const store = this.emit([0xc6, 0x05, 0, 0, 0, 0, after], 'SMC store');
+    this.absFixups.push({ insn: store, pos: 2, target, delta: 0 });
+    this.cur.push(target);
+    this.undef = applyFx(this.undef, arith(after));
   }
 }
 

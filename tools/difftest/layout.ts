@@ -3,12 +3,17 @@
 // addresses inside generated code mean the same thing in both runs.
 
 export const CODE_BASE = 0x00100000;
-/** Room for one case's code plus the epilogue. */
-export const CODE_SIZE = 0x1000;
+/** Two pages: a case's code may start anywhere in them, also across the page boundary. */
+export const CODE_SIZE = 0x2000;
+export const CODE_PAGE_EDGE = CODE_BASE + 0x1000;
+/** Longest sequence (the epilogue and some slack follow it). */
+export const CODE_MAX = 0xf00;
 export const DATA_BASE = 0x00200000;
 export const DATA_SIZE = 0x2000;
-/** Memory operands and string operations target [DATA_BASE, HEAP_END). */
-export const HEAP_END = DATA_BASE + 0x1000;
+/** Memory operands and string operations target [DATA_BASE, HEAP_END): across a page boundary. */
+export const HEAP_END = DATA_BASE + 0x1100;
+/** The page boundary inside the heap (accesses straddling it are generated on purpose). */
+export const HEAP_PAGE_EDGE = DATA_BASE + 0x1000;
 /** The stack lives in the upper half of the data area; ESP starts in its middle. */
 export const INIT_ESP = DATA_BASE + 0x1800;
 

@@ -1,4 +1,4 @@
-// CLI: npm run difftest -- [--seed N] [--cases N] [--case I] [--groups N] [--faults|--no-faults] [--reports N] [--kinds] [--avoid-known]
+// CLI: npm run difftest -- [--seed N] [--cases N] [--case I] [--groups N] [--faults|--no-faults] [--reports N] [--kinds] [--avoid-known] [--wasm FILE]
 // Runs generated x86 sequences on the host CPU and in the wasm core and compares them.
 // Prints the first divergences and a closing "N passed, N failed" line; exit code 1 on failures.
 import fs from 'node:fs';
@@ -6,7 +6,7 @@ import path from 'node:path';
 import { createContext, runDifftest } from './difftest';
 import { KNOWN_ISSUES, type KnownIssueId } from './known-issues';
 
-function parseArgs(args: string[]): { seed: number; cases: number; first: number; faults: boolean; reports: number; kinds: boolean; groups?: number; avoidKnown: boolean } {
+function parseArgs(args: string[]): { seed: number; cases: number; first: number; faults: boolean; reports: number; kinds: boolean; groups?: number; avoidKnown: boolean; wasm?: string } {
   const o: ReturnType<typeof parseArgs> = { seed: 1, cases: 10_000, first: 0, faults: true, reports: 3, kinds: false, avoidKnown: false };
   const num = (i: number, name: string) => {
     const v = Number(args[i + 1]);
@@ -23,6 +23,7 @@ function parseArgs(args: string[]): { seed: number; cases: number; first: number
       case '--no-faults': o.faults = false; break;
       case '--kinds': o.kinds = true; break;
       case '--avoid-known': o.avoidKnown = true; break;
+      case '--wasm': o.wasm = args[++i]; if (!o.wasm) throw new Error('--wasm needs a path'); break;
       case '--groups': (o as { groups?: number }).groups = num(i, '--groups'); i++; break;
       default: throw new Error(`unknown argument ${args[i]} (see tools/difftest/main.ts)`);
     }
@@ -33,7 +34,7 @@ function parseArgs(args: string[]): { seed: number; cases: number; first: number
 export async function main(args: string[]): Promise<number> {
   const o = parseArgs(args);
   const root = process.cwd();
-  const wasmPath = path.join(root, 'engine-wasm', 'build', 'core.wasm');
+  const wasmPath = o.wasm ?? path.join(root, 'engine-wasm', 'build', 'core.wasm');
   if (!fs.existsSync(wasmPath)) throw new Error('engine-wasm/build/core.wasm is missing: run `npm run asbuild` first');
   const ctx = await createContext(root, fs.readFileSync(wasmPath));
   const t0 = process.hrtime.bigint();

@@ -2,14 +2,14 @@
 // result file formats it shares with the emulator side.
 //
 // Case file:   u32 CASES_MAGIC, u32 count, then per case: u32 gpr[8], u32 eflags,
-//              u32 dataSeed, u32 codeLength, code bytes padded to a multiple of 4.
+//              u32 dataSeed, u32 codeAddr, u32 codeLength, code bytes padded to a multiple of 4.
 // Result file: u32 RESULTS_MAGIC, u32 count, then per case: u32 signal (0 = no fault),
 //              u32 trap number, u32 fault EIP, u32 gpr[8], u32 eflags, u32 n,
 //              n × u32 (data-area offset << 8 | new byte value).
 import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { CASES_MAGIC, RESULTS_MAGIC, DATA_SIZE, CODE_SIZE } from './layout';
+import { CASES_MAGIC, RESULTS_MAGIC, DATA_SIZE, CODE_BASE, CODE_SIZE } from './layout';
 import type { DiffCase } from './generator';
 
 export interface RunResult {
@@ -45,22 +45,30 @@ export function buildRunner(repoRoot: string): string {
 
 export function encodeCases(cases: readonly DiffCase[]): Buffer {
   let size = 8;
-  for (const c of cases) size += 44 + ((c.code.length + 3) & ~3);
+  for (const c of cases) size += 48 + ((c.code.length + 3) & ~3);
   const buf = Buffer.alloc(size);
   buf.writeUInt32LE(CASES_MAGIC, 0);
   buf.writeUInt32LE(cases.length, 4);
   let p = 8;
   for (const c of cases) {
     if (c.gpr.length !== 8) throw new RangeError('a case needs 8 registers');
-    if (c.code.length > CODE_SIZE - 8) throw new RangeError(`case ${c.index}: code too long`);
+    checkCodePlacement(c);
     for (let i = 0; i < 8; i++) buf.writeUInt32LE(c.gpr[i] >>> 0, p + 4 * i);
     buf.writeUInt32LE(c.eflags >>> 0, p + 32);
     buf.writeUInt32LE(c.dataSeed >>> 0, p + 36);
-    buf.writeUInt32LE(c.code.length, p + 40);
-    buf.set(c.code, p + 44);
-    p += 44 + ((c.code.length + 3) & ~3);
+    buf.writeUInt32LE(c.codeAddr >>> 0, p + 40);
+    buf.writeUInt32LE(c.code.length, p + 44);
+    buf.set(c.code, p + 48);
+    p += 48 + ((c.code.length + 3) & ~3);
   }
   return buf;
+}
+
+/** The code and its epilogue (up to 8 bytes) must fit the code area. */
+export function checkCodePlacement(c: DiffCase): void {
+  if (c.codeAddr < CODE_BASE || c.codeAddr + c.code.length + 8 > CODE_BASE + CODE_SIZE) {
+    throw new RangeError(`case ${c.index}: ${c.code.length} code bytes at ${c.codeAddr.toString(16)} do not fit the code area`);
+  }
 }
 
 export function decodeResults(buf: Buffer, expected: number): RunResult[] {
@@ -97,7 +105,8 @@ export function runNativeTimed(runner: string, cases: readonly DiffCase[], work:
   const outFile = path.join(work, `${tag}.results`);
   fs.writeFileSync(inFile, encodeCases(cases));
   const args = time ? ['--time', inFile, outFile] : [inFile, outFile];
-  const stdout = execFileSync(runner, args, { stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 1 << 20, encoding: 'utf8' });
+  // A generator bug could make guest code loop forever natively: give up after two minutes.
+  const stdout = execFileSync(runner, args, { stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 1 << 20, encoding: 'utf8', timeout: 120_000 });
   const results = decodeResults(fs.readFileSync(outFile), cases.length);
   fs.rmSync(inFile, { force: true });
   fs.rmSync(outFile, { force: true });

@@ -28,7 +28,7 @@
 #endif
 
 #define CODE_BASE 0x00100000u
-#define CODE_SIZE 0x1000u
+#define CODE_SIZE 0x2000u
 #define DATA_BASE 0x00200000u
 #define DATA_SIZE 0x2000u
 #define INIT_ESP (DATA_BASE + 0x1800u)
@@ -192,19 +192,22 @@ int main(int argc, char **argv) {
   uint32_t *changes = malloc(DATA_SIZE * sizeof(uint32_t));
   if (!changes) die("malloc");
   for (uint32_t c = 0; c < count; c++) {
-    /* Case: gpr[8], eflags, data seed, code length, code (padded to 4 bytes). */
-    if (pos + 44 > len) { fprintf(stderr, "runner: case %u is truncated\n", c); return 2; }
+    /* Case: gpr[8], eflags, data seed, code address, code length, code (padded to 4 bytes). */
+    if (pos + 48 > len) { fprintf(stderr, "runner: case %u is truncated\n", c); return 2; }
     const uint8_t *p = in + pos;
     uint32_t gpr[8];
     for (int i = 0; i < 8; i++) gpr[i] = rd32(p + 4 * i);
-    uint32_t eflags = rd32(p + 32), seed = rd32(p + 36), clen = rd32(p + 40);
-    if (clen > CODE_SIZE - 8 || pos + 44 + clen > len) { fprintf(stderr, "runner: case %u has a bad code length %u\n", c, clen); return 2; }
-    memcpy(code, p + 44, clen);
-    code[clen] = 0xff; /* jmp dword [exit_ptr] */
-    code[clen + 1] = 0x25;
+    uint32_t eflags = rd32(p + 32), seed = rd32(p + 36), caddr = rd32(p + 40), clen = rd32(p + 44);
+    if (clen > CODE_SIZE || pos + 48 + clen > len) { fprintf(stderr, "runner: case %u has a bad code length %u\n", c, clen); return 2; }
+    if (caddr < CODE_BASE || caddr - CODE_BASE > CODE_SIZE - 8 - clen) { fprintf(stderr, "runner: case %u does not fit the code area\n", c); return 2; }
+    uint8_t *at = code + (caddr - CODE_BASE);
+    memcpy(at, p + 48, clen);
+    at[clen] = 0xff; /* jmp dword [exit_ptr] */
+    at[clen + 1] = 0x25;
     uint32_t ep = (uint32_t)(uintptr_t)&exit_ptr;
-    memcpy(code + clen + 2, &ep, 4);
-    pos += 44 + ((clen + 3) & ~3u);
+    memcpy(at + clen + 2, &ep, 4);
+    code_entry = caddr;
+    pos += 48 + ((clen + 3) & ~3u);
 
     fill_data(data, DATA_SIZE / 4, seed);
     memcpy(pristine, data, DATA_SIZE);
