@@ -149,6 +149,8 @@ export const RAM_BASE: u32 = 0x4000000; // 64 MiB
 export const SEGP_READ: u32 = 1;
 export const SEGP_WRITE: u32 = 2;
 export const SEGP_EXEC: u32 = 4;
+export const SEGP_BIG_READ: u32 = 8; // readable, expand-up, limit 4 GiB: no limit check needed
+export const SEGP_BIG_WRITE: u32 = 16; // writable likewise
 
 // PEND_* bits of R_PENDING
 export const PEND_INTR: u32 = 1; // the interrupt controller asserts INTR

@@ -40,7 +40,8 @@ export function generate(): string {
   const normal: string[] = [];
   const locked: string[] = [];
   const sorted = [...X86_TABLE].sort((a, b) => a.op - b.op);
-  const prefixOps = new Set([0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65, 0x66, 0x67, 0xf0, 0xf2, 0xf3]);
+  // Prefixes and the 0F escape continue decoding after LOCK.
+  const prefixOps = new Set([0x0f, 0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65, 0x66, 0x67, 0xf0, 0xf2, 0xf3]);
   for (const e of sorted) {
     const [i16, i32] = variants(e);
     for (const m of `${i16} ${i32}`.matchAll(/\b([A-Za-z_][A-Za-z0-9_]*)\(/g)) names.add(m[1]);

@@ -5,7 +5,11 @@ export type Pacing = 'realtime' | 'fast';
 
 export type GuestSpec =
   /** A flat binary started in real mode at `loadAddress` (default 0x7C00). */
-  | { kind: 'flat'; image: Uint8Array; loadAddress?: number; name?: string };
+  | { kind: 'flat'; image: Uint8Array; loadAddress?: number; name?: string }
+  /** A Linux bzImage booted directly (Linux boot protocol, no BIOS). */
+  | { kind: 'linux'; kernel: Uint8Array; initrd?: Uint8Array; cmdline?: string; name?: string }
+  /** A Multiboot (v1) kernel with a command line and modules. */
+  | { kind: 'multiboot'; kernel: Uint8Array; cmdline?: string; modules?: Array<{ data: Uint8Array; cmdline?: string }>; name?: string };
 
 export interface MachineConfig {
   /** Guest RAM in MiB (default 32). */

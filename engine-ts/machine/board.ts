@@ -9,6 +9,16 @@ import { VirtualClock } from './clock';
 import { VcpuState } from './vcpu-state';
 import { Pic8259 } from '../devices/pic-8259/pic-8259';
 import { Uart16550 } from '../devices/uart-16550/uart-16550';
+import { Pit8254 } from '../devices/pit-8254/pit-8254';
+import { RtcMc146818 } from '../devices/rtc-mc146818/rtc-mc146818';
+import { I8042 } from '../devices/i8042/i8042';
+import { DebugPorts } from '../devices/debug-ports/debug-ports';
+import { Lapic, LAPIC_EXTINT } from '../devices/lapic/lapic';
+import { IoApic } from '../devices/ioapic/ioapic';
+import { PciBus } from '../devices/pci/pci-bus';
+import { I440fxHostBridge } from '../devices/pci/i440fx';
+import { Piix3IsaBridge } from '../devices/pci/piix3';
+import type { ApicMessage } from '../devices/common/apic-message';
 
 /** The x86 core's entry points (engine-ts/worker instantiates it). */
 export interface CpuCore {
@@ -48,6 +58,10 @@ export interface BoardOptions {
   rtcStartSeconds?: number;
 }
 
+function store32(memory: WebAssembly.Memory, byteOffset: number, v: number): void {
+  new DataView(memory.buffer).setUint32(byteOffset, v >>> 0, true);
+}
+
 export class GuestRam implements GuestMemory {
   readonly size: number;
   constructor(readonly memory: WebAssembly.Memory, size: number) { this.size = size; }
@@ -79,15 +93,27 @@ export class Board {
   readonly ram: GuestRam;
   readonly vcpu: VcpuState;
   readonly pic: Pic8259;
+  readonly ioapic: IoApic;
+  readonly lapic: Lapic;
+  readonly pit: Pit8254;
+  readonly rtc: RtcMc146818;
+  readonly i8042: I8042;
+  readonly pci: PciBus;
+  readonly piix3: Piix3IsaBridge;
   readonly com1: Uart16550;
   readonly com2: Uart16550;
+  readonly debug: DebugPorts;
   private core: CpuCore | null = null;
   private consoleBuf: number[] = [];
   private debugBuf: number[] = [];
-  /** Set when the guest asked to end the run (port 0xF4) or the machine shut down. */
+  /** ISA IRQ lines: each is the OR of the devices (and PCI PIRQ routes) driving it. */
+  private readonly isaSources: Array<Map<string, boolean>> = Array.from({ length: 16 }, () => new Map());
+  private readonly isaLevel = new Array<boolean>(16).fill(false);
+  /** Set when the guest asked to end the run (port 0xF4). */
   exitCode: number | null = null;
   /** Counts of VM exits by kind, for the emulated-vs-PV comparison. */
   readonly exits = { io: 0, mmio: 0, hypercall: 0, halt: 0 };
+  /** The guest asked for a reset (keyboard controller, 0xCF9). */
   resetRequested = false;
 
   constructor(readonly memory: WebAssembly.Memory, readonly options: BoardOptions) {
@@ -98,21 +124,111 @@ export class Board {
     const nowView = new Float64Array(memory.buffer, this.vcpu.base + MM.R_NOW, 1);
     this.clock.setSource(() => nowView[0]);
     this.clock.onPreempt = () => this.vcpu.raisePending(MM.PEND_EXIT);
-    const intr: IrqLine = {
-      set: (level) => (level ? this.vcpu.raisePending(MM.PEND_INTR) : this.vcpu.clearPending(MM.PEND_INTR)),
-    };
-    this.pic = new Pic8259(intr);
+
+    // Interrupts: 8259 pair → local APIC LINT0 (ExtINT) → CPU INTR; I/O APIC → local APIC.
+    this.lapic = new Lapic(this.clock, {
+      id: 0,
+      bsp: true,
+      cpu: {
+        setIntr: (level) => (level ? this.vcpu.raisePending(MM.PEND_INTR) : this.vcpu.clearPending(MM.PEND_INTR)),
+        nmi: () => this.vcpu.raisePending(MM.PEND_NMI),
+        init: () => {},
+        startup: () => {},
+      },
+      sendIpi: (m, shorthand) => { if (shorthand !== 3) this.deliverApic(m); },
+      eoiBroadcast: (v) => this.ioapic.eoi(v),
+      onBaseChange: () => { this.mmio.unregister(this.lapic.stateName); this.lapic.register(this.mmio); },
+    });
+    this.lapic.register(this.mmio);
+    this.ioapic = new IoApic({ deliver: (m) => this.deliverApic(m) });
+    this.ioapic.register(this.mmio);
+    this.pic = new Pic8259({ set: (level) => this.lapic.setLint(0, level) });
     this.pic.register(this.ports);
+    store32(memory, this.vcpu.base + MM.R_CPUID_FLAGS, MM.CPUIDF_APIC);
+
+    this.pit = new Pit8254(this.clock, { irq0: this.isaIrq(0, 'pit') });
+    this.pit.register(this.ports);
+    this.rtc = new RtcMc146818(this.clock, { irq: this.isaIrq(8, 'rtc'), startTime: options.rtcStartSeconds ?? 0 });
+    this.rtc.register(this.ports);
+    this.rtc.setMemorySize(options.ramBytes);
+    this.i8042 = new I8042({
+      irq1: this.isaIrq(1, 'i8042-kbd'),
+      irq12: this.isaIrq(12, 'i8042-aux'),
+      setA20: (on) => this.setA20(on),
+      requestReset: () => this.requestReset(),
+    });
+    this.i8042.register(this.ports);
+
+    this.piix3 = new Piix3IsaBridge({
+      routeIrq: (irq, level) => this.driveIsa(irq, 'pirq', level),
+      onElcrChange: (elcr) => this.pic.setElcr(elcr),
+    });
+    this.pci = new PciBus({
+      mapper: {
+        mapIo: (base, size, handler, owner) => this.ports.register(base, size, handler, owner),
+        unmapIo: (base, size) => this.ports.unregister(base, size),
+        mapMmio: (base, size, handler, owner) => this.mmio.register(base, size, handler, owner),
+        unmapMmio: (base) => this.mmio.unregisterAt(base),
+      },
+      setPirq: (pirq, level) => this.piix3.setPirq(pirq, level),
+      requestReset: () => this.requestReset(),
+    });
+    this.pci.register(this.ports);
+    this.pci.addFunction(0, 0, new I440fxHostBridge());
+    this.piix3.register(this.ports);
+    this.pci.addFunction(1, 0, this.piix3);
+
     const consoleSink = { transmit: (b: number) => { this.consoleBuf.push(b); } };
-    this.com1 = new Uart16550('com1', this.pic.irq(4), this.clock, consoleSink);
+    this.com1 = new Uart16550('com1', this.isaIrq(4, 'com1'), this.clock, consoleSink);
     this.com1.register(this.ports, 0x3f8);
-    this.com2 = new Uart16550('com2', this.pic.irq(3), this.clock, { transmit: () => {} });
+    this.com2 = new Uart16550('com2', this.isaIrq(3, 'com2'), this.clock, { transmit: () => {} });
     this.com2.register(this.ports, 0x2f8);
+    this.debug = new DebugPorts({
+      onPostCode: (c, p) => options.onPostCode?.(c, p),
+      onConsoleByte: (b) => { this.debugBuf.push(b); },
+      exit: (status) => {
+        this.exitCode = status;
+        options.onDebugExit?.(status);
+        this.vcpu.raisePending(MM.PEND_EXIT);
+      },
+    });
+    if (options.debugPorts !== false) this.debug.register(this.ports);
     this.setLowMemTypes();
-    if (options.debugPorts !== false) this.registerDebugPorts();
   }
 
-  /** Memory below 1 MiB: RAM, except the VGA window (MMIO) and the BIOS area (ROM). */
+  /** An IrqLine for a device on ISA IRQ `irq`. */
+  private isaIrq(irq: number, source: string): IrqLine {
+    return { set: (level) => this.driveIsa(irq, source, level) };
+  }
+
+  private driveIsa(irq: number, source: string, level: boolean): void {
+    const srcs = this.isaSources[irq];
+    srcs.set(source, level);
+    let any = false;
+    for (const v of srcs.values()) any ||= v;
+    if (any === this.isaLevel[irq]) return;
+    this.isaLevel[irq] = any;
+    if (irq !== 2) this.pic.setIrq(irq, any);
+    // ISA IRQ 0 is wired to I/O APIC pin 2 (the MADT's interrupt source override); others 1:1.
+    this.ioapic.setIrq(irq === 0 ? 2 : irq, any);
+  }
+
+  /** Carry an APIC-bus message to the (only) local APIC if it is a destination. */
+  private deliverApic(m: ApicMessage): void {
+    if (m.destination === 0xff || this.lapic.matchesDestination(m.destination, m.logical)) this.lapic.receive(m);
+  }
+
+  private setA20(on: boolean): void {
+    store32(this.memory, this.vcpu.base + MM.R_A20_MASK, on ? 0xffffffff : 0xffefffff);
+    this.core?.flushTlb();
+  }
+
+  private requestReset(): void {
+    this.resetRequested = true;
+    this.vcpu.raisePending(MM.PEND_EXIT);
+  }
+
+  /** Memory below 1 MiB: RAM, except the VGA window (MMIO). */
   private setLowMemTypes(): void {
     const t = new Uint8Array(this.memory.buffer, MM.CTRL_BASE + MM.CTRL_LOWMEM_TYPE, 256);
     for (let p = 0; p < 256; p++) {
@@ -127,25 +243,6 @@ export class Board {
     for (let p = 0xc0; p < 0x100; p++) t[p] = MM.MEMT_ROM;
   }
 
-  private registerDebugPorts(): void {
-    const o = this.options;
-    this.ports.register(0xe9, 1, {
-      read: () => 0xe9, // Bochs/QEMU convention: reading the port returns 0xE9 (presence check)
-      write: (_p, _s, v) => { this.debugBuf.push(v & 0xff); },
-    }, 'debug console 0xe9');
-    const post = { read: () => 0xff, write: (p: number, _s: AccessSize, v: number) => o.onPostCode?.(v & 0xff, p) };
-    this.ports.register(0x80, 1, post, 'POST code 0x80');
-    this.ports.register(0x190, 1, post, 'POST code 0x190');
-    this.ports.register(0xf4, 1, {
-      read: () => 0xff,
-      write: (_p, _s, v) => {
-        this.exitCode = ((v & 0xff) << 1) | 1;
-        o.onDebugExit?.(this.exitCode);
-        this.vcpu.raisePending(MM.PEND_EXIT);
-      },
-    }, 'isa-debug-exit 0xf4');
-  }
-
   /** Callbacks for the core (see engine-ts/worker/wasm-core.ts). */
   readonly coreHost: BoardCoreHost = {
     ioRead: (port, size) => { this.exits.io++; return this.ports.read(port, size as AccessSize); },
@@ -153,15 +250,19 @@ export class Board {
     mmioRead: (addr, size) => { this.exits.mmio++; return this.mmio.read(addr, size as AccessSize); },
     mmioWrite: (addr, size, value) => { this.exits.mmio++; this.mmio.write(addr, size as AccessSize, value); },
     intAck: () => this.acknowledgeInterrupt(),
-    msrHost: () => 1,
+    msrHost: (write, index, lo) => {
+      if (index === 0x1b && write) { this.lapic.writeApicBaseMsr(lo); return 0; }
+      return 1;
+    },
     cpuidHost: () => 0,
     crWrite: () => {},
     hypercall: () => { this.exits.hypercall++; return -1; },
   };
 
   private acknowledgeInterrupt(): number {
-    if (!this.pic.intrAsserted) return -1;
-    return this.pic.acknowledge();
+    if (!this.lapic.hasInterrupt()) return -1;
+    const v = this.lapic.acknowledge();
+    return v === LAPIC_EXTINT ? this.pic.acknowledge() : v;
   }
 
   attachCore(core: CpuCore): void {

@@ -77,6 +77,10 @@ export class MmioBus implements MmioSpace {
     this.regions = this.regions.filter((r) => r.owner !== owner);
   }
 
+  unregisterAt(base: number): void {
+    this.regions = this.regions.filter((r) => r.base !== base);
+  }
+
   private find(addr: number): Region | null {
     for (const r of this.regions) if (addr >= r.base && addr < r.end) return r;
     return null;

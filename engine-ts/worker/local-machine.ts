@@ -4,6 +4,8 @@
 import { createMachineMemory, instantiateCore } from './wasm-core';
 import { Board } from '../machine/board';
 import { loadFlatBinary } from '../machine/loaders/flat';
+import { loadLinux } from '../machine/loaders/linux';
+import { loadMultiboot } from '../machine/loaders/multiboot';
 import { Runner, type RunnerHost } from './runner';
 import type { MachineConfig, MachineEvents, MachineStats, StopReason } from '../api/types';
 import { validateConfig } from '../api/types';
@@ -40,6 +42,8 @@ export class LocalMachine {
     const g = config.guest;
     switch (g.kind) {
       case 'flat': loadFlatBinary(board, g.image, g.loadAddress); break;
+      case 'linux': loadLinux(board, { kernel: g.kernel, initrd: g.initrd, cmdline: g.cmdline }); break;
+      case 'multiboot': loadMultiboot(board, { kernel: g.kernel, cmdline: g.cmdline, modules: g.modules }); break;
       default: throw new Error(`unknown guest kind ${(g as { kind: string }).kind}`);
     }
     const runner = new Runner(board, host, v.pacing);

@@ -9,15 +9,14 @@ import {
   cpu, eip, setEip, instrEip, setInstrEip, code32, setOpsize32, setAdsize32, opsize32, adsize32,
   prefixes, setPrefixes, setSegOvr, fault, clearFault, excVector, excCode, excHasCode, raise, raiseGP, raiseUD,
   PFX_LOCK, PFX_OPSIZE, PFX_ADSIZE, PFX_REP, PFX_REPNE, EXC_DF, EXC_PF, EXC_NM, EXC_DB, EXC_NMI, EXC_UD,
-  FLAG_IF, FLAG_TF, getEflags, cr0, CR0_EM, CR0_TS, syncEipToMemory, loadEipFromMemory, modrm,
+  FLAG_IF, FLAG_TF, getEflags, delivered, setDelivered, cr0, CR0_EM, CR0_TS, syncEipToMemory, loadEipFromMemory, modrm,
 } from './state';
-import { fetch8 } from './decode';
+import { fetch8 } from './state';
 import { dispatch, dispatchLocked } from './dispatch.gen';
 import { deliverInterrupt, recordException, INT_EXT } from './system';
-import { HLT, takeHypercallBlocked } from './ops-sys';
+import { HLT } from './ops-sys';
 import { fpuEsc, fxsave, fxrstor } from './fpu';
 import { steps, stepsEnd, setSteps, setStepsEnd, stopRun, syncNow } from './steps';
-import { lockRetry, clearLockRetry } from './decode';
 
 @external("env", "intAck") declare function hostIntAck(): i32;
 
@@ -25,6 +24,7 @@ let exitReason: i32 = EXIT_BUDGET;
 
 // ---- prefixes (each continues decoding with the next byte) ----------------------------------
 function next(): void {
+  if (eip - instrEip >= 14) { raiseGP(0); return; } // prefixes made it longer than 15 bytes
   const op = fetch8();
   if (fault) return;
   const key = op | (opsize32 ? 0x200 : 0);
@@ -51,6 +51,9 @@ export function doHLT(): void {
     stopRun();
   }
 }
+
+/** Pseudo-vector for "re-execute this instruction" (a LOCKed compare-and-swap lost a race). */
+export const VEC_RETRY: u32 = 0xffffffff;
 
 /** x87 escape: #NM when the FPU is emulated (CR0.EM) or its state belongs to another task (CR0.TS). */
 export function x87(op: u32): void {
@@ -114,7 +117,18 @@ function servicePending(pend: u32): bool {
     return false;
   }
   const shadow = load<u32>(cpu + R_INT_SHADOW);
-  if (shadow) { store<u32>(cpu + R_INT_SHADOW, 0); return true; }
+  if (shadow) {
+    store<u32>(cpu + R_INT_SHADOW, 0);
+    if (pendingStepTrap) {
+      // The deferred trap belongs after the instruction following MOV SS: run it now.
+      pendingStepTrap = false;
+      setDelivered(false);
+      step();
+      setSteps(steps + 1);
+      if (!delivered && exitReason != EXIT_TRIPLE_FAULT) singleStepTrap();
+    }
+    return true;
+  }
   if ((pend & PEND_NMI) && !load<u32>(cpu + R_NMI_BLOCKED)) {
     atomic.and<u32>(cpu + R_PENDING, ~PEND_NMI);
     store<u32>(cpu + R_HALTED, 0);
@@ -135,7 +149,8 @@ function servicePending(pend: u32): bool {
 
 /**
  * Run up to `budget` instructions. Returns an EXIT_* reason; R_ICOUNT advances by the
- * number of instructions retired.
+ * number of instructions retired. Per instruction the loop checks one word (R_PENDING):
+ * interrupts, host requests and single-stepping all go through it.
  */
 export function run(budget: i32): i32 {
   loadEipFromMemory();
@@ -143,20 +158,19 @@ export function run(budget: i32): i32 {
   setSteps(0);
   setStepsEnd(budget > 0 ? <u32>budget : 0);
   syncNow();
+  // A halted vCPU leaves HLT only through an event (R_PENDING); HLT itself ends the run.
+  if (load<u32>(cpu + R_HALTED) && load<u32>(cpu + R_PENDING) == 0) setStepsEnd(0);
   while (steps < stepsEnd) {
     const pend = load<u32>(cpu + R_PENDING);
     if (pend != 0) {
       if (!servicePending(pend)) break;
+      if (load<u32>(cpu + R_HALTED)) break;
+      if (pend & PEND_TF) { stepTraced(); continue; }
     }
-    if (load<u32>(cpu + R_HALTED)) {
-      exitReason = (load<u32>(cpu + R_EFLAGS) & FLAG_IF) ? EXIT_HALT : EXIT_STOPPED;
-      break;
-    }
-    const tf = (pend & PEND_TF) != 0 && (load<u32>(cpu + R_EFLAGS) & FLAG_TF) != 0;
     step();
     setSteps(steps + 1);
-    if (tf && exitReason != EXIT_TRIPLE_FAULT && !load<u32>(cpu + R_HALTED)) singleStepTrap();
   }
+  if (load<u32>(cpu + R_HALTED) && exitReason == EXIT_BUDGET) haltExit();
   syncEipToMemory();
   store<u64>(cpu + R_ICOUNT, load<u64>(cpu + R_ICOUNT) + <u64>steps);
   setSteps(0);
@@ -165,27 +179,46 @@ export function run(budget: i32): i32 {
   return exitReason;
 }
 
+function haltExit(): void {
+  exitReason = (load<u32>(cpu + R_EFLAGS) & FLAG_IF) ? EXIT_HALT : EXIT_STOPPED;
+}
+
+/** One instruction with EFLAGS.TF possibly set: #DB trap afterwards if TF was set before it. */
+function stepTraced(): void {
+  if (load<u32>(cpu + R_HALTED)) { haltExit(); stopRun(); return; }
+  const tf = (load<u32>(cpu + R_EFLAGS) & FLAG_TF) != 0;
+  setDelivered(false);
+  step();
+  setSteps(steps + 1);
+  // No trap when the instruction faulted or was INT n (the handler runs with TF clear), or
+  // after MOV SS / POP SS, which hold off debug traps for one instruction (shadow kind 2).
+  if (!tf || delivered || exitReason == EXIT_TRIPLE_FAULT || load<u32>(cpu + R_HALTED)) return;
+  if (load<u32>(cpu + R_INT_SHADOW) == 2) { pendingStepTrap = true; return; }
+  singleStepTrap();
+}
+/** A single-step trap deferred past a MOV SS / POP SS shadow fires after the next instruction. */
+let pendingStepTrap: bool = false;
+
 /** Execute one instruction (and deliver its fault, if any). */
-function step(): void {
-  const start = eip;
-  setInstrEip(start);
+@inline function step(): void {
+  setInstrEip(eip);
   setOpsize32(code32);
   setAdsize32(code32);
   setPrefixes(0);
   setSegOvr(-1);
   const op = fetch8();
   if (!fault) dispatch(op | (code32 ? 0x200 : 0));
-  if (fault) {
-    if (!deliverFault()) { exitReason = EXIT_TRIPLE_FAULT; stopRun(); }
-  } else if (lockRetry) {
-    clearLockRetry();
-    setEip(start);
+  if (fault) afterFault();
+}
+
+/** The instruction faulted, lost a LOCK race, blocked in a hypercall, or halted. */
+function afterFault(): void {
+  if (excVector == VEC_RETRY) {
+    clearFault();
+    setEip(instrEip);
+    return;
   }
-  if (takeHypercallBlocked()) {
-    store<u32>(cpu + R_HALTED, 1);
-    exitReason = EXIT_HALT;
-    stopRun();
-  }
+  if (!deliverFault()) { exitReason = EXIT_TRIPLE_FAULT; stopRun(); }
 }
 
 function singleStepTrap(): void {

@@ -1,9 +1,9 @@
 // Instruction fetch, ModRM/SIB effective addresses, segment-checked operand access,
 // read-modify-write (with LOCK through wasm atomics), and the stack.
 
-import { RAM_BASE, R_SEG_LO, R_SEG_HI, R_SEG_PERM, SEGP_READ, SEGP_WRITE, MEMT_RAM } from '../memory-map';
+import { RAM_BASE, R_SEG_LO, R_SEG_HI, R_SEG_PERM, SEGP_READ, SEGP_WRITE, SEGP_BIG_READ, SEGP_BIG_WRITE, MEMT_RAM } from '../memory-map';
 import {
-  cpu, tlb, eip, setEip, instrEip, csBase, csLimit, fetchPage, fetchHost, setFetchPage, cpl,
+  cpu, tlb, eip, setEip, instrEip, csBase, csLimit, setFetchWindow, cpl, fetch8, fetch16, fetch32,
   adsize32, opsize32, segOvr, modrm, setModrm, eaSeg, eaOff, setEa, fault, prefixes, PFX_LOCK,
   raiseGP, raiseSS, stack32, raise, EXC_GP,
   reg32, reg16, reg8, setReg32, setReg16, setReg8,
@@ -15,50 +15,37 @@ import {
   TLB_VALID, TLB_RAM, TLB_SUP_W, TLB_USER_W,
 } from './mmu';
 
-// ---- fetch -------------------------------------------------------------------------
-export function fetch8(): u32 {
-  const off = eip;
-  const lin = csBase + off;
-  if ((lin >>> 12) == fetchPage && off <= csLimit) {
+export { fetch8, fetch16, fetch32 };
+
+// ---- fetch (fast paths: fetch8/16/32 in state.ts) -------------------------------------
+/** Fetch `size` bytes the slow way: translate, check, refill the fetch window. */
+export function fetchSlow(size: u32): u32 {
+  let v: u32 = 0;
+  for (let i: u32 = 0; i < size; i++) {
+    const off = eip;
+    if (fault) return 0;
+    if (off > csLimit) { raiseGP(0); return 0; }
+    if (off - instrEip >= 15) { raiseGP(0); return 0; } // instruction longer than 15 bytes
+    const lin = csBase + off;
+    const p = linToPhys(lin, ACC_EXEC, cpl == 3);
+    if (fault) return 0;
+    if (physType(p) == MEMT_RAM) openWindow(off, lin, p);
     setEip(off + 1);
-    return <u32>load<u8>(fetchHost + (lin & 0xfff));
+    v |= physRead8(p) << (i << 3);
   }
-  return fetchSlow();
+  return v;
 }
 
-function fetchSlow(): u32 {
-  const off = eip;
-  if (fault) return 0;
-  if (off > csLimit) { raiseGP(0); return 0; }
-  if (off - instrEip >= 15) { raiseGP(0); return 0; } // instruction longer than 15 bytes
-  const lin = csBase + off;
-  const p = linToPhys(lin, ACC_EXEC, cpl == 3);
-  if (fault) return 0;
-  if (physType(p) == MEMT_RAM) setFetchPage(lin >>> 12, <usize>RAM_BASE + <usize>(p & 0xfffff000));
-  setEip(off + 1);
-  return physRead8(p);
-}
-
-export function fetch16(): u32 {
-  const off = eip;
-  const lin = csBase + off;
-  if ((lin >>> 12) == fetchPage && (lin & 0xfff) <= 0xffe && off + 1 <= csLimit && off + 1 > off) {
-    setEip(off + 2);
-    return <u32>load<u16>(fetchHost + (lin & 0xfff));
-  }
-  const lo = fetch8();
-  return lo | (fetch8() << 8);
-}
-
-export function fetch32(): u32 {
-  const off = eip;
-  const lin = csBase + off;
-  if ((lin >>> 12) == fetchPage && (lin & 0xfff) <= 0xffc && off + 3 <= csLimit && off + 3 > off) {
-    setEip(off + 4);
-    return load<u32>(fetchHost + (lin & 0xfff));
-  }
-  const lo = fetch16();
-  return lo | (fetch16() << 16);
+/** Make the RAM page holding `lin` (at EIP `off`) the fetch window, clipped to the CS limit. */
+function openWindow(off: u32, lin: u32, phys: u32): void {
+  const pageOff = lin & 0xfff;
+  let lo = off - pageOff;
+  let len: u32 = 0x1000;
+  if (lo > csLimit || lo > off) { lo = off; len = 0x1000 - pageOff; } // page starts below EIP 0 or above the limit
+  if (csLimit - lo < len - 1) len = csLimit - lo + 1;
+  // host(eip) = RAM + (phys & ~0xfff) + (eip - lo) + (lo == off ? pageOff : 0)
+  const hostLo = <usize>RAM_BASE + <usize>(phys & 0xfffff000) + <usize>(lo == off ? pageOff : <u32>0);
+  setFetchWindow(lo, len, hostLo - <usize>lo);
 }
 
 @inline export function fetchImm(): u32 { return opsize32 ? fetch32() : fetch16(); }
@@ -66,7 +53,7 @@ export function fetch32(): u32 {
 
 // ---- ModRM -----------------------------------------------------------------------------
 /** Fetch the ModRM byte and, for a memory operand, compute its segment and offset. */
-export function decodeModrm(): void {
+@inline export function decodeModrm(): void {
   const m = fetch8();
   setModrm(m);
   if (m < 0xc0) decodeEA(m);
@@ -122,14 +109,22 @@ function segFault(seg: u32): void {
 }
 
 /** Linear address for reading `size` bytes at seg:off, or a #GP/#SS raised. */
-export function segRead(seg: u32, off: u32, size: u32): u32 {
+@inline export function segRead(seg: u32, off: u32, size: u32): u32 {
+  if (load<u32>(cpu + R_SEG_PERM + (seg << 2)) & SEGP_BIG_READ) return segBase(seg) + off;
+  return segReadChecked(seg, off, size);
+}
+function segReadChecked(seg: u32, off: u32, size: u32): u32 {
   const lo = load<u32>(cpu + R_SEG_LO + (seg << 2)), hi = load<u32>(cpu + R_SEG_HI + (seg << 2));
   const last = off + size - 1;
   if (off < lo || last > hi || last < off || !(load<u32>(cpu + R_SEG_PERM + (seg << 2)) & SEGP_READ)) { segFault(seg); return 0; }
   return segBase(seg) + off;
 }
 
-export function segWrite(seg: u32, off: u32, size: u32): u32 {
+@inline export function segWrite(seg: u32, off: u32, size: u32): u32 {
+  if (load<u32>(cpu + R_SEG_PERM + (seg << 2)) & SEGP_BIG_WRITE) return segBase(seg) + off;
+  return segWriteChecked(seg, off, size);
+}
+function segWriteChecked(seg: u32, off: u32, size: u32): u32 {
   const lo = load<u32>(cpu + R_SEG_LO + (seg << 2)), hi = load<u32>(cpu + R_SEG_HI + (seg << 2));
   const last = off + size - 1;
   if (off < lo || last > hi || last < off || !(load<u32>(cpu + R_SEG_PERM + (seg << 2)) & SEGP_WRITE)) { segFault(seg); return 0; }
@@ -145,21 +140,24 @@ export function writeV16(seg: u32, off: u32, v: u32): void { const l = segWrite(
 export function writeV32(seg: u32, off: u32, v: u32): void { const l = segWrite(seg, off, 4); if (!fault) writeLin32(l, v); }
 
 // ---- E operands (register or memory per ModRM) -------------------------------------------
-export function readE8(): u32 { return modrm >= 0xc0 ? reg8(modrm & 7) : readV8(eaSeg, eaOff); }
-export function readE16(): u32 { return modrm >= 0xc0 ? reg16(modrm & 7) : readV16(eaSeg, eaOff); }
-export function readE32(): u32 { return modrm >= 0xc0 ? reg32(modrm & 7) : readV32(eaSeg, eaOff); }
-export function writeE8(v: u32): void { if (modrm >= 0xc0) setReg8(modrm & 7, v); else writeV8(eaSeg, eaOff, v); }
-export function writeE16(v: u32): void { if (modrm >= 0xc0) setReg16(modrm & 7, v); else writeV16(eaSeg, eaOff, v); }
-export function writeE32(v: u32): void { if (modrm >= 0xc0) setReg32(modrm & 7, v); else writeV32(eaSeg, eaOff, v); }
+@inline export function readE8(): u32 { return modrm >= 0xc0 ? reg8(modrm & 7) : readV8(eaSeg, eaOff); }
+@inline export function readE16(): u32 { return modrm >= 0xc0 ? reg16(modrm & 7) : readV16(eaSeg, eaOff); }
+@inline export function readE32(): u32 { return modrm >= 0xc0 ? reg32(modrm & 7) : readV32(eaSeg, eaOff); }
+@inline export function writeE8(v: u32): void { if (modrm >= 0xc0) setReg8(modrm & 7, v); else writeV8(eaSeg, eaOff, v); }
+@inline export function writeE16(v: u32): void { if (modrm >= 0xc0) setReg16(modrm & 7, v); else writeV16(eaSeg, eaOff, v); }
+@inline export function writeE32(v: u32): void { if (modrm >= 0xc0) setReg32(modrm & 7, v); else writeV32(eaSeg, eaOff, v); }
 
 // Read-modify-write of the E operand: rmwRead* checks write access up front (so nothing
 // commits if the write would fault) and remembers where the operand lives.
 let rmwHost: usize = 0; // host address of a RAM operand within one page, else 0
 let rmwLin: u32 = 0;
 let rmwOld: u32 = 0;
-/** Set when a LOCKed compare-and-swap lost a race: the instruction is re-executed. */
-export let lockRetry: bool = false;
-export function clearLockRetry(): void { lockRetry = false; }
+/**
+ * A LOCKed compare-and-swap lost a race with another vCPU: the instruction is re-executed
+ * (the loop sees the pseudo-vector VEC_RETRY and rewinds EIP without delivering anything).
+ * Handlers commit registers only after their rmwWrite, so nothing else needs undoing.
+ */
+function lostRace(): void { raise(0xffffffff, 0, false); }
 
 function rmwPrepare(size: u32): u32 {
   const lin = segWrite(eaSeg, eaOff, size);
@@ -179,20 +177,26 @@ function rmwPrepare(size: u32): u32 {
   return 1;
 }
 
-export function rmwRead8(): u32 {
-  if (modrm >= 0xc0) return reg8(modrm & 7);
+@inline export function rmwRead8(): u32 {
+  return modrm >= 0xc0 ? reg8(modrm & 7) : rmwRead8Mem();
+}
+function rmwRead8Mem(): u32 {
   if (!rmwPrepare(1)) return 0;
   rmwOld = rmwHost ? <u32>load<u8>(rmwHost) : readLin8(rmwLin);
   return rmwOld;
 }
-export function rmwRead16(): u32 {
-  if (modrm >= 0xc0) return reg16(modrm & 7);
+@inline export function rmwRead16(): u32 {
+  return modrm >= 0xc0 ? reg16(modrm & 7) : rmwRead16Mem();
+}
+function rmwRead16Mem(): u32 {
   if (!rmwPrepare(2)) return 0;
   rmwOld = rmwHost ? <u32>load<u16>(rmwHost) : readLin16(rmwLin);
   return rmwOld;
 }
-export function rmwRead32(): u32 {
-  if (modrm >= 0xc0) return reg32(modrm & 7);
+@inline export function rmwRead32(): u32 {
+  return modrm >= 0xc0 ? reg32(modrm & 7) : rmwRead32Mem();
+}
+function rmwRead32Mem(): u32 {
   if (!rmwPrepare(4)) return 0;
   rmwOld = rmwHost ? load<u32>(rmwHost) : readLin32(rmwLin);
   return rmwOld;
@@ -202,27 +206,33 @@ export function rmwRead32(): u32 {
 // compare-and-swap against the value read, so another vCPU's update in between is never
 // lost: the loser re-executes the instruction. Unaligned locked accesses are not atomic
 // across vCPUs (wasm atomics need alignment); they are rare and split-lock on hardware too.
-export function rmwWrite8(v: u32): void {
-  if (modrm >= 0xc0) { setReg8(modrm & 7, v); return; }
+@inline export function rmwWrite8(v: u32): void {
+  if (modrm >= 0xc0) setReg8(modrm & 7, v); else rmwWrite8Mem(v);
+}
+function rmwWrite8Mem(v: u32): void {
   if (rmwHost) {
     if (prefixes & PFX_LOCK) {
-      if (<u32>atomic.cmpxchg<u8>(rmwHost, <u8>rmwOld, <u8>v) != (rmwOld & 0xff)) lockRetry = true;
+      if (<u32>atomic.cmpxchg<u8>(rmwHost, <u8>rmwOld, <u8>v) != (rmwOld & 0xff)) lostRace();
     } else store<u8>(rmwHost, <u8>v);
   } else writeLin8(rmwLin, v);
 }
-export function rmwWrite16(v: u32): void {
-  if (modrm >= 0xc0) { setReg16(modrm & 7, v); return; }
+@inline export function rmwWrite16(v: u32): void {
+  if (modrm >= 0xc0) setReg16(modrm & 7, v); else rmwWrite16Mem(v);
+}
+function rmwWrite16Mem(v: u32): void {
   if (rmwHost) {
     if ((prefixes & PFX_LOCK) && !(rmwHost & 1)) {
-      if (<u32>atomic.cmpxchg<u16>(rmwHost, <u16>rmwOld, <u16>v) != (rmwOld & 0xffff)) lockRetry = true;
+      if (<u32>atomic.cmpxchg<u16>(rmwHost, <u16>rmwOld, <u16>v) != (rmwOld & 0xffff)) lostRace();
     } else store<u16>(rmwHost, <u16>v);
   } else writeLin16(rmwLin, v);
 }
-export function rmwWrite32(v: u32): void {
-  if (modrm >= 0xc0) { setReg32(modrm & 7, v); return; }
+@inline export function rmwWrite32(v: u32): void {
+  if (modrm >= 0xc0) setReg32(modrm & 7, v); else rmwWrite32Mem(v);
+}
+function rmwWrite32Mem(v: u32): void {
   if (rmwHost) {
     if ((prefixes & PFX_LOCK) && !(rmwHost & 3)) {
-      if (atomic.cmpxchg<u32>(rmwHost, rmwOld, v) != rmwOld) lockRetry = true;
+      if (atomic.cmpxchg<u32>(rmwHost, rmwOld, v) != rmwOld) lostRace();
     } else store<u32>(rmwHost, v);
   } else writeLin32(rmwLin, v);
 }

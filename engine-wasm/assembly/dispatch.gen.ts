@@ -822,6 +822,7 @@ export function dispatchLocked(key: u32): void {
     case 0x008: case 0x208: { decodeModrm(); if (fault) return; if (modrm >= 0xc0) { raiseUD(); return; } aluEbGb(1); return; } // OR Eb,Gb
     case 0x009: { decodeModrm(); if (fault) return; if (modrm >= 0xc0) { raiseUD(); return; } aluEvGv16(1); return; } // OR Ev,Gv
     case 0x209: { decodeModrm(); if (fault) return; if (modrm >= 0xc0) { raiseUD(); return; } aluEvGv32(1); return; } // OR Ev,Gv
+    case 0x00f: case 0x20f: { escape0F(); return; } // 0F escape
     case 0x010: case 0x210: { decodeModrm(); if (fault) return; if (modrm >= 0xc0) { raiseUD(); return; } aluEbGb(2); return; } // ADC Eb,Gb
     case 0x011: { decodeModrm(); if (fault) return; if (modrm >= 0xc0) { raiseUD(); return; } aluEvGv16(2); return; } // ADC Ev,Gv
     case 0x211: { decodeModrm(); if (fault) return; if (modrm >= 0xc0) { raiseUD(); return; } aluEvGv32(2); return; } // ADC Ev,Gv

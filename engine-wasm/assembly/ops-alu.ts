@@ -13,7 +13,6 @@ import {
   fetch8, fetch16, fetch32, fetchS8, readE8, readE16, readE32, writeE8, writeE16, writeE32,
   rmwRead8, rmwRead16, rmwRead32, rmwWrite8, rmwWrite16, rmwWrite32, regField, isReg,
   readEA16, readEA32, readV8, readV16, readV32, segWrite,
-  lockRetry,
 } from './decode';
 import { readLin8, writeLin8 } from './mmu';
 
@@ -554,7 +553,7 @@ function btOp(op: u32, bitIn: u32, imm: bool, size: u32): void {
     const v = size == 2 ? rmwRead16() : rmwRead32(); if (fault) return;
     const n = op == 1 ? v | (1 << b) : op == 2 ? v & ~(1 << b) : v ^ (1 << b);
     if (size == 2) rmwWrite16(n); else rmwWrite32(n);
-    if (!fault && !lockRetry) setCFOnly((v >>> b) & 1);
+    if (!fault) setCFOnly((v >>> b) & 1);
     return;
   }
   // Register offset into memory: the bit string extends beyond the addressed operand.
@@ -602,7 +601,7 @@ export function XADD_EbGb(): void {
   const r = regField(); const s = reg8(r);
   const sum = alu(ALU_ADD, d, s, 7);
   if (isReg()) { setReg8(r, d); rmwWrite8(sum); return; }
-  rmwWrite8(sum); if (fault || lockRetry) return;
+  rmwWrite8(sum); if (fault) return;
   setReg8(r, d);
 }
 export function XADD_EvGv16(): void {
@@ -610,7 +609,7 @@ export function XADD_EvGv16(): void {
   const r = regField(); const s = reg16(r);
   const sum = alu(ALU_ADD, d, s, 15);
   if (isReg()) { setReg16(r, d); rmwWrite16(sum); return; }
-  rmwWrite16(sum); if (fault || lockRetry) return;
+  rmwWrite16(sum); if (fault) return;
   setReg16(r, d);
 }
 export function XADD_EvGv32(): void {
@@ -618,7 +617,7 @@ export function XADD_EvGv32(): void {
   const r = regField(); const s = reg32(r);
   const sum = alu(ALU_ADD, d, s, 31);
   if (isReg()) { setReg32(r, d); rmwWrite32(sum); return; }
-  rmwWrite32(sum); if (fault || lockRetry) return;
+  rmwWrite32(sum); if (fault) return;
   setReg32(r, d);
 }
 // CMPXCHG always writes the destination (the old value back when unequal), as the CPU does.
@@ -627,21 +626,21 @@ export function CMPXCHG_EbGb(): void {
   const a = reg8(0);
   alu(ALU_CMP, a, d, 7);
   if (a == d) rmwWrite8(reg8(regField()));
-  else { rmwWrite8(d); if (!fault && !lockRetry) setReg8(0, d); }
+  else { rmwWrite8(d); if (!fault) setReg8(0, d); }
 }
 export function CMPXCHG_EvGv16(): void {
   const d = rmwRead16(); if (fault) return;
   const a = reg16(EAX);
   alu(ALU_CMP, a, d, 15);
   if (a == d) rmwWrite16(reg16(regField()));
-  else { rmwWrite16(d); if (!fault && !lockRetry) setReg16(EAX, d); }
+  else { rmwWrite16(d); if (!fault) setReg16(EAX, d); }
 }
 export function CMPXCHG_EvGv32(): void {
   const d = rmwRead32(); if (fault) return;
   const a = reg32(EAX);
   alu(ALU_CMP, a, d, 31);
   if (a == d) rmwWrite32(reg32(regField()));
-  else { rmwWrite32(d); if (!fault && !lockRetry) setReg32(EAX, d); }
+  else { rmwWrite32(d); if (!fault) setReg32(EAX, d); }
 }
 export function BSWAP(r: u32): void {
   if (!opsize32) { setReg16(r, 0); return; } // 16-bit BSWAP is undefined; real CPUs zero the register

@@ -15,7 +15,6 @@ import {
   rmwRead8, rmwRead16, rmwRead32, rmwWrite8, rmwWrite16, rmwWrite32, regField, isReg, dsSeg,
   readV8, readV16, readV32, writeV8, writeV16, writeV32, segRead, segWrite,
   push16, push32, pushV, pop16, pop32, popV, peek16, peek32, adjustSP, readEA16, readEA32,
-  lockRetry,
 } from './decode';
 import { readLin8, readLin16, readLin32, writeLin8, writeLin16, writeLin32, TLB_VALID, TLB_RAM, TLB_SUP_W, TLB_USER_W, TLB_USER_R } from './mmu';
 import { loadSeg, farTransfer, farReturn, iret, deliverInterrupt, INT_SOFT, INT_SOFT_EXC, INT_ICEBP, ioAllowed } from './system';
@@ -58,7 +57,7 @@ export function MOV_SwEw(): void {
   const s = regField();
   if (s == CS || s > 5) { raiseUD(); return; }
   const v = readE16(); if (fault) return;
-  if (loadSeg(s, v) && s == SS) store<u32>(cpu + R_INT_SHADOW, 1);
+  if (loadSeg(s, v) && s == SS) store<u32>(cpu + R_INT_SHADOW, 2); // also holds off debug traps
 }
 export function LEA16(): void { if (isReg()) { raiseUD(); return; } setReg16(regField(), eaOff); }
 export function LEA32(): void { if (isReg()) { raiseUD(); return; } setReg32(regField(), eaOff); }
@@ -77,19 +76,19 @@ export function MOVSX_GvEw32(): void { const v = readE16(); if (!fault) setReg32
 export function XCHG_EbGb(): void {
   const d = rmwRead8(); if (fault) return;
   const r = regField(); const s = reg8(r);
-  rmwWrite8(s); if (fault || lockRetry) return;
+  rmwWrite8(s); if (fault) return;
   setReg8(r, d);
 }
 export function XCHG_EvGv16(): void {
   const d = rmwRead16(); if (fault) return;
   const r = regField(); const s = reg16(r);
-  rmwWrite16(s); if (fault || lockRetry) return;
+  rmwWrite16(s); if (fault) return;
   setReg16(r, d);
 }
 export function XCHG_EvGv32(): void {
   const d = rmwRead32(); if (fault) return;
   const r = regField(); const s = reg32(r);
-  rmwWrite32(s); if (fault || lockRetry) return;
+  rmwWrite32(s); if (fault) return;
   setReg32(r, d);
 }
 export function XCHG_ZvAX16(r: u32): void { const t = reg16(r); setReg16(r, reg16(EAX)); setReg16(EAX, t); }
@@ -127,13 +126,13 @@ export function POP_Sw16(s: u32): void {
   const v = peek16(0); if (fault) return;
   if (!loadSeg(s, v)) return;
   adjustSP(2);
-  if (s == SS) store<u32>(cpu + R_INT_SHADOW, 1);
+  if (s == SS) store<u32>(cpu + R_INT_SHADOW, 2);
 }
 export function POP_Sw32(s: u32): void {
   const v = peek32(0); if (fault) return;
   if (!loadSeg(s, v & 0xffff)) return;
   adjustSP(4);
-  if (s == SS) store<u32>(cpu + R_INT_SHADOW, 1);
+  if (s == SS) store<u32>(cpu + R_INT_SHADOW, 2);
 }
 export function PUSH_Ev16(): void { const v = readE16(); if (!fault) push16(v); }
 export function PUSH_Ev32(): void { const v = readE32(); if (!fault) push32(v); }

@@ -22,7 +22,7 @@ import {
 } from './decode';
 import { tlbFlushAll, tlbFlushPage, setTlbMasks, linToPhys, ACC_WRITE, probeWrite } from './mmu';
 import { readDesc, dLo, dHi, descBase, descLimit, descAcc, lldt, ltr, loadSeg } from './system';
-import { getSteps, syncNow } from './steps';
+import { getSteps, syncNow, stopRun } from './steps';
 
 @external("env", "msrHost") declare function hostMsr(write: u32, index: u32, lo: u32, hi: u32): i32;
 @external("env", "cpuidHost") declare function hostCpuid(leaf: u32, sub: u32): i32;
@@ -184,11 +184,8 @@ function hypercall(): void {
   syncNow();
   const r = hostHypercall();
   if (r < 0) { raiseUD(); return; }
-  if (r == 1) hypercallBlocked = true;
+  if (r == 1) { store<u32>(cpu + R_HALTED, 1); stopRun(); } // blocked: like HLT, until an event arrives
 }
-/** Set when the last hypercall asked the vCPU to block until an event arrives. */
-export let hypercallBlocked: bool = false;
-export function takeHypercallBlocked(): bool { const b = hypercallBlocked; hypercallBlocked = false; return b; }
 
 // ---- control and debug registers -----------------------------------------------------------------
 export function writeCR0(v: u32): bool {

@@ -10,8 +10,9 @@ import {
   R_SEG_SEL, R_SEG_BASE, R_SEG_LIMIT, R_SEG_ACC, R_SEG_LO, R_SEG_HI, R_SEG_PERM,
   R_CR0, R_CR4, R_CPL, R_MODE, R_EIP, R_EFER, R_PENDING, PEND_TF,
   MODE_PROT, MODE_V86, MODE_CODE32, MODE_STACK32, MODE_PAGING,
-  SEGP_READ, SEGP_WRITE, SEGP_EXEC, VCPU_TLB,
+  SEGP_READ, SEGP_WRITE, SEGP_EXEC, SEGP_BIG_READ, SEGP_BIG_WRITE, VCPU_TLB,
 } from '../memory-map';
+import { fetchSlow } from './decode';
 
 // ---- per-instance globals ---------------------------------------------------
 /** Base address of this vCPU's state block. */
@@ -75,6 +76,9 @@ export function raise(vector: u32, code: u32, hasCode: bool): void {
   excHasCode = hasCode;
 }
 export function clearFault(): void { fault = false; }
+/** Set whenever an interrupt or exception is delivered (single-step traps are then skipped). */
+export let delivered: bool = false;
+export function setDelivered(v: bool): void { delivered = v; }
 
 export const EXC_DE: u32 = 0;
 export const EXC_DB: u32 = 1;
@@ -134,14 +138,32 @@ export const ACC_AVL: u32 = 0x100;
 export const ACC_DB: u32 = 0x400;
 export const ACC_G: u32 = 0x800;
 
-// Mirrors of CS for instruction fetch, and the fetch-page cache: the linear page of the
-// last fetch and the host address of its first byte (RAM pages only).
+// Mirrors of CS, and the fetch window: EIP values in [fetchLo, fetchLo + fetchLen) are in
+// one RAM page, inside the CS limit and executable; byte `eip` lives at host fetchBase + eip
+// (modular arithmetic). fetchLen = 0 means no window (the next fetch translates).
 export let csBase: u32 = 0;
 export let csLimit: u32 = 0xffff;
-export let fetchPage: u32 = 0xffffffff;
-export let fetchHost: usize = 0;
-export function setFetchPage(page: u32, host: usize): void { fetchPage = page; fetchHost = host; }
-@inline export function invalidateFetch(): void { fetchPage = 0xffffffff; }
+export let fetchLo: u32 = 0;
+export let fetchLen: u32 = 0;
+export let fetchBase: usize = 0;
+export function setFetchWindow(lo: u32, len: u32, base: usize): void { fetchLo = lo; fetchLen = len; fetchBase = base; }
+@inline export function invalidateFetch(): void { fetchLen = 0; }
+
+@inline export function fetch8(): u32 {
+  const off = eip;
+  if (off - fetchLo < fetchLen) { eip = off + 1; return <u32>load<u8>(fetchBase + <usize>off); }
+  return fetchSlow(1);
+}
+@inline export function fetch16(): u32 {
+  const off = eip, d = off - fetchLo;
+  if (d < fetchLen && d + 2 <= fetchLen) { eip = off + 2; return <u32>load<u16>(fetchBase + <usize>off); }
+  return fetchSlow(2);
+}
+@inline export function fetch32(): u32 {
+  const off = eip, d = off - fetchLo;
+  if (d < fetchLen && d + 4 <= fetchLen) { eip = off + 4; return load<u32>(fetchBase + <usize>off); }
+  return fetchSlow(4);
+}
 
 /** Store a segment's hidden cache and recompute its derived checks. */
 export function setSegCache(s: u32, sel: u32, base: u32, limit: u32, acc: u32): void {
@@ -171,6 +193,10 @@ export function deriveSeg(s: u32): void {
     if (lo > hi) { lo = 1; hi = 0; }
   } else if (s >= LDTR) {
     perm = SEGP_READ; // system segments: only the core reads them, through supervisor accesses
+  }
+  if (lo == 0 && hi == 0xffffffff) {
+    if (perm & SEGP_READ) perm |= SEGP_BIG_READ;
+    if (perm & SEGP_WRITE) perm |= SEGP_BIG_WRITE;
   }
   store<u32>(cpu + R_SEG_LO + (s << 2), lo);
   store<u32>(cpu + R_SEG_HI + (s << 2), hi);

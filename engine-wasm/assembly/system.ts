@@ -9,7 +9,7 @@ import {
   R_LAST_EXC_EIP, R_EXC_COUNT, R_CR0, R_INT_SHADOW, R_NMI_BLOCKED,
 } from '../memory-map';
 import {
-  cpu, cpl, protMode, v86Mode, stack32, fault, raise, clearFault, excVector, excCode, excHasCode,
+  cpu, cpl, protMode, v86Mode, stack32, fault, raise, clearFault, excVector, excCode, excHasCode, setDelivered,
   eip, setEip, instrEip,
   reg32, setReg32, reg16, setReg16, getEflags, setEflagsRaw, refreshMode, setCpl,
   segSel, segBase, segLimit, segAcc, setSegCache,
@@ -402,6 +402,7 @@ export const INT_ICEBP: u32 = 3; // INT1 (F1): like a hardware #DB, no DPL check
  * fault is pending in `excVector`).
  */
 export function deliverInterrupt(vec: u32, kind: u32, hasErr: bool, err: u32, retEip: u32): bool {
+  setDelivered(true);
   const ext: u32 = (kind == INT_EXT || kind == INT_ICEBP) ? 1 : 0;
   const fl = getEflags();
   if (!protMode) {
@@ -732,8 +733,9 @@ export function taskSwitch(sel: u32, source: u32, hasErr: bool, err: u32, retEip
     for (let r: u32 = 0; r < 8; r++) setReg16(r, sysRead16(nRegs0 + 0x12 + r * 2));
     nFl = (nFl & 0xffff) | (fl & 0xffff0000 & ~(FLAG_VM | FLAG_RF));
   }
-  const selES = sysRead16(nSegs0), selCS = sysRead16(nSegs0 + 4);
-  const selSS = sysRead16(nSegs0 + 8), selDS = sysRead16(nSegs0 + 12);
+  const stride: u32 = new32 ? 4 : 2; // selector slots: 32-bit TSS dwords, 16-bit TSS words
+  const selES = sysRead16(nSegs0), selCS = sysRead16(nSegs0 + stride);
+  const selSS = sysRead16(nSegs0 + 2 * stride), selDS = sysRead16(nSegs0 + 3 * stride);
   const selFS = new32 ? sysRead16(nSegs0 + 16) : 0;
   const selGS = new32 ? sysRead16(nSegs0 + 20) : 0;
   if (fault) return false;

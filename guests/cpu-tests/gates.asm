@@ -437,13 +437,14 @@ u_stack_expand_down:
         mov     esp, 0x1004
         EXPECT_FAULT .r1
         push    eax
-.r1:    CHECK_NOFAULT "expand-down SS: push to 0x1000 ok"
+.r1:    mov     ebx, [last_vec]         ; checked once SS is normal again (a check pushes)
         EXPECT_FAULT .r2
         push    eax
 .r2:    mov     ecx, esp
         mov     ax, UDATA
         mov     ss, ax
         mov     esp, [u_esp_before]
+        CHECK_EQ "expand-down SS: push to 0x1000 ok", ebx, -1
         CHECK_FAULT "expand-down SS: push below limit+1: #SS(0)", 12, 0
         CHECK_EQ "#SS from push leaves ESP unchanged", ecx, 0x1000
         USER_EXIT

@@ -6,7 +6,9 @@ import { createMachineMemory, instantiateCore, type CoreExports, type CoreHost }
 import { VcpuState } from '../../engine-ts/machine/vcpu-state';
 import * as MM from '../../engine-wasm/memory-map';
 
-const WASM = new URL('../../engine-wasm/build/core.wasm', import.meta.url);
+// Next to this file in the repo; from the repository root when bundled by tools/run-ts.mjs.
+const NEAR = new URL('../../engine-wasm/build/core.wasm', import.meta.url);
+const WASM = fs.existsSync(NEAR) ? NEAR : new URL(`file://${process.cwd()}/engine-wasm/build/core.wasm`);
 let modulePromise: Promise<WebAssembly.Module> | null = null;
 function coreModule(): Promise<WebAssembly.Module> {
   if (!modulePromise) {

@@ -4,6 +4,8 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { createMachine, ConfigError, type StopReason } from '../../engine-ts/api/node';
 import { ImageError } from '../../engine-ts/machine/loaders/flat';
+import { parseBzImage } from '../../engine-ts/machine/loaders/linux';
+import { isMultiboot } from '../../engine-ts/machine/loaders/multiboot';
 
 export interface CliIo {
   stdout: NodeJS.WritableStream;
@@ -16,6 +18,13 @@ const USAGE = `usage: pvlab <command> [options]
 commands:
   run IMAGE [--load-addr ADDR] [--mem MiB] [--realtime] [--debug-ports]
       Run a flat binary in real mode with COM1 on stdin/stdout; exits when the guest halts.
+  boot --kernel FILE [--initrd FILE] [--append CMDLINE] [--module FILE[=CMDLINE]]...
+       [--mem MiB] [--until REGEX] [--timeout SECONDS] [--send TEXT] [--realtime] [--debug-ports]
+      Boot a Linux bzImage (or a Multiboot v1 kernel, with modules) with the serial
+      console (COM1) on stdin/stdout. A guest write of V to port 0xF4 exits with (V << 1) | 1.
+      --until   exit 0 as soon as the console output matches REGEX
+      --timeout exit 124 if nothing ended the run after SECONDS (wall clock)
+      --send    type TEXT (then Enter) once a shell prompt appears
 `;
 
 class UsageError extends Error {}
@@ -70,8 +79,104 @@ export async function runCommand(args: string[], io: CliIo, root: string): Promi
   return await driveConsole(machine, io);
 }
 
+function readFileArg(file: string, what: string, maxBytes: number): Uint8Array {
+  let st: fs.Stats;
+  try { st = fs.statSync(file); } catch { throw new ImageError(`${file}: no such file`); }
+  if (!st.isFile()) throw new ImageError(`${file}: not a regular file`);
+  if (st.size > maxBytes) throw new ImageError(`${file}: ${what} of ${st.size} bytes is too large`);
+  return new Uint8Array(fs.readFileSync(file));
+}
+
+export async function bootCommand(args: string[], io: CliIo, root: string): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      kernel: { type: 'string' },
+      initrd: { type: 'string' },
+      append: { type: 'string' },
+      mem: { type: 'string' },
+      until: { type: 'string' },
+      timeout: { type: 'string' },
+      send: { type: 'string', multiple: true },
+      module: { type: 'string', multiple: true },
+      realtime: { type: 'boolean' },
+      'debug-ports': { type: 'boolean' },
+    },
+  });
+  if (positionals.length) throw new UsageError(`boot: unexpected argument ${positionals[0]}`);
+  if (!values.kernel) throw new UsageError('boot: --kernel FILE is required');
+  const kernel = readFileArg(values.kernel, 'kernel', 256 << 20);
+  const multiboot = isMultiboot(kernel);
+  if (!multiboot) {
+    try { parseBzImage(kernel); } catch (e) {
+      throw new ImageError(`${values.kernel}: ${(e as Error).message} (and no Multiboot header either)`);
+    }
+  } else if (values.initrd) throw new UsageError('boot: --initrd is for Linux kernels; give Multiboot modules with --module');
+  const initrd = values.initrd ? readFileArg(values.initrd, 'initrd', 1 << 30) : undefined;
+  const modules = (values.module ?? []).map((spec) => {
+    const eq = spec.indexOf('=');
+    const file = eq >= 0 ? spec.slice(0, eq) : spec;
+    return { data: readFileArg(file, 'module', 512 << 20), cmdline: eq >= 0 ? spec.slice(eq + 1) : file };
+  });
+  if (modules.length && !multiboot) throw new UsageError('boot: --module needs a Multiboot kernel');
+  const memoryMiB = values.mem !== undefined ? parseNumber(values.mem, '--mem') : 128;
+  let until: RegExp | null = null;
+  if (values.until !== undefined) {
+    try { until = new RegExp(values.until); } catch (e) { throw new UsageError(`--until: ${(e as Error).message}`); }
+  }
+  const timeout = values.timeout !== undefined ? parseNumber(values.timeout, '--timeout') : 0;
+  const sends = [...(values.send ?? [])];
+  let machine: Awaited<ReturnType<typeof createMachine>>;
+  let transcript = '';
+  let matched = false;
+  const prompt = /(^|\n)[^\n]*[#$] $/;
+  const onOutput = (b: Uint8Array) => {
+    io.stdout.write(b);
+    transcript += new TextDecoder().decode(b);
+    if (transcript.length > 1 << 20) transcript = transcript.slice(-(1 << 19));
+    if (until && !matched && until.test(transcript)) {
+      matched = true;
+      void machine.stop();
+    }
+    if (sends.length && prompt.test(transcript)) {
+      const text = sends.shift()!;
+      transcript = '';
+      machine.sendInput(new TextEncoder().encode(text + '\r'));
+    }
+  };
+  try {
+    machine = await createMachine(path.join(root, 'engine-wasm/build/core.wasm'), {
+      memoryMiB,
+      guest: multiboot
+        ? { kind: 'multiboot', kernel, cmdline: values.append ?? '', modules, name: path.basename(values.kernel) }
+        : { kind: 'linux', kernel, initrd, cmdline: values.append ?? 'console=ttyS0', name: path.basename(values.kernel) },
+      pacing: values.realtime ? 'realtime' : 'fast',
+      debugPorts: true,
+      rtcStartSeconds: Math.floor(Date.now() / 1000),
+    }, {
+      onConsole: onOutput,
+      onDebug: (b) => { if (values['debug-ports']) io.stderr.write(b); },
+      onPostCode: (c, p) => { if (values['debug-ports']) io.stderr.write(`POST 0x${p.toString(16)}: 0x${c.toString(16).padStart(2, '0')}\n`); },
+    });
+  } catch (e) {
+    if (e instanceof ImageError) throw new ImageError(`${values.kernel}: ${e.message}`);
+    throw e;
+  }
+  let timedOut = false;
+  const timer = timeout > 0 ? setTimeout(() => { timedOut = true; void machine.stop(); }, timeout * 1000) : null;
+  try {
+    const code = await driveConsole(machine, io, until === null);
+    if (matched) return 0;
+    if (timedOut) { io.stderr.write(`pvlab: timed out after ${timeout} s${until ? ` without matching ${until}` : ''}\n`); return 124; }
+    return code;
+  } finally {
+    if (timer) clearTimeout(timer);
+  }
+}
+
 /** Connect stdin to the guest console until the machine stops; returns the exit code. */
-async function driveConsole(machine: Awaited<ReturnType<typeof createMachine>>, io: CliIo): Promise<number> {
+async function driveConsole(machine: Awaited<ReturnType<typeof createMachine>>, io: CliIo, eofSendsCtrlD = true): Promise<number> {
   const stdin = io.stdin;
   const tty = !!stdin.isTTY && typeof stdin.setRawMode === 'function';
   if (tty) stdin.setRawMode!(true);
@@ -80,7 +185,7 @@ async function driveConsole(machine: Awaited<ReturnType<typeof createMachine>>, 
     // Newlines from a pipe or terminal arrive as LF; a serial terminal sends CR.
     machine.sendInput(bytes.map((b) => (b === 0x0a ? 0x0d : b)));
   };
-  const onEnd = () => machine.sendInput(new Uint8Array([0x04])); // EOF: send Ctrl-D
+  const onEnd = () => { if (eofSendsCtrlD) machine.sendInput(new Uint8Array([0x04])); }; // EOF: Ctrl-D
   stdin.on('data', onData);
   stdin.on('end', onEnd);
   let reason: StopReason;
@@ -107,6 +212,7 @@ export async function main(args: string[], io: CliIo = process as unknown as Cli
   try {
     switch (cmd) {
       case 'run': return await runCommand(rest, io, root);
+      case 'boot': return await bootCommand(rest, io, root);
       case undefined: case '-h': case '--help': case 'help':
         io.stdout.write(USAGE);
         return cmd === undefined ? 2 : 0;
