@@ -9,6 +9,7 @@ import { createContext, runDifftest, type DifftestContext } from '../../tools/di
 import { KNOWN_ISSUES, type KnownIssueId } from '../../tools/difftest/known-issues';
 import { generateCase } from '../../tools/difftest/generator';
 import { compareRuns } from '../../tools/difftest/compare';
+import { EmuRunner } from '../../tools/difftest/emulator';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const WASM = new URL('../../engine-wasm/build/core.wasm', import.meta.url);
@@ -39,6 +40,12 @@ describe('x86 core vs host CPU (differential)', () => {
 
   it(`seed ${SINGLE_SEED}: ${SINGLE_CASES} single instructions agree`, () => {
     const s = runDifftest(ctx, { seed: SINGLE_SEED, cases: SINGLE_CASES, groups: 1, faults: true, avoid: ALL_KNOWN });
+    expect(s.failed, s.reports.join('\n\n')).toBe(0);
+  }, 60_000);
+
+  it('seed 12: 30000 mixed sequences agree with paging off (identity-mapped, no scrambled frames)', async () => {
+    const flat = { ...ctx, emu: await EmuRunner.create(fs.readFileSync(WASM), { paging: false }) };
+    const s = runDifftest(flat, { seed: 12, cases: 30_000, faults: true, avoid: ALL_KNOWN });
     expect(s.failed, s.reports.join('\n\n')).toBe(0);
   }, 60_000);
 

@@ -2,7 +2,8 @@
 // next to the host CPU running the identical bytes natively (the difftest runner).
 // Reports retired instructions (R_ICOUNT), wall seconds and MIPS (warm-up, then the median
 // of 3 runs) and checks that both runs end in the same state.
-// Usage: npm run bench -- [--rounds N]
+// The core runs with paging on (4 KiB pages, as a Linux guest does); --no-paging turns it off.
+// Usage: npm run bench -- [--rounds N] [--no-paging]
 import fs from 'node:fs';
 import path from 'node:path';
 import { EmuRunner } from '../difftest/emulator';
@@ -19,11 +20,13 @@ function median(xs: number[]): number {
 
 export async function main(args: string[]): Promise<number> {
   let rounds = ROUNDS_DEFAULT;
+  let paging = true;
   for (let i = 0; i < args.length; i++) {
     if (args[i] === '--rounds') {
       rounds = Number(args[++i]);
       if (!Number.isInteger(rounds) || rounds < 1) throw new Error('--rounds needs a positive integer');
-    } else throw new Error(`unknown argument ${args[i]} (usage: npm run bench -- [--rounds N])`);
+    } else if (args[i] === '--no-paging') paging = false;
+    else throw new Error(`unknown argument ${args[i]} (usage: npm run bench -- [--rounds N] [--no-paging])`);
   }
   const root = process.cwd();
   const wasmPath = path.join(root, 'engine-wasm', 'build', 'core.wasm');
@@ -31,7 +34,7 @@ export async function main(args: string[]): Promise<number> {
   const mix = buildGuestMix(rounds);
 
   // wasm core: one warm-up run, then RUNS timed runs.
-  const emu = await EmuRunner.create(fs.readFileSync(wasmPath));
+  const emu = await EmuRunner.create(fs.readFileSync(wasmPath), { paging });
   const budget = rounds * 4000 + 1000;
   let instructions = 0;
   const emuSecs: number[] = [];
@@ -55,7 +58,7 @@ export async function main(args: string[]): Promise<number> {
   const emuT = median(emuSecs), natT = median(natSecs);
   const emuMips = instructions / emuT / 1e6, natMips = instructions / natT / 1e6;
   const fmt = (n: number, d: number) => n.toLocaleString('en-US', { minimumFractionDigits: d, maximumFractionDigits: d });
-  console.log(`guest mix: memcpy (REP MOVSD) + byte checksum + cdecl calls, ${rounds} rounds, 32-bit flat mode`);
+  console.log(`guest mix: memcpy (REP MOVSD) + byte checksum + cdecl calls, ${rounds} rounds, 32-bit flat mode, paging ${paging ? 'on' : 'off'}`);
   console.log(`${''.padEnd(14)}${'instructions'.padStart(14)}${'seconds'.padStart(10)}${'MIPS'.padStart(10)}`);
   console.log(`${'wasm core'.padEnd(14)}${fmt(instructions, 0).padStart(14)}${fmt(emuT, 3).padStart(10)}${fmt(emuMips, 1).padStart(10)}`);
   console.log(`${'native host'.padEnd(14)}${fmt(instructions, 0).padStart(14)}${fmt(natT, 3).padStart(10)}${fmt(natMips, 1).padStart(10)}`);
