@@ -1,0 +1,336 @@
+// blkback: the block backend for xen-blkfront (io/blkif.h, spec §11-§12).
+//
+// Negotiation (all in publishFeatures / connect): we offer flush-cache and barrier, discard
+// when the disk can, no persistent grants, one ring page, one queue, no indirect segments.
+// The frontend's `protocol` picks the request layout (x86_32-abi by default).
+//
+// Data path: requests are copied out of the shared ring, validated (operation, segment
+// count, first/last sector, disk range, grant of every segment), executed one at a time in
+// ring order against the BlockDevice, and answered with {id, operation, status}. Guest data
+// moves only through hv.withGrant, which hands over exactly the granted page.
+
+import type { BlockDevice } from '../../disk/block-device';
+import { SECTOR_SIZE } from '../../disk/block-device';
+import { type GrantMapping } from '../hypervisor';
+import { BackRing } from '../ring';
+import { put16, put8, u32, u64 } from '../bytes';
+import { PAGE_SIZE } from '../xen-public';
+import { XenbusBackend, type BackendContext } from './xenbus-backend';
+
+export const BLKIF_OP_READ = 0;
+export const BLKIF_OP_WRITE = 1;
+export const BLKIF_OP_WRITE_BARRIER = 2;
+export const BLKIF_OP_FLUSH_DISKCACHE = 3;
+export const BLKIF_OP_DISCARD = 5;
+export const BLKIF_OP_INDIRECT = 6;
+
+export const BLKIF_RSP_EOPNOTSUPP = -2;
+export const BLKIF_RSP_ERROR = -1;
+export const BLKIF_RSP_OKAY = 0;
+
+export const BLKIF_MAX_SEGMENTS_PER_REQUEST = 11;
+/** Sectors per 4 KiB segment page: first_sect/last_sect run 0..7. */
+const SECTORS_PER_PAGE = PAGE_SIZE / SECTOR_SIZE;
+
+export const VDISK_CDROM = 1;
+export const VDISK_REMOVABLE = 2;
+export const VDISK_READONLY = 4;
+
+/** Request layouts by protocol (offsets in bytes). */
+interface BlkifAbi {
+  name: string;
+  requestSize: number;
+  idOff: number;
+  sectorOff: number;
+  segOff: number;
+  discardNrOff: number;
+}
+const ABI_X86_32: BlkifAbi = { name: 'x86_32-abi', requestSize: 108, idOff: 4, sectorOff: 12, segOff: 20, discardNrOff: 20 };
+const ABI_X86_64: BlkifAbi = { name: 'x86_64-abi', requestSize: 112, idOff: 8, sectorOff: 16, segOff: 24, discardNrOff: 24 };
+/** blkif_response: u64 id @0, u8 operation @8, i16 status @10. */
+const RSP_OP = 8;
+const RSP_STATUS = 10;
+
+/** A request copied out of the ring and checked. */
+interface Segment {
+  gref: number;
+  first_sect: number;
+  last_sect: number;
+}
+interface BlkRequest {
+  operation: number;
+  /** The 8 id bytes, echoed unchanged. */
+  id: Uint8Array;
+  sector_number: number;
+  segments: Segment[];
+  nr_sectors: number;
+}
+
+export interface BlkbackOptions {
+  /** Export read-only even if the disk is writable (xenstore mode "r"). */
+  readOnly?: boolean;
+}
+
+export class BlkBack extends XenbusBackend {
+  private mapping: GrantMapping | null = null;
+  private port = -1;
+  private ring: BackRing | null = null;
+  private abi: BlkifAbi = ABI_X86_32;
+  /** Bumped on every disconnect so late I/O completions of an old connection are dropped. */
+  private generation = 0;
+  private running = false;
+  private readonly readOnly: boolean;
+  stats = { requests: 0, errors: 0, bytesRead: 0, bytesWritten: 0, flushes: 0, discards: 0 };
+
+  constructor(
+    ctx: BackendContext,
+    frontendId: number,
+    devid: number,
+    private readonly disk: BlockDevice,
+    opts: BlkbackOptions = {},
+  ) {
+    super(ctx, 'vbd', frontendId, devid);
+    this.readOnly = opts.readOnly === true || disk.readOnly;
+    if (disk.size % SECTOR_SIZE !== 0) throw new Error(`disk size ${disk.size} is not a multiple of ${SECTOR_SIZE}`);
+  }
+
+  private get sectors(): number {
+    return this.disk.size / SECTOR_SIZE;
+  }
+
+  get connected(): boolean {
+    return this.ring !== null;
+  }
+
+  // ---- negotiation ----------------------------------------------------------------------
+
+  protected publishFeatures(): void {
+    const xs = this.ctx.xs;
+    const p = this.backendPath;
+    xs.write(`${p}/feature-flush-cache`, '1');
+    xs.write(`${p}/feature-barrier`, '1');
+    xs.write(`${p}/feature-persistent`, '0');
+    if (this.disk.discard && !this.readOnly) {
+      xs.write(`${p}/feature-discard`, '1');
+      xs.write(`${p}/discard-granularity`, String(SECTOR_SIZE));
+      xs.write(`${p}/discard-alignment`, '0');
+      xs.write(`${p}/discard-secure`, '0');
+    } else {
+      xs.write(`${p}/feature-discard`, '0');
+    }
+    // Left out on purpose: max-ring-page-order, multi-queue-max-queues,
+    // feature-max-indirect-segments (one page, one queue, 11 segments per request).
+  }
+
+  protected connect(): boolean {
+    const xs = this.ctx.xs;
+    const fe = this.frontendPath;
+    const order = xs.readInt(`${fe}/ring-page-order`) ?? 0;
+    if (order !== 0) return this.fail(`ring-page-order ${order} requested but not offered`);
+    const queues = xs.readInt(`${fe}/multi-queue-num-queues`) ?? 1;
+    if (queues !== 1) return this.fail(`${queues} queues requested but not offered`);
+    const ref = xs.readInt(`${fe}/ring-ref`) ?? xs.readInt(`${fe}/ring-ref0`);
+    const evtchn = xs.readInt(`${fe}/event-channel`);
+    if (ref === undefined || evtchn === undefined) return this.fail('frontend did not publish ring-ref and event-channel');
+    const protocol = xs.read(`${fe}/protocol`) ?? ABI_X86_32.name;
+    if (protocol === ABI_X86_32.name) this.abi = ABI_X86_32;
+    else if (protocol === ABI_X86_64.name) this.abi = ABI_X86_64;
+    else return this.fail(`unknown protocol ${JSON.stringify(protocol)}`);
+
+    const m = this.ctx.hv.mapGrant(this.frontendId, ref, true);
+    if (typeof m === 'number') return this.fail(`mapping ring-ref ${ref} failed (grant status ${m})`);
+    this.mapping = m;
+    const gen = this.generation;
+    const port = this.ctx.hv.dom0.bindInterdomain(this.frontendId, evtchn, () => {
+      if (gen === this.generation) this.kick();
+    });
+    if (port < 0) return this.fail(`binding event-channel ${evtchn} failed (${port})`);
+    this.port = port;
+    this.ring = new BackRing(this.abi.requestSize);
+
+    const be = this.backendPath;
+    xs.write(`${be}/sectors`, String(this.sectors));
+    xs.write(`${be}/info`, String(this.readOnly ? VDISK_READONLY : 0));
+    xs.write(`${be}/sector-size`, String(SECTOR_SIZE));
+    xs.write(`${be}/physical-sector-size`, String(SECTOR_SIZE));
+    return true;
+  }
+
+  private fail(msg: string): false {
+    this.fatal(msg);
+    return false;
+  }
+
+  protected disconnect(): void {
+    this.generation++;
+    this.running = false;
+    this.ring = null;
+    if (this.port > 0) this.ctx.hv.dom0.close(this.port);
+    this.port = -1;
+    this.mapping?.unmap();
+    this.mapping = null;
+  }
+
+  // ---- data path --------------------------------------------------------------------------
+
+  /** The frontend notified us: process requests unless a pass is already running. */
+  kick(): void {
+    if (this.running || !this.ring) return;
+    this.running = true;
+    void this.serve(this.generation);
+  }
+
+  private async serve(gen: number): Promise<void> {
+    try {
+      for (;;) {
+        if (gen !== this.generation || !this.ring || !this.mapping) return;
+        const page = this.mapping.view();
+        const w = page ? BackRing.words(page) : null;
+        if (!page || !w) return this.fatal('ring page is gone');
+        const ring = this.ring;
+        const n = ring.unconsumedRequests(w);
+        if (n < 0) {
+          return this.fatal(`frontend provided bogus ring requests (req_prod ${ring.req_prod(w)}, rsp_prod_pvt ${ring.rsp_prod_pvt}); halting`);
+        }
+        if (n === 0) {
+          if (ring.finalCheckForRequests(w)) continue;
+          return;
+        }
+        // Copy the request out before looking at it: the guest may rewrite the slot.
+        const off = ring.slot(ring.req_cons);
+        const raw = page.slice(off, off + this.abi.requestSize);
+        ring.req_cons = (ring.req_cons + 1) >>> 0;
+        const req = this.parse(raw);
+        const status = typeof req === 'number' ? req : await this.execute(req);
+        if (gen !== this.generation) return; // disconnected while the I/O ran
+        // The response names the request's operation (for INDIRECT, the operation inside it).
+        this.respond(raw, raw[0] === BLKIF_OP_INDIRECT ? raw[1] : raw[0], status);
+      }
+    } catch (e) {
+      this.ctx.log(`${this.backendPath}: ${(e as Error).message}`);
+      if (gen === this.generation) this.fatal(`internal error: ${(e as Error).message}`);
+    } finally {
+      if (gen === this.generation) this.running = false;
+    }
+  }
+
+  /** Decode and validate; a number is the status to answer with at once. */
+  private parse(raw: Uint8Array): BlkRequest | number {
+    const a = this.abi;
+    const operation = raw[0];
+    const id = raw.slice(a.idOff, a.idOff + 8);
+    const sector_number = u64(raw, a.sectorOff);
+    switch (operation) {
+      case BLKIF_OP_READ:
+      case BLKIF_OP_WRITE:
+      case BLKIF_OP_WRITE_BARRIER:
+      case BLKIF_OP_FLUSH_DISKCACHE: {
+        const nr = raw[1];
+        const dataless = operation === BLKIF_OP_FLUSH_DISKCACHE || operation === BLKIF_OP_WRITE_BARRIER;
+        if (nr > BLKIF_MAX_SEGMENTS_PER_REQUEST || (nr === 0 && !dataless)) return BLKIF_RSP_ERROR;
+        if (operation !== BLKIF_OP_READ && nr > 0 && this.readOnly) return BLKIF_RSP_ERROR;
+        const segments: Segment[] = [];
+        let nr_sectors = 0;
+        for (let i = 0; i < nr; i++) {
+          const s = a.segOff + i * 8; // u32 gref @0, u8 first_sect @4, u8 last_sect @5
+          const seg = { gref: u32(raw, s), first_sect: raw[s + 4], last_sect: raw[s + 5] };
+          if (seg.last_sect >= SECTORS_PER_PAGE || seg.first_sect > seg.last_sect) return BLKIF_RSP_ERROR;
+          segments.push(seg);
+          nr_sectors += seg.last_sect - seg.first_sect + 1;
+        }
+        if (nr > 0 && (sector_number > this.sectors || nr_sectors > this.sectors - sector_number)) return BLKIF_RSP_ERROR;
+        return { operation, id, sector_number, segments, nr_sectors };
+      }
+      case BLKIF_OP_DISCARD: {
+        if (!this.disk.discard || this.readOnly) return BLKIF_RSP_EOPNOTSUPP;
+        const nr_sectors = u64(raw, a.discardNrOff);
+        if (nr_sectors === 0 || sector_number > this.sectors || nr_sectors > this.sectors - sector_number) return BLKIF_RSP_ERROR;
+        return { operation, id, sector_number, segments: [], nr_sectors };
+      }
+      default:
+        // INDIRECT (not offered), RESERVED_1 and anything else.
+        return BLKIF_RSP_EOPNOTSUPP;
+    }
+  }
+
+  private async execute(req: BlkRequest): Promise<number> {
+    const hv = this.ctx.hv;
+    const dom = this.frontendId;
+    this.stats.requests++;
+    try {
+      switch (req.operation) {
+        case BLKIF_OP_READ: {
+          const buf = new Uint8Array(req.nr_sectors * SECTOR_SIZE);
+          await this.disk.read(req.sector_number, buf);
+          let pos = 0;
+          for (const s of req.segments) {
+            const len = (s.last_sect - s.first_sect + 1) * SECTOR_SIZE;
+            const chunk = buf.subarray(pos, pos + len);
+            const r = hv.withGrant(dom, s.gref, true, (page) => page.set(chunk, s.first_sect * SECTOR_SIZE));
+            if (!r.ok) return this.error(`read: grant ${s.gref} refused (status ${r.status})`);
+            pos += len;
+          }
+          this.stats.bytesRead += buf.length;
+          return BLKIF_RSP_OKAY;
+        }
+        case BLKIF_OP_WRITE:
+        case BLKIF_OP_WRITE_BARRIER:
+        case BLKIF_OP_FLUSH_DISKCACHE: {
+          const flushing = req.operation !== BLKIF_OP_WRITE;
+          // Gather the data first: a grant the guest revoked fails the request before the disk changes.
+          const buf = new Uint8Array(req.nr_sectors * SECTOR_SIZE);
+          let pos = 0;
+          for (const s of req.segments) {
+            const len = (s.last_sect - s.first_sect + 1) * SECTOR_SIZE;
+            const at = pos;
+            const r = hv.withGrant(dom, s.gref, false, (page) => buf.set(page.subarray(s.first_sect * SECTOR_SIZE, s.first_sect * SECTOR_SIZE + len), at));
+            if (!r.ok) return this.error(`write: grant ${s.gref} refused (status ${r.status})`);
+            pos += len;
+          }
+          // Barrier / flush-with-data: earlier writes are durable before this one, and it after.
+          if (flushing) await this.flush();
+          if (buf.length > 0) {
+            await this.disk.write(req.sector_number, buf);
+            this.stats.bytesWritten += buf.length;
+            if (flushing) await this.flush();
+          }
+          return BLKIF_RSP_OKAY;
+        }
+        case BLKIF_OP_DISCARD:
+          await this.disk.discard!(req.sector_number, req.nr_sectors);
+          this.stats.discards++;
+          return BLKIF_RSP_OKAY;
+        default:
+          return BLKIF_RSP_EOPNOTSUPP;
+      }
+    } catch (e) {
+      return this.error(`I/O error: ${(e as Error).message}`);
+    }
+  }
+
+  private async flush(): Promise<void> {
+    this.stats.flushes++;
+    await this.disk.flush();
+  }
+
+  private error(msg: string): number {
+    this.stats.errors++;
+    this.ctx.log(`${this.backendPath}: ${msg}`);
+    return BLKIF_RSP_ERROR;
+  }
+
+  /** Write {id, operation, status} at rsp_prod_pvt, push, notify if the frontend asked. */
+  private respond(raw: Uint8Array, operation: number, status: number): void {
+    const ring = this.ring;
+    const page = this.mapping?.view();
+    const w = page ? BackRing.words(page) : null;
+    if (!ring || !page || !w) return;
+    const off = ring.slot(ring.rsp_prod_pvt);
+    page.set(raw.subarray(this.abi.idOff, this.abi.idOff + 8), off);
+    put8(page, off + RSP_OP, operation);
+    page[off + RSP_OP + 1] = 0;
+    put16(page, off + RSP_STATUS, status & 0xffff);
+    ring.rsp_prod_pvt = (ring.rsp_prod_pvt + 1) >>> 0;
+    if (ring.pushResponsesAndCheckNotify(w)) this.ctx.hv.dom0.notify(this.port);
+  }
+}

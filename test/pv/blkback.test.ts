@@ -1,0 +1,199 @@
+import { describe, expect, it } from 'vitest';
+import * as X from '../../engine-ts/pv/xen-public';
+import { BLKIF_RSP_EOPNOTSUPP, BLKIF_RSP_ERROR, BLKIF_RSP_OKAY } from '../../engine-ts/pv/backends/blkback';
+import { PAGE } from './fake-guest';
+import { MemDisk, settle, SimBlkFront, World } from './sim-guest';
+
+const MiB = 1024 * 1024;
+
+function pattern(n: number, seed: number): Uint8Array {
+  const b = new Uint8Array(n);
+  for (let i = 0; i < n; i++) b[i] = (i * 31 + seed * 7 + (i >> 9)) & 0xff;
+  return b;
+}
+
+function setup(diskOpts: { readOnly?: boolean; size?: number } = {}) {
+  const w = new World();
+  const g = w.addGuest(1);
+  const disk = new MemDisk(diskOpts.size ?? 4 * MiB, diskOpts.readOnly);
+  disk.data.set(pattern(disk.size, 1));
+  const back = w.ts.addDisk(1, 0, disk);
+  const front = new SimBlkFront(g);
+  return { w, g, disk, back, front };
+}
+
+describe('blkback', () => {
+  it('toolstack lays out xenstore as Linux expects', () => {
+    const { g, w } = setup();
+    expect(g.xsRead('name')).toBe('guest');
+    expect(g.xsRead('domid')).toBe('1');
+    expect(g.xsRead('memory/target')).toBe(String(16 * 1024));
+    expect(g.xsRead('device/vbd/51712/backend')).toBe('/local/domain/0/backend/vbd/1/51712');
+    expect(g.xsRead('device/vbd/51712/backend-id')).toBe('0');
+    expect(g.xsRead('device/vbd/51712/virtual-device')).toBe('51712');
+    expect(g.xsRead('device/vbd/51712/device-type')).toBe('disk');
+    expect(g.xsRead('device/vbd/51712/state')).toBe('1');
+    expect(g.xsRead('/local/domain/0/backend/vbd/1/51712/state')).toBe('2'); // backend already InitWait
+    expect(g.xsRead('/local/domain/0/backend/vbd/1/51712/feature-flush-cache')).toBe('1');
+    expect(g.xsRead('/local/domain/0/backend/vbd/1/51712/dev')).toBe('xvda');
+    // The guest cannot write the backend's directory or another domain's.
+    expect(g.xsWrite('/local/domain/0/backend/vbd/1/51712/state', '4')).toBe('EACCES|');
+    expect(w.ts.xs.read('/local/domain/1/device/vbd/51712/state')).toBe('1');
+  });
+
+  it('connects through the xenbus handshake and publishes the disk geometry', () => {
+    const { front, back } = setup();
+    front.connect();
+    expect(back.state).toBe(X.XenbusState.Connected);
+    expect(front.sectors).toBe((4 * MiB) / 512);
+    expect(front.info).toBe(0);
+    expect(front.g.xsRead('device/vbd/51712/state')).toBe('4');
+  });
+
+  it('reads and writes data through granted pages and flushes', async () => {
+    const { front, disk, g } = setup();
+    front.connect();
+    const r = await front.read(100, 20);
+    expect(r.rsp.status).toBe(BLKIF_RSP_OKAY);
+    expect(r.rsp.operation).toBe(0);
+    expect(r.data).toEqual(disk.data.slice(100 * 512, 120 * 512));
+
+    const data = pattern(11 * 4096, 9);
+    const w = await front.write(2000, data);
+    expect(w).toMatchObject({ status: BLKIF_RSP_OKAY, operation: 1 });
+    expect(disk.data.slice(2000 * 512, 2000 * 512 + data.length)).toEqual(data);
+    expect((await front.read(2000, 88)).data).toEqual(data);
+
+    const before = disk.flushes;
+    expect(await front.flush()).toMatchObject({ status: BLKIF_RSP_OKAY, operation: 3 });
+    expect(disk.flushes).toBe(before + 1);
+    // Every grant the backend used was released (Linux can revoke them).
+    expect(g.t.dom.grants.activeCount()).toBe(1); // only the ring stays mapped
+  });
+
+  it('honours first_sect/last_sect inside each segment page', async () => {
+    const { front, disk, g } = setup();
+    front.connect();
+    const gfn = g.allocPage();
+    g.mem.peek(gfn * PAGE, PAGE).fill(0xee);
+    const gref = g.grant(gfn, false);
+    front.put(0, 77n, 8, [{ gref, first: 3, last: 5 }]);
+    front.push();
+    const [rsp] = await front.waitFor(1);
+    expect(rsp).toEqual({ id: 77n, operation: 0, status: 0 });
+    const page = g.mem.peek(gfn * PAGE, PAGE);
+    expect(page.slice(0, 3 * 512).every((b) => b === 0xee)).toBe(true);
+    expect(page.slice(3 * 512, 6 * 512)).toEqual(disk.data.slice(8 * 512, 11 * 512));
+    expect(page.slice(6 * 512).every((b) => b === 0xee)).toBe(true);
+  });
+
+  it('answers bad requests with errors and keeps serving', async () => {
+    const { front, disk, g } = setup();
+    front.connect();
+    const gfn = g.allocPage();
+    const gref = g.grant(gfn, false);
+    const roRef = g.grant(g.allocPage(), true);
+    const total = disk.size / 512;
+    const cases: [string, () => void, number][] = [
+      ['12 segments', () => front.put(0, 1n, 0, [{ gref, first: 0, last: 0 }], 12), BLKIF_RSP_ERROR],
+      ['no segments', () => front.put(1, 2n, 0, [], 0), BLKIF_RSP_ERROR],
+      ['last_sect 8', () => front.put(0, 3n, 0, [{ gref, first: 0, last: 8 }]), BLKIF_RSP_ERROR],
+      ['first > last', () => front.put(0, 4n, 0, [{ gref, first: 5, last: 4 }]), BLKIF_RSP_ERROR],
+      ['past the end', () => front.put(0, 5n, total - 2, [{ gref, first: 0, last: 7 }]), BLKIF_RSP_ERROR],
+      ['huge sector', () => front.put(0, 6n, 2 ** 60, [{ gref, first: 0, last: 0 }]), BLKIF_RSP_ERROR],
+      ['bad grant ref', () => front.put(0, 7n, 0, [{ gref: 100000, first: 0, last: 0 }]), BLKIF_RSP_ERROR],
+      ['read into read-only grant', () => front.put(0, 8n, 0, [{ gref: roRef, first: 0, last: 0 }]), BLKIF_RSP_ERROR],
+      ['unknown op', () => front.put(9, 9n, 0, []), BLKIF_RSP_EOPNOTSUPP],
+      ['indirect (not offered)', () => front.put(6, 10n, 0, []), BLKIF_RSP_EOPNOTSUPP],
+    ];
+    for (const [, put] of cases) put();
+    front.push();
+    const rsps = await front.waitFor(cases.length);
+    expect(rsps.map((r) => [Number(r.id), r.status])).toEqual(cases.map(([, , s], i) => [i + 1, s]));
+    expect(g.mem.peek(gfn * PAGE, PAGE).every((b) => b === 0)).toBe(true); // nothing written through bad requests
+    // Still serving.
+    expect((await front.read(0, 1)).data).toEqual(disk.data.slice(0, 512));
+  });
+
+  it('a disk error fails only that request', async () => {
+    const { front, disk } = setup();
+    front.connect();
+    disk.failNext = true;
+    expect((await front.read(0, 8)).rsp.status).toBe(BLKIF_RSP_ERROR);
+    expect((await front.read(0, 8)).rsp.status).toBe(BLKIF_RSP_OKAY);
+  });
+
+  it('a read-only disk refuses writes but reads and flushes', async () => {
+    const { front, disk } = setup({ readOnly: true });
+    front.connect();
+    expect(front.info & 4).toBe(4);
+    expect((await front.write(0, new Uint8Array(512))).status).toBe(BLKIF_RSP_ERROR);
+    expect(disk.writes).toBe(0);
+    expect((await front.read(0, 1)).rsp.status).toBe(BLKIF_RSP_OKAY);
+    expect((await front.flush()).status).toBe(BLKIF_RSP_OKAY);
+  });
+
+  it('discard when the disk supports it', async () => {
+    const { front, disk, g } = setup();
+    front.connect();
+    expect(g.xsRead('/local/domain/0/backend/vbd/1/51712/feature-discard')).toBe('1');
+    const off = front.ring + 64 + (front.req_prod_pvt % 32) * 108;
+    g.mem.peek(off, 108).fill(0);
+    // blkif_request_discard (i386): op @0, flag @1, handle @2, id @4, sector @12, nr_sectors @20
+    const put = (id: number, sector: number, nr: number) => {
+      const o = front.ring + 64 + (front.req_prod_pvt % 32) * 108;
+      g.mem.peek(o, 108).fill(0);
+      g.mem.peek(o, 1)[0] = 5;
+      g.mem.setU32(o + 4, id);
+      g.mem.setU32(o + 12, sector);
+      g.mem.setU32(o + 20, nr);
+      front.req_prod_pvt++;
+    };
+    put(1, 16, 32);
+    put(2, disk.size / 512 - 1, 2);
+    front.push();
+    const r = await front.waitFor(2);
+    expect(r.map((x) => x.status)).toEqual([BLKIF_RSP_OKAY, BLKIF_RSP_ERROR]);
+    expect(disk.discards).toEqual([[16, 32]]);
+  });
+
+  it('a frontend that overruns the ring is disconnected with an error, and can reconnect', async () => {
+    const { front, back, g, w, disk } = setup();
+    front.connect();
+    g.mem.setU32(front.ring, 1000); // req_prod far ahead of anything possible
+    g.send(front.port);
+    await settle(() => back.state === X.XenbusState.Closing);
+    expect(back.state).toBe(X.XenbusState.Closing);
+    expect(w.ts.xs.read('/local/domain/0/error/backend/vbd/1/51712/error')).toMatch(/bogus ring requests/);
+    expect(g.t.dom.grants.activeCount()).toBe(0); // ring unmapped
+    // Linux-style recovery: Closing -> Closed -> Initialising -> new ring.
+    g.switchState(front.nodename, X.XenbusState.Closing);
+    g.switchState(front.nodename, X.XenbusState.Closed);
+    expect(back.state).toBe(X.XenbusState.Closed);
+    g.switchState(front.nodename, X.XenbusState.Initialising);
+    expect(back.state).toBe(X.XenbusState.InitWait);
+    front.connect();
+    expect((await front.read(10, 4)).data).toEqual(disk.data.slice(10 * 512, 14 * 512));
+  });
+
+  it('x86_64-abi layout is honoured when the frontend asks for it', async () => {
+    const { front, disk, g } = setup();
+    front.connect('x86_64-abi');
+    const gfn = g.allocPage();
+    const gref = g.grant(gfn, false);
+    // x86_64: id @8, sector @16, segments @24; 112-byte slots.
+    const o = front.ring + 64;
+    g.mem.peek(o, 112).fill(0);
+    g.mem.peek(o, 2).set([0, 1]);
+    g.mem.setU32(o + 8, 0xabc);
+    g.mem.setU32(o + 16, 3);
+    g.mem.setU32(o + 24, gref);
+    g.mem.peek(o + 28, 2).set([0, 0]);
+    front.req_prod_pvt = 1;
+    front.push();
+    await settle(() => g.mem.u32(front.ring + 8) === 1);
+    expect(g.mem.u32(o)).toBe(0xabc);
+    expect(g.mem.peek(o + 10, 2)[0]).toBe(0);
+    expect(g.mem.peek(gfn * PAGE, 512)).toEqual(disk.data.slice(3 * 512, 4 * 512));
+  });
+});
