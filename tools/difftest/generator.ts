@@ -983,17 +983,64 @@ class Builder {
     this.main([...p, 0xd7], 'XLAT', NO_FLAGS);
   }
 
-  /** Faulting instructions (only with opts.faults): LOCK on a register destination and UD2 (#UD). */
+  /**
+   * Instruction-level faults and limits: UD2, LOCK where it is not allowed (#UD), BOUND
+   * (#BR when out of range), and the 15-byte instruction length limit (#GP beyond it).
+   * Without opts.faults only the non-faulting variants are generated.
+   */
   private genFaulting(): void {
     const r = this.r;
-    if (!this.opts.faults) { this.genAlu(); return; }
-    this.expectFault = true;
-    if (r.chance(0.5)) {
+    const faults = this.opts.faults === true;
+    const which = r.below(5);
+    if (which === 0 && faults) {
+      this.expectFault = true;
       this.main([0x0f, 0x0b], 'UD2', NO_FLAGS);
-      return;
+    } else if (which === 1 && faults) {
+      this.expectFault = true;
+      if (r.chance(0.5)) { // lockable ALU op with a register destination
+        this.main([0xf0, r.below(7) * 8 + 1, ...modrmReg(this.anyReg(), this.dstReg(32))], 'LOCK on reg (#UD)', NO_FLAGS);
+      } else { // MOV to memory is never lockable
+        const m = this.mem(4);
+        this.main([0xf0, 0x89, ...modrmMem(this.anyReg(), m)], 'LOCK MOV (#UD)', NO_FLAGS);
+      }
+    } else if (which === 2) {
+      this.genBound(faults && r.chance(0.4));
+    } else if (which === 3) {
+      // Redundant segment prefixes up to the 15-byte limit (16 bytes: #GP(0)).
+      const tooLong = faults && !this.avoids('insn-over-15-bytes') && r.chance(0.4);
+      const body = [0x05, ...imm32(r.u32())]; // add eax, imm32
+      const n = tooLong ? 16 - body.length : r.range(1, 15 - body.length);
+      const pfx = Array.from({ length: n }, () => r.pick([0x26, 0x2e, 0x36, 0x3e]));
+      if (tooLong) this.expectFault = true;
+      this.main([...pfx, ...body], tooLong ? 'ADD (16 bytes, #GP)' : 'ADD (prefixed)', tooLong ? NO_FLAGS : arith(0x05));
+    } else {
+      this.main([0xf3, 0x90], 'PAUSE', NO_FLAGS);
     }
-    const op = r.below(7); // lockable ALU ops, but with a register destination
-    this.main([0xf0, op * 8 + 1, ...modrmReg(this.anyReg(), this.dstReg(32))], 'LOCK ALU reg (#UD)', NO_FLAGS);
+  }
+
+  /** BOUND r, m: signed bounds stored first; the register inside them, or (fault) outside. */
+  private genBound(fault: boolean): void {
+    const r = this.r;
+    const bits = r.chance(0.7) ? 32 : 16;
+    const n = bits / 8;
+    const reg = this.dstReg(bits);
+    const m = this.mem(2 * n, [reg], { stack: false });
+    const sx = (v: number) => (bits === 16 ? (v << 16) >> 16 : v | 0);
+    let lo = sx(r.operand(bits)), hi = sx(r.operand(bits));
+    if (lo > hi) [lo, hi] = [hi, lo];
+    const mAt = (d: number): Mem32 => ({ ...m, disp: m.disp + d, dispSize: m.dispSize === 0 && d !== 0 ? 32 : m.dispSize === 8 && (m.disp + d > 127) ? 32 : m.dispSize });
+    const store = (mm: Mem32, v: number) => this.emit([...this.opsz(bits), 0xc7, ...modrmMem(0, mm), ...immSize(v, bits)], 'setup MOV');
+    store(m, lo);
+    store(mAt(n), hi);
+    let v: number;
+    if (fault && (lo > (bits === 16 ? -0x8000 : -0x80000000) || hi < (bits === 16 ? 0x7fff : 0x7fffffff))) {
+      v = lo > (bits === 16 ? -0x8000 : -0x80000000) ? lo - 1 : hi + 1;
+      this.expectFault = true;
+    } else {
+      v = lo + Math.floor((hi - lo) * (r.u32() / 0x100000000));
+    }
+    this.movImm(reg, v >>> 0);
+    this.main([...this.opsz(bits), 0x62, ...modrmMem(reg, m)], this.expectFault ? 'BOUND (#BR)' : 'BOUND', NO_FLAGS);
   }
 
   /**

@@ -7,7 +7,7 @@ export interface KnownIssue {
   summary: string;
 }
 
-export type KnownIssueId = 'lock-0f' | 'pop-ev-esp-base';
+export type KnownIssueId = 'lock-0f' | 'pop-ev-esp-base' | 'insn-over-15-bytes';
 
 export const KNOWN_ISSUES: readonly KnownIssue[] = [
   {
@@ -17,5 +17,9 @@ export const KNOWN_ISSUES: readonly KnownIssue[] = [
   {
     id: 'pop-ev-esp-base',
     summary: 'POP Ev with an ESP-based address uses ESP before the pop; SDM: the address is computed after ESP is incremented',
+  },
+  {
+    id: 'insn-over-15-bytes',
+    summary: 'an instruction longer than 15 bytes (redundant prefixes) executes instead of raising #GP(0) when its bytes come through the fetch fast path; only the slow path checks the length',
   },
 ];
