@@ -185,6 +185,67 @@ describe('unmasked exception responses', () => {
   });
 });
 
+describe('unmasked underflow', () => {
+  it('UE unmasked: an exact tiny result still signals UE (masked, only an inexact one does)', () => {
+    x.setF64(DATA + 8, 2 ** -1000, 2 ** -50);
+    for (const [cw, want] of [[0x36f, 0x10 | ES], [0x37f, 0]] as const) {
+      x.setU16(DATA, cw);
+      x.run32(`fninit
+        fldcw [${DATA}]
+        fld qword [${DATA + 8}]
+        fmul qword [${DATA + 16}]
+        fnstsw [${OUT}]
+        fnclex
+        fstp qword [${OUT + 8}]`);
+      expect(x.u16(OUT) & (EXC | ES)).toBe(want);
+      expect(x.f64(OUT + 8)).toBe(2 ** -1050);
+    }
+  });
+});
+
+describe('page faults are restartable: nothing is committed before every access is known to succeed', () => {
+  const PD = 0x100000, PT = 0x101000, HOLE = 0x51000; // page 0x51000 not present
+  function paged(body: string): void {
+    const dv = x.dv;
+    dv.setUint32(PD, PT | 3, true);
+    for (let i = 0; i < 1024; i++) dv.setUint32(PT + i * 4, i * 0x1000 === HOLE ? 0 : (i << 12) | 3, true);
+    x.run32(`mov eax, ${PD}
+      mov cr3, eax
+      mov eax, cr0
+      or eax, 0x80000000
+      mov cr0, eax
+      ${body}`);
+  }
+  it('FSTP m64 straddling into a missing page: #PF, the first page untouched, the stack not popped', () => {
+    x.setU32(HOLE - 4, 0x11111111);
+    x.setF64(DATA, 2.5);
+    paged(`fninit
+      fld qword [${DATA}]
+      fstp qword [${HOLE - 4}]`);
+    expect(x.exceptionTaken()).toBe(14);
+    expect(x.h.state.cr2).toBe(HOLE);
+    expect(x.u32(HOLE - 4)).toBe(0x11111111);
+    expect(x.top).toBe(7);
+    expect(x.st(0)).toBe(2.5);
+  });
+  it('FRSTOR and FXRSTOR reading from a missing page leave the FPU state alone', () => {
+    for (const op of [`frstor [${HOLE - 64}]`, `fxrstor [${HOLE - 256}]`]) {
+      paged(`fninit
+        fld1
+        ${op}`);
+      expect(x.exceptionTaken(), op).toBe(14);
+      expect([x.top, x.st(0), x.cw], op).toEqual([7, 1, 0x37f]);
+    }
+  });
+  it('FNSAVE into a missing page does not reinitialise the FPU', () => {
+    paged(`fninit
+      fld1
+      fnsave [${HOLE - 50}]`);
+    expect(x.exceptionTaken()).toBe(14);
+    expect([x.top, x.tagOf(0)]).toEqual([7, 0]);
+  });
+});
+
 describe('#UD', () => {
   for (const [name, bytes] of [
     ['FISTTP m32 (SSE3)', 'db 0xdb, 0x08'],
