@@ -55,7 +55,7 @@ describe('x86 core vs host CPU (differential)', () => {
     it(`known core issue "${issue.id}" still reproduces`, () => {
       const avoid = new Set(ALL_KNOWN);
       avoid.delete(issue.id);
-      const s = runDifftest(ctx, { seed: 21, cases: 20_000, groups: 1, avoid, maxReports: 0 });
+      const s = runDifftest(ctx, { seed: 21, cases: 20_000, groups: 1, faults: true, avoid, maxReports: 0 });
       expect(s.failed, `${issue.id} no longer diverges (${issue.summary}): remove it from tools/difftest/known-issues.ts`).toBeGreaterThan(0);
     }, 60_000);
   }
