@@ -48,8 +48,9 @@ type Operand = { kind: 'reg'; r: number } | { kind: 'mem'; m: Mem32 };
 
 interface Insn { bytes: number[]; kind: string }
 interface Fixup { insn: Insn; targetGroup: number; form: 'jcc' | 'jmp' | 'short-only'; cc: number; disp: 1 | 4 }
-/** A 32-bit field at `pos` in `insn` that must hold the absolute address of `target` + delta. */
-interface AbsFixup { insn: Insn; pos: number; target: Insn; delta: number }
+/** A 32-bit field at `pos` in `insn` that must hold the absolute address of `target` (an
+ *  instruction, or the start of a group: groups.length means the end) + delta. */
+interface AbsFixup { insn: Insn; pos: number; target: Insn | number; delta: number }
 interface Snapshot { undef: number; df: number | null; depth: number; espKnown: boolean }
 
 const NON_ESP = [EAX, ECX, EDX, EBX, EBP, ESI, EDI];
@@ -172,7 +173,8 @@ class Builder {
         const r = this.r;
         const codeAddr = r.chance(0.25) ? CODE_PAGE_EDGE - r.range(1, Math.min(off, 24)) : CODE_BASE + r.below(0x1000 - off + 1);
         for (const f of this.absFixups) {
-          const v = (codeAddr + insnOff.get(f.target)! + f.delta) >>> 0;
+          const at = typeof f.target === 'number' ? starts[Math.min(f.target, this.groups.length)] : insnOff.get(f.target)!;
+          const v = (codeAddr + at + f.delta) >>> 0;
           f.insn.bytes.splice(f.pos, 4, ...imm32(v));
         }
         const bytes: number[] = [];
@@ -737,8 +739,9 @@ class Builder {
     const g = this.groups.length;
     const maxSkip = last ? 0 : Math.min(2, this.nGroups - g - 1);
     const target = g + 1 + r.below(maxSkip + 1);
-    const which = r.below(10);
+    const which = r.below(13);
     let insn: Insn;
+    if (which >= 10) { this.genIndirectJump(target); return; }
     if (which < 7) {
       const cc = r.below(16);
       const bytes = r.chance(0.7) ? [0x70 | cc, 0] : [0x0f, 0x80 | cc, 0, 0, 0, 0];
@@ -751,9 +754,11 @@ class Builder {
     } else {
       // With 0x67 the count register is CX (LOOP decrements only CX, JCXZ tests CX).
       if (r.chance(0.5)) this.movImm(ECX, r.pick([0, 1, 0x10000, 0x10001, r.u32()]));
-      const op = which === 8 ? 0xe3 : 0xe2;
+      // LOOP, or LOOPE/LOOPNE (which also read ZF), or JECXZ.
+      const op = which === 8 ? 0xe3 : r.pick([0xe2, 0xe2, 0xe1, 0xe0]);
       const a16 = r.chance(0.3);
-      insn = this.main(a16 ? [0x67, op, 0] : [op, 0], `${op === 0xe3 ? 'JECXZ' : 'LOOP'}${a16 ? ' (a16)' : ''}`, NO_FLAGS);
+      const name = { 0xe3: 'JECXZ', 0xe2: 'LOOP', 0xe1: 'LOOPE', 0xe0: 'LOOPNE' }[op];
+      insn = this.main(a16 ? [0x67, op, 0] : [op, 0], `${name}${a16 ? ' (a16)' : ''}`, op <= 0xe1 ? { reads: ZF, writes: 0, undef: 0 } : NO_FLAGS);
       this.fixups.push({ insn, targetGroup: target, form: 'short-only', cc: 0, disp: 1 });
     }
     // The branch's own group ends here; record the state for its target.
@@ -941,9 +946,24 @@ class Builder {
     // "rep ret" (F3 C3) is what compilers emit for AMD branch predictors: the prefix is ignored.
     const ret = retImm ? [0xc2, 4, 0] : r.chance(0.2) ? [0xf3, 0xc3] : [0xc3];
     if (retImm) { this.emit([0x68, ...imm32(r.u32())], 'setup PUSH'); } // RET 4 drops it again
-    this.main([0xe8, 2, 0, 0, 0], 'CALL', NO_FLAGS);
+    const bodyInsn: Insn = { bytes: body, kind: 'ALU in subroutine' };
+    const how = r.below(3);
+    if (how === 0) {
+      this.main([0xe8, 2, 0, 0, 0], 'CALL', NO_FLAGS);
+    } else if (how === 1) { // CALL r32 (the register must survive the body: avoid the body's destination)
+      const reg = this.dstReg(32, [dst]);
+      const mov = this.emit([0xb8 + reg, 0, 0, 0, 0], 'setup MOV');
+      this.absFixups.push({ insn: mov, pos: 1, target: bodyInsn, delta: 0 });
+      this.main([0xff, ...modrmReg(2, reg)], 'CALL E (reg)', NO_FLAGS);
+    } else { // CALL [mem]
+      const m = this.mem(4, [dst], { stack: false });
+      const st = this.emit([0xc7, ...modrmMem(0, m), 0, 0, 0, 0], 'setup MOV');
+      this.absFixups.push({ insn: st, pos: st.bytes.length - 4, target: bodyInsn, delta: 0 });
+      this.main([0xff, ...modrmMem(2, m)], 'CALL E (mem)', NO_FLAGS);
+    }
     this.main([0xeb, body.length + ret.length], 'JMP', NO_FLAGS);
-    this.main(body, 'ALU in subroutine', arith(op * 8 + 1));
+    this.cur.push(bodyInsn);
+    this.undef = applyFx(this.undef, arith(op * 8 + 1));
     this.main(ret, retImm ? 'RET I' : 'RET', NO_FLAGS);
   }
 
@@ -1065,6 +1085,23 @@ class Builder {
     this.absFixups.push({ insn: store, pos: 2, target, delta: 0 });
     this.cur.push(target);
     this.undef = applyFx(this.undef, arith(after));
+  }
+
+  /** JMP r32 / JMP [mem] to the start of a later group (an absolute address). */
+  private genIndirectJump(target: number): void {
+    const r = this.r;
+    if (r.chance(0.5)) {
+      const reg = this.dstReg(32);
+      const mov = this.emit([0xb8 + reg, 0, 0, 0, 0], 'setup MOV');
+      this.absFixups.push({ insn: mov, pos: 1, target, delta: 0 });
+      this.main([0xff, ...modrmReg(4, reg)], 'JMP E (reg)', NO_FLAGS);
+    } else {
+      const m = this.mem(4);
+      const st = this.emit([0xc7, ...modrmMem(0, m), 0, 0, 0, 0], 'setup MOV');
+      this.absFixups.push({ insn: st, pos: st.bytes.length - 4, target, delta: 0 });
+      this.main([0xff, ...modrmMem(4, m)], 'JMP E (mem)', NO_FLAGS);
+    }
+    this.addJoin(target);
   }
 }
 
