@@ -244,11 +244,10 @@ class Builder {
   private anyReg(): number { return this.r.below(8); }
 
   /** Prefix bytes for a memory operand: maybe a flat segment override, maybe LOCK. */
-  private memPrefixes(op: Operand, lockable: boolean, bits: Bits, map0F = false): number[] {
+  private memPrefixes(op: Operand, lockable: boolean, bits: Bits): number[] {
     const p: number[] = [];
     if (op.kind === 'mem' && this.r.chance(0.1)) p.push(this.r.pick(SEG_PREFIXES));
-    const lockOk = !(map0F && this.avoids('lock-0f'));
-    if (op.kind === 'mem' && lockable && this.r.chance(0.12) && lockOk) p.push(0xf0);
+    if (op.kind === 'mem' && lockable && this.r.chance(0.12)) p.push(0xf0);
     if (bits === 16) p.push(0x66);
     // Prefix order is free on x86: shuffle now and then.
     if (p.length > 1 && this.r.chance(0.3)) p.reverse();
@@ -514,7 +513,7 @@ class Builder {
     if (r.chance(0.4)) { // imm8 offset: 0F BA /4../7 (the offset is masked to the operand size)
       const dst = this.rm(bits, writes);
       const imm = r.chance(0.7) ? r.below(bits) : r.below(256);
-      this.main([...this.memPrefixes(dst, writes, bits, true), 0x0f, 0xba, ...this.modrm(4 + op, dst), imm], `${names[op]} E,I`, fx);
+      this.main([...this.memPrefixes(dst, writes, bits), 0x0f, 0xba, ...this.modrm(4 + op, dst), imm], `${names[op]} E,I`, fx);
       return;
     }
     const opc = [0xa3, 0xab, 0xb3, 0xbb][op];
@@ -532,7 +531,7 @@ class Builder {
     if (bits === 16) this.movImm(offReg, ((r.u32() & 0xffff0000) | (off & 0xffff)) >>> 0); // upper half ignored
     else this.movImm(offReg, off >>> 0);
     const op2: Operand = { kind: 'mem', m };
-    this.main([...this.memPrefixes(op2, writes, bits, true), 0x0f, opc, ...modrmMem(offReg, m)], `${names[op]} M,G`, fx);
+    this.main([...this.memPrefixes(op2, writes, bits), 0x0f, opc, ...modrmMem(offReg, m)], `${names[op]} M,G`, fx);
   }
 
   private genBsf(): void {
@@ -781,7 +780,7 @@ class Builder {
       this.main([...this.memPrefixes(dst, true, bits), 0x86 + w, ...this.modrm(this.dstReg(bits), dst)], 'XCHG E,G', NO_FLAGS);
     } else if (which === 1) {
       const dst = this.rm(bits, true, 0.5);
-      this.main([...this.memPrefixes(dst, true, bits, true), 0x0f, 0xc0 + w, ...this.modrm(this.dstReg(bits), dst)], 'XADD', arith(0x1c0 + w));
+      this.main([...this.memPrefixes(dst, true, bits), 0x0f, 0xc0 + w, ...this.modrm(this.dstReg(bits), dst)], 'XADD', arith(0x1c0 + w));
     } else if (which === 2 && r.chance(0.15)) { // CMPXCHG with the accumulator as destination: always equal
       this.main([...this.opsz(bits), 0x0f, 0xb0 + w, ...modrmReg(this.dstReg(bits), EAX)], 'CMPXCHG A', arith(0x1b0 + w));
     } else if (which <= 3) { // CMPXCHG: half the time make the accumulator equal to the destination
@@ -791,7 +790,7 @@ class Builder {
         if (dst.kind === 'mem') this.emit([...this.opsz(bits), bits === 8 ? 0x8a : 0x8b, ...this.modrm(EAX, dst)], 'setup MOV');
         else this.emit([...this.opsz(bits), bits === 8 ? 0x8a : 0x8b, ...modrmReg(EAX, dst.r)], 'setup MOV');
       }
-      this.main([...this.memPrefixes(dst, true, bits, true), 0x0f, 0xb0 + w, ...this.modrm(src, dst)], 'CMPXCHG', arith(0x1b0 + w));
+      this.main([...this.memPrefixes(dst, true, bits), 0x0f, 0xb0 + w, ...this.modrm(src, dst)], 'CMPXCHG', arith(0x1b0 + w));
     } else { // CMPXCHG8B m64: only ZF changes
       const m = this.mem(8, [EAX, EDX, EBX, ECX]);
       const op: Operand = { kind: 'mem', m };
@@ -800,7 +799,7 @@ class Builder {
         const m4 = { ...m, disp: m.disp + 4, dispSize: m.dispSize === 8 && m.disp + 4 > 127 ? 32 : m.dispSize === 0 ? 8 : m.dispSize } as Mem32;
         this.emit([0x8b, ...modrmMem(EDX, m4)], 'setup MOV');
       }
-      const p = this.memPrefixes(op, true, 32, true);
+      const p = this.memPrefixes(op, true, 32);
       this.main([...p, 0x0f, 0xc7, ...modrmMem(1, m)], 'CMPXCHG8B', { reads: 0, writes: ZF, undef: 0 });
     }
   }

@@ -7,13 +7,9 @@ export interface KnownIssue {
   summary: string;
 }
 
-export type KnownIssueId = 'lock-0f' | 'pop-ev-esp-base' | 'insn-over-15-bytes';
+export type KnownIssueId = 'pop-ev-esp-base' | 'insn-over-15-bytes';
 
 export const KNOWN_ISSUES: readonly KnownIssue[] = [
-  {
-    id: 'lock-0f',
-    summary: 'LOCK before a 0F-map instruction (BTS/BTR/BTC Ev, XADD, CMPXCHG, CMPXCHG8B) raises #UD: dispatchLocked has no case for the 0F escape byte',
-  },
   {
     id: 'pop-ev-esp-base',
     summary: 'POP Ev with an ESP-based address uses ESP before the pop; SDM: the address is computed after ESP is incremented',
