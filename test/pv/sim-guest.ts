@@ -173,6 +173,11 @@ export class SimGuest {
     return this.t.mem.u32(ARG + 4);
   }
 
+  closePort(port: number): void {
+    poke(this.t.mem, ARG, [[0, 4, port]]);
+    this.t.hypercall(X.__HYPERVISOR_event_channel_op, [X.EVTCHNOP_close, ARG]);
+  }
+
   send(port: number): void {
     poke(this.t.mem, ARG, [[0, 4, port]]);
     this.t.hypercall(X.__HYPERVISOR_event_channel_op, [X.EVTCHNOP_send, ARG]);
@@ -375,6 +380,14 @@ export class SimBlkFront {
     return rsp;
   }
 
+  /** Give back the ring page, its grant and the event channel (after the backend let go). */
+  release(): void {
+    if (this.ringRef >= 0 && this.g.endGrant(this.ringRef)) this.g.freePage(this.ringGfn);
+    if (this.port > 0) this.g.closePort(this.port);
+    this.ringRef = -1;
+    this.port = -1;
+  }
+
   async flush(): Promise<BlkResponse> {
     const id = this.nextId++;
     this.put(3, id, 0, []);
@@ -406,6 +419,7 @@ export class SimNetFront {
   readonly received: Uint8Array[] = [];
   readonly txStatus: number[] = [];
   private partial: number[] = [];
+  private ringRefs: [number, number][] = [];
 
   constructor(
     readonly g: SimGuest,
@@ -435,6 +449,10 @@ export class SimNetFront {
     for (const r of [this.txRing, this.rxRing]) poke(g.mem, r, [[0, 4, 0], [4, 4, 1], [8, 4, 0], [12, 4, 1]]);
     const txRef = g.grant(this.txGfn, false);
     const rxRef = g.grant(this.rxGfn, false);
+    this.ringRefs = [
+      [txRef, this.txGfn],
+      [rxRef, this.rxGfn],
+    ];
     this.port = g.allocUnbound();
     const err = g.xsTransaction((tx) => {
       g.xsWrite(`${this.nodename}/tx-ring-ref`, String(txRef), tx);
@@ -473,6 +491,18 @@ export class SimNetFront {
       this.rx_prod = (this.rx_prod + 1) >>> 0;
     }
     this.pushIdx(this.rxRing, this.rx_prod);
+  }
+
+  /** Give back rings, buffers, grants and the event channel (after the backend let go). */
+  release(): void {
+    const g = this.g;
+    for (const b of [...this.rxBufs.values(), ...this.txBufs.values()]) if (g.endGrant(b.gref)) g.freePage(b.gfn);
+    this.rxBufs.clear();
+    this.txBufs.clear();
+    for (const [ref, gfn] of this.ringRefs) if (g.endGrant(ref)) g.freePage(gfn);
+    this.ringRefs = [];
+    if (this.port > 0) g.closePort(this.port);
+    this.port = -1;
   }
 
   /** Transmit one frame (≤ 4096 bytes) from a page granted read-only. */

@@ -30,19 +30,51 @@ function wr32(p: Uint8Array, o: number, v: number): void {
 }
 
 export function xsMessage(type: number, req_id: number, tx_id: number, payload: string | Uint8Array): Uint8Array {
-  const body = typeof payload === 'string' ? Uint8Array.from(payload, (c) => c.charCodeAt(0)) : payload;
-  const m = new Uint8Array(16 + body.length);
+  const len = payload.length;
+  const m = new Uint8Array(16 + len);
   wr32(m, 0, type);
   wr32(m, 4, req_id);
   wr32(m, 8, tx_id);
-  wr32(m, 12, body.length);
-  m.set(body, 16);
+  wr32(m, 12, len);
+  if (typeof payload === 'string') for (let i = 0; i < len; i++) m[16 + i] = payload.charCodeAt(i);
+  else m.set(payload, 16);
   return m;
 }
 
+/** A growable byte queue. */
+class ByteQueue {
+  private buf = new Uint8Array(256);
+  private head = 0;
+  private tail = 0;
+  get length(): number {
+    return this.tail - this.head;
+  }
+  push(b: Uint8Array): void {
+    if (this.tail + b.length > this.buf.length) {
+      const n = new Uint8Array(Math.max(this.buf.length * 2, this.length + b.length + 256));
+      n.set(this.buf.subarray(this.head, this.tail));
+      this.tail -= this.head;
+      this.head = 0;
+      this.buf = n;
+    }
+    this.buf.set(b, this.tail);
+    this.tail += b.length;
+  }
+  peek(n: number): Uint8Array {
+    return this.buf.subarray(this.head, this.head + n);
+  }
+  at(i: number): number {
+    return this.buf[this.head + i];
+  }
+  drop(n: number): void {
+    this.head += n;
+    if (this.head === this.tail) this.head = this.tail = 0;
+  }
+}
+
 export class GuestXsRing {
-  private pendingOut: number[] = [];
-  private inBytes: number[] = [];
+  private readonly pendingOut = new ByteQueue();
+  private readonly inBytes = new ByteQueue();
   readonly received: XsMsg[] = [];
   private nextReq = 1;
 
@@ -59,7 +91,7 @@ export class GuestXsRing {
 
   /** Queue raw bytes; push() moves as many as fit into the ring. */
   queue(bytes: Uint8Array): void {
-    this.pendingOut.push(...bytes);
+    this.pendingOut.push(bytes);
   }
 
   /** Move up to `max` queued bytes into the ring, then kick. Returns bytes moved. */
@@ -69,8 +101,8 @@ export class GuestXsRing {
     const prod = rd32(p, REQ_PROD);
     const space = RING - ((prod - cons) >>> 0);
     const n = Math.min(space, max, this.pendingOut.length);
-    for (let i = 0; i < n; i++) p[REQ + ((prod + i) & (RING - 1))] = this.pendingOut[i];
-    this.pendingOut.splice(0, n);
+    for (let i = 0; i < n; i++) p[REQ + ((prod + i) & (RING - 1))] = this.pendingOut.at(i);
+    this.pendingOut.drop(n);
     wr32(p, REQ_PROD, (prod + n) >>> 0);
     if (n > 0) this.kick();
     return n;
@@ -82,16 +114,18 @@ export class GuestXsRing {
     const cons = rd32(p, RSP_CONS);
     const prod = rd32(p, RSP_PROD);
     const n = (prod - cons) >>> 0;
-    for (let i = 0; i < n; i++) this.inBytes.push(p[RSP + ((cons + i) & (RING - 1))]);
+    const chunk = new Uint8Array(n);
+    for (let i = 0; i < n; i++) chunk[i] = p[RSP + ((cons + i) & (RING - 1))];
+    this.inBytes.push(chunk);
     wr32(p, RSP_CONS, prod);
     const out: XsMsg[] = [];
     while (this.inBytes.length >= 16) {
-      const h = Uint8Array.from(this.inBytes.slice(0, 16));
+      const h = this.inBytes.peek(16);
       const len = rd32(h, 12);
       if (this.inBytes.length < 16 + len) break;
-      const payload = Uint8Array.from(this.inBytes.slice(16, 16 + len));
-      this.inBytes.splice(0, 16 + len);
+      const payload = this.inBytes.peek(16 + len).slice(16);
       out.push({ type: rd32(h, 0), req_id: rd32(h, 4), tx_id: rd32(h, 8), payload, text: String.fromCharCode(...payload).replace(/\0/g, '|') });
+      this.inBytes.drop(16 + len);
     }
     if (n > 0) this.kick();
     this.received.push(...out);
@@ -105,11 +139,8 @@ export class GuestXsRing {
     for (let i = 0; i < 100; i++) {
       this.push();
       this.pull();
-      const r = this.received.find((m) => m.req_id === id && m.type !== 15);
-      if (r) {
-        this.received.splice(this.received.indexOf(r), 1);
-        return r;
-      }
+      const at = this.received.findIndex((m) => m.req_id === id && m.type !== 15);
+      if (at >= 0) return this.received.splice(at, 1)[0];
     }
     throw new Error(`no reply to request ${id} (type ${type})`);
   }
@@ -120,5 +151,10 @@ export class GuestXsRing {
     const ev = this.received.filter((m) => m.type === 15).map((m) => m.text);
     for (let i = this.received.length - 1; i >= 0; i--) if (this.received[i].type === 15) this.received.splice(i, 1);
     return ev;
+  }
+
+  /** Forget watch events (a driver that does not care about them). */
+  dropEvents(): void {
+    for (let i = this.received.length - 1; i >= 0; i--) if (this.received[i].type === 15) this.received.splice(i, 1);
   }
 }

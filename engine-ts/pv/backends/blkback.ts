@@ -102,6 +102,11 @@ export class BlkBack extends XenbusBackend {
     return this.ring !== null;
   }
 
+  /** No request is being processed (all consumed requests have been answered). */
+  get idle(): boolean {
+    return !this.running;
+  }
+
   // ---- negotiation ----------------------------------------------------------------------
 
   protected publishFeatures(): void {

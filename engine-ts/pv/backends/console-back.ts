@@ -44,6 +44,11 @@ export class ConsoleBackend {
     this.port = p;
   }
 
+  /** Host input bytes still waiting for room in the guest's ring. */
+  get pendingInput(): number {
+    return this.pending.length;
+  }
+
   close(): void {
     this.hv.dom0.close(this.port);
   }

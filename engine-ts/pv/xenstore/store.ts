@@ -187,12 +187,18 @@ export class XenStore {
   // ---- tree helpers -------------------------------------------------------------------------
 
   private lookup(t: Tree, abs: string): XsNode | undefined {
-    let n: XsNode | undefined = t.root;
-    for (const s of segments(abs)) {
-      n = n.children.get(s);
-      if (!n) return undefined;
+    return this.lookupSegs(t, segments(abs), Infinity);
+  }
+
+  /** The node at the first `n` segments of a path. */
+  private lookupSegs(t: Tree, segs: readonly string[], n: number): XsNode | undefined {
+    let node: XsNode | undefined = t.root;
+    const end = Math.min(n, segs.length);
+    for (let i = 0; i < end; i++) {
+      node = node.children.get(segs[i]);
+      if (!node) return undefined;
     }
-    return n;
+    return node;
   }
 
   private genOf(t: Tree, abs: string): number {
@@ -277,8 +283,8 @@ export class XenStore {
       return { tree: { root: this.replace(t.root, segs, node), counts: t.counts }, events: [{ path: abs, rm: false, perms: node.perms }] };
     }
     let k = segs.length - 1;
-    while (k > 0 && !this.lookup(t, '/' + segs.slice(0, k).join('/'))) k--;
-    const ancestor = this.lookup(t, k === 0 ? '/' : '/' + segs.slice(0, k).join('/'))!;
+    while (k > 0 && !this.lookupSegs(t, segs, k)) k--;
+    const ancestor = this.lookupSegs(t, segs, k)!;
     if (!this.access(c, ancestor).write) return new XsError('EACCES');
     const creating = segs.length - k;
     // New nodes inherit the parent's permissions; an unprivileged creator becomes the owner.
