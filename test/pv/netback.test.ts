@@ -182,4 +182,40 @@ describe('netback and the switch', () => {
     ports[1].send(new Uint8Array(5));
     expect(sw.stats.dropped).toBe(1);
   });
+
+  it('accepts split event channels (event-channel-tx / -rx) as Linux netfront uses them', () => {
+    const w = new World();
+    const ga = w.addGuest(1);
+    const gb = w.addGuest(2);
+    const na = w.ts.addNic(1, 0, MAC_A);
+    w.ts.addNic(2, 0, MAC_B);
+    expect(ga.xsRead('/local/domain/0/backend/vif/1/0/feature-split-event-channels')).toBe('1');
+    const fb = new SimNetFront(gb);
+    fb.connect();
+    // A hand-made frontend for d1 with two channels.
+    const fa = new SimNetFront(ga);
+    fa.backend = ga.xsRead(`${fa.nodename}/backend`)!;
+    fa.txGfn = ga.allocPage();
+    fa.rxGfn = ga.allocPage();
+    for (const r of [fa.txRing, fa.rxRing]) poke(ga.mem, r, [[0, 4, 0], [4, 4, 1], [8, 4, 0], [12, 4, 1]]);
+    const txPort = ga.allocUnbound();
+    const rxPort = ga.allocUnbound();
+    ga.xsTransaction((tx) => {
+      ga.xsWrite(`${fa.nodename}/tx-ring-ref`, String(ga.grant(fa.txGfn, false)), tx);
+      ga.xsWrite(`${fa.nodename}/rx-ring-ref`, String(ga.grant(fa.rxGfn, false)), tx);
+      ga.xsWrite(`${fa.nodename}/event-channel-tx`, String(txPort), tx);
+      ga.xsWrite(`${fa.nodename}/event-channel-rx`, String(rxPort), tx);
+      ga.xsWrite(`${fa.nodename}/request-rx-copy`, '1', tx);
+    });
+    ga.switchState(fa.nodename, X.XenbusState.Connected);
+    expect(na.state).toBe(X.XenbusState.Connected);
+    fa.port = rxPort;
+    fa.postRx(4); // kicks on the rx channel
+    ga.takePending(rxPort);
+    fb.send(ethFrame(MAC_A, MAC_B, 'to A'));
+    expect(ga.takePending(rxPort)).toBe(true); // RX completion arrives on the rx channel
+    expect(ga.takePending(txPort)).toBe(false);
+    fa.poll();
+    expect(fa.received.map((f) => String.fromCharCode(...f.subarray(14)))).toEqual(['to A']);
+  });
 });

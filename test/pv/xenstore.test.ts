@@ -302,4 +302,34 @@ describe('xenstore wire protocol over the ring', () => {
     }
     expect(last).toBe('ENOSPC|');
   });
+
+  it('state: the tree, permissions, introduced domains and a ring\'s watches and partial request survive a save/load', () => {
+    const a = setup();
+    a.dom0.write('/local/domain/1/device/x', 'v\0bin');
+    a.store.introduceDomain(1);
+    a.guest.request(W.XS_WATCH, 'device\0tok\n1\0');
+    a.guest.takeEvents();
+    a.guest.queue(xsMessage(W.XS_READ, 9, 0, 'device/x\0').subarray(0, 10)); // half a header
+    a.guest.push();
+    const storeState = a.store.saveState();
+    const ringState = a.server.saveState();
+
+    const b = setup();
+    b.store.loadState(storeState);
+    b.server.loadState(ringState);
+    b.page.set(a.page);
+    expect(b.dom0.read('/local/domain/1/device/x')).toBe('v\0bin');
+    expect(b.dom0.getPerms('/local/domain/1')).toEqual([{ id: 0, kind: 'n' }, { id: 1, kind: 'r' }]);
+    expect(b.store.isIntroduced(1)).toBe(true);
+    // The rest of the interrupted request completes against the restored server.
+    const rest = new GuestXsRing(() => b.page, () => b.server.onEvent());
+    rest.queue(xsMessage(W.XS_READ, 9, 0, 'device/x\0').subarray(10));
+    rest.push();
+    const got = rest.pull();
+    expect(got.map((m) => [m.req_id, m.text])).toEqual([[9, 'v|bin']]);
+    // The guest's watch is still registered.
+    b.dom0.write('/local/domain/1/device/y', '1');
+    expect(rest.takeEvents()).toEqual(['device/y|tok\n1|']);
+    expect(() => b.store.loadState({ nodes: [{ path: 'relative', value: '', perms: 'n0' }], introduced: [] })).toThrow(/first entry/);
+  });
 });

@@ -9,9 +9,11 @@
 // stops talking to it) until the toolstack resets it. Replies wait in a bounded queue when
 // the guest does not drain its response ring, and no new request is read meanwhile.
 
+import type { StateRecord, Stateful } from '../../machine/bus';
+import { readString } from '../../devices/common/state-fields';
 import { fromLatin1, latin1, u32, wordsOf } from '../bytes';
 import { encodeMessage, handleXsRequest, XENSTORE_PAYLOAD_MAX, XSD_SOCKMSG_SIZE, XS_WATCH_EVENT } from './wire';
-import type { XenStore, XsConnection } from './store';
+import { isXsError, type XenStore, type XsConnection } from './store';
 
 export const XENSTORE_RING_SIZE = 1024;
 const REQ = 0;
@@ -38,7 +40,8 @@ export interface XenstoreRingTransport {
   log(msg: string): void;
 }
 
-export class XenstoreRingServer {
+export class XenstoreRingServer implements Stateful {
+  readonly stateVersion = 1;
   readonly conn: XsConnection;
   private readonly inBuf = new Uint8Array(XSD_SOCKMSG_SIZE + XENSTORE_PAYLOAD_MAX);
   private inLen = 0;
@@ -189,6 +192,47 @@ export class XenstoreRingServer {
     const page = this.transport.page();
     const w = page ? wordsOf(page) : null;
     if (w) Atomics.store(w, ERROR >> 2, XENSTORE_ERROR_NONE);
+  }
+
+  get stateName(): string {
+    return `xenstore-ring-d${this.domid}`;
+  }
+
+  /** Partial request, unsent output and the guest's watches (the ring indexes live in guest memory). */
+  saveState(): StateRecord {
+    const pending: number[] = [];
+    this.out.forEach((m, i) => pending.push(...(i === 0 ? m.subarray(this.outOff) : m)));
+    return {
+      partial: this.inBuf.slice(0, this.inLen),
+      output: Uint8Array.from(pending),
+      watches: this.conn.watches.map((w) => ({ path: w.path, token: w.token })),
+      broken: this.broken ?? '',
+    };
+  }
+
+  loadState(state: StateRecord): void {
+    const dev = this.stateName;
+    const partial = state.partial;
+    const output = state.output;
+    if (!(partial instanceof Uint8Array) || partial.length > this.inBuf.length) throw new Error(`${dev} state: bad partial request`);
+    if (!(output instanceof Uint8Array) || output.length > MAX_QUEUED_BYTES + XSD_SOCKMSG_SIZE + XENSTORE_PAYLOAD_MAX) throw new Error(`${dev} state: bad output queue`);
+    this.inBuf.set(partial);
+    this.inLen = partial.length;
+    this.out.length = 0;
+    this.outOff = 0;
+    this.outBytes = output.length;
+    if (output.length > 0) this.out.push(output.slice());
+    this.store.resetWatches(this.conn);
+    const watches = state.watches;
+    if (!Array.isArray(watches)) throw new Error(`${dev} state: field "watches" is not a list`);
+    for (const w of watches) {
+      const path = typeof w === 'object' && w !== null && !Array.isArray(w) && !(w instanceof Uint8Array) ? (w as StateRecord).path : undefined;
+      const token = typeof w === 'object' && w !== null && !Array.isArray(w) && !(w instanceof Uint8Array) ? (w as StateRecord).token : undefined;
+      if (typeof path !== 'string' || typeof token !== 'string' || isXsError(this.store.watch(this.conn, path, token)))
+        throw new Error(`${dev} state: bad watch ${JSON.stringify(w)}`);
+    }
+    const broken = readString(state, dev, 'broken');
+    this.broken = broken === '' ? null : broken;
   }
 
   /** For the inspector: pending partial request and queued output. */

@@ -9,6 +9,7 @@
 // than when the transaction started; otherwise its operations are replayed on the live tree
 // and watches fire then.
 
+import type { StateRecord, Stateful } from '../../machine/bus';
 import { canonicalize, domainPath, isChildOf, isSpecialPath, parentOf, segments } from './paths';
 
 export type XsErrno =
@@ -136,7 +137,9 @@ export function parsePerms(list: readonly string[]): XsPerm[] | null {
   return out;
 }
 
-export class XenStore {
+export class XenStore implements Stateful {
+  readonly stateName = 'xenstore';
+  readonly stateVersion = 1;
   private live: Tree;
   private gen = 0;
   private readonly conns = new Set<XsConnection>();
@@ -577,5 +580,32 @@ export class XenStore {
 
   introducedDomains(): number[] {
     return [...this.introduced];
+  }
+
+  /**
+   * The tree and the introduced domains. Connections (guest rings, dom0 clients) save their
+   * own watches; open transactions are not saved (a guest sees ENOENT and retries).
+   */
+  saveState(): StateRecord {
+    return {
+      nodes: this.dump().map((n) => ({ path: n.path, value: n.value, perms: n.perms.join(',') })),
+      introduced: this.introducedDomains(),
+    };
+  }
+
+  loadState(state: StateRecord): void {
+    const dev = this.stateName;
+    const nodes = state.nodes;
+    const introduced = state.introduced;
+    if (!Array.isArray(nodes)) throw new Error(`${dev} state: field "nodes" is not a list`);
+    if (!Array.isArray(introduced) || introduced.some((d) => typeof d !== 'number' || !Number.isInteger(d) || d < 0 || d > 0xffff))
+      throw new Error(`${dev} state: field "introduced" is not a list of domain ids`);
+    const entries = nodes.map((n, i) => {
+      if (typeof n !== 'object' || n === null || Array.isArray(n) || n instanceof Uint8Array) throw new Error(`${dev} state: nodes[${i}] is not a record`);
+      const r = n as StateRecord;
+      if (typeof r.path !== 'string' || typeof r.value !== 'string' || typeof r.perms !== 'string') throw new Error(`${dev} state: nodes[${i}] is malformed`);
+      return { path: r.path, value: r.value, perms: r.perms.split(',') };
+    });
+    this.restore(entries, introduced as number[]);
   }
 }
