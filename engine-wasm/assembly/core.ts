@@ -8,8 +8,8 @@ import {
 import {
   cpu, eip, setEip, instrEip, setInstrEip, code32, setOpsize32, setAdsize32, opsize32, adsize32,
   prefixes, setPrefixes, setSegOvr, fault, clearFault, excVector, excCode, excHasCode, raise, raiseGP, raiseUD,
-  PFX_LOCK, PFX_OPSIZE, PFX_ADSIZE, PFX_REP, PFX_REPNE, EXC_DF, EXC_PF, EXC_NM, EXC_DB, EXC_NMI, EXC_UD,
-  FLAG_IF, FLAG_TF, getEflags, delivered, setDelivered, cr0, CR0_EM, CR0_TS, syncEipToMemory, loadEipFromMemory, modrm,
+  PFX_LOCK, PFX_OPSIZE, PFX_ADSIZE, PFX_REP, PFX_REPNE, PFX_SEG, EXC_DF, EXC_PF, EXC_NM, EXC_DB, EXC_NMI, EXC_UD,
+  FLAG_IF, FLAG_TF, getEflags, delivered, setDelivered, clipFetchToInstruction, invalidateFetch, cr0, CR0_EM, CR0_TS, syncEipToMemory, loadEipFromMemory, modrm,
 } from './state';
 import { fetch8 } from './state';
 import { dispatch, dispatchLocked } from './dispatch.gen';
@@ -24,13 +24,15 @@ let exitReason: i32 = EXIT_BUDGET;
 
 // ---- prefixes (each continues decoding with the next byte) ----------------------------------
 function next(): void {
-  if (eip - instrEip >= 14) { raiseGP(0); return; } // prefixes made it longer than 15 bytes
+  const clipped = clipFetchToInstruction(); // an instruction may not exceed 15 bytes
   const op = fetch8();
-  if (fault) return;
-  const key = op | (opsize32 ? 0x200 : 0);
-  if (prefixes & PFX_LOCK) dispatchLocked(key); else dispatch(key);
+  if (!fault) {
+    const key = op | (opsize32 ? 0x200 : 0);
+    if (prefixes & PFX_LOCK) dispatchLocked(key); else dispatch(key);
+  }
+  if (clipped) invalidateFetch();
 }
-export function prefixSeg(s: u32): void { setSegOvr(<i32>s); next(); }
+export function prefixSeg(s: u32): void { setSegOvr(<i32>s); setPrefixes(prefixes | PFX_SEG); next(); }
 export function prefixOpsize(): void { setPrefixes(prefixes | PFX_OPSIZE); setOpsize32(!code32); next(); }
 export function prefixAdsize(): void { setPrefixes(prefixes | PFX_ADSIZE); setAdsize32(!code32); next(); }
 export function prefixRep(p: u32): void { setPrefixes((prefixes & ~(PFX_REP | PFX_REPNE)) | p); next(); }

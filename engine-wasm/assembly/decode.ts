@@ -3,8 +3,8 @@
 
 import { RAM_BASE, R_SEG_LO, R_SEG_HI, R_SEG_PERM, SEGP_READ, SEGP_WRITE, SEGP_BIG_READ, SEGP_BIG_WRITE, MEMT_RAM } from '../memory-map';
 import {
-  cpu, tlb, eip, setEip, instrEip, csBase, csLimit, setFetchWindow, cpl, fetch8, fetch16, fetch32,
-  adsize32, opsize32, segOvr, modrm, setModrm, eaSeg, eaOff, setEa, fault, prefixes, PFX_LOCK,
+  cpu, tlb, eip, setEip, instrEip, csBase, csLimit, setFetchWindow, cpl, fetch8, fetch16, fetch32, clipFetchToInstruction,
+  adsize32, opsize32, segOvr, modrm, setModrm, eaSeg, eaOff, setEa, setEaEspBase, fault, prefixes, PFX_LOCK,
   raiseGP, raiseSS, stack32, raise, EXC_GP,
   reg32, reg16, reg8, setReg32, setReg16, setReg8,
   segBase, ES, CS, SS, DS, ESP, EBP, ESI, EDI, EBX,
@@ -29,7 +29,10 @@ export function fetchSlow(size: u32): u32 {
     const lin = csBase + off;
     const p = linToPhys(lin, ACC_EXEC, cpl == 3);
     if (fault) return 0;
-    if (physType(p) == MEMT_RAM) openWindow(off, lin, p);
+    if (physType(p) == MEMT_RAM) {
+      openWindow(off, lin, p);
+      if (prefixes != 0) clipFetchToInstruction(); // the 15-byte limit (see core.ts next())
+    }
     setEip(off + 1);
     v |= physRead8(p) << (i << 3);
   }
@@ -67,6 +70,7 @@ function decodeEA(m: u32): void {
   const mod = m >> 6, rm = m & 7;
   let seg: u32 = DS;
   let off: u32 = 0;
+  let espBase = false;
   if (!adsize32) {
     switch (rm) {
       case 0: off = reg16(EBX) + reg16(ESI); break;
@@ -87,6 +91,7 @@ function decodeEA(m: u32): void {
       const base = sib & 7, index = (sib >> 3) & 7, scale = sib >> 6;
       if (base == 5 && mod == 0) off = fetch32();
       else { off = reg32(base); if (base == 4 || base == 5) seg = SS; }
+      espBase = base == 4;
       if (index != 4) off += reg32(index) << scale;
     } else if (rm == 5 && mod == 0) {
       off = fetch32();
@@ -98,6 +103,7 @@ function decodeEA(m: u32): void {
     else if (mod == 2) off += fetch32();
   }
   setEa(segOvr >= 0 ? <u32>segOvr : seg, off);
+  setEaEspBase(espBase);
 }
 
 /** Segment to use for a default-DS access, honouring an override prefix. */

@@ -5,7 +5,7 @@ import {
   cpu, tlb, modrm, fault, eip, setEip, instrEip, opsize32, adsize32, prefixes, PFX_REP, PFX_REPNE,
   cpl, protMode, v86Mode, stack32, raise, raiseGP, raiseUD, EXC_BR, EXC_UD, EXC_NM, EXC_OF, EXC_BP, EXC_DB,
   reg8, setReg8, reg16, setReg16, reg32, setReg32, EAX, ECX, EDX, EBX, ESP, EBP, ESI, EDI,
-  segSel, segBase, ES, CS, SS, DS, FS, GS, csLimit, eaOff, eaSeg,
+  segSel, segBase, ES, CS, SS, DS, FS, GS, csLimit, eaOff, eaSeg, eaEspBase, setEa,
   setLazy, LF_SUB, FLAGS_ARITH, getEflags, setEflagsRaw, flushFlags, setFlagBits, cond,
   FLAG_CF, FLAG_DF, FLAG_IF, FLAG_TF, FLAG_IOPL, FLAG_VM, FLAG_RF, FLAG_NT, FLAG_AC, FLAG_ID, FLAG_VIF, FLAG_VIP,
   getCF, cr0, CR0_TS, CR0_MP,
@@ -141,6 +141,7 @@ export function POP_Ev16(): void {
   const v = peek16(0); if (fault) return;
   const old = reg32(ESP);
   adjustSP(2);
+  if (modrm < 0xc0 && eaEspBase) setEa(eaSeg, eaOff + 2); // SDM POP: ESP-based address uses the new ESP
   writeE16(v);
   if (fault) setReg32(ESP, old);
 }
@@ -148,6 +149,7 @@ export function POP_Ev32(): void {
   const v = peek32(0); if (fault) return;
   const old = reg32(ESP);
   adjustSP(4);
+  if (modrm < 0xc0 && eaEspBase) setEa(eaSeg, eaOff + 4); // SDM POP: ESP-based address uses the new ESP
   writeE32(v);
   if (fault) setReg32(ESP, old);
 }

@@ -46,6 +46,9 @@ export function setPrefixes(v: u32): void { prefixes = v; }
 export function setSegOvr(v: i32): void { segOvr = v; }
 export function setModrm(v: u32): void { modrm = v; }
 export function setEa(seg: u32, off: u32): void { eaSeg = seg; eaOff = off; }
+/** The memory operand's address used ESP as its base (POP Ev adjusts it after popping). */
+export let eaEspBase: bool = false;
+export function setEaEspBase(v: bool): void { eaEspBase = v; }
 export function setInstrLen(v: u32): void { instrLen = v; }
 
 export const PFX_LOCK: u32 = 1;
@@ -53,6 +56,7 @@ export const PFX_REP: u32 = 2; // F3
 export const PFX_REPNE: u32 = 4; // F2
 export const PFX_OPSIZE: u32 = 8;
 export const PFX_ADSIZE: u32 = 16;
+export const PFX_SEG: u32 = 32; // a segment override is present (the segment is in segOvr)
 
 // Mirrors of derived state (refreshed by refreshMode()).
 export let cpl: u32 = 0;
@@ -148,6 +152,17 @@ export let fetchLen: u32 = 0;
 export let fetchBase: usize = 0;
 export function setFetchWindow(lo: u32, len: u32, base: usize): void { fetchLo = lo; fetchLen = len; fetchBase = base; }
 @inline export function invalidateFetch(): void { fetchLen = 0; }
+/**
+ * While an instruction with prefixes decodes, no byte past instrEip + 15 may come from the
+ * window: clip it so such a byte takes the slow path (which raises #GP). Returns whether the
+ * window was clipped (the caller drops it afterwards).
+ */
+export function clipFetchToInstruction(): bool {
+  const limit = instrEip + 15;
+  const d = limit - fetchLo;
+  if (d < fetchLen) { fetchLen = d; return true; }
+  return false;
+}
 
 @inline export function fetch8(): u32 {
   const off = eip;

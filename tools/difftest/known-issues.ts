@@ -9,13 +9,6 @@ export interface KnownIssue {
 
 export type KnownIssueId = 'pop-ev-esp-base' | 'insn-over-15-bytes';
 
-export const KNOWN_ISSUES: readonly KnownIssue[] = [
-  {
-    id: 'pop-ev-esp-base',
-    summary: 'POP Ev with an ESP-based address uses ESP before the pop; SDM: the address is computed after ESP is incremented',
-  },
-  {
-    id: 'insn-over-15-bytes',
-    summary: 'an instruction longer than 15 bytes (redundant prefixes) executes instead of raising #GP(0) when its bytes come through the fetch fast path; only the slow path checks the length',
-  },
-];
+// Fixed so far: LOCK before 0F opcodes, POP Ev with an ESP-based address, instructions over
+// 15 bytes through the fetch fast path.
+export const KNOWN_ISSUES: readonly KnownIssue[] = [];
