@@ -1,9 +1,15 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
-import { createMachine, type MachineHandle, type StopReason } from '../engine-ts/api';
+import { createMachine, type MachineConfig, type MachineHandle, type StopReason } from '../engine-ts/api';
 import { Console, type ConsoleApi } from './Console';
 import { GUESTS } from './guests';
 
 type Phase = 'idle' | 'loading' | 'running' | 'stopped' | 'error';
+
+async function fetchBytes(url: string): Promise<Uint8Array> {
+  const res = await fetch(url);
+  if (!res.ok) throw new Error(`${url}: HTTP ${res.status}${res.status === 404 ? ' (build it with npm run guest:linux)' : ''}`);
+  return new Uint8Array(await res.arrayBuffer());
+}
 
 function describeStop(r: StopReason): string {
   switch (r.kind) {
@@ -36,18 +42,38 @@ export function App() {
     consoleRef.current?.clear();
     setPhase('loading');
     setMips(null);
-    setStatus(`Loading ${guest.title}…`);
     try {
-      const res = await fetch(guest.file);
-      if (!res.ok) throw new Error(`${guest.file}: HTTP ${res.status}`);
-      const image = new Uint8Array(await res.arrayBuffer());
+      let spec: MachineConfig['guest'];
+      let watch: ((text: string) => void) | null = null;
+      if (guest.kind === 'flat') {
+        setStatus(`Loading ${guest.title}…`);
+        spec = { kind: 'flat', image: await fetchBytes(guest.file), name: guest.title };
+      } else {
+        setStatus('Loading kernel…');
+        const kernel = await fetchBytes(guest.kernel);
+        setStatus('Loading initrd…');
+        const initrd = await fetchBytes(guest.initrd);
+        spec = { kind: 'linux', kernel, initrd, cmdline: guest.cmdline, name: guest.title };
+        // Follow boot progress in the console text.
+        let seen = '';
+        let next = 0;
+        watch = (text) => {
+          if (next >= guest.phases.length) return;
+          seen = (seen + text).slice(-4096);
+          while (next < guest.phases.length && seen.includes(guest.phases[next].match)) {
+            setStatus(`${guest.title}: ${guest.phases[next].label}`);
+            next++;
+          }
+        };
+      }
+      const dec = new TextDecoder();
       const machine = await createMachine(
-        { memoryMiB: guest.memoryMiB, guest: { kind: 'flat', image, name: guest.title }, pacing: 'realtime' },
-        { onConsole: (b) => consoleRef.current?.write(b) },
+        { memoryMiB: guest.memoryMiB, guest: spec, pacing: 'realtime', rtcStartSeconds: Math.floor(Date.now() / 1000) },
+        { onConsole: (b) => { consoleRef.current?.write(b); watch?.(dec.decode(b, { stream: true })); } },
       );
       machineRef.current = machine;
       setPhase('running');
-      setStatus(`Running ${guest.title}`);
+      setStatus(guest.kind === 'linux' ? `${guest.title}: booting` : `Running ${guest.title}`);
       consoleRef.current?.focus();
       const reason = await machine.run();
       if (machineRef.current === machine) {

@@ -1,14 +1,30 @@
 // The guests the page offers. Files are served from public/guests/.
-export interface GuestEntry {
-  id: string;
-  title: string;
-  description: string;
-  kind: 'flat';
-  file: string;
-  memoryMiB: number;
-}
+export type GuestEntry =
+  | { id: string; title: string; description: string; kind: 'flat'; file: string; memoryMiB: number }
+  | {
+      id: string; title: string; description: string; kind: 'linux';
+      kernel: string; initrd: string; manifest: string; cmdline: string; memoryMiB: number;
+      /** Console text that marks each boot phase (for the status line). */
+      phases: Array<{ match: string; label: string }>;
+    };
 
 export const GUESTS: GuestEntry[] = [
+  {
+    id: 'linux',
+    title: 'Debian Linux',
+    description: 'Debian 12 i386 686-pae kernel with a busybox initramfs, booted directly (Linux boot protocol, no BIOS). Type commands at the shell.',
+    kind: 'linux',
+    kernel: 'guests/linux/bzImage',
+    initrd: 'guests/linux/initrd.img',
+    manifest: 'guests/linux/manifest.json',
+    cmdline: 'console=ttyS0,115200 tsc=reliable nokaslr printk.time=1',
+    memoryMiB: 128,
+    phases: [
+      { match: 'Linux version', label: 'booting the kernel' },
+      { match: 'Run /init', label: 'starting /init' },
+      { match: 'pvlab: ready', label: 'shell' },
+    ],
+  },
   {
     id: 'hello',
     title: 'Hello guest',

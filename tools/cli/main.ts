@@ -139,7 +139,8 @@ export async function bootCommand(args: string[], io: CliIo, root: string): Prom
       matched = true;
       void machine.stop();
     }
-    if (sends.length && prompt.test(transcript)) {
+    // Busybox's line editor queries the cursor (ESC[6n) after printing the prompt: ignore escapes.
+    if (sends.length && prompt.test(transcript.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, ''))) {
       const text = sends.shift()!;
       transcript = '';
       machine.sendInput(new TextEncoder().encode(text + '\r'));
