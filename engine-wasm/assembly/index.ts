@@ -4,7 +4,7 @@ import {
   MAP_VERSION, CTRL_BASE, CTRL_MAP_VERSION, VCPU_BASE, VCPU_STRIDE, MAX_VCPUS,
   R_EIP, R_CR0, R_CR2, R_CR3, R_CR4, R_DR, R_EFER, R_GDTR_BASE, R_GDTR_LIMIT, R_IDTR_BASE, R_IDTR_LIMIT,
   R_A20_MASK, R_HALTED, R_INT_SHADOW, R_NMI_BLOCKED, R_APIC_BASE, R_PAT, R_MTRR, R_VCPU_ID, R_CPL, R_PENDING,
-  R_EXC_COUNT, R_GPR, R_EFLAGS, R_LF_MASK, R_MISC_ENABLE,
+  R_EXC_COUNT, R_GPR, R_EFLAGS, R_LF_MASK, R_MISC_ENABLE, R_CPUID_FLAGS,
 } from '../memory-map';
 import {
   cpu, setCpuBase, setSegCache, refreshMode, getEflags as coreGetEflags, setEflagsRaw, cpl, setEip, syncTF,
@@ -26,9 +26,12 @@ export function init(id: i32): i32 {
 
 /** Power-on / RESET state (SDM Vol. 3A 9.1.1): real mode at F000:FFF0 with CS base FFFF0000. */
 export function reset(): void {
+  // The vCPU's identity and the board's CPUID feature switches survive a reset.
   const id = load<u32>(cpu + R_VCPU_ID);
+  const features = load<u32>(cpu + R_CPUID_FLAGS);
   memory.fill(cpu, 0, 0x1000);
   store<u32>(cpu + R_VCPU_ID, id);
+  store<u32>(cpu + R_CPUID_FLAGS, features);
   for (let r: u32 = 0; r < 8; r++) store<u32>(cpu + R_GPR + r * 4, 0);
   store<u32>(cpu + 2 * 4, 0x0619); // EDX = family/model/stepping
   store<u32>(cpu + R_EFLAGS, 2);
