@@ -17,6 +17,7 @@ function describeStop(r: StopReason): string {
     case 'exit': return `guest exited with code ${r.code}`;
     case 'stopped': return 'stopped';
     case 'triple-fault': return 'triple fault (machine shut down)';
+    case 'poweroff': return 'powered off';
     case 'error': return `error: ${r.message}`;
   }
 }

@@ -26,6 +26,7 @@ export interface MachineConfig {
 export type StopReason =
   | { kind: 'stopped' }
   | { kind: 'halted' }
+  | { kind: 'poweroff' } // ACPI S5
   | { kind: 'exit'; code: number }
   | { kind: 'triple-fault' }
   | { kind: 'error'; message: string };

@@ -19,6 +19,9 @@ import { PciBus } from '../devices/pci/pci-bus';
 import { I440fxHostBridge } from '../devices/pci/i440fx';
 import { Piix3IsaBridge } from '../devices/pci/piix3';
 import type { ApicMessage } from '../devices/common/apic-message';
+import { AcpiPm, ACPI_SLP_TYP_S5 } from '../devices/acpi/acpi-pm';
+import { buildAcpiTables, type AcpiPciRoute } from '../devices/acpi/acpi-tables';
+import { i440fxSwizzle } from '../devices/pci/pci-bus';
 
 /** The x86 core's entry points (engine-ts/worker instantiates it). */
 export interface CpuCore {
@@ -57,6 +60,12 @@ export interface BoardOptions {
   /** Unix seconds of the guest's RTC at power-on (injected: the engine never reads the host clock). */
   rtcStartSeconds?: number;
 }
+
+/** Where the ACPI tables live (reserved in the e820 map: 0xE0000-0xFFFFF). */
+const ACPI_TABLES_ADDR = 0xe0000;
+const SCI_IRQ = 9;
+/** ISA IRQs that PCI PIRQA..PIRQD are steered to. */
+const PIRQ_IRQS = [10, 11, 10, 11];
 
 function store32(memory: WebAssembly.Memory, byteOffset: number, v: number): void {
   new DataView(memory.buffer).setUint32(byteOffset, v >>> 0, true);
@@ -103,6 +112,7 @@ export class Board {
   readonly com1: Uart16550;
   readonly com2: Uart16550;
   readonly debug: DebugPorts;
+  readonly acpiPm: AcpiPm;
   private core: CpuCore | null = null;
   private consoleBuf: number[] = [];
   private debugBuf: number[] = [];
@@ -115,6 +125,8 @@ export class Board {
   readonly exits = { io: 0, mmio: 0, hypercall: 0, halt: 0 };
   /** The guest asked for a reset (keyboard controller, 0xCF9). */
   resetRequested = false;
+  /** The guest powered the machine off (ACPI S5). */
+  poweredOff = false;
 
   constructor(readonly memory: WebAssembly.Memory, readonly options: BoardOptions) {
     this.ram = new GuestRam(memory, options.ramBytes);
@@ -193,7 +205,52 @@ export class Board {
       },
     });
     if (options.debugPorts !== false) this.debug.register(this.ports);
+    this.acpiPm = new AcpiPm(this.clock, {
+      sci: this.isaIrq(SCI_IRQ, 'acpi-sci'),
+      onSleep: (typ) => {
+        if (typ !== ACPI_SLP_TYP_S5) return;
+        this.poweredOff = true;
+        this.vcpu.raisePending(MM.PEND_EXIT);
+      },
+    });
+    this.acpiPm.register(this.ports);
+    // What firmware would have done: steer PIRQA-D to ISA IRQs 10/11 (the DSDT's _PRT names
+    // the same GSIs, so one table serves PIC and APIC mode) and mark them level-triggered.
+    PIRQ_IRQS.forEach((irq, pirq) => this.piix3.writeConfig(0x60 + pirq, 1, irq));
+    this.pic.setElcr((1 << PIRQ_IRQS[0]) | (1 << PIRQ_IRQS[1]) | (1 << SCI_IRQ));
     this.setLowMemTypes();
+  }
+
+  /**
+   * ACPI tables (RSDP, RSDT, FADT, FACS, DSDT, MADT) as firmware leaves them at 0xE0000,
+   * where Linux's RSDP scan looks; the Linux loader also passes the RSDP in boot_params.
+   */
+  firmwareTables(): { bytes: Uint8Array; rsdp: number; address: number } {
+    const routes: AcpiPciRoute[] = [];
+    for (let device = 1; device < 32; device++) {
+      for (let pin = 0; pin < 4; pin++) routes.push({ device, pin, gsi: PIRQ_IRQS[i440fxSwizzle(device, pin)] });
+    }
+    const t = buildAcpiTables(ACPI_TABLES_ADDR, {
+      apicIds: [0],
+      ioapic: { id: 0, address: 0xfec00000, gsiBase: 0 },
+      sciIrq: SCI_IRQ,
+      pciRoutes: routes,
+      pciMemoryStart: Math.max(this.options.ramBytes, 0xe0000000),
+    });
+    return { bytes: t.bytes, rsdp: t.addresses['RSD PTR '], address: ACPI_TABLES_ADDR };
+  }
+
+  /** Copy the firmware tables into RAM (after a loader cleared low memory). */
+  installFirmwareTables(): number {
+    const t = this.firmwareTables();
+    if (t.address + t.bytes.length > 0x100000) throw new Error('ACPI tables do not fit below 1 MiB');
+    this.ram.all().set(t.bytes, t.address);
+    return t.rsdp;
+  }
+
+  /** CPU state firmware leaves behind: MTRRs enabled with write-back as the default type. */
+  firmwareCpuSetup(): void {
+    this.vcpu.setU64(MM.R_MTRR + 8, 0x806n); // IA32_MTRR_DEF_TYPE: E=1, type WB
   }
 
   /** An IrqLine for a device on ISA IRQ `irq`. */

@@ -9,12 +9,22 @@ import { loadMultiboot } from '../machine/loaders/multiboot';
 import { Runner, type RunnerHost } from './runner';
 import type { MachineConfig, MachineEvents, MachineStats, StopReason } from '../api/types';
 import { validateConfig } from '../api/types';
+import * as MM from '../../engine-wasm/memory-map';
 
 export class LocalMachine {
-  readonly board: Board;
-  readonly runner: Runner;
+  board: Board;
+  runner: Runner;
+  private resets = 0;
 
-  private constructor(readonly memory: WebAssembly.Memory, board: Board, runner: Runner) {
+  private constructor(
+    readonly memory: WebAssembly.Memory,
+    private readonly module: WebAssembly.Module,
+    private readonly config: MachineConfig,
+    private readonly events: MachineEvents,
+    private readonly host: RunnerHost,
+    board: Board,
+    runner: Runner,
+  ) {
     this.board = board;
     this.runner = runner;
   }
@@ -27,8 +37,17 @@ export class LocalMachine {
     memory?: WebAssembly.Memory,
   ): Promise<LocalMachine> {
     const v = validateConfig(config);
+    const mem = memory ?? createMachineMemory(v.memoryMiB << 20);
+    const { board, runner } = await LocalMachine.power(module, mem, config, events, host);
+    return new LocalMachine(mem, module, config, events, host, board, runner);
+  }
+
+  /** Build the board, attach a fresh core instance and load the guest (power-on). */
+  private static async power(
+    module: WebAssembly.Module, mem: WebAssembly.Memory, config: MachineConfig, events: MachineEvents, host: RunnerHost,
+  ): Promise<{ board: Board; runner: Runner }> {
+    const v = validateConfig(config);
     const ramBytes = v.memoryMiB << 20;
-    const mem = memory ?? createMachineMemory(ramBytes);
     const board = new Board(mem, {
       ramBytes,
       debugPorts: v.debugPorts,
@@ -40,17 +59,32 @@ export class LocalMachine {
     const core = await instantiateCore(module, mem, board.coreHost);
     board.attachCore(core);
     const g = config.guest;
+    const tables = board.firmwareTables();
     switch (g.kind) {
       case 'flat': loadFlatBinary(board, g.image, g.loadAddress); break;
-      case 'linux': loadLinux(board, { kernel: g.kernel, initrd: g.initrd, cmdline: g.cmdline }); break;
+      case 'linux': loadLinux(board, { kernel: g.kernel, initrd: g.initrd, cmdline: g.cmdline, acpiRsdp: tables.rsdp }); break;
       case 'multiboot': loadMultiboot(board, { kernel: g.kernel, cmdline: g.cmdline, modules: g.modules }); break;
       default: throw new Error(`unknown guest kind ${(g as { kind: string }).kind}`);
     }
-    const runner = new Runner(board, host, v.pacing);
-    return new LocalMachine(mem, board, runner);
+    if (g.kind !== 'flat') {
+      board.installFirmwareTables();
+      board.firmwareCpuSetup();
+    }
+    return { board, runner: new Runner(board, host, v.pacing) };
   }
 
-  run(): Promise<StopReason> { return this.runner.run(); }
+  /** Run until the machine stops; a guest-requested reset reboots it with the same configuration. */
+  async run(): Promise<StopReason> {
+    for (;;) {
+      const reason = await this.runner.run();
+      if (reason.kind !== 'reset') return reason;
+      if (++this.resets > 1000) return { kind: 'error', message: 'the guest keeps resetting the machine' };
+      new Uint8Array(this.memory.buffer, MM.RAM_BASE, this.board.ram.size).fill(0);
+      const { board, runner } = await LocalMachine.power(this.module, this.memory, this.config, this.events, this.host);
+      this.board = board;
+      this.runner = runner;
+    }
+  }
 
   stats(): MachineStats {
     return { ...this.runner.stats(), exits: { ...this.board.exits } };

@@ -11,6 +11,7 @@
 
 import * as MM from '../../engine-wasm/memory-map';
 import type { Board } from '../machine/board';
+import type { StopReason } from '../api/types';
 
 export interface RunnerHost {
   /** Wait up to `ms` for news (input, a control request); may return early. */
@@ -25,12 +26,8 @@ export interface RunnerHost {
 
 export type Pacing = 'realtime' | 'fast';
 
-export type StopReason =
-  | { kind: 'stopped' } // the host asked
-  | { kind: 'halted' } // HLT with interrupts disabled
-  | { kind: 'exit'; code: number } // port 0xF4
-  | { kind: 'triple-fault' }
-  | { kind: 'error'; message: string };
+/** Why the run loop returned: the public StopReason, or a guest reset the owner turns into a reboot. */
+export type RunnerStop = StopReason | { kind: 'reset' };
 
 export interface RunnerStats {
   instructions: number;
@@ -90,7 +87,7 @@ export class Runner {
     }
   }
 
-  async run(): Promise<StopReason> {
+  async run(): Promise<RunnerStop> {
     if (this.running) throw new Error('runner is already running');
     this.running = true;
     this.stopRequested = false;
@@ -102,6 +99,8 @@ export class Runner {
         this.host.poll?.();
         if (this.stopRequested) return { kind: 'stopped' };
         if (this.board.exitCode !== null) return { kind: 'exit', code: this.board.exitCode };
+        if (this.board.poweredOff) return { kind: 'poweroff' };
+        if (this.board.resetRequested) return { kind: 'reset' };
         const before = this.board.vcpu.icount;
         const exit = this.board.runSlice(this.sliceInstructions);
         this.account(Number(this.board.vcpu.icount - before));

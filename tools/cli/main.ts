@@ -201,6 +201,7 @@ async function driveConsole(machine: Awaited<ReturnType<typeof createMachine>>, 
   }
   switch (reason.kind) {
     case 'halted': return 0;
+    case 'poweroff': return 0;
     case 'exit': return reason.code;
     case 'stopped': return 130;
     case 'triple-fault': io.stderr.write('pvlab: the guest triple-faulted (machine shutdown)\n'); return 2;
