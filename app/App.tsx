@@ -1,6 +1,7 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { createMachine, type MachineConfig, type MachineHandle, type StopReason } from '../engine-ts/api';
 import { Console, type ConsoleApi } from './Console';
+import { DisksPanel } from './disks/DisksPanel';
 import { GUESTS } from './guests';
 
 type Phase = 'idle' | 'loading' | 'running' | 'stopped' | 'error';
@@ -123,6 +124,7 @@ export function App() {
       </section>
       <p className="description">{guest.description}</p>
       <Console onInput={(b) => machineRef.current?.sendInput(b)} onReady={(api) => { consoleRef.current = api; }} />
+      <DisksPanel />
     </div>
   );
 }

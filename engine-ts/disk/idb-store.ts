@@ -81,3 +81,33 @@ export function deleteIdbStore(diskId: string, store: UseStore = defaultStore())
     return promisifyRequest(s.transaction);
   });
 }
+
+/** Chunks stored for one image (absent chunks read as zeros and cost nothing). */
+export function countIdbChunks(diskId: string, store: UseStore = defaultStore()): Promise<number> {
+  return store('readonly', (s) => promisifyRequest(s.count(IDBKeyRange.bound([diskId, 0], [diskId, Infinity]))));
+}
+
+/**
+ * The ids of every image present in the store, one cursor step per image: after a key
+ * [id, n] the cursor jumps to [id, []], which sorts after every number (arrays sort last).
+ */
+export function listIdbStores(store: UseStore = defaultStore()): Promise<string[]> {
+  return store('readonly', (s) => {
+    const ids: string[] = [];
+    const request = s.openKeyCursor();
+    return new Promise<string[]>((resolve, reject) => {
+      request.onerror = () => reject(request.error);
+      request.onsuccess = () => {
+        const cursor = request.result;
+        if (!cursor) return resolve(ids);
+        const key = cursor.key;
+        if (Array.isArray(key) && typeof key[0] === 'string') {
+          ids.push(key[0]);
+          cursor.continue([key[0], []]);
+        } else {
+          cursor.continue(); // a foreign key: skip it
+        }
+      };
+    });
+  });
+}

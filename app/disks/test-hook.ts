@@ -1,0 +1,71 @@
+// Test hook for the e2e tests (like window.__termText): lets a test read and write a library
+// disk's virtual contents through the page's own IndexedDB. The page itself never uses it.
+//   __disks.read(id, offset, length)  -> base64 of those bytes (offset/length: whole sectors)
+//   __disks.write(id, offset, base64) -> opens the disk, writes, closes (which commits)
+//   __disks.sha256(id)                -> hex SHA-256 of the whole virtual disk
+//   __disks.hold(id) / release(id)    -> keep the disk open for writing, as a running machine does
+import { diskLibrary, type LibraryDisk } from '../../engine-ts/api';
+
+export interface DiskTestHook {
+  read(id: string, offset: number, length: number): Promise<string>;
+  write(id: string, offset: number, base64: string): Promise<void>;
+  sha256(id: string): Promise<string>;
+  hold(id: string): Promise<void>;
+  release(id: string): Promise<void>;
+}
+
+declare global {
+  interface Window {
+    __disks?: DiskTestHook;
+  }
+}
+
+function toBase64(b: Uint8Array): string {
+  let s = '';
+  for (let i = 0; i < b.length; i += 0x8000) s += String.fromCharCode(...b.subarray(i, i + 0x8000));
+  return btoa(s);
+}
+
+function fromBase64(s: string): Uint8Array {
+  const bin = atob(s);
+  const b = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) b[i] = bin.charCodeAt(i);
+  return b;
+}
+
+export function installDiskTestHook(): () => void {
+  const held = new Map<string, LibraryDisk>();
+  const withDisk = async <T>(id: string, readOnly: boolean, fn: (d: LibraryDisk) => Promise<T>): Promise<T> => {
+    const d = await diskLibrary().open(id, { readOnly });
+    try {
+      return await fn(d);
+    } finally {
+      await d.close();
+    }
+  };
+  window.__disks = {
+    read: (id, offset, length) => withDisk(id, true, async (d) => {
+      const out = new Uint8Array(length);
+      await d.read(offset / 512, out);
+      return toBase64(out);
+    }),
+    write: (id, offset, base64) => withDisk(id, false, (d) => d.write(offset / 512, fromBase64(base64))),
+    sha256: (id) => withDisk(id, true, async (d) => {
+      const all = new Uint8Array(d.size);
+      await d.read(0, all);
+      const h = new Uint8Array(await crypto.subtle.digest('SHA-256', all));
+      return Array.from(h, (x) => x.toString(16).padStart(2, '0')).join('');
+    }),
+    hold: async (id) => {
+      held.set(id, await diskLibrary().open(id));
+    },
+    release: async (id) => {
+      await held.get(id)?.close();
+      held.delete(id);
+    },
+  };
+  return () => {
+    for (const d of held.values()) void d.close();
+    delete window.__disks;
+  };
+}
