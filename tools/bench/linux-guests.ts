@@ -1,0 +1,151 @@
+// The two emulators of the Linux benchmark behind one small interface (ConsoleGuest):
+// pvlab through its Node API, v86 through its npm package. Both get the same kernel,
+// initrd, command line and RAM size; both run in this process, on the main thread.
+import fs from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { createMachine, type MachineHandle } from '../../engine-ts/api/node';
+import type { ConsoleEvents, ConsoleGuest } from './console-session';
+
+export interface LinuxImage {
+  kernel: Uint8Array;
+  initrd: Uint8Array;
+  cmdline: string;
+  memoryMiB: number;
+}
+
+/** A missing prerequisite (emulator, BIOS, guest): the message says what to install or build. */
+export class SetupError extends Error {
+  constructor(message: string) { super(message); this.name = 'SetupError'; }
+}
+
+export function pvlabGuest(coreWasmPath: string, image: LinuxImage): ConsoleGuest {
+  if (!fs.existsSync(coreWasmPath)) throw new SetupError(`${coreWasmPath} is missing: run \`npm run asbuild\``);
+  let machine: MachineHandle | null = null;
+  let shuttingDown = false;
+  return {
+    name: 'pvlab',
+    async start(events: ConsoleEvents) {
+      machine = await createMachine(coreWasmPath, {
+        memoryMiB: image.memoryMiB,
+        guest: { kind: 'linux', kernel: image.kernel, initrd: image.initrd, cmdline: image.cmdline, name: 'bzImage' },
+        pacing: 'fast',
+        rtcStartSeconds: Math.floor(Date.now() / 1000),
+      }, { onConsole: (b) => events.onOutput(b) });
+      machine.run().then(
+        (reason) => { if (!shuttingDown) events.onStopped(describeStop(reason)); },
+        (e: unknown) => { if (!shuttingDown) events.onStopped(`run failed: ${(e as Error).message}`); },
+      );
+    },
+    send(text: string) { machine?.sendInput(new TextEncoder().encode(text)); },
+    async instructions() { return machine ? (await machine.stats()).instructions : null; },
+    async shutdown() {
+      if (!machine || shuttingDown) return;
+      shuttingDown = true;
+      await machine.stop();
+      machine.dispose();
+    },
+  };
+}
+
+function describeStop(reason: { kind: string; code?: number; message?: string }): string {
+  if (reason.message) return `${reason.kind}: ${reason.message}`;
+  if (reason.code !== undefined) return `${reason.kind} (code ${reason.code})`;
+  return reason.kind;
+}
+
+export interface V86Paths {
+  /** node_modules/v86 */
+  packageDir: string;
+  /** A SeaBIOS image (v86 loads bzImage through a BIOS option ROM, so it needs one). */
+  bios: string;
+}
+
+/** Check that v86 and the BIOS are there before anything runs; the error says what to install. */
+export function checkV86(paths: V86Paths): { version: string; biosVersion: string } {
+  const pkg = path.join(paths.packageDir, 'package.json');
+  const need = ['build/libv86.mjs', 'build/v86.wasm'].map((f) => path.join(paths.packageDir, f));
+  if (!fs.existsSync(pkg) || need.some((f) => !fs.existsSync(f))) {
+    throw new SetupError(`v86 is not installed (${paths.packageDir}): run \`npm install\` (v86 is a devDependency of the repo)`);
+  }
+  if (!fs.existsSync(paths.bios)) {
+    throw new SetupError(`no BIOS for v86 at ${paths.bios}: install Debian's SeaBIOS (\`apt-get install -y seabios\`) or pass --bios FILE`);
+  }
+  const bios = fs.readFileSync(paths.bios);
+  if (bios.length < 64 << 10 || bios.length > 256 << 10 || bios.length % (64 << 10) !== 0) {
+    throw new SetupError(`${paths.bios}: ${bios.length} bytes is not a BIOS image (64, 128, 192 or 256 KiB expected)`);
+  }
+  const version = String((JSON.parse(fs.readFileSync(pkg, 'utf8')) as { version?: unknown }).version ?? 'unknown');
+  // SeaBIOS keeps its version as a NUL-terminated string of its own, e.g. "1.16.2-debian-1.16.2-1".
+  const m = /\0((?:rel-)?\d+\.\d+\.\d+[0-9A-Za-z.+~-]*)\0/.exec(bios.toString('latin1'));
+  return { version, biosVersion: m ? `SeaBIOS ${m[1]}` : 'BIOS of unknown version' };
+}
+
+// The part of v86's public API used here (see node_modules/v86/v86.d.ts).
+interface V86Instance {
+  add_listener(event: 'serial0-output-byte', cb: (byte: number) => void): void;
+  add_listener(event: 'emulator-started', cb: () => void): void;
+  serial0_send(text: string): void;
+  get_instruction_counter(): number;
+  stop(): Promise<void>;
+  destroy(): Promise<void>;
+}
+type V86Constructor = new (options: Record<string, unknown>) => V86Instance;
+
+function arrayBufferOf(u8: Uint8Array): ArrayBuffer {
+  return u8.slice().buffer as ArrayBuffer;
+}
+
+export function v86Guest(paths: V86Paths, image: LinuxImage): ConsoleGuest {
+  let emulator: V86Instance | null = null;
+  let poll: ReturnType<typeof setInterval> | null = null;
+  let shuttingDown = false;
+  // v86's counter is a wrapping u32; sample it often enough to never miss a wrap
+  // (2^32 instructions take several seconds at any speed v86 reaches).
+  let last = 0;
+  let total = 0;
+  const sample = (): number => {
+    if (!emulator) return total;
+    const now = emulator.get_instruction_counter() >>> 0;
+    total += (now - last) >>> 0;
+    last = now;
+    return total;
+  };
+  return {
+    name: 'v86',
+    async start(events: ConsoleEvents) {
+      const lib = path.join(paths.packageDir, 'build', 'libv86.mjs');
+      const mod = (await import(pathToFileURL(lib).href)) as { V86?: V86Constructor };
+      if (typeof mod.V86 !== 'function') throw new SetupError(`${lib} does not export V86 (unexpected v86 version)`);
+      const V86 = mod.V86;
+      const started = new Promise<void>((resolve) => {
+        emulator = new V86({
+          wasm_path: path.join(paths.packageDir, 'build', 'v86.wasm'),
+          bios: { buffer: arrayBufferOf(new Uint8Array(fs.readFileSync(paths.bios))) },
+          bzimage: { buffer: arrayBufferOf(image.kernel) },
+          initrd: { buffer: arrayBufferOf(image.initrd) },
+          cmdline: image.cmdline,
+          memory_size: image.memoryMiB << 20,
+          autostart: true,
+          disable_speaker: true,
+        });
+        emulator.add_listener('emulator-started', () => resolve());
+        emulator.add_listener('serial0-output-byte', (b) => events.onOutput(Uint8Array.of(b)));
+      });
+      await started;
+      last = emulator!.get_instruction_counter() >>> 0;
+      poll = setInterval(sample, 250);
+    },
+    send(text: string) { emulator?.serial0_send(text); },
+    async instructions() { return sample(); },
+    async shutdown() {
+      if (!emulator || shuttingDown) return;
+      shuttingDown = true;
+      if (poll) clearInterval(poll);
+      const e = emulator;
+      await e.stop();
+      await e.destroy();
+      emulator = null;
+    },
+  };
+}

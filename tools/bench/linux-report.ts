@@ -1,0 +1,171 @@
+// The Linux benchmark's figures, the host they were taken on, the table (markdown, the
+// same text on stdout and in BENCHMARKS.md) and the update of BENCHMARKS.md between
+// its markers.
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+
+/** One measured stretch of a run: host wall time, guest time and host load during it. */
+export interface PhaseFigures {
+  /** Host wall clock, seconds. */
+  wallS?: number;
+  /** Guest clock (/proc/uptime difference), seconds. */
+  guestS?: number;
+  /** Guest instructions retired during the phase (null: the emulator cannot tell). */
+  instructions?: number | null;
+  /** Share of the phase the Node main thread was busy (event-loop utilisation), %. */
+  busyPct?: number;
+  /** Process CPU time (all threads, user + system) over wall time, % of one core. */
+  cpuPct?: number;
+}
+
+export interface EmulatorFigures {
+  name: string;
+  /** Creation of the emulator until it runs (wasm compile, image copies), wall s. */
+  setupS?: number;
+  /** Power-on (creation) until the first byte on the serial console, wall s. */
+  firstOutputS?: number;
+  /** Power-on until `pvlab: ready`, wall s. */
+  readyS?: number;
+  /** Power-on until the shell prompt, wall s. */
+  promptS?: number;
+  /** Guest uptime read at the prompt (the guest's own idea of how long it booted), s. */
+  uptimeAtPromptS?: number;
+  /** Power-on until the prompt: busy/CPU over the whole stretch, instructions since running. */
+  boot: PhaseFigures;
+  loop: PhaseFigures;
+  dd: PhaseFigures;
+  /** The first failure (phase and reason), if the run did not finish. */
+  error?: string;
+}
+
+export interface HostInfo {
+  date: string;
+  cpuModel: string;
+  nproc: number;
+  totalMemGiB: number;
+  os: string;
+  node: string;
+  loadAtStart: number[];
+  loadAtEnd?: number[];
+}
+
+export function describeHost(): HostInfo {
+  const cpus = os.cpus();
+  return {
+    date: new Date().toISOString().replace(/:\d\d\.\d+Z$/, ' UTC').replace('T', ' '),
+    cpuModel: cpus[0]?.model.trim() || 'unknown CPU',
+    nproc: os.availableParallelism(),
+    totalMemGiB: os.totalmem() / 2 ** 30,
+    os: `${os.type()} ${os.release()} ${os.arch()}`,
+    node: process.version,
+    loadAtStart: os.loadavg(),
+  };
+}
+
+export function formatLoad(l: number[] | undefined): string {
+  return l ? l.map((x) => x.toFixed(2)).join(' / ') : '?';
+}
+
+/** Short commit of the repo and whether engine sources differ from it (another engineer may be mid-change). */
+export function describeCommit(): string {
+  try {
+    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'engine-ts', 'engine-wasm'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    return dirty ? `${head} + uncommitted engine changes` : head;
+  } catch {
+    return 'unknown commit';
+  }
+}
+
+interface Row {
+  label: string;
+  get(f: EmulatorFigures): number | null | undefined;
+  digits: number;
+  /** Whether pvlab/v86 is meaningful for this row. */
+  ratio: boolean;
+}
+
+const mips = (p: PhaseFigures, wallS: number | undefined): number | undefined =>
+  p.instructions != null && wallS !== undefined && wallS > 0 ? p.instructions / wallS / 1e6 : undefined;
+
+function phaseRows(key: 'loop' | 'dd', title: string): Row[] {
+  return [
+    { label: `${title}: host wall s`, get: (f) => f[key].wallS, digits: 2, ratio: true },
+    { label: `${title}: guest s (/proc/uptime)`, get: (f) => f[key].guestS, digits: 2, ratio: true },
+    { label: `${title}: guest instructions, millions`, get: (f) => millions(f[key].instructions), digits: 0, ratio: true },
+    { label: `${title}: MIPS (instructions / wall s)`, get: (f) => mips(f[key], f[key].wallS), digits: 1, ratio: true },
+    { label: `${title}: host main thread busy %`, get: (f) => f[key].busyPct, digits: 0, ratio: false },
+    { label: `${title}: host process CPU %`, get: (f) => f[key].cpuPct, digits: 0, ratio: false },
+  ];
+}
+
+function millions(n: number | null | undefined): number | null | undefined {
+  return n == null ? n : n / 1e6;
+}
+
+export const LOOP_TITLE = 'shell loop 100000';
+export const DD_TITLE = 'dd 16 MiB into md5sum';
+
+const ROWS: Row[] = [
+  { label: 'setup: create → running, wall s', get: (f) => f.setupS, digits: 2, ratio: true },
+  { label: 'boot: power-on → first console byte, wall s', get: (f) => f.firstOutputS, digits: 2, ratio: true },
+  { label: 'boot: power-on → `pvlab: ready`, wall s', get: (f) => f.readyS, digits: 2, ratio: true },
+  { label: 'boot: power-on → shell prompt, wall s', get: (f) => f.promptS, digits: 2, ratio: true },
+  { label: 'boot: guest uptime at the prompt, guest s', get: (f) => f.uptimeAtPromptS, digits: 2, ratio: true },
+  { label: 'boot: guest instructions to the prompt, millions', get: (f) => millions(f.boot.instructions), digits: 0, ratio: true },
+  {
+    label: 'boot: MIPS (instructions / wall s running)',
+    get: (f) => mips(f.boot, f.promptS !== undefined && f.setupS !== undefined ? f.promptS - f.setupS : undefined),
+    digits: 1,
+    ratio: true,
+  },
+  { label: 'boot: host main thread busy %', get: (f) => f.boot.busyPct, digits: 0, ratio: false },
+  { label: 'boot: host process CPU %', get: (f) => f.boot.cpuPct, digits: 0, ratio: false },
+  ...phaseRows('loop', LOOP_TITLE),
+  ...phaseRows('dd', DD_TITLE),
+];
+
+function fmt(n: number | null | undefined, digits: number): string {
+  if (n === undefined) return '—';
+  if (n === null) return 'n/a';
+  return n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+}
+
+/** The comparison as a markdown table: one column per emulator, then pvlab/v86 when both ran. */
+export function renderTable(runs: EmulatorFigures[]): string {
+  const pvlab = runs.find((r) => r.name === 'pvlab');
+  const v86 = runs.find((r) => r.name === 'v86');
+  const withRatio = !!(pvlab && v86);
+  const head = ['figure', ...runs.map((r) => r.name), ...(withRatio ? ['pvlab / v86'] : [])];
+  const lines = [`| ${head.join(' | ')} |`, `| ${head.map((_, i) => (i === 0 ? '---' : '---:')).join(' | ')} |`];
+  for (const row of ROWS) {
+    const cells = [row.label, ...runs.map((r) => fmt(row.get(r), row.digits))];
+    if (withRatio) {
+      const a = row.get(pvlab!), b = row.get(v86!);
+      cells.push(row.ratio && a != null && b != null && b > 0 ? fmt(a / b, 2) : '');
+    }
+    lines.push(`| ${cells.join(' | ')} |`);
+  }
+  return lines.join('\n');
+}
+
+export const BEGIN_MARK = '<!-- linux-bench:begin (written by `npm run bench:linux`; edit outside the markers) -->';
+export const END_MARK = '<!-- linux-bench:end -->';
+const SECTION_TITLE = '## Linux boot and workload (pvlab vs v86)';
+
+/** Replace the results between the markers of BENCHMARKS.md (creating the section if needed). */
+export function updateBenchmarksFile(file: string, block: string): void {
+  const body = `${BEGIN_MARK}\n${block.trim()}\n${END_MARK}`;
+  let text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '# Benchmarks\n';
+  const begin = text.indexOf('<!-- linux-bench:begin');
+  const end = text.indexOf(END_MARK);
+  if (begin >= 0 && end > begin) {
+    text = text.slice(0, begin) + body + text.slice(end + END_MARK.length);
+  } else if (begin >= 0 || end >= 0) {
+    throw new Error(`${file}: only one of the linux-bench markers is there; fix the file by hand`);
+  } else {
+    text = `${text.trimEnd()}\n\n${SECTION_TITLE}\n\n${body}\n`;
+  }
+  fs.writeFileSync(file, text);
+}
