@@ -81,6 +81,30 @@ export class ManualDisk extends MemDisk {
   }
 }
 
+/** A disk of any size without the memory: unwritten sectors read as a pattern of their number. */
+export class SparseDisk implements BlockDevice {
+  readonly written = new Map<number, Uint8Array>();
+  readonly readOnly = false;
+  constructor(readonly size: number) {}
+  static pattern(sector: number): Uint8Array {
+    const out = new Uint8Array(512);
+    const dv = new DataView(out.buffer);
+    dv.setUint32(0, sector % 2 ** 32, true);
+    dv.setUint32(4, Math.floor(sector / 2 ** 32), true);
+    for (let i = 8; i < 512; i++) out[i] = (sector + i) & 0xff;
+    return out;
+  }
+  async read(sector: number, dst: Uint8Array): Promise<void> {
+    if (sector * 512 + dst.length > this.size) throw new Error('out of range');
+    for (let i = 0; i < dst.length / 512; i++) dst.set(this.written.get(sector + i) ?? SparseDisk.pattern(sector + i), i * 512);
+  }
+  async write(sector: number, src: Uint8Array): Promise<void> {
+    if (sector * 512 + src.length > this.size) throw new Error('out of range');
+    for (let i = 0; i < src.length / 512; i++) this.written.set(sector + i, src.slice(i * 512, (i + 1) * 512));
+  }
+  async flush(): Promise<void> {}
+}
+
 // ---- guest RAM ---------------------------------------------------------------------------------
 
 export class FakeRam implements GuestMemory {
@@ -134,6 +158,60 @@ export const ATA_DMA_ACTIVE = 0x01;
 export const ATA_DMA_ERR = 0x02;
 export const ATA_DMA_INTR = 0x04;
 export const BMIBA = 0xc000;
+
+/** Command opcodes under libata's names (include/linux/ata.h). */
+export const CMD = {
+  ID_ATA: 0xec,
+  ID_ATAPI: 0xa1,
+  PACKET: 0xa0,
+  DEV_RESET: 0x08,
+  EDD: 0x90,
+  PIO_READ: 0x20,
+  PIO_READ_EXT: 0x24,
+  PIO_WRITE: 0x30,
+  PIO_WRITE_EXT: 0x34,
+  READ_MULTI: 0xc4,
+  READ_MULTI_EXT: 0x29,
+  WRITE_MULTI: 0xc5,
+  WRITE_MULTI_EXT: 0x39,
+  SET_MULTI: 0xc6,
+  READ: 0xc8,
+  READ_EXT: 0x25,
+  WRITE: 0xca,
+  WRITE_EXT: 0x35,
+  VERIFY: 0x40,
+  FLUSH: 0xe7,
+  FLUSH_EXT: 0xea,
+  SET_FEATURES: 0xef,
+  INIT_DEV_PARAMS: 0x91,
+  READ_NATIVE_MAX: 0xf8,
+  READ_NATIVE_MAX_EXT: 0x27,
+  CHK_POWER: 0xe5,
+  IDLEIMMEDIATE: 0xe1,
+  STANDBYNOW1: 0xe0,
+  SMART: 0xb0,
+} as const;
+
+/** Index of the first byte where `a` and `b` differ (-1 if equal); fast on large buffers, unlike toEqual. */
+export function firstDiff(a: Uint8Array, b: Uint8Array): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return i;
+  return a.length === b.length ? -1 : n;
+}
+
+/** IDENTIFY data as little-endian words. */
+export function idWords(data: Uint8Array): Uint16Array {
+  const w = new Uint16Array(256);
+  for (let i = 0; i < 256; i++) w[i] = data[2 * i] | (data[2 * i + 1] << 8);
+  return w;
+}
+
+/** An ATA string from IDENTIFY words (first character in the high byte). */
+export function idString(w: Uint16Array, first: number, words: number): string {
+  let s = '';
+  for (let i = first; i < first + words; i++) s += String.fromCharCode(w[i] >> 8, w[i] & 0xff);
+  return s;
+}
 
 export interface Taskfile {
   feature?: number;

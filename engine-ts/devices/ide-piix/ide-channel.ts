@@ -195,7 +195,7 @@ export class IdeChannel {
     const hob = (this.control & A.ATA_HOB) !== 0;
     switch (reg) {
       case A.ATA_REG_ERROR:
-        return r.standIn ? 0 : hob ? d.hobFeature : d.error;
+        return hob ? d.hobFeature : d.error;
       case A.ATA_REG_NSECT:
         return hob ? d.hobNsect : d.nsect;
       case A.ATA_REG_LBAL:
