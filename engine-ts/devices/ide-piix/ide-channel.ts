@@ -839,30 +839,31 @@ export class IdeChannel {
         throw new Error(`${dev} state: device ${i} was ${absent ? 'absent' : 'present'} when saved, but is ${absent ? 'attached' : 'missing'} now`);
     });
     const xs = readRecord(s, dev, 'transfer');
-    const kind = readString(xs, dev, 'transfer.kind', SAVED_KINDS);
+    const xdev = `${dev} transfer`;
+    const kind = readString(xs, xdev, 'kind', SAVED_KINDS);
     let xfer: Transfer | null = null;
     if (kind !== 'none') {
-      const slot = readInt(xs, dev, 'slot', 0, 1);
+      const slot = readInt(xs, xdev, 'slot', 0, 1);
       const drive = this.drives[slot];
       if (!drive) throw new Error(`${dev} state: transfer on absent device ${slot}`);
       const bufBytes = xs.buf;
       if (!(bufBytes instanceof Uint8Array) || bufBytes.length > CHUNK_SECTORS * SECTOR_SIZE || bufBytes.length % SECTOR_SIZE !== 0)
         throw new Error(`${dev} state: transfer buffer must be whole sectors, at most ${CHUNK_SECTORS * SECTOR_SIZE} bytes`);
-      const buf = readBytes(xs, dev, 'buf', bufBytes.length);
+      const buf = readBytes(xs, xdev, 'buf', bufBytes.length);
       const total = drive.totalSectors;
       xfer = {
         kind: kind as TransferKind,
         slot,
-        lba48: readBool(xs, dev, 'lba48'),
-        next: readInt(xs, dev, 'next', 0, total),
-        remaining: readInt(xs, dev, 'remaining', 0, 65536),
-        blockSectors: readInt(xs, dev, 'blockSectors', 1, MULTIPLE_MAX),
+        lba48: readBool(xs, xdev, 'lba48'),
+        next: readInt(xs, xdev, 'next', 0, total),
+        remaining: readInt(xs, xdev, 'remaining', 0, 65536),
+        blockSectors: readInt(xs, xdev, 'blockSectors', 1, MULTIPLE_MAX),
         buf,
-        bufLba: readInt(xs, dev, 'bufLba', 0, total),
-        bufLen: readInt(xs, dev, 'bufLen', 0, buf.length),
-        pos: readInt(xs, dev, 'pos', 0, buf.length),
-        blockEnd: readInt(xs, dev, 'blockEnd', 0, buf.length),
-        dmaReady: readBool(xs, dev, 'dmaReady'),
+        bufLba: readInt(xs, xdev, 'bufLba', 0, total),
+        bufLen: readInt(xs, xdev, 'bufLen', 0, buf.length),
+        pos: readInt(xs, xdev, 'pos', 0, buf.length),
+        blockEnd: readInt(xs, xdev, 'blockEnd', 0, buf.length),
+        dmaReady: readBool(xs, xdev, 'dmaReady'),
       };
       if (xfer.pos % 2 !== 0 || xfer.blockEnd % 2 !== 0) throw new Error(`${dev} state: transfer position is not word aligned`);
       if (xfer.bufLba + buf.length / SECTOR_SIZE > total) throw new Error(`${dev} state: transfer buffer runs past the end of the disk`);
