@@ -91,7 +91,7 @@ export class ConsoleSession {
     return new Promise<ConsoleMatch>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waiter = null;
-        reject(new PhaseError(phase, `timed out after ${(timeoutMs / 1000).toFixed(0)} s waiting for ${re}`));
+        reject(new PhaseError(phase, `timed out waiting for ${re}`));
       }, Math.max(0, timeoutMs));
       this.waiter = { re, from, phase, resolve, reject, timer };
     });

@@ -124,14 +124,14 @@ function loadGuest(root: string): GuestFiles {
 }
 
 /** Host-side meter for one stretch: event-loop utilisation and process CPU time. */
-function meter(): { stop(wallS: number): Pick<PhaseFigures, 'busyPct' | 'cpuPct'> } {
+function meter(): { stop(): Pick<PhaseFigures, 'busyPct' | 'cpuS'> } {
   const elu = performance.eventLoopUtilization();
   const cpu = process.cpuUsage();
   return {
-    stop(wallS) {
+    stop() {
       const e = performance.eventLoopUtilization(elu);
       const c = process.cpuUsage(cpu);
-      return { busyPct: e.utilization * 100, cpuPct: wallS > 0 ? (c.user + c.system) / 1e6 / wallS * 100 : undefined };
+      return { busyPct: e.utilization * 100, cpuS: (c.user + c.system) / 1e6 };
     },
   };
 }
@@ -161,11 +161,11 @@ async function measure(guest: ConsoleGuest, opts: Options, logDir: string): Prom
     progress(guest.name, `running after ${fig.setupS.toFixed(2)} s; booting (timeout ${opts.bootTimeoutS} s)`);
 
     // Boot to the prompt.
-    const ready = await session.waitFor(READY, bootDeadline - (performance.now() - t0), 'boot to `pvlab: ready`', 0);
+    const ready = await session.waitFor(READY, bootDeadline - (performance.now() - t0), `boot to \`pvlab: ready\` (limit ${opts.bootTimeoutS} s from power-on)`, 0);
     fig.readyS = since(ready.atMs);
-    const prompt = await session.waitFor(PROMPT, bootDeadline - (performance.now() - t0), 'boot to the shell prompt', ready.end);
+    const prompt = await session.waitFor(PROMPT, bootDeadline - (performance.now() - t0), `boot to the shell prompt (limit ${opts.bootTimeoutS} s from power-on)`, ready.end);
     fig.promptS = since(prompt.atMs);
-    fig.boot = { wallS: fig.promptS, instructions: await guest.instructions(), ...bootMeter.stop(fig.promptS) };
+    fig.boot = { wallS: fig.promptS, instructions: await guest.instructions(), ...bootMeter.stop() };
     if (session.firstOutputMs !== null) fig.firstOutputS = since(session.firstOutputMs);
     progress(guest.name, `\`pvlab: ready\` after ${fig.readyS.toFixed(2)} s, prompt after ${fig.promptS.toFixed(2)} s`);
 
@@ -179,7 +179,7 @@ async function measure(guest: ConsoleGuest, opts: Options, logDir: string): Prom
       const bodyFrom = session.length;
       guest.send(`read t0 x < /proc/uptime; ${body}; read t1 x < /proc/uptime; echo "BENCH""-END ${name} $t0 $t1 ${extra}"\r`);
       const end = await session.waitFor(
-        new RegExp(`BENCH-END ${name} (\\d+\\.\\d+) (\\d+\\.\\d+) ?(\\S*)\\n`), opts.workTimeoutS * 1000, name, from,
+        new RegExp(`BENCH-END ${name} (\\d+\\.\\d+) (\\d+\\.\\d+) ?(\\S*)\\n`), opts.workTimeoutS * 1000, `${name} (limit ${opts.workTimeoutS} s)`, from,
       );
       const wallS = (end.atMs - start) / 1000;
       const after = await guest.instructions();
@@ -188,10 +188,10 @@ async function measure(guest: ConsoleGuest, opts: Options, logDir: string): Prom
           wallS,
           guestS: Number(end.match[2]) - Number(end.match[1]),
           instructions: before !== null && after !== null ? after - before : null,
-          ...m0.stop(wallS),
+          ...m0.stop(),
         });
       }
-      const next = await session.waitFor(PROMPT, opts.workTimeoutS * 1000, `${name}: prompt after the command`, end.end);
+      const next = await session.waitFor(PROMPT, opts.workTimeoutS * 1000, `${name}: prompt after the command (limit ${opts.workTimeoutS} s)`, end.end);
       from = next.end;
       return { t0: Number(end.match[1]), extra: end.match[3], output: session.slice(bodyFrom, end.match.index) };
     };

@@ -15,8 +15,8 @@ export interface PhaseFigures {
   instructions?: number | null;
   /** Share of the phase the Node main thread was busy (event-loop utilisation), %. */
   busyPct?: number;
-  /** Process CPU time (all threads, user + system) over wall time, % of one core. */
-  cpuPct?: number;
+  /** Process CPU time (all threads, user + system), seconds. */
+  cpuS?: number;
 }
 
 export interface EmulatorFigures {
@@ -88,6 +88,8 @@ interface Row {
 
 const mips = (p: PhaseFigures, wallS: number | undefined): number | undefined =>
   p.instructions != null && wallS !== undefined && wallS > 0 ? p.instructions / wallS / 1e6 : undefined;
+const cpuPct = (p: PhaseFigures): number | undefined =>
+  p.cpuS !== undefined && p.wallS !== undefined && p.wallS > 0 ? p.cpuS / p.wallS * 100 : undefined;
 
 function phaseRows(key: 'loop' | 'dd', title: string): Row[] {
   return [
@@ -95,8 +97,9 @@ function phaseRows(key: 'loop' | 'dd', title: string): Row[] {
     { label: `${title}: guest s (/proc/uptime)`, get: (f) => f[key].guestS, digits: 2, ratio: true },
     { label: `${title}: guest instructions, millions`, get: (f) => millions(f[key].instructions), digits: 0, ratio: true },
     { label: `${title}: MIPS (instructions / wall s)`, get: (f) => mips(f[key], f[key].wallS), digits: 1, ratio: true },
+    { label: `${title}: MIPS per host CPU s`, get: (f) => mips(f[key], f[key].cpuS), digits: 1, ratio: true },
     { label: `${title}: host main thread busy %`, get: (f) => f[key].busyPct, digits: 0, ratio: false },
-    { label: `${title}: host process CPU %`, get: (f) => f[key].cpuPct, digits: 0, ratio: false },
+    { label: `${title}: host process CPU %`, get: (f) => cpuPct(f[key]), digits: 0, ratio: false },
   ];
 }
 
@@ -120,8 +123,9 @@ const ROWS: Row[] = [
     digits: 1,
     ratio: true,
   },
+  { label: 'boot: MIPS per host CPU s', get: (f) => mips(f.boot, f.boot.cpuS), digits: 1, ratio: true },
   { label: 'boot: host main thread busy %', get: (f) => f.boot.busyPct, digits: 0, ratio: false },
-  { label: 'boot: host process CPU %', get: (f) => f.boot.cpuPct, digits: 0, ratio: false },
+  { label: 'boot: host process CPU %', get: (f) => cpuPct(f.boot), digits: 0, ratio: false },
   ...phaseRows('loop', LOOP_TITLE),
   ...phaseRows('dd', DD_TITLE),
 ];
