@@ -30,7 +30,7 @@ interface Op {
   apply: ApplyFn;
 }
 
-function describe(e: unknown): string {
+function errorText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
@@ -84,7 +84,7 @@ export class HostIoQueue {
       }
       promise.then(
         () => this.settle(op, null),
-        (e: unknown) => this.settle(op, describe(e) || 'I/O error'),
+        (e: unknown) => this.settle(op, errorText(e) || 'I/O error'),
       );
     }
     this.pump();

@@ -787,11 +787,6 @@ export class IdeChannel {
 
   // ---- state ------------------------------------------------------------------------------------
 
-  /** Nothing waits for the disk or for guest time (callers check the shared queue too). */
-  get savable(): boolean {
-    return this.xfer === null || this.xfer.kind !== 'nodata';
-  }
-
   saveState(): StateRecord {
     const x = this.xfer;
     if (x && x.kind === 'nodata') throw new Error(`${this.name}: a command is waiting for the disk`);
