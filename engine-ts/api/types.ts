@@ -21,6 +21,28 @@ export interface MachineConfig {
   debugPorts?: boolean;
   /** Unix seconds for the guest's RTC at power-on (default: the host's current time). */
   rtcStartSeconds?: number;
+  /**
+   * Xen HVM mode: the guest finds "Xen" (CPUID, hypercalls, xen-platform-pci) and its PV
+   * frontends bind to backends here (hvc0 console, xen-blkfront disks, xen-netfront NICs).
+   * Guest RAM must then be a multiple of 16 MiB.
+   */
+  xen?: boolean;
+  /** Which console the user types into: the serial port (default) or hvc0 (Xen). */
+  consoleInput?: 'serial' | 'hvc0';
+  /** Disks: a VHD file (Node) or an IndexedDB disk id (browser), on the emulated IDE bus or PV. */
+  disks?: DiskSpec[];
+  /** Network interfaces (Xen mode): xen-netfront NICs on the machine's virtual switch. */
+  nics?: Array<{ mac: string }>;
+}
+
+export interface DiskSpec {
+  /** 'ide': emulated PIIX IDE (/dev/sda...); 'xen': PV disk (xvda...) through blkback. */
+  bus: 'ide' | 'xen';
+  /** A .vhd file path (Node hosts). */
+  file?: string;
+  /** A disk id from the browser's disk library (engine-ts/api/disks). */
+  idbDisk?: string;
+  readOnly?: boolean;
 }
 
 export type StopReason =
@@ -71,5 +93,12 @@ export function validateConfig(c: MachineConfig): Required<Pick<MachineConfig, '
   const pacing = c.pacing ?? 'realtime';
   if (pacing !== 'realtime' && pacing !== 'fast') throw new ConfigError(`pacing must be 'realtime' or 'fast'`);
   if (!c.guest || typeof c.guest !== 'object') throw new ConfigError('no guest given');
+  if (c.xen && memoryMiB % 16 !== 0) throw new ConfigError(`Xen mode needs memory in multiples of 16 MiB (got ${memoryMiB})`);
+  for (const d of c.disks ?? []) {
+    if (d.bus !== 'ide' && d.bus !== 'xen') throw new ConfigError(`disk bus must be 'ide' or 'xen'`);
+    if (d.bus === 'xen' && !c.xen) throw new ConfigError('a PV (xen) disk needs Xen mode');
+    if (!d.file === !d.idbDisk) throw new ConfigError('a disk needs exactly one of file or idbDisk');
+  }
+  if ((c.nics?.length ?? 0) > 0 && !c.xen) throw new ConfigError('network interfaces need Xen mode');
   return { memoryMiB, pacing, debugPorts: c.debugPorts ?? true };
 }

@@ -22,6 +22,7 @@ import type { ApicMessage } from '../devices/common/apic-message';
 import { AcpiPm, ACPI_SLP_TYP_S5 } from '../devices/acpi/acpi-pm';
 import { buildAcpiTables, type AcpiPciRoute } from '../devices/acpi/acpi-tables';
 import { i440fxSwizzle } from '../devices/pci/pci-bus';
+import { XenHost } from './xen-host';
 
 /** The x86 core's entry points (engine-ts/worker instantiates it). */
 export interface CpuCore {
@@ -59,6 +60,10 @@ export interface BoardOptions {
   onDebugExit?: (code: number) => void;
   /** Unix seconds of the guest's RTC at power-on (injected: the engine never reads the host clock). */
   rtcStartSeconds?: number;
+  /** Xen mode: CPUID says "Xen", hypercalls work, the platform device and PV backends exist. */
+  xen?: { name: string; log?: (line: string) => void };
+  /** Where console input goes: COM1 (default) or hvc0 (Xen mode). */
+  consoleInput?: 'serial' | 'hvc0';
 }
 
 /** Where the ACPI tables live (reserved in the e820 map: 0xE0000-0xFFFFF). */
@@ -113,7 +118,10 @@ export class Board {
   readonly com2: Uart16550;
   readonly debug: DebugPorts;
   readonly acpiPm: AcpiPm;
+  readonly xen: XenHost | null = null;
   private core: CpuCore | null = null;
+  /** Called when something outside the vCPU (an I/O completion, an event) needs it to run. */
+  onWake: (() => void) | null = null;
   private consoleBuf: number[] = [];
   private debugBuf: number[] = [];
   /** ISA IRQ lines: each is the OR of the devices (and PCI PIRQ routes) driving it. */
@@ -142,7 +150,7 @@ export class Board {
       id: 0,
       bsp: true,
       cpu: {
-        setIntr: (level) => (level ? this.vcpu.raisePending(MM.PEND_INTR) : this.vcpu.clearPending(MM.PEND_INTR)),
+        setIntr: () => this.updateIntr(),
         nmi: () => this.vcpu.raisePending(MM.PEND_NMI),
         init: () => {},
         startup: () => {},
@@ -219,6 +227,31 @@ export class Board {
     PIRQ_IRQS.forEach((irq, pirq) => this.piix3.writeConfig(0x60 + pirq, 1, irq));
     this.pic.setElcr((1 << PIRQ_IRQS[0]) | (1 << PIRQ_IRQS[1]) | (1 << SCI_IRQ));
     this.setLowMemTypes();
+    if (options.xen) {
+      this.xen = new XenHost(this, {
+        name: options.xen.name,
+        console: (b) => { for (const x of b) this.consoleBuf.push(x); },
+        log: options.xen.log,
+      });
+    }
+  }
+
+  /** Drive a GSI (I/O APIC pin; ISA IRQs also reach the 8259). */
+  driveGsi(gsi: number, source: string, level: boolean): void {
+    if (gsi < 16 && gsi !== 2) this.driveIsa(gsi === 0 ? 0 : gsi, source, level);
+    else this.ioapic.setIrq(gsi, level);
+  }
+
+  /** Let a halted vCPU run: an event arrived from outside the instruction stream. */
+  wake(): void {
+    this.onWake?.();
+  }
+
+  /** SCHEDOP_shutdown from a PV guest (reason: SHUTDOWN_poweroff 0, reboot 1, crash 3). */
+  guestShutdown(reason: number): void {
+    if (reason === 1) this.resetRequested = true;
+    else this.poweredOff = true;
+    this.vcpu.raisePending(MM.PEND_EXIT);
   }
 
   /**
@@ -235,7 +268,8 @@ export class Board {
       ioapic: { id: 0, address: 0xfec00000, gsiBase: 0 },
       sciIrq: SCI_IRQ,
       pciRoutes: routes,
-      pciMemoryStart: Math.max(this.options.ramBytes, 0xe0000000),
+      // With Xen, the platform device's BAR1 sits right above RAM: the window must include it.
+      pciMemoryStart: this.options.xen ? this.options.ramBytes : Math.max(this.options.ramBytes, 0xe0000000),
     });
     return { bytes: t.bytes, rsdp: t.addresses['RSD PTR '], address: ACPI_TABLES_ADDR };
   }
@@ -306,18 +340,34 @@ export class Board {
     ioWrite: (port, size, value) => { this.exits.io++; this.ports.write(port, size as AccessSize, value); },
     mmioRead: (addr, size) => { this.exits.mmio++; return this.mmio.read(addr, size as AccessSize); },
     mmioWrite: (addr, size, value) => { this.exits.mmio++; this.mmio.write(addr, size as AccessSize, value); },
-    intAck: () => this.acknowledgeInterrupt(),
-    msrHost: (write, index, lo) => {
+    intAck: () => {
+      const v = this.acknowledgeInterrupt();
+      this.xen?.afterInterruptAck();
+      return v;
+    },
+    msrHost: (write, index, lo, hi) => {
       if (index === 0x1b && write) { this.lapic.writeApicBaseMsr(lo); return 0; }
+      if (write && this.xen?.wrmsr(index, lo, hi)) return 0;
       return 1;
     },
-    cpuidHost: () => 0,
+    cpuidHost: (leaf, sub) => (this.xen?.cpuid(leaf, sub) ? 1 : 0),
     crWrite: () => {},
-    hypercall: () => { this.exits.hypercall++; return -1; },
+    hypercall: () => {
+      this.exits.hypercall++;
+      return this.xen ? this.xen.hypercall() : -1;
+    },
   };
 
+  /** The CPU's INTR input: the local APIC, or a pending Xen event-channel callback. */
+  updateIntr(): void {
+    if (this.lapic.hasInterrupt() || this.xen?.callbackPending()) this.vcpu.raisePending(MM.PEND_INTR);
+    else this.vcpu.clearPending(MM.PEND_INTR);
+  }
+
   private acknowledgeInterrupt(): number {
-    if (!this.lapic.hasInterrupt()) return -1;
+    const cb = this.xen ? this.xen.takeCallback() : -1;
+    if (cb >= 0) return cb;
+    if (!this.lapic.hasInterrupt()) { this.updateIntr(); return -1; }
     const v = this.lapic.acknowledge();
     return v === LAPIC_EXTINT ? this.pic.acknowledge() : v;
   }
@@ -382,9 +432,10 @@ export class Board {
   nextEventTime(): number { return this.clock.nextDeadline(); }
   now(): number { this.syncClock(); return this.clock.now(); }
 
-  /** Console input (typed by the user) for COM1. */
+  /** Console input (typed by the user): COM1, or hvc0 in Xen mode when configured so. */
   sendConsoleInput(bytes: ArrayLike<number>): void {
-    this.com1.receive(bytes);
+    if (this.xen && this.options.consoleInput === 'hvc0') this.xen.consoleInput(Uint8Array.from(bytes));
+    else this.com1.receive(bytes);
   }
 
   private flushOutput(): void {

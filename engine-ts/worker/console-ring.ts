@@ -47,9 +47,18 @@ export class ConsoleRing {
     Atomics.add(this.i32, MM.CTRL_WAKE / 4, 1);
     Atomics.notify(this.i32, MM.CTRL_WAKE / 4);
   }
-  /** Worker side: sleep until woken or `ms` pass. */
-  waitForNews(ms: number): void {
+  /**
+   * Worker side: sleep until woken or `ms` pass, without blocking the worker's event loop
+   * (IndexedDB completions and messages must still run while the guest idles).
+   */
+  async waitForNews(ms: number): Promise<void> {
     const cur = Atomics.load(this.i32, MM.CTRL_WAKE / 4);
-    Atomics.wait(this.i32, MM.CTRL_WAKE / 4, cur, ms);
+    const waitAsync = (Atomics as unknown as { waitAsync?: (a: Int32Array, i: number, v: number, t: number) => { async: boolean; value: Promise<string> | string } }).waitAsync;
+    if (waitAsync) {
+      const r = waitAsync(this.i32, MM.CTRL_WAKE / 4, cur, ms);
+      if (r.async) await r.value;
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, Math.min(ms, 10)));
   }
 }

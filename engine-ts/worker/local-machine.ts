@@ -7,7 +7,12 @@ import { loadFlatBinary } from '../machine/loaders/flat';
 import { loadLinux } from '../machine/loaders/linux';
 import { loadMultiboot } from '../machine/loaders/multiboot';
 import { Runner, type RunnerHost } from './runner';
-import type { MachineConfig, MachineEvents, MachineStats, StopReason } from '../api/types';
+import type { DiskSpec, MachineConfig, MachineEvents, MachineStats, StopReason } from '../api/types';
+import type { BlockDevice } from '../disk/block-device';
+import { XEN_EXTRA_BYTES } from '../machine/xen-host';
+
+/** Opens the disk a machine config names (a VHD file in Node, an IndexedDB disk in the browser). */
+export type DiskOpener = (spec: DiskSpec) => Promise<BlockDevice>;
 import { validateConfig } from '../api/types';
 import * as MM from '../../engine-wasm/memory-map';
 
@@ -24,6 +29,7 @@ export class LocalMachine {
     private readonly host: RunnerHost,
     board: Board,
     runner: Runner,
+    private readonly disks: Array<{ spec: DiskSpec; dev: BlockDevice }>,
   ) {
     this.board = board;
     this.runner = runner;
@@ -35,16 +41,24 @@ export class LocalMachine {
     events: MachineEvents,
     host: RunnerHost,
     memory?: WebAssembly.Memory,
+    openDisk?: DiskOpener,
   ): Promise<LocalMachine> {
     const v = validateConfig(config);
-    const mem = memory ?? createMachineMemory(v.memoryMiB << 20);
-    const { board, runner } = await LocalMachine.power(module, mem, config, events, host);
-    return new LocalMachine(mem, module, config, events, host, board, runner);
+    const mem = memory ?? createMachineMemory(v.memoryMiB << 20, config.xen ? XEN_EXTRA_BYTES : 0);
+    // Disks are opened once and survive guest reboots (the machine keeps its drives).
+    const disks: Array<{ spec: DiskSpec; dev: BlockDevice }> = [];
+    for (const spec of config.disks ?? []) {
+      if (!openDisk) throw new Error('this host cannot open disks');
+      disks.push({ spec, dev: await openDisk(spec) });
+    }
+    const { board, runner } = await LocalMachine.power(module, mem, config, events, host, disks);
+    return new LocalMachine(mem, module, config, events, host, board, runner, disks);
   }
 
   /** Build the board, attach a fresh core instance and load the guest (power-on). */
   private static async power(
     module: WebAssembly.Module, mem: WebAssembly.Memory, config: MachineConfig, events: MachineEvents, host: RunnerHost,
+    disks: Array<{ spec: DiskSpec; dev: BlockDevice }>,
   ): Promise<{ board: Board; runner: Runner }> {
     const v = validateConfig(config);
     const ramBytes = v.memoryMiB << 20;
@@ -55,7 +69,15 @@ export class LocalMachine {
       onDebugOut: (b) => events.onDebug?.(b),
       onPostCode: (c, p) => events.onPostCode?.(c, p),
       rtcStartSeconds: config.rtcStartSeconds,
+      xen: config.xen ? { name: config.guest.name ?? 'guest' } : undefined,
+      consoleInput: config.consoleInput,
     });
+    let xvd = 0;
+    for (const d of disks) {
+      if (d.spec.bus === 'xen') board.xen!.addDisk(xvd++, d.dev);
+      else throw new Error('IDE disks are not wired yet');
+    }
+    (config.nics ?? []).forEach((n, i) => board.xen!.addNic(i, n.mac));
     const core = await instantiateCore(module, mem, board.coreHost);
     board.attachCore(core);
     const g = config.guest;
@@ -79,10 +101,19 @@ export class LocalMachine {
       const reason = await this.runner.run();
       if (reason.kind !== 'reset') return reason;
       if (++this.resets > 1000) return { kind: 'error', message: 'the guest keeps resetting the machine' };
-      new Uint8Array(this.memory.buffer, MM.RAM_BASE, this.board.ram.size).fill(0);
-      const { board, runner } = await LocalMachine.power(this.module, this.memory, this.config, this.events, this.host);
+      const backed = new DataView(this.memory.buffer).getUint32(MM.CTRL_BASE + MM.CTRL_RAM_SIZE, true);
+      new Uint8Array(this.memory.buffer, MM.RAM_BASE, backed).fill(0);
+      const { board, runner } = await LocalMachine.power(this.module, this.memory, this.config, this.events, this.host, this.disks);
       this.board = board;
       this.runner = runner;
+    }
+  }
+
+  /** Flush and close the machine's disks (call once the machine has stopped). */
+  async closeDisks(): Promise<void> {
+    for (const d of this.disks) {
+      await d.dev.flush();
+      await (d.dev as { close?: () => Promise<void> }).close?.();
     }
   }
 

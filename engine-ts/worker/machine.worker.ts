@@ -23,7 +23,8 @@ const api = {
   async create(module: WebAssembly.Module, memory: WebAssembly.Memory, config: MachineConfig, events: MachineEvents): Promise<void> {
     const ring = new ConsoleRing(memory);
     const host: RunnerHost = {
-      idleWait: async (ms) => { ring.waitForNews(ms); },
+      idleWait: (ms) => ring.waitForNews(ms),
+      wake: () => ring.wake(),
       yieldToHost: macrotask,
       wallNow: () => performance.now(),
       poll: () => {

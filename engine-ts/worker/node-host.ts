@@ -2,6 +2,7 @@
 // slices (so stdin and timers work) and sleeps with timers while the guest idles.
 
 import fs from 'node:fs';
+import { openVhd } from '../disk/vhd-files';
 import { LocalMachine } from './local-machine';
 import type { RunnerHost } from './runner';
 import type { MachineConfig, MachineEvents, MachineHandle, MachineStats, StopReason } from '../api/types';
@@ -17,22 +18,26 @@ export function loadCoreModuleFromFile(path: string): Promise<WebAssembly.Module
 }
 
 class NodeHost implements RunnerHost {
-  private wake: (() => void) | null = null;
+  private waker: (() => void) | null = null;
   idleWait(ms: number): Promise<void> {
     return new Promise((resolve) => {
-      const t = setTimeout(() => { this.wake = null; resolve(); }, ms);
-      this.wake = () => { clearTimeout(t); this.wake = null; resolve(); };
+      const t = setTimeout(() => { this.waker = null; resolve(); }, ms);
+      this.waker = () => { clearTimeout(t); this.waker = null; resolve(); };
     });
   }
   yieldToHost(): Promise<void> { return new Promise((r) => setImmediate(r)); }
   wallNow(): number { return performance.now(); }
-  notify(): void { this.wake?.(); }
+  wake(): void { this.waker?.(); }
+  notify(): void { this.waker?.(); }
 }
 
 export async function createNodeMachine(coreWasmPath: string, config: MachineConfig, events: MachineEvents): Promise<MachineHandle> {
   const module = await loadCoreModuleFromFile(coreWasmPath);
   const host = new NodeHost();
-  const m = await LocalMachine.create(module, config, events, host);
+  const m = await LocalMachine.create(module, config, events, host, undefined, async (spec) => {
+    if (!spec.file) throw new Error('Node machines take disks as VHD files');
+    return openVhd(spec.file, spec.readOnly ? 'read' : 'read-write');
+  });
   let running: Promise<StopReason> | null = null;
   return {
     run() {

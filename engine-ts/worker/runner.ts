@@ -22,6 +22,8 @@ export interface RunnerHost {
   wallNow(): number;
   /** Called before every slice: deliver pending console input, check control requests. */
   poll?(): void;
+  /** End an idleWait early (an I/O completion or event needs the vCPU). */
+  wake?(): void;
 }
 
 export type Pacing = 'realtime' | 'fast';
@@ -56,7 +58,9 @@ export class Runner {
     private readonly host: RunnerHost,
     readonly pacing: Pacing,
     private readonly sliceInstructions = 2_000_000,
-  ) {}
+  ) {
+    board.onWake = () => host.wake?.();
+  }
 
   /** Ask the loop to stop soon (safe to call at any time). */
   requestStop(): void {

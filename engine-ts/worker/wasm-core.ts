@@ -36,13 +36,18 @@ export const CORE_MIN_PAGES = 1025;
 export const CORE_MAX_PAGES = 65536;
 
 /** Create the machine memory: layout area + guest RAM. */
-export function createMachineMemory(ramBytes: number): WebAssembly.Memory {
+/**
+ * Create the machine memory: layout area + guest RAM + `extraBytes` of memory above RAM that
+ * the core treats as RAM but the guest's memory map does not list (Xen's BAR1 window).
+ */
+export function createMachineMemory(ramBytes: number, extraBytes = 0): WebAssembly.Memory {
   if (!Number.isInteger(ramBytes) || ramBytes < 1 << 20 || ramBytes > 3 * 1024 ** 3 || ramBytes % 4096 !== 0)
     throw new RangeError(`guest RAM must be a multiple of 4 KiB between 1 MiB and 3 GiB (got ${ramBytes})`);
-  const pages = Math.max(CORE_MIN_PAGES, Math.ceil((MM.RAM_BASE + ramBytes) / MM.WASM_PAGE));
+  const backed = ramBytes + extraBytes;
+  const pages = Math.max(CORE_MIN_PAGES, Math.ceil((MM.RAM_BASE + backed) / MM.WASM_PAGE));
   const memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
   const ctrl = new DataView(memory.buffer, MM.CTRL_BASE, MM.CTRL_SIZE);
-  ctrl.setUint32(MM.CTRL_RAM_SIZE, ramBytes, true);
+  ctrl.setUint32(MM.CTRL_RAM_SIZE, backed, true);
   ctrl.setUint32(MM.CTRL_MAP_VERSION, MM.MAP_VERSION, true);
   return memory;
 }

@@ -5,7 +5,8 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { FileStore } from '../../engine-ts/disk/file-store';
 import { VhdDisk } from '../../engine-ts/disk/vhd';
-import { diskCommand, fileParentResolver, humanSize, parseSize } from '../../tools/cli/disk';
+import { diskCommand, humanSize, parseSize } from '../../tools/cli/disk';
+import { fileParentResolver } from '../../engine-ts/disk/vhd-files';
 import { FIXTURES, Prng, fixtureBytes, haveTool, readAll, sha256, tempDir } from './helpers';
 
 const tmp = tempDir('cli');

@@ -6,6 +6,7 @@ import { createMachine, ConfigError, type StopReason } from '../../engine-ts/api
 import { ImageError } from '../../engine-ts/machine/loaders/flat';
 import { parseBzImage } from '../../engine-ts/machine/loaders/linux';
 import { isMultiboot } from '../../engine-ts/machine/loaders/multiboot';
+import { diskCommand } from './disk';
 
 export interface CliIo {
   stdout: NodeJS.WritableStream;
@@ -20,11 +21,18 @@ commands:
       Run a flat binary in real mode with COM1 on stdin/stdout; exits when the guest halts.
   boot --kernel FILE [--initrd FILE] [--append CMDLINE] [--module FILE[=CMDLINE]]...
        [--mem MiB] [--until REGEX] [--timeout SECONDS] [--send TEXT] [--realtime] [--debug-ports]
+       [--xen] [--console serial|hvc0] [--disk FILE.vhd]... [--pv-disk FILE.vhd]... [--nic MAC]...
       Boot a Linux bzImage (or a Multiboot v1 kernel, with modules) with the serial
       console (COM1) on stdin/stdout. A guest write of V to port 0xF4 exits with (V << 1) | 1.
+      --xen      Xen HVM mode: the guest finds Xen and binds its PV drivers (implied by
+                 --pv-disk, --nic and --console hvc0); give the kernel console=hvc0 to use hvc0
+      --disk     attach a VHD on the emulated IDE controller (/dev/sda, /dev/sdb, ...)
+      --pv-disk  attach a VHD through blkback (xvda, xvdb, ...)
       --until   exit 0 as soon as the console output matches REGEX
       --timeout exit 124 if nothing ended the run after SECONDS (wall clock)
       --send    type TEXT (then Enter) once a shell prompt appears
+  disk create|info|convert|commit|compact|check ...
+      VHD images in the spirit of qemu-img (pvlab disk --help for details).
 `;
 
 class UsageError extends Error {}
@@ -100,6 +108,11 @@ export async function bootCommand(args: string[], io: CliIo, root: string): Prom
       timeout: { type: 'string' },
       send: { type: 'string', multiple: true },
       module: { type: 'string', multiple: true },
+      xen: { type: 'boolean' },
+      console: { type: 'string' },
+      disk: { type: 'string', multiple: true },
+      'pv-disk': { type: 'string', multiple: true },
+      nic: { type: 'string', multiple: true },
       realtime: { type: 'boolean' },
       'debug-ports': { type: 'boolean' },
     },
@@ -126,6 +139,19 @@ export async function bootCommand(args: string[], io: CliIo, root: string): Prom
     try { until = new RegExp(values.until); } catch (e) { throw new UsageError(`--until: ${(e as Error).message}`); }
   }
   const timeout = values.timeout !== undefined ? parseNumber(values.timeout, '--timeout') : 0;
+  if (values.console !== undefined && values.console !== 'serial' && values.console !== 'hvc0') throw new UsageError('--console must be serial or hvc0');
+  const pvDisks = values['pv-disk'] ?? [];
+  const nics = values.nic ?? [];
+  const xen = !!values.xen || pvDisks.length > 0 || nics.length > 0 || values.console === 'hvc0';
+  const disks = [
+    ...(values.disk ?? []).map((file) => ({ bus: 'ide' as const, file })),
+    ...pvDisks.map((file) => ({ bus: 'xen' as const, file })),
+  ];
+  for (const d of disks) {
+    let st: fs.Stats;
+    try { st = fs.statSync(d.file); } catch { throw new ImageError(`${d.file}: no such file`); }
+    if (!st.isFile()) throw new ImageError(`${d.file}: not a regular file`);
+  }
   const sends = [...(values.send ?? [])];
   let machine: Awaited<ReturnType<typeof createMachine>>;
   let transcript = '';
@@ -155,6 +181,10 @@ export async function bootCommand(args: string[], io: CliIo, root: string): Prom
       pacing: values.realtime ? 'realtime' : 'fast',
       debugPorts: true,
       rtcStartSeconds: Math.floor(Date.now() / 1000),
+      xen,
+      consoleInput: values.console === 'hvc0' ? 'hvc0' : 'serial',
+      disks,
+      nics: nics.map((mac) => ({ mac })),
     }, {
       onConsole: onOutput,
       onDebug: (b) => { if (values['debug-ports']) io.stderr.write(b); },
@@ -215,6 +245,7 @@ export async function main(args: string[], io: CliIo = process as unknown as Cli
     switch (cmd) {
       case 'run': return await runCommand(rest, io, root);
       case 'boot': return await bootCommand(rest, io, root);
+      case 'disk': return await diskCommand(rest, { stdout: (s) => io.stdout.write(s), stderr: (s) => io.stderr.write(s) });
       case undefined: case '-h': case '--help': case 'help':
         io.stdout.write(USAGE);
         return cmd === undefined ? 2 : 0;
