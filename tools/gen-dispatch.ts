@@ -16,8 +16,31 @@ function hex(n: number): string {
   return '0x' + n.toString(16).padStart(3, '0');
 }
 
-function caseBody(e: OpEntry, impl: string, locked: boolean): string {
+// Three dispatchers come out of the table:
+//  - dispatch(): inlined into the run loop (core.ts execute()) for the first opcode byte; the
+//    0F map is a nested switch; a prefix hands the rest of the instruction to dispatchPrefixed().
+//  - dispatchPrefixed(): after a prefix; further prefixes and 0F update the decode state and
+//    continue its switch with the next byte (core.ts nextKey()/escapeKey()).
+//  - dispatchLocked(): after LOCK, only lockable forms; prefixes and 0F go through the
+//    functions named in the table (core.ts prefix*(), escape0F()).
+type Mode = 'main' | 'prefixed' | 'locked';
+
+function modeImpl(impl: string, mode: Mode): string {
+  const t = impl.trim();
+  if (mode === 'locked') return t;
+  if (t === 'escape0F();') return mode === 'main' ? '' : 'key = escapeKeyPrefixed(); if (fault) return; continue;';
+  const m = /^prefix(Seg|Opsize|Adsize|Rep)\((\d*)\);$/.exec(t);
+  if (m) {
+    const state = `prefixState${m[1]}(${m[2]});`;
+    return mode === 'main' ? `${state} afterPrefix();` : `${state} key = nextKey(); if (fault) return; continue;`;
+  }
+  return t;
+}
+
+function caseBody(e: OpEntry, impl: string, mode: Mode): string {
   const lines: string[] = [];
+  const locked = mode === 'locked' && !!e.lock;
+  impl = modeImpl(impl, mode);
   if (e.modrm) lines.push('decodeModrm(); if (fault) return;');
   if (locked) {
     lines.push('if (modrm >= 0xc0) { raiseUD(); return; }');
@@ -26,8 +49,25 @@ function caseBody(e: OpEntry, impl: string, locked: boolean): string {
       lines.push(`{ const reg = (modrm >> 3) & 7; if (!(${cond})) { raiseUD(); return; } }`);
     }
   }
-  if (impl.trim()) lines.push(impl.trim());
+  if (impl) lines.push(impl);
+  if (!impl.endsWith('continue;')) lines.push('return;');
   return lines.join(' ');
+}
+
+/** Case lines for `entries` at the given indentation. */
+function cases(entries: OpEntry[], mode: Mode, indent: string, key = (op: number, size32: boolean) => op | (size32 ? 0x200 : 0)): string[] {
+  const out: string[] = [];
+  for (const e of entries) {
+    const [i16, i32] = variants(e);
+    const comment = ` // ${e.name}`;
+    if (i16 === i32) {
+      out.push(`${indent}case ${hex(key(e.op, false))}: case ${hex(key(e.op, true))}: { ${caseBody(e, i16, mode)} }${comment}`);
+    } else {
+      out.push(`${indent}case ${hex(key(e.op, false))}: { ${caseBody(e, i16, mode)} }${comment}`);
+      out.push(`${indent}case ${hex(key(e.op, true))}: { ${caseBody(e, i32, mode)} }${comment}`);
+    }
+  }
+  return out;
 }
 
 export function generate(): string {
@@ -36,33 +76,22 @@ export function generate(): string {
     if (byKey.has(e.op)) throw new Error(`duplicate opcode ${hex(e.op)}`);
     byKey.set(e.op, e);
   }
-  const names = new Set<string>();
-  const normal: string[] = [];
-  const locked: string[] = [];
   const sorted = [...X86_TABLE].sort((a, b) => a.op - b.op);
   // Prefixes and the 0F escape continue decoding after LOCK.
   const prefixOps = new Set([0x0f, 0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65, 0x66, 0x67, 0xf0, 0xf2, 0xf3]);
-  for (const e of sorted) {
-    const [i16, i32] = variants(e);
-    for (const m of `${i16} ${i32}`.matchAll(/\b([A-Za-z_][A-Za-z0-9_]*)\(/g)) names.add(m[1]);
-    const comment = ` // ${e.name}`;
-    if (i16 === i32) {
-      normal.push(`    case ${hex(e.op)}: case ${hex(e.op | 0x200)}: { ${caseBody(e, i16, false)} return; }${comment}`);
-    } else {
-      normal.push(`    case ${hex(e.op)}: { ${caseBody(e, i16, false)} return; }${comment}`);
-      normal.push(`    case ${hex(e.op | 0x200)}: { ${caseBody(e, i32, false)} return; }${comment}`);
-    }
-    if (e.lock || prefixOps.has(e.op)) {
-      const lk = e.lock ? true : false;
-      if (i16 === i32) {
-        locked.push(`    case ${hex(e.op)}: case ${hex(e.op | 0x200)}: { ${caseBody(e, i16, lk)} return; }${comment}`);
-      } else {
-        locked.push(`    case ${hex(e.op)}: { ${caseBody(e, i16, lk)} return; }${comment}`);
-        locked.push(`    case ${hex(e.op | 0x200)}: { ${caseBody(e, i32, lk)} return; }${comment}`);
-      }
-    }
+  const oneByte = sorted.filter((e) => e.op < 0x100 && e.op !== 0x0f);
+  const map0F = sorted.filter((e) => e.op >= 0x100);
+  const main = cases(oneByte, 'main', '    ');
+  // The nested 0F switch is keyed by the second byte | 0x100 for 32-bit operand size (dense: a br_table).
+  const main0F = cases(map0F, 'main', '        ', (op, size32) => (op & 0xff) | (size32 ? 0x100 : 0));
+  const prefixed = cases(sorted, 'prefixed', '      ');
+  const locked = cases(sorted.filter((e) => e.lock || prefixOps.has(e.op)), 'locked', '    ');
+  const names = new Set<string>();
+  for (const line of [...main, ...main0F, ...prefixed, ...locked]) {
+    for (const m of line.replace(/\/\/.*$/, '').matchAll(/\b([A-Za-z_][A-Za-z0-9_]*)\(/g)) names.add(m[1]);
   }
-  for (const n of ['if', 'decodeModrm', 'raiseUD']) names.delete(n);
+  names.add('escapeKey');
+  for (const n of ['if', 'decodeModrm', 'raiseUD', 'dispatchPrefixed', 'reg8']) names.delete(n);
   const imports = [...names].sort();
   return `// GENERATED by tools/gen-dispatch.ts from engine-wasm/x86-table.ts — do not edit.
 // Key: opcode (0x000-0x0FF one-byte, 0x100-0x1FF 0F map) | 0x200 for 32-bit operand size.
@@ -70,13 +99,34 @@ export function generate(): string {
 import { fault, modrm, raiseUD, reg8 } from './state';
 import { decodeModrm } from './decode';
 import {
-  ${imports.filter((n) => n !== 'reg8').join(',\n  ')},
+  ${imports.join(',\n  ')},
 } from './ops';
 
-export function dispatch(key: u32): void {
+/**
+ * Execute the instruction whose first opcode byte gives \`key\` (no prefixes seen yet).
+ * Inlined into the run loop (core.ts execute()): keys from 0x400 up (a failed fetch) do nothing.
+ */
+@inline export function dispatch(key: u32): void {
   switch (key) {
-${normal.join('\n')}
+${main.join('\n')}
+    case 0x00f: case 0x20f: { // 0F escape
+      switch (escapeKey()) {
+${main0F.join('\n')}
+        default: raiseUD(); return;
+      }
+    }
     default: raiseUD(); return;
+  }
+}
+
+/** The rest of an instruction after a prefix: \`key\` is the byte after it. */
+export function dispatchPrefixed(first: u32): void {
+  let key = first;
+  while (true) {
+    switch (key) {
+${prefixed.join('\n')}
+      default: raiseUD(); return;
+    }
   }
 }
 

@@ -8,11 +8,12 @@ import {
 import {
   cpu, eip, setEip, instrEip, setInstrEip, code32, setOpsize32, setAdsize32, opsize32, adsize32,
   prefixes, setPrefixes, setSegOvr, fault, clearFault, excVector, excCode, excHasCode, raise, raiseGP, raiseUD,
-  PFX_LOCK, PFX_OPSIZE, PFX_ADSIZE, PFX_REP, PFX_REPNE, PFX_SEG, EXC_DF, EXC_PF, EXC_NM, EXC_DB, EXC_NMI, EXC_UD,
+  loadLazy, PFX_LOCK, PFX_MODE, keyBase, fetchLo, fetchLen, fetchBase, PFX_OPSIZE, PFX_ADSIZE, PFX_REP, PFX_REPNE, PFX_SEG, EXC_DF, EXC_PF, EXC_NM, EXC_DB, EXC_NMI, EXC_UD,
   FLAG_IF, FLAG_TF, getEflags, delivered, setDelivered, clipFetchToInstruction, invalidateFetch, cr0, CR0_EM, CR0_TS, syncEipToMemory, loadEipFromMemory, modrm,
 } from './state';
 import { fetch8 } from './state';
-import { dispatch, dispatchLocked } from './dispatch.gen';
+import { dispatch, dispatchLocked, dispatchPrefixed } from './dispatch.gen';
+import { fetchSlow } from './decode';
 import { deliverInterrupt, recordException, INT_EXT } from './system';
 import { HLT } from './ops-sys';
 import { fpuEsc, fxsave, fxrstor } from './fpu';
@@ -22,20 +23,59 @@ import { steps, stepsEnd, setSteps, setStepsEnd, stopRun, syncNow } from './step
 
 let exitReason: i32 = EXIT_BUDGET;
 
-// ---- prefixes (each continues decoding with the next byte) ----------------------------------
-function next(): void {
-  const clipped = clipFetchToInstruction(); // an instruction may not exceed 15 bytes
+// ---- prefixes ------------------------------------------------------------------------------------
+// The main dispatcher (dispatch.gen.ts) handles a prefix by updating the decode state
+// (prefixState*) and continuing with the next byte (nextKey). After LOCK, decoding goes on
+// through dispatchLocked and the prefix*/escape0F functions below.
+
+/** Set when a prefix clipped the fetch window to the 15-byte limit (dropped after the instruction). */
+let clippedFetch: bool = false;
+
+/** Fetch the opcode byte after a prefix (an instruction may not exceed 15 bytes). */
+@inline export function nextKey(): u32 {
+  if (clipFetchToInstruction()) clippedFetch = true;
   const op = fetch8();
-  if (!fault) {
-    const key = op | (opsize32 ? 0x200 : 0);
-    if (prefixes & PFX_LOCK) dispatchLocked(key); else dispatch(key);
-  }
+  return op | (opsize32 ? 0x200 : 0);
+}
+/** Key of the nested 0F switch in dispatch(): second byte | 0x100 for 32-bit operand size (0x200 after a failed fetch). */
+@inline export function escapeKey(): u32 {
+  const op = fetch8();
+  return fault ? 0x200 : op | (keyBase >> 1);
+}
+/** Fetch the second byte of a 0F-map opcode after a prefix (dispatchPrefixed keys). */
+@inline export function escapeKeyPrefixed(): u32 {
+  const op = fetch8();
+  return 0x100 | op | (opsize32 ? 0x200 : 0);
+}
+/** The first byte was a prefix: decode and run the rest of the instruction. */
+export function afterPrefix(): void {
+  const k = nextKey();
+  if (!fault) dispatchPrefixed(k);
+  if (clippedFetch) { clippedFetch = false; invalidateFetch(); }
+}
+/** Decode state for an instruction without prefixes (after one with prefixes or a mode change). */
+function resetDecode(): void {
+  setPrefixes(0);
+  setSegOvr(-1);
+  setOpsize32(code32);
+  setAdsize32(code32);
+}
+@inline export function prefixStateSeg(s: u32): void { setSegOvr(<i32>s); setPrefixes(prefixes | PFX_SEG); }
+@inline export function prefixStateOpsize(): void { setPrefixes(prefixes | PFX_OPSIZE); setOpsize32(!code32); }
+@inline export function prefixStateAdsize(): void { setPrefixes(prefixes | PFX_ADSIZE); setAdsize32(!code32); }
+@inline export function prefixStateRep(p: u32): void { setPrefixes((prefixes & ~(PFX_REP | PFX_REPNE)) | p); }
+
+// After LOCK (the only way these are reached): continue in dispatchLocked.
+function next(): void {
+  const clipped = clipFetchToInstruction();
+  const op = fetch8();
+  if (!fault) dispatchLocked(op | (opsize32 ? 0x200 : 0));
   if (clipped) invalidateFetch();
 }
-export function prefixSeg(s: u32): void { setSegOvr(<i32>s); setPrefixes(prefixes | PFX_SEG); next(); }
-export function prefixOpsize(): void { setPrefixes(prefixes | PFX_OPSIZE); setOpsize32(!code32); next(); }
-export function prefixAdsize(): void { setPrefixes(prefixes | PFX_ADSIZE); setAdsize32(!code32); next(); }
-export function prefixRep(p: u32): void { setPrefixes((prefixes & ~(PFX_REP | PFX_REPNE)) | p); next(); }
+export function prefixSeg(s: u32): void { prefixStateSeg(s); next(); }
+export function prefixOpsize(): void { prefixStateOpsize(); next(); }
+export function prefixAdsize(): void { prefixStateAdsize(); next(); }
+export function prefixRep(p: u32): void { prefixStateRep(p); next(); }
 export function prefixLock(): void { setPrefixes(prefixes | PFX_LOCK); next(); }
 /** XCHG with a memory operand is locked without a prefix. */
 export function lockImplicit(): void { if (modrm < 0xc0) setPrefixes(prefixes | PFX_LOCK); }
@@ -43,8 +83,7 @@ export function lockImplicit(): void { if (modrm < 0xc0) setPrefixes(prefixes | 
 export function escape0F(): void {
   const op = fetch8();
   if (fault) return;
-  const key = 0x100 | op | (opsize32 ? 0x200 : 0);
-  if (prefixes & PFX_LOCK) dispatchLocked(key); else dispatch(key);
+  dispatchLocked(0x100 | op | (opsize32 ? 0x200 : 0));
 }
 
 export function doHLT(): void {
@@ -125,8 +164,7 @@ function servicePending(pend: u32): bool {
       // The deferred trap belongs after the instruction following MOV SS: run it now.
       pendingStepTrap = false;
       setDelivered(false);
-      step();
-      setSteps(steps + 1);
+      execute(steps + 1);
       if (!delivered && exitReason != EXIT_TRIPLE_FAULT) singleStepTrap();
     }
     return true;
@@ -156,6 +194,8 @@ function servicePending(pend: u32): bool {
  */
 export function run(budget: i32): i32 {
   loadEipFromMemory();
+  loadLazy();
+  setPrefixes(PFX_MODE); // the first instruction recomputes its decode state
   exitReason = EXIT_BUDGET;
   setSteps(0);
   setStepsEnd(budget > 0 ? <u32>budget : 0);
@@ -169,8 +209,7 @@ export function run(budget: i32): i32 {
       if (load<u32>(cpu + R_HALTED)) break;
       if (pend & PEND_TF) { stepTraced(); continue; }
     }
-    step();
-    setSteps(steps + 1);
+    execute(stepsEnd);
   }
   if (load<u32>(cpu + R_HALTED) && exitReason == EXIT_BUDGET) haltExit();
   syncEipToMemory();
@@ -190,8 +229,7 @@ function stepTraced(): void {
   if (load<u32>(cpu + R_HALTED)) { haltExit(); stopRun(); return; }
   const tf = (load<u32>(cpu + R_EFLAGS) & FLAG_TF) != 0;
   setDelivered(false);
-  step();
-  setSteps(steps + 1);
+  execute(steps + 1);
   // No trap when the instruction faulted or was INT n (the handler runs with TF clear), or
   // after MOV SS / POP SS, which hold off debug traps for one instruction (shadow kind 2).
   if (!tf || delivered || exitReason == EXIT_TRIPLE_FAULT || load<u32>(cpu + R_HALTED)) return;
@@ -201,16 +239,33 @@ function stepTraced(): void {
 /** A single-step trap deferred past a MOV SS / POP SS shadow fires after the next instruction. */
 let pendingStepTrap: bool = false;
 
-/** Execute one instruction (and deliver its fault, if any). */
-@inline function step(): void {
-  setInstrEip(eip);
-  setOpsize32(code32);
-  setAdsize32(code32);
-  setPrefixes(0);
-  setSegOvr(-1);
-  const op = fetch8();
-  if (!fault) dispatch(op | (code32 ? 0x200 : 0));
-  if (fault) afterFault();
+/**
+ * The hot loop: execute instructions (at least one) while fewer than `limit` have retired in
+ * this run, the run was not stopped (stopRun) and nothing is pending (R_PENDING == 0).
+ * `steps` is kept current after every instruction (syncNow and RDTSC read it).
+ */
+function execute(limit: u32): void {
+  const c = cpu;
+  let n = steps;
+  do {
+    setInstrEip(eip);
+    if (prefixes != 0) resetDecode();
+    dispatch(fetchOpcode() | keyBase);
+    if (fault) afterFault();
+    n++;
+    setSteps(n);
+  } while (n < limit && n < stepsEnd && load<u32>(c + R_PENDING) == 0);
+}
+
+/** The first opcode byte; a failed fetch gives a key from 0x400 up (dispatch ignores it). */
+@inline function fetchOpcode(): u32 {
+  const off = eip;
+  if (off - fetchLo < fetchLen) { setEip(off + 1); return <u32>load<u8>(fetchBase + <usize>off); }
+  return fetchOpcodeSlow();
+}
+function fetchOpcodeSlow(): u32 {
+  const v = fetchSlow(1);
+  return fault ? 0x400 : v;
 }
 
 /** The instruction faulted, lost a LOCK race, blocked in a hypercall, or halted. */

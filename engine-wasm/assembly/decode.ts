@@ -1,7 +1,7 @@
 // Instruction fetch, ModRM/SIB effective addresses, segment-checked operand access,
 // read-modify-write (with LOCK through wasm atomics), and the stack.
 
-import { RAM_BASE, R_SEG_LO, R_SEG_HI, R_SEG_PERM, SEGP_READ, SEGP_WRITE, SEGP_BIG_READ, SEGP_BIG_WRITE, MEMT_RAM } from '../memory-map';
+import { RAM_BASE, R_SEG_LO, R_SEG_HI, R_SEG_PERM, R_SEG_BASE, SEGP_READ, SEGP_WRITE, SEGP_BIG_READ, SEGP_BIG_WRITE, MEMT_RAM } from '../memory-map';
 import {
   cpu, tlb, eip, setEip, instrEip, csBase, csLimit, setFetchWindow, cpl, fetch8, fetch16, fetch32, clipFetchToInstruction,
   adsize32, opsize32, segOvr, modrm, setModrm, eaSeg, eaOff, setEa, setEaEspBase, fault, prefixes, PFX_LOCK,
@@ -12,7 +12,7 @@ import {
 import {
   linToPhys, ACC_EXEC, ACC_READ, ACC_WRITE, physRead8, physType,
   readLin8, readLin16, readLin32, writeLin8, writeLin16, writeLin32, probeWrite,
-  TLB_VALID, TLB_RAM, TLB_SUP_W, TLB_USER_W,
+  TLB_VALID, TLB_RAM, TLB_SUP_W, TLB_USER_W, rmask, wmask,
 } from './mmu';
 
 export { fetch8, fetch16, fetch32 };
@@ -137,6 +137,33 @@ function segWriteChecked(seg: u32, off: u32, size: u32): u32 {
   return segBase(seg) + off;
 }
 
+// Fast paths: the host address of `size` bytes at seg:off when the segment needs no limit
+// check and the TLB maps the page to RAM with the permission needed at this CPL (and the
+// access stays within the page), else 0 (RAM_BASE > 0, so 0 is never a RAM address).
+@inline export function hostRead(seg: u32, off: u32, size: u32): usize {
+  const c = cpu;
+  if (!(load<u32>(c + R_SEG_PERM + (seg << 2)) & SEGP_BIG_READ)) return 0;
+  const lin = load<u32>(c + R_SEG_BASE + (seg << 2)) + off;
+  const e = load<u32>(tlb + ((lin >>> 12) << 2));
+  if ((e & rmask) != rmask || (lin & 0xfff) > 0x1000 - size) return 0;
+  return <usize>RAM_BASE + <usize>(e & 0xfffff000) + <usize>(lin & 0xfff);
+}
+@inline export function hostWrite(seg: u32, off: u32, size: u32): usize {
+  const c = cpu;
+  if (!(load<u32>(c + R_SEG_PERM + (seg << 2)) & SEGP_BIG_WRITE)) return 0;
+  const lin = load<u32>(c + R_SEG_BASE + (seg << 2)) + off;
+  const e = load<u32>(tlb + ((lin >>> 12) << 2));
+  if ((e & wmask) != wmask || (lin & 0xfff) > 0x1000 - size) return 0;
+  return <usize>RAM_BASE + <usize>(e & 0xfffff000) + <usize>(lin & 0xfff);
+}
+// Inlined seg:off accesses: the fast path, else the full one (which checks and may fault).
+@inline export function readM8(seg: u32, off: u32): u32 { const h = hostRead(seg, off, 1); return h ? <u32>load<u8>(h) : readV8(seg, off); }
+@inline export function readM16(seg: u32, off: u32): u32 { const h = hostRead(seg, off, 2); return h ? <u32>load<u16>(h) : readV16(seg, off); }
+@inline export function readM32(seg: u32, off: u32): u32 { const h = hostRead(seg, off, 4); return h ? load<u32>(h) : readV32(seg, off); }
+@inline export function writeM8(seg: u32, off: u32, v: u32): void { const h = hostWrite(seg, off, 1); if (h) store<u8>(h, <u8>v); else writeV8(seg, off, v); }
+@inline export function writeM16(seg: u32, off: u32, v: u32): void { const h = hostWrite(seg, off, 2); if (h) store<u16>(h, <u16>v); else writeV16(seg, off, v); }
+@inline export function writeM32(seg: u32, off: u32, v: u32): void { const h = hostWrite(seg, off, 4); if (h) store<u32>(h, v); else writeV32(seg, off, v); }
+
 // seg:off reads and writes.
 export function readV8(seg: u32, off: u32): u32 { const l = segRead(seg, off, 1); return fault ? 0 : readLin8(l); }
 export function readV16(seg: u32, off: u32): u32 { const l = segRead(seg, off, 2); return fault ? 0 : readLin16(l); }
@@ -146,12 +173,12 @@ export function writeV16(seg: u32, off: u32, v: u32): void { const l = segWrite(
 export function writeV32(seg: u32, off: u32, v: u32): void { const l = segWrite(seg, off, 4); if (!fault) writeLin32(l, v); }
 
 // ---- E operands (register or memory per ModRM) -------------------------------------------
-@inline export function readE8(): u32 { return modrm >= 0xc0 ? reg8(modrm & 7) : readV8(eaSeg, eaOff); }
-@inline export function readE16(): u32 { return modrm >= 0xc0 ? reg16(modrm & 7) : readV16(eaSeg, eaOff); }
-@inline export function readE32(): u32 { return modrm >= 0xc0 ? reg32(modrm & 7) : readV32(eaSeg, eaOff); }
-@inline export function writeE8(v: u32): void { if (modrm >= 0xc0) setReg8(modrm & 7, v); else writeV8(eaSeg, eaOff, v); }
-@inline export function writeE16(v: u32): void { if (modrm >= 0xc0) setReg16(modrm & 7, v); else writeV16(eaSeg, eaOff, v); }
-@inline export function writeE32(v: u32): void { if (modrm >= 0xc0) setReg32(modrm & 7, v); else writeV32(eaSeg, eaOff, v); }
+@inline export function readE8(): u32 { return modrm >= 0xc0 ? reg8(modrm & 7) : readM8(eaSeg, eaOff); }
+@inline export function readE16(): u32 { return modrm >= 0xc0 ? reg16(modrm & 7) : readM16(eaSeg, eaOff); }
+@inline export function readE32(): u32 { return modrm >= 0xc0 ? reg32(modrm & 7) : readM32(eaSeg, eaOff); }
+@inline export function writeE8(v: u32): void { if (modrm >= 0xc0) setReg8(modrm & 7, v); else writeM8(eaSeg, eaOff, v); }
+@inline export function writeE16(v: u32): void { if (modrm >= 0xc0) setReg16(modrm & 7, v); else writeM16(eaSeg, eaOff, v); }
+@inline export function writeE32(v: u32): void { if (modrm >= 0xc0) setReg32(modrm & 7, v); else writeM32(eaSeg, eaOff, v); }
 
 // Read-modify-write of the E operand: rmwRead* checks write access up front (so nothing
 // commits if the write would fault) and remembers where the operand lives.
@@ -184,7 +211,10 @@ function rmwPrepare(size: u32): u32 {
 }
 
 @inline export function rmwRead8(): u32 {
-  return modrm >= 0xc0 ? reg8(modrm & 7) : rmwRead8Mem();
+  if (modrm >= 0xc0) return reg8(modrm & 7);
+  const h = hostWrite(eaSeg, eaOff, 1); // write permission implies read permission
+  if (h) { rmwHost = h; rmwOld = <u32>load<u8>(h); return rmwOld; }
+  return rmwRead8Mem();
 }
 function rmwRead8Mem(): u32 {
   if (!rmwPrepare(1)) return 0;
@@ -192,7 +222,10 @@ function rmwRead8Mem(): u32 {
   return rmwOld;
 }
 @inline export function rmwRead16(): u32 {
-  return modrm >= 0xc0 ? reg16(modrm & 7) : rmwRead16Mem();
+  if (modrm >= 0xc0) return reg16(modrm & 7);
+  const h = hostWrite(eaSeg, eaOff, 2);
+  if (h) { rmwHost = h; rmwOld = <u32>load<u16>(h); return rmwOld; }
+  return rmwRead16Mem();
 }
 function rmwRead16Mem(): u32 {
   if (!rmwPrepare(2)) return 0;
@@ -200,7 +233,10 @@ function rmwRead16Mem(): u32 {
   return rmwOld;
 }
 @inline export function rmwRead32(): u32 {
-  return modrm >= 0xc0 ? reg32(modrm & 7) : rmwRead32Mem();
+  if (modrm >= 0xc0) return reg32(modrm & 7);
+  const h = hostWrite(eaSeg, eaOff, 4);
+  if (h) { rmwHost = h; rmwOld = load<u32>(h); return rmwOld; }
+  return rmwRead32Mem();
 }
 function rmwRead32Mem(): u32 {
   if (!rmwPrepare(4)) return 0;
@@ -213,7 +249,9 @@ function rmwRead32Mem(): u32 {
 // lost: the loser re-executes the instruction. Unaligned locked accesses are not atomic
 // across vCPUs (wasm atomics need alignment); they are rare and split-lock on hardware too.
 @inline export function rmwWrite8(v: u32): void {
-  if (modrm >= 0xc0) setReg8(modrm & 7, v); else rmwWrite8Mem(v);
+  if (modrm >= 0xc0) setReg8(modrm & 7, v);
+  else if (rmwHost != 0 && !(prefixes & PFX_LOCK)) store<u8>(rmwHost, <u8>v);
+  else rmwWrite8Mem(v);
 }
 function rmwWrite8Mem(v: u32): void {
   if (rmwHost) {
@@ -223,7 +261,9 @@ function rmwWrite8Mem(v: u32): void {
   } else writeLin8(rmwLin, v);
 }
 @inline export function rmwWrite16(v: u32): void {
-  if (modrm >= 0xc0) setReg16(modrm & 7, v); else rmwWrite16Mem(v);
+  if (modrm >= 0xc0) setReg16(modrm & 7, v);
+  else if (rmwHost != 0 && !(prefixes & PFX_LOCK)) store<u16>(rmwHost, <u16>v);
+  else rmwWrite16Mem(v);
 }
 function rmwWrite16Mem(v: u32): void {
   if (rmwHost) {
@@ -233,7 +273,9 @@ function rmwWrite16Mem(v: u32): void {
   } else writeLin16(rmwLin, v);
 }
 @inline export function rmwWrite32(v: u32): void {
-  if (modrm >= 0xc0) setReg32(modrm & 7, v); else rmwWrite32Mem(v);
+  if (modrm >= 0xc0) setReg32(modrm & 7, v);
+  else if (rmwHost != 0 && !(prefixes & PFX_LOCK)) store<u32>(rmwHost, v);
+  else rmwWrite32Mem(v);
 }
 function rmwWrite32Mem(v: u32): void {
   if (rmwHost) {
@@ -261,7 +303,7 @@ export function push16(v: u32): void {
 export function push32(v: u32): void {
   if (stack32) {
     const sp = reg32(ESP) - 4;
-    writeV32(SS, sp, v);
+    writeM32(SS, sp, v);
     if (!fault) setReg32(ESP, sp);
   } else {
     const sp = (reg16(ESP) - 4) & 0xffff;
@@ -285,7 +327,15 @@ export function adjustSP(n: u32): void {
   if (stack32) setReg32(ESP, reg32(ESP) + n); else setReg16(ESP, (reg16(ESP) + n) & 0xffff);
 }
 export function pop16(): u32 { const v = peek16(0); if (!fault) adjustSP(2); return v; }
-export function pop32(): u32 { const v = peek32(0); if (!fault) adjustSP(4); return v; }
+export function pop32(): u32 {
+  if (stack32) {
+    const sp = reg32(ESP);
+    const v = readM32(SS, sp);
+    if (!fault) setReg32(ESP, sp + 4);
+    return v;
+  }
+  const v = peek32(0); if (!fault) adjustSP(4); return v;
+}
 @inline export function popV(): u32 { return opsize32 ? pop32() : pop16(); }
 
 // Memory-operand helpers for instructions that read two consecutive values (far pointers,

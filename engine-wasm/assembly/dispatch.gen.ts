@@ -203,6 +203,7 @@ import {
   XCHG_ZvAX16,
   XCHG_ZvAX32,
   XLAT,
+  afterPrefix,
   aluALIb,
   aluAXIw,
   aluEAXId,
@@ -214,6 +215,8 @@ import {
   aluGvEv32,
   doHLT,
   escape0F,
+  escapeKey,
+  escapeKeyPrefixed,
   grp15,
   grp1EbIb,
   grp1EvIb16,
@@ -240,15 +243,24 @@ import {
   loadFar16,
   loadFar32,
   lockImplicit,
+  nextKey,
   prefixAdsize,
   prefixLock,
   prefixOpsize,
   prefixRep,
   prefixSeg,
+  prefixStateAdsize,
+  prefixStateOpsize,
+  prefixStateRep,
+  prefixStateSeg,
   x87,
 } from './ops';
 
-export function dispatch(key: u32): void {
+/**
+ * Execute the instruction whose first opcode byte gives `key` (no prefixes seen yet).
+ * Inlined into the run loop (core.ts execute()): keys from 0x400 up (a failed fetch) do nothing.
+ */
+@inline export function dispatch(key: u32): void {
   switch (key) {
     case 0x000: case 0x200: { decodeModrm(); if (fault) return; aluEbGb(0); return; } // ADD Eb,Gb
     case 0x001: { decodeModrm(); if (fault) return; aluEvGv16(0); return; } // ADD Ev,Gv
@@ -274,7 +286,6 @@ export function dispatch(key: u32): void {
     case 0x20d: { aluEAXId(1); return; } // OR eAX,Iv
     case 0x00e: { PUSH_Sw16(1); return; } // PUSH CS
     case 0x20e: { PUSH_Sw32(1); return; } // PUSH CS
-    case 0x00f: case 0x20f: { escape0F(); return; } // 0F escape
     case 0x010: case 0x210: { decodeModrm(); if (fault) return; aluEbGb(2); return; } // ADC Eb,Gb
     case 0x011: { decodeModrm(); if (fault) return; aluEvGv16(2); return; } // ADC Ev,Gv
     case 0x211: { decodeModrm(); if (fault) return; aluEvGv32(2); return; } // ADC Ev,Gv
@@ -310,7 +321,7 @@ export function dispatch(key: u32): void {
     case 0x024: case 0x224: { aluALIb(4); return; } // AND AL,Ib
     case 0x025: { aluAXIw(4); return; } // AND eAX,Iv
     case 0x225: { aluEAXId(4); return; } // AND eAX,Iv
-    case 0x026: case 0x226: { prefixSeg(0); return; } // ES:
+    case 0x026: case 0x226: { prefixStateSeg(0); afterPrefix(); return; } // ES:
     case 0x027: case 0x227: { DAA(); return; } // DAA
     case 0x028: case 0x228: { decodeModrm(); if (fault) return; aluEbGb(5); return; } // SUB Eb,Gb
     case 0x029: { decodeModrm(); if (fault) return; aluEvGv16(5); return; } // SUB Ev,Gv
@@ -321,7 +332,7 @@ export function dispatch(key: u32): void {
     case 0x02c: case 0x22c: { aluALIb(5); return; } // SUB AL,Ib
     case 0x02d: { aluAXIw(5); return; } // SUB eAX,Iv
     case 0x22d: { aluEAXId(5); return; } // SUB eAX,Iv
-    case 0x02e: case 0x22e: { prefixSeg(1); return; } // CS:
+    case 0x02e: case 0x22e: { prefixStateSeg(1); afterPrefix(); return; } // CS:
     case 0x02f: case 0x22f: { DAS(); return; } // DAS
     case 0x030: case 0x230: { decodeModrm(); if (fault) return; aluEbGb(6); return; } // XOR Eb,Gb
     case 0x031: { decodeModrm(); if (fault) return; aluEvGv16(6); return; } // XOR Ev,Gv
@@ -332,7 +343,7 @@ export function dispatch(key: u32): void {
     case 0x034: case 0x234: { aluALIb(6); return; } // XOR AL,Ib
     case 0x035: { aluAXIw(6); return; } // XOR eAX,Iv
     case 0x235: { aluEAXId(6); return; } // XOR eAX,Iv
-    case 0x036: case 0x236: { prefixSeg(2); return; } // SS:
+    case 0x036: case 0x236: { prefixStateSeg(2); afterPrefix(); return; } // SS:
     case 0x037: case 0x237: { AAA(); return; } // AAA
     case 0x038: case 0x238: { decodeModrm(); if (fault) return; aluEbGb(7); return; } // CMP Eb,Gb
     case 0x039: { decodeModrm(); if (fault) return; aluEvGv16(7); return; } // CMP Ev,Gv
@@ -343,7 +354,7 @@ export function dispatch(key: u32): void {
     case 0x03c: case 0x23c: { aluALIb(7); return; } // CMP AL,Ib
     case 0x03d: { aluAXIw(7); return; } // CMP eAX,Iv
     case 0x23d: { aluEAXId(7); return; } // CMP eAX,Iv
-    case 0x03e: case 0x23e: { prefixSeg(3); return; } // DS:
+    case 0x03e: case 0x23e: { prefixStateSeg(3); afterPrefix(); return; } // DS:
     case 0x03f: case 0x23f: { AAS(); return; } // AAS
     case 0x040: { INC_Zv16(0); return; } // INC eAX
     case 0x240: { INC_Zv32(0); return; } // INC eAX
@@ -416,10 +427,10 @@ export function dispatch(key: u32): void {
     case 0x062: { decodeModrm(); if (fault) return; BOUND16(); return; } // BOUND Gv,Ma
     case 0x262: { decodeModrm(); if (fault) return; BOUND32(); return; } // BOUND Gv,Ma
     case 0x063: case 0x263: { decodeModrm(); if (fault) return; ARPL(); return; } // ARPL Ew,Gw
-    case 0x064: case 0x264: { prefixSeg(4); return; } // FS:
-    case 0x065: case 0x265: { prefixSeg(5); return; } // GS:
-    case 0x066: case 0x266: { prefixOpsize(); return; } // operand size
-    case 0x067: case 0x267: { prefixAdsize(); return; } // address size
+    case 0x064: case 0x264: { prefixStateSeg(4); afterPrefix(); return; } // FS:
+    case 0x065: case 0x265: { prefixStateSeg(5); afterPrefix(); return; } // GS:
+    case 0x066: case 0x266: { prefixStateOpsize(); afterPrefix(); return; } // operand size
+    case 0x067: case 0x267: { prefixStateAdsize(); afterPrefix(); return; } // address size
     case 0x068: { PUSH_Iv16(); return; } // PUSH Iv
     case 0x268: { PUSH_Iv32(); return; } // PUSH Iv
     case 0x069: { decodeModrm(); if (fault) return; IMUL_GvEvIv16(); return; } // IMUL Gv,Ev,Iv
@@ -474,7 +485,7 @@ export function dispatch(key: u32): void {
     case 0x08e: case 0x28e: { decodeModrm(); if (fault) return; MOV_SwEw(); return; } // MOV Sw,Ew
     case 0x08f: { decodeModrm(); if (fault) return; POP_Ev16(); return; } // POP Ev
     case 0x28f: { decodeModrm(); if (fault) return; POP_Ev32(); return; } // POP Ev
-    case 0x090: case 0x290: {  return; } // NOP
+    case 0x090: case 0x290: { return; } // NOP
     case 0x091: { XCHG_ZvAX16(1); return; } // XCHG eCX,eAX
     case 0x291: { XCHG_ZvAX32(1); return; } // XCHG eCX,eAX
     case 0x092: { XCHG_ZvAX16(2); return; } // XCHG eDX,eAX
@@ -620,8 +631,8 @@ export function dispatch(key: u32): void {
     case 0x2ef: { OUT_DXeAX32(); return; } // OUT DX,eAX
     case 0x0f0: case 0x2f0: { prefixLock(); return; } // LOCK
     case 0x0f1: case 0x2f1: { INT1(); return; } // INT1
-    case 0x0f2: case 0x2f2: { prefixRep(4); return; } // REPNE
-    case 0x0f3: case 0x2f3: { prefixRep(2); return; } // REP
+    case 0x0f2: case 0x2f2: { prefixStateRep(4); afterPrefix(); return; } // REPNE
+    case 0x0f3: case 0x2f3: { prefixStateRep(2); afterPrefix(); return; } // REP
     case 0x0f4: case 0x2f4: { doHLT(); return; } // HLT
     case 0x0f5: case 0x2f5: { CMC(); return; } // CMC
     case 0x0f6: case 0x2f6: { decodeModrm(); if (fault) return; grp3Eb(); return; } // grp3 Eb
@@ -636,180 +647,754 @@ export function dispatch(key: u32): void {
     case 0x0fe: case 0x2fe: { decodeModrm(); if (fault) return; grp4Eb(); return; } // grp4 Eb
     case 0x0ff: { decodeModrm(); if (fault) return; grp5Ev16(); return; } // grp5 Ev
     case 0x2ff: { decodeModrm(); if (fault) return; grp5Ev32(); return; } // grp5 Ev
-    case 0x100: case 0x300: { decodeModrm(); if (fault) return; grp6(); return; } // grp6
-    case 0x101: case 0x301: { decodeModrm(); if (fault) return; grp7(); return; } // grp7
-    case 0x102: { decodeModrm(); if (fault) return; LAR16(); return; } // LAR Gv,Ew
-    case 0x302: { decodeModrm(); if (fault) return; LAR32(); return; } // LAR Gv,Ew
-    case 0x103: { decodeModrm(); if (fault) return; LSL16(); return; } // LSL Gv,Ew
-    case 0x303: { decodeModrm(); if (fault) return; LSL32(); return; } // LSL Gv,Ew
-    case 0x106: case 0x306: { CLTS(); return; } // CLTS
-    case 0x108: case 0x308: { INVD(); return; } // INVD
-    case 0x109: case 0x309: { WBINVD(); return; } // WBINVD
-    case 0x10b: case 0x30b: { raiseUD(); return; } // UD2
-    case 0x118: case 0x318: { decodeModrm(); if (fault) return; return; } // NOP Ev (hint)
-    case 0x119: case 0x319: { decodeModrm(); if (fault) return; return; } // NOP Ev (hint)
-    case 0x11a: case 0x31a: { decodeModrm(); if (fault) return; return; } // NOP Ev (hint)
-    case 0x11b: case 0x31b: { decodeModrm(); if (fault) return; return; } // NOP Ev (hint)
-    case 0x11c: case 0x31c: { decodeModrm(); if (fault) return; return; } // NOP Ev (hint)
-    case 0x11d: case 0x31d: { decodeModrm(); if (fault) return; return; } // NOP Ev (hint)
-    case 0x11e: case 0x31e: { decodeModrm(); if (fault) return; return; } // NOP Ev (hint)
-    case 0x11f: case 0x31f: { decodeModrm(); if (fault) return; return; } // NOP Ev (hint)
-    case 0x120: case 0x320: { decodeModrm(); if (fault) return; MOV_RdCd(); return; } // MOV Rd,Cd
-    case 0x121: case 0x321: { decodeModrm(); if (fault) return; MOV_RdDd(); return; } // MOV Rd,Dd
-    case 0x122: case 0x322: { decodeModrm(); if (fault) return; MOV_CdRd(); return; } // MOV Cd,Rd
-    case 0x123: case 0x323: { decodeModrm(); if (fault) return; MOV_DdRd(); return; } // MOV Dd,Rd
-    case 0x130: case 0x330: { WRMSR(); return; } // WRMSR
-    case 0x131: case 0x331: { RDTSC(); return; } // RDTSC
-    case 0x132: case 0x332: { RDMSR(); return; } // RDMSR
-    case 0x133: case 0x333: { RDPMC(); return; } // RDPMC
-    case 0x134: case 0x334: { SYSENTER(); return; } // SYSENTER
-    case 0x135: case 0x335: { SYSEXIT(); return; } // SYSEXIT
-    case 0x140: { decodeModrm(); if (fault) return; CMOVcc16(0); return; } // CMOVO Gv,Ev
-    case 0x340: { decodeModrm(); if (fault) return; CMOVcc32(0); return; } // CMOVO Gv,Ev
-    case 0x141: { decodeModrm(); if (fault) return; CMOVcc16(1); return; } // CMOVNO Gv,Ev
-    case 0x341: { decodeModrm(); if (fault) return; CMOVcc32(1); return; } // CMOVNO Gv,Ev
-    case 0x142: { decodeModrm(); if (fault) return; CMOVcc16(2); return; } // CMOVB Gv,Ev
-    case 0x342: { decodeModrm(); if (fault) return; CMOVcc32(2); return; } // CMOVB Gv,Ev
-    case 0x143: { decodeModrm(); if (fault) return; CMOVcc16(3); return; } // CMOVNB Gv,Ev
-    case 0x343: { decodeModrm(); if (fault) return; CMOVcc32(3); return; } // CMOVNB Gv,Ev
-    case 0x144: { decodeModrm(); if (fault) return; CMOVcc16(4); return; } // CMOVZ Gv,Ev
-    case 0x344: { decodeModrm(); if (fault) return; CMOVcc32(4); return; } // CMOVZ Gv,Ev
-    case 0x145: { decodeModrm(); if (fault) return; CMOVcc16(5); return; } // CMOVNZ Gv,Ev
-    case 0x345: { decodeModrm(); if (fault) return; CMOVcc32(5); return; } // CMOVNZ Gv,Ev
-    case 0x146: { decodeModrm(); if (fault) return; CMOVcc16(6); return; } // CMOVBE Gv,Ev
-    case 0x346: { decodeModrm(); if (fault) return; CMOVcc32(6); return; } // CMOVBE Gv,Ev
-    case 0x147: { decodeModrm(); if (fault) return; CMOVcc16(7); return; } // CMOVA Gv,Ev
-    case 0x347: { decodeModrm(); if (fault) return; CMOVcc32(7); return; } // CMOVA Gv,Ev
-    case 0x148: { decodeModrm(); if (fault) return; CMOVcc16(8); return; } // CMOVS Gv,Ev
-    case 0x348: { decodeModrm(); if (fault) return; CMOVcc32(8); return; } // CMOVS Gv,Ev
-    case 0x149: { decodeModrm(); if (fault) return; CMOVcc16(9); return; } // CMOVNS Gv,Ev
-    case 0x349: { decodeModrm(); if (fault) return; CMOVcc32(9); return; } // CMOVNS Gv,Ev
-    case 0x14a: { decodeModrm(); if (fault) return; CMOVcc16(10); return; } // CMOVP Gv,Ev
-    case 0x34a: { decodeModrm(); if (fault) return; CMOVcc32(10); return; } // CMOVP Gv,Ev
-    case 0x14b: { decodeModrm(); if (fault) return; CMOVcc16(11); return; } // CMOVNP Gv,Ev
-    case 0x34b: { decodeModrm(); if (fault) return; CMOVcc32(11); return; } // CMOVNP Gv,Ev
-    case 0x14c: { decodeModrm(); if (fault) return; CMOVcc16(12); return; } // CMOVL Gv,Ev
-    case 0x34c: { decodeModrm(); if (fault) return; CMOVcc32(12); return; } // CMOVL Gv,Ev
-    case 0x14d: { decodeModrm(); if (fault) return; CMOVcc16(13); return; } // CMOVGE Gv,Ev
-    case 0x34d: { decodeModrm(); if (fault) return; CMOVcc32(13); return; } // CMOVGE Gv,Ev
-    case 0x14e: { decodeModrm(); if (fault) return; CMOVcc16(14); return; } // CMOVLE Gv,Ev
-    case 0x34e: { decodeModrm(); if (fault) return; CMOVcc32(14); return; } // CMOVLE Gv,Ev
-    case 0x14f: { decodeModrm(); if (fault) return; CMOVcc16(15); return; } // CMOVG Gv,Ev
-    case 0x34f: { decodeModrm(); if (fault) return; CMOVcc32(15); return; } // CMOVG Gv,Ev
-    case 0x180: { Jcc_Jv16(0); return; } // JO Jv
-    case 0x380: { Jcc_Jv32(0); return; } // JO Jv
-    case 0x181: { Jcc_Jv16(1); return; } // JNO Jv
-    case 0x381: { Jcc_Jv32(1); return; } // JNO Jv
-    case 0x182: { Jcc_Jv16(2); return; } // JB Jv
-    case 0x382: { Jcc_Jv32(2); return; } // JB Jv
-    case 0x183: { Jcc_Jv16(3); return; } // JNB Jv
-    case 0x383: { Jcc_Jv32(3); return; } // JNB Jv
-    case 0x184: { Jcc_Jv16(4); return; } // JZ Jv
-    case 0x384: { Jcc_Jv32(4); return; } // JZ Jv
-    case 0x185: { Jcc_Jv16(5); return; } // JNZ Jv
-    case 0x385: { Jcc_Jv32(5); return; } // JNZ Jv
-    case 0x186: { Jcc_Jv16(6); return; } // JBE Jv
-    case 0x386: { Jcc_Jv32(6); return; } // JBE Jv
-    case 0x187: { Jcc_Jv16(7); return; } // JA Jv
-    case 0x387: { Jcc_Jv32(7); return; } // JA Jv
-    case 0x188: { Jcc_Jv16(8); return; } // JS Jv
-    case 0x388: { Jcc_Jv32(8); return; } // JS Jv
-    case 0x189: { Jcc_Jv16(9); return; } // JNS Jv
-    case 0x389: { Jcc_Jv32(9); return; } // JNS Jv
-    case 0x18a: { Jcc_Jv16(10); return; } // JP Jv
-    case 0x38a: { Jcc_Jv32(10); return; } // JP Jv
-    case 0x18b: { Jcc_Jv16(11); return; } // JNP Jv
-    case 0x38b: { Jcc_Jv32(11); return; } // JNP Jv
-    case 0x18c: { Jcc_Jv16(12); return; } // JL Jv
-    case 0x38c: { Jcc_Jv32(12); return; } // JL Jv
-    case 0x18d: { Jcc_Jv16(13); return; } // JGE Jv
-    case 0x38d: { Jcc_Jv32(13); return; } // JGE Jv
-    case 0x18e: { Jcc_Jv16(14); return; } // JLE Jv
-    case 0x38e: { Jcc_Jv32(14); return; } // JLE Jv
-    case 0x18f: { Jcc_Jv16(15); return; } // JG Jv
-    case 0x38f: { Jcc_Jv32(15); return; } // JG Jv
-    case 0x190: case 0x390: { decodeModrm(); if (fault) return; SETcc(0); return; } // SETO Eb
-    case 0x191: case 0x391: { decodeModrm(); if (fault) return; SETcc(1); return; } // SETNO Eb
-    case 0x192: case 0x392: { decodeModrm(); if (fault) return; SETcc(2); return; } // SETB Eb
-    case 0x193: case 0x393: { decodeModrm(); if (fault) return; SETcc(3); return; } // SETNB Eb
-    case 0x194: case 0x394: { decodeModrm(); if (fault) return; SETcc(4); return; } // SETZ Eb
-    case 0x195: case 0x395: { decodeModrm(); if (fault) return; SETcc(5); return; } // SETNZ Eb
-    case 0x196: case 0x396: { decodeModrm(); if (fault) return; SETcc(6); return; } // SETBE Eb
-    case 0x197: case 0x397: { decodeModrm(); if (fault) return; SETcc(7); return; } // SETA Eb
-    case 0x198: case 0x398: { decodeModrm(); if (fault) return; SETcc(8); return; } // SETS Eb
-    case 0x199: case 0x399: { decodeModrm(); if (fault) return; SETcc(9); return; } // SETNS Eb
-    case 0x19a: case 0x39a: { decodeModrm(); if (fault) return; SETcc(10); return; } // SETP Eb
-    case 0x19b: case 0x39b: { decodeModrm(); if (fault) return; SETcc(11); return; } // SETNP Eb
-    case 0x19c: case 0x39c: { decodeModrm(); if (fault) return; SETcc(12); return; } // SETL Eb
-    case 0x19d: case 0x39d: { decodeModrm(); if (fault) return; SETcc(13); return; } // SETGE Eb
-    case 0x19e: case 0x39e: { decodeModrm(); if (fault) return; SETcc(14); return; } // SETLE Eb
-    case 0x19f: case 0x39f: { decodeModrm(); if (fault) return; SETcc(15); return; } // SETG Eb
-    case 0x1a0: { PUSH_Sw16(4); return; } // PUSH FS
-    case 0x3a0: { PUSH_Sw32(4); return; } // PUSH FS
-    case 0x1a1: { POP_Sw16(4); return; } // POP FS
-    case 0x3a1: { POP_Sw32(4); return; } // POP FS
-    case 0x1a2: case 0x3a2: { CPUID(); return; } // CPUID
-    case 0x1a3: { decodeModrm(); if (fault) return; BT_EvGv16(); return; } // BT Ev,Gv
-    case 0x3a3: { decodeModrm(); if (fault) return; BT_EvGv32(); return; } // BT Ev,Gv
-    case 0x1a4: { decodeModrm(); if (fault) return; SHLD_EvGvIb16(); return; } // SHLD Ev,Gv,Ib
-    case 0x3a4: { decodeModrm(); if (fault) return; SHLD_EvGvIb32(); return; } // SHLD Ev,Gv,Ib
-    case 0x1a5: { decodeModrm(); if (fault) return; SHLD_EvGvCL16(); return; } // SHLD Ev,Gv,CL
-    case 0x3a5: { decodeModrm(); if (fault) return; SHLD_EvGvCL32(); return; } // SHLD Ev,Gv,CL
-    case 0x1a8: { PUSH_Sw16(5); return; } // PUSH GS
-    case 0x3a8: { PUSH_Sw32(5); return; } // PUSH GS
-    case 0x1a9: { POP_Sw16(5); return; } // POP GS
-    case 0x3a9: { POP_Sw32(5); return; } // POP GS
-    case 0x1ab: { decodeModrm(); if (fault) return; BTS_EvGv16(); return; } // BTS Ev,Gv
-    case 0x3ab: { decodeModrm(); if (fault) return; BTS_EvGv32(); return; } // BTS Ev,Gv
-    case 0x1ac: { decodeModrm(); if (fault) return; SHRD_EvGvIb16(); return; } // SHRD Ev,Gv,Ib
-    case 0x3ac: { decodeModrm(); if (fault) return; SHRD_EvGvIb32(); return; } // SHRD Ev,Gv,Ib
-    case 0x1ad: { decodeModrm(); if (fault) return; SHRD_EvGvCL16(); return; } // SHRD Ev,Gv,CL
-    case 0x3ad: { decodeModrm(); if (fault) return; SHRD_EvGvCL32(); return; } // SHRD Ev,Gv,CL
-    case 0x1ae: case 0x3ae: { decodeModrm(); if (fault) return; grp15(); return; } // grp15 (FXSAVE/FXRSTOR)
-    case 0x1af: { decodeModrm(); if (fault) return; IMUL_GvEv16(); return; } // IMUL Gv,Ev
-    case 0x3af: { decodeModrm(); if (fault) return; IMUL_GvEv32(); return; } // IMUL Gv,Ev
-    case 0x1b0: case 0x3b0: { decodeModrm(); if (fault) return; CMPXCHG_EbGb(); return; } // CMPXCHG Eb,Gb
-    case 0x1b1: { decodeModrm(); if (fault) return; CMPXCHG_EvGv16(); return; } // CMPXCHG Ev,Gv
-    case 0x3b1: { decodeModrm(); if (fault) return; CMPXCHG_EvGv32(); return; } // CMPXCHG Ev,Gv
-    case 0x1b2: { decodeModrm(); if (fault) return; loadFar16(2); return; } // LSS Gv,Mp
-    case 0x3b2: { decodeModrm(); if (fault) return; loadFar32(2); return; } // LSS Gv,Mp
-    case 0x1b3: { decodeModrm(); if (fault) return; BTR_EvGv16(); return; } // BTR Ev,Gv
-    case 0x3b3: { decodeModrm(); if (fault) return; BTR_EvGv32(); return; } // BTR Ev,Gv
-    case 0x1b4: { decodeModrm(); if (fault) return; loadFar16(4); return; } // LFS Gv,Mp
-    case 0x3b4: { decodeModrm(); if (fault) return; loadFar32(4); return; } // LFS Gv,Mp
-    case 0x1b5: { decodeModrm(); if (fault) return; loadFar16(5); return; } // LGS Gv,Mp
-    case 0x3b5: { decodeModrm(); if (fault) return; loadFar32(5); return; } // LGS Gv,Mp
-    case 0x1b6: { decodeModrm(); if (fault) return; MOVZX_GvEb16(); return; } // MOVZX Gv,Eb
-    case 0x3b6: { decodeModrm(); if (fault) return; MOVZX_GvEb32(); return; } // MOVZX Gv,Eb
-    case 0x1b7: { decodeModrm(); if (fault) return; MOVZX_GvEw16(); return; } // MOVZX Gv,Ew
-    case 0x3b7: { decodeModrm(); if (fault) return; MOVZX_GvEw32(); return; } // MOVZX Gv,Ew
-    case 0x1b9: case 0x3b9: { decodeModrm(); if (fault) return; raiseUD(); return; } // UD1
-    case 0x1ba: { decodeModrm(); if (fault) return; grp8EvIb16(); return; } // grp8 Ev,Ib
-    case 0x3ba: { decodeModrm(); if (fault) return; grp8EvIb32(); return; } // grp8 Ev,Ib
-    case 0x1bb: { decodeModrm(); if (fault) return; BTC_EvGv16(); return; } // BTC Ev,Gv
-    case 0x3bb: { decodeModrm(); if (fault) return; BTC_EvGv32(); return; } // BTC Ev,Gv
-    case 0x1bc: { decodeModrm(); if (fault) return; BSF16(); return; } // BSF Gv,Ev
-    case 0x3bc: { decodeModrm(); if (fault) return; BSF32(); return; } // BSF Gv,Ev
-    case 0x1bd: { decodeModrm(); if (fault) return; BSR16(); return; } // BSR Gv,Ev
-    case 0x3bd: { decodeModrm(); if (fault) return; BSR32(); return; } // BSR Gv,Ev
-    case 0x1be: { decodeModrm(); if (fault) return; MOVSX_GvEb16(); return; } // MOVSX Gv,Eb
-    case 0x3be: { decodeModrm(); if (fault) return; MOVSX_GvEb32(); return; } // MOVSX Gv,Eb
-    case 0x1bf: { decodeModrm(); if (fault) return; MOVSX_GvEw16(); return; } // MOVSX Gv,Ew
-    case 0x3bf: { decodeModrm(); if (fault) return; MOVSX_GvEw32(); return; } // MOVSX Gv,Ew
-    case 0x1c0: case 0x3c0: { decodeModrm(); if (fault) return; XADD_EbGb(); return; } // XADD Eb,Gb
-    case 0x1c1: { decodeModrm(); if (fault) return; XADD_EvGv16(); return; } // XADD Ev,Gv
-    case 0x3c1: { decodeModrm(); if (fault) return; XADD_EvGv32(); return; } // XADD Ev,Gv
-    case 0x1c7: case 0x3c7: { decodeModrm(); if (fault) return; grp9(); return; } // grp9 (CMPXCHG8B Mq)
-    case 0x1c8: case 0x3c8: { BSWAP(0); return; } // BSWAP eAX
-    case 0x1c9: case 0x3c9: { BSWAP(1); return; } // BSWAP eCX
-    case 0x1ca: case 0x3ca: { BSWAP(2); return; } // BSWAP eDX
-    case 0x1cb: case 0x3cb: { BSWAP(3); return; } // BSWAP eBX
-    case 0x1cc: case 0x3cc: { BSWAP(4); return; } // BSWAP eSP
-    case 0x1cd: case 0x3cd: { BSWAP(5); return; } // BSWAP eBP
-    case 0x1ce: case 0x3ce: { BSWAP(6); return; } // BSWAP eSI
-    case 0x1cf: case 0x3cf: { BSWAP(7); return; } // BSWAP eDI
-    case 0x1ff: case 0x3ff: { raiseUD(); return; } // UD0
+    case 0x00f: case 0x20f: { // 0F escape
+      switch (escapeKey()) {
+        case 0x000: case 0x100: { decodeModrm(); if (fault) return; grp6(); return; } // grp6
+        case 0x001: case 0x101: { decodeModrm(); if (fault) return; grp7(); return; } // grp7
+        case 0x002: { decodeModrm(); if (fault) return; LAR16(); return; } // LAR Gv,Ew
+        case 0x102: { decodeModrm(); if (fault) return; LAR32(); return; } // LAR Gv,Ew
+        case 0x003: { decodeModrm(); if (fault) return; LSL16(); return; } // LSL Gv,Ew
+        case 0x103: { decodeModrm(); if (fault) return; LSL32(); return; } // LSL Gv,Ew
+        case 0x006: case 0x106: { CLTS(); return; } // CLTS
+        case 0x008: case 0x108: { INVD(); return; } // INVD
+        case 0x009: case 0x109: { WBINVD(); return; } // WBINVD
+        case 0x00b: case 0x10b: { raiseUD(); return; } // UD2
+        case 0x018: case 0x118: { decodeModrm(); if (fault) return; return; } // NOP Ev (hint)
+        case 0x019: case 0x119: { decodeModrm(); if (fault) return; return; } // NOP Ev (hint)
+        case 0x01a: case 0x11a: { decodeModrm(); if (fault) return; return; } // NOP Ev (hint)
+        case 0x01b: case 0x11b: { decodeModrm(); if (fault) return; return; } // NOP Ev (hint)
+        case 0x01c: case 0x11c: { decodeModrm(); if (fault) return; return; } // NOP Ev (hint)
+        case 0x01d: case 0x11d: { decodeModrm(); if (fault) return; return; } // NOP Ev (hint)
+        case 0x01e: case 0x11e: { decodeModrm(); if (fault) return; return; } // NOP Ev (hint)
+        case 0x01f: case 0x11f: { decodeModrm(); if (fault) return; return; } // NOP Ev (hint)
+        case 0x020: case 0x120: { decodeModrm(); if (fault) return; MOV_RdCd(); return; } // MOV Rd,Cd
+        case 0x021: case 0x121: { decodeModrm(); if (fault) return; MOV_RdDd(); return; } // MOV Rd,Dd
+        case 0x022: case 0x122: { decodeModrm(); if (fault) return; MOV_CdRd(); return; } // MOV Cd,Rd
+        case 0x023: case 0x123: { decodeModrm(); if (fault) return; MOV_DdRd(); return; } // MOV Dd,Rd
+        case 0x030: case 0x130: { WRMSR(); return; } // WRMSR
+        case 0x031: case 0x131: { RDTSC(); return; } // RDTSC
+        case 0x032: case 0x132: { RDMSR(); return; } // RDMSR
+        case 0x033: case 0x133: { RDPMC(); return; } // RDPMC
+        case 0x034: case 0x134: { SYSENTER(); return; } // SYSENTER
+        case 0x035: case 0x135: { SYSEXIT(); return; } // SYSEXIT
+        case 0x040: { decodeModrm(); if (fault) return; CMOVcc16(0); return; } // CMOVO Gv,Ev
+        case 0x140: { decodeModrm(); if (fault) return; CMOVcc32(0); return; } // CMOVO Gv,Ev
+        case 0x041: { decodeModrm(); if (fault) return; CMOVcc16(1); return; } // CMOVNO Gv,Ev
+        case 0x141: { decodeModrm(); if (fault) return; CMOVcc32(1); return; } // CMOVNO Gv,Ev
+        case 0x042: { decodeModrm(); if (fault) return; CMOVcc16(2); return; } // CMOVB Gv,Ev
+        case 0x142: { decodeModrm(); if (fault) return; CMOVcc32(2); return; } // CMOVB Gv,Ev
+        case 0x043: { decodeModrm(); if (fault) return; CMOVcc16(3); return; } // CMOVNB Gv,Ev
+        case 0x143: { decodeModrm(); if (fault) return; CMOVcc32(3); return; } // CMOVNB Gv,Ev
+        case 0x044: { decodeModrm(); if (fault) return; CMOVcc16(4); return; } // CMOVZ Gv,Ev
+        case 0x144: { decodeModrm(); if (fault) return; CMOVcc32(4); return; } // CMOVZ Gv,Ev
+        case 0x045: { decodeModrm(); if (fault) return; CMOVcc16(5); return; } // CMOVNZ Gv,Ev
+        case 0x145: { decodeModrm(); if (fault) return; CMOVcc32(5); return; } // CMOVNZ Gv,Ev
+        case 0x046: { decodeModrm(); if (fault) return; CMOVcc16(6); return; } // CMOVBE Gv,Ev
+        case 0x146: { decodeModrm(); if (fault) return; CMOVcc32(6); return; } // CMOVBE Gv,Ev
+        case 0x047: { decodeModrm(); if (fault) return; CMOVcc16(7); return; } // CMOVA Gv,Ev
+        case 0x147: { decodeModrm(); if (fault) return; CMOVcc32(7); return; } // CMOVA Gv,Ev
+        case 0x048: { decodeModrm(); if (fault) return; CMOVcc16(8); return; } // CMOVS Gv,Ev
+        case 0x148: { decodeModrm(); if (fault) return; CMOVcc32(8); return; } // CMOVS Gv,Ev
+        case 0x049: { decodeModrm(); if (fault) return; CMOVcc16(9); return; } // CMOVNS Gv,Ev
+        case 0x149: { decodeModrm(); if (fault) return; CMOVcc32(9); return; } // CMOVNS Gv,Ev
+        case 0x04a: { decodeModrm(); if (fault) return; CMOVcc16(10); return; } // CMOVP Gv,Ev
+        case 0x14a: { decodeModrm(); if (fault) return; CMOVcc32(10); return; } // CMOVP Gv,Ev
+        case 0x04b: { decodeModrm(); if (fault) return; CMOVcc16(11); return; } // CMOVNP Gv,Ev
+        case 0x14b: { decodeModrm(); if (fault) return; CMOVcc32(11); return; } // CMOVNP Gv,Ev
+        case 0x04c: { decodeModrm(); if (fault) return; CMOVcc16(12); return; } // CMOVL Gv,Ev
+        case 0x14c: { decodeModrm(); if (fault) return; CMOVcc32(12); return; } // CMOVL Gv,Ev
+        case 0x04d: { decodeModrm(); if (fault) return; CMOVcc16(13); return; } // CMOVGE Gv,Ev
+        case 0x14d: { decodeModrm(); if (fault) return; CMOVcc32(13); return; } // CMOVGE Gv,Ev
+        case 0x04e: { decodeModrm(); if (fault) return; CMOVcc16(14); return; } // CMOVLE Gv,Ev
+        case 0x14e: { decodeModrm(); if (fault) return; CMOVcc32(14); return; } // CMOVLE Gv,Ev
+        case 0x04f: { decodeModrm(); if (fault) return; CMOVcc16(15); return; } // CMOVG Gv,Ev
+        case 0x14f: { decodeModrm(); if (fault) return; CMOVcc32(15); return; } // CMOVG Gv,Ev
+        case 0x080: { Jcc_Jv16(0); return; } // JO Jv
+        case 0x180: { Jcc_Jv32(0); return; } // JO Jv
+        case 0x081: { Jcc_Jv16(1); return; } // JNO Jv
+        case 0x181: { Jcc_Jv32(1); return; } // JNO Jv
+        case 0x082: { Jcc_Jv16(2); return; } // JB Jv
+        case 0x182: { Jcc_Jv32(2); return; } // JB Jv
+        case 0x083: { Jcc_Jv16(3); return; } // JNB Jv
+        case 0x183: { Jcc_Jv32(3); return; } // JNB Jv
+        case 0x084: { Jcc_Jv16(4); return; } // JZ Jv
+        case 0x184: { Jcc_Jv32(4); return; } // JZ Jv
+        case 0x085: { Jcc_Jv16(5); return; } // JNZ Jv
+        case 0x185: { Jcc_Jv32(5); return; } // JNZ Jv
+        case 0x086: { Jcc_Jv16(6); return; } // JBE Jv
+        case 0x186: { Jcc_Jv32(6); return; } // JBE Jv
+        case 0x087: { Jcc_Jv16(7); return; } // JA Jv
+        case 0x187: { Jcc_Jv32(7); return; } // JA Jv
+        case 0x088: { Jcc_Jv16(8); return; } // JS Jv
+        case 0x188: { Jcc_Jv32(8); return; } // JS Jv
+        case 0x089: { Jcc_Jv16(9); return; } // JNS Jv
+        case 0x189: { Jcc_Jv32(9); return; } // JNS Jv
+        case 0x08a: { Jcc_Jv16(10); return; } // JP Jv
+        case 0x18a: { Jcc_Jv32(10); return; } // JP Jv
+        case 0x08b: { Jcc_Jv16(11); return; } // JNP Jv
+        case 0x18b: { Jcc_Jv32(11); return; } // JNP Jv
+        case 0x08c: { Jcc_Jv16(12); return; } // JL Jv
+        case 0x18c: { Jcc_Jv32(12); return; } // JL Jv
+        case 0x08d: { Jcc_Jv16(13); return; } // JGE Jv
+        case 0x18d: { Jcc_Jv32(13); return; } // JGE Jv
+        case 0x08e: { Jcc_Jv16(14); return; } // JLE Jv
+        case 0x18e: { Jcc_Jv32(14); return; } // JLE Jv
+        case 0x08f: { Jcc_Jv16(15); return; } // JG Jv
+        case 0x18f: { Jcc_Jv32(15); return; } // JG Jv
+        case 0x090: case 0x190: { decodeModrm(); if (fault) return; SETcc(0); return; } // SETO Eb
+        case 0x091: case 0x191: { decodeModrm(); if (fault) return; SETcc(1); return; } // SETNO Eb
+        case 0x092: case 0x192: { decodeModrm(); if (fault) return; SETcc(2); return; } // SETB Eb
+        case 0x093: case 0x193: { decodeModrm(); if (fault) return; SETcc(3); return; } // SETNB Eb
+        case 0x094: case 0x194: { decodeModrm(); if (fault) return; SETcc(4); return; } // SETZ Eb
+        case 0x095: case 0x195: { decodeModrm(); if (fault) return; SETcc(5); return; } // SETNZ Eb
+        case 0x096: case 0x196: { decodeModrm(); if (fault) return; SETcc(6); return; } // SETBE Eb
+        case 0x097: case 0x197: { decodeModrm(); if (fault) return; SETcc(7); return; } // SETA Eb
+        case 0x098: case 0x198: { decodeModrm(); if (fault) return; SETcc(8); return; } // SETS Eb
+        case 0x099: case 0x199: { decodeModrm(); if (fault) return; SETcc(9); return; } // SETNS Eb
+        case 0x09a: case 0x19a: { decodeModrm(); if (fault) return; SETcc(10); return; } // SETP Eb
+        case 0x09b: case 0x19b: { decodeModrm(); if (fault) return; SETcc(11); return; } // SETNP Eb
+        case 0x09c: case 0x19c: { decodeModrm(); if (fault) return; SETcc(12); return; } // SETL Eb
+        case 0x09d: case 0x19d: { decodeModrm(); if (fault) return; SETcc(13); return; } // SETGE Eb
+        case 0x09e: case 0x19e: { decodeModrm(); if (fault) return; SETcc(14); return; } // SETLE Eb
+        case 0x09f: case 0x19f: { decodeModrm(); if (fault) return; SETcc(15); return; } // SETG Eb
+        case 0x0a0: { PUSH_Sw16(4); return; } // PUSH FS
+        case 0x1a0: { PUSH_Sw32(4); return; } // PUSH FS
+        case 0x0a1: { POP_Sw16(4); return; } // POP FS
+        case 0x1a1: { POP_Sw32(4); return; } // POP FS
+        case 0x0a2: case 0x1a2: { CPUID(); return; } // CPUID
+        case 0x0a3: { decodeModrm(); if (fault) return; BT_EvGv16(); return; } // BT Ev,Gv
+        case 0x1a3: { decodeModrm(); if (fault) return; BT_EvGv32(); return; } // BT Ev,Gv
+        case 0x0a4: { decodeModrm(); if (fault) return; SHLD_EvGvIb16(); return; } // SHLD Ev,Gv,Ib
+        case 0x1a4: { decodeModrm(); if (fault) return; SHLD_EvGvIb32(); return; } // SHLD Ev,Gv,Ib
+        case 0x0a5: { decodeModrm(); if (fault) return; SHLD_EvGvCL16(); return; } // SHLD Ev,Gv,CL
+        case 0x1a5: { decodeModrm(); if (fault) return; SHLD_EvGvCL32(); return; } // SHLD Ev,Gv,CL
+        case 0x0a8: { PUSH_Sw16(5); return; } // PUSH GS
+        case 0x1a8: { PUSH_Sw32(5); return; } // PUSH GS
+        case 0x0a9: { POP_Sw16(5); return; } // POP GS
+        case 0x1a9: { POP_Sw32(5); return; } // POP GS
+        case 0x0ab: { decodeModrm(); if (fault) return; BTS_EvGv16(); return; } // BTS Ev,Gv
+        case 0x1ab: { decodeModrm(); if (fault) return; BTS_EvGv32(); return; } // BTS Ev,Gv
+        case 0x0ac: { decodeModrm(); if (fault) return; SHRD_EvGvIb16(); return; } // SHRD Ev,Gv,Ib
+        case 0x1ac: { decodeModrm(); if (fault) return; SHRD_EvGvIb32(); return; } // SHRD Ev,Gv,Ib
+        case 0x0ad: { decodeModrm(); if (fault) return; SHRD_EvGvCL16(); return; } // SHRD Ev,Gv,CL
+        case 0x1ad: { decodeModrm(); if (fault) return; SHRD_EvGvCL32(); return; } // SHRD Ev,Gv,CL
+        case 0x0ae: case 0x1ae: { decodeModrm(); if (fault) return; grp15(); return; } // grp15 (FXSAVE/FXRSTOR)
+        case 0x0af: { decodeModrm(); if (fault) return; IMUL_GvEv16(); return; } // IMUL Gv,Ev
+        case 0x1af: { decodeModrm(); if (fault) return; IMUL_GvEv32(); return; } // IMUL Gv,Ev
+        case 0x0b0: case 0x1b0: { decodeModrm(); if (fault) return; CMPXCHG_EbGb(); return; } // CMPXCHG Eb,Gb
+        case 0x0b1: { decodeModrm(); if (fault) return; CMPXCHG_EvGv16(); return; } // CMPXCHG Ev,Gv
+        case 0x1b1: { decodeModrm(); if (fault) return; CMPXCHG_EvGv32(); return; } // CMPXCHG Ev,Gv
+        case 0x0b2: { decodeModrm(); if (fault) return; loadFar16(2); return; } // LSS Gv,Mp
+        case 0x1b2: { decodeModrm(); if (fault) return; loadFar32(2); return; } // LSS Gv,Mp
+        case 0x0b3: { decodeModrm(); if (fault) return; BTR_EvGv16(); return; } // BTR Ev,Gv
+        case 0x1b3: { decodeModrm(); if (fault) return; BTR_EvGv32(); return; } // BTR Ev,Gv
+        case 0x0b4: { decodeModrm(); if (fault) return; loadFar16(4); return; } // LFS Gv,Mp
+        case 0x1b4: { decodeModrm(); if (fault) return; loadFar32(4); return; } // LFS Gv,Mp
+        case 0x0b5: { decodeModrm(); if (fault) return; loadFar16(5); return; } // LGS Gv,Mp
+        case 0x1b5: { decodeModrm(); if (fault) return; loadFar32(5); return; } // LGS Gv,Mp
+        case 0x0b6: { decodeModrm(); if (fault) return; MOVZX_GvEb16(); return; } // MOVZX Gv,Eb
+        case 0x1b6: { decodeModrm(); if (fault) return; MOVZX_GvEb32(); return; } // MOVZX Gv,Eb
+        case 0x0b7: { decodeModrm(); if (fault) return; MOVZX_GvEw16(); return; } // MOVZX Gv,Ew
+        case 0x1b7: { decodeModrm(); if (fault) return; MOVZX_GvEw32(); return; } // MOVZX Gv,Ew
+        case 0x0b9: case 0x1b9: { decodeModrm(); if (fault) return; raiseUD(); return; } // UD1
+        case 0x0ba: { decodeModrm(); if (fault) return; grp8EvIb16(); return; } // grp8 Ev,Ib
+        case 0x1ba: { decodeModrm(); if (fault) return; grp8EvIb32(); return; } // grp8 Ev,Ib
+        case 0x0bb: { decodeModrm(); if (fault) return; BTC_EvGv16(); return; } // BTC Ev,Gv
+        case 0x1bb: { decodeModrm(); if (fault) return; BTC_EvGv32(); return; } // BTC Ev,Gv
+        case 0x0bc: { decodeModrm(); if (fault) return; BSF16(); return; } // BSF Gv,Ev
+        case 0x1bc: { decodeModrm(); if (fault) return; BSF32(); return; } // BSF Gv,Ev
+        case 0x0bd: { decodeModrm(); if (fault) return; BSR16(); return; } // BSR Gv,Ev
+        case 0x1bd: { decodeModrm(); if (fault) return; BSR32(); return; } // BSR Gv,Ev
+        case 0x0be: { decodeModrm(); if (fault) return; MOVSX_GvEb16(); return; } // MOVSX Gv,Eb
+        case 0x1be: { decodeModrm(); if (fault) return; MOVSX_GvEb32(); return; } // MOVSX Gv,Eb
+        case 0x0bf: { decodeModrm(); if (fault) return; MOVSX_GvEw16(); return; } // MOVSX Gv,Ew
+        case 0x1bf: { decodeModrm(); if (fault) return; MOVSX_GvEw32(); return; } // MOVSX Gv,Ew
+        case 0x0c0: case 0x1c0: { decodeModrm(); if (fault) return; XADD_EbGb(); return; } // XADD Eb,Gb
+        case 0x0c1: { decodeModrm(); if (fault) return; XADD_EvGv16(); return; } // XADD Ev,Gv
+        case 0x1c1: { decodeModrm(); if (fault) return; XADD_EvGv32(); return; } // XADD Ev,Gv
+        case 0x0c7: case 0x1c7: { decodeModrm(); if (fault) return; grp9(); return; } // grp9 (CMPXCHG8B Mq)
+        case 0x0c8: case 0x1c8: { BSWAP(0); return; } // BSWAP eAX
+        case 0x0c9: case 0x1c9: { BSWAP(1); return; } // BSWAP eCX
+        case 0x0ca: case 0x1ca: { BSWAP(2); return; } // BSWAP eDX
+        case 0x0cb: case 0x1cb: { BSWAP(3); return; } // BSWAP eBX
+        case 0x0cc: case 0x1cc: { BSWAP(4); return; } // BSWAP eSP
+        case 0x0cd: case 0x1cd: { BSWAP(5); return; } // BSWAP eBP
+        case 0x0ce: case 0x1ce: { BSWAP(6); return; } // BSWAP eSI
+        case 0x0cf: case 0x1cf: { BSWAP(7); return; } // BSWAP eDI
+        case 0x0ff: case 0x1ff: { raiseUD(); return; } // UD0
+        default: raiseUD(); return;
+      }
+    }
     default: raiseUD(); return;
+  }
+}
+
+/** The rest of an instruction after a prefix: `key` is the byte after it. */
+export function dispatchPrefixed(first: u32): void {
+  let key = first;
+  while (true) {
+    switch (key) {
+      case 0x000: case 0x200: { decodeModrm(); if (fault) return; aluEbGb(0); return; } // ADD Eb,Gb
+      case 0x001: { decodeModrm(); if (fault) return; aluEvGv16(0); return; } // ADD Ev,Gv
+      case 0x201: { decodeModrm(); if (fault) return; aluEvGv32(0); return; } // ADD Ev,Gv
+      case 0x002: case 0x202: { decodeModrm(); if (fault) return; aluGbEb(0); return; } // ADD Gb,Eb
+      case 0x003: { decodeModrm(); if (fault) return; aluGvEv16(0); return; } // ADD Gv,Ev
+      case 0x203: { decodeModrm(); if (fault) return; aluGvEv32(0); return; } // ADD Gv,Ev
+      case 0x004: case 0x204: { aluALIb(0); return; } // ADD AL,Ib
+      case 0x005: { aluAXIw(0); return; } // ADD eAX,Iv
+      case 0x205: { aluEAXId(0); return; } // ADD eAX,Iv
+      case 0x006: { PUSH_Sw16(0); return; } // PUSH ES
+      case 0x206: { PUSH_Sw32(0); return; } // PUSH ES
+      case 0x007: { POP_Sw16(0); return; } // POP ES
+      case 0x207: { POP_Sw32(0); return; } // POP ES
+      case 0x008: case 0x208: { decodeModrm(); if (fault) return; aluEbGb(1); return; } // OR Eb,Gb
+      case 0x009: { decodeModrm(); if (fault) return; aluEvGv16(1); return; } // OR Ev,Gv
+      case 0x209: { decodeModrm(); if (fault) return; aluEvGv32(1); return; } // OR Ev,Gv
+      case 0x00a: case 0x20a: { decodeModrm(); if (fault) return; aluGbEb(1); return; } // OR Gb,Eb
+      case 0x00b: { decodeModrm(); if (fault) return; aluGvEv16(1); return; } // OR Gv,Ev
+      case 0x20b: { decodeModrm(); if (fault) return; aluGvEv32(1); return; } // OR Gv,Ev
+      case 0x00c: case 0x20c: { aluALIb(1); return; } // OR AL,Ib
+      case 0x00d: { aluAXIw(1); return; } // OR eAX,Iv
+      case 0x20d: { aluEAXId(1); return; } // OR eAX,Iv
+      case 0x00e: { PUSH_Sw16(1); return; } // PUSH CS
+      case 0x20e: { PUSH_Sw32(1); return; } // PUSH CS
+      case 0x00f: case 0x20f: { key = escapeKeyPrefixed(); if (fault) return; continue; } // 0F escape
+      case 0x010: case 0x210: { decodeModrm(); if (fault) return; aluEbGb(2); return; } // ADC Eb,Gb
+      case 0x011: { decodeModrm(); if (fault) return; aluEvGv16(2); return; } // ADC Ev,Gv
+      case 0x211: { decodeModrm(); if (fault) return; aluEvGv32(2); return; } // ADC Ev,Gv
+      case 0x012: case 0x212: { decodeModrm(); if (fault) return; aluGbEb(2); return; } // ADC Gb,Eb
+      case 0x013: { decodeModrm(); if (fault) return; aluGvEv16(2); return; } // ADC Gv,Ev
+      case 0x213: { decodeModrm(); if (fault) return; aluGvEv32(2); return; } // ADC Gv,Ev
+      case 0x014: case 0x214: { aluALIb(2); return; } // ADC AL,Ib
+      case 0x015: { aluAXIw(2); return; } // ADC eAX,Iv
+      case 0x215: { aluEAXId(2); return; } // ADC eAX,Iv
+      case 0x016: { PUSH_Sw16(2); return; } // PUSH SS
+      case 0x216: { PUSH_Sw32(2); return; } // PUSH SS
+      case 0x017: { POP_Sw16(2); return; } // POP SS
+      case 0x217: { POP_Sw32(2); return; } // POP SS
+      case 0x018: case 0x218: { decodeModrm(); if (fault) return; aluEbGb(3); return; } // SBB Eb,Gb
+      case 0x019: { decodeModrm(); if (fault) return; aluEvGv16(3); return; } // SBB Ev,Gv
+      case 0x219: { decodeModrm(); if (fault) return; aluEvGv32(3); return; } // SBB Ev,Gv
+      case 0x01a: case 0x21a: { decodeModrm(); if (fault) return; aluGbEb(3); return; } // SBB Gb,Eb
+      case 0x01b: { decodeModrm(); if (fault) return; aluGvEv16(3); return; } // SBB Gv,Ev
+      case 0x21b: { decodeModrm(); if (fault) return; aluGvEv32(3); return; } // SBB Gv,Ev
+      case 0x01c: case 0x21c: { aluALIb(3); return; } // SBB AL,Ib
+      case 0x01d: { aluAXIw(3); return; } // SBB eAX,Iv
+      case 0x21d: { aluEAXId(3); return; } // SBB eAX,Iv
+      case 0x01e: { PUSH_Sw16(3); return; } // PUSH DS
+      case 0x21e: { PUSH_Sw32(3); return; } // PUSH DS
+      case 0x01f: { POP_Sw16(3); return; } // POP DS
+      case 0x21f: { POP_Sw32(3); return; } // POP DS
+      case 0x020: case 0x220: { decodeModrm(); if (fault) return; aluEbGb(4); return; } // AND Eb,Gb
+      case 0x021: { decodeModrm(); if (fault) return; aluEvGv16(4); return; } // AND Ev,Gv
+      case 0x221: { decodeModrm(); if (fault) return; aluEvGv32(4); return; } // AND Ev,Gv
+      case 0x022: case 0x222: { decodeModrm(); if (fault) return; aluGbEb(4); return; } // AND Gb,Eb
+      case 0x023: { decodeModrm(); if (fault) return; aluGvEv16(4); return; } // AND Gv,Ev
+      case 0x223: { decodeModrm(); if (fault) return; aluGvEv32(4); return; } // AND Gv,Ev
+      case 0x024: case 0x224: { aluALIb(4); return; } // AND AL,Ib
+      case 0x025: { aluAXIw(4); return; } // AND eAX,Iv
+      case 0x225: { aluEAXId(4); return; } // AND eAX,Iv
+      case 0x026: case 0x226: { prefixStateSeg(0); key = nextKey(); if (fault) return; continue; } // ES:
+      case 0x027: case 0x227: { DAA(); return; } // DAA
+      case 0x028: case 0x228: { decodeModrm(); if (fault) return; aluEbGb(5); return; } // SUB Eb,Gb
+      case 0x029: { decodeModrm(); if (fault) return; aluEvGv16(5); return; } // SUB Ev,Gv
+      case 0x229: { decodeModrm(); if (fault) return; aluEvGv32(5); return; } // SUB Ev,Gv
+      case 0x02a: case 0x22a: { decodeModrm(); if (fault) return; aluGbEb(5); return; } // SUB Gb,Eb
+      case 0x02b: { decodeModrm(); if (fault) return; aluGvEv16(5); return; } // SUB Gv,Ev
+      case 0x22b: { decodeModrm(); if (fault) return; aluGvEv32(5); return; } // SUB Gv,Ev
+      case 0x02c: case 0x22c: { aluALIb(5); return; } // SUB AL,Ib
+      case 0x02d: { aluAXIw(5); return; } // SUB eAX,Iv
+      case 0x22d: { aluEAXId(5); return; } // SUB eAX,Iv
+      case 0x02e: case 0x22e: { prefixStateSeg(1); key = nextKey(); if (fault) return; continue; } // CS:
+      case 0x02f: case 0x22f: { DAS(); return; } // DAS
+      case 0x030: case 0x230: { decodeModrm(); if (fault) return; aluEbGb(6); return; } // XOR Eb,Gb
+      case 0x031: { decodeModrm(); if (fault) return; aluEvGv16(6); return; } // XOR Ev,Gv
+      case 0x231: { decodeModrm(); if (fault) return; aluEvGv32(6); return; } // XOR Ev,Gv
+      case 0x032: case 0x232: { decodeModrm(); if (fault) return; aluGbEb(6); return; } // XOR Gb,Eb
+      case 0x033: { decodeModrm(); if (fault) return; aluGvEv16(6); return; } // XOR Gv,Ev
+      case 0x233: { decodeModrm(); if (fault) return; aluGvEv32(6); return; } // XOR Gv,Ev
+      case 0x034: case 0x234: { aluALIb(6); return; } // XOR AL,Ib
+      case 0x035: { aluAXIw(6); return; } // XOR eAX,Iv
+      case 0x235: { aluEAXId(6); return; } // XOR eAX,Iv
+      case 0x036: case 0x236: { prefixStateSeg(2); key = nextKey(); if (fault) return; continue; } // SS:
+      case 0x037: case 0x237: { AAA(); return; } // AAA
+      case 0x038: case 0x238: { decodeModrm(); if (fault) return; aluEbGb(7); return; } // CMP Eb,Gb
+      case 0x039: { decodeModrm(); if (fault) return; aluEvGv16(7); return; } // CMP Ev,Gv
+      case 0x239: { decodeModrm(); if (fault) return; aluEvGv32(7); return; } // CMP Ev,Gv
+      case 0x03a: case 0x23a: { decodeModrm(); if (fault) return; aluGbEb(7); return; } // CMP Gb,Eb
+      case 0x03b: { decodeModrm(); if (fault) return; aluGvEv16(7); return; } // CMP Gv,Ev
+      case 0x23b: { decodeModrm(); if (fault) return; aluGvEv32(7); return; } // CMP Gv,Ev
+      case 0x03c: case 0x23c: { aluALIb(7); return; } // CMP AL,Ib
+      case 0x03d: { aluAXIw(7); return; } // CMP eAX,Iv
+      case 0x23d: { aluEAXId(7); return; } // CMP eAX,Iv
+      case 0x03e: case 0x23e: { prefixStateSeg(3); key = nextKey(); if (fault) return; continue; } // DS:
+      case 0x03f: case 0x23f: { AAS(); return; } // AAS
+      case 0x040: { INC_Zv16(0); return; } // INC eAX
+      case 0x240: { INC_Zv32(0); return; } // INC eAX
+      case 0x041: { INC_Zv16(1); return; } // INC eCX
+      case 0x241: { INC_Zv32(1); return; } // INC eCX
+      case 0x042: { INC_Zv16(2); return; } // INC eDX
+      case 0x242: { INC_Zv32(2); return; } // INC eDX
+      case 0x043: { INC_Zv16(3); return; } // INC eBX
+      case 0x243: { INC_Zv32(3); return; } // INC eBX
+      case 0x044: { INC_Zv16(4); return; } // INC eSP
+      case 0x244: { INC_Zv32(4); return; } // INC eSP
+      case 0x045: { INC_Zv16(5); return; } // INC eBP
+      case 0x245: { INC_Zv32(5); return; } // INC eBP
+      case 0x046: { INC_Zv16(6); return; } // INC eSI
+      case 0x246: { INC_Zv32(6); return; } // INC eSI
+      case 0x047: { INC_Zv16(7); return; } // INC eDI
+      case 0x247: { INC_Zv32(7); return; } // INC eDI
+      case 0x048: { DEC_Zv16(0); return; } // DEC eAX
+      case 0x248: { DEC_Zv32(0); return; } // DEC eAX
+      case 0x049: { DEC_Zv16(1); return; } // DEC eCX
+      case 0x249: { DEC_Zv32(1); return; } // DEC eCX
+      case 0x04a: { DEC_Zv16(2); return; } // DEC eDX
+      case 0x24a: { DEC_Zv32(2); return; } // DEC eDX
+      case 0x04b: { DEC_Zv16(3); return; } // DEC eBX
+      case 0x24b: { DEC_Zv32(3); return; } // DEC eBX
+      case 0x04c: { DEC_Zv16(4); return; } // DEC eSP
+      case 0x24c: { DEC_Zv32(4); return; } // DEC eSP
+      case 0x04d: { DEC_Zv16(5); return; } // DEC eBP
+      case 0x24d: { DEC_Zv32(5); return; } // DEC eBP
+      case 0x04e: { DEC_Zv16(6); return; } // DEC eSI
+      case 0x24e: { DEC_Zv32(6); return; } // DEC eSI
+      case 0x04f: { DEC_Zv16(7); return; } // DEC eDI
+      case 0x24f: { DEC_Zv32(7); return; } // DEC eDI
+      case 0x050: { PUSH_Zv16(0); return; } // PUSH eAX
+      case 0x250: { PUSH_Zv32(0); return; } // PUSH eAX
+      case 0x051: { PUSH_Zv16(1); return; } // PUSH eCX
+      case 0x251: { PUSH_Zv32(1); return; } // PUSH eCX
+      case 0x052: { PUSH_Zv16(2); return; } // PUSH eDX
+      case 0x252: { PUSH_Zv32(2); return; } // PUSH eDX
+      case 0x053: { PUSH_Zv16(3); return; } // PUSH eBX
+      case 0x253: { PUSH_Zv32(3); return; } // PUSH eBX
+      case 0x054: { PUSH_Zv16(4); return; } // PUSH eSP
+      case 0x254: { PUSH_Zv32(4); return; } // PUSH eSP
+      case 0x055: { PUSH_Zv16(5); return; } // PUSH eBP
+      case 0x255: { PUSH_Zv32(5); return; } // PUSH eBP
+      case 0x056: { PUSH_Zv16(6); return; } // PUSH eSI
+      case 0x256: { PUSH_Zv32(6); return; } // PUSH eSI
+      case 0x057: { PUSH_Zv16(7); return; } // PUSH eDI
+      case 0x257: { PUSH_Zv32(7); return; } // PUSH eDI
+      case 0x058: { POP_Zv16(0); return; } // POP eAX
+      case 0x258: { POP_Zv32(0); return; } // POP eAX
+      case 0x059: { POP_Zv16(1); return; } // POP eCX
+      case 0x259: { POP_Zv32(1); return; } // POP eCX
+      case 0x05a: { POP_Zv16(2); return; } // POP eDX
+      case 0x25a: { POP_Zv32(2); return; } // POP eDX
+      case 0x05b: { POP_Zv16(3); return; } // POP eBX
+      case 0x25b: { POP_Zv32(3); return; } // POP eBX
+      case 0x05c: { POP_Zv16(4); return; } // POP eSP
+      case 0x25c: { POP_Zv32(4); return; } // POP eSP
+      case 0x05d: { POP_Zv16(5); return; } // POP eBP
+      case 0x25d: { POP_Zv32(5); return; } // POP eBP
+      case 0x05e: { POP_Zv16(6); return; } // POP eSI
+      case 0x25e: { POP_Zv32(6); return; } // POP eSI
+      case 0x05f: { POP_Zv16(7); return; } // POP eDI
+      case 0x25f: { POP_Zv32(7); return; } // POP eDI
+      case 0x060: { PUSHA16(); return; } // PUSHA
+      case 0x260: { PUSHA32(); return; } // PUSHA
+      case 0x061: { POPA16(); return; } // POPA
+      case 0x261: { POPA32(); return; } // POPA
+      case 0x062: { decodeModrm(); if (fault) return; BOUND16(); return; } // BOUND Gv,Ma
+      case 0x262: { decodeModrm(); if (fault) return; BOUND32(); return; } // BOUND Gv,Ma
+      case 0x063: case 0x263: { decodeModrm(); if (fault) return; ARPL(); return; } // ARPL Ew,Gw
+      case 0x064: case 0x264: { prefixStateSeg(4); key = nextKey(); if (fault) return; continue; } // FS:
+      case 0x065: case 0x265: { prefixStateSeg(5); key = nextKey(); if (fault) return; continue; } // GS:
+      case 0x066: case 0x266: { prefixStateOpsize(); key = nextKey(); if (fault) return; continue; } // operand size
+      case 0x067: case 0x267: { prefixStateAdsize(); key = nextKey(); if (fault) return; continue; } // address size
+      case 0x068: { PUSH_Iv16(); return; } // PUSH Iv
+      case 0x268: { PUSH_Iv32(); return; } // PUSH Iv
+      case 0x069: { decodeModrm(); if (fault) return; IMUL_GvEvIv16(); return; } // IMUL Gv,Ev,Iv
+      case 0x269: { decodeModrm(); if (fault) return; IMUL_GvEvIv32(); return; } // IMUL Gv,Ev,Iv
+      case 0x06a: { PUSH_Ib16(); return; } // PUSH Ib
+      case 0x26a: { PUSH_Ib32(); return; } // PUSH Ib
+      case 0x06b: { decodeModrm(); if (fault) return; IMUL_GvEvIb16(); return; } // IMUL Gv,Ev,Ib
+      case 0x26b: { decodeModrm(); if (fault) return; IMUL_GvEvIb32(); return; } // IMUL Gv,Ev,Ib
+      case 0x06c: case 0x26c: { INS(1); return; } // INSB
+      case 0x06d: { INS(2); return; } // INSW/D
+      case 0x26d: { INS(4); return; } // INSW/D
+      case 0x06e: case 0x26e: { OUTS(1); return; } // OUTSB
+      case 0x06f: { OUTS(2); return; } // OUTSW/D
+      case 0x26f: { OUTS(4); return; } // OUTSW/D
+      case 0x070: case 0x270: { Jcc_Jb(0); return; } // JO Jb
+      case 0x071: case 0x271: { Jcc_Jb(1); return; } // JNO Jb
+      case 0x072: case 0x272: { Jcc_Jb(2); return; } // JB Jb
+      case 0x073: case 0x273: { Jcc_Jb(3); return; } // JNB Jb
+      case 0x074: case 0x274: { Jcc_Jb(4); return; } // JZ Jb
+      case 0x075: case 0x275: { Jcc_Jb(5); return; } // JNZ Jb
+      case 0x076: case 0x276: { Jcc_Jb(6); return; } // JBE Jb
+      case 0x077: case 0x277: { Jcc_Jb(7); return; } // JA Jb
+      case 0x078: case 0x278: { Jcc_Jb(8); return; } // JS Jb
+      case 0x079: case 0x279: { Jcc_Jb(9); return; } // JNS Jb
+      case 0x07a: case 0x27a: { Jcc_Jb(10); return; } // JP Jb
+      case 0x07b: case 0x27b: { Jcc_Jb(11); return; } // JNP Jb
+      case 0x07c: case 0x27c: { Jcc_Jb(12); return; } // JL Jb
+      case 0x07d: case 0x27d: { Jcc_Jb(13); return; } // JGE Jb
+      case 0x07e: case 0x27e: { Jcc_Jb(14); return; } // JLE Jb
+      case 0x07f: case 0x27f: { Jcc_Jb(15); return; } // JG Jb
+      case 0x080: case 0x280: { decodeModrm(); if (fault) return; grp1EbIb(); return; } // grp1 Eb,Ib
+      case 0x081: { decodeModrm(); if (fault) return; grp1EvIv16(); return; } // grp1 Ev,Iv
+      case 0x281: { decodeModrm(); if (fault) return; grp1EvIv32(); return; } // grp1 Ev,Iv
+      case 0x082: case 0x282: { decodeModrm(); if (fault) return; grp1EbIb(); return; } // grp1 Eb,Ib (alias)
+      case 0x083: { decodeModrm(); if (fault) return; grp1EvIb16(); return; } // grp1 Ev,Ib
+      case 0x283: { decodeModrm(); if (fault) return; grp1EvIb32(); return; } // grp1 Ev,Ib
+      case 0x084: case 0x284: { decodeModrm(); if (fault) return; TEST_EbGb(); return; } // TEST Eb,Gb
+      case 0x085: { decodeModrm(); if (fault) return; TEST_EvGv16(); return; } // TEST Ev,Gv
+      case 0x285: { decodeModrm(); if (fault) return; TEST_EvGv32(); return; } // TEST Ev,Gv
+      case 0x086: case 0x286: { decodeModrm(); if (fault) return; lockImplicit(); XCHG_EbGb(); return; } // XCHG Eb,Gb
+      case 0x087: { decodeModrm(); if (fault) return; lockImplicit(); XCHG_EvGv16(); return; } // XCHG Ev,Gv
+      case 0x287: { decodeModrm(); if (fault) return; lockImplicit(); XCHG_EvGv32(); return; } // XCHG Ev,Gv
+      case 0x088: case 0x288: { decodeModrm(); if (fault) return; MOV_EbGb(); return; } // MOV Eb,Gb
+      case 0x089: { decodeModrm(); if (fault) return; MOV_EvGv16(); return; } // MOV Ev,Gv
+      case 0x289: { decodeModrm(); if (fault) return; MOV_EvGv32(); return; } // MOV Ev,Gv
+      case 0x08a: case 0x28a: { decodeModrm(); if (fault) return; MOV_GbEb(); return; } // MOV Gb,Eb
+      case 0x08b: { decodeModrm(); if (fault) return; MOV_GvEv16(); return; } // MOV Gv,Ev
+      case 0x28b: { decodeModrm(); if (fault) return; MOV_GvEv32(); return; } // MOV Gv,Ev
+      case 0x08c: case 0x28c: { decodeModrm(); if (fault) return; MOV_EwSw(); return; } // MOV Ew,Sw
+      case 0x08d: { decodeModrm(); if (fault) return; LEA16(); return; } // LEA Gv,M
+      case 0x28d: { decodeModrm(); if (fault) return; LEA32(); return; } // LEA Gv,M
+      case 0x08e: case 0x28e: { decodeModrm(); if (fault) return; MOV_SwEw(); return; } // MOV Sw,Ew
+      case 0x08f: { decodeModrm(); if (fault) return; POP_Ev16(); return; } // POP Ev
+      case 0x28f: { decodeModrm(); if (fault) return; POP_Ev32(); return; } // POP Ev
+      case 0x090: case 0x290: { return; } // NOP
+      case 0x091: { XCHG_ZvAX16(1); return; } // XCHG eCX,eAX
+      case 0x291: { XCHG_ZvAX32(1); return; } // XCHG eCX,eAX
+      case 0x092: { XCHG_ZvAX16(2); return; } // XCHG eDX,eAX
+      case 0x292: { XCHG_ZvAX32(2); return; } // XCHG eDX,eAX
+      case 0x093: { XCHG_ZvAX16(3); return; } // XCHG eBX,eAX
+      case 0x293: { XCHG_ZvAX32(3); return; } // XCHG eBX,eAX
+      case 0x094: { XCHG_ZvAX16(4); return; } // XCHG eSP,eAX
+      case 0x294: { XCHG_ZvAX32(4); return; } // XCHG eSP,eAX
+      case 0x095: { XCHG_ZvAX16(5); return; } // XCHG eBP,eAX
+      case 0x295: { XCHG_ZvAX32(5); return; } // XCHG eBP,eAX
+      case 0x096: { XCHG_ZvAX16(6); return; } // XCHG eSI,eAX
+      case 0x296: { XCHG_ZvAX32(6); return; } // XCHG eSI,eAX
+      case 0x097: { XCHG_ZvAX16(7); return; } // XCHG eDI,eAX
+      case 0x297: { XCHG_ZvAX32(7); return; } // XCHG eDI,eAX
+      case 0x098: { CBW(); return; } // CBW/CWDE
+      case 0x298: { CWDE(); return; } // CBW/CWDE
+      case 0x099: { CWD(); return; } // CWD/CDQ
+      case 0x299: { CDQ(); return; } // CWD/CDQ
+      case 0x09a: { CALLF_Ap16(); return; } // CALLF Ap
+      case 0x29a: { CALLF_Ap32(); return; } // CALLF Ap
+      case 0x09b: case 0x29b: { WAIT(); return; } // FWAIT
+      case 0x09c: { PUSHF16(); return; } // PUSHF
+      case 0x29c: { PUSHF32(); return; } // PUSHF
+      case 0x09d: { POPF16(); return; } // POPF
+      case 0x29d: { POPF32(); return; } // POPF
+      case 0x09e: case 0x29e: { SAHF(); return; } // SAHF
+      case 0x09f: case 0x29f: { LAHF(); return; } // LAHF
+      case 0x0a0: case 0x2a0: { MOV_ALOb(); return; } // MOV AL,Ob
+      case 0x0a1: { MOV_eAXOv16(); return; } // MOV eAX,Ov
+      case 0x2a1: { MOV_eAXOv32(); return; } // MOV eAX,Ov
+      case 0x0a2: case 0x2a2: { MOV_ObAL(); return; } // MOV Ob,AL
+      case 0x0a3: { MOV_OveAX16(); return; } // MOV Ov,eAX
+      case 0x2a3: { MOV_OveAX32(); return; } // MOV Ov,eAX
+      case 0x0a4: case 0x2a4: { MOVS(1); return; } // MOVSB
+      case 0x0a5: { MOVS(2); return; } // MOVSW/D
+      case 0x2a5: { MOVS(4); return; } // MOVSW/D
+      case 0x0a6: case 0x2a6: { CMPS(1); return; } // CMPSB
+      case 0x0a7: { CMPS(2); return; } // CMPSW/D
+      case 0x2a7: { CMPS(4); return; } // CMPSW/D
+      case 0x0a8: case 0x2a8: { TEST_ALIb(); return; } // TEST AL,Ib
+      case 0x0a9: { TEST_eAXIv16(); return; } // TEST eAX,Iv
+      case 0x2a9: { TEST_eAXIv32(); return; } // TEST eAX,Iv
+      case 0x0aa: case 0x2aa: { STOS(1); return; } // STOSB
+      case 0x0ab: { STOS(2); return; } // STOSW/D
+      case 0x2ab: { STOS(4); return; } // STOSW/D
+      case 0x0ac: case 0x2ac: { LODS(1); return; } // LODSB
+      case 0x0ad: { LODS(2); return; } // LODSW/D
+      case 0x2ad: { LODS(4); return; } // LODSW/D
+      case 0x0ae: case 0x2ae: { SCAS(1); return; } // SCASB
+      case 0x0af: { SCAS(2); return; } // SCASW/D
+      case 0x2af: { SCAS(4); return; } // SCASW/D
+      case 0x0b0: case 0x2b0: { MOV_ZbIb(0); return; } // MOV AL,Ib
+      case 0x0b1: case 0x2b1: { MOV_ZbIb(1); return; } // MOV CL,Ib
+      case 0x0b2: case 0x2b2: { MOV_ZbIb(2); return; } // MOV DL,Ib
+      case 0x0b3: case 0x2b3: { MOV_ZbIb(3); return; } // MOV BL,Ib
+      case 0x0b4: case 0x2b4: { MOV_ZbIb(4); return; } // MOV AH,Ib
+      case 0x0b5: case 0x2b5: { MOV_ZbIb(5); return; } // MOV CH,Ib
+      case 0x0b6: case 0x2b6: { MOV_ZbIb(6); return; } // MOV DH,Ib
+      case 0x0b7: case 0x2b7: { MOV_ZbIb(7); return; } // MOV BH,Ib
+      case 0x0b8: { MOV_ZvIv16(0); return; } // MOV eAX,Iv
+      case 0x2b8: { MOV_ZvIv32(0); return; } // MOV eAX,Iv
+      case 0x0b9: { MOV_ZvIv16(1); return; } // MOV eCX,Iv
+      case 0x2b9: { MOV_ZvIv32(1); return; } // MOV eCX,Iv
+      case 0x0ba: { MOV_ZvIv16(2); return; } // MOV eDX,Iv
+      case 0x2ba: { MOV_ZvIv32(2); return; } // MOV eDX,Iv
+      case 0x0bb: { MOV_ZvIv16(3); return; } // MOV eBX,Iv
+      case 0x2bb: { MOV_ZvIv32(3); return; } // MOV eBX,Iv
+      case 0x0bc: { MOV_ZvIv16(4); return; } // MOV eSP,Iv
+      case 0x2bc: { MOV_ZvIv32(4); return; } // MOV eSP,Iv
+      case 0x0bd: { MOV_ZvIv16(5); return; } // MOV eBP,Iv
+      case 0x2bd: { MOV_ZvIv32(5); return; } // MOV eBP,Iv
+      case 0x0be: { MOV_ZvIv16(6); return; } // MOV eSI,Iv
+      case 0x2be: { MOV_ZvIv32(6); return; } // MOV eSI,Iv
+      case 0x0bf: { MOV_ZvIv16(7); return; } // MOV eDI,Iv
+      case 0x2bf: { MOV_ZvIv32(7); return; } // MOV eDI,Iv
+      case 0x0c0: case 0x2c0: { decodeModrm(); if (fault) return; grp2EbIb(); return; } // grp2 Eb,Ib
+      case 0x0c1: { decodeModrm(); if (fault) return; grp2EvIb16(); return; } // grp2 Ev,Ib
+      case 0x2c1: { decodeModrm(); if (fault) return; grp2EvIb32(); return; } // grp2 Ev,Ib
+      case 0x0c2: { RET_Iw16(); return; } // RET Iw
+      case 0x2c2: { RET_Iw32(); return; } // RET Iw
+      case 0x0c3: { RET16(); return; } // RET
+      case 0x2c3: { RET32(); return; } // RET
+      case 0x0c4: { decodeModrm(); if (fault) return; loadFar16(0); return; } // LES Gv,Mp
+      case 0x2c4: { decodeModrm(); if (fault) return; loadFar32(0); return; } // LES Gv,Mp
+      case 0x0c5: { decodeModrm(); if (fault) return; loadFar16(3); return; } // LDS Gv,Mp
+      case 0x2c5: { decodeModrm(); if (fault) return; loadFar32(3); return; } // LDS Gv,Mp
+      case 0x0c6: case 0x2c6: { decodeModrm(); if (fault) return; MOV_EbIb(); return; } // MOV Eb,Ib
+      case 0x0c7: { decodeModrm(); if (fault) return; MOV_EvIv16(); return; } // MOV Ev,Iv
+      case 0x2c7: { decodeModrm(); if (fault) return; MOV_EvIv32(); return; } // MOV Ev,Iv
+      case 0x0c8: { ENTER16(); return; } // ENTER Iw,Ib
+      case 0x2c8: { ENTER32(); return; } // ENTER Iw,Ib
+      case 0x0c9: { LEAVE16(); return; } // LEAVE
+      case 0x2c9: { LEAVE32(); return; } // LEAVE
+      case 0x0ca: { RETF_Iw16(); return; } // RETF Iw
+      case 0x2ca: { RETF_Iw32(); return; } // RETF Iw
+      case 0x0cb: { RETF16(); return; } // RETF
+      case 0x2cb: { RETF32(); return; } // RETF
+      case 0x0cc: case 0x2cc: { INT3(); return; } // INT3
+      case 0x0cd: case 0x2cd: { INT_Ib(); return; } // INT Ib
+      case 0x0ce: case 0x2ce: { INTO(); return; } // INTO
+      case 0x0cf: { IRET16(); return; } // IRET
+      case 0x2cf: { IRET32(); return; } // IRET
+      case 0x0d0: case 0x2d0: { decodeModrm(); if (fault) return; grp2Eb(1); return; } // grp2 Eb,1
+      case 0x0d1: { decodeModrm(); if (fault) return; grp2Ev16(1); return; } // grp2 Ev,1
+      case 0x2d1: { decodeModrm(); if (fault) return; grp2Ev32(1); return; } // grp2 Ev,1
+      case 0x0d2: case 0x2d2: { decodeModrm(); if (fault) return; grp2Eb(reg8(1)); return; } // grp2 Eb,CL
+      case 0x0d3: { decodeModrm(); if (fault) return; grp2Ev16(reg8(1)); return; } // grp2 Ev,CL
+      case 0x2d3: { decodeModrm(); if (fault) return; grp2Ev32(reg8(1)); return; } // grp2 Ev,CL
+      case 0x0d4: case 0x2d4: { AAM(); return; } // AAM Ib
+      case 0x0d5: case 0x2d5: { AAD(); return; } // AAD Ib
+      case 0x0d6: case 0x2d6: { SALC(); return; } // SALC
+      case 0x0d7: case 0x2d7: { XLAT(); return; } // XLAT
+      case 0x0d8: case 0x2d8: { decodeModrm(); if (fault) return; x87(216); return; } // ESC 0 (x87)
+      case 0x0d9: case 0x2d9: { decodeModrm(); if (fault) return; x87(217); return; } // ESC 1 (x87)
+      case 0x0da: case 0x2da: { decodeModrm(); if (fault) return; x87(218); return; } // ESC 2 (x87)
+      case 0x0db: case 0x2db: { decodeModrm(); if (fault) return; x87(219); return; } // ESC 3 (x87)
+      case 0x0dc: case 0x2dc: { decodeModrm(); if (fault) return; x87(220); return; } // ESC 4 (x87)
+      case 0x0dd: case 0x2dd: { decodeModrm(); if (fault) return; x87(221); return; } // ESC 5 (x87)
+      case 0x0de: case 0x2de: { decodeModrm(); if (fault) return; x87(222); return; } // ESC 6 (x87)
+      case 0x0df: case 0x2df: { decodeModrm(); if (fault) return; x87(223); return; } // ESC 7 (x87)
+      case 0x0e0: case 0x2e0: { LOOPNE(); return; } // LOOPNE Jb
+      case 0x0e1: case 0x2e1: { LOOPE(); return; } // LOOPE Jb
+      case 0x0e2: case 0x2e2: { LOOP(); return; } // LOOP Jb
+      case 0x0e3: case 0x2e3: { JCXZ(); return; } // JCXZ Jb
+      case 0x0e4: case 0x2e4: { IN_ALIb(); return; } // IN AL,Ib
+      case 0x0e5: { IN_eAXIb16(); return; } // IN eAX,Ib
+      case 0x2e5: { IN_eAXIb32(); return; } // IN eAX,Ib
+      case 0x0e6: case 0x2e6: { OUT_IbAL(); return; } // OUT Ib,AL
+      case 0x0e7: { OUT_IbeAX16(); return; } // OUT Ib,eAX
+      case 0x2e7: { OUT_IbeAX32(); return; } // OUT Ib,eAX
+      case 0x0e8: { CALL_Jv16(); return; } // CALL Jv
+      case 0x2e8: { CALL_Jv32(); return; } // CALL Jv
+      case 0x0e9: { JMP_Jv16(); return; } // JMP Jv
+      case 0x2e9: { JMP_Jv32(); return; } // JMP Jv
+      case 0x0ea: { JMPF_Ap16(); return; } // JMPF Ap
+      case 0x2ea: { JMPF_Ap32(); return; } // JMPF Ap
+      case 0x0eb: case 0x2eb: { JMP_Jb(); return; } // JMP Jb
+      case 0x0ec: case 0x2ec: { IN_ALDX(); return; } // IN AL,DX
+      case 0x0ed: { IN_eAXDX16(); return; } // IN eAX,DX
+      case 0x2ed: { IN_eAXDX32(); return; } // IN eAX,DX
+      case 0x0ee: case 0x2ee: { OUT_DXAL(); return; } // OUT DX,AL
+      case 0x0ef: { OUT_DXeAX16(); return; } // OUT DX,eAX
+      case 0x2ef: { OUT_DXeAX32(); return; } // OUT DX,eAX
+      case 0x0f0: case 0x2f0: { prefixLock(); return; } // LOCK
+      case 0x0f1: case 0x2f1: { INT1(); return; } // INT1
+      case 0x0f2: case 0x2f2: { prefixStateRep(4); key = nextKey(); if (fault) return; continue; } // REPNE
+      case 0x0f3: case 0x2f3: { prefixStateRep(2); key = nextKey(); if (fault) return; continue; } // REP
+      case 0x0f4: case 0x2f4: { doHLT(); return; } // HLT
+      case 0x0f5: case 0x2f5: { CMC(); return; } // CMC
+      case 0x0f6: case 0x2f6: { decodeModrm(); if (fault) return; grp3Eb(); return; } // grp3 Eb
+      case 0x0f7: { decodeModrm(); if (fault) return; grp3Ev16(); return; } // grp3 Ev
+      case 0x2f7: { decodeModrm(); if (fault) return; grp3Ev32(); return; } // grp3 Ev
+      case 0x0f8: case 0x2f8: { CLC(); return; } // CLC
+      case 0x0f9: case 0x2f9: { STC(); return; } // STC
+      case 0x0fa: case 0x2fa: { CLI(); return; } // CLI
+      case 0x0fb: case 0x2fb: { STI(); return; } // STI
+      case 0x0fc: case 0x2fc: { CLD(); return; } // CLD
+      case 0x0fd: case 0x2fd: { STD(); return; } // STD
+      case 0x0fe: case 0x2fe: { decodeModrm(); if (fault) return; grp4Eb(); return; } // grp4 Eb
+      case 0x0ff: { decodeModrm(); if (fault) return; grp5Ev16(); return; } // grp5 Ev
+      case 0x2ff: { decodeModrm(); if (fault) return; grp5Ev32(); return; } // grp5 Ev
+      case 0x100: case 0x300: { decodeModrm(); if (fault) return; grp6(); return; } // grp6
+      case 0x101: case 0x301: { decodeModrm(); if (fault) return; grp7(); return; } // grp7
+      case 0x102: { decodeModrm(); if (fault) return; LAR16(); return; } // LAR Gv,Ew
+      case 0x302: { decodeModrm(); if (fault) return; LAR32(); return; } // LAR Gv,Ew
+      case 0x103: { decodeModrm(); if (fault) return; LSL16(); return; } // LSL Gv,Ew
+      case 0x303: { decodeModrm(); if (fault) return; LSL32(); return; } // LSL Gv,Ew
+      case 0x106: case 0x306: { CLTS(); return; } // CLTS
+      case 0x108: case 0x308: { INVD(); return; } // INVD
+      case 0x109: case 0x309: { WBINVD(); return; } // WBINVD
+      case 0x10b: case 0x30b: { raiseUD(); return; } // UD2
+      case 0x118: case 0x318: { decodeModrm(); if (fault) return; return; } // NOP Ev (hint)
+      case 0x119: case 0x319: { decodeModrm(); if (fault) return; return; } // NOP Ev (hint)
+      case 0x11a: case 0x31a: { decodeModrm(); if (fault) return; return; } // NOP Ev (hint)
+      case 0x11b: case 0x31b: { decodeModrm(); if (fault) return; return; } // NOP Ev (hint)
+      case 0x11c: case 0x31c: { decodeModrm(); if (fault) return; return; } // NOP Ev (hint)
+      case 0x11d: case 0x31d: { decodeModrm(); if (fault) return; return; } // NOP Ev (hint)
+      case 0x11e: case 0x31e: { decodeModrm(); if (fault) return; return; } // NOP Ev (hint)
+      case 0x11f: case 0x31f: { decodeModrm(); if (fault) return; return; } // NOP Ev (hint)
+      case 0x120: case 0x320: { decodeModrm(); if (fault) return; MOV_RdCd(); return; } // MOV Rd,Cd
+      case 0x121: case 0x321: { decodeModrm(); if (fault) return; MOV_RdDd(); return; } // MOV Rd,Dd
+      case 0x122: case 0x322: { decodeModrm(); if (fault) return; MOV_CdRd(); return; } // MOV Cd,Rd
+      case 0x123: case 0x323: { decodeModrm(); if (fault) return; MOV_DdRd(); return; } // MOV Dd,Rd
+      case 0x130: case 0x330: { WRMSR(); return; } // WRMSR
+      case 0x131: case 0x331: { RDTSC(); return; } // RDTSC
+      case 0x132: case 0x332: { RDMSR(); return; } // RDMSR
+      case 0x133: case 0x333: { RDPMC(); return; } // RDPMC
+      case 0x134: case 0x334: { SYSENTER(); return; } // SYSENTER
+      case 0x135: case 0x335: { SYSEXIT(); return; } // SYSEXIT
+      case 0x140: { decodeModrm(); if (fault) return; CMOVcc16(0); return; } // CMOVO Gv,Ev
+      case 0x340: { decodeModrm(); if (fault) return; CMOVcc32(0); return; } // CMOVO Gv,Ev
+      case 0x141: { decodeModrm(); if (fault) return; CMOVcc16(1); return; } // CMOVNO Gv,Ev
+      case 0x341: { decodeModrm(); if (fault) return; CMOVcc32(1); return; } // CMOVNO Gv,Ev
+      case 0x142: { decodeModrm(); if (fault) return; CMOVcc16(2); return; } // CMOVB Gv,Ev
+      case 0x342: { decodeModrm(); if (fault) return; CMOVcc32(2); return; } // CMOVB Gv,Ev
+      case 0x143: { decodeModrm(); if (fault) return; CMOVcc16(3); return; } // CMOVNB Gv,Ev
+      case 0x343: { decodeModrm(); if (fault) return; CMOVcc32(3); return; } // CMOVNB Gv,Ev
+      case 0x144: { decodeModrm(); if (fault) return; CMOVcc16(4); return; } // CMOVZ Gv,Ev
+      case 0x344: { decodeModrm(); if (fault) return; CMOVcc32(4); return; } // CMOVZ Gv,Ev
+      case 0x145: { decodeModrm(); if (fault) return; CMOVcc16(5); return; } // CMOVNZ Gv,Ev
+      case 0x345: { decodeModrm(); if (fault) return; CMOVcc32(5); return; } // CMOVNZ Gv,Ev
+      case 0x146: { decodeModrm(); if (fault) return; CMOVcc16(6); return; } // CMOVBE Gv,Ev
+      case 0x346: { decodeModrm(); if (fault) return; CMOVcc32(6); return; } // CMOVBE Gv,Ev
+      case 0x147: { decodeModrm(); if (fault) return; CMOVcc16(7); return; } // CMOVA Gv,Ev
+      case 0x347: { decodeModrm(); if (fault) return; CMOVcc32(7); return; } // CMOVA Gv,Ev
+      case 0x148: { decodeModrm(); if (fault) return; CMOVcc16(8); return; } // CMOVS Gv,Ev
+      case 0x348: { decodeModrm(); if (fault) return; CMOVcc32(8); return; } // CMOVS Gv,Ev
+      case 0x149: { decodeModrm(); if (fault) return; CMOVcc16(9); return; } // CMOVNS Gv,Ev
+      case 0x349: { decodeModrm(); if (fault) return; CMOVcc32(9); return; } // CMOVNS Gv,Ev
+      case 0x14a: { decodeModrm(); if (fault) return; CMOVcc16(10); return; } // CMOVP Gv,Ev
+      case 0x34a: { decodeModrm(); if (fault) return; CMOVcc32(10); return; } // CMOVP Gv,Ev
+      case 0x14b: { decodeModrm(); if (fault) return; CMOVcc16(11); return; } // CMOVNP Gv,Ev
+      case 0x34b: { decodeModrm(); if (fault) return; CMOVcc32(11); return; } // CMOVNP Gv,Ev
+      case 0x14c: { decodeModrm(); if (fault) return; CMOVcc16(12); return; } // CMOVL Gv,Ev
+      case 0x34c: { decodeModrm(); if (fault) return; CMOVcc32(12); return; } // CMOVL Gv,Ev
+      case 0x14d: { decodeModrm(); if (fault) return; CMOVcc16(13); return; } // CMOVGE Gv,Ev
+      case 0x34d: { decodeModrm(); if (fault) return; CMOVcc32(13); return; } // CMOVGE Gv,Ev
+      case 0x14e: { decodeModrm(); if (fault) return; CMOVcc16(14); return; } // CMOVLE Gv,Ev
+      case 0x34e: { decodeModrm(); if (fault) return; CMOVcc32(14); return; } // CMOVLE Gv,Ev
+      case 0x14f: { decodeModrm(); if (fault) return; CMOVcc16(15); return; } // CMOVG Gv,Ev
+      case 0x34f: { decodeModrm(); if (fault) return; CMOVcc32(15); return; } // CMOVG Gv,Ev
+      case 0x180: { Jcc_Jv16(0); return; } // JO Jv
+      case 0x380: { Jcc_Jv32(0); return; } // JO Jv
+      case 0x181: { Jcc_Jv16(1); return; } // JNO Jv
+      case 0x381: { Jcc_Jv32(1); return; } // JNO Jv
+      case 0x182: { Jcc_Jv16(2); return; } // JB Jv
+      case 0x382: { Jcc_Jv32(2); return; } // JB Jv
+      case 0x183: { Jcc_Jv16(3); return; } // JNB Jv
+      case 0x383: { Jcc_Jv32(3); return; } // JNB Jv
+      case 0x184: { Jcc_Jv16(4); return; } // JZ Jv
+      case 0x384: { Jcc_Jv32(4); return; } // JZ Jv
+      case 0x185: { Jcc_Jv16(5); return; } // JNZ Jv
+      case 0x385: { Jcc_Jv32(5); return; } // JNZ Jv
+      case 0x186: { Jcc_Jv16(6); return; } // JBE Jv
+      case 0x386: { Jcc_Jv32(6); return; } // JBE Jv
+      case 0x187: { Jcc_Jv16(7); return; } // JA Jv
+      case 0x387: { Jcc_Jv32(7); return; } // JA Jv
+      case 0x188: { Jcc_Jv16(8); return; } // JS Jv
+      case 0x388: { Jcc_Jv32(8); return; } // JS Jv
+      case 0x189: { Jcc_Jv16(9); return; } // JNS Jv
+      case 0x389: { Jcc_Jv32(9); return; } // JNS Jv
+      case 0x18a: { Jcc_Jv16(10); return; } // JP Jv
+      case 0x38a: { Jcc_Jv32(10); return; } // JP Jv
+      case 0x18b: { Jcc_Jv16(11); return; } // JNP Jv
+      case 0x38b: { Jcc_Jv32(11); return; } // JNP Jv
+      case 0x18c: { Jcc_Jv16(12); return; } // JL Jv
+      case 0x38c: { Jcc_Jv32(12); return; } // JL Jv
+      case 0x18d: { Jcc_Jv16(13); return; } // JGE Jv
+      case 0x38d: { Jcc_Jv32(13); return; } // JGE Jv
+      case 0x18e: { Jcc_Jv16(14); return; } // JLE Jv
+      case 0x38e: { Jcc_Jv32(14); return; } // JLE Jv
+      case 0x18f: { Jcc_Jv16(15); return; } // JG Jv
+      case 0x38f: { Jcc_Jv32(15); return; } // JG Jv
+      case 0x190: case 0x390: { decodeModrm(); if (fault) return; SETcc(0); return; } // SETO Eb
+      case 0x191: case 0x391: { decodeModrm(); if (fault) return; SETcc(1); return; } // SETNO Eb
+      case 0x192: case 0x392: { decodeModrm(); if (fault) return; SETcc(2); return; } // SETB Eb
+      case 0x193: case 0x393: { decodeModrm(); if (fault) return; SETcc(3); return; } // SETNB Eb
+      case 0x194: case 0x394: { decodeModrm(); if (fault) return; SETcc(4); return; } // SETZ Eb
+      case 0x195: case 0x395: { decodeModrm(); if (fault) return; SETcc(5); return; } // SETNZ Eb
+      case 0x196: case 0x396: { decodeModrm(); if (fault) return; SETcc(6); return; } // SETBE Eb
+      case 0x197: case 0x397: { decodeModrm(); if (fault) return; SETcc(7); return; } // SETA Eb
+      case 0x198: case 0x398: { decodeModrm(); if (fault) return; SETcc(8); return; } // SETS Eb
+      case 0x199: case 0x399: { decodeModrm(); if (fault) return; SETcc(9); return; } // SETNS Eb
+      case 0x19a: case 0x39a: { decodeModrm(); if (fault) return; SETcc(10); return; } // SETP Eb
+      case 0x19b: case 0x39b: { decodeModrm(); if (fault) return; SETcc(11); return; } // SETNP Eb
+      case 0x19c: case 0x39c: { decodeModrm(); if (fault) return; SETcc(12); return; } // SETL Eb
+      case 0x19d: case 0x39d: { decodeModrm(); if (fault) return; SETcc(13); return; } // SETGE Eb
+      case 0x19e: case 0x39e: { decodeModrm(); if (fault) return; SETcc(14); return; } // SETLE Eb
+      case 0x19f: case 0x39f: { decodeModrm(); if (fault) return; SETcc(15); return; } // SETG Eb
+      case 0x1a0: { PUSH_Sw16(4); return; } // PUSH FS
+      case 0x3a0: { PUSH_Sw32(4); return; } // PUSH FS
+      case 0x1a1: { POP_Sw16(4); return; } // POP FS
+      case 0x3a1: { POP_Sw32(4); return; } // POP FS
+      case 0x1a2: case 0x3a2: { CPUID(); return; } // CPUID
+      case 0x1a3: { decodeModrm(); if (fault) return; BT_EvGv16(); return; } // BT Ev,Gv
+      case 0x3a3: { decodeModrm(); if (fault) return; BT_EvGv32(); return; } // BT Ev,Gv
+      case 0x1a4: { decodeModrm(); if (fault) return; SHLD_EvGvIb16(); return; } // SHLD Ev,Gv,Ib
+      case 0x3a4: { decodeModrm(); if (fault) return; SHLD_EvGvIb32(); return; } // SHLD Ev,Gv,Ib
+      case 0x1a5: { decodeModrm(); if (fault) return; SHLD_EvGvCL16(); return; } // SHLD Ev,Gv,CL
+      case 0x3a5: { decodeModrm(); if (fault) return; SHLD_EvGvCL32(); return; } // SHLD Ev,Gv,CL
+      case 0x1a8: { PUSH_Sw16(5); return; } // PUSH GS
+      case 0x3a8: { PUSH_Sw32(5); return; } // PUSH GS
+      case 0x1a9: { POP_Sw16(5); return; } // POP GS
+      case 0x3a9: { POP_Sw32(5); return; } // POP GS
+      case 0x1ab: { decodeModrm(); if (fault) return; BTS_EvGv16(); return; } // BTS Ev,Gv
+      case 0x3ab: { decodeModrm(); if (fault) return; BTS_EvGv32(); return; } // BTS Ev,Gv
+      case 0x1ac: { decodeModrm(); if (fault) return; SHRD_EvGvIb16(); return; } // SHRD Ev,Gv,Ib
+      case 0x3ac: { decodeModrm(); if (fault) return; SHRD_EvGvIb32(); return; } // SHRD Ev,Gv,Ib
+      case 0x1ad: { decodeModrm(); if (fault) return; SHRD_EvGvCL16(); return; } // SHRD Ev,Gv,CL
+      case 0x3ad: { decodeModrm(); if (fault) return; SHRD_EvGvCL32(); return; } // SHRD Ev,Gv,CL
+      case 0x1ae: case 0x3ae: { decodeModrm(); if (fault) return; grp15(); return; } // grp15 (FXSAVE/FXRSTOR)
+      case 0x1af: { decodeModrm(); if (fault) return; IMUL_GvEv16(); return; } // IMUL Gv,Ev
+      case 0x3af: { decodeModrm(); if (fault) return; IMUL_GvEv32(); return; } // IMUL Gv,Ev
+      case 0x1b0: case 0x3b0: { decodeModrm(); if (fault) return; CMPXCHG_EbGb(); return; } // CMPXCHG Eb,Gb
+      case 0x1b1: { decodeModrm(); if (fault) return; CMPXCHG_EvGv16(); return; } // CMPXCHG Ev,Gv
+      case 0x3b1: { decodeModrm(); if (fault) return; CMPXCHG_EvGv32(); return; } // CMPXCHG Ev,Gv
+      case 0x1b2: { decodeModrm(); if (fault) return; loadFar16(2); return; } // LSS Gv,Mp
+      case 0x3b2: { decodeModrm(); if (fault) return; loadFar32(2); return; } // LSS Gv,Mp
+      case 0x1b3: { decodeModrm(); if (fault) return; BTR_EvGv16(); return; } // BTR Ev,Gv
+      case 0x3b3: { decodeModrm(); if (fault) return; BTR_EvGv32(); return; } // BTR Ev,Gv
+      case 0x1b4: { decodeModrm(); if (fault) return; loadFar16(4); return; } // LFS Gv,Mp
+      case 0x3b4: { decodeModrm(); if (fault) return; loadFar32(4); return; } // LFS Gv,Mp
+      case 0x1b5: { decodeModrm(); if (fault) return; loadFar16(5); return; } // LGS Gv,Mp
+      case 0x3b5: { decodeModrm(); if (fault) return; loadFar32(5); return; } // LGS Gv,Mp
+      case 0x1b6: { decodeModrm(); if (fault) return; MOVZX_GvEb16(); return; } // MOVZX Gv,Eb
+      case 0x3b6: { decodeModrm(); if (fault) return; MOVZX_GvEb32(); return; } // MOVZX Gv,Eb
+      case 0x1b7: { decodeModrm(); if (fault) return; MOVZX_GvEw16(); return; } // MOVZX Gv,Ew
+      case 0x3b7: { decodeModrm(); if (fault) return; MOVZX_GvEw32(); return; } // MOVZX Gv,Ew
+      case 0x1b9: case 0x3b9: { decodeModrm(); if (fault) return; raiseUD(); return; } // UD1
+      case 0x1ba: { decodeModrm(); if (fault) return; grp8EvIb16(); return; } // grp8 Ev,Ib
+      case 0x3ba: { decodeModrm(); if (fault) return; grp8EvIb32(); return; } // grp8 Ev,Ib
+      case 0x1bb: { decodeModrm(); if (fault) return; BTC_EvGv16(); return; } // BTC Ev,Gv
+      case 0x3bb: { decodeModrm(); if (fault) return; BTC_EvGv32(); return; } // BTC Ev,Gv
+      case 0x1bc: { decodeModrm(); if (fault) return; BSF16(); return; } // BSF Gv,Ev
+      case 0x3bc: { decodeModrm(); if (fault) return; BSF32(); return; } // BSF Gv,Ev
+      case 0x1bd: { decodeModrm(); if (fault) return; BSR16(); return; } // BSR Gv,Ev
+      case 0x3bd: { decodeModrm(); if (fault) return; BSR32(); return; } // BSR Gv,Ev
+      case 0x1be: { decodeModrm(); if (fault) return; MOVSX_GvEb16(); return; } // MOVSX Gv,Eb
+      case 0x3be: { decodeModrm(); if (fault) return; MOVSX_GvEb32(); return; } // MOVSX Gv,Eb
+      case 0x1bf: { decodeModrm(); if (fault) return; MOVSX_GvEw16(); return; } // MOVSX Gv,Ew
+      case 0x3bf: { decodeModrm(); if (fault) return; MOVSX_GvEw32(); return; } // MOVSX Gv,Ew
+      case 0x1c0: case 0x3c0: { decodeModrm(); if (fault) return; XADD_EbGb(); return; } // XADD Eb,Gb
+      case 0x1c1: { decodeModrm(); if (fault) return; XADD_EvGv16(); return; } // XADD Ev,Gv
+      case 0x3c1: { decodeModrm(); if (fault) return; XADD_EvGv32(); return; } // XADD Ev,Gv
+      case 0x1c7: case 0x3c7: { decodeModrm(); if (fault) return; grp9(); return; } // grp9 (CMPXCHG8B Mq)
+      case 0x1c8: case 0x3c8: { BSWAP(0); return; } // BSWAP eAX
+      case 0x1c9: case 0x3c9: { BSWAP(1); return; } // BSWAP eCX
+      case 0x1ca: case 0x3ca: { BSWAP(2); return; } // BSWAP eDX
+      case 0x1cb: case 0x3cb: { BSWAP(3); return; } // BSWAP eBX
+      case 0x1cc: case 0x3cc: { BSWAP(4); return; } // BSWAP eSP
+      case 0x1cd: case 0x3cd: { BSWAP(5); return; } // BSWAP eBP
+      case 0x1ce: case 0x3ce: { BSWAP(6); return; } // BSWAP eSI
+      case 0x1cf: case 0x3cf: { BSWAP(7); return; } // BSWAP eDI
+      case 0x1ff: case 0x3ff: { raiseUD(); return; } // UD0
+      default: raiseUD(); return;
+    }
   }
 }
 

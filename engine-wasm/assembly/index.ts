@@ -8,7 +8,7 @@ import {
 } from '../memory-map';
 import {
   cpu, setCpuBase, setSegCache, refreshMode, getEflags as coreGetEflags, setEflagsRaw, cpl, setEip, syncTF,
-  ES, CS, SS, DS, FS, GS, LDTR, TR, deriveSeg,
+  ES, CS, SS, DS, FS, GS, LDTR, TR, deriveSeg, loadLazy, flushLazy,
 } from './state';
 import { tlbReset, tlbFlushAll, setTlbMasks } from './mmu';
 import { fpuReset } from './fpu';
@@ -64,6 +64,7 @@ function setCpl(v: u32): void { store<u32>(cpu + R_CPL, v); }
  * recompute derived state and drop the TLB.
  */
 export function refresh(): void {
+  loadLazy();
   refreshMode();
   for (let s: u32 = 0; s < 8; s++) deriveSeg(s);
   refreshMode();
@@ -73,6 +74,8 @@ export function refresh(): void {
 }
 
 /** EFLAGS with lazy flags resolved (for the host). */
-export function getEflags(): u32 { return coreGetEflags(); }
-export function setEflags(v: u32): void { setEflagsRaw(v); }
+// The host may have edited the state block since the last run(): the lazy flags are taken
+// from memory (loadLazy) and written back (flushLazy) around every exported access.
+export function getEflags(): u32 { loadLazy(); return coreGetEflags(); }
+export function setEflags(v: u32): void { loadLazy(); setEflagsRaw(v); flushLazy(); }
 export function flushTlb(): void { tlbFlushAll(false); }

@@ -27,8 +27,8 @@ export const TLB_NX: u32 = 64; // not executable
 export const TLB_USER_X: u32 = 128; // CPL 3 may execute (set together with TLB_USER_R)
 
 // Masks that a fast-path access needs, by privilege (updated when CPL changes).
-let rmask: u32 = TLB_VALID | TLB_RAM;
-let wmask: u32 = TLB_VALID | TLB_RAM | TLB_SUP_W;
+export let rmask: u32 = TLB_VALID | TLB_RAM;
+export let wmask: u32 = TLB_VALID | TLB_RAM | TLB_SUP_W;
 export function setTlbMasks(user: bool): void {
   rmask = user ? (TLB_VALID | TLB_RAM | TLB_USER_R) : (TLB_VALID | TLB_RAM);
   wmask = user ? (TLB_VALID | TLB_RAM | TLB_USER_W) : (TLB_VALID | TLB_RAM | TLB_SUP_W);

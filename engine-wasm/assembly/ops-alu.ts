@@ -7,7 +7,7 @@ import {
   cpu, modrm, fault, opsize32, raise, EXC_DE, EXC_BR,
   reg8, setReg8, reg16, setReg16, reg32, setReg32, EAX, ECX, EDX,
   setLazy, LF_ADD, LF_SUB, LF_LOGIC, FLAGS_ARITH, FLAG_CF, FLAG_OF, FLAG_AF, FLAG_ZF, FLAG_SF, FLAG_PF,
-  getCF, getAF, getZF, getSF, getOF, flushFlags, setCFOnly, cond, eaSeg, eaOff, adsize32,
+  getCF, getAF, getZF, getSF, getOF, flushFlags, setCFOnly, setCFOF, incDecFlags, cond, eaSeg, eaOff, adsize32,
 } from './state';
 import {
   fetch8, fetch16, fetch32, fetchS8, readE8, readE16, readE32, writeE8, writeE16, writeE32,
@@ -35,61 +35,61 @@ export const ALU_AND: u32 = 4, ALU_SUB: u32 = 5, ALU_XOR: u32 = 6, ALU_CMP: u32 
 }
 
 // op E, G
-export function aluEbGb(op: u32): void {
+@inline export function aluEbGb(op: u32): void {
   const src = reg8(regField());
   if (op == ALU_CMP) { const d = readE8(); if (!fault) alu(op, d, src, 7); return; }
   const d = rmwRead8(); if (fault) return;
   rmwWrite8(alu(op, d, src, 7));
 }
-export function aluEvGv16(op: u32): void {
+@inline export function aluEvGv16(op: u32): void {
   const src = reg16(regField());
   if (op == ALU_CMP) { const d = readE16(); if (!fault) alu(op, d, src, 15); return; }
   const d = rmwRead16(); if (fault) return;
   rmwWrite16(alu(op, d, src, 15));
 }
-export function aluEvGv32(op: u32): void {
+@inline export function aluEvGv32(op: u32): void {
   const src = reg32(regField());
   if (op == ALU_CMP) { const d = readE32(); if (!fault) alu(op, d, src, 31); return; }
   const d = rmwRead32(); if (fault) return;
   rmwWrite32(alu(op, d, src, 31));
 }
 // op G, E
-export function aluGbEb(op: u32): void {
+@inline export function aluGbEb(op: u32): void {
   const s = readE8(); if (fault) return;
   const r = regField();
   const v = alu(op, reg8(r), s, 7);
   if (op != ALU_CMP) setReg8(r, v);
 }
-export function aluGvEv16(op: u32): void {
+@inline export function aluGvEv16(op: u32): void {
   const s = readE16(); if (fault) return;
   const r = regField();
   const v = alu(op, reg16(r), s, 15);
   if (op != ALU_CMP) setReg16(r, v);
 }
-export function aluGvEv32(op: u32): void {
+@inline export function aluGvEv32(op: u32): void {
   const s = readE32(); if (fault) return;
   const r = regField();
   const v = alu(op, reg32(r), s, 31);
   if (op != ALU_CMP) setReg32(r, v);
 }
 // op AL/eAX, imm
-export function aluALIb(op: u32): void {
+@inline export function aluALIb(op: u32): void {
   const i = fetch8(); if (fault) return;
   const v = alu(op, reg8(0), i, 7);
   if (op != ALU_CMP) setReg8(0, v);
 }
-export function aluAXIw(op: u32): void {
+@inline export function aluAXIw(op: u32): void {
   const i = fetch16(); if (fault) return;
   const v = alu(op, reg16(EAX), i, 15);
   if (op != ALU_CMP) setReg16(EAX, v);
 }
-export function aluEAXId(op: u32): void {
+@inline export function aluEAXId(op: u32): void {
   const i = fetch32(); if (fault) return;
   const v = alu(op, reg32(EAX), i, 31);
   if (op != ALU_CMP) setReg32(EAX, v);
 }
 // Group 1: op E, imm (the operation is the ModRM reg field)
-export function grp1EbIb(): void {
+@inline export function grp1EbIb(): void {
   const op = regField();
   if (op == ALU_CMP) { const d = readE8(); if (fault) return; const i = fetch8(); if (!fault) alu(op, d, i, 7); return; }
   const d = rmwRead8(); if (fault) return;
@@ -103,7 +103,7 @@ export function grp1EvIv16(): void {
   const i = fetch16(); if (fault) return;
   rmwWrite16(alu(op, d, i, 15));
 }
-export function grp1EvIv32(): void {
+@inline export function grp1EvIv32(): void {
   const op = regField();
   if (op == ALU_CMP) { const d = readE32(); if (fault) return; const i = fetch32(); if (!fault) alu(op, d, i, 31); return; }
   const d = rmwRead32(); if (fault) return;
@@ -117,7 +117,7 @@ export function grp1EvIb16(): void {
   const i = fetchS8(); if (fault) return;
   rmwWrite16(alu(op, d, i & 0xffff, 15));
 }
-export function grp1EvIb32(): void {
+@inline export function grp1EvIb32(): void {
   const op = regField();
   if (op == ALU_CMP) { const d = readE32(); if (fault) return; const i = fetchS8(); if (!fault) alu(op, d, i, 31); return; }
   const d = rmwRead32(); if (fault) return;
@@ -126,26 +126,19 @@ export function grp1EvIb32(): void {
 }
 
 // TEST
-export function TEST_EbGb(): void { const d = readE8(); if (!fault) setLazy(LF_LOGIC, d & reg8(regField()), 0, 0, 7, FLAGS_ARITH); }
+@inline export function TEST_EbGb(): void { const d = readE8(); if (!fault) setLazy(LF_LOGIC, d & reg8(regField()), 0, 0, 7, FLAGS_ARITH); }
 export function TEST_EvGv16(): void { const d = readE16(); if (!fault) setLazy(LF_LOGIC, d & reg16(regField()), 0, 0, 15, FLAGS_ARITH); }
-export function TEST_EvGv32(): void { const d = readE32(); if (!fault) setLazy(LF_LOGIC, d & reg32(regField()), 0, 0, 31, FLAGS_ARITH); }
-export function TEST_ALIb(): void { const i = fetch8(); if (!fault) setLazy(LF_LOGIC, reg8(0) & i, 0, 0, 7, FLAGS_ARITH); }
+@inline export function TEST_EvGv32(): void { const d = readE32(); if (!fault) setLazy(LF_LOGIC, d & reg32(regField()), 0, 0, 31, FLAGS_ARITH); }
+@inline export function TEST_ALIb(): void { const i = fetch8(); if (!fault) setLazy(LF_LOGIC, reg8(0) & i, 0, 0, 7, FLAGS_ARITH); }
 export function TEST_eAXIv16(): void { const i = fetch16(); if (!fault) setLazy(LF_LOGIC, reg16(EAX) & i, 0, 0, 15, FLAGS_ARITH); }
-export function TEST_eAXIv32(): void { const i = fetch32(); if (!fault) setLazy(LF_LOGIC, reg32(EAX) & i, 0, 0, 31, FLAGS_ARITH); }
+@inline export function TEST_eAXIv32(): void { const i = fetch32(); if (!fault) setLazy(LF_LOGIC, reg32(EAX) & i, 0, 0, 31, FLAGS_ARITH); }
 
 // INC / DEC keep CF.
-@inline function incdec(a: u32, msb: u32, dec: bool): u32 {
-  const cf = getCF();
-  const f = load<u32>(cpu + R_EFLAGS);
-  store<u32>(cpu + R_EFLAGS, (f & ~FLAG_CF) | cf);
-  const r = dec ? a - 1 : a + 1;
-  setLazy(dec ? LF_SUB : LF_ADD, r, a, 1, msb, FLAGS_ARITH & ~FLAG_CF);
-  return r;
-}
-export function INC_Zv16(r: u32): void { setReg16(r, incdec(reg16(r), 15, false)); }
-export function INC_Zv32(r: u32): void { setReg32(r, incdec(reg32(r), 31, false)); }
-export function DEC_Zv16(r: u32): void { setReg16(r, incdec(reg16(r), 15, true)); }
-export function DEC_Zv32(r: u32): void { setReg32(r, incdec(reg32(r), 31, true)); }
+@inline function incdec(a: u32, msb: u32, dec: bool): u32 { return incDecFlags(a, msb, dec); }
+@inline export function INC_Zv16(r: u32): void { setReg16(r, incdec(reg16(r), 15, false)); }
+@inline export function INC_Zv32(r: u32): void { setReg32(r, incdec(reg32(r), 31, false)); }
+@inline export function DEC_Zv16(r: u32): void { setReg16(r, incdec(reg16(r), 15, true)); }
+@inline export function DEC_Zv32(r: u32): void { setReg32(r, incdec(reg32(r), 31, true)); }
 
 // Group 3: TEST/NOT/NEG/MUL/IMUL/DIV/IDIV E
 export function grp3Eb(): void {
@@ -353,12 +346,6 @@ export function shift(op: u32, v: u32, count: u32, msb: u32): u32 {
   const f = load<u32>(cpu + R_EFLAGS) & ~(FLAG_CF | FLAG_OF | FLAG_AF);
   store<u32>(cpu + R_EFLAGS, f | cf | (ovf << 11));
   return r;
-}
-
-function setCFOF(cf: u32, ovf: u32): void {
-  flushFlags();
-  const f = load<u32>(cpu + R_EFLAGS) & ~(FLAG_CF | FLAG_OF);
-  store<u32>(cpu + R_EFLAGS, f | cf | (ovf << 11));
 }
 
 // Group 2 with count from imm8 / 1 / CL.
@@ -590,9 +577,9 @@ function bsfr(v: u32, rev: bool, msb: u32): void {
 }
 
 // SETcc / CMOVcc
-export function SETcc(cc: u32): void { writeE8(cond(cc) ? 1 : 0); }
+@inline export function SETcc(cc: u32): void { writeE8(cond(cc) ? 1 : 0); }
 export function CMOVcc16(cc: u32): void { const v = readE16(); if (!fault && cond(cc)) setReg16(regField(), v); }
-export function CMOVcc32(cc: u32): void { const v = readE32(); if (!fault && cond(cc)) setReg32(regField(), v); }
+@inline export function CMOVcc32(cc: u32): void { const v = readE32(); if (!fault && cond(cc)) setReg32(regField(), v); }
 
 // XADD, CMPXCHG, BSWAP
 // XADD writes the source register before the destination: with r,r on the same register the sum wins.

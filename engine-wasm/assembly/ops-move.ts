@@ -8,12 +8,12 @@ import {
   segSel, segBase, ES, CS, SS, DS, FS, GS, csLimit, eaOff, eaSeg, eaEspBase, setEa,
   setLazy, LF_SUB, FLAGS_ARITH, getEflags, setEflagsRaw, flushFlags, setFlagBits, cond,
   FLAG_CF, FLAG_DF, FLAG_IF, FLAG_TF, FLAG_IOPL, FLAG_VM, FLAG_RF, FLAG_NT, FLAG_AC, FLAG_ID, FLAG_VIF, FLAG_VIP,
-  getCF, cr0, CR0_TS, CR0_MP,
+  getCF, cr0, CR0_TS, CR0_MP, incDecFlags,
 } from './state';
 import {
   fetch8, fetch16, fetch32, fetchS8, fetchImm, readE8, readE16, readE32, writeE8, writeE16, writeE32,
   rmwRead8, rmwRead16, rmwRead32, rmwWrite8, rmwWrite16, rmwWrite32, regField, isReg, dsSeg,
-  readV8, readV16, readV32, writeV8, writeV16, writeV32, segRead, segWrite,
+  readV8, readV16, readV32, writeV8, writeV16, writeV32, segRead, segWrite, readM8, readM32, writeM8, writeM32,
   push16, push32, pushV, pop16, pop32, popV, peek16, peek32, adjustSP, readEA16, readEA32,
 } from './decode';
 import { readLin8, readLin16, readLin32, writeLin8, writeLin16, writeLin32, TLB_VALID, TLB_RAM, TLB_SUP_W, TLB_USER_W, TLB_USER_R } from './mmu';
@@ -26,25 +26,25 @@ import { fpuWaitCheck } from './fpu';
 @external("env", "ioWrite") declare function hostIoWrite(port: u32, size: u32, value: u32): void;
 
 // ---- MOV ----------------------------------------------------------------------------------
-export function MOV_EbGb(): void { writeE8(reg8(regField())); }
+@inline export function MOV_EbGb(): void { writeE8(reg8(regField())); }
 export function MOV_EvGv16(): void { writeE16(reg16(regField())); }
-export function MOV_EvGv32(): void { writeE32(reg32(regField())); }
-export function MOV_GbEb(): void { const v = readE8(); if (!fault) setReg8(regField(), v); }
+@inline export function MOV_EvGv32(): void { writeE32(reg32(regField())); }
+@inline export function MOV_GbEb(): void { const v = readE8(); if (!fault) setReg8(regField(), v); }
 export function MOV_GvEv16(): void { const v = readE16(); if (!fault) setReg16(regField(), v); }
-export function MOV_GvEv32(): void { const v = readE32(); if (!fault) setReg32(regField(), v); }
-export function MOV_EbIb(): void { const i = fetch8(); if (!fault) writeE8(i); }
+@inline export function MOV_GvEv32(): void { const v = readE32(); if (!fault) setReg32(regField(), v); }
+@inline export function MOV_EbIb(): void { const i = fetch8(); if (!fault) writeE8(i); }
 export function MOV_EvIv16(): void { const i = fetch16(); if (!fault) writeE16(i); }
-export function MOV_EvIv32(): void { const i = fetch32(); if (!fault) writeE32(i); }
-export function MOV_ZbIb(r: u32): void { const i = fetch8(); if (!fault) setReg8(r, i); }
+@inline export function MOV_EvIv32(): void { const i = fetch32(); if (!fault) writeE32(i); }
+@inline export function MOV_ZbIb(r: u32): void { const i = fetch8(); if (!fault) setReg8(r, i); }
 export function MOV_ZvIv16(r: u32): void { const i = fetch16(); if (!fault) setReg16(r, i); }
-export function MOV_ZvIv32(r: u32): void { const i = fetch32(); if (!fault) setReg32(r, i); }
+@inline export function MOV_ZvIv32(r: u32): void { const i = fetch32(); if (!fault) setReg32(r, i); }
 function moffs(): u32 { return adsize32 ? fetch32() : fetch16(); }
-export function MOV_ALOb(): void { const o = moffs(); if (fault) return; const v = readV8(dsSeg(), o); if (!fault) setReg8(0, v); }
+export function MOV_ALOb(): void { const o = moffs(); if (fault) return; const v = readM8(dsSeg(), o); if (!fault) setReg8(0, v); }
 export function MOV_eAXOv16(): void { const o = moffs(); if (fault) return; const v = readV16(dsSeg(), o); if (!fault) setReg16(EAX, v); }
-export function MOV_eAXOv32(): void { const o = moffs(); if (fault) return; const v = readV32(dsSeg(), o); if (!fault) setReg32(EAX, v); }
-export function MOV_ObAL(): void { const o = moffs(); if (!fault) writeV8(dsSeg(), o, reg8(0)); }
+@inline export function MOV_eAXOv32(): void { const o = moffs(); if (fault) return; const v = readM32(dsSeg(), o); if (!fault) setReg32(EAX, v); }
+export function MOV_ObAL(): void { const o = moffs(); if (!fault) writeM8(dsSeg(), o, reg8(0)); }
 export function MOV_OveAX16(): void { const o = moffs(); if (!fault) writeV16(dsSeg(), o, reg16(EAX)); }
-export function MOV_OveAX32(): void { const o = moffs(); if (!fault) writeV32(dsSeg(), o, reg32(EAX)); }
+@inline export function MOV_OveAX32(): void { const o = moffs(); if (!fault) writeM32(dsSeg(), o, reg32(EAX)); }
 
 // MOV Ew, Sreg: to a register, the 32-bit form zero-extends the selector.
 export function MOV_EwSw(): void {
@@ -60,16 +60,16 @@ export function MOV_SwEw(): void {
   if (loadSeg(s, v) && s == SS) store<u32>(cpu + R_INT_SHADOW, 2); // also holds off debug traps
 }
 export function LEA16(): void { if (isReg()) { raiseUD(); return; } setReg16(regField(), eaOff); }
-export function LEA32(): void { if (isReg()) { raiseUD(); return; } setReg32(regField(), eaOff); }
+@inline export function LEA32(): void { if (isReg()) { raiseUD(); return; } setReg32(regField(), eaOff); }
 
 export function MOVZX_GvEb16(): void { const v = readE8(); if (!fault) setReg16(regField(), v); }
-export function MOVZX_GvEb32(): void { const v = readE8(); if (!fault) setReg32(regField(), v); }
+@inline export function MOVZX_GvEb32(): void { const v = readE8(); if (!fault) setReg32(regField(), v); }
 export function MOVZX_GvEw16(): void { const v = readE16(); if (!fault) setReg16(regField(), v); }
-export function MOVZX_GvEw32(): void { const v = readE16(); if (!fault) setReg32(regField(), v); }
+@inline export function MOVZX_GvEw32(): void { const v = readE16(); if (!fault) setReg32(regField(), v); }
 export function MOVSX_GvEb16(): void { const v = readE8(); if (!fault) setReg16(regField(), <u32>(<i32>(<i8>v))); }
-export function MOVSX_GvEb32(): void { const v = readE8(); if (!fault) setReg32(regField(), <u32>(<i32>(<i8>v))); }
+@inline export function MOVSX_GvEb32(): void { const v = readE8(); if (!fault) setReg32(regField(), <u32>(<i32>(<i8>v))); }
 export function MOVSX_GvEw16(): void { const v = readE16(); if (!fault) setReg16(regField(), v); }
-export function MOVSX_GvEw32(): void { const v = readE16(); if (!fault) setReg32(regField(), <u32>(<i32>(<i16>v))); }
+@inline export function MOVSX_GvEw32(): void { const v = readE16(); if (!fault) setReg32(regField(), <u32>(<i32>(<i16>v))); }
 
 // XCHG (with memory it is implicitly locked: rmwWrite* uses compare-and-swap when LOCK is set,
 // and the dispatcher marks XCHG with memory as locked).
@@ -92,12 +92,12 @@ export function XCHG_EvGv32(): void {
   setReg32(r, d);
 }
 export function XCHG_ZvAX16(r: u32): void { const t = reg16(r); setReg16(r, reg16(EAX)); setReg16(EAX, t); }
-export function XCHG_ZvAX32(r: u32): void { const t = reg32(r); setReg32(r, reg32(EAX)); setReg32(EAX, t); }
+@inline export function XCHG_ZvAX32(r: u32): void { const t = reg32(r); setReg32(r, reg32(EAX)); setReg32(EAX, t); }
 
 export function CBW(): void { setReg16(EAX, <u32>(<i32>(<i8>reg8(0)))); }
-export function CWDE(): void { setReg32(EAX, <u32>(<i32>(<i16>reg16(EAX)))); }
+@inline export function CWDE(): void { setReg32(EAX, <u32>(<i32>(<i16>reg16(EAX)))); }
 export function CWD(): void { setReg16(EDX, (reg16(EAX) & 0x8000) ? 0xffff : 0); }
-export function CDQ(): void { setReg32(EDX, (reg32(EAX) & 0x80000000) ? 0xffffffff : 0); }
+@inline export function CDQ(): void { setReg32(EDX, (reg32(EAX) & 0x80000000) ? 0xffffffff : 0); }
 export function XLAT(): void {
   const off = adsize32 ? reg32(EBX) + reg8(0) : (reg16(EBX) + reg8(0)) & 0xffff;
   const v = readV8(dsSeg(), off); if (!fault) setReg8(0, v);
@@ -105,13 +105,13 @@ export function XLAT(): void {
 
 // ---- stack ----------------------------------------------------------------------------------
 export function PUSH_Zv16(r: u32): void { push16(reg16(r)); }
-export function PUSH_Zv32(r: u32): void { push32(reg32(r)); } // PUSH ESP pushes the value before the push
+@inline export function PUSH_Zv32(r: u32): void { push32(reg32(r)); } // PUSH ESP pushes the value before the push
 export function POP_Zv16(r: u32): void { const v = pop16(); if (!fault) setReg16(r, v); }
-export function POP_Zv32(r: u32): void { const v = pop32(); if (!fault) setReg32(r, v); }
+@inline export function POP_Zv32(r: u32): void { const v = pop32(); if (!fault) setReg32(r, v); }
 export function PUSH_Iv16(): void { const i = fetch16(); if (!fault) push16(i); }
-export function PUSH_Iv32(): void { const i = fetch32(); if (!fault) push32(i); }
+@inline export function PUSH_Iv32(): void { const i = fetch32(); if (!fault) push32(i); }
 export function PUSH_Ib16(): void { const i = fetchS8(); if (!fault) push16(i & 0xffff); }
-export function PUSH_Ib32(): void { const i = fetchS8(); if (!fault) push32(i); }
+@inline export function PUSH_Ib32(): void { const i = fetchS8(); if (!fault) push32(i); }
 export function PUSH_Sw16(s: u32): void { push16(segSel(s)); }
 // A 32-bit push of a segment register writes only the low 16 bits on P6-class CPUs.
 export function PUSH_Sw32(s: u32): void {
@@ -249,33 +249,33 @@ export function LEAVE32(): void {
 
 // ---- control flow -------------------------------------------------------------------------------
 /** Near jump to `target` (already truncated to the operand size) with the CS limit check. */
-export function jumpNear(target: u32): void {
+@inline export function jumpNear(target: u32): void {
   if (target > csLimit) { raiseGP(0); return; }
   setEip(target);
 }
-export function JMP_Jb(): void { const d = fetchS8(); if (fault) return; jumpNear(opsize32 ? eip + d : (eip + d) & 0xffff); }
+@inline export function JMP_Jb(): void { const d = fetchS8(); if (fault) return; jumpNear(opsize32 ? eip + d : (eip + d) & 0xffff); }
 export function JMP_Jv16(): void { const d = fetch16(); if (fault) return; jumpNear((eip + d) & 0xffff); }
-export function JMP_Jv32(): void { const d = fetch32(); if (fault) return; jumpNear(eip + d); }
-export function Jcc_Jb(cc: u32): void {
+@inline export function JMP_Jv32(): void { const d = fetch32(); if (fault) return; jumpNear(eip + d); }
+@inline export function Jcc_Jb(cc: u32): void {
   const d = fetchS8(); if (fault) return;
   if (cond(cc)) jumpNear(opsize32 ? eip + d : (eip + d) & 0xffff);
 }
 export function Jcc_Jv16(cc: u32): void { const d = fetch16(); if (fault) return; if (cond(cc)) jumpNear((eip + d) & 0xffff); }
-export function Jcc_Jv32(cc: u32): void { const d = fetch32(); if (fault) return; if (cond(cc)) jumpNear(eip + d); }
+@inline export function Jcc_Jv32(cc: u32): void { const d = fetch32(); if (fault) return; if (cond(cc)) jumpNear(eip + d); }
 export function CALL_Jv16(): void {
   const d = fetch16(); if (fault) return;
   const t = (eip + d) & 0xffff;
   if (t > csLimit) { raiseGP(0); return; }
   push16(eip); if (!fault) setEip(t);
 }
-export function CALL_Jv32(): void {
+@inline export function CALL_Jv32(): void {
   const d = fetch32(); if (fault) return;
   const t = eip + d;
   if (t > csLimit) { raiseGP(0); return; }
   push32(eip); if (!fault) setEip(t);
 }
 export function RET16(): void { const t = peek16(0); if (fault) return; if (t > csLimit) { raiseGP(0); return; } adjustSP(2); setEip(t); }
-export function RET32(): void { const t = peek32(0); if (fault) return; if (t > csLimit) { raiseGP(0); return; } adjustSP(4); setEip(t); }
+@inline export function RET32(): void { const t = peek32(0); if (fault) return; if (t > csLimit) { raiseGP(0); return; } adjustSP(4); setEip(t); }
 export function RET_Iw16(): void { const n = fetch16(); if (fault) return; const t = peek16(0); if (fault) return; if (t > csLimit) { raiseGP(0); return; } adjustSP(2 + n); setEip(t); }
 export function RET_Iw32(): void { const n = fetch16(); if (fault) return; const t = peek32(0); if (fault) return; if (t > csLimit) { raiseGP(0); return; } adjustSP(4 + n); setEip(t); }
 export function RETF16(): void { farReturn(false, 0); }
@@ -339,15 +339,7 @@ export function grp4Eb(): void {
   const d = rmwRead8(); if (fault) return;
   rmwWrite8(incDec(d, 7, r == 1));
 }
-function incDec(a: u32, msb: u32, dec: bool): u32 {
-  const cf = getCF();
-  flushFlags();
-  const f = load<u32>(cpu + R_EFLAGS);
-  store<u32>(cpu + R_EFLAGS, (f & ~FLAG_CF) | cf);
-  const r = dec ? a - 1 : a + 1;
-  setLazy(dec ? LF_SUB : 0, r, a, 1, msb, FLAGS_ARITH & ~FLAG_CF);
-  return r;
-}
+function incDec(a: u32, msb: u32, dec: bool): u32 { return incDecFlags(a, msb, dec); }
 
 // INT n / INT3 / INTO / INT1 / BOUND
 export function INT_Ib(): void {

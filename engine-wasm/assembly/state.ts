@@ -57,6 +57,10 @@ export const PFX_REPNE: u32 = 4; // F2
 export const PFX_OPSIZE: u32 = 8;
 export const PFX_ADSIZE: u32 = 16;
 export const PFX_SEG: u32 = 32; // a segment override is present (the segment is in segOvr)
+/** Not a prefix: the mode changed, so the next instruction recomputes opsize32/adsize32. */
+export const PFX_MODE: u32 = 64;
+/** Dispatch key bits of the default operand size (0x200 in 32-bit code), kept by refreshMode(). */
+export let keyBase: u32 = 0;
 
 // Mirrors of derived state (refreshed by refreshMode()).
 export let cpl: u32 = 0;
@@ -248,6 +252,8 @@ export function refreshMode(): void {
     stack32 = (segAcc(SS) & ACC_DB) != 0;
     cpl = load<u32>(cpu + R_CPL) & 3;
   }
+  keyBase = code32 ? 0x200 : 0;
+  prefixes |= PFX_MODE; // opsize32/adsize32 follow code32 from the next instruction on
   store<u32>(cpu + R_CPL, cpl);
   store<u32>(cpu + R_MODE,
     (protMode ? MODE_PROT : 0) | (v86Mode ? MODE_V86 : 0) | (code32 ? MODE_CODE32 : 0) |
@@ -273,61 +279,87 @@ export const LF_ADD: u32 = 0; // res = a + b (+ carry): ADD, ADC, INC
 export const LF_SUB: u32 = 1; // res = a - b (- borrow): SUB, SBB, CMP, DEC, NEG
 export const LF_LOGIC: u32 = 2; // only res is meaningful: CF=OF=AF=0
 
-/** Record a flag-setting operation. `msb` is the operand's top bit index (7, 15, 31). */
-@inline export function setLazy(op: u32, res: u32, a: u32, b: u32, msb: u32, mask: u32): void {
-  store<u32>(cpu + R_LF_OP, op);
-  store<u32>(cpu + R_LF_RES, res);
-  store<u32>(cpu + R_LF_A, a);
-  store<u32>(cpu + R_LF_B, b);
-  store<u32>(cpu + R_LF_SIZE, msb);
-  store<u32>(cpu + R_LF_MASK, mask);
+// The lazy-flag record lives in globals (per instance = per vCPU) while run() executes; the
+// R_LF_* words of the shared memory mirror it whenever the host can look: flushLazy() copies
+// it out (run() exit, syncNow() before every host call) and loadLazy() copies it in (run()
+// entry and the exported functions, which the host may call after editing memory).
+let lfOp: u32 = 0;
+let lfRes: u32 = 0;
+let lfA: u32 = 0;
+let lfB: u32 = 0;
+let lfMsb: u32 = 0;
+let lfMask: u32 = 0;
+
+export function flushLazy(): void {
+  const c = cpu;
+  store<u32>(c + R_LF_OP, lfOp);
+  store<u32>(c + R_LF_RES, lfRes);
+  store<u32>(c + R_LF_A, lfA);
+  store<u32>(c + R_LF_B, lfB);
+  store<u32>(c + R_LF_SIZE, lfMsb);
+  store<u32>(c + R_LF_MASK, lfMask);
+}
+export function loadLazy(): void {
+  const c = cpu;
+  lfOp = load<u32>(c + R_LF_OP);
+  lfRes = load<u32>(c + R_LF_RES);
+  lfA = load<u32>(c + R_LF_A);
+  lfB = load<u32>(c + R_LF_B);
+  lfMsb = load<u32>(c + R_LF_SIZE) & 31;
+  lfMask = load<u32>(c + R_LF_MASK);
 }
 
-@inline function lfMask(): u32 { return load<u32>(cpu + R_LF_MASK); }
+/** Record a flag-setting operation. `msb` is the operand's top bit index (7, 15, 31). */
+@inline export function setLazy(op: u32, res: u32, a: u32, b: u32, msb: u32, mask: u32): void {
+  lfOp = op;
+  lfRes = res;
+  if (op != LF_LOGIC) { lfA = a; lfB = b; } // a logic result needs no operands
+  lfMsb = msb;
+  lfMask = mask;
+}
+
+/** Which EFLAGS arithmetic bits are lazy now. */
+@inline export function lazyMask(): u32 { return lfMask; }
 @inline function flagsRaw(): u32 { return load<u32>(cpu + R_EFLAGS); }
 
-export function getCF(): u32 {
-  if (!(lfMask() & FLAG_CF)) return flagsRaw() & 1;
-  const op = load<u32>(cpu + R_LF_OP);
-  const a = load<u32>(cpu + R_LF_A), b = load<u32>(cpu + R_LF_B), r = load<u32>(cpu + R_LF_RES);
-  const msb = load<u32>(cpu + R_LF_SIZE);
-  if (op == LF_ADD) return (((a & b) | ((a | b) & ~r)) >>> msb) & 1;
-  if (op == LF_SUB) return (((~a & b) | ((~a | b) & r)) >>> msb) & 1;
+@inline export function getCF(): u32 {
+  if (!(lfMask & FLAG_CF)) return flagsRaw() & 1;
+  return lazyCF();
+}
+@inline function lazyCF(): u32 {
+  const op = lfOp, a = lfA, b = lfB, r = lfRes;
+  if (op == LF_ADD) return (((a & b) | ((a | b) & ~r)) >>> lfMsb) & 1;
+  if (op == LF_SUB) return (((~a & b) | ((~a | b) & r)) >>> lfMsb) & 1;
   return 0;
 }
 
-export function getOF(): u32 {
-  if (!(lfMask() & FLAG_OF)) return (flagsRaw() >>> 11) & 1;
-  const op = load<u32>(cpu + R_LF_OP);
-  const a = load<u32>(cpu + R_LF_A), b = load<u32>(cpu + R_LF_B), r = load<u32>(cpu + R_LF_RES);
-  const msb = load<u32>(cpu + R_LF_SIZE);
-  if (op == LF_ADD) return (((a ^ r) & (b ^ r)) >>> msb) & 1;
-  if (op == LF_SUB) return (((a ^ b) & (a ^ r)) >>> msb) & 1;
+@inline export function getOF(): u32 {
+  if (!(lfMask & FLAG_OF)) return (flagsRaw() >>> 11) & 1;
+  const op = lfOp, a = lfA, b = lfB, r = lfRes;
+  if (op == LF_ADD) return (((a ^ r) & (b ^ r)) >>> lfMsb) & 1;
+  if (op == LF_SUB) return (((a ^ b) & (a ^ r)) >>> lfMsb) & 1;
   return 0;
 }
 
 export function getAF(): u32 {
-  if (!(lfMask() & FLAG_AF)) return (flagsRaw() >>> 4) & 1;
-  const op = load<u32>(cpu + R_LF_OP);
-  if (op == LF_LOGIC) return 0;
-  const a = load<u32>(cpu + R_LF_A), b = load<u32>(cpu + R_LF_B), r = load<u32>(cpu + R_LF_RES);
-  return ((a ^ b ^ r) >>> 4) & 1;
+  if (!(lfMask & FLAG_AF)) return (flagsRaw() >>> 4) & 1;
+  if (lfOp == LF_LOGIC) return 0;
+  return ((lfA ^ lfB ^ lfRes) >>> 4) & 1;
 }
 
-export function getZF(): u32 {
-  if (!(lfMask() & FLAG_ZF)) return (flagsRaw() >>> 6) & 1;
-  const msb = load<u32>(cpu + R_LF_SIZE);
-  return (load<u32>(cpu + R_LF_RES) << (31 - msb)) == 0 ? 1 : 0;
+@inline export function getZF(): u32 {
+  if (!(lfMask & FLAG_ZF)) return (flagsRaw() >>> 6) & 1;
+  return (lfRes << (31 - lfMsb)) == 0 ? 1 : 0;
 }
 
-export function getSF(): u32 {
-  if (!(lfMask() & FLAG_SF)) return (flagsRaw() >>> 7) & 1;
-  return (load<u32>(cpu + R_LF_RES) >>> load<u32>(cpu + R_LF_SIZE)) & 1;
+@inline export function getSF(): u32 {
+  if (!(lfMask & FLAG_SF)) return (flagsRaw() >>> 7) & 1;
+  return (lfRes >>> lfMsb) & 1;
 }
 
 export function getPF(): u32 {
-  if (!(lfMask() & FLAG_PF)) return (flagsRaw() >>> 2) & 1;
-  return parity8(load<u32>(cpu + R_LF_RES));
+  if (!(lfMask & FLAG_PF)) return (flagsRaw() >>> 2) & 1;
+  return parity8(lfRes);
 }
 
 @inline export function parity8(v: u32): u32 {
@@ -338,7 +370,7 @@ export function getPF(): u32 {
 /** Full EFLAGS with the lazy flags resolved. */
 export function getEflags(): u32 {
   let f = flagsRaw();
-  const m = lfMask();
+  const m = lfMask;
   if (m) {
     f &= ~m;
     if (m & FLAG_CF) f |= getCF();
@@ -355,7 +387,7 @@ export function getEflags(): u32 {
 export function setEflagsRaw(v: u32): void {
   const old = flagsRaw();
   store<u32>(cpu + R_EFLAGS, (v & 0x3f7fd5) | 2);
-  store<u32>(cpu + R_LF_MASK, 0);
+  lfMask = 0;
   if ((old ^ v) & FLAG_VM) refreshMode();
   if ((old ^ v) & FLAG_TF) syncTF();
 }
@@ -368,9 +400,9 @@ export function syncTF(): void {
 
 /** Materialise the lazy flags into R_EFLAGS (so single bits can be changed). */
 export function flushFlags(): void {
-  if (lfMask()) {
+  if (lfMask) {
     store<u32>(cpu + R_EFLAGS, getEflags());
-    store<u32>(cpu + R_LF_MASK, 0);
+    lfMask = 0;
   }
 }
 
@@ -386,14 +418,36 @@ export function setFlagBits(bits: u32, on: bool): void {
 
 /** Set CF eagerly while keeping the other lazy flags lazy. */
 export function setCFOnly(v: u32): void {
-  const m = lfMask();
-  if (m & FLAG_CF) store<u32>(cpu + R_LF_MASK, m & ~FLAG_CF);
+  lfMask &= ~FLAG_CF;
   const f = flagsRaw();
   store<u32>(cpu + R_EFLAGS, (f & ~FLAG_CF) | (v & 1));
 }
 
-/** Evaluate condition code cc (0-15) as Jcc/SETcc/CMOVcc do. */
-export function cond(cc: u32): bool {
+/** Set CF and OF eagerly (rotates) while the other flags keep their (lazy) values. */
+@inline export function setCFOF(cf: u32, ovf: u32): void {
+  lfMask &= ~(FLAG_CF | FLAG_OF);
+  const f = flagsRaw() & ~(FLAG_CF | FLAG_OF);
+  store<u32>(cpu + R_EFLAGS, f | cf | (ovf << 11));
+}
+
+/**
+ * INC/DEC: CF keeps its value (made eager), the other five flags come from `a` ± 1.
+ * Returns the result.
+ */
+@inline export function incDecFlags(a: u32, msb: u32, dec: bool): u32 {
+  if (lfMask & FLAG_CF) {
+    const cf = lazyCF();
+    store<u32>(cpu + R_EFLAGS, (flagsRaw() & ~FLAG_CF) | cf);
+  }
+  const r = dec ? a - 1 : a + 1;
+  lfOp = dec ? LF_SUB : LF_ADD;
+  lfRes = r; lfA = a; lfB = 1; lfMsb = msb;
+  lfMask = FLAGS_ARITH & ~FLAG_CF;
+  return r;
+}
+
+/** Evaluate condition code cc (0-15) as Jcc/SETcc/CMOVcc do (inlined: cc is usually a constant). */
+@inline export function cond(cc: u32): bool {
   let r: u32;
   switch (cc >> 1) {
     case 0: r = getOF(); break;

@@ -1,6 +1,6 @@
 // Instruction counter of the current run() call (per instance = per vCPU).
 import { R_ICOUNT, R_NOW } from '../memory-map';
-import { cpu } from './state';
+import { cpu, flushLazy } from './state';
 
 export let steps: u32 = 0;
 export let stepsEnd: u32 = 0;
@@ -9,7 +9,11 @@ export let stepsEnd: u32 = 0;
 @inline export function setStepsEnd(v: u32): void { stepsEnd = v; }
 /** End the current run() after this instruction. */
 @inline export function stopRun(): void { stepsEnd = steps; }
-/** Publish the current guest cycle count for the host (call before every host import). */
+/**
+ * Publish the current guest cycle count and the lazy flags for the host (call before every
+ * host import).
+ */
 export function syncNow(): void {
   store<f64>(cpu + R_NOW, <f64>(load<u64>(cpu + R_ICOUNT) + <u64>steps));
+  flushLazy();
 }
