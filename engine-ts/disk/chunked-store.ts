@@ -14,6 +14,11 @@
 //  - bytes at or past the length are always zero in the backend; what the backend holds
 //    beyond the recorded length (a damaged or foreign store) is ignored and deleted at the
 //    next flush.
+// Pipelining (so the store keeps up with raw IndexedDB): an early write-back runs behind the
+// writer (one at a time, in order; a later write to a chunk it holds copies the chunk first,
+// and a failure makes its chunks dirty again and is reported by the next write-back or
+// flush). Sequential reads fetch ahead in lookups of a quarter window, in the background; a
+// write detaches a pending fetch of its chunk, so a late answer never replaces newer data.
 
 import { BlockStore, BlockStoreError, checkRange } from './block-store';
 import { SerialQueue } from './serial-queue';
@@ -30,9 +35,19 @@ export interface ChunkStoreMeta {
 export interface ChunkBatch {
   /** Chunk index ranges [from, to) to delete, applied before the puts (`to` may be Infinity). */
   deleteRanges: [number, number][];
-  /** Chunks to store (each exactly chunkSize bytes, owning its buffer). */
+  /**
+   * Chunks to store (each exactly chunkSize bytes). The buffers are the store's cache: the
+   * backend copies them (IndexedDB's put() clones at once) and keeps no reference after
+   * commit() settles. The store changes none of them while the commit is pending.
+   */
   put: [number, Uint8Array][];
   meta: ChunkStoreMeta;
+  /**
+   * false for an early write-back (the cache filled up between flushes): it must be atomic but
+   * need not reach the disk before it resolves. flush() commits are durable, and a durable
+   * commit makes the earlier ones durable too (IndexedDB commits one store's transactions in order).
+   */
+  durable?: boolean;
 }
 
 /** The async key-value interface the store needs. Values come back untrusted. */
@@ -40,23 +55,34 @@ export interface ChunkBackend {
   getMeta(): Promise<unknown>;
   /** One batched lookup; undefined for absent chunks. */
   getChunks(indices: number[]): Promise<unknown[]>;
-  /** Apply the whole batch atomically (one transaction) and resolve once it is durable. */
+  /** Apply the whole batch atomically (one transaction); resolve once it is durable unless `durable` is false. */
   commit(batch: ChunkBatch): Promise<void>;
 }
 
 export interface ChunkedStoreOptions {
   /** Bytes per chunk for a new store (a power of two, 4 KiB..16 MiB). Default 64 KiB. */
   chunkSize?: number;
-  /** Chunks kept in memory. Default 512 (32 MiB at 64 KiB). */
+  /** Chunks kept in memory. Default: 32 MiB worth. */
   maxCachedChunks?: number;
-  /** Dirty chunks allowed before an early write-back. Default 256; must be below maxCachedChunks. */
+  /** Memory for the cache in bytes, instead of maxCachedChunks (whatever the chunk size turns out to be). */
+  cacheBytes?: number;
+  /**
+   * Largest read-ahead in bytes for sequential reads (default 8 MiB; 0: none). A read that
+   * continues the previous one and misses the cache also fetches the chunks after it, in the
+   * same backend lookup; the window doubles with each such miss, up to this size.
+   */
+  readAheadBytes?: number;
+  /** Dirty chunks allowed before an early write-back. Default half the cache; must be below it. */
   maxDirtyChunks?: number;
   readOnly?: boolean;
   /** Make an empty store if the backend holds none. Default false. */
   create?: boolean;
 }
 
+/** For IndexedDB the disk library uses bigger chunks (IMAGE_CHUNK_SIZE in engine-ts/api/disks.ts). */
 export const DEFAULT_CHUNK_SIZE = 64 * 1024;
+const DEFAULT_READ_AHEAD = 8 * 1024 * 1024;
+const DEFAULT_CACHE_BYTES = 32 * 1024 * 1024;
 const MIN_CHUNK = 4 * 1024;
 const MAX_CHUNK = 16 * 1024 * 1024;
 /** The largest store we accept from metadata: the VHD limit plus its footer, with room. */
@@ -74,6 +100,16 @@ export class ChunkedStore implements BlockStore {
   private zeroFrom: number;
   private readonly maxCached: number;
   private readonly maxDirty: number;
+  private readonly maxReadAhead: number;
+  /** Chunk a read continuing the previous one would start in; current read-ahead window (chunks). */
+  private nextSequential = -1;
+  private readAhead = 0;
+  /** An early write-back still running behind the caller (at most one commit runs at a time). */
+  private pendingCommit: Promise<void> | null = null;
+  /** Chunk buffers that commit holds: written copy-on-write, never evicted until it settles. */
+  private readonly committing = new Map<number, Uint8Array>();
+  /** Read-ahead lookups in flight, by chunk; a write to the chunk detaches it (the answer is then old). */
+  private readonly fetching = new Map<number, Promise<void>>();
   readonly stats = { fetches: 0, chunksFetched: 0, commits: 0, chunksPut: 0 };
 
   private constructor(
@@ -86,8 +122,12 @@ export class ChunkedStore implements BlockStore {
     this.length = size;
     this.persistedSize = size;
     this.zeroFrom = size;
-    this.maxCached = opts.maxCachedChunks ?? 512;
+    this.maxCached = opts.cacheBytes !== undefined
+      ? Math.max(4, Math.floor(opts.cacheBytes / chunkSize))
+      : opts.maxCachedChunks ?? Math.max(4, Math.floor(DEFAULT_CACHE_BYTES / chunkSize));
     this.maxDirty = opts.maxDirtyChunks ?? Math.floor(this.maxCached / 2);
+    // The window stays well inside the cache, so read-ahead never evicts what it just fetched.
+    this.maxReadAhead = Math.min(Math.floor((opts.readAheadBytes ?? DEFAULT_READ_AHEAD) / chunkSize), Math.floor(this.maxCached / 4));
     if (!(this.maxDirty >= 1 && this.maxDirty < this.maxCached)) {
       throw new BlockStoreError('chunked store: need 1 <= maxDirtyChunks < maxCachedChunks');
     }
@@ -117,7 +157,29 @@ export class ChunkedStore implements BlockStore {
       const C = this.chunkSize;
       const first = Math.floor(offset / C);
       const last = Math.floor((offset + length - 1) / C);
-      await this.load(range(first, last + 1));
+      const wanted = range(first, last + 1);
+      const sequential = first === this.nextSequential || first + 1 === this.nextSequential;
+      this.nextSequential = Math.floor((offset + length) / C);
+      let ahead: number[] = [];
+      if (!sequential || this.maxReadAhead === 0) {
+        this.readAhead = 0;
+      } else {
+        // Read-ahead: the window doubles with each sequential read, up to the maximum. Only
+        // chunks the backend may hold are fetched (past the persisted end all is zeros).
+        this.readAhead = Math.min(this.maxReadAhead, Math.max(2 * this.readAhead, wanted.length, 4));
+        const stop = Math.ceil(this.backendLimit() / C);
+        const end = Math.min(last + 1 + this.readAhead, stop);
+        for (let i = last + 1; i < end; i++) if (!this.cache.has(i) && !this.fetching.has(i)) ahead.push(i);
+        // Top up in batches of a quarter window: each lookup carries many chunks, and several
+        // are in flight while the caller works (near the end of the data, take what is left).
+        if (ahead.length < Math.max(1, this.readAhead >> 2) && end < stop) ahead = [];
+      }
+      if (wanted.some((i) => !this.cache.has(i) && !this.fetching.has(i))) {
+        await this.load([...wanted, ...ahead]); // one lookup for the miss and the window
+      } else {
+        if (ahead.length > 0) this.prefetch(ahead); // runs while the caller uses this read
+        await this.load(wanted);
+      }
       for (let i = first; i <= last; i++) {
         const chunk = this.touch(i);
         const from = Math.max(offset, i * C);
@@ -144,11 +206,8 @@ export class ChunkedStore implements BlockStore {
       const partial = [first, last].filter((i, n, a) => a.indexOf(i) === n && (offset > i * C || end < (i + 1) * C));
       await this.load(partial);
       for (let i = first; i <= last; i++) {
-        let chunk = this.cache.get(i);
-        if (!chunk) {
-          chunk = new Uint8Array(C);
-          this.cache.set(i, chunk);
-        }
+        this.fetching.delete(i);
+        const chunk = this.writable(i);
         const from = Math.max(offset, i * C);
         const to = Math.min(end, (i + 1) * C);
         chunk.set(data.subarray(from - offset, to - offset), from - i * C);
@@ -156,6 +215,7 @@ export class ChunkedStore implements BlockStore {
         this.touch(i);
       }
       if (end > this.length) this.length = end;
+      this.nextSequential = -1; // a write breaks a run of reads
       await this.trim();
     });
   }
@@ -173,25 +233,27 @@ export class ChunkedStore implements BlockStore {
             this.dirty.delete(i);
           }
         }
-        const tail = this.cache.get(Math.floor(size / C));
-        if (tail && size % C !== 0) {
-          tail.fill(0, size % C);
-          this.dirty.add(Math.floor(size / C));
+        for (const i of [...this.fetching.keys()]) if (i * C + C > size) this.fetching.delete(i);
+        const t = Math.floor(size / C);
+        if (this.cache.has(t) && size % C !== 0) {
+          this.writable(t).fill(0, size % C);
+          this.dirty.add(t);
         }
       }
       this.length = size;
     });
   }
 
-  /** Commit everything written so far in one backend transaction. */
+  /** Commit everything written so far in one durable backend transaction. */
   flush(): Promise<void> {
-    return this.queue.run(() => this.writeBack());
+    return this.queue.run(() => this.writeBack(true));
   }
 
   close(): Promise<void> {
     return this.queue.run(async () => {
-      if (!this.readOnly) await this.writeBack();
+      if (!this.readOnly) await this.writeBack(true);
       this.cache.clear();
+      this.fetching.clear();
     });
   }
 
@@ -205,60 +267,140 @@ export class ChunkedStore implements BlockStore {
     return this.cache.size;
   }
 
-  private async writeBack(): Promise<void> {
+  /** Backend bytes at or past this offset read as zeros. */
+  private backendLimit(): number {
+    return Math.min(this.zeroFrom, this.persistedSize);
+  }
+
+  /** The cached chunk i, ready to be changed: created if absent, copied if a commit holds it. */
+  private writable(i: number): Uint8Array {
+    let chunk = this.cache.get(i);
+    if (!chunk) {
+      chunk = new Uint8Array(this.chunkSize);
+      this.cache.set(i, chunk);
+    } else if (this.committing.get(i) === chunk) {
+      chunk = chunk.slice();
+      this.cache.set(i, chunk);
+    }
+    return chunk;
+  }
+
+  /** Wait for an early write-back still running; its failure is reported here (once). */
+  private async settle(): Promise<void> {
+    const p = this.pendingCommit;
+    this.pendingCommit = null;
+    if (p) await p;
+  }
+
+  /**
+   * Send the dirty chunks, deletions and length in one commit. `background`: start it and
+   * return (the next write-back or flush waits for it); writes meanwhile copy the chunks it
+   * holds, and if it fails they become dirty again.
+   */
+  private async writeBack(durable: boolean, background = false): Promise<void> {
     if (this.readOnly) return;
+    await this.settle();
     const C = this.chunkSize;
-    const stale = this.zeroFrom < Infinity;
+    const zeroFrom = this.zeroFrom;
+    const stale = zeroFrom < Infinity;
     if (this.dirty.size === 0 && !stale && this.length === this.persistedSize) return;
     const deleteRanges: [number, number][] = [];
     if (stale) {
       // The chunk holding zeroFrom keeps stale bytes after it in the backend: rewrite it.
-      const p = Math.floor(this.zeroFrom / C);
-      if (this.zeroFrom % C !== 0 && p * C < this.length && !this.dirty.has(p)) {
+      const p = Math.floor(zeroFrom / C);
+      if (zeroFrom % C !== 0 && p * C < this.length && !this.dirty.has(p)) {
         await this.load([p]);
         this.dirty.add(p);
       }
-      deleteRanges.push([Math.ceil(this.zeroFrom / C), Infinity]);
+      deleteRanges.push([Math.ceil(zeroFrom / C), Infinity]);
     }
     const put: [number, Uint8Array][] = [];
-    for (const i of [...this.dirty].sort((a, b) => a - b)) {
+    // Every dirty chunk goes: a commit is always a state the store really had.
+    const sent = [...this.dirty].sort((a, b) => a - b);
+    for (const i of sent) {
       const chunk = this.cache.get(i)!;
+      this.committing.set(i, chunk);
       if (isZero(chunk)) deleteRanges.push([i, i + 1]);
-      else put.push([i, chunk.slice()]);
+      else put.push([i, chunk]);
     }
-    await this.backend.commit({ deleteRanges, put, meta: { version: 1, size: this.length, chunkSize: C } });
-    this.stats.commits++;
-    this.stats.chunksPut += put.length;
     this.dirty.clear();
-    this.persistedSize = this.length;
-    this.zeroFrom = Infinity;
+    const size = this.length;
+    const commit = this.backend.commit({ deleteRanges, put, meta: { version: 1, size, chunkSize: C }, durable }).then(
+      () => {
+        this.stats.commits++;
+        this.stats.chunksPut += put.length;
+        this.persistedSize = size;
+        // A truncation made while this commit ran keeps its own zeroFrom for the next one.
+        if (this.zeroFrom === zeroFrom) this.zeroFrom = Infinity;
+      },
+      (e: unknown) => {
+        for (const i of sent) if (this.cache.has(i)) this.dirty.add(i);
+        throw e;
+      },
+    ).finally(() => {
+      for (const i of sent) this.committing.delete(i);
+    });
+    if (!background) return commit;
+    commit.catch(() => undefined); // reported by settle()
+    this.pendingCommit = commit;
   }
 
   /** Bring chunks into the cache with one backend lookup for those it has to fetch. */
   private async load(indices: number[]): Promise<void> {
     const C = this.chunkSize;
-    const limit = Math.min(this.zeroFrom, this.persistedSize);
+    const limit = this.backendLimit();
     const fetch: number[] = [];
+    const waits: Promise<void>[] = [];
     for (const i of indices) {
       if (this.cache.has(i)) continue;
-      if (i * C >= limit) this.cache.set(i, new Uint8Array(C));
+      const inFlight = this.fetching.get(i);
+      if (inFlight) waits.push(inFlight);
+      else if (i * C >= limit) this.cache.set(i, new Uint8Array(C));
       else fetch.push(i);
     }
-    if (fetch.length === 0) return;
+    if (fetch.length > 0) await this.fetch(fetch);
+    if (waits.length === 0) return;
+    await Promise.all(waits.map((w) => w.catch(() => undefined)));
+    // A read-ahead that failed or was detached: fetch what is still missing now.
+    const missing = indices.filter((i) => !this.cache.has(i));
+    if (missing.length > 0) await this.load(missing);
+  }
+
+  /** Start a lookup without waiting for it (read-ahead); load() waits if it needs one of these. */
+  private prefetch(indices: number[]): void {
+    this.fetch(indices).catch(() => undefined); // a demand load() retries
+  }
+
+  private fetch(indices: number[]): Promise<void> {
     this.stats.fetches++;
-    this.stats.chunksFetched += fetch.length;
-    const values = await this.backend.getChunks(fetch);
-    if (values.length !== fetch.length) throw new BlockStoreError('chunk store returned the wrong number of chunks');
-    fetch.forEach((i, n) => {
-      const v = values[n];
-      let chunk: Uint8Array;
-      if (v === undefined) chunk = new Uint8Array(C);
-      else if (v instanceof Uint8Array && v.length === C) chunk = v;
-      else throw new BlockStoreError(`stored chunk ${i} is damaged (not ${C} bytes)`);
-      const cut = limit - i * C;
-      if (cut < C) chunk.fill(0, cut);
-      this.cache.set(i, chunk);
-    });
+    this.stats.chunksFetched += indices.length;
+    const p: Promise<void> = this.backend.getChunks(indices).then(
+      (values) => {
+        if (values.length !== indices.length) throw new BlockStoreError('chunk store returned the wrong number of chunks');
+        const C = this.chunkSize;
+        // Checked now, not when asked: a truncation may have happened meanwhile.
+        const limit = this.backendLimit();
+        indices.forEach((i, n) => {
+          if (this.fetching.get(i) !== p) return; // detached by a write or truncation
+          this.fetching.delete(i);
+          if (this.cache.has(i)) return;
+          const v = values[n];
+          let chunk: Uint8Array;
+          if (v === undefined) chunk = new Uint8Array(C);
+          else if (v instanceof Uint8Array && v.length === C) chunk = v;
+          else throw new BlockStoreError(`stored chunk ${i} is damaged (not ${C} bytes)`);
+          const cut = limit - i * C;
+          if (cut < C) chunk.fill(0, Math.max(0, cut));
+          this.cache.set(i, chunk);
+        });
+      },
+      (e: unknown) => {
+        for (const i of indices) if (this.fetching.get(i) === p) this.fetching.delete(i);
+        throw e;
+      },
+    );
+    for (const i of indices) this.fetching.set(i, p);
+    return p;
   }
 
   /** Mark chunk i most recently used and return it. */
@@ -269,13 +411,27 @@ export class ChunkedStore implements BlockStore {
     return chunk;
   }
 
-  /** Keep the cache within bounds: write back if too much is dirty, then drop clean chunks. */
+  /**
+   * Keep the cache within bounds: start a write-back when too much is dirty, drop clean
+   * chunks when the cache is full. Chunks a running commit holds stay (a failure makes them dirty again); if they
+   * are what keeps the cache too big, wait for that commit.
+   */
   private async trim(): Promise<void> {
+    // Start writing back as soon as enough is dirty, not when the cache is full: the commit
+    // then runs while the writer fills the rest of the cache.
+    if (this.dirty.size > this.maxDirty) await this.writeBack(false, true);
     if (this.cache.size <= this.maxCached) return;
-    if (this.dirty.size > this.maxDirty) await this.writeBack();
+    this.evictClean();
+    if (this.cache.size > this.maxCached && this.committing.size > 0) {
+      await this.settle();
+      this.evictClean();
+    }
+  }
+
+  private evictClean(): void {
     for (const i of this.cache.keys()) {
       if (this.cache.size <= this.maxCached) break;
-      if (!this.dirty.has(i)) this.cache.delete(i);
+      if (!this.dirty.has(i) && !this.committing.has(i)) this.cache.delete(i);
     }
   }
 }
