@@ -98,6 +98,24 @@ test('imports a VHD from the file picker, lists it, and exports the same bytes',
   await expect(page.getByRole('alert')).toHaveCount(0);
 });
 
+test('a raw .img becomes a dynamic VHD with the same contents', async ({ page }) => {
+  await openPanel(page);
+  const raw = Buffer.alloc(3 * 1024 * 1024 + 1000); // not a whole number of sectors
+  pattern(70_000, 4).copy(raw, 0);
+  pattern(5000, 5).copy(raw, 2 * 1024 * 1024 - 2000); // across the first 2 MiB block edge
+  pattern(1000, 6).copy(raw, raw.length - 1000);
+  await page.getByLabel('Import disk image file').setInputFiles({ name: 'scratch.img', mimeType: 'application/octet-stream', buffer: raw });
+  const r = row(page, 'scratch');
+  await expect(r.getByRole('cell').nth(2)).toHaveText('dynamic');
+  const size = await cellBytes(r, 3);
+  expect(size).toBeGreaterThanOrEqual(raw.length);
+  const padded = Buffer.alloc(size);
+  raw.copy(padded);
+  expect(await hook<string>(page, 'sha256', await diskId(r))).toBe(sha256(padded));
+  const { bytes } = await download(page, 'scratch');
+  expect(Buffer.from(await virtualContents(bytes)).equals(padded)).toBe(true);
+});
+
 test('a malformed .vhd dropped on the panel is refused and nothing is stored', async ({ page }) => {
   await openPanel(page);
   const bad = fixtureBytes();
@@ -184,7 +202,7 @@ test('rename, attach at next boot, and delete with confirmation (refused while i
   await page.reload();
   await expect(page.getByLabel('Attach work at next boot')).toBeChecked();
 
-  // While a machine has it open, delete is refused with an explanation.
+  // While a machine (a worker) has it open, delete is refused with an explanation.
   await hook(page, 'hold', id);
   await expect(row(page, 'work')).toContainText('in use');
   await page.getByRole('button', { name: 'Delete work', exact: true }).click();
@@ -193,6 +211,12 @@ test('rename, attach at next boot, and delete with confirmation (refused while i
   await expect(row(page, 'work')).toBeVisible();
   await hook(page, 'release', id);
   await expect(row(page, 'work')).not.toContainText('in use');
+
+  // A machine worker that dies without closing the disk does not leave it locked.
+  await hook(page, 'hold', id);
+  await expect(row(page, 'work')).toContainText('in use');
+  await page.evaluate((i) => window.__disks!.kill(i), id);
+  await expect.poll(() => page.evaluate((i) => window.__disks!.read(i, 0, 512).then(() => 'readable', (e: Error) => e.message), id)).toBe('readable');
 
   await page.getByRole('button', { name: 'Delete work', exact: true }).click();
   await page.getByRole('button', { name: 'Keep' }).click();

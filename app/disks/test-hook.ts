@@ -3,7 +3,9 @@
 //   __disks.read(id, offset, length)  -> base64 of those bytes (offset/length: whole sectors)
 //   __disks.write(id, offset, base64) -> opens the disk, writes, closes (which commits)
 //   __disks.sha256(id)                -> hex SHA-256 of the whole virtual disk
-//   __disks.hold(id) / release(id)    -> keep the disk open for writing, as a running machine does
+//   __disks.hold(id) / release(id)    -> keep the disk open for writing in a Web Worker, as a
+//                                        running machine does (disk-hold.worker.ts)
+//   __disks.kill(id)                  -> terminate that worker without closing (a crashed machine)
 import { diskLibrary, type LibraryDisk } from '../../engine-ts/api';
 
 export interface DiskTestHook {
@@ -12,6 +14,8 @@ export interface DiskTestHook {
   sha256(id: string): Promise<string>;
   hold(id: string): Promise<void>;
   release(id: string): Promise<void>;
+  /** End the holding worker without closing the disk (a machine worker that died). */
+  kill(id: string): void;
 }
 
 declare global {
@@ -34,7 +38,12 @@ function fromBase64(s: string): Uint8Array {
 }
 
 export function installDiskTestHook(): () => void {
-  const held = new Map<string, LibraryDisk>();
+  const held = new Map<string, Worker>();
+  const ask = (w: Worker, msg: unknown) => new Promise<void>((resolve, reject) => {
+    w.onmessage = (e: MessageEvent<{ ok: boolean; error?: string }>) => (e.data.ok ? resolve() : reject(new Error(e.data.error)));
+    w.onerror = (e) => reject(new Error(e.message));
+    w.postMessage(msg);
+  });
   const withDisk = async <T>(id: string, readOnly: boolean, fn: (d: LibraryDisk) => Promise<T>): Promise<T> => {
     const d = await diskLibrary().open(id, { readOnly });
     try {
@@ -57,15 +66,29 @@ export function installDiskTestHook(): () => void {
       return Array.from(h, (x) => x.toString(16).padStart(2, '0')).join('');
     }),
     hold: async (id) => {
-      held.set(id, await diskLibrary().open(id));
+      const w = new Worker(new URL('./disk-hold.worker.ts', import.meta.url), { type: 'module', name: 'disk-hold' });
+      try {
+        await ask(w, { op: 'open', id });
+      } catch (e) {
+        w.terminate();
+        throw e;
+      }
+      held.set(id, w);
     },
     release: async (id) => {
-      await held.get(id)?.close();
+      const w = held.get(id);
+      if (!w) return;
+      held.delete(id);
+      await ask(w, { op: 'close' });
+      w.terminate();
+    },
+    kill: (id) => {
+      held.get(id)?.terminate();
       held.delete(id);
     },
   };
   return () => {
-    for (const d of held.values()) void d.close();
+    for (const w of held.values()) w.terminate(); // the browser releases the worker's locks
     delete window.__disks;
   };
 }
