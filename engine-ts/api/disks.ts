@@ -20,7 +20,7 @@ import type { BlockStore } from '../disk/block-store';
 import { BlockStoreError, checkRange } from '../disk/block-store';
 import { ChunkedStore, type ChunkBackend } from '../disk/chunked-store';
 import { IdbChunkBackend, countIdbChunks, createDiskStore, deleteIdbStore, listIdbStores } from '../disk/idb-store';
-import { MAX_DISK_SIZE, VhdError, uuidToString, uuidV4 } from '../disk/vhd-format';
+import { BAT_UNUSED, MAX_DISK_SIZE, VhdError, uuidToString, uuidV4 } from '../disk/vhd-format';
 import { loadLayout, type VhdLayout } from '../disk/vhd-layout';
 import { VhdDisk } from '../disk/vhd';
 import { rawToVhd } from '../disk/vhd-tools';
@@ -330,7 +330,12 @@ export class DiskLibrary {
     } else if (file.size > MAX_DISK_SIZE) {
       throw new DiskLibraryError('invalid', `${fileName} is larger than the VHD limit of 2040 GiB`);
     }
-    await this.checkRoom(file.size, fileName);
+    // The data a dynamic image will need is known from its BAT; fixed and raw images may be
+    // mostly zeros (which cost nothing), so for them a full quota shows up while writing.
+    if (layout && layout.type !== 'fixed') {
+      const blocks = layout.bat.reduce((n, e) => n + (e === BAT_UNUSED ? 0 : 1), 0);
+      await this.checkRoom(layout.metadataEnd + blocks * (layout.blockSize + layout.bitmapBytes), fileName);
+    }
 
     let releaseOld: (() => void) | undefined;
     let old: DiskRecord | undefined;
