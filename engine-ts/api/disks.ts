@@ -233,9 +233,10 @@ export class DiskLibrary {
     const live: DiskRecord[] = [];
     for (const r of records) {
       if (r.state === 'importing' && !held.has(LOCK_PREFIX + r.id)) {
-        // The tab that imported it is gone: drop the half-written image.
+        // The tab that imported it is gone: drop the half-written image, unless a replaced
+        // disk's record already points at it (the tab stopped between those two writes).
         await this.host.records.delete(r.id);
-        await this.host.images.delete(r.image);
+        if (!records.some((o) => o !== r && o.image === r.image)) await this.host.images.delete(r.image);
       } else if (r.state === 'ready') {
         live.push(r);
       }

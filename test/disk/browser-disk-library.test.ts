@@ -349,8 +349,13 @@ describe('leftovers of interrupted work', () => {
     // A delete interrupted between the record and the image.
     await images.chunks('img-00000000000000bb').commit({ deleteRanges: [], put: [[0, new Uint8Array(65536).fill(2)]], meta: { version: 1, size: 65536, chunkSize: 65536 } });
     await records.put('junk', { version: 9 });
+    // A replacing import that stopped after switching the old record to the new image, before
+    // removing its own 'importing' record: the image now belongs to the disk and must stay.
+    const keepRec = (await records.get(disk.id)) as { image: string };
+    await records.put('disk-00000000000000cc', { ...keepRec, id: 'disk-00000000000000cc', state: 'importing' });
     const listed = await lib.list();
     expect(listed.map((d) => d.name)).toEqual(['keep']);
+    expect(records.map.has('disk-00000000000000cc')).toBe(false);
     expect(await images.keys()).toEqual(keepImages);
     expect(records.map.has('disk-00000000000000aa')).toBe(false);
   });
