@@ -23,6 +23,7 @@ import { AcpiPm, ACPI_SLP_TYP_S5 } from '../devices/acpi/acpi-pm';
 import { buildAcpiTables, type AcpiPciRoute } from '../devices/acpi/acpi-tables';
 import { i440fxSwizzle } from '../devices/pci/pci-bus';
 import { XenHost } from './xen-host';
+import { PiixIde } from '../devices/ide-piix/piix-ide';
 
 /** The x86 core's entry points (engine-ts/worker instantiates it). */
 export interface CpuCore {
@@ -118,6 +119,7 @@ export class Board {
   readonly com2: Uart16550;
   readonly debug: DebugPorts;
   readonly acpiPm: AcpiPm;
+  readonly ide: PiixIde;
   readonly xen: XenHost | null = null;
   private core: CpuCore | null = null;
   /** Called when something outside the vCPU (an I/O completion, an event) needs it to run. */
@@ -197,6 +199,16 @@ export class Board {
     this.pci.addFunction(0, 0, new I440fxHostBridge());
     this.piix3.register(this.ports);
     this.pci.addFunction(1, 0, this.piix3);
+    this.ide = new PiixIde({
+      memory: this.ram,
+      clock: this.clock,
+      irq14: this.isaIrq(14, 'ide0'),
+      irq15: this.isaIrq(15, 'ide1'),
+      bmiba: 0xc100, // firmware-style BAR4, clear of the Xen platform device's BAR0 at 0xc000
+      onHostIoDone: () => this.wake(),
+    });
+    this.ide.register(this.ports);
+    this.pci.addFunction(1, 1, this.ide);
 
     const consoleSink = { transmit: (b: number) => { this.consoleBuf.push(b); } };
     this.com1 = new Uart16550('com1', this.isaIrq(4, 'com1'), this.clock, consoleSink);

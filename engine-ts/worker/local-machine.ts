@@ -73,9 +73,15 @@ export class LocalMachine {
       consoleInput: config.consoleInput,
     });
     let xvd = 0;
+    let ata = 0;
     for (const d of disks) {
       if (d.spec.bus === 'xen') board.xen!.addDisk(xvd++, d.dev);
-      else throw new Error('IDE disks are not wired yet');
+      else {
+        // IDE slots: 0 primary master (/dev/sda), 1 primary slave, 2-3 the secondary channel.
+        if (ata > 3) throw new Error('at most 4 IDE disks');
+        board.ide.attachDisk(ata >> 1, ata & 1, d.dev);
+        ata++;
+      }
     }
     (config.nics ?? []).forEach((n, i) => board.xen!.addNic(i, n.mac));
     const core = await instantiateCore(module, mem, board.coreHost);

@@ -105,6 +105,12 @@ export class Runner {
         if (this.board.exitCode !== null) return { kind: 'exit', code: this.board.exitCode };
         if (this.board.poweredOff) return { kind: 'poweroff' };
         if (this.board.resetRequested) return { kind: 'reset' };
+        // Guest time may not pass an emulated disk's completion deadline before the host's
+        // I/O has finished: hold the vCPU (keeps runs deterministic for any disk speed).
+        if (this.board.ide.waitingForHost) {
+          await this.board.ide.hostReady();
+          continue;
+        }
         const before = this.board.vcpu.icount;
         const exit = this.board.runSlice(this.sliceInstructions);
         this.account(Number(this.board.vcpu.icount - before));
@@ -135,6 +141,10 @@ export class Runner {
 
   /** The vCPU waits for an interrupt: move guest time to the next event (pacing permitting). */
   private async idle(): Promise<void> {
+    if (this.board.ide.hostIoInFlight > 0) {
+      await this.host.yieldToHost(); // let the disk's promise settle
+      return;
+    }
     const next = this.board.nextEventTime();
     if (next === Infinity) {
       // Nothing scheduled: only outside input (or a stop) can wake the guest.
