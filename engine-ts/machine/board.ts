@@ -245,6 +245,8 @@ export class Board {
         console: (b) => { for (const x of b) this.consoleBuf.push(x); },
         log: options.xen.log,
       });
+      // Emulated disks disappear when the guest's PV drivers ask (xen_emul_unplug=never keeps them).
+      this.xen.onUnplugDisks = () => this.ide.detachAllDisks();
     }
   }
 

@@ -5,6 +5,7 @@ import coreWasmUrl from '../../engine-wasm/build/core.wasm?url';
 import { createMachineMemory } from './wasm-core';
 import { ConsoleRing } from './console-ring';
 import { atomicOr } from './atomics';
+import type { LinkEndpoint } from './link-endpoint';
 import type { MachineWorkerApi } from './machine.worker';
 import type { MachineConfig, MachineEvents, MachineHandle, StopReason } from '../api/types';
 import { validateConfig } from '../api/types';
@@ -25,7 +26,7 @@ export async function createWorkerMachine(config: MachineConfig, events: Machine
   const remote = Comlink.wrap<MachineWorkerApi>(worker);
   await remote.create(await coreModule(), memory, config, Comlink.proxy(events));
   let running: Promise<StopReason> | null = null;
-  return {
+  return ({
     run() {
       if (!running) running = remote.run().finally(() => { running = null; });
       return running;
@@ -44,9 +45,26 @@ export async function createWorkerMachine(config: MachineConfig, events: Machine
       pushMore();
     },
     stats: () => remote.stats(),
+    [LINK]: (port: MessagePort) => remote.attachLink(Comlink.transfer(port, [port])),
     dispose() {
       ring.request(MM.REQ_STOP);
       worker.terminate();
     },
+  } as MachineHandle);
+}
+
+const LINK = Symbol('pvlab worker link');
+
+/** A network endpoint on a worker machine's switch: a MessageChannel to the worker. */
+export async function workerLinkEndpoint(h: MachineHandle): Promise<LinkEndpoint> {
+  const attach = (h as unknown as Record<symbol, (p: MessagePort) => Promise<void>>)[LINK];
+  if (!attach) throw new Error('this machine does not belong to this page');
+  const ch = new MessageChannel();
+  await attach(ch.port2);
+  let onFrame: ((f: Uint8Array) => void) | null = null;
+  ch.port1.onmessage = (e: MessageEvent<ArrayBuffer>) => onFrame?.(new Uint8Array(e.data));
+  return {
+    send: (f) => { const copy = f.slice(); ch.port1.postMessage(copy.buffer, [copy.buffer]); },
+    onFrame: (cb) => { onFrame = cb; },
   };
 }

@@ -112,7 +112,28 @@ export class LocalMachine {
       const { board, runner } = await LocalMachine.power(this.module, this.memory, this.config, this.events, this.host, this.disks);
       this.board = board;
       this.runner = runner;
+      for (const l of this.links) this.attachLink(l);
     }
+  }
+
+  /**
+   * Connect this machine's virtual switch to another machine's (a cable between two switches).
+   * `sendOut` carries frames leaving this switch; incoming frames are passed to the returned
+   * function. The link survives guest reboots.
+   */
+  addLink(sendOut: (frame: Uint8Array) => void): (frame: Uint8Array) => void {
+    const link = { sendOut, uplink: null as null | { send(f: Uint8Array): void } };
+    this.links.push(link);
+    this.attachLink(link);
+    return (frame) => link.uplink?.send(frame);
+  }
+
+  private links: Array<{ sendOut: (f: Uint8Array) => void; uplink: null | { send(f: Uint8Array): void } }> = [];
+
+  private attachLink(link: { sendOut: (f: Uint8Array) => void; uplink: null | { send(f: Uint8Array): void } }): void {
+    if (!this.board.xen) throw new Error('network links need Xen mode');
+    // The switch does not keep the array it delivers: copy before it leaves the thread.
+    link.uplink = this.board.xen.connectUplink({ deliver: (f) => link.sendOut(f.slice()) }, `link${this.links.indexOf(link)}`);
   }
 
   /** Flush and close the machine's disks (call once the machine has stopped). */

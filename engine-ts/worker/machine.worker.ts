@@ -45,6 +45,12 @@ const api = {
     return machine.stats();
   },
   crossOriginIsolated(): boolean { return self.crossOriginIsolated; },
+  /** One end of a cable to another machine's switch (frames as transferred ArrayBuffers). */
+  attachLink(port: MessagePort): void {
+    if (!machine) throw new Error('machine not created');
+    const deliver = machine.addLink((f) => port.postMessage(f.buffer, [f.buffer]));
+    port.onmessage = (e: MessageEvent<ArrayBuffer>) => deliver(new Uint8Array(e.data));
+  },
 };
 
 export type MachineWorkerApi = typeof api;

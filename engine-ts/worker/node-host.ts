@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import { openVhd } from '../disk/vhd-files';
 import { LocalMachine } from './local-machine';
 import type { RunnerHost } from './runner';
+import type { LinkEndpoint } from './link-endpoint';
 import type { MachineConfig, MachineEvents, MachineHandle, MachineStats, StopReason } from '../api/types';
 
 let cached: { path: string; module: Promise<WebAssembly.Module> } | null = null;
@@ -55,5 +56,17 @@ export async function createNodeMachine(coreWasmPath: string, config: MachineCon
     },
     async stats(): Promise<MachineStats> { return m.stats(); },
     dispose() { m.runner.requestStop(); host.notify(); },
-  };
+    [LOCAL]: m,
+  } as MachineHandle;
+}
+
+const LOCAL = Symbol('pvlab local machine');
+
+/** A network endpoint on an in-process machine's switch (see engine-ts/api/network.ts). */
+export function nodeLinkEndpoint(h: MachineHandle): LinkEndpoint {
+  const m = (h as unknown as Record<symbol, LocalMachine>)[LOCAL];
+  if (!m) throw new Error('this machine does not belong to this host');
+  let onFrame: ((f: Uint8Array) => void) | null = null;
+  const deliver = m.addLink((f) => onFrame?.(f));
+  return { send: (f) => deliver(f), onFrame: (cb) => { onFrame = cb; } };
 }

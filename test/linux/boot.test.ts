@@ -1,55 +1,53 @@
 import { describe, it, expect } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
-import { createMachine } from '../../engine-ts/api/node';
-import { loadLinuxGuest, plain, root } from './guest';
+import { LinuxSession, loadLinuxGuest, root } from './guest';
+
+const pvlab = (...args: string[]) => execFileSync(process.execPath, [path.join(root, 'tools/pvlab.mjs'), ...args], { cwd: root, encoding: 'utf8' });
 
 /**
- * Boots the unmodified Debian kernel headless (the same engine as the page), runs commands
- * at the busybox shell and checks their output. Also lists kernel-log warnings so a device
- * regression that makes Linux complain shows up as a failure.
+ * Boots the unmodified Debian kernel headless (the same engine as the page) with a fresh VHD
+ * on the emulated IDE controller, runs commands at the busybox shell and checks the output,
+ * then checks with qemu-img and debugfs that the files the guest wrote are in the image.
  */
-describe('Debian Linux guest, headless', () => {
-  it('boots to a shell; uname, /proc/cpuinfo and md5sum of a known file are right', async () => {
+describe('Debian Linux guest, headless (emulated devices)', () => {
+  it('boots to a shell; uname, /proc/cpuinfo, md5sum; formats and writes an IDE disk that qemu-img reads', async () => {
     const g = loadLinuxGuest();
-    let out = '';
-    const m = await createMachine(path.join(root, 'engine-wasm/build/core.wasm'), {
-      memoryMiB: 128,
-      pacing: 'fast',
-      rtcStartSeconds: 1_800_000_000,
-      guest: { kind: 'linux', kernel: g.kernel, initrd: g.initrd, cmdline: g.cmdline },
-    }, { onConsole: (b) => { out += Buffer.from(b).toString('latin1'); } });
-    const running = m.run();
-    const waitFor = async (re: RegExp, ms: number) => {
-      const t0 = Date.now();
-      while (!re.test(plain(out))) {
-        if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${re}; console tail:\n${plain(out).slice(-2000)}`);
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    };
-    const type = (s: string) => m.sendInput(new TextEncoder().encode(s + '\r'));
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pvlab-linux-'));
+    const vhd = path.join(dir, 'disk.vhd');
+    pvlab('disk', 'create', '--subformat', 'dynamic', vhd, '64M');
+    const s = await LinuxSession.start({ disks: [{ bus: 'ide', file: vhd }] });
     try {
-      await waitFor(/pvlab: ready[\s\S]*root@pvlab:~# $/, 1_200_000);
-      const bootLog = plain(out);
-      type('uname -a; echo END1');
-      await waitFor(/\nEND1\n/, 60_000);
-      type('cat /proc/cpuinfo; echo END2');
-      await waitFor(/\nEND2\n/, 60_000);
-      type(`md5sum ${g.manifest.testFile!.path}; echo END3`);
-      await waitFor(/\nEND3\n/, 60_000);
-      const text = plain(out);
-      expect(text).toMatch(new RegExp(`Linux pvlab ${g.manifest.kernelVersion.replace(/\./g, '\\.')} #1 SMP .* i686 GNU/Linux`));
-      const cpuinfo = text.slice(text.indexOf('cat /proc/cpuinfo'), text.indexOf('\nEND2\n'));
+      await s.waitForShell();
+      const bootLog = s.text;
+      const uname = await s.sh('uname -a');
+      expect(uname).toMatch(new RegExp(`^Linux pvlab ${g.manifest.kernelVersion.replace(/\./g, '\\.')} #1 SMP .* i686 GNU/Linux`));
+      const cpuinfo = await s.sh('cat /proc/cpuinfo');
       expect(cpuinfo).toMatch(/vendor_id\s*:\s*GenuineIntel/);
       expect(cpuinfo).toMatch(/cpu family\s*:\s*6/);
-      const flags = cpuinfo.match(/flags\s*:(.*)/)?.[1].split(/\s+/) ?? [];
-      for (const f of ['fpu', 'tsc', 'pae', 'cx8', 'apic', 'sep', 'cmov', 'pge', 'fxsr', 'nx']) expect(flags).toContain(f);
-      expect(flags).not.toContain('sse'); // CPUID describes exactly what exists
-      expect(text).toContain(`${g.manifest.testFile!.md5}  ${g.manifest.testFile!.path}`);
+      const flags = cpuinfo.match(/flags\s*:(.*)/)?.[1].trim().split(/\s+/) ?? [];
+      for (const f of ['fpu', 'tsc', 'pae', 'cx8', 'apic', 'sep', 'mtrr', 'pge', 'cmov', 'pat', 'fxsr', 'nx']) expect(flags).toContain(f);
+      expect(flags).not.toContain('sse'); // CPUID describes exactly what is implemented
+      const md5 = await s.sh(`md5sum ${g.manifest.testFile!.path}`);
+      expect(md5).toContain(`${g.manifest.testFile!.md5}  ${g.manifest.testFile!.path}`);
+      expect(bootLog).toMatch(/ata1\.00: ATA-8: PVLAB VHD DISK/);
+      const fsOut = await s.sh('mke2fs -q /dev/sda && mount /dev/sda /mnt && echo written-by-linux > /mnt/hello.txt && dd if=/dev/urandom of=/mnt/blob bs=64k count=32 2>/dev/null && md5sum /mnt/blob && sync && umount /mnt', 600_000);
+      const blobMd5 = fsOut.match(/^([0-9a-f]{32})  \/mnt\/blob$/m)?.[1];
+      expect(blobMd5).toBeTruthy();
       // No oopses, BUGs or WARNINGs from the kernel.
-      expect(bootLog).not.toMatch(/Oops|BUG:|WARNING:|Call Trace|Kernel panic/);
+      expect(s.text).not.toMatch(/Oops|BUG:|WARNING:|Call Trace|Kernel panic/);
+      await s.stop();
+      // The image is a valid VHD that a third-party tool reads, with the guest's files in it.
+      const raw = path.join(dir, 'disk.raw');
+      execFileSync('qemu-img', ['convert', '-f', 'vpc', '-O', 'raw', vhd, raw]);
+      expect(execFileSync('debugfs', ['-R', 'cat /hello.txt', raw], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })).toBe('written-by-linux\n');
+      const blob = execFileSync('debugfs', ['-R', 'cat /blob', raw], { stdio: ['ignore', 'pipe', 'ignore'], maxBuffer: 8 << 20 });
+      expect(blob.length).toBe(2 << 20);
+      expect((await import('node:crypto')).createHash('md5').update(blob).digest('hex')).toBe(blobMd5);
     } finally {
-      await m.stop();
-      await running;
+      await s.stop().catch(() => {});
     }
-  }, 1_500_000);
+  }, 1_800_000);
 });

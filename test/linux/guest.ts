@@ -31,3 +31,65 @@ export function loadLinuxGuest(): LinuxGuest {
 export function plain(text: string): string {
   return text.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '').replace(/\r/g, '');
 }
+
+import { createMachine, type MachineConfig, type MachineHandle, type StopReason } from '../../engine-ts/api/node';
+
+/** A booted guest driven through its console, as a user at the shell would. */
+export class LinuxSession {
+  private out = '';
+  private seq = 0;
+  private running: Promise<StopReason> | null = null;
+  private constructor(readonly machine: MachineHandle) {}
+
+  static async start(config: Omit<MachineConfig, 'guest'> & { cmdline?: string }): Promise<LinuxSession> {
+    const g = loadLinuxGuest();
+    let session: LinuxSession | null = null;
+    const m = await createMachine(path.join(root, 'engine-wasm/build/core.wasm'), {
+      memoryMiB: 128, pacing: 'fast', rtcStartSeconds: 1_800_000_000, ...config,
+      guest: { kind: 'linux', kernel: g.kernel, initrd: g.initrd, cmdline: config.cmdline ?? g.cmdline },
+    }, { onConsole: (b) => { session!.out += Buffer.from(b).toString('latin1'); } });
+    session = new LinuxSession(m);
+    session.running = m.run();
+    return session;
+  }
+
+  /** Console text so far, without escape sequences and CRs. */
+  get text(): string { return plain(this.out); }
+
+  async waitFor(re: RegExp, ms: number, from = 0): Promise<void> {
+    const t0 = Date.now();
+    while (!re.test(plain(this.out.slice(from)))) {
+      if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${re}; console tail:\n${plain(this.out).slice(-3000)}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  /** Wait for the shell prompt after boot (or after a reboot, looking only at new output). */
+  async waitForShell(ms = 1_200_000): Promise<void> {
+    await this.waitFor(/pvlab: ready[\s\S]*root@pvlab:~# $/, ms, this.mark);
+  }
+
+  /** Where the next waitForShell starts looking (set before triggering a reboot). */
+  mark = 0;
+
+  /** Run a shell command; resolves with its output (the lines between the command and the marker). */
+  async sh(cmd: string, ms = 120_000): Promise<string> {
+    const n = ++this.seq;
+    const start = this.out.length;
+    // The marker is computed by the shell, so the echoed command line never matches it.
+    this.machine.sendInput(new TextEncoder().encode(`${cmd}; echo "@@$((${n}*1000+7))@@"\r`));
+    const marker = `@@${n * 1000 + 7}@@`;
+    await this.waitFor(new RegExp(`\\n${marker}\\n`), ms, start);
+    const t = plain(this.out.slice(start));
+    const firstNl = t.indexOf('\n');
+    return t.slice(firstNl + 1, t.indexOf(`\n${marker}\n`) + 1);
+  }
+
+  /** Type without waiting (e.g. `reboot -f`). */
+  type(text: string): void { this.machine.sendInput(new TextEncoder().encode(text + '\r')); }
+
+  async stop(): Promise<void> {
+    await this.machine.stop();
+    await this.running;
+  }
+}

@@ -117,6 +117,12 @@ export class IdeChannel {
     return `ide${this.index}`;
   }
 
+  /** Remove every drive (Xen's unplug protocol: the PV driver takes over the disks). */
+  detachAll(): void {
+    this.drives[0] = null;
+    this.drives[1] = null;
+  }
+
   attach(slot: number, drive: AtaDrive): void {
     if (slot !== 0 && slot !== 1) throw new RangeError(`${this.name}: device ${slot} is not 0 or 1`);
     if (this.drives[slot]) throw new Error(`${this.name}: device ${slot} already has a disk`);

@@ -128,6 +128,11 @@ export class PiixIde extends PciConfigFunction {
     this.channels[channel].attach(device, IdeChannel.makeDrive(channel, device, disk, options));
   }
 
+  /** Unplug every disk (the guest's PV drivers asked for it through xen-platform-pci). */
+  detachAllDisks(): void {
+    for (const ch of this.channels) ch.detachAll();
+  }
+
   /** Claims the legacy command and control block ports. */
   register(io: IoPorts): void {
     IDE_LEGACY.forEach((legacy, i) => {
