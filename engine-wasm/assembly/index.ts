@@ -33,7 +33,7 @@ export function reset(): void {
   store<u32>(cpu + R_VCPU_ID, id);
   store<u32>(cpu + R_CPUID_FLAGS, features);
   for (let r: u32 = 0; r < 8; r++) store<u32>(cpu + R_GPR + r * 4, 0);
-  store<u32>(cpu + 2 * 4, 0x0619); // EDX = family/model/stepping
+  store<u32>(cpu + 2 * 4, 0x0633); // EDX = family/model/stepping (as CPUID.1)
   store<u32>(cpu + R_EFLAGS, 2);
   store<u32>(cpu + R_LF_MASK, 0);
   store<u32>(cpu + R_CR0, 0x60000010);

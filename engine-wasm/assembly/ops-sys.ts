@@ -384,7 +384,9 @@ export function CPUID(): void {
   switch (leaf) {
     case 0: a = 2; b = 0x756e6547; d = 0x49656e69; c = 0x6c65746e; break; // "GenuineIntel"
     case 1: {
-      a = 0x0619; // family 6, model 1, stepping 9
+      // Family 6, model 3, stepping 3: the first P6 signature Linux trusts SEP on (earlier
+      // Pentium Pros report SEP without a working SYSENTER, so Linux clears it below 0x633).
+      a = 0x0633;
       b = (load<u32>(cpu + R_VCPU_ID) << 24) | (1 << 16); // initial APIC id, 1 logical processor
       c = (flags & CPUIDF_HYPERVISOR) ? (1 << 31) : 0;
       d = FEAT_EDX | ((flags & CPUIDF_APIC) ? (1 << 9) : 0);
