@@ -7,6 +7,7 @@ const CHROMIUM_FLAGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no
 export default defineConfig({
   testDir: 'e2e',
   timeout: 120_000,
+  expect: { timeout: 10_000 },
   workers: 1,
   reporter: process.env.CI ? 'line' : 'list',
   use: {
@@ -15,7 +16,9 @@ export default defineConfig({
     launchOptions: { executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: CHROMIUM_FLAGS },
   },
   projects: [
-    { name: 'dev', use: { baseURL: 'http://127.0.0.1:5173' } },
+    // The Linux boots run against the production build only: the dev server serves the same
+    // engine and page, and booting Linux twice would double the suite's longest tests.
+    { name: 'dev', use: { baseURL: 'http://127.0.0.1:5173' }, testIgnore: ['linux.spec.ts', 'pv.spec.ts'] },
     { name: 'preview', use: { baseURL: 'http://127.0.0.1:4173' } },
   ],
   webServer: [

@@ -4,9 +4,11 @@ import { FitAddon } from '@xterm/addon-fit';
 
 declare global {
   interface Window {
-    /** Test hook: the console's whole buffer (scrollback included) as text. */
+    /** Test hook: the first console's whole buffer (scrollback included) as text. */
     __termText?: () => string;
     __term?: Terminal;
+    /** Test hook: every console's text, by machine index. */
+    __consoles?: Record<number, () => string>;
   }
 }
 
@@ -16,11 +18,12 @@ export interface ConsoleApi {
   focus(): void;
 }
 
-export function Console(props: { onInput: (bytes: Uint8Array) => void; onReady: (api: ConsoleApi) => void }) {
+export function Console(props: { index: number; onInput: (bytes: Uint8Array) => void; onReady: (api: ConsoleApi) => void }) {
   const el = useRef<HTMLDivElement>(null);
   const inputRef = useRef(props.onInput);
   inputRef.current = props.onInput;
   const readyRef = useRef(props.onReady);
+  const index = props.index;
 
   useEffect(() => {
     const term = new Terminal({ cols: 80, rows: 25, convertEol: false, scrollback: 5000, fontSize: 14, cursorBlink: true });
@@ -29,25 +32,23 @@ export function Console(props: { onInput: (bytes: Uint8Array) => void; onReady: 
     term.open(el.current!);
     const enc = new TextEncoder();
     const sub = term.onData((d) => inputRef.current(enc.encode(d)));
-    window.__term = term;
-    window.__termText = () => {
+    const text = () => {
       const b = term.buffer.active;
       const out: string[] = [];
       for (let i = 0; i < b.length; i++) out.push(b.getLine(i)!.translateToString(true));
       return out.join('\n').replace(/\n+$/, '');
     };
-    readyRef.current({
-      write: (d) => term.write(d),
-      clear: () => term.reset(),
-      focus: () => term.focus(),
-    });
+    window.__consoles ??= {};
+    window.__consoles[index] = text;
+    if (index === 0) { window.__term = term; window.__termText = text; }
+    readyRef.current({ write: (d) => term.write(d), clear: () => term.reset(), focus: () => term.focus() });
     return () => {
       sub.dispose();
       term.dispose();
-      delete window.__term;
-      delete window.__termText;
+      if (window.__consoles) delete window.__consoles[index];
+      if (index === 0) { delete window.__term; delete window.__termText; }
     };
-  }, []);
+  }, [index]);
 
-  return <div className="console" ref={el} data-testid="console" />;
+  return <div className="console" ref={el} data-testid={`console-${index}`} />;
 }

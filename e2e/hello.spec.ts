@@ -12,7 +12,7 @@ test('boots the hello guest, greets, echoes typed characters and halts on Ctrl-D
   await page.getByLabel('Guest').selectOption('hello');
   await page.getByRole('button', { name: 'Boot' }).click();
   await expectConsole(page, 'Hello from pvlab');
-  await expect(page.getByTestId('status')).toHaveAttribute('data-phase', 'running');
+  await expect(page.getByTestId('status-0')).toHaveAttribute('data-phase', 'running');
 
   await typeInConsole(page, 'echo me');
   await expectConsole(page, 'echo me');
@@ -22,7 +22,7 @@ test('boots the hello guest, greets, echoes typed characters and halts on Ctrl-D
 
   await page.keyboard.press('Control+D');
   await expectConsole(page, 'Goodbye.');
-  await expect(page.getByTestId('status')).toContainText('guest halted');
+  await expect(page.getByTestId('status-0')).toContainText('guest halted');
   // Nothing typed after the halt is echoed.
   await typeInConsole(page, 'zzz');
   await page.waitForTimeout(300);

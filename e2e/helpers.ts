@@ -1,16 +1,26 @@
 import { expect, type Page } from '@playwright/test';
 
-/** The console's whole text (xterm buffer, scrollback included). */
-export function consoleText(page: Page): Promise<string> {
-  return page.evaluate(() => window.__termText?.() ?? '');
+/** A console's whole text (xterm buffer, scrollback included); machine 1 by default. */
+export function consoleText(page: Page, machine = 0): Promise<string> {
+  return page.evaluate((i) => window.__consoles?.[i]?.() ?? '', machine);
 }
 
-export async function expectConsole(page: Page, text: string | RegExp, timeout = 30_000): Promise<void> {
-  await expect.poll(() => consoleText(page), { timeout, message: `console should show ${text}` })[typeof text === 'string' ? 'toContain' : 'toMatch'](text as never);
+export async function expectConsole(page: Page, text: string | RegExp, timeout = 30_000, machine = 0): Promise<void> {
+  await expect.poll(() => consoleText(page, machine), { timeout, message: `console ${machine + 1} should show ${text}` })[typeof text === 'string' ? 'toContain' : 'toMatch'](text as never);
 }
 
-/** Type into the console as a user would (keyboard events into xterm's textarea). */
-export async function typeInConsole(page: Page, text: string): Promise<void> {
-  await page.locator('[data-testid=console] textarea').focus();
+/** Type into a console as a user would (keyboard events into xterm's textarea). */
+export async function typeInConsole(page: Page, text: string, machine = 0): Promise<void> {
+  await page.locator(`[data-testid=console-${machine}] textarea`).focus();
   await page.keyboard.type(text);
+}
+
+let seq = 0;
+/** Run a shell command in a console and wait until it finished; resolves with the new console text. */
+export async function sh(page: Page, cmd: string, ms = 300_000, machine = 0): Promise<string> {
+  const n = 1000 * ++seq + machine;
+  const before = (await consoleText(page, machine)).length;
+  await typeInConsole(page, `${cmd}; echo "@@$((${n}+1))@@"\n`, machine);
+  await expectConsole(page, new RegExp(`@@${n + 1}@@`), ms, machine);
+  return (await consoleText(page, machine)).slice(before);
 }

@@ -3,14 +3,19 @@
 // cables are MessageChannels to the machines' workers; under Node they are direct calls.
 
 import { EthernetSwitch } from '../pv/backends/net-switch';
+import { DhcpServer } from '../pv/backends/dhcp-server';
 import type { LinkEndpoint } from '../worker/link-endpoint';
 import type { MachineHandle } from './types';
 
 export class LabNetworkCore {
   readonly switch = new EthernetSwitch();
+  /** Hands out 10.0.2.10, .11, ... (the server is 10.0.2.1) to guests running udhcpc. */
+  readonly dhcp = new DhcpServer({ prefix: [10, 0, 2], serverMac: Uint8Array.from([0x02, 0x50, 0x56, 0, 0, 1]) });
   private n = 0;
 
-  constructor(private readonly endpoint: (m: MachineHandle) => LinkEndpoint | Promise<LinkEndpoint>) {}
+  constructor(private readonly endpoint: (m: MachineHandle) => LinkEndpoint | Promise<LinkEndpoint>) {
+    this.dhcp.connect(this.switch.attach(this.dhcp, 'dhcp'));
+  }
 
   /** Plug a machine (started in Xen mode with at least one NIC) into the lab switch. */
   async attach(machine: MachineHandle): Promise<void> {

@@ -6,6 +6,7 @@ import * as Comlink from 'comlink';
 import * as MM from '../../engine-wasm/memory-map';
 import { LocalMachine } from './local-machine';
 import { ConsoleRing } from './console-ring';
+import { openDisk } from '../api/disks';
 import type { RunnerHost } from './runner';
 import type { MachineConfig, MachineEvents, MachineStats, StopReason } from '../api/types';
 
@@ -34,11 +35,18 @@ const api = {
         if (req & (MM.REQ_STOP | MM.REQ_PAUSE)) machine?.runner.requestStop();
       },
     };
-    machine = await LocalMachine.create(module, config, events, host, memory);
+    machine = await LocalMachine.create(module, config, events, host, memory, async (spec) => {
+      if (!spec.idbDisk) throw new Error('machines in the page take disks from the disk library');
+      return openDisk(spec.idbDisk, { readOnly: spec.readOnly === true });
+    });
   },
-  run(): Promise<StopReason> {
+  async run(): Promise<StopReason> {
     if (!machine) throw new Error('machine not created');
-    return machine.run();
+    try {
+      return await machine.run();
+    } finally {
+      await machine.closeDisks(); // flush what the guest wrote and release the disks' locks
+    }
   },
   stats(): MachineStats {
     if (!machine) throw new Error('machine not created');

@@ -42,7 +42,7 @@ export async function createNodeMachine(coreWasmPath: string, config: MachineCon
   let running: Promise<StopReason> | null = null;
   return {
     run() {
-      if (!running) running = m.run().finally(() => { running = null; });
+      if (!running) running = m.run().finally(async () => { running = null; await m.closeDisks(); });
       return running;
     },
     async stop() {

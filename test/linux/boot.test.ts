@@ -28,7 +28,8 @@ describe('Debian Linux guest, headless (emulated devices)', () => {
       expect(cpuinfo).toMatch(/vendor_id\s*:\s*GenuineIntel/);
       expect(cpuinfo).toMatch(/cpu family\s*:\s*6/);
       const flags = cpuinfo.match(/flags\s*:(.*)/)?.[1].trim().split(/\s+/) ?? [];
-      for (const f of ['fpu', 'tsc', 'pae', 'cx8', 'apic', 'sep', 'mtrr', 'pge', 'cmov', 'pat', 'fxsr', 'nx']) expect(flags).toContain(f);
+      // (PAT is in CPUID too, but Linux hides it on family-6 models below 15: a P6 erratum.)
+      for (const f of ['fpu', 'tsc', 'pae', 'cx8', 'apic', 'sep', 'mtrr', 'pge', 'cmov', 'fxsr', 'nx']) expect(flags).toContain(f);
       expect(flags).not.toContain('sse'); // CPUID describes exactly what is implemented
       const md5 = await s.sh(`md5sum ${g.manifest.testFile!.path}`);
       expect(md5).toContain(`${g.manifest.testFile!.md5}  ${g.manifest.testFile!.path}`);

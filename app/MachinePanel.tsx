@@ -1,0 +1,153 @@
+import { useCallback, useEffect, useRef, useState } from 'react';
+import { createMachine, type LabNetwork, type MachineConfig, type MachineHandle, type StopReason } from '../engine-ts/api';
+import { Console, type ConsoleApi } from './Console';
+import { GUESTS } from './guests';
+
+type Phase = 'idle' | 'loading' | 'running' | 'stopped' | 'error';
+export type DiskBus = 'none' | 'ide' | 'xen';
+
+async function fetchBytes(url: string): Promise<Uint8Array> {
+  const res = await fetch(url);
+  if (!res.ok) throw new Error(`${url}: HTTP ${res.status}${res.status === 404 ? ' (build it with npm run guest:linux)' : ''}`);
+  return new Uint8Array(await res.arrayBuffer());
+}
+
+function describeStop(r: StopReason): string {
+  switch (r.kind) {
+    case 'halted': return 'guest halted';
+    case 'exit': return `guest exited with code ${r.code}`;
+    case 'stopped': return 'stopped';
+    case 'triple-fault': return 'triple fault (machine shut down)';
+    case 'poweroff': return 'powered off';
+    case 'error': return `error: ${r.message}`;
+  }
+}
+
+/** One machine: guest choice, device model (emulated or PV), disk, console, status. */
+export function MachinePanel(props: { index: number; network: LabNetwork; attachedDisk: string | null; onRemove?: () => void }) {
+  const { index, network } = props;
+  const [guestId, setGuestId] = useState(GUESTS[0].id);
+  const [pv, setPv] = useState(false);
+  const [diskBus, setDiskBus] = useState<DiskBus>('none');
+  const [phase, setPhase] = useState<Phase>('idle');
+  const [status, setStatus] = useState('Pick a guest and press Boot.');
+  const [mips, setMips] = useState<number | null>(null);
+  const consoleRef = useRef<ConsoleApi | null>(null);
+  const machineRef = useRef<MachineHandle | null>(null);
+  const isolated = typeof crossOriginIsolated !== 'undefined' && crossOriginIsolated;
+  const guest = GUESTS.find((g) => g.id === guestId)!;
+  const linux = guest.kind === 'linux';
+
+  const stop = useCallback(async () => { await machineRef.current?.stop(); }, []);
+
+  const boot = useCallback(async () => {
+    if (machineRef.current) { await machineRef.current.stop(); machineRef.current.dispose(); machineRef.current = null; }
+    consoleRef.current?.clear();
+    setPhase('loading');
+    setMips(null);
+    try {
+      let spec: MachineConfig['guest'];
+      let watch: ((text: string) => void) | null = null;
+      const xen = linux && pv;
+      const config: Omit<MachineConfig, 'guest'> = { pacing: 'realtime', rtcStartSeconds: Math.floor(Date.now() / 1000) };
+      if (guest.kind === 'flat') {
+        setStatus(`Loading ${guest.title}…`);
+        spec = { kind: 'flat', image: await fetchBytes(guest.file), name: guest.title };
+        config.memoryMiB = guest.memoryMiB;
+      } else {
+        setStatus('Loading kernel…');
+        const kernel = await fetchBytes(guest.kernel);
+        setStatus('Loading initrd…');
+        const initrd = await fetchBytes(guest.initrd);
+        const cmdline = xen ? guest.cmdline.replace(/console=ttyS0[^ ]*/, 'console=hvc0') : guest.cmdline;
+        spec = { kind: 'linux', kernel, initrd, cmdline, name: `${guest.title} ${index + 1}` };
+        config.memoryMiB = guest.memoryMiB;
+        if (xen) {
+          config.xen = true;
+          config.consoleInput = 'hvc0';
+          config.nics = [{ mac: `02:50:56:00:01:${(index + 1).toString(16).padStart(2, '0')}` }];
+        }
+        if (diskBus !== 'none') {
+          if (!props.attachedDisk) throw new Error('choose a disk to attach in the Disks panel first');
+          config.disks = [{ bus: xen ? diskBus : 'ide', idbDisk: props.attachedDisk }];
+        }
+        let seen = '';
+        let next = 0;
+        watch = (text) => {
+          if (next >= guest.phases.length) return;
+          seen = (seen + text).slice(-4096);
+          while (next < guest.phases.length && seen.includes(guest.phases[next].match)) {
+            setStatus(`${spec.name}: ${guest.phases[next].label}`);
+            next++;
+          }
+        };
+      }
+      const dec = new TextDecoder();
+      const machine = await createMachine({ ...config, guest: spec }, {
+        onConsole: (b) => { consoleRef.current?.write(b); watch?.(dec.decode(b, { stream: true })); },
+      });
+      machineRef.current = machine;
+      if (xen) await network.attach(machine);
+      setPhase('running');
+      setStatus(linux ? `${spec.name}: booting${xen ? ' (Xen PV devices)' : ''}` : `Running ${guest.title}`);
+      consoleRef.current?.focus();
+      const reason = await machine.run();
+      if (machineRef.current === machine) {
+        setPhase('stopped');
+        setStatus(`${spec.name ?? guest.title}: ${describeStop(reason)}`);
+      }
+    } catch (e) {
+      setPhase('error');
+      setStatus(`Could not boot ${guest.title}: ${(e as Error).message}`);
+    }
+  }, [guest, linux, pv, diskBus, props.attachedDisk, index, network]);
+
+  useEffect(() => {
+    if (phase !== 'running') return;
+    const t = setInterval(async () => {
+      const m = machineRef.current;
+      if (!m) return;
+      try { setMips((await m.stats()).mips); } catch { /* the worker is busy or gone */ }
+    }, 1000);
+    return () => clearInterval(t);
+  }, [phase]);
+
+  useEffect(() => () => { machineRef.current?.dispose(); }, []);
+
+  const busy = phase === 'loading' || phase === 'running';
+  return (
+    <section className="machine" aria-label={`Machine ${index + 1}`}>
+      <div className="controls">
+        <strong>Machine {index + 1}</strong>
+        <label>
+          Guest{' '}
+          <select value={guestId} onChange={(e) => setGuestId(e.target.value)} disabled={busy} aria-label="Guest">
+            {GUESTS.map((g) => <option key={g.id} value={g.id}>{g.title}</option>)}
+          </select>
+        </label>
+        {linux && (
+          <label title="Boot with Xen para-virtual devices: hvc0 console, xen-blkfront disk, xen-netfront NIC on the lab network">
+            <input type="checkbox" checked={pv} onChange={(e) => setPv(e.target.checked)} disabled={busy} /> PV (Xen) devices
+          </label>
+        )}
+        {linux && (
+          <label>
+            Disk{' '}
+            <select value={diskBus} onChange={(e) => setDiskBus(e.target.value as DiskBus)} disabled={busy} aria-label="Disk">
+              <option value="none">none</option>
+              <option value="ide">attached disk on IDE (/dev/sda)</option>
+              {pv && <option value="xen">attached disk as PV xvda</option>}
+            </select>
+          </label>
+        )}
+        <button onClick={boot} disabled={phase === 'loading' || !isolated}>Boot</button>
+        <button onClick={stop} disabled={phase !== 'running'}>Stop</button>
+        {props.onRemove && <button onClick={props.onRemove} disabled={busy} aria-label={`Remove machine ${index + 1}`}>Remove</button>}
+        <span className="status" data-testid={`status-${index}`} data-phase={phase}>{status}</span>
+        {mips !== null && <span className="mips" data-testid={`mips-${index}`}>{mips.toFixed(1)} MIPS</span>}
+      </div>
+      <p className="description">{guest.description}</p>
+      <Console index={index} onInput={(b) => machineRef.current?.sendInput(b)} onReady={(api) => { consoleRef.current = api; }} />
+    </section>
+  );
+}
