@@ -25,4 +25,6 @@ if (wasmTime < Math.max(newest(path.join(root, 'engine-wasm/assembly')), newest(
 const { bundleTs } = await import(pathToFileURL(path.join(root, 'tools/run-ts.mjs')).href);
 const out = await bundleTs(path.join(root, 'tools/cli/main.ts'));
 const { main } = await import(pathToFileURL(out).href);
-process.exitCode = await main(process.argv.slice(2), process, root);
+// Exit explicitly: an open stdin (a terminal or pipe) would otherwise keep the process alive
+// after the guest stopped. Writes to stdout/stderr are synchronous on Linux for files, pipes and TTYs.
+process.exit(await main(process.argv.slice(2), process, root));

@@ -8,6 +8,8 @@ export type GuestSpec =
   | { kind: 'flat'; image: Uint8Array; loadAddress?: number; name?: string }
   /** A Linux bzImage booted directly (Linux boot protocol, no BIOS). */
   | { kind: 'linux'; kernel: Uint8Array; initrd?: Uint8Array; cmdline?: string; name?: string }
+  /** A firmware image (64/128/256 KiB) started at the reset vector, as a PC powers on. */
+  | { kind: 'bios'; rom: Uint8Array; name?: string }
   /** A Multiboot (v1) kernel with a command line and modules. */
   | { kind: 'multiboot'; kernel: Uint8Array; cmdline?: string; modules?: Array<{ data: Uint8Array; cmdline?: string }>; name?: string };
 

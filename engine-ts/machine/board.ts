@@ -67,6 +67,10 @@ export interface BoardOptions {
   consoleInput?: 'serial' | 'hvc0';
 }
 
+export class BiosError extends Error {
+  constructor(message: string) { super(message); this.name = 'BiosError'; }
+}
+
 /** Where the ACPI tables live (reserved in the e820 map: 0xE0000-0xFFFFF). */
 const ACPI_TABLES_ADDR = 0xe0000;
 const SCI_IRQ = 9;
@@ -342,10 +346,28 @@ export class Board {
     }
   }
 
-  /** Mark [0xC0000, 0x100000) ROM (after a BIOS image was copied there). */
-  protectBiosArea(): void {
+  /**
+   * Map a firmware image as a PC does: its last bytes end at 1 MiB (read-only, in the low
+   * alias) and at 4 GiB (the high alias the reset vector at 0xFFFFFFF0 is fetched from).
+   */
+  loadBios(rom: Uint8Array): void {
+    const size = rom.length;
+    if (![0x10000, 0x20000, 0x40000].includes(size)) throw new BiosError(`a BIOS image must be 64, 128 or 256 KiB (this one is ${size} bytes)`);
+    const copy = rom.slice();
+    // Low alias: the last 128 KiB at most (0xE0000-0xFFFFF) as read-only memory.
+    const low = Math.min(size, 0x20000);
+    this.ram.all().set(copy.subarray(size - low), 0x100000 - low);
     const t = new Uint8Array(this.memory.buffer, MM.CTRL_BASE + MM.CTRL_LOWMEM_TYPE, 256);
-    for (let p = 0xc0; p < 0x100; p++) t[p] = MM.MEMT_ROM;
+    for (let p = (0x100000 - low) >> 12; p < 0x100; p++) t[p] = MM.MEMT_ROM;
+    // High alias below 4 GiB.
+    this.mmio.register(2 ** 32 - size, size, {
+      read: (off, sz) => {
+        let v = 0;
+        for (let i = sz - 1; i >= 0; i--) v = (v << 8) | (copy[off + i] ?? 0xff);
+        return v >>> 0;
+      },
+      write: () => {},
+    }, 'bios rom');
   }
 
   /** Callbacks for the core (see engine-ts/worker/wasm-core.ts). */

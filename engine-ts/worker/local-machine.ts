@@ -92,13 +92,17 @@ export class LocalMachine {
       case 'flat': loadFlatBinary(board, g.image, g.loadAddress); break;
       case 'linux': loadLinux(board, { kernel: g.kernel, initrd: g.initrd, cmdline: g.cmdline, acpiRsdp: tables.rsdp }); break;
       case 'multiboot': loadMultiboot(board, { kernel: g.kernel, cmdline: g.cmdline, modules: g.modules }); break;
+      case 'bios': board.loadBios(g.rom); board.cpu.reset(); break;
       default: throw new Error(`unknown guest kind ${(g as { kind: string }).kind}`);
     }
-    if (g.kind !== 'flat') {
+    if (g.kind === 'linux' || g.kind === 'multiboot') {
       board.installFirmwareTables();
       board.firmwareCpuSetup();
     }
-    return { board, runner: new Runner(board, host, v.pacing) };
+    const runner = new Runner(board, host, v.pacing);
+    // With firmware, a triple fault resets the machine as on a PC (the BIOS runs again).
+    if (g.kind === 'bios') runner.onTripleFault = () => { board.resetRequested = true; return true; };
+    return { board, runner };
   }
 
   /** Run until the machine stops; a guest-requested reset reboots it with the same configuration. */

@@ -49,3 +49,21 @@ describe('pvlab run', () => {
     expect(r.err).toContain('triple-faulted');
   });
 });
+
+describe('pvlab run --bios', () => {
+  it('starts a firmware image at the reset vector; debug ports show its POST codes and output; 0xF4 sets the exit status', () => {
+    const r = pvlab(['run', '--bios', 'public/guests/test-rom.bin', '--debug-ports']);
+    expect(r.err).toContain('POST 0x80: 0x01');
+    expect(r.err).toContain('POST 0x190: 0x03');
+    expect(r.err).toContain('pvlab test ROM: started at the reset vector');
+    expect(r.err).toContain('pvlab test ROM: OK');
+    expect(r.code).toBe(1); // wrote 0 to port 0xF4 → (0 << 1) | 1
+  });
+  it('rejects an image that is not 64, 128 or 256 KiB', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pvlab-'));
+    fs.writeFileSync(path.join(dir, 'odd.rom'), Buffer.alloc(40_000));
+    const r = pvlab(['run', '--bios', path.join(dir, 'odd.rom')]);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/^pvlab: .*odd\.rom: a BIOS image must be 64, 128 or 256 KiB \(this one is 40000 bytes\)\n$/);
+  });
+});

@@ -6,13 +6,15 @@ import path from 'node:path';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
 
-describe('guests/hello', () => {
-  it('public/guests/hello.bin is exactly what nasm builds from guests/hello/hello.asm', () => {
-    let nasm: string;
-    try { nasm = execFileSync('sh', ['-c', 'command -v nasm'], { encoding: 'utf8' }).trim(); } catch { nasm = ''; }
-    expect(nasm, 'nasm is required to check the committed guest binary (Debian package: nasm)').not.toBe('');
-    const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'pvlab-')), 'hello.bin');
-    execFileSync(nasm, ['-f', 'bin', '-o', out, path.join(root, 'guests/hello/hello.asm')]);
-    expect(Buffer.compare(fs.readFileSync(out), fs.readFileSync(path.join(root, 'public/guests/hello.bin')))).toBe(0);
-  });
+describe('committed guest binaries', () => {
+  for (const [src, bin] of [['guests/hello/hello.asm', 'public/guests/hello.bin'], ['guests/test-rom/test-rom.asm', 'public/guests/test-rom.bin']]) {
+    it(`${bin} is exactly what nasm builds from ${src}`, () => {
+      let nasm: string;
+      try { nasm = execFileSync('sh', ['-c', 'command -v nasm'], { encoding: 'utf8' }).trim(); } catch { nasm = ''; }
+      expect(nasm, 'nasm is required to check the committed guest binaries (Debian package: nasm)').not.toBe('');
+      const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'pvlab-')), 'out.bin');
+      execFileSync(nasm, ['-f', 'bin', '-o', out, path.join(root, src)]);
+      expect(Buffer.compare(fs.readFileSync(out), fs.readFileSync(path.join(root, bin)))).toBe(0);
+    });
+  }
 });

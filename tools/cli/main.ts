@@ -7,6 +7,7 @@ import { ImageError } from '../../engine-ts/machine/loaders/flat';
 import { parseBzImage } from '../../engine-ts/machine/loaders/linux';
 import { isMultiboot } from '../../engine-ts/machine/loaders/multiboot';
 import { diskCommand } from './disk';
+import { BiosError } from '../../engine-ts/machine/board';
 
 export interface CliIo {
   stdout: NodeJS.WritableStream;
@@ -19,6 +20,9 @@ const USAGE = `usage: pvlab <command> [options]
 commands:
   run IMAGE [--load-addr ADDR] [--mem MiB] [--realtime] [--debug-ports]
       Run a flat binary in real mode with COM1 on stdin/stdout; exits when the guest halts.
+  run --bios ROM [--mem MiB] [--debug-ports]
+      Map a 64/128/256 KiB firmware image below 1 MiB and below 4 GiB and start at the
+      reset vector; --debug-ports prints port 0xE9 output and POST codes (0x80, 0x190).
   boot --kernel FILE [--initrd FILE] [--append CMDLINE] [--module FILE[=CMDLINE]]...
        [--mem MiB] [--until REGEX] [--timeout SECONDS] [--send TEXT] [--realtime] [--debug-ports]
        [--xen] [--console serial|hvc0] [--disk FILE.vhd]... [--pv-disk FILE.vhd]... [--nic MAC]...
@@ -61,18 +65,20 @@ export async function runCommand(args: string[], io: CliIo, root: string): Promi
       mem: { type: 'string' },
       realtime: { type: 'boolean' },
       'debug-ports': { type: 'boolean' },
+      bios: { type: 'string' },
     },
   });
-  if (positionals.length !== 1) throw new UsageError('run: expected exactly one IMAGE');
-  const file = positionals[0];
-  const image = readImage(file);
+  if (values.bios !== undefined && positionals.length) throw new UsageError('run: give either IMAGE or --bios ROM');
+  if (values.bios === undefined && positionals.length !== 1) throw new UsageError('run: expected exactly one IMAGE');
+  const file = values.bios ?? positionals[0];
+  const image = values.bios !== undefined ? readFileArg(file, 'BIOS image', 1 << 20) : readImage(file);
   const loadAddress = values['load-addr'] !== undefined ? parseNumber(values['load-addr'], '--load-addr') : undefined;
   const memoryMiB = values.mem !== undefined ? parseNumber(values.mem, '--mem') : 32;
   let machine;
   try {
     machine = await createMachine(path.join(root, 'engine-wasm/build/core.wasm'), {
       memoryMiB,
-      guest: { kind: 'flat', image, loadAddress, name: path.basename(file) },
+      guest: values.bios !== undefined ? { kind: 'bios', rom: image, name: path.basename(file) } : { kind: 'flat', image, loadAddress, name: path.basename(file) },
       pacing: values.realtime ? 'realtime' : 'fast',
       debugPorts: true,
     }, {
@@ -81,7 +87,7 @@ export async function runCommand(args: string[], io: CliIo, root: string): Promi
       onPostCode: (c, p) => { if (values['debug-ports']) io.stderr.write(`POST 0x${p.toString(16)}: 0x${c.toString(16).padStart(2, '0')}\n`); },
     });
   } catch (e) {
-    if (e instanceof ImageError) throw new ImageError(`${file}: ${e.message}`);
+    if (e instanceof ImageError || e instanceof BiosError) throw new ImageError(`${file}: ${e.message}`);
     throw e;
   }
   return await driveConsole(machine, io);
