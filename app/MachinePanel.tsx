@@ -36,7 +36,10 @@ export function MachinePanel(props: { index: number; network: LabNetwork; attach
   const machineRef = useRef<MachineHandle | null>(null);
   const isolated = typeof crossOriginIsolated !== 'undefined' && crossOriginIsolated;
   const guest = GUESTS.find((g) => g.id === guestId)!;
-  const linux = guest.kind === 'linux';
+  const linux = guest.kind === 'linux' || guest.kind === 'custom-linux';
+  const [kernelFile, setKernelFile] = useState<File | null>(null);
+  const [initrdFile, setInitrdFile] = useState<File | null>(null);
+  const [customCmdline, setCustomCmdline] = useState('console=ttyS0,115200');
 
   const stop = useCallback(async () => { await machineRef.current?.stop(); }, []);
 
@@ -54,6 +57,19 @@ export function MachinePanel(props: { index: number; network: LabNetwork; attach
         setStatus(`Loading ${guest.title}…`);
         spec = { kind: 'flat', image: await fetchBytes(guest.file), name: guest.title };
         config.memoryMiB = guest.memoryMiB;
+      } else if (guest.kind === 'custom-linux') {
+        if (!kernelFile) throw new Error('choose a bzImage file first');
+        setStatus(`Loading ${kernelFile.name}…`);
+        const kernel = new Uint8Array(await kernelFile.arrayBuffer());
+        const initrd = initrdFile ? new Uint8Array(await initrdFile.arrayBuffer()) : undefined;
+        const cmdline = xen ? customCmdline.replace(/console=ttyS0[^ ]*/, 'console=hvc0') : customCmdline;
+        spec = { kind: 'linux', kernel, initrd, cmdline, name: kernelFile.name };
+        config.memoryMiB = guest.memoryMiB;
+        if (xen) { config.xen = true; config.consoleInput = 'hvc0'; config.nics = [{ mac: `02:50:56:00:01:${(index + 1).toString(16).padStart(2, '0')}` }]; }
+        if (diskBus !== 'none') {
+          if (!props.attachedDisk) throw new Error('choose a disk to attach in the Disks panel first');
+          config.disks = [{ bus: xen ? diskBus : 'ide', idbDisk: props.attachedDisk }];
+        }
       } else {
         setStatus('Loading kernel…');
         const kernel = await fetchBytes(guest.kernel);
@@ -100,7 +116,7 @@ export function MachinePanel(props: { index: number; network: LabNetwork; attach
       setPhase('error');
       setStatus(`Could not boot ${guest.title}: ${(e as Error).message}`);
     }
-  }, [guest, linux, pv, diskBus, props.attachedDisk, index, network]);
+  }, [guest, linux, pv, diskBus, props.attachedDisk, index, network, kernelFile, initrdFile, customCmdline]);
 
   useEffect(() => {
     if (phase !== 'running') return;
@@ -147,6 +163,13 @@ export function MachinePanel(props: { index: number; network: LabNetwork; attach
         {mips !== null && <span className="mips" data-testid={`mips-${index}`}>{mips.toFixed(1)} MIPS</span>}
       </div>
       <p className="description">{guest.description}</p>
+      {guest.kind === 'custom-linux' && (
+        <div className="controls">
+          <label>bzImage <input type="file" aria-label="Kernel (bzImage)" disabled={busy} onChange={(e) => setKernelFile(e.target.files?.[0] ?? null)} /></label>
+          <label>initrd <input type="file" aria-label="Initrd (optional)" disabled={busy} onChange={(e) => setInitrdFile(e.target.files?.[0] ?? null)} /></label>
+          <label>Command line <input type="text" size={40} aria-label="Kernel command line" value={customCmdline} disabled={busy} onChange={(e) => setCustomCmdline(e.target.value)} /></label>
+        </div>
+      )}
       <Console index={index} onInput={(b) => machineRef.current?.sendInput(b)} onReady={(api) => { consoleRef.current = api; }} />
     </section>
   );

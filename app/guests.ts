@@ -1,6 +1,8 @@
 // The guests the page offers. Files are served from public/guests/.
 export type GuestEntry =
   | { id: string; title: string; description: string; kind: 'flat'; file: string; memoryMiB: number }
+  /** A bzImage (and optional initrd) the user picks from their computer. */
+  | { id: string; title: string; description: string; kind: 'custom-linux'; cmdline: string; memoryMiB: number }
   | {
       id: string; title: string; description: string; kind: 'linux';
       kernel: string; initrd: string; manifest: string; cmdline: string; memoryMiB: number;
@@ -24,6 +26,14 @@ export const GUESTS: GuestEntry[] = [
       { match: 'Run /init', label: 'starting /init' },
       { match: 'pvlab: ready', label: 'shell' },
     ],
+  },
+  {
+    id: 'custom',
+    title: 'Your own Linux (bzImage + initrd)',
+    description: 'Boot a Linux bzImage of your choice (32-bit x86, boot protocol 2.06 or later) with an optional initrd and your own command line.',
+    kind: 'custom-linux',
+    cmdline: 'console=ttyS0,115200',
+    memoryMiB: 128,
   },
   {
     id: 'hello',

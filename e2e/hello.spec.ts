@@ -28,3 +28,12 @@ test('boots the hello guest, greets, echoes typed characters and halts on Ctrl-D
   await page.waitForTimeout(300);
   expect(await consoleText(page)).not.toContain('zzz');
 });
+
+test('your own Linux: a file that is not a bzImage is refused with a clear error', async ({ page }) => {
+  await page.goto('/');
+  await page.getByLabel('Guest').selectOption('custom');
+  await page.getByLabel('Kernel (bzImage)').setInputFiles({ name: 'not-a-kernel.bin', mimeType: 'application/octet-stream', buffer: Buffer.alloc(4096, 0x90) });
+  await page.getByRole('button', { name: 'Boot' }).click();
+  await expect(page.getByTestId('status-0')).toHaveAttribute('data-phase', 'error');
+  await expect(page.getByTestId('status-0')).toContainText('not a bzImage: no 0xAA55 boot flag');
+});
