@@ -91,11 +91,15 @@ export function MachinePanel(props: { index: number; network: LabNetwork; attach
         let next = 0;
         watch = (text) => {
           if (next >= guest.phases.length) return;
-          seen = (seen + text).slice(-4096);
+          // Search the new text together with a little of the old (a marker may span chunks),
+          // then keep only that overlap: chunks can be larger than any fixed window.
+          seen += text;
           while (next < guest.phases.length && seen.includes(guest.phases[next].match)) {
             setStatus(`${spec.name}: ${guest.phases[next].label}`);
+            seen = seen.slice(seen.indexOf(guest.phases[next].match));
             next++;
           }
+          seen = seen.slice(-256);
         };
       }
       const dec = new TextDecoder();

@@ -24,7 +24,10 @@ export async function createWorkerMachine(config: MachineConfig, events: Machine
   const ring = new ConsoleRing(memory);
   const worker = new Worker(new URL('./machine.worker.ts', import.meta.url), { type: 'module', name: 'vcpu0' });
   const remote = Comlink.wrap<MachineWorkerApi>(worker);
-  await remote.create(await coreModule(), memory, config, Comlink.proxy(events));
+  // Comlink proxies can't say which callbacks exist: tell the worker, so it never calls a
+  // missing one (Linux writes port 0x80 constantly; each would be a failing round trip).
+  const wants = { console: !!events.onConsole, debug: !!events.onDebug, postCode: !!events.onPostCode };
+  await remote.create(await coreModule(), memory, config, Comlink.proxy(events), wants);
   let running: Promise<StopReason> | null = null;
   return ({
     run() {

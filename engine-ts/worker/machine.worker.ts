@@ -21,7 +21,15 @@ function macrotask(): Promise<void> {
 }
 
 const api = {
-  async create(module: WebAssembly.Module, memory: WebAssembly.Memory, config: MachineConfig, events: MachineEvents): Promise<void> {
+  async create(
+    module: WebAssembly.Module, memory: WebAssembly.Memory, config: MachineConfig, remoteEvents: MachineEvents,
+    wants: { console: boolean; debug: boolean; postCode: boolean },
+  ): Promise<void> {
+    const events: MachineEvents = {
+      onConsole: wants.console ? (b) => void remoteEvents.onConsole!(b) : undefined,
+      onDebug: wants.debug ? (b) => void remoteEvents.onDebug!(b) : undefined,
+      onPostCode: wants.postCode ? (c, p) => void remoteEvents.onPostCode!(c, p) : undefined,
+    };
     const ring = new ConsoleRing(memory);
     const host: RunnerHost = {
       idleWait: (ms) => ring.waitForNews(ms),
