@@ -8,7 +8,7 @@ import {
 import {
   cpu, eip, setEip, instrEip, setInstrEip, code32, setOpsize32, setAdsize32, opsize32, adsize32,
   prefixes, setPrefixes, setSegOvr, fault, clearFault, excVector, excCode, excHasCode, raise, raiseGP, raiseUD,
-  loadLazy, PFX_LOCK, PFX_MODE, keyBase, fetchLo, fetchLen, fetchBase, PFX_OPSIZE, PFX_ADSIZE, PFX_REP, PFX_REPNE, PFX_SEG, EXC_DF, EXC_PF, EXC_NM, EXC_DB, EXC_NMI, EXC_UD,
+  loadLazy, PFX_LOCK, KEY_RESET, setKeyBase, keyBase, fetchLo, fetchLen, fetchBase, PFX_OPSIZE, PFX_ADSIZE, PFX_REP, PFX_REPNE, PFX_SEG, EXC_DF, EXC_PF, EXC_NM, EXC_DB, EXC_NMI, EXC_UD,
   FLAG_IF, FLAG_TF, getEflags, delivered, setDelivered, clipFetchToInstruction, invalidateFetch, cr0, CR0_EM, CR0_TS, syncEipToMemory, loadEipFromMemory, modrm,
 } from './state';
 import { fetch8 } from './state';
@@ -17,7 +17,7 @@ import { fetchSlow } from './decode';
 import { deliverInterrupt, recordException, INT_EXT } from './system';
 import { HLT } from './ops-sys';
 import { fpuEsc, fxsave, fxrstor } from './fpu';
-import { steps, stepsEnd, setSteps, setStepsEnd, stopRun, syncNow } from './steps';
+import { steps, stepsEnd, setSteps, setStepsEnd, stopRun, syncNow, leaveLoop, setLeaveLoop } from './steps';
 
 @external("env", "intAck") declare function hostIntAck(): i32;
 
@@ -54,11 +54,18 @@ export function afterPrefix(): void {
   if (clippedFetch) { clippedFetch = false; invalidateFetch(); }
 }
 /** Decode state for an instruction without prefixes (after one with prefixes or a mode change). */
-function resetDecode(): void {
+@inline function resetDecode(): void {
   setPrefixes(0);
   setSegOvr(-1);
   setOpsize32(code32);
   setAdsize32(code32);
+  setKeyBase(keyBase & ~KEY_RESET);
+}
+/** dispatch() got a key with KEY_RESET: reset the decode state, then decode from the first byte. */
+export function dispatchAfterReset(key: u32): void {
+  resetDecode();
+  dispatchPrefixed(key & 0x3ff);
+  if (clippedFetch) { clippedFetch = false; invalidateFetch(); }
 }
 @inline export function prefixStateSeg(s: u32): void { setSegOvr(<i32>s); setPrefixes(prefixes | PFX_SEG); }
 @inline export function prefixStateOpsize(): void { setPrefixes(prefixes | PFX_OPSIZE); setOpsize32(!code32); }
@@ -195,7 +202,7 @@ function servicePending(pend: u32): bool {
 export function run(budget: i32): i32 {
   loadEipFromMemory();
   loadLazy();
-  setPrefixes(PFX_MODE); // the first instruction recomputes its decode state
+  setKeyBase(keyBase | KEY_RESET); // the first instruction recomputes its decode state
   exitReason = EXIT_BUDGET;
   setSteps(0);
   setStepsEnd(budget > 0 ? <u32>budget : 0);
@@ -209,7 +216,9 @@ export function run(budget: i32): i32 {
       if (load<u32>(cpu + R_HALTED)) break;
       if (pend & PEND_TF) { stepTraced(); continue; }
     }
-    execute(stepsEnd);
+    // R_PENDING is looked at between chunks of instructions (an event waits at most CHUNK
+    // instructions; core changes to it end the chunk at once, see endChunk()).
+    execute(stepsEnd - steps > CHUNK ? steps + CHUNK : stepsEnd);
   }
   if (load<u32>(cpu + R_HALTED) && exitReason == EXIT_BUDGET) haltExit();
   syncEipToMemory();
@@ -245,17 +254,20 @@ let pendingStepTrap: bool = false;
  * `steps` is kept current after every instruction (syncNow and RDTSC read it).
  */
 function execute(limit: u32): void {
-  const c = cpu;
+  // The count lives in a local (a global would put a store-to-load round trip through memory
+  // on every instruction); `steps` is only written, for syncNow() and RDTSC.
   let n = steps;
+  setLeaveLoop(false);
   do {
     setInstrEip(eip);
-    if (prefixes != 0) resetDecode();
     dispatch(fetchOpcode() | keyBase);
     if (fault) afterFault();
     n++;
     setSteps(n);
-  } while (n < limit && n < stepsEnd && load<u32>(c + R_PENDING) == 0);
+  } while (n < limit && !leaveLoop);
 }
+/** Instructions between two looks at R_PENDING. */
+const CHUNK: u32 = 64;
 
 /** The first opcode byte; a failed fetch gives a key from 0x400 up (dispatch ignores it). */
 @inline function fetchOpcode(): u32 {

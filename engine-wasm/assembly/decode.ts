@@ -67,45 +67,58 @@ function openWindow(off: u32, lin: u32, phys: u32): void {
 @inline export function regField(): u32 { return (modrm >> 3) & 7; }
 
 function decodeEA(m: u32): void {
+  if (adsize32) { ea32(m); return; }
+  const mod = m >> 6, rm = m & 7;
+  let seg: u32 = DS;
+  let off: u32 = 0;
+  switch (rm) {
+    case 0: off = reg16(EBX) + reg16(ESI); break;
+    case 1: off = reg16(EBX) + reg16(EDI); break;
+    case 2: off = reg16(EBP) + reg16(ESI); seg = SS; break;
+    case 3: off = reg16(EBP) + reg16(EDI); seg = SS; break;
+    case 4: off = reg16(ESI); break;
+    case 5: off = reg16(EDI); break;
+    case 6: if (mod == 0) { off = fetch16(); } else { off = reg16(EBP); seg = SS; } break;
+    default: off = reg16(EBX); break;
+  }
+  if (mod == 1) off += fetchS8();
+  else if (mod == 2) off += fetch16();
+  setEa(segOvr >= 0 ? <u32>segOvr : seg, off & 0xffff);
+  setEaEspBase(false);
+}
+
+/** 32-bit addressing: ModRM (and SIB) memory operand of ModRM byte m. */
+@inline function ea32(m: u32): void {
   const mod = m >> 6, rm = m & 7;
   let seg: u32 = DS;
   let off: u32 = 0;
   let espBase = false;
-  if (!adsize32) {
-    switch (rm) {
-      case 0: off = reg16(EBX) + reg16(ESI); break;
-      case 1: off = reg16(EBX) + reg16(EDI); break;
-      case 2: off = reg16(EBP) + reg16(ESI); seg = SS; break;
-      case 3: off = reg16(EBP) + reg16(EDI); seg = SS; break;
-      case 4: off = reg16(ESI); break;
-      case 5: off = reg16(EDI); break;
-      case 6: if (mod == 0) { off = fetch16(); } else { off = reg16(EBP); seg = SS; } break;
-      default: off = reg16(EBX); break;
-    }
-    if (mod == 1) off += fetchS8();
-    else if (mod == 2) off += fetch16();
-    off &= 0xffff;
+  if (rm == 4) {
+    const sib = fetch8();
+    const base = sib & 7, index = (sib >> 3) & 7;
+    if (base == 5 && mod == 0) off = fetch32();
+    else { off = reg32(base); if (base == 4 || base == 5) seg = SS; }
+    espBase = base == 4;
+    if (index != 4) off += reg32(index) << (sib >> 6);
+  } else if (rm == 5 && mod == 0) {
+    off = fetch32();
   } else {
-    if (rm == 4) {
-      const sib = fetch8();
-      const base = sib & 7, index = (sib >> 3) & 7, scale = sib >> 6;
-      if (base == 5 && mod == 0) off = fetch32();
-      else { off = reg32(base); if (base == 4 || base == 5) seg = SS; }
-      espBase = base == 4;
-      if (index != 4) off += reg32(index) << scale;
-    } else if (rm == 5 && mod == 0) {
-      off = fetch32();
-    } else {
-      off = reg32(rm);
-      if (rm == 5) seg = SS;
-    }
-    if (mod == 1) off += fetchS8();
-    else if (mod == 2) off += fetch32();
+    off = reg32(rm);
+    if (rm == 5) seg = SS;
   }
+  if (mod == 1) off += fetchS8();
+  else if (mod == 2) off += fetch32();
   setEa(segOvr >= 0 ? <u32>segOvr : seg, off);
   setEaEspBase(espBase);
 }
+export function decodeEA32(m: u32): void { ea32(m); }
 
+/** ModRM when the caller knows the address size is 32 bits (unprefixed 32-bit code). */
+@inline export function decodeModrmA32(): void {
+  const m = fetch8();
+  setModrm(m);
+  if (m < 0xc0) decodeEA32(m);
+}
 /** Segment to use for a default-DS access, honouring an override prefix. */
 @inline export function dsSeg(): u32 { return segOvr >= 0 ? <u32>segOvr : DS; }
 
@@ -310,6 +323,24 @@ export function push32(v: u32): void {
     writeV32(SS, sp, v);
     if (!fault) setReg16(ESP, sp);
   }
+}
+/** push32 with the flat-stack fast path inlined. */
+@inline export function pushFast32(v: u32): void {
+  if (stack32) {
+    const sp = reg32(ESP) - 4;
+    const h = hostWrite(SS, sp, 4);
+    if (h) { store<u32>(h, v); setReg32(ESP, sp); return; }
+  }
+  push32(v);
+}
+/** pop32 with the flat-stack fast path inlined. */
+@inline export function popFast32(): u32 {
+  if (stack32) {
+    const sp = reg32(ESP);
+    const h = hostRead(SS, sp, 4);
+    if (h) { setReg32(ESP, sp + 4); return load<u32>(h); }
+  }
+  return pop32();
 }
 @inline export function pushV(v: u32): void { if (opsize32) push32(v); else push16(v); }
 

@@ -34,6 +34,25 @@ export const ALU_AND: u32 = 4, ALU_SUB: u32 = 5, ALU_XOR: u32 = 6, ALU_CMP: u32 
   return r;
 }
 
+// Register-register forms (ModRM byte m with mod = 3) of the 32-bit ALU, TEST and MOV
+// instructions: the run loop handles them without storing ModRM or touching memory paths.
+@inline export function aluRegReg32(op: u32, m: u32, toE: bool): void {
+  const c = cpu;
+  const pe = c + ((m & 7) << 2), pg = c + (((m >> 3) & 7) << 2);
+  const pd = toE ? pe : pg, ps = toE ? pg : pe;
+  const r = alu(op, load<u32>(pd), load<u32>(ps), 31);
+  if (op != ALU_CMP) store<u32>(pd, r);
+}
+@inline export function testRegReg32(m: u32): void {
+  const c = cpu;
+  setLazy(LF_LOGIC, load<u32>(c + ((m & 7) << 2)) & load<u32>(c + (((m >> 3) & 7) << 2)), 0, 0, 31, FLAGS_ARITH);
+}
+@inline export function movRegReg32(m: u32, toE: bool): void {
+  const c = cpu;
+  const pe = c + ((m & 7) << 2), pg = c + (((m >> 3) & 7) << 2);
+  if (toE) store<u32>(pe, load<u32>(pg)); else store<u32>(pg, load<u32>(pe));
+}
+
 // op E, G
 @inline export function aluEbGb(op: u32): void {
   const src = reg8(regField());
@@ -96,7 +115,7 @@ export const ALU_AND: u32 = 4, ALU_SUB: u32 = 5, ALU_XOR: u32 = 6, ALU_CMP: u32 
   const i = fetch8(); if (fault) return;
   rmwWrite8(alu(op, d, i, 7));
 }
-export function grp1EvIv16(): void {
+@inline export function grp1EvIv16(): void {
   const op = regField();
   if (op == ALU_CMP) { const d = readE16(); if (fault) return; const i = fetch16(); if (!fault) alu(op, d, i, 15); return; }
   const d = rmwRead16(); if (fault) return;
@@ -110,7 +129,7 @@ export function grp1EvIv16(): void {
   const i = fetch32(); if (fault) return;
   rmwWrite32(alu(op, d, i, 31));
 }
-export function grp1EvIb16(): void {
+@inline export function grp1EvIb16(): void {
   const op = regField();
   if (op == ALU_CMP) { const d = readE16(); if (fault) return; const i = fetchS8(); if (!fault) alu(op, d, i & 0xffff, 15); return; }
   const d = rmwRead16(); if (fault) return;
@@ -127,7 +146,7 @@ export function grp1EvIb16(): void {
 
 // TEST
 @inline export function TEST_EbGb(): void { const d = readE8(); if (!fault) setLazy(LF_LOGIC, d & reg8(regField()), 0, 0, 7, FLAGS_ARITH); }
-export function TEST_EvGv16(): void { const d = readE16(); if (!fault) setLazy(LF_LOGIC, d & reg16(regField()), 0, 0, 15, FLAGS_ARITH); }
+@inline export function TEST_EvGv16(): void { const d = readE16(); if (!fault) setLazy(LF_LOGIC, d & reg16(regField()), 0, 0, 15, FLAGS_ARITH); }
 @inline export function TEST_EvGv32(): void { const d = readE32(); if (!fault) setLazy(LF_LOGIC, d & reg32(regField()), 0, 0, 31, FLAGS_ARITH); }
 @inline export function TEST_ALIb(): void { const i = fetch8(); if (!fault) setLazy(LF_LOGIC, reg8(0) & i, 0, 0, 7, FLAGS_ARITH); }
 export function TEST_eAXIv16(): void { const i = fetch16(); if (!fault) setLazy(LF_LOGIC, reg16(EAX) & i, 0, 0, 15, FLAGS_ARITH); }
@@ -250,7 +269,7 @@ export function grp3Ev32(): void {
 }
 
 /** MUL/IMUL: CF = OF = overflow; SF/ZF/PF from the low result (undefined by Intel), AF 0. */
-function mulFlags(overflow: bool, low: u32, msb: u32): void {
+@inline function mulFlags(overflow: bool, low: u32, msb: u32): void {
   setLazy(LF_LOGIC, low, 0, 0, msb, FLAGS_ARITH & ~(FLAG_CF | FLAG_OF));
   const f = load<u32>(cpu + R_EFLAGS) & ~(FLAG_CF | FLAG_OF | FLAG_AF);
   store<u32>(cpu + R_EFLAGS, f | (overflow ? (FLAG_CF | FLAG_OF) : 0));
@@ -261,20 +280,20 @@ export function IMUL_GvEv16(): void {
   const d = readE16(); if (fault) return;
   imul16(d, reg16(regField()));
 }
-export function IMUL_GvEv32(): void {
+@inline export function IMUL_GvEv32(): void {
   const d = readE32(); if (fault) return;
   imul32(d, reg32(regField()));
 }
 export function IMUL_GvEvIv16(): void { const d = readE16(); if (fault) return; const i = fetch16(); if (!fault) imul16(d, i); }
-export function IMUL_GvEvIv32(): void { const d = readE32(); if (fault) return; const i = fetch32(); if (!fault) imul32(d, i); }
+@inline export function IMUL_GvEvIv32(): void { const d = readE32(); if (fault) return; const i = fetch32(); if (!fault) imul32(d, i); }
 export function IMUL_GvEvIb16(): void { const d = readE16(); if (fault) return; const i = fetchS8(); if (!fault) imul16(d, i & 0xffff); }
-export function IMUL_GvEvIb32(): void { const d = readE32(); if (fault) return; const i = fetchS8(); if (!fault) imul32(d, i); }
+@inline export function IMUL_GvEvIb32(): void { const d = readE32(); if (fault) return; const i = fetchS8(); if (!fault) imul32(d, i); }
 function imul16(a: u32, b: u32): void {
   const r = <i32>(<i16>a) * <i32>(<i16>b);
   setReg16(regField(), <u32>r);
   mulFlags(r != <i32>(<i16>r), <u32>r, 15);
 }
-function imul32(a: u32, b: u32): void {
+@inline function imul32(a: u32, b: u32): void {
   const r = <i64>(<i32>a) * <i64>(<i32>b);
   setReg32(regField(), <u32>r);
   mulFlags(r != <i64>(<i32>r), <u32>r, 31);
@@ -282,7 +301,7 @@ function imul32(a: u32, b: u32): void {
 
 // ---- shifts and rotates ----------------------------------------------------------------
 /** Shift/rotate `v` (operand top bit `msb`) by `count` per group-2 operation `op`. */
-export function shift(op: u32, v: u32, count: u32, msb: u32): u32 {
+@inline export function shift(op: u32, v: u32, count: u32, msb: u32): u32 {
   count &= 31;
   if (count == 0) return v;
   const bits = msb + 1;

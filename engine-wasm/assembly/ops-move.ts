@@ -14,7 +14,7 @@ import {
   fetch8, fetch16, fetch32, fetchS8, fetchImm, readE8, readE16, readE32, writeE8, writeE16, writeE32,
   rmwRead8, rmwRead16, rmwRead32, rmwWrite8, rmwWrite16, rmwWrite32, regField, isReg, dsSeg,
   readV8, readV16, readV32, writeV8, writeV16, writeV32, segRead, segWrite, readM8, readM32, writeM8, writeM32,
-  push16, push32, pushV, pop16, pop32, popV, peek16, peek32, adjustSP, readEA16, readEA32,
+  push16, push32, pushV, pop16, pop32, popV, pushFast32, popFast32, hostRead, peek16, peek32, adjustSP, readEA16, readEA32,
 } from './decode';
 import { readLin8, readLin16, readLin32, writeLin8, writeLin16, writeLin32, TLB_VALID, TLB_RAM, TLB_SUP_W, TLB_USER_W, TLB_USER_R } from './mmu';
 import { loadSeg, farTransfer, farReturn, iret, deliverInterrupt, INT_SOFT, INT_SOFT_EXC, INT_ICEBP, ioAllowed } from './system';
@@ -27,16 +27,16 @@ import { fpuWaitCheck } from './fpu';
 
 // ---- MOV ----------------------------------------------------------------------------------
 @inline export function MOV_EbGb(): void { writeE8(reg8(regField())); }
-export function MOV_EvGv16(): void { writeE16(reg16(regField())); }
+@inline export function MOV_EvGv16(): void { writeE16(reg16(regField())); }
 @inline export function MOV_EvGv32(): void { writeE32(reg32(regField())); }
 @inline export function MOV_GbEb(): void { const v = readE8(); if (!fault) setReg8(regField(), v); }
-export function MOV_GvEv16(): void { const v = readE16(); if (!fault) setReg16(regField(), v); }
+@inline export function MOV_GvEv16(): void { const v = readE16(); if (!fault) setReg16(regField(), v); }
 @inline export function MOV_GvEv32(): void { const v = readE32(); if (!fault) setReg32(regField(), v); }
 @inline export function MOV_EbIb(): void { const i = fetch8(); if (!fault) writeE8(i); }
-export function MOV_EvIv16(): void { const i = fetch16(); if (!fault) writeE16(i); }
+@inline export function MOV_EvIv16(): void { const i = fetch16(); if (!fault) writeE16(i); }
 @inline export function MOV_EvIv32(): void { const i = fetch32(); if (!fault) writeE32(i); }
 @inline export function MOV_ZbIb(r: u32): void { const i = fetch8(); if (!fault) setReg8(r, i); }
-export function MOV_ZvIv16(r: u32): void { const i = fetch16(); if (!fault) setReg16(r, i); }
+@inline export function MOV_ZvIv16(r: u32): void { const i = fetch16(); if (!fault) setReg16(r, i); }
 @inline export function MOV_ZvIv32(r: u32): void { const i = fetch32(); if (!fault) setReg32(r, i); }
 function moffs(): u32 { return adsize32 ? fetch32() : fetch16(); }
 export function MOV_ALOb(): void { const o = moffs(); if (fault) return; const v = readM8(dsSeg(), o); if (!fault) setReg8(0, v); }
@@ -47,7 +47,7 @@ export function MOV_OveAX16(): void { const o = moffs(); if (!fault) writeV16(ds
 @inline export function MOV_OveAX32(): void { const o = moffs(); if (!fault) writeM32(dsSeg(), o, reg32(EAX)); }
 
 // MOV Ew, Sreg: to a register, the 32-bit form zero-extends the selector.
-export function MOV_EwSw(): void {
+@inline export function MOV_EwSw(): void {
   const s = regField();
   if (s > 5) { raiseUD(); return; }
   if (isReg()) { if (opsize32) setReg32(modrm & 7, segSel(s)); else setReg16(modrm & 7, segSel(s)); }
@@ -59,12 +59,12 @@ export function MOV_SwEw(): void {
   const v = readE16(); if (fault) return;
   if (loadSeg(s, v) && s == SS) store<u32>(cpu + R_INT_SHADOW, 2); // also holds off debug traps
 }
-export function LEA16(): void { if (isReg()) { raiseUD(); return; } setReg16(regField(), eaOff); }
+@inline export function LEA16(): void { if (isReg()) { raiseUD(); return; } setReg16(regField(), eaOff); }
 @inline export function LEA32(): void { if (isReg()) { raiseUD(); return; } setReg32(regField(), eaOff); }
 
-export function MOVZX_GvEb16(): void { const v = readE8(); if (!fault) setReg16(regField(), v); }
+@inline export function MOVZX_GvEb16(): void { const v = readE8(); if (!fault) setReg16(regField(), v); }
 @inline export function MOVZX_GvEb32(): void { const v = readE8(); if (!fault) setReg32(regField(), v); }
-export function MOVZX_GvEw16(): void { const v = readE16(); if (!fault) setReg16(regField(), v); }
+@inline export function MOVZX_GvEw16(): void { const v = readE16(); if (!fault) setReg16(regField(), v); }
 @inline export function MOVZX_GvEw32(): void { const v = readE16(); if (!fault) setReg32(regField(), v); }
 export function MOVSX_GvEb16(): void { const v = readE8(); if (!fault) setReg16(regField(), <u32>(<i32>(<i8>v))); }
 @inline export function MOVSX_GvEb32(): void { const v = readE8(); if (!fault) setReg32(regField(), <u32>(<i32>(<i8>v))); }
@@ -105,13 +105,13 @@ export function XLAT(): void {
 
 // ---- stack ----------------------------------------------------------------------------------
 export function PUSH_Zv16(r: u32): void { push16(reg16(r)); }
-@inline export function PUSH_Zv32(r: u32): void { push32(reg32(r)); } // PUSH ESP pushes the value before the push
+@inline export function PUSH_Zv32(r: u32): void { pushFast32(reg32(r)); } // PUSH ESP pushes the value before the push
 export function POP_Zv16(r: u32): void { const v = pop16(); if (!fault) setReg16(r, v); }
-@inline export function POP_Zv32(r: u32): void { const v = pop32(); if (!fault) setReg32(r, v); }
+@inline export function POP_Zv32(r: u32): void { const v = popFast32(); if (!fault) setReg32(r, v); }
 export function PUSH_Iv16(): void { const i = fetch16(); if (!fault) push16(i); }
-@inline export function PUSH_Iv32(): void { const i = fetch32(); if (!fault) push32(i); }
+@inline export function PUSH_Iv32(): void { const i = fetch32(); if (!fault) pushFast32(i); }
 export function PUSH_Ib16(): void { const i = fetchS8(); if (!fault) push16(i & 0xffff); }
-@inline export function PUSH_Ib32(): void { const i = fetchS8(); if (!fault) push32(i); }
+@inline export function PUSH_Ib32(): void { const i = fetchS8(); if (!fault) pushFast32(i); }
 export function PUSH_Sw16(s: u32): void { push16(segSel(s)); }
 // A 32-bit push of a segment register writes only the low 16 bits on P6-class CPUs.
 export function PUSH_Sw32(s: u32): void {
@@ -272,10 +272,17 @@ export function CALL_Jv16(): void {
   const d = fetch32(); if (fault) return;
   const t = eip + d;
   if (t > csLimit) { raiseGP(0); return; }
-  push32(eip); if (!fault) setEip(t);
+  pushFast32(eip); if (!fault) setEip(t);
 }
 export function RET16(): void { const t = peek16(0); if (fault) return; if (t > csLimit) { raiseGP(0); return; } adjustSP(2); setEip(t); }
-@inline export function RET32(): void { const t = peek32(0); if (fault) return; if (t > csLimit) { raiseGP(0); return; } adjustSP(4); setEip(t); }
+@inline export function RET32(): void {
+  if (stack32) { // flat-stack fast path
+    const sp = reg32(ESP);
+    const h = hostRead(SS, sp, 4);
+    if (h) { const t = load<u32>(h); if (t > csLimit) { raiseGP(0); return; } setReg32(ESP, sp + 4); setEip(t); return; }
+  }
+  const t = peek32(0); if (fault) return; if (t > csLimit) { raiseGP(0); return; } adjustSP(4); setEip(t);
+}
 export function RET_Iw16(): void { const n = fetch16(); if (fault) return; const t = peek16(0); if (fault) return; if (t > csLimit) { raiseGP(0); return; } adjustSP(2 + n); setEip(t); }
 export function RET_Iw32(): void { const n = fetch16(); if (fault) return; const t = peek32(0); if (fault) return; if (t > csLimit) { raiseGP(0); return; } adjustSP(4 + n); setEip(t); }
 export function RETF16(): void { farReturn(false, 0); }
@@ -322,7 +329,7 @@ export function grp5Ev16(): void {
     default: raiseUD();
   }
 }
-export function grp5Ev32(): void {
+@inline export function grp5Ev32(): void {
   switch (regField()) {
     case 0: case 1: { const d = rmwRead32(); if (fault) return; rmwWrite32(incDec(d, 31, regField() == 1)); return; }
     case 2: { const t = readE32(); if (fault) return; if (t > csLimit) { raiseGP(0); return; } push32(eip); if (!fault) setEip(t); return; }

@@ -13,6 +13,7 @@ import {
   SEGP_READ, SEGP_WRITE, SEGP_EXEC, SEGP_BIG_READ, SEGP_BIG_WRITE, VCPU_TLB,
 } from '../memory-map';
 import { fetchSlow } from './decode';
+import { endChunk } from './steps';
 
 // ---- per-instance globals ---------------------------------------------------
 /** Base address of this vCPU's state block. */
@@ -42,7 +43,7 @@ export function setInstrEip(v: u32): void { instrEip = v; }
 export function setInstrEsp(v: u32): void { instrEsp = v; }
 export function setOpsize32(v: bool): void { opsize32 = v; }
 export function setAdsize32(v: bool): void { adsize32 = v; }
-export function setPrefixes(v: u32): void { prefixes = v; }
+export function setPrefixes(v: u32): void { prefixes = v; keyBase |= KEY_RESET; }
 export function setSegOvr(v: i32): void { segOvr = v; }
 export function setModrm(v: u32): void { modrm = v; }
 export function setEa(seg: u32, off: u32): void { eaSeg = seg; eaOff = off; }
@@ -57,10 +58,15 @@ export const PFX_REPNE: u32 = 4; // F2
 export const PFX_OPSIZE: u32 = 8;
 export const PFX_ADSIZE: u32 = 16;
 export const PFX_SEG: u32 = 32; // a segment override is present (the segment is in segOvr)
-/** Not a prefix: the mode changed, so the next instruction recomputes opsize32/adsize32. */
-export const PFX_MODE: u32 = 64;
-/** Dispatch key bits of the default operand size (0x200 in 32-bit code), kept by refreshMode(). */
+/**
+ * Bits or-ed into the first opcode byte to make the dispatch key: 0x200 in 32-bit code, plus
+ * KEY_RESET after an instruction with prefixes (or a mode change), which sends the next
+ * instruction through a path that first resets the decode state (prefixes, segOvr,
+ * opsize32/adsize32); so the common path checks nothing per instruction.
+ */
 export let keyBase: u32 = 0;
+export const KEY_RESET: u32 = 0x400;
+@inline export function setKeyBase(v: u32): void { keyBase = v; }
 
 // Mirrors of derived state (refreshed by refreshMode()).
 export let cpl: u32 = 0;
@@ -252,8 +258,7 @@ export function refreshMode(): void {
     stack32 = (segAcc(SS) & ACC_DB) != 0;
     cpl = load<u32>(cpu + R_CPL) & 3;
   }
-  keyBase = code32 ? 0x200 : 0;
-  prefixes |= PFX_MODE; // opsize32/adsize32 follow code32 from the next instruction on
+  keyBase = (code32 ? 0x200 : 0) | KEY_RESET; // opsize32/adsize32 follow code32 from the next instruction on
   store<u32>(cpu + R_CPL, cpl);
   store<u32>(cpu + R_MODE,
     (protMode ? MODE_PROT : 0) | (v86Mode ? MODE_V86 : 0) | (code32 ? MODE_CODE32 : 0) |
@@ -394,7 +399,7 @@ export function setEflagsRaw(v: u32): void {
 
 /** Keep PEND_TF in R_PENDING equal to EFLAGS.TF (so the loop checks single-step only then). */
 export function syncTF(): void {
-  if (flagsRaw() & FLAG_TF) atomic.or<u32>(cpu + R_PENDING, PEND_TF);
+  if (flagsRaw() & FLAG_TF) { atomic.or<u32>(cpu + R_PENDING, PEND_TF); endChunk(); }
   else atomic.and<u32>(cpu + R_PENDING, ~PEND_TF);
 }
 

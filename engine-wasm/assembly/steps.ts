@@ -7,8 +7,13 @@ export let stepsEnd: u32 = 0;
 @inline export function getSteps(): u32 { return steps; }
 @inline export function setSteps(v: u32): void { steps = v; }
 @inline export function setStepsEnd(v: u32): void { stepsEnd = v; }
+/** Set to make the execute() loop return after the current instruction. */
+export let leaveLoop: bool = false;
+@inline export function setLeaveLoop(v: bool): void { leaveLoop = v; }
 /** End the current run() after this instruction. */
-@inline export function stopRun(): void { stepsEnd = steps; }
+@inline export function stopRun(): void { stepsEnd = steps; leaveLoop = true; }
+/** Leave the execute() loop after this instruction (R_PENDING changed: the run loop looks at it). */
+export function endChunk(): void { leaveLoop = true; }
 /**
  * Publish the current guest cycle count and the lazy flags for the host (call before every
  * host import).

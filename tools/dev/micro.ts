@@ -18,6 +18,15 @@ const LOOPS: Record<string, number[]> = {
     0x46, 0x81, 0xe6, 0xff, 0x0f, 0x00, 0x00, 0x49, 0x75, 0xe4, 0xf4],
   // mov eax,[esp+4]; mov [esp+8],eax; push eax; pop edx; add [esp+8],edx; dec ecx; jnz
   mem: [0x8b, 0x44, 0x24, 0x04, 0x89, 0x44, 0x24, 0x08, 0x50, 0x5a, 0x01, 0x54, 0x24, 0x08, 0x49, 0x75, 0xef, 0xf4],
+  // Linux boot mix: mov eax,[ebp+8]; mov [esi+4],eax; add edx,[ebp-4]; cmp [esi+8],eax;
+  // lea ecx,[eax+edx*4+8]; imul eax,edx; shr eax,3; movzx ecx,word [esi+2]; mov [esp+8],ecx;
+  // mov edx,[esp]; test eax,eax; add esi,0; dec ebx; jnz
+  kern: [0x8b, 0x45, 0x08, 0x89, 0x46, 0x04, 0x03, 0x55, 0xfc, 0x39, 0x46, 0x08, 0x8d, 0x4c, 0x90, 0x08,
+    0x0f, 0xaf, 0xc2, 0xc1, 0xe8, 0x03, 0x0f, 0xb7, 0x4e, 0x02, 0x89, 0x4c, 0x24, 0x08, 0x8b, 0x14, 0x24,
+    0x85, 0xc0, 0x83, 0xc6, 0x00, 0x4b, 0x75, 0xd7, 0xf4],
+  // mov eax,[ebp+8] x6; dec ecx; jnz
+  load: [0x8b, 0x45, 0x08, 0x8b, 0x45, 0x08, 0x8b, 0x45, 0x08, 0x8b, 0x45, 0x08, 0x8b, 0x45, 0x08, 0x8b, 0x45, 0x08,
+    0x49, 0x75, 0xeb, 0xf4],
   // call f; dec ecx; jnz; f: push ebp; mov ebp,esp; pop ebp; ret
   call: [0xe8, 0x03, 0x00, 0x00, 0x00, 0x49, 0x75, 0xf8, 0x55, 0x89, 0xe5, 0x5d, 0xc3],
 };
@@ -45,6 +54,7 @@ async function makeCpu(module: WebAssembly.Module, code: number[]): Promise<{ co
   state.eip = 0x1000;
   state.setGpr('esp', 0x80000);
   state.setGpr('esi', 0x2000);
+  state.setGpr('ebp', 0x3000);
   core.refresh();
   return { core, state };
 }
@@ -57,8 +67,10 @@ function cpuSeconds(): number {
 export async function main(args: string[]): Promise<number> {
   const wasms: string[] = [];
   const names: string[] = [];
+  let once = 0; // --once N: run N million instructions per loop without timing (for valgrind)
   for (let i = 0; i < args.length; i++) {
     if (args[i] === '--wasm') wasms.push(args[++i]);
+    else if (args[i] === '--once') once = Number(args[++i]);
     else names.push(args[i]);
   }
   if (wasms.length === 0) wasms.push('engine-wasm/build/core.wasm');
@@ -67,6 +79,10 @@ export async function main(args: string[]): Promise<number> {
     const code = LOOPS[name];
     if (!code) throw new Error(`unknown loop ${name} (have: ${Object.keys(LOOPS).join(', ')})`);
     const cpus = await Promise.all(modules.map((m) => makeCpu(m, code)));
+    if (once > 0) {
+      for (const { core } of cpus) for (let i = 0; i < once; i++) core.run(1_000_000);
+      continue;
+    }
     const best = cpus.map(() => 0);
     for (let rep = 0; rep < 4; rep++) {
       for (let k = 0; k < cpus.length; k++) {
