@@ -35,7 +35,13 @@ export function Console(props: { index: number; onInput: (bytes: Uint8Array) => 
     const text = () => {
       const b = term.buffer.active;
       const out: string[] = [];
-      for (let i = 0; i < b.length; i++) out.push(b.getLine(i)!.translateToString(true));
+      // A line the terminal wrapped continues the previous one: join it without a newline.
+      for (let i = 0; i < b.length; i++) {
+        const line = b.getLine(i)!;
+        const wrapsOn = b.getLine(i + 1)?.isWrapped ?? false;
+        const s = line.translateToString(!wrapsOn);
+        if (line.isWrapped && out.length > 0) out[out.length - 1] += s; else out.push(s);
+      }
       return out.join('\n').replace(/\n+$/, '');
     };
     window.__consoles ??= {};

@@ -113,7 +113,7 @@ export function MachinePanel(props: { index: number; network: LabNetwork; attach
       consoleRef.current?.focus();
       const reason = await machine.run();
       if (machineRef.current === machine) {
-        setPhase('stopped');
+        setPhase(reason.kind === 'error' ? 'error' : 'stopped');
         setStatus(`${spec.name ?? guest.title}: ${describeStop(reason)}`);
       }
     } catch (e) {

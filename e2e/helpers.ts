@@ -5,8 +5,24 @@ export function consoleText(page: Page, machine = 0): Promise<string> {
   return page.evaluate((i) => window.__consoles?.[i]?.() ?? '', machine);
 }
 
+/**
+ * Wait for a console to show `text`. A machine that failed (status phase "error") ends the
+ * wait at once with its status line, instead of leaving the test to time out.
+ */
 export async function expectConsole(page: Page, text: string | RegExp, timeout = 30_000, machine = 0): Promise<void> {
-  await expect.poll(() => consoleText(page, machine), { timeout, message: `console ${machine + 1} should show ${text}` })[typeof text === 'string' ? 'toContain' : 'toMatch'](text as never);
+  const status = page.getByTestId(`status-${machine}`);
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    const got = await consoleText(page, machine);
+    if (typeof text === 'string' ? got.includes(text) : text.test(got)) return;
+    if ((await status.count()) > 0 && (await status.getAttribute('data-phase')) === 'error')
+      throw new Error(`machine ${machine + 1} failed: ${await status.textContent()}\nconsole:\n${got.slice(-2000)}`);
+    if (Date.now() > deadline) {
+      // Let expect print the usual diff of what the console does show.
+      expect(got, `console ${machine + 1} should show ${text} within ${timeout} ms`)[typeof text === 'string' ? 'toContain' : 'toMatch'](text as never);
+    }
+    await page.waitForTimeout(250);
+  }
 }
 
 /** Type into a console as a user would (keyboard events into xterm's textarea). */

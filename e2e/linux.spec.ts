@@ -23,7 +23,7 @@ async function exportDisk(page: Page, name: string, dir: string): Promise<string
 const debugfsCat = (raw: string, p: string) => execFileSync('debugfs', ['-R', `cat ${p}`, raw], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
 
 test('boots Debian Linux; the guest formats an IndexedDB disk over IDE; files survive reload and browser restart', async ({}, testInfo) => {
-  test.setTimeout(1_800_000);
+  test.setTimeout(1_200_000);
   expect(fs.existsSync(manifestPath), 'build the Linux guest first: npm run guest:linux').toBe(true);
   const manifest = JSON.parse(fs.readFileSync(manifestPath, 'utf8'));
   const baseURL = testInfo.project.use.baseURL!;
@@ -47,7 +47,7 @@ test('boots Debian Linux; the guest formats an IndexedDB disk over IDE; files su
   await m1.getByRole('button', { name: 'Boot' }).click();
   await expect(page.getByTestId('status-0')).toContainText(/Loading kernel|Loading initrd|booting/, { timeout: 60_000 });
   await expectConsole(page, 'Linux version', 300_000);
-  await expectConsole(page, /pvlab: ready[\s\S]*root@pvlab:~# $/m, 1_200_000);
+  await expectConsole(page, /pvlab: ready[\s\S]*root@pvlab:~# $/m, 600_000);
   await expect(page.getByTestId('status-0')).toContainText('shell');
   await expect(page.getByTestId('mips-0')).toContainText('MIPS');
 

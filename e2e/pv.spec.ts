@@ -16,7 +16,7 @@ async function bootPv(page: Page, machine: number, disk: boolean): Promise<void>
 }
 
 test('two PV guests: Xen detected, xvda from IndexedDB survives a reboot, eth0 via DHCP, ping both ways', async ({ page }) => {
-  test.setTimeout(2_400_000);
+  test.setTimeout(1_500_000);
   await page.goto('/');
   await page.getByLabel('Disk name').fill('pv-disk');
   await page.getByLabel('Size (MiB)').fill('64');
@@ -26,8 +26,8 @@ test('two PV guests: Xen detected, xvda from IndexedDB survives a reboot, eth0 v
   await page.getByRole('button', { name: 'Add machine' }).click();
   await bootPv(page, 0, true);
   await bootPv(page, 1, false);
-  await expectConsole(page, SHELL, 1_500_000, 0);
-  await expectConsole(page, SHELL, 1_500_000, 1);
+  await expectConsole(page, SHELL, 600_000, 0);
+  await expectConsole(page, SHELL, 600_000, 1);
 
   const log = await consoleText(page, 0);
   expect(log).toContain('Hypervisor detected: Xen HVM');
@@ -55,7 +55,7 @@ test('two PV guests: Xen detected, xvda from IndexedDB survives a reboot, eth0 v
   // Machine 1 reboots itself (SCHEDOP_shutdown); the disk comes back with the file.
   const before = (await consoleText(page, 0)).length;
   await typeInConsole(page, 'reboot -f\n', 0);
-  await expect.poll(async () => SHELL.test((await consoleText(page, 0)).slice(before)), { timeout: 1_500_000 }).toBe(true);
+  await expect.poll(async () => SHELL.test((await consoleText(page, 0)).slice(before)), { timeout: 600_000 }).toBe(true);
   expect(await sh(page, 'mount /dev/xvda /mnt && cat /mnt/note.txt && umount /mnt', 300_000, 0)).toContain('kept-in-indexeddb');
   expect((await consoleText(page, 0)) + (await consoleText(page, 1))).not.toMatch(/Oops|BUG:|WARNING:|Kernel panic/);
 });

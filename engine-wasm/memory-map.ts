@@ -7,7 +7,8 @@
 //   0x0000_0000  AssemblyScript static data (constant tables only; the core never allocates)
 //   CTRL_BASE    machine control block: run flags, interrupt lines, I/O exit scratch
 //   VCPU_BASE    per-vCPU blocks, VCPU_STRIDE apart: registers, then the software TLB
-//   RAM_BASE     guest physical address 0 .. ramSize-1
+//   RAM_BASE     guest physical address 0 .. ramSize-1 (then, on a Xen-mode machine,
+//                XEN_EXTRA_BYTES more backed memory for the platform device's BAR1)
 //
 // Bump MAP_VERSION whenever an offset or meaning changes (snapshots record it).
 
@@ -144,6 +145,8 @@ export const VCPU_TLB_LIST_MAX: u32 = 0x10000; // entries (256 KiB)
 
 // ---- guest RAM --------------------------------------------------------------
 export const RAM_BASE: u32 = 0x4000000; // 64 MiB
+/** Backed memory right above guest RAM on a Xen-mode machine: the platform device's BAR1 (16 MiB). */
+export const XEN_EXTRA_BYTES: u32 = 0x1000000;
 
 // SEGP_* bits of R_SEG_PERM
 export const SEGP_READ: u32 = 1;

@@ -22,7 +22,7 @@ import type { PciAttachment, PciFunction } from '../devices/pci/pci-function';
 import type { BlockDevice } from '../disk/block-device';
 
 /** Backed memory above RAM for the platform device's BAR1 (16 MiB, its size). */
-export const XEN_EXTRA_BYTES = 16 << 20;
+export const XEN_EXTRA_BYTES = MM.XEN_EXTRA_BYTES;
 /** I/O port the firmware gives BAR0. */
 const PLATFORM_BAR0 = 0xc000;
 /** PCI slot of the platform device. */
@@ -92,7 +92,10 @@ class PlatformFunction implements PciFunction {
 
 /** Guest-physical memory the PV layer sees: RAM plus the backed BAR1 window above it. */
 class BackedMemory implements GuestMemory {
-  constructor(private readonly memory: WebAssembly.Memory, readonly size: number) {}
+  constructor(private readonly memory: WebAssembly.Memory, readonly size: number) {
+    if (MM.RAM_BASE + size > memory.buffer.byteLength)
+      throw new Error(`Xen mode needs ${size >> 20} MiB of machine memory above the layout area (RAM plus the 16 MiB BAR1 window); this machine's memory is smaller`);
+  }
   view(addr: number, length: number): Uint8Array | null {
     if (!Number.isInteger(addr) || !Number.isInteger(length) || addr < 0 || length < 0 || addr + length > this.size) return null;
     return new Uint8Array(this.memory.buffer, MM.RAM_BASE + addr, length);

@@ -2,7 +2,7 @@
 import * as Comlink from 'comlink';
 import * as MM from '../../engine-wasm/memory-map';
 import coreWasmUrl from '../../engine-wasm/build/core.wasm?url';
-import { createMachineMemory } from './wasm-core';
+import { createMemoryFor } from './wasm-core';
 import { ConsoleRing } from './console-ring';
 import { atomicOr } from './atomics';
 import type { LinkEndpoint } from './link-endpoint';
@@ -20,7 +20,7 @@ export async function createWorkerMachine(config: MachineConfig, events: Machine
   if (!globalThis.crossOriginIsolated)
     throw new Error('this page is not cross-origin isolated (COOP/COEP headers missing): shared memory is unavailable');
   const v = validateConfig(config);
-  const memory = createMachineMemory(v.memoryMiB << 20);
+  const memory = createMemoryFor({ memoryMiB: v.memoryMiB, xen: config.xen });
   const ring = new ConsoleRing(memory);
   const worker = new Worker(new URL('./machine.worker.ts', import.meta.url), { type: 'module', name: 'vcpu0' });
   const remote = Comlink.wrap<MachineWorkerApi>(worker);

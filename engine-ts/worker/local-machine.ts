@@ -1,7 +1,7 @@
 // A machine running on the current thread: memory, core instance, board, guest loading and
 // the run loop. The browser's machine worker and the Node host both build on this.
 
-import { createMachineMemory, instantiateCore } from './wasm-core';
+import { createMemoryFor, instantiateCore } from './wasm-core';
 import { Board } from '../machine/board';
 import { loadFlatBinary } from '../machine/loaders/flat';
 import { loadLinux } from '../machine/loaders/linux';
@@ -9,7 +9,6 @@ import { loadMultiboot } from '../machine/loaders/multiboot';
 import { Runner, type RunnerHost } from './runner';
 import type { DiskSpec, MachineConfig, MachineEvents, MachineStats, StopReason } from '../api/types';
 import type { BlockDevice } from '../disk/block-device';
-import { XEN_EXTRA_BYTES } from '../machine/xen-host';
 
 /** Opens the disk a machine config names (a VHD file in Node, an IndexedDB disk in the browser). */
 export type DiskOpener = (spec: DiskSpec) => Promise<BlockDevice>;
@@ -44,7 +43,7 @@ export class LocalMachine {
     openDisk?: DiskOpener,
   ): Promise<LocalMachine> {
     const v = validateConfig(config);
-    const mem = memory ?? createMachineMemory(v.memoryMiB << 20, config.xen ? XEN_EXTRA_BYTES : 0);
+    const mem = memory ?? createMemoryFor({ memoryMiB: v.memoryMiB, xen: config.xen });
     // Disks are opened once and survive guest reboots (the machine keeps its drives).
     const disks: Array<{ spec: DiskSpec; dev: BlockDevice }> = [];
     for (const spec of config.disks ?? []) {

@@ -52,6 +52,11 @@ export function createMachineMemory(ramBytes: number, extraBytes = 0): WebAssemb
   return memory;
 }
 
+/** The memory a machine with this configuration needs (Xen mode adds the BAR1 window). */
+export function createMemoryFor(config: { memoryMiB: number; xen?: boolean }): WebAssembly.Memory {
+  return createMachineMemory(config.memoryMiB << 20, config.xen ? MM.XEN_EXTRA_BYTES : 0);
+}
+
 export async function instantiateCore(module: WebAssembly.Module, memory: WebAssembly.Memory, host: CoreHost): Promise<CoreExports> {
   const env = {
     memory,
