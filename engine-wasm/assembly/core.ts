@@ -164,18 +164,6 @@ function servicePending(pend: u32): bool {
     exitReason = EXIT_REQUEST;
     return false;
   }
-  const shadow = load<u32>(cpu + R_INT_SHADOW);
-  if (shadow) {
-    store<u32>(cpu + R_INT_SHADOW, 0);
-    if (pendingStepTrap) {
-      // The deferred trap belongs after the instruction following MOV SS: run it now.
-      pendingStepTrap = false;
-      setDelivered(false);
-      execute(steps + 1);
-      if (!delivered && exitReason != EXIT_TRIPLE_FAULT) singleStepTrap();
-    }
-    return true;
-  }
   if ((pend & PEND_NMI) && !load<u32>(cpu + R_NMI_BLOCKED)) {
     atomic.and<u32>(cpu + R_PENDING, ~PEND_NMI);
     store<u32>(cpu + R_HALTED, 0);
@@ -210,6 +198,7 @@ export function run(budget: i32): i32 {
   // A halted vCPU leaves HLT only through an event (R_PENDING); HLT itself ends the run.
   if (load<u32>(cpu + R_HALTED) && load<u32>(cpu + R_PENDING) == 0) setStepsEnd(0);
   while (steps < stepsEnd) {
+    if (load<u32>(cpu + R_INT_SHADOW)) { runShadowed(); continue; }
     const pend = load<u32>(cpu + R_PENDING);
     if (pend != 0) {
       if (!servicePending(pend)) break;
@@ -227,6 +216,24 @@ export function run(budget: i32): i32 {
   syncNow();
   store<i32>(cpu + R_EXIT_REASON, exitReason);
   return exitReason;
+}
+
+/**
+ * The instruction after STI or MOV/POP SS runs with interrupts (and, after MOV SS, debug
+ * traps) held off: it runs alone, and run() looks at R_PENDING right after it.
+ */
+function runShadowed(): void {
+  store<u32>(cpu + R_INT_SHADOW, 0);
+  if (pendingStepTrap) {
+    // The deferred trap belongs after the instruction following MOV SS: run it now.
+    pendingStepTrap = false;
+    setDelivered(false);
+    execute(steps + 1);
+    if (!delivered && exitReason != EXIT_TRIPLE_FAULT) singleStepTrap();
+    return;
+  }
+  if (load<u32>(cpu + R_PENDING) & PEND_TF) { stepTraced(); return; }
+  execute(steps + 1);
 }
 
 function haltExit(): void {

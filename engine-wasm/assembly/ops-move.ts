@@ -19,7 +19,7 @@ import {
 import { readLin8, readLin16, readLin32, writeLin8, writeLin16, writeLin32, TLB_VALID, TLB_RAM, TLB_SUP_W, TLB_USER_W, TLB_USER_R } from './mmu';
 import { loadSeg, farTransfer, farReturn, iret, deliverInterrupt, INT_SOFT, INT_SOFT_EXC, INT_ICEBP, ioAllowed } from './system';
 import { alu, ALU_CMP } from './ops-alu';
-import { syncNow } from './steps';
+import { syncNow, endChunk } from './steps';
 import { fpuWaitCheck } from './fpu';
 
 @external("env", "ioRead") declare function hostIoRead(port: u32, size: u32): u32;
@@ -53,11 +53,20 @@ export function MOV_OveAX16(): void { const o = moffs(); if (!fault) writeV16(ds
   if (isReg()) { if (opsize32) setReg32(modrm & 7, segSel(s)); else setReg16(modrm & 7, segSel(s)); }
   else writeE16(segSel(s));
 }
+/**
+ * Hold off interrupts (kind 1: STI) or interrupts and debug traps (kind 2: MOV/POP SS) for
+ * the next instruction. run() runs that one instruction by itself, so the shadow covers
+ * exactly it (the execute loop ends here).
+ */
+function setShadow(kind: u32): void {
+  store<u32>(cpu + R_INT_SHADOW, kind);
+  endChunk();
+}
 export function MOV_SwEw(): void {
   const s = regField();
   if (s == CS || s > 5) { raiseUD(); return; }
   const v = readE16(); if (fault) return;
-  if (loadSeg(s, v) && s == SS) store<u32>(cpu + R_INT_SHADOW, 2); // also holds off debug traps
+  if (loadSeg(s, v) && s == SS) setShadow(2); // also holds off debug traps
 }
 @inline export function LEA16(): void { if (isReg()) { raiseUD(); return; } setReg16(regField(), eaOff); }
 @inline export function LEA32(): void { if (isReg()) { raiseUD(); return; } setReg32(regField(), eaOff); }
@@ -126,13 +135,13 @@ export function POP_Sw16(s: u32): void {
   const v = peek16(0); if (fault) return;
   if (!loadSeg(s, v)) return;
   adjustSP(2);
-  if (s == SS) store<u32>(cpu + R_INT_SHADOW, 2);
+  if (s == SS) setShadow(2);
 }
 export function POP_Sw32(s: u32): void {
   const v = peek32(0); if (fault) return;
   if (!loadSeg(s, v & 0xffff)) return;
   adjustSP(4);
-  if (s == SS) store<u32>(cpu + R_INT_SHADOW, 2);
+  if (s == SS) setShadow(2);
 }
 export function PUSH_Ev16(): void { const v = readE16(); if (!fault) push16(v); }
 export function PUSH_Ev32(): void { const v = readE32(); if (!fault) push32(v); }
@@ -400,7 +409,7 @@ export function CLI(): void {
 }
 export function STI(): void {
   if (protMode && (v86Mode ? iopl() != 3 : cpl > iopl())) { raiseGP(0); return; }
-  if (!(load<u32>(cpu + R_EFLAGS) & FLAG_IF)) store<u32>(cpu + R_INT_SHADOW, 1);
+  if (!(load<u32>(cpu + R_EFLAGS) & FLAG_IF)) setShadow(1);
   setFlagBits(FLAG_IF, true);
 }
 export function SAHF(): void {

@@ -198,7 +198,7 @@ export function writeCR0(v: u32): bool {
   if ((old ^ v) & (CR0_PG | CR0_WP | CR0_PE)) { tlbFlushAll(false); }
   refreshMode();
   setTlbMasks(cpl == 3);
-  if ((old ^ v) & (CR0_PG | CR0_PE)) hostCrWrite(0, v);
+  if ((old ^ v) & (CR0_PG | CR0_PE)) { syncNow(); hostCrWrite(0, v); }
   return true;
 }
 

@@ -16,9 +16,11 @@ export let leaveLoop: bool = false;
 export function endChunk(): void { leaveLoop = true; }
 /**
  * Publish the current guest cycle count and the lazy flags for the host (call before every
- * host import).
+ * host import). A host call may raise an interrupt line or ask for an exit (R_PENDING), so
+ * the execute() loop ends after this instruction and run() looks at R_PENDING at once.
  */
 export function syncNow(): void {
   store<f64>(cpu + R_NOW, <f64>(load<u64>(cpu + R_ICOUNT) + <u64>steps));
   flushLazy();
+  leaveLoop = true;
 }

@@ -39,4 +39,32 @@ describe('cpu harness', () => {
     expect(h.state.cr2).toBe(0x400000);
     expect(h.state.lastException.vector).toBe(14);
   });
+
+  it('delivers a pending interrupt right after the instruction that follows STI, even in a tight CLI/STI loop', () => {
+    // Linux spins in loops like this (spin_lock_irq / spin_unlock_irq around a poll): the
+    // interrupt must get in through the one-instruction window after STI every time round.
+    h.debugOut.length = 0;
+    // l: cli; 20 x nop; sti; nop; jmp l       (the jmp is at 0x1017)
+    h.load(0x1000, [0xfa, ...new Array(20).fill(0x90), 0xfb, 0x90, 0xeb, 0xe7]);
+    // Vector 0x20 → 0x3000: pop eax (return EIP); out 0xe9,al; hlt (IF is 0 in the handler).
+    h.load(0x3000, [0x58, 0xe6, 0xe9, 0xf4]);
+    const idt = new DataView(h.memory.buffer, MM.RAM_BASE + 0x2000, 256 * 8);
+    idt.setUint32(0x20 * 8, (0x08 << 16) | 0x3000, true);
+    idt.setUint32(0x20 * 8 + 4, 0x00008e00, true);
+    h.enterFlat32(0x1000);
+    h.state.setIdtr(0x2000, 256 * 8 - 1);
+    h.core.refresh();
+    const pending = new Int32Array(h.memory.buffer, MM.VCPU_BASE + MM.R_PENDING, 1);
+    let acks = 0;
+    h.intAck = () => { acks++; Atomics.and(pending, 0, ~MM.PEND_INTR); return 0x20; };
+    Atomics.or(pending, 0, MM.PEND_INTR);
+    try {
+      expect(h.runUntilHalt(10_000)).toBe(MM.EXIT_STOPPED);
+    } finally {
+      h.intAck = () => -1;
+    }
+    expect(acks).toBe(1);
+    expect(h.state.gpr('eax')).toBe(0x1017); // taken after the NOP under STI's shadow, before the JMP
+    expect(h.debugOut).toEqual([0x17]);
+  });
 });

@@ -28,6 +28,8 @@ export interface CpuHarness {
   /** Override port reads (default: all ones). */
   ioRead: (port: number, size: number) => number;
   ioWrites: Array<[number, number, number]>;
+  /** Interrupt acknowledge (default: none pending, -1). */
+  intAck: () => number;
   load(addr: number, bytes: ArrayLike<number>): void;
   /** Real mode, CS:IP = 0:entry, SS:SP = 0:stack. */
   enterReal(entry: number, stack?: number): void;
@@ -44,12 +46,13 @@ export async function createCpuHarness(ramBytes = 16 << 20): Promise<CpuHarness>
   const ioWrites: Array<[number, number, number]> = [];
   const h = {} as CpuHarness;
   h.ioRead = (_p, s) => (s === 1 ? 0xff : s === 2 ? 0xffff : 0xffffffff);
+  h.intAck = () => -1;
   const host: CoreHost = {
     ioRead: (p, s) => h.ioRead(p, s),
     ioWrite: (p, s, v) => { ioWrites.push([p, s, v]); if (p === 0xe9) debugOut.push(v & 0xff); },
     mmioRead: () => 0xffffffff,
     mmioWrite: () => {},
-    intAck: () => -1,
+    intAck: () => h.intAck(),
     msrHost: () => 1,
     cpuidHost: () => 0,
     crWrite: () => {},
