@@ -205,6 +205,15 @@ export class XenHost {
     this.guest.console.input(bytes);
   }
 
+  /**
+   * A disk backend is serving requests (host I/O in flight). The run loop then lets the host
+   * finish it instead of skipping guest time ahead to the next timer (see runner.ts idle()).
+   */
+  get diskIoBusy(): boolean {
+    for (const b of this.guest.disks.values()) if (b.busy) return true;
+    return false;
+  }
+
   addDisk(n: number, disk: BlockDevice): void {
     this.toolstack.addDisk(GUEST_DOMID, n, disk);
   }

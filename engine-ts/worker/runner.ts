@@ -141,8 +141,10 @@ export class Runner {
 
   /** The vCPU waits for an interrupt: move guest time to the next event (pacing permitting). */
   private async idle(): Promise<void> {
-    if (this.board.ide.hostIoInFlight > 0) {
-      await this.host.yieldToHost(); // let the disk's promise settle
+    if (this.board.ide.hostIoInFlight > 0 || this.board.xen?.diskIoBusy) {
+      // A disk's host I/O is in flight (IDE, or a PV disk backend): let its promise settle
+      // rather than jumping guest time from timer to timer while the guest waits for it.
+      await this.host.yieldToHost();
       return;
     }
     const next = this.board.nextEventTime();

@@ -45,8 +45,9 @@ export async function main(args: string[]): Promise<number> {
       kind: 'linux',
       kernel: new Uint8Array(fs.readFileSync(path.join(guestDir, 'bzImage'))),
       initrd: new Uint8Array(fs.readFileSync(path.join(guestDir, 'initrd.img'))),
-      // Keep the emulated disk although PV drivers are present (the default would unplug it).
-      cmdline: 'console=hvc0 tsc=reliable xen_emul_unplug=never',
+      // Keep the emulated disk although PV drivers are present (the default unplugs it; "never"
+      // would also switch the PV drivers off).
+      cmdline: 'console=hvc0 tsc=reliable xen_emul_unplug=unnecessary',
     },
   }, { onConsole: (b) => session.events.onOutput(b) });
   const running = machine.run();

@@ -178,6 +178,11 @@ export class BlkBack extends XenbusBackend {
 
   // ---- data path --------------------------------------------------------------------------
 
+  /** A pass over the ring is running (its disk I/O is in flight on the host). */
+  get busy(): boolean {
+    return this.running;
+  }
+
   /** The frontend notified us: process requests unless a pass is already running. */
   kick(): void {
     if (this.running || !this.ring) return;
