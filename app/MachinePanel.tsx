@@ -39,7 +39,7 @@ export function MachinePanel(props: { index: number; network: LabNetwork; attach
   const linux = guest.kind === 'linux' || guest.kind === 'custom-linux';
   const [kernelFile, setKernelFile] = useState<File | null>(null);
   const [initrdFile, setInitrdFile] = useState<File | null>(null);
-  const [customCmdline, setCustomCmdline] = useState('console=ttyS0,115200');
+  const [customCmdline, setCustomCmdline] = useState(() => GUESTS.find((g) => g.kind === 'custom-linux')?.cmdline ?? '');
 
   const stop = useCallback(async () => { await machineRef.current?.stop(); }, []);
 
@@ -52,32 +52,11 @@ export function MachinePanel(props: { index: number; network: LabNetwork; attach
       let spec: MachineConfig['guest'];
       let watch: ((text: string) => void) | null = null;
       const xen = linux && pv;
-      const config: Omit<MachineConfig, 'guest'> = { pacing: 'realtime', rtcStartSeconds: Math.floor(Date.now() / 1000) };
-      if (guest.kind === 'flat') {
-        setStatus(`Loading ${guest.title}…`);
-        spec = { kind: 'flat', image: await fetchBytes(guest.file), name: guest.title };
-        config.memoryMiB = guest.memoryMiB;
-      } else if (guest.kind === 'custom-linux') {
-        if (!kernelFile) throw new Error('choose a bzImage file first');
-        setStatus(`Loading ${kernelFile.name}…`);
-        const kernel = new Uint8Array(await kernelFile.arrayBuffer());
-        const initrd = initrdFile ? new Uint8Array(await initrdFile.arrayBuffer()) : undefined;
-        const cmdline = xen ? customCmdline.replace(/console=ttyS0[^ ]*/, 'console=hvc0') : customCmdline;
-        spec = { kind: 'linux', kernel, initrd, cmdline, name: kernelFile.name };
-        config.memoryMiB = guest.memoryMiB;
-        if (xen) { config.xen = true; config.consoleInput = 'hvc0'; config.nics = [{ mac: `02:50:56:00:01:${(index + 1).toString(16).padStart(2, '0')}` }]; }
-        if (diskBus !== 'none') {
-          if (!props.attachedDisk) throw new Error('choose a disk to attach in the Disks panel first');
-          config.disks = [{ bus: xen ? diskBus : 'ide', idbDisk: props.attachedDisk }];
-        }
-      } else {
-        setStatus('Loading kernel…');
-        const kernel = await fetchBytes(guest.kernel);
-        setStatus('Loading initrd…');
-        const initrd = await fetchBytes(guest.initrd);
-        const cmdline = xen ? guest.cmdline.replace(/console=ttyS0[^ ]*/, 'console=hvc0') : guest.cmdline;
-        spec = { kind: 'linux', kernel, initrd, cmdline, name: `${guest.title} ${index + 1}` };
-        config.memoryMiB = guest.memoryMiB;
+      const config: Omit<MachineConfig, 'guest'> = { pacing: 'realtime', rtcStartSeconds: Math.floor(Date.now() / 1000), memoryMiB: guest.memoryMiB };
+      // With PV devices Linux's console is hvc0.
+      const linuxCmdline = (c: string) => (xen ? c.replace(/console=ttyS0[^ ]*/, 'console=hvc0') : c);
+      // Devices of a Linux machine: Xen mode with hvc0 and a NIC on the lab network, and the attached disk.
+      const linuxDevices = () => {
         if (xen) {
           config.xen = true;
           config.consoleInput = 'hvc0';
@@ -87,6 +66,24 @@ export function MachinePanel(props: { index: number; network: LabNetwork; attach
           if (!props.attachedDisk) throw new Error('choose a disk to attach in the Disks panel first');
           config.disks = [{ bus: xen ? diskBus : 'ide', idbDisk: props.attachedDisk }];
         }
+      };
+      if (guest.kind === 'flat') {
+        setStatus(`Loading ${guest.title}…`);
+        spec = { kind: 'flat', image: await fetchBytes(guest.file), name: guest.title };
+      } else if (guest.kind === 'custom-linux') {
+        if (!kernelFile) throw new Error('choose a bzImage file first');
+        setStatus(`Loading ${kernelFile.name}…`);
+        const kernel = new Uint8Array(await kernelFile.arrayBuffer());
+        const initrd = initrdFile ? new Uint8Array(await initrdFile.arrayBuffer()) : undefined;
+        spec = { kind: 'linux', kernel, initrd, cmdline: linuxCmdline(customCmdline), name: kernelFile.name };
+        linuxDevices();
+      } else {
+        setStatus('Loading kernel…');
+        const kernel = await fetchBytes(guest.kernel);
+        setStatus('Loading initrd…');
+        const initrd = await fetchBytes(guest.initrd);
+        spec = { kind: 'linux', kernel, initrd, cmdline: linuxCmdline(guest.cmdline), name: `${guest.title} ${index + 1}` };
+        linuxDevices();
         let seen = '';
         let next = 0;
         watch = (text) => {

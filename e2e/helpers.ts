@@ -40,3 +40,13 @@ export async function sh(page: Page, cmd: string, ms = 300_000, machine = 0): Pr
   await expectConsole(page, new RegExp(`@@${n + 1}@@`), ms, machine);
   return (await consoleText(page, machine)).slice(before);
 }
+
+/** Create a dynamic disk in the Disks panel and choose it for the next boot. */
+export async function createAttachedDisk(page: Page, name: string, sizeMiB = 64): Promise<void> {
+  await page.getByLabel('Disk name').fill(name);
+  await page.getByLabel('Size (MiB)').fill(String(sizeMiB));
+  await page.getByLabel('Disk type').selectOption('dynamic');
+  await page.getByRole('button', { name: 'Create disk' }).click();
+  await page.getByLabel(`Attach ${name} at next boot`).check();
+}
+

@@ -6,11 +6,10 @@ import { test, expect, chromium, type Page } from '@playwright/test';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { consoleText, expectConsole, sh } from './helpers';
+import { consoleText, createAttachedDisk, expectConsole, sh, typeInConsole } from './helpers';
+import { CHROMIUM_FLAGS, CHROMIUM_PATH } from './chromium';
 
 const manifestPath = new URL('../public/guests/linux/manifest.json', import.meta.url);
-const CHROMIUM_FLAGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 async function exportDisk(page: Page, name: string, dir: string): Promise<string> {
   const [dl] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: `Export ${name}`, exact: true }).click()]);
@@ -30,16 +29,12 @@ test('boots Debian Linux; the guest formats an IndexedDB disk over IDE; files su
   const profile = testInfo.outputPath('profile');
   const out = testInfo.outputPath('exports');
   fs.mkdirSync(out, { recursive: true });
-  const launch = () => chromium.launchPersistentContext(profile, { headless: true, executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: CHROMIUM_FLAGS, baseURL, acceptDownloads: true });
+  const launch = () => chromium.launchPersistentContext(profile, { headless: true, executablePath: CHROMIUM_PATH, args: CHROMIUM_FLAGS, baseURL, acceptDownloads: true });
 
   let ctx = await launch();
   let page = ctx.pages()[0] ?? await ctx.newPage();
   await page.goto('/');
-  await page.getByLabel('Disk name').fill('linux-data');
-  await page.getByLabel('Size (MiB)').fill('64');
-  await page.getByLabel('Disk type').selectOption('dynamic');
-  await page.getByRole('button', { name: 'Create disk' }).click();
-  await page.getByLabel('Attach linux-data at next boot').check();
+  await createAttachedDisk(page, 'linux-data');
 
   const m1 = page.getByRole('region', { name: 'Machine 1' });
   await m1.getByLabel('Guest').selectOption('linux');
@@ -60,8 +55,7 @@ test('boots Debian Linux; the guest formats an IndexedDB disk over IDE; files su
   expect(log).not.toMatch(/Oops|BUG:|WARNING:|Kernel panic/);
 
   await sh(page, 'mke2fs -q /dev/sda && mount /dev/sda /mnt && echo written-in-the-browser > /mnt/hello.txt && mkdir /mnt/dir && cp /etc/pvlab-test.txt /mnt/dir/ && sync && umount /mnt', 600_000);
-  await page.locator('[data-testid=console-0] textarea').focus();
-  await page.keyboard.type('poweroff -f\n');
+  await typeInConsole(page, 'poweroff -f\n');
   await expect(page.getByTestId('status-0')).toContainText('powered off', { timeout: 300_000 });
 
   // After a reload the disk holds the files (checked outside the browser with qemu-img + debugfs).

@@ -3,7 +3,7 @@
 // DHCP server on eth0 (xen-netfront) and ping each other through the virtual switch; then
 // machine 1 reboots itself and reads its files back.
 import { test, expect, type Page } from '@playwright/test';
-import { consoleText, expectConsole, sh, typeInConsole } from './helpers';
+import { consoleText, createAttachedDisk, expectConsole, sh, typeInConsole } from './helpers';
 
 const SHELL = /pvlab: ready[\s\S]*root@pvlab:~# $/m;
 
@@ -18,11 +18,7 @@ async function bootPv(page: Page, machine: number, disk: boolean): Promise<void>
 test('two PV guests: Xen detected, xvda from IndexedDB survives a reboot, eth0 via DHCP, ping both ways', async ({ page }) => {
   test.setTimeout(1_500_000);
   await page.goto('/');
-  await page.getByLabel('Disk name').fill('pv-disk');
-  await page.getByLabel('Size (MiB)').fill('64');
-  await page.getByLabel('Disk type').selectOption('dynamic');
-  await page.getByRole('button', { name: 'Create disk' }).click();
-  await page.getByLabel('Attach pv-disk at next boot').check();
+  await createAttachedDisk(page, 'pv-disk');
   await page.getByRole('button', { name: 'Add machine' }).click();
   await bootPv(page, 0, true);
   await bootPv(page, 1, false);

@@ -464,6 +464,14 @@ export class Board {
     return skip;
   }
 
+  /**
+   * A disk's host I/O is in flight (the IDE controller's, or a PV disk backend's). While it
+   * is, an idle vCPU waits for it rather than skipping guest time ahead to the next timer.
+   */
+  get diskIoInFlight(): boolean {
+    return this.ide.hostIoInFlight > 0 || (this.xen?.diskIoBusy ?? false);
+  }
+
   /** Guest time of the next scheduled event, or Infinity. */
   nextEventTime(): number { return this.clock.nextDeadline(); }
   now(): number { this.syncClock(); return this.clock.now(); }

@@ -3,8 +3,8 @@
 // event-channel upcalls into the local APIC, grant-table frames and the xenstore/console
 // rings in backed memory, and the dom0 toolstack with its backends (hvc0, disks, NICs).
 //
-// Memory: the machine has XEN_EXTRA_BYTES of backed memory right above guest RAM that the
-// e820 map does not list. "Firmware" assigns the platform device's BAR1 there, so the grant
+// Memory: the machine has XEN_EXTRA_BYTES (memory-map.ts) of backed memory right above
+// guest RAM that the e820 map does not list. "Firmware" assigns the platform device's BAR1 there, so the grant
 // frames Linux places in BAR1 — and the xenstore and console rings at its end — are plain
 // memory to the core (no MMIO exits) and to the backends.
 
@@ -21,8 +21,6 @@ import { xenCpuid } from '../pv/cpuid';
 import type { PciAttachment, PciFunction } from '../devices/pci/pci-function';
 import type { BlockDevice } from '../disk/block-device';
 
-/** Backed memory above RAM for the platform device's BAR1 (16 MiB, its size). */
-export const XEN_EXTRA_BYTES = MM.XEN_EXTRA_BYTES;
 /** I/O port the firmware gives BAR0. */
 const PLATFORM_BAR0 = 0xc000;
 /** PCI slot of the platform device. */
@@ -133,8 +131,8 @@ export class XenHost {
   constructor(private readonly board: Board, opts: XenHostOptions) {
     const ramBytes = board.ram.size;
     const barBase = ramBytes; // BAR1 sits right above RAM (16 MiB aligned: RAM sizes are whole MiB multiples of 16)
-    if (barBase % XEN_EXTRA_BYTES !== 0) throw new Error('Xen mode needs guest RAM to be a multiple of 16 MiB');
-    this.mem = new BackedMemory(board.memory, ramBytes + XEN_EXTRA_BYTES);
+    if (barBase % MM.XEN_EXTRA_BYTES !== 0) throw new Error('Xen mode needs guest RAM to be a multiple of 16 MiB');
+    this.mem = new BackedMemory(board.memory, ramBytes + MM.XEN_EXTRA_BYTES);
     this.gva = new GuestVirtual(board.vcpu, this.mem);
     this.hv = new Hypervisor((m) => opts.log?.(m));
     this.platform = new XenPlatformPci({
@@ -190,7 +188,7 @@ export class XenHost {
       },
     });
     this.toolstack = new Toolstack(this.hv);
-    const lastGfn = (ramBytes + XEN_EXTRA_BYTES) / 4096 - 1;
+    const lastGfn = (ramBytes + MM.XEN_EXTRA_BYTES) / 4096 - 1;
     this.guest = this.toolstack.buildDomain(this.domain, {
       storeGfn: lastGfn - 1,
       consoleGfn: lastGfn,

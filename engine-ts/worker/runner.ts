@@ -141,10 +141,8 @@ export class Runner {
 
   /** The vCPU waits for an interrupt: move guest time to the next event (pacing permitting). */
   private async idle(): Promise<void> {
-    if (this.board.ide.hostIoInFlight > 0 || this.board.xen?.diskIoBusy) {
-      // A disk's host I/O is in flight (IDE, or a PV disk backend): let its promise settle
-      // rather than jumping guest time from timer to timer while the guest waits for it.
-      await this.host.yieldToHost();
+    if (this.board.diskIoInFlight) {
+      await this.host.yieldToHost(); // let the disk's promise settle
       return;
     }
     const next = this.board.nextEventTime();
