@@ -3,6 +3,10 @@
 
 export const SECTOR_SIZE = 512;
 
+/**
+ * Operations may be issued before earlier ones have settled (blkback keeps a whole ring of
+ * requests going); the results must be as if each ran to completion in call order.
+ */
 export interface BlockDevice {
   /** Virtual size in bytes (a multiple of SECTOR_SIZE). */
   readonly size: number;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import * as X from '../../engine-ts/pv/xen-public';
-import { BLKIF_RSP_EOPNOTSUPP, BLKIF_RSP_ERROR, BLKIF_RSP_OKAY } from '../../engine-ts/pv/backends/blkback';
+import { BLKIF_RSP_EOPNOTSUPP, BLKIF_RSP_ERROR, BLKIF_RSP_OKAY, MAX_INDIRECT_SEGMENTS } from '../../engine-ts/pv/backends/blkback';
 import { PAGE } from './fake-guest';
 import { MemDisk, settle, SimBlkFront, World } from './sim-guest';
 
@@ -104,11 +104,13 @@ describe('blkback', () => {
       ['bad grant ref', () => front.put(0, 7n, 0, [{ gref: 100000, first: 0, last: 0 }]), BLKIF_RSP_ERROR],
       ['read into read-only grant', () => front.put(0, 8n, 0, [{ gref: roRef, first: 0, last: 0 }]), BLKIF_RSP_ERROR],
       ['unknown op', () => front.put(9, 9n, 0, []), BLKIF_RSP_EOPNOTSUPP],
-      ['indirect (not offered)', () => front.put(6, 10n, 0, []), BLKIF_RSP_EOPNOTSUPP],
+      ['indirect without segments', () => front.put(6, 10n, 0, []), BLKIF_RSP_ERROR],
+      ['indirect flush', () => front.put(6, 11n, 0, [], 3), BLKIF_RSP_EOPNOTSUPP],
     ];
     for (const [, put] of cases) put();
     front.push();
-    const rsps = await front.waitFor(cases.length);
+    // Answers may come in any order (requests run concurrently); the frontend matches ids.
+    const rsps = (await front.waitFor(cases.length)).sort((a, b) => Number(a.id - b.id));
     expect(rsps.map((r) => [Number(r.id), r.status])).toEqual(cases.map(([, , s], i) => [i + 1, s]));
     expect(g.mem.peek(gfn * PAGE, PAGE).every((b) => b === 0)).toBe(true); // nothing written through bad requests
     // Still serving.
@@ -152,7 +154,7 @@ describe('blkback', () => {
     put(1, 16, 32);
     put(2, disk.size / 512 - 1, 2);
     front.push();
-    const r = await front.waitFor(2);
+    const r = (await front.waitFor(2)).sort((a, b) => Number(a.id - b.id));
     expect(r.map((x) => x.status)).toEqual([BLKIF_RSP_OKAY, BLKIF_RSP_ERROR]);
     expect(disk.discards).toEqual([[16, 32]]);
   });
@@ -174,6 +176,116 @@ describe('blkback', () => {
     expect(back.state).toBe(X.XenbusState.InitWait);
     front.connect();
     expect((await front.read(10, 4)).data).toEqual(disk.data.slice(10 * 512, 14 * 512));
+  });
+
+  it('indirect requests move up to 256 pages at once, through granted segment pages', async () => {
+    const { front, disk, g, back } = setup();
+    front.connect();
+    expect(g.xsRead('/local/domain/0/backend/vbd/1/51712/feature-max-indirect-segments')).toBe(String(MAX_INDIRECT_SEGMENTS));
+    // Write 1 MiB (256 pages, one indirect page of descriptors), then read it back.
+    const data = pattern(MAX_INDIRECT_SEGMENTS * PAGE, 5);
+    const pages = Array.from({ length: MAX_INDIRECT_SEGMENTS }, (_, i) => {
+      const gfn = g.allocPage();
+      g.mem.peek(gfn * PAGE, PAGE).set(data.subarray(i * PAGE, (i + 1) * PAGE));
+      return { gfn, gref: g.grant(gfn, false) };
+    });
+    const seg = pages.map((p) => ({ gref: p.gref, first: 0, last: 7 }));
+    expect((await front.indirect(1, 40n, 64, seg)).status).toBe(BLKIF_RSP_OKAY);
+    expect(disk.data.slice(64 * 512, 64 * 512 + data.length)).toEqual(data);
+    for (const p of pages) g.mem.peek(p.gfn * PAGE, PAGE).fill(0);
+    // A read with partial first/last segments lands exactly where the segments say.
+    const part = [{ ...seg[0], first: 2, last: 7 }, ...seg.slice(1, 9), { ...seg[9], first: 0, last: 3 }];
+    const rsp = await front.indirect(0, 41n, 64, part);
+    expect(rsp).toEqual({ id: 41n, operation: 0, status: BLKIF_RSP_OKAY });
+    expect(g.mem.peek(pages[0].gfn * PAGE, 1024).every((b) => b === 0)).toBe(true);
+    expect(g.mem.peek(pages[0].gfn * PAGE + 1024, 3072)).toEqual(disk.data.slice(64 * 512, 64 * 512 + 3072));
+    expect(g.mem.peek(pages[9].gfn * PAGE, 2048)).toEqual(disk.data.slice(64 * 512 + 3072 + 8 * PAGE, 64 * 512 + 3072 + 8 * PAGE + 2048));
+    expect(g.mem.peek(pages[9].gfn * PAGE + 2048, 2048).every((b) => b === 0)).toBe(true);
+    expect(back.stats.indirect).toBe(2);
+    expect(g.t.dom.grants.activeCount()).toBe(1); // segment and descriptor grants released
+  });
+
+  it('bad indirect requests get errors without touching memory or disk', async () => {
+    const { front, disk, g } = setup({ readOnly: false });
+    front.connect();
+    const gfn = g.allocPage();
+    const gref = g.grant(gfn, false);
+    const before = disk.data.slice();
+    const seg = [{ gref, first: 0, last: 7 }];
+    const cases: [string, () => Promise<{ status: number }>, number][] = [
+      ['too many segments', () => front.indirect(0, 1n, 0, seg, { nr: MAX_INDIRECT_SEGMENTS + 1 }), BLKIF_RSP_ERROR],
+      ['descriptor page not granted', () => front.indirect(1, 2n, 0, seg, { descGref: 99999 }), BLKIF_RSP_ERROR],
+      ['last_sect 8 in a descriptor', () => front.indirect(1, 3n, 0, [{ gref, first: 0, last: 8 }]), BLKIF_RSP_ERROR],
+      ['past the end of the disk', () => front.indirect(1, 4n, disk.size / 512 - 4, seg), BLKIF_RSP_ERROR],
+      ['segment not granted', () => front.indirect(1, 5n, 0, [{ gref: 77777, first: 0, last: 7 }]), BLKIF_RSP_ERROR],
+      ['discard inside indirect', () => front.indirect(5, 6n, 0, seg), BLKIF_RSP_EOPNOTSUPP],
+    ];
+    for (const [name, run, status] of cases) expect([name, (await run()).status]).toEqual([name, status]);
+    expect(disk.data).toEqual(before);
+    expect(g.mem.peek(gfn * PAGE, PAGE).every((b) => b === 0)).toBe(true);
+    expect((await front.read(0, 8)).data).toEqual(disk.data.slice(0, 4096)); // still serving
+  });
+
+  it('keeps the whole ring in flight and answers in completion order', async () => {
+    const { front, disk, back, g } = setup();
+    front.connect();
+    // Hold the first read on the host until the others are done.
+    let release = () => {};
+    const gate = new Promise<void>((r) => (release = r));
+    const plain = disk.read.bind(disk);
+    disk.read = async (sector, dst) => {
+      if (sector === 0) await gate;
+      return plain(sector, dst);
+    };
+    const sectors = [0, 8, 16, 24];
+    sectors.forEach((sector, i) => {
+      const gfn = g.allocPage();
+      front.put(0, BigInt(100 + i), sector, [{ gref: g.grant(gfn, false), first: 0, last: 7 }]);
+    });
+    front.push();
+    const first = await front.waitFor(3);
+    expect(first.map((r) => r.id)).toEqual([101n, 102n, 103n]);
+    expect(back.stats.maxInFlight).toBe(4);
+    expect(back.busy).toBe(true);
+    release();
+    const [last] = await front.waitFor(1);
+    expect(last).toEqual({ id: 100n, operation: 0, status: BLKIF_RSP_OKAY });
+    expect(back.busy).toBe(false);
+  });
+
+  it('a write barrier waits for earlier requests and holds back later ones', async () => {
+    const { front, disk, g } = setup();
+    front.connect();
+    let release = () => {};
+    const gate = new Promise<void>((r) => (release = r));
+    const order: string[] = [];
+    const plainWrite = disk.write.bind(disk), plainRead = disk.read.bind(disk);
+    disk.write = async (sector, src) => {
+      if (sector === 0) await gate;
+      order.push(`write ${sector}`);
+      return plainWrite(sector, src);
+    };
+    disk.read = async (sector, dst) => {
+      order.push(`read ${sector}`);
+      return plainRead(sector, dst);
+    };
+    const page = (fill: number, ro: boolean) => {
+      const gfn = g.allocPage();
+      g.mem.peek(gfn * PAGE, PAGE).fill(fill);
+      return { gfn, gref: g.grant(gfn, ro) };
+    };
+    const a = page(0xaa, true), b = page(0xbb, true), c = page(0, false);
+    front.put(1, 1n, 0, [{ gref: a.gref, first: 0, last: 7 }]);
+    front.put(2, 2n, 8, [{ gref: b.gref, first: 0, last: 7 }]); // WRITE_BARRIER
+    front.put(0, 3n, 8, [{ gref: c.gref, first: 0, last: 7 }]);
+    front.push();
+    await settle(() => false, 20);
+    expect(order).toEqual([]); // nothing passes the held write
+    release();
+    const rsps = await front.waitFor(3);
+    expect(rsps.map((r) => [Number(r.id), r.status])).toEqual([[1, 0], [2, 0], [3, 0]]);
+    expect(order).toEqual(['write 0', 'write 8', 'read 8']);
+    expect(g.mem.peek(c.gfn * PAGE, PAGE).every((x) => x === 0xbb)).toBe(true);
   });
 
   it('x86_64-abi layout is honoured when the frontend asks for it', async () => {

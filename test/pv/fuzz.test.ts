@@ -262,6 +262,13 @@ describe('fuzz: hostile guests against the PV layer', () => {
           slot[20 + s * 8 + 4] = first;
           slot[20 + s * 8 + 5] = pick(r, [7, first, first + int(r, 8 - first), int(r, 256)]);
         }
+        if (slot[0] === 6) {
+          // INDIRECT: u16 nr_segments @2, indirect_grefs[8] @24 (descriptor pages: granted, junk or not).
+          const nr = pick(r, [1, 11, 32, 256, 257, 512, 4096, 65535, int(r, 300)]);
+          slot[2] = nr & 0xff;
+          slot[3] = nr >> 8;
+          for (let p = 0; p < 8; p++) g1.mem.setU32(off + 24 + p * 4, fuzzRef(r, bf.ringRef));
+        }
       }
       const mode = r();
       const prod = mode < 0.05 ? u32r(r) : mode < 0.08 ? (prod0 - 1) >>> 0 : mode < 0.1 ? (prod0 + 33) >>> 0 : (prod0 + k) >>> 0;
@@ -427,6 +434,7 @@ describe('fuzz: hostile guests against the PV layer', () => {
     expect(w.logs.filter((l) => /handler failed|raised|internal error|sink of .* failed/.test(l))).toEqual([]);
     // The fuzz did reach the interesting paths.
     expect(blk.stats.requests).toBeGreaterThan(1000);
+    expect(blk.stats.indirect).toBeGreaterThan(100); // INDIRECT requests whose descriptor pages were granted
     expect(w.logs.some((l) => /bogus ring requests/.test(l))).toBe(true);
     expect(nic1.stats.txErrors).toBeGreaterThan(100);
     expect(nic2.stats.rxPackets).toBeGreaterThan(100);

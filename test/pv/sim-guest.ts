@@ -380,6 +380,35 @@ export class SimBlkFront {
     return rsp;
   }
 
+  /**
+   * One BLKIF_OP_INDIRECT request (i386 layout): the segment descriptors go into granted pages
+   * (512 per page). `nr` overrides the segment count field, `descGref` the descriptor grant.
+   */
+  async indirect(op: number, id: bigint, sector: number, segs: { gref: number; first: number; last: number }[], opts: { nr?: number; descGref?: number } = {}): Promise<BlkResponse> {
+    const g = this.g;
+    const descs: { gfn: number; gref: number }[] = [];
+    for (let p = 0; p * 512 < segs.length; p++) {
+      const gfn = g.allocPage();
+      g.mem.peek(gfn * PAGE, PAGE).fill(0);
+      segs.slice(p * 512, (p + 1) * 512).forEach((s, i) => poke(g.mem, gfn * PAGE + i * 8, [[0, 4, s.gref], [4, 1, s.first], [5, 1, s.last]]));
+      descs.push({ gfn, gref: g.grant(gfn, true) });
+    }
+    const off = this.ring + 64 + (this.req_prod_pvt % BLK_RING) * BLK_REQ;
+    g.mem.peek(off, BLK_REQ).fill(0);
+    // blkif_request_indirect: op @0, indirect_op @1, nr_segments @2, id @4, sector @12, handle @20, grefs @24
+    poke(g.mem, off, [[0, 1, 6], [1, 1, op], [2, 2, opts.nr ?? segs.length], [4, 8, id], [12, 8, sector]]);
+    descs.forEach((d, i) => poke(g.mem, off + 24 + i * 4, [[0, 4, opts.descGref ?? d.gref]]));
+    this.req_prod_pvt = (this.req_prod_pvt + 1) >>> 0;
+    this.push();
+    const [rsp] = await this.waitFor(1);
+    for (const d of descs) {
+      g.endGrant(d.gref);
+      g.freePage(d.gfn);
+    }
+    if (rsp.id !== id) throw new Error(`response id ${rsp.id} for request ${id}`);
+    return rsp;
+  }
+
   /** Give back the ring page, its grant and the event channel (after the backend let go). */
   release(): void {
     if (this.ringRef >= 0 && this.g.endGrant(this.ringRef)) this.g.freePage(this.ringGfn);

@@ -18,7 +18,7 @@ import { ConsoleSession } from './console-session';
 
 const MIB = 32;
 
-interface Phase { disk: string; op: string; wallS: number; guestMBs: number | null; exits: number; exitsPerMiB: number }
+interface Phase { disk: string; op: string; wallS: number; guestMBs: number | null; exits: number; exitsPerMiB: number; kInstrPerMiB: number }
 
 export async function main(args: string[]): Promise<number> {
   const { values } = parseArgs({ args, options: { verbose: { type: 'boolean' }, 'boot-timeout': { type: 'string' } } });
@@ -72,16 +72,18 @@ export async function main(args: string[]): Promise<number> {
         const cmd = op === 'write'
           ? `dd if=/dev/zero of=${dev} bs=1M count=${MIB} oflag=direct`
           : `dd if=${dev} of=/dev/null bs=1M count=${MIB} iflag=direct`;
-        const before = (await machine.stats()).exits;
+        const st0 = await machine.stats();
+        const before = st0.exits;
         const t = performance.now();
         const out = await sh(cmd, `${label} ${op}`);
         const wallS = (performance.now() - t) / 1000;
-        const after = (await machine.stats()).exits;
+        const st1 = await machine.stats();
+        const after = st1.exits;
         const exits = (after.io - before.io) + (after.mmio - before.mmio) + (after.hypercall - before.hypercall);
         // busybox dd: "33554432 bytes (32.0MB) copied, 1.234567 seconds, 25.9MB/s" (guest time)
         const m = out.match(/copied, ([\d.]+) seconds/);
         const guestMBs = m ? MIB / Number(m[1]) : null;
-        phases.push({ disk: label, op, wallS, guestMBs, exits, exitsPerMiB: exits / MIB });
+        phases.push({ disk: label, op, wallS, guestMBs, exits, exitsPerMiB: exits / MIB, kInstrPerMiB: (st1.instructions - st0.instructions) / MIB / 1000 });
       }
     }
     print(phases, bootS);
@@ -101,9 +103,9 @@ function print(p: Phase[], bootS: number): void {
   console.log(`\nbench:pv — ${MIB} MiB dd with O_DIRECT, same boot (boot took ${bootS.toFixed(0)} s wall); load ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
   // busybox dd prints its own rate only when built with the third status line; show it when it does.
   const guest = p.some((x) => x.guestMBs !== null);
-  console.log(`| disk | op | MB/s (wall) |${guest ? ' MB/s (guest time) |' : ''} VM exits | exits per MiB |`);
-  console.log(`|---|---|--:|${guest ? '--:|' : ''}--:|--:|`);
-  for (const x of p) console.log(`| ${x.disk} | ${x.op} | ${f(MIB / x.wallS)} |${guest ? ` ${f(x.guestMBs)} |` : ''} ${x.exits} | ${f(x.exitsPerMiB, 0)} |`);
+  console.log(`| disk | op | MB/s (wall) |${guest ? ' MB/s (guest time) |' : ''} VM exits | exits per MiB | guest instructions per MiB |`);
+  console.log(`|---|---|--:|${guest ? '--:|' : ''}--:|--:|--:|`);
+  for (const x of p) console.log(`| ${x.disk} | ${x.op} | ${f(MIB / x.wallS)} |${guest ? ` ${f(x.guestMBs)} |` : ''} ${x.exits} | ${f(x.exitsPerMiB, 0)} | ${f(x.kInstrPerMiB, 0)}k |`);
   for (const op of ['write', 'read']) {
     const e = p.find((x) => x.op === op && x.disk.startsWith('emulated'))!, v = p.find((x) => x.op === op && x.disk.startsWith('PV'))!;
     const guestRatio = v.guestMBs && e.guestMBs ? `, ${(v.guestMBs / e.guestMBs).toFixed(1)}× (guest time)` : '';

@@ -1,13 +1,18 @@
 // blkback: the block backend for xen-blkfront (io/blkif.h, spec §11-§12).
 //
 // Negotiation (all in publishFeatures / connect): we offer flush-cache and barrier, discard
-// when the disk can, no persistent grants, one ring page, one queue, no indirect segments.
-// The frontend's `protocol` picks the request layout (x86_32-abi by default).
+// when the disk can, indirect segments (up to MAX_INDIRECT_SEGMENTS per request), no
+// persistent grants, one ring page, one queue. The frontend's `protocol` picks the request
+// layout (x86_32-abi by default).
 //
-// Data path: requests are copied out of the shared ring, validated (operation, segment
-// count, first/last sector, disk range, grant of every segment), executed one at a time in
-// ring order against the BlockDevice, and answered with {id, operation, status}. Guest data
-// moves only through hv.withGrant, which hands over exactly the granted page.
+// Data path: every request on the ring is copied out, validated (operation, segment count,
+// first/last sector, disk range; for INDIRECT the segment pages are copied out too) and
+// started at once, so the disk sees the whole queue (up to the 32 ring slots) without a round
+// trip through the guest between requests. The disk runs them in the order they were issued
+// (BlockDevice contract); a WRITE_BARRIER waits for everything before it and holds back
+// everything after it. Responses {id, operation, status} are written as requests complete,
+// possibly out of order (the frontend matches them by id). Guest data moves only through
+// hv.withGrant, which hands over exactly the granted page.
 
 import type { BlockDevice } from '../../disk/block-device';
 import { SECTOR_SIZE } from '../../disk/block-device';
@@ -29,6 +34,12 @@ export const BLKIF_RSP_ERROR = -1;
 export const BLKIF_RSP_OKAY = 0;
 
 export const BLKIF_MAX_SEGMENTS_PER_REQUEST = 11;
+/** Segments we accept in one INDIRECT request (feature-max-indirect-segments; Linux blkback offers 256). */
+export const MAX_INDIRECT_SEGMENTS = 256;
+/** blkif_request_segment structs per indirect page (8 bytes each). */
+const SEGMENTS_PER_INDIRECT_PAGE = PAGE_SIZE / 8;
+/** BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST: indirect_grefs[] slots in the request. */
+const MAX_INDIRECT_PAGES = 8;
 /** Sectors per 4 KiB segment page: first_sect/last_sect run 0..7. */
 const SECTORS_PER_PAGE = PAGE_SIZE / SECTOR_SIZE;
 
@@ -44,9 +55,11 @@ interface BlkifAbi {
   sectorOff: number;
   segOff: number;
   discardNrOff: number;
+  /** blkif_request_indirect: indirect_grefs[8] (indirect_op @1 and u16 nr_segments @2 in both). */
+  indirectGrefsOff: number;
 }
-const ABI_X86_32: BlkifAbi = { name: 'x86_32-abi', requestSize: 108, idOff: 4, sectorOff: 12, segOff: 20, discardNrOff: 20 };
-const ABI_X86_64: BlkifAbi = { name: 'x86_64-abi', requestSize: 112, idOff: 8, sectorOff: 16, segOff: 24, discardNrOff: 24 };
+const ABI_X86_32: BlkifAbi = { name: 'x86_32-abi', requestSize: 108, idOff: 4, sectorOff: 12, segOff: 20, discardNrOff: 20, indirectGrefsOff: 24 };
+const ABI_X86_64: BlkifAbi = { name: 'x86_64-abi', requestSize: 112, idOff: 8, sectorOff: 16, segOff: 24, discardNrOff: 24, indirectGrefsOff: 28 };
 /** blkif_response: u64 id @0, u8 operation @8, i16 status @10. */
 const RSP_OP = 8;
 const RSP_STATUS = 10;
@@ -78,9 +91,15 @@ export class BlkBack extends XenbusBackend {
   private abi: BlkifAbi = ABI_X86_32;
   /** Bumped on every disconnect so late I/O completions of an old connection are dropped. */
   private generation = 0;
-  private running = false;
+  /** Requests consumed from the ring and not yet answered (their disk I/O is in flight). */
+  private inFlight = 0;
+  /** Settles when the latest WRITE_BARRIER has finished; later requests start after it. */
+  private barrier: Promise<unknown> | null = null;
+  /** Completions of the requests in flight (a barrier waits for all of them). */
+  private readonly pending = new Set<Promise<unknown>>();
+  private consuming = false;
   private readonly readOnly: boolean;
-  stats = { requests: 0, errors: 0, bytesRead: 0, bytesWritten: 0, flushes: 0, discards: 0 };
+  stats = { requests: 0, errors: 0, bytesRead: 0, bytesWritten: 0, flushes: 0, discards: 0, indirect: 0, maxInFlight: 0 };
 
   constructor(
     ctx: BackendContext,
@@ -104,7 +123,7 @@ export class BlkBack extends XenbusBackend {
 
   /** No request is being processed (all consumed requests have been answered). */
   get idle(): boolean {
-    return !this.running;
+    return this.inFlight === 0;
   }
 
   // ---- negotiation ----------------------------------------------------------------------
@@ -115,6 +134,7 @@ export class BlkBack extends XenbusBackend {
     xs.write(`${p}/feature-flush-cache`, '1');
     xs.write(`${p}/feature-barrier`, '1');
     xs.write(`${p}/feature-persistent`, '0');
+    xs.write(`${p}/feature-max-indirect-segments`, String(MAX_INDIRECT_SEGMENTS));
     if (this.disk.discard && !this.readOnly) {
       xs.write(`${p}/feature-discard`, '1');
       xs.write(`${p}/discard-granularity`, String(SECTOR_SIZE));
@@ -123,8 +143,8 @@ export class BlkBack extends XenbusBackend {
     } else {
       xs.write(`${p}/feature-discard`, '0');
     }
-    // Left out on purpose: max-ring-page-order, multi-queue-max-queues,
-    // feature-max-indirect-segments (one page, one queue, 11 segments per request).
+    // Left out on purpose: max-ring-page-order and multi-queue-max-queues (one page, one queue:
+    // 32 requests of up to MAX_INDIRECT_SEGMENTS pages keep the disk busy).
   }
 
   protected connect(): boolean {
@@ -168,7 +188,9 @@ export class BlkBack extends XenbusBackend {
 
   protected disconnect(): void {
     this.generation++;
-    this.running = false;
+    this.inFlight = 0;
+    this.barrier = null;
+    this.pending.clear();
     this.ring = null;
     if (this.port > 0) this.ctx.hv.dom0.close(this.port);
     this.port = -1;
@@ -178,50 +200,87 @@ export class BlkBack extends XenbusBackend {
 
   // ---- data path --------------------------------------------------------------------------
 
-  /** A pass over the ring is running (its disk I/O is in flight on the host). */
+  /** Requests are in flight (their disk I/O runs on the host). */
   get busy(): boolean {
-    return this.running;
+    return this.inFlight > 0;
   }
 
-  /** The frontend notified us: process requests unless a pass is already running. */
+  /** The frontend notified us (or a slot came free): start every request on the ring. */
   kick(): void {
-    if (this.running || !this.ring) return;
-    this.running = true;
-    void this.serve(this.generation);
+    if (this.consuming || !this.ring) return;
+    this.consuming = true;
+    try {
+      this.consume(this.generation);
+    } catch (e) {
+      this.ctx.log(`${this.backendPath}: ${(e as Error).message}`);
+      this.fatal(`internal error: ${(e as Error).message}`);
+    } finally {
+      this.consuming = false;
+    }
   }
 
-  private async serve(gen: number): Promise<void> {
-    try {
-      for (;;) {
-        if (gen !== this.generation || !this.ring || !this.mapping) return;
-        const page = this.mapping.view();
-        const w = page ? BackRing.words(page) : null;
-        if (!page || !w) return this.fatal('ring page is gone');
-        const ring = this.ring;
-        const n = ring.unconsumedRequests(w);
-        if (n < 0) {
-          return this.fatal(`frontend provided bogus ring requests (req_prod ${ring.req_prod(w)}, rsp_prod_pvt ${ring.rsp_prod_pvt}); halting`);
-        }
-        if (n === 0) {
-          if (ring.finalCheckForRequests(w)) continue;
-          return;
-        }
+  private consume(gen: number): void {
+    for (;;) {
+      if (gen !== this.generation || !this.ring || !this.mapping) return;
+      const page = this.mapping.view();
+      const w = page ? BackRing.words(page) : null;
+      if (!page || !w) return this.fatal('ring page is gone');
+      const ring = this.ring;
+      const n = ring.unconsumedRequests(w);
+      if (n < 0) {
+        return this.fatal(`frontend provided bogus ring requests (req_prod ${ring.req_prod(w)}, rsp_prod_pvt ${ring.rsp_prod_pvt}); halting`);
+      }
+      if (n === 0) {
+        if (ring.finalCheckForRequests(w)) continue;
+        return;
+      }
+      for (let i = 0; i < n; i++) {
         // Copy the request out before looking at it: the guest may rewrite the slot.
         const off = ring.slot(ring.req_cons);
         const raw = page.slice(off, off + this.abi.requestSize);
         ring.req_cons = (ring.req_cons + 1) >>> 0;
-        const req = this.parse(raw);
-        const status = typeof req === 'number' ? req : await this.execute(req);
-        if (gen !== this.generation) return; // disconnected while the I/O ran
-        // The response names the request's operation (for INDIRECT, the operation inside it).
-        this.respond(raw, raw[0] === BLKIF_OP_INDIRECT ? raw[1] : raw[0], status);
+        this.startRequest(raw, gen);
       }
-    } catch (e) {
-      this.ctx.log(`${this.backendPath}: ${(e as Error).message}`);
-      if (gen === this.generation) this.fatal(`internal error: ${(e as Error).message}`);
-    } finally {
-      if (gen === this.generation) this.running = false;
     }
+  }
+
+  /** Validate one request and start it; it is answered when its I/O completes. */
+  private startRequest(raw: Uint8Array, gen: number): void {
+    // The response names the request's operation (for INDIRECT, the operation inside it).
+    const op = raw[0] === BLKIF_OP_INDIRECT ? raw[1] : raw[0];
+    const req = this.parse(raw);
+    if (typeof req === 'number') {
+      this.respond(raw, op, req);
+      return;
+    }
+    this.inFlight++;
+    this.stats.maxInFlight = Math.max(this.stats.maxInFlight, this.inFlight);
+    let done: Promise<number>;
+    if (req.operation === BLKIF_OP_WRITE_BARRIER) {
+      done = Promise.all(this.pending).then(() => this.execute(req));
+      this.barrier = done;
+    } else if (this.barrier) {
+      done = this.barrier.then(() => this.execute(req));
+    } else {
+      done = this.execute(req); // issues its disk operations now, in ring order
+    }
+    const settled = done.then(
+      (status) => this.complete(gen, raw, op, status),
+      (e: unknown) => this.complete(gen, raw, op, this.error(`internal error: ${(e as Error).message}`)),
+    );
+    this.pending.add(settled);
+    void settled.then(() => {
+      this.pending.delete(settled);
+      if (this.barrier === done && gen === this.generation) this.barrier = null;
+    });
+  }
+
+  private complete(gen: number, raw: Uint8Array, op: number, status: number): void {
+    if (gen !== this.generation) return; // disconnected while the I/O ran
+    this.inFlight--;
+    this.respond(raw, op, status);
+    // A full ring may have left requests unconsumed: the freed slot lets us take them.
+    this.kick();
   }
 
   /** Decode and validate; a number is the status to answer with at once. */
@@ -239,17 +298,7 @@ export class BlkBack extends XenbusBackend {
         const dataless = operation === BLKIF_OP_FLUSH_DISKCACHE || operation === BLKIF_OP_WRITE_BARRIER;
         if (nr > BLKIF_MAX_SEGMENTS_PER_REQUEST || (nr === 0 && !dataless)) return BLKIF_RSP_ERROR;
         if (operation !== BLKIF_OP_READ && nr > 0 && this.readOnly) return BLKIF_RSP_ERROR;
-        const segments: Segment[] = [];
-        let nr_sectors = 0;
-        for (let i = 0; i < nr; i++) {
-          const s = a.segOff + i * 8; // u32 gref @0, u8 first_sect @4, u8 last_sect @5
-          const seg = { gref: u32(raw, s), first_sect: raw[s + 4], last_sect: raw[s + 5] };
-          if (seg.last_sect >= SECTORS_PER_PAGE || seg.first_sect > seg.last_sect) return BLKIF_RSP_ERROR;
-          segments.push(seg);
-          nr_sectors += seg.last_sect - seg.first_sect + 1;
-        }
-        if (nr > 0 && (sector_number > this.sectors || nr_sectors > this.sectors - sector_number)) return BLKIF_RSP_ERROR;
-        return { operation, id, sector_number, segments, nr_sectors };
+        return this.segmentsOf(operation, id, sector_number, raw, a.segOff, nr);
       }
       case BLKIF_OP_DISCARD: {
         if (!this.disk.discard || this.readOnly) return BLKIF_RSP_EOPNOTSUPP;
@@ -257,10 +306,50 @@ export class BlkBack extends XenbusBackend {
         if (nr_sectors === 0 || sector_number > this.sectors || nr_sectors > this.sectors - sector_number) return BLKIF_RSP_ERROR;
         return { operation, id, sector_number, segments: [], nr_sectors };
       }
+      case BLKIF_OP_INDIRECT:
+        return this.parseIndirect(raw, id, sector_number);
       default:
-        // INDIRECT (not offered), RESERVED_1 and anything else.
+        // RESERVED_1 and anything else.
         return BLKIF_RSP_EOPNOTSUPP;
     }
+  }
+
+  /**
+   * blkif_request_indirect: the segments live in up to 8 granted pages (512 per page). They
+   * are copied out of those pages now, so the guest cannot change them under us.
+   */
+  private parseIndirect(raw: Uint8Array, id: Uint8Array, sector_number: number): BlkRequest | number {
+    const operation = raw[1];
+    if (operation !== BLKIF_OP_READ && operation !== BLKIF_OP_WRITE) return BLKIF_RSP_EOPNOTSUPP;
+    if (operation === BLKIF_OP_WRITE && this.readOnly) return BLKIF_RSP_ERROR;
+    const nr = raw[2] | (raw[3] << 8);
+    if (nr === 0 || nr > MAX_INDIRECT_SEGMENTS) return BLKIF_RSP_ERROR;
+    const pages = Math.ceil(nr / SEGMENTS_PER_INDIRECT_PAGE);
+    if (pages > MAX_INDIRECT_PAGES) return BLKIF_RSP_ERROR;
+    const descs = new Uint8Array(nr * 8);
+    for (let p = 0; p < pages; p++) {
+      const gref = u32(raw, this.abi.indirectGrefsOff + p * 4);
+      const count = Math.min(SEGMENTS_PER_INDIRECT_PAGE, nr - p * SEGMENTS_PER_INDIRECT_PAGE);
+      const r = this.ctx.hv.withGrant(this.frontendId, gref, false, (page) => descs.set(page.subarray(0, count * 8), p * SEGMENTS_PER_INDIRECT_PAGE * 8));
+      if (!r.ok) return this.error(`indirect: grant ${gref} of the segment page refused (status ${r.status})`);
+    }
+    this.stats.indirect++;
+    return this.segmentsOf(operation, id, sector_number, descs, 0, nr);
+  }
+
+  /** Decode `nr` blkif_request_segment structs at `off` and check them against the disk. */
+  private segmentsOf(operation: number, id: Uint8Array, sector_number: number, b: Uint8Array, off: number, nr: number): BlkRequest | number {
+    const segments: Segment[] = [];
+    let nr_sectors = 0;
+    for (let i = 0; i < nr; i++) {
+      const s = off + i * 8; // u32 gref @0, u8 first_sect @4, u8 last_sect @5
+      const seg = { gref: u32(b, s), first_sect: b[s + 4], last_sect: b[s + 5] };
+      if (seg.last_sect >= SECTORS_PER_PAGE || seg.first_sect > seg.last_sect) return BLKIF_RSP_ERROR;
+      segments.push(seg);
+      nr_sectors += seg.last_sect - seg.first_sect + 1;
+    }
+    if (nr > 0 && (sector_number > this.sectors || nr_sectors > this.sectors - sector_number)) return BLKIF_RSP_ERROR;
+    return { operation, id, sector_number, segments, nr_sectors };
   }
 
   private async execute(req: BlkRequest): Promise<number> {
@@ -298,12 +387,15 @@ export class BlkBack extends XenbusBackend {
             pos += len;
           }
           // Barrier / flush-with-data: earlier writes are durable before this one, and it after.
-          if (flushing) await this.flush();
+          // All of the request's disk operations are issued now, so they queue in ring order.
+          const ops: Promise<void>[] = [];
+          if (flushing) ops.push(this.flush());
           if (buf.length > 0) {
-            await this.disk.write(req.sector_number, buf);
-            this.stats.bytesWritten += buf.length;
-            if (flushing) await this.flush();
+            ops.push(this.disk.write(req.sector_number, buf));
+            if (flushing) ops.push(this.flush());
           }
+          await Promise.all(ops);
+          this.stats.bytesWritten += buf.length;
           return BLKIF_RSP_OKAY;
         }
         case BLKIF_OP_DISCARD:
