@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
-import { createMachine, type LabNetwork, type MachineConfig, type MachineHandle, type StopReason } from '../engine-ts/api';
+import { BLKFRONT_CMDLINE, createMachine, type LabNetwork, type MachineConfig, type MachineHandle, type StopReason } from '../engine-ts/api';
 import { Console, type ConsoleApi } from './Console';
 import { GUESTS } from './guests';
 
@@ -53,8 +53,9 @@ export function MachinePanel(props: { index: number; network: LabNetwork; attach
       let watch: ((text: string) => void) | null = null;
       const xen = linux && pv;
       const config: Omit<MachineConfig, 'guest'> = { pacing: 'realtime', rtcStartSeconds: Math.floor(Date.now() / 1000), memoryMiB: guest.memoryMiB };
-      // With PV devices Linux's console is hvc0.
-      const linuxCmdline = (c: string) => (xen ? c.replace(/console=ttyS0[^ ]*/, 'console=hvc0') : c);
+      // With PV devices Linux's console is hvc0, and blkfront may send 1 MiB requests
+      // (blkback takes 256 indirect segments; Linux's own default is 32).
+      const linuxCmdline = (c: string) => (xen ? `${c.replace(/console=ttyS0[^ ]*/, 'console=hvc0')} ${BLKFRONT_CMDLINE}` : c);
       // Devices of a Linux machine: Xen mode with hvc0 and a NIC on the lab network, and the attached disk.
       const linuxDevices = () => {
         if (xen) {

@@ -1,6 +1,9 @@
 // The public surface of the engine (browser and Node): machine configuration and events.
 // The app and the CLI import only from engine-ts/api.
 
+/** Kernel parameter for Linux guests with a PV disk: blkfront may then send 1 MiB requests. */
+export { BLKFRONT_CMDLINE } from '../pv/backends/blkback';
+
 export type Pacing = 'realtime' | 'fast';
 
 export type GuestSpec =

@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { LinuxSession, root } from './guest';
+import { BLKFRONT_CMDLINE } from '../../engine-ts/api/node';
 
 const pvlab = (...args: string[]) => execFileSync(process.execPath, [path.join(root, 'tools/pvlab.mjs'), ...args], { cwd: root, encoding: 'utf8' });
 
@@ -19,7 +20,7 @@ describe('Debian Linux guest on the PV bus (Xen HVM)', () => {
     pvlab('disk', 'create', '--subformat', 'dynamic', vhd, '64M');
     const s = await LinuxSession.start({
       xen: true, consoleInput: 'hvc0', disks: [{ bus: 'xen', file: vhd }],
-      cmdline: 'console=hvc0 tsc=reliable printk.time=1',
+      cmdline: `console=hvc0 tsc=reliable printk.time=1 ${BLKFRONT_CMDLINE}`,
     });
     try {
       await s.waitForShell();
@@ -31,6 +32,8 @@ describe('Debian Linux guest on the PV bus (Xen HVM)', () => {
       expect(await s.sh('ls /sys/bus/pci/drivers')).toMatch(/xen-platform-pci/);
       expect(await s.sh('cat /sys/hypervisor/type 2>/dev/null || dmesg | grep -c "Xen HVM"')).toMatch(/xen|[1-9]/);
       expect(await s.sh('tty')).toMatch(/\/dev\/(hvc0|console)/);
+      // The initramfs passed blkfront its option from the command line: 1 MiB indirect requests.
+      expect(await s.sh('cat /sys/block/xvda/queue/max_hw_sectors_kb')).toMatch(/^1024\r?$/m);
       const out = await s.sh('mke2fs -q /dev/xvda && mount /dev/xvda /mnt && echo persisted-through-blkback > /mnt/note.txt && dd if=/dev/urandom of=/mnt/blob bs=64k count=16 2>/dev/null && md5sum /mnt/blob && sync && umount /mnt', 600_000);
       const md5 = out.match(/^([0-9a-f]{32})  \/mnt\/blob$/m)?.[1];
       expect(md5).toBeTruthy();

@@ -13,7 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
-import { createMachine, type MachineHandle } from '../../engine-ts/api/node';
+import { BLKFRONT_CMDLINE, createMachine, type MachineHandle } from '../../engine-ts/api/node';
 import { ConsoleSession } from './console-session';
 
 const MIB = 32;
@@ -46,8 +46,8 @@ export async function main(args: string[]): Promise<number> {
       kernel: new Uint8Array(fs.readFileSync(path.join(guestDir, 'bzImage'))),
       initrd: new Uint8Array(fs.readFileSync(path.join(guestDir, 'initrd.img'))),
       // Keep the emulated disk although PV drivers are present (the default unplugs it; "never"
-      // would also switch the PV drivers off).
-      cmdline: 'console=hvc0 tsc=reliable xen_emul_unplug=unnecessary',
+      // would also switch the PV drivers off). blkfront options as the lab's page boots Linux.
+      cmdline: `console=hvc0 tsc=reliable xen_emul_unplug=unnecessary ${BLKFRONT_CMDLINE}`,
     },
   }, { onConsole: (b) => session.events.onOutput(b) });
   const running = machine.run();
@@ -64,8 +64,9 @@ export async function main(args: string[]): Promise<number> {
     const bootTimeout = Number(values['boot-timeout'] ?? 1800);
     await session.waitFor(/pvlab: ready[\s\S]*root@pvlab:~# $/, bootTimeout * 1000, 'boot');
     const bootS = (performance.now() - t0) / 1000;
-    const devs = await sh('ls /sys/block', 'devices');
+    const devs = await sh('ls /sys/block; cat /sys/block/xvda/queue/max_hw_sectors_kb', 'devices');
     if (!/\bsda\b/.test(devs) || !/\bxvda\b/.test(devs)) throw new Error(`expected sda and xvda, the guest has: ${devs.trim()}`);
+    const maxKiB = /^(\d+)\r?$/m.exec(devs)?.[1];
     const phases: Phase[] = [];
     for (const [label, dev] of [['emulated IDE (ata_piix)', '/dev/sda'], ['PV (xen-blkfront)', '/dev/xvda']] as const) {
       for (const op of ['write', 'read'] as const) {
@@ -86,7 +87,7 @@ export async function main(args: string[]): Promise<number> {
         phases.push({ disk: label, op, wallS, guestMBs, exits, exitsPerMiB: exits / MIB, kInstrPerMiB: (st1.instructions - st0.instructions) / MIB / 1000 });
       }
     }
-    print(phases, bootS);
+    print(phases, bootS, maxKiB ?? '?');
     return 0;
   } catch (e) {
     console.error(`bench:pv: ${(e as Error).message}`);
@@ -98,9 +99,10 @@ export async function main(args: string[]): Promise<number> {
   }
 }
 
-function print(p: Phase[], bootS: number): void {
+function print(p: Phase[], bootS: number, maxKiB: string): void {
   const f = (x: number | null, d = 1) => (x === null ? '—' : x.toFixed(d));
   console.log(`\nbench:pv — ${MIB} MiB dd with O_DIRECT, same boot (boot took ${bootS.toFixed(0)} s wall); load ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+  console.log(`xvda: requests of up to ${maxKiB} KiB (${BLKFRONT_CMDLINE})`);
   // busybox dd prints its own rate only when built with the third status line; show it when it does.
   const guest = p.some((x) => x.guestMBs !== null);
   console.log(`| disk | op | MB/s (wall) |${guest ? ' MB/s (guest time) |' : ''} VM exits | exits per MiB | guest instructions per MiB |`);

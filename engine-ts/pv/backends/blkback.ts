@@ -36,6 +36,11 @@ export const BLKIF_RSP_OKAY = 0;
 export const BLKIF_MAX_SEGMENTS_PER_REQUEST = 11;
 /** Segments we accept in one INDIRECT request (feature-max-indirect-segments; Linux blkback offers 256). */
 export const MAX_INDIRECT_SEGMENTS = 256;
+/**
+ * Linux kernel parameter that lets xen-blkfront use all of them (its default is 32, which
+ * splits a 1 MiB transfer into eight requests). The lab passes it when it boots Linux with PV devices.
+ */
+export const BLKFRONT_CMDLINE = `xen_blkfront.max_indirect_segments=${MAX_INDIRECT_SEGMENTS}`;
 /** blkif_request_segment structs per indirect page (8 bytes each). */
 const SEGMENTS_PER_INDIRECT_PAGE = PAGE_SIZE / 8;
 /** BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST: indirect_grefs[] slots in the request. */
