@@ -16,7 +16,7 @@ import { dispatch, dispatchLocked, dispatchFull } from './dispatch.gen';
 import { deliverInterrupt, recordException, INT_EXT } from './system';
 import { HLT } from './ops-sys';
 import { fpuEsc, fxsave, fxrstor } from './fpu';
-import { steps, stepsEnd, setSteps, setStepsEnd, stopRun, syncNow, leaveLoop, setLeaveLoop } from './steps';
+import { steps, stepsEnd, setSteps, setStepsEnd, stopRun, syncNow, loopEnd, setLoopEnd } from './steps';
 
 @external("env", "intAck") declare function hostIntAck(): i32;
 
@@ -252,7 +252,7 @@ let pendingStepTrap: bool = false;
 function execute(limit: u32): void {
   let n = steps;
   let ip = eip;
-  setLeaveLoop(false);
+  setLoopEnd(limit);
   do {
     setInstrEip(ip);
     if (ip - fetchLo < fetchFast) {
@@ -264,7 +264,7 @@ function execute(limit: u32): void {
     if (fault) { afterFault(); ip = eip; }
     n++;
     setSteps(n);
-  } while (n < limit && !leaveLoop);
+  } while (n < loopEnd);
   setEip(ip);
 }
 /** Instructions between two looks at R_PENDING. */
