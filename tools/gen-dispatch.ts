@@ -17,48 +17,32 @@ function hex(n: number): string {
 }
 
 // Three dispatchers come out of the table:
-//  - dispatch(): inlined into the run loop (core.ts execute()) for the first opcode byte; the
-//    0F map is a nested switch; a prefix hands the rest of the instruction to dispatchPrefixed().
-//  - dispatchPrefixed(): after a prefix; further prefixes and 0F update the decode state and
-//    continue its switch with the next byte (core.ts nextKey()/escapeKey()).
+//  - dispatch(): inlined into the run loop (core.ts execute()) for an instruction without
+//    prefixes whose bytes are all in the fetch window. Unprefixed 32-bit code runs the table's
+//    `fast` forms (assembly/fast.ts), which read the bytes in place and return the next EIP;
+//    instructions without one (and all 16-bit code) run their handlers as the full decoder
+//    does, after setting the eip global past the opcode. Prefixes, 16-bit 0F opcodes and
+//    KEY_RESET keys go to core.ts slowStep(), the full decoder out of line.
+//  - dispatchFull(): the full decoder, inlined into core.ts slowStep(); prefixes and 0F
+//    update the decode state and continue its switch with the next byte (core.ts nextKey()).
 //  - dispatchLocked(): after LOCK, only lockable forms; prefixes and 0F go through the
 //    functions named in the table (core.ts prefix*(), escape0F()).
-type Mode = 'main' | 'prefixed' | 'locked';
+type Mode = 'full' | 'locked';
 
 function modeImpl(impl: string, mode: Mode): string {
   const t = impl.trim();
   if (mode === 'locked') return t;
-  if (t === 'escape0F();') return mode === 'main' ? '' : 'key = escapeKeyPrefixed(); if (fault) return; continue;';
+  if (t === 'escape0F();') return 'key = escapeKeyPrefixed(); if (fault) return; continue;';
   const m = /^prefix(Seg|Opsize|Adsize|Rep)\((\d*)\);$/.exec(t);
-  if (m) {
-    const state = `prefixState${m[1]}(${m[2]});`;
-    return mode === 'main' ? `${state} afterPrefix();` : `${state} key = nextKey(); if (fault) return; continue;`;
-  }
+  if (m) return `prefixState${m[1]}(${m[2]}); key = nextKey(); if (fault) return; continue;`;
   return t;
 }
 
-// Unprefixed 32-bit forms whose register-register variant (ModRM mod = 3) the run loop
-// executes directly from the ModRM byte `m` (ops-alu.ts *RegReg32); memory forms go on as usual.
-const REG_FORM = new Map<number, string>([
-  ...[0, 1, 2, 3, 4, 5, 6, 7].flatMap((i): Array<[number, string]> => [
-    [i * 8 + 1, `aluRegReg32(${i}, m, true);`],
-    [i * 8 + 3, `aluRegReg32(${i}, m, false);`],
-  ]),
-  [0x85, 'testRegReg32(m);'],
-  [0x89, 'movRegReg32(m, true);'],
-  [0x8b, 'movRegReg32(m, false);'],
-]);
-
-function caseBody(e: OpEntry, impl: string, mode: Mode, size32 = false): string {
+function caseBody(e: OpEntry, impl: string, mode: Mode): string {
   const lines: string[] = [];
   const locked = mode === 'locked' && !!e.lock;
   impl = modeImpl(impl, mode);
-  const regForm = mode === 'main' && size32 ? REG_FORM.get(e.op) : undefined;
-  if (regForm) {
-    return `const m = fetch8(); if (m >= 0xc0) { ${regForm} return; } setModrm(m); decodeEA32(m); if (fault) return; ${impl} return;`;
-  }
-  // Without prefixes the address size is the code size, which the 32-bit keys imply.
-  if (e.modrm) lines.push(`${mode === 'main' && size32 ? 'decodeModrmA32()' : 'decodeModrm()'}; if (fault) return;`);
+  if (e.modrm) lines.push('decodeModrm(); if (fault) return;');
   if (locked) {
     lines.push('if (modrm >= 0xc0) { raiseUD(); return; }');
     if (Array.isArray(e.lock)) {
@@ -72,19 +56,28 @@ function caseBody(e: OpEntry, impl: string, mode: Mode, size32 = false): string 
 }
 
 /** Case lines for `entries` at the given indentation. */
-function cases(entries: OpEntry[], mode: Mode, indent: string, key = (op: number, size32: boolean) => op | (size32 ? 0x200 : 0)): string[] {
+function cases(entries: OpEntry[], mode: Mode, indent: string): string[] {
   const out: string[] = [];
+  const key = (op: number, size32: boolean) => op | (size32 ? 0x200 : 0);
   for (const e of entries) {
     const [i16, i32] = variants(e);
     const comment = ` // ${e.name}`;
-    if (i16 === i32 && caseBody(e, i16, mode, false) === caseBody(e, i32, mode, true)) {
+    if (i16 === i32) {
       out.push(`${indent}case ${hex(key(e.op, false))}: case ${hex(key(e.op, true))}: { ${caseBody(e, i16, mode)} }${comment}`);
     } else {
-      out.push(`${indent}case ${hex(key(e.op, false))}: { ${caseBody(e, i16, mode, false)} }${comment}`);
-      out.push(`${indent}case ${hex(key(e.op, true))}: { ${caseBody(e, i32, mode, true)} }${comment}`);
+      out.push(`${indent}case ${hex(key(e.op, false))}: { ${caseBody(e, i16, mode)} }${comment}`);
+      out.push(`${indent}case ${hex(key(e.op, true))}: { ${caseBody(e, i32, mode)} }${comment}`);
     }
   }
   return out;
+}
+
+/** Cases of the main dispatcher: the fast forms, keyed by `key(op)`. */
+function fastCases(entries: OpEntry[], indent: string, key: (op: number) => number): string[] {
+  return entries.filter((e) => e.fast).map((e) => {
+    const body = /\breturn\b/.test(e.fast!) ? `{ ${e.fast} }` : `return ${e.fast};`;
+    return `${indent}case ${hex(key(e.op))}: ${body} // ${e.name}`;
+  });
 }
 
 export function generate(): string {
@@ -98,54 +91,63 @@ export function generate(): string {
   const prefixOps = new Set([0x0f, 0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65, 0x66, 0x67, 0xf0, 0xf2, 0xf3]);
   const oneByte = sorted.filter((e) => e.op < 0x100 && e.op !== 0x0f);
   const map0F = sorted.filter((e) => e.op >= 0x100);
-  const main = cases(oneByte, 'main', '    ');
-  // The nested 0F switch is keyed by the second byte | 0x100 for 32-bit operand size (dense: a br_table).
-  const main0F = cases(map0F, 'main', '        ', (op, size32) => (op & 0xff) | (size32 ? 0x100 : 0));
-  const prefixed = cases(sorted, 'prefixed', '      ');
+  // Without a fast form: the full decoder's case, on the eip global set past the opcode.
+  const generic = (e: OpEntry, size32: boolean, len = 1) =>
+    `{ setEip(ip + ${len}); ${caseBody(e, variants(e)[size32 ? 1 : 0], 'full').replace(/\breturn;/g, 'return eip;')} }`;
+  const main: string[] = [];
+  for (const e of oneByte.filter((e) => !prefixOps.has(e.op))) {
+    main.push(`    case ${hex(e.op)}: ${generic(e, false)} // ${e.name}`);
+    main.push(...(e.fast ? fastCases([e], '    ', (op) => op | 0x200) : [`    case ${hex(e.op | 0x200)}: ${generic(e, true)} // ${e.name}`]));
+  }
+  // The nested 0F switch (32-bit code) is keyed by the second byte.
+  const main0F = map0F.flatMap((e) => e.fast ? fastCases([e], '        ', (op) => op & 0xff)
+    : [`        case ${hex(e.op & 0xff)}: ${generic(e, true, 2)} // ${e.name}`]);
+  const full = cases(sorted, 'full', '      ');
   const locked = cases(sorted.filter((e) => e.lock || prefixOps.has(e.op)), 'locked', '    ');
   const names = new Set<string>();
-  for (const line of [...main, ...main0F, ...prefixed, ...locked]) {
+  for (const line of [...main, ...main0F, ...full, ...locked]) {
     for (const m of line.replace(/\/\/.*$/, '').matchAll(/\b([A-Za-z_][A-Za-z0-9_]*)\(/g)) names.add(m[1]);
   }
-  names.add('escapeKey');
-  names.add('dispatchAfterReset');
-  for (const n of ['if', 'decodeModrm', 'decodeModrmA32', 'decodeEA32', 'fetch8', 'setModrm', 'raiseUD', 'dispatchPrefixed', 'reg8']) names.delete(n);
+  names.add('slowStep');
+  for (const n of ['if', 'decodeModrm', 'raiseUD', 'dispatchFull', 'reg8', 'setEip']) names.delete(n);
   const imports = [...names].sort();
   return `// GENERATED by tools/gen-dispatch.ts from engine-wasm/x86-table.ts — do not edit.
 // Key: opcode (0x000-0x0FF one-byte, 0x100-0x1FF 0F map) | 0x200 for 32-bit operand size.
 
-import { fault, modrm, raiseUD, reg8, setModrm } from './state';
-import { decodeModrm, decodeModrmA32, decodeEA32, fetch8 } from './decode';
+import { fault, modrm, raiseUD, reg8, eip, setEip } from './state';
+import { decodeModrm } from './decode';
 import {
   ${imports.join(',\n  ')},
 } from './ops';
 
 /**
- * Execute the instruction whose first opcode byte gives \`key\` (no prefixes seen yet).
- * Inlined into the run loop (core.ts execute()): keys from 0x400 up (a failed fetch) do nothing.
+ * Execute the instruction at EIP \`ip\`, all of whose bytes are in the fetch window from host
+ * address \`p\` on; \`key\` is its first byte | core.ts keyBase. Returns the EIP after it.
+ * Inlined into the run loop (core.ts execute()). Prefixes, 16-bit 0F opcodes and KEY_RESET
+ * keys (the first instruction after prefixes or a mode change) go to slowStep().
  */
-@inline export function dispatch(key: u32): void {
+@inline export function dispatch(key: u32, ip: u32, p: usize): u32 {
   switch (key) {
 ${main.join('\n')}
-    case 0x00f: case 0x20f: { // 0F escape
-      switch (escapeKey()) {
+    case 0x20f: { // 0F escape
+      switch (<u32>load<u8>(p + 1)) {
 ${main0F.join('\n')}
-        default: raiseUD(); return;
+        default: return slowStep(ip);
       }
     }
-    default: { // KEY_RESET set (first instruction after prefixes or a mode change), or a failed fetch
-      if (key >= 0x400 && !fault) dispatchAfterReset(key); else raiseUD();
-      return;
-    }
+    default: return slowStep(ip);
   }
 }
 
-/** The rest of an instruction after a prefix: \`key\` is the byte after it. */
-export function dispatchPrefixed(first: u32): void {
+/**
+ * The full decoder: \`first\` is the first byte of the instruction | 0x200 for 32-bit operand
+ * size (or a byte after a prefix). Inlined into core.ts slowStep().
+ */
+@inline export function dispatchFull(first: u32): void {
   let key = first;
   while (true) {
     switch (key) {
-${prefixed.join('\n')}
+${full.join('\n')}
       default: raiseUD(); return;
     }
   }

@@ -8,25 +8,24 @@ import {
 import {
   cpu, eip, setEip, instrEip, setInstrEip, code32, setOpsize32, setAdsize32, opsize32, adsize32,
   prefixes, setPrefixes, setSegOvr, fault, clearFault, excVector, excCode, excHasCode, raise, raiseGP, raiseUD,
-  loadLazy, PFX_LOCK, KEY_RESET, setKeyBase, keyBase, fetchLo, fetchLen, fetchBase, PFX_OPSIZE, PFX_ADSIZE, PFX_REP, PFX_REPNE, PFX_SEG, EXC_DF, EXC_PF, EXC_NM, EXC_DB, EXC_NMI, EXC_UD,
+  loadLazy, PFX_LOCK, KEY_RESET, setKeyBase, keyBase, fetchLo, fetchFast, fetchBase, PFX_OPSIZE, PFX_ADSIZE, PFX_REP, PFX_REPNE, PFX_SEG, EXC_DF, EXC_PF, EXC_NM, EXC_DB, EXC_NMI, EXC_UD,
   FLAG_IF, FLAG_TF, getEflags, delivered, setDelivered, clipFetchToInstruction, invalidateFetch, cr0, CR0_EM, CR0_TS, syncEipToMemory, loadEipFromMemory, modrm,
 } from './state';
 import { fetch8 } from './state';
-import { dispatch, dispatchLocked, dispatchPrefixed } from './dispatch.gen';
-import { fetchSlow } from './decode';
+import { dispatch, dispatchLocked, dispatchFull } from './dispatch.gen';
 import { deliverInterrupt, recordException, INT_EXT } from './system';
 import { HLT } from './ops-sys';
 import { fpuEsc, fxsave, fxrstor } from './fpu';
-import { steps, stepsEnd, setSteps, setStepsEnd, stopRun, syncNow, leaveLoop, setLeaveLoop } from './steps';
+import { steps, stepsEnd, setSteps, setStepsEnd, stopRun, syncNow, loopEnd, setLoopEnd } from './steps';
 
 @external("env", "intAck") declare function hostIntAck(): i32;
 
 let exitReason: i32 = EXIT_BUDGET;
 
 // ---- prefixes ------------------------------------------------------------------------------------
-// The main dispatcher (dispatch.gen.ts) handles a prefix by updating the decode state
-// (prefixState*) and continuing with the next byte (nextKey). After LOCK, decoding goes on
-// through dispatchLocked and the prefix*/escape0F functions below.
+// The full decoder (dispatchFull() in dispatch.gen.ts) handles a prefix by updating the
+// decode state (prefixState*) and continuing with the next byte (nextKey). After LOCK,
+// decoding goes on through dispatchLocked and the prefix*/escape0F functions below.
 
 /** Set when a prefix clipped the fetch window to the 15-byte limit (dropped after the instruction). */
 let clippedFetch: bool = false;
@@ -37,21 +36,10 @@ let clippedFetch: bool = false;
   const op = fetch8();
   return op | (opsize32 ? 0x200 : 0);
 }
-/** Key of the nested 0F switch in dispatch(): second byte | 0x100 for 32-bit operand size (0x200 after a failed fetch). */
-@inline export function escapeKey(): u32 {
-  const op = fetch8();
-  return fault ? 0x200 : op | (keyBase >> 1);
-}
-/** Fetch the second byte of a 0F-map opcode after a prefix (dispatchPrefixed keys). */
+/** Fetch the second byte of a 0F-map opcode in the full decoder (dispatchFull keys). */
 @inline export function escapeKeyPrefixed(): u32 {
   const op = fetch8();
   return 0x100 | op | (opsize32 ? 0x200 : 0);
-}
-/** The first byte was a prefix: decode and run the rest of the instruction. */
-export function afterPrefix(): void {
-  const k = nextKey();
-  if (!fault) dispatchPrefixed(k);
-  if (clippedFetch) { clippedFetch = false; invalidateFetch(); }
 }
 /** Decode state for an instruction without prefixes (after one with prefixes or a mode change). */
 @inline function resetDecode(): void {
@@ -60,12 +48,6 @@ export function afterPrefix(): void {
   setOpsize32(code32);
   setAdsize32(code32);
   setKeyBase(keyBase & ~KEY_RESET);
-}
-/** dispatch() got a key with KEY_RESET: reset the decode state, then decode from the first byte. */
-export function dispatchAfterReset(key: u32): void {
-  resetDecode();
-  dispatchPrefixed(key & 0x3ff);
-  if (clippedFetch) { clippedFetch = false; invalidateFetch(); }
 }
 @inline export function prefixStateSeg(s: u32): void { setSegOvr(<i32>s); setPrefixes(prefixes | PFX_SEG); }
 @inline export function prefixStateOpsize(): void { setPrefixes(prefixes | PFX_OPSIZE); setOpsize32(!code32); }
@@ -259,32 +241,48 @@ let pendingStepTrap: bool = false;
  * The hot loop: execute instructions (at least one) while fewer than `limit` have retired in
  * this run, the run was not stopped (stopRun) and nothing is pending (R_PENDING == 0).
  * `steps` is kept current after every instruction (syncNow and RDTSC read it).
+ *
+ * EIP lives in the local `ip` here: an instruction wholly inside the fetch window goes to
+ * dispatch() (dispatch.gen.ts), whose fast forms (fast.ts) read its bytes directly and
+ * return the next EIP without touching the `eip` global; everything else runs through
+ * slowStep() on the global. So the common path has no store-to-load round trip through
+ * memory for EIP (nor for the instruction count: `steps` is only written, for syncNow() and
+ * RDTSC).
  */
 function execute(limit: u32): void {
-  // The count lives in a local (a global would put a store-to-load round trip through memory
-  // on every instruction); `steps` is only written, for syncNow() and RDTSC.
   let n = steps;
-  setLeaveLoop(false);
+  let ip = eip;
+  setLoopEnd(limit);
   do {
-    setInstrEip(eip);
-    dispatch(fetchOpcode() | keyBase);
-    if (fault) afterFault();
+    setInstrEip(ip);
+    if (ip - fetchLo < fetchFast) {
+      const p = fetchBase + <usize>ip;
+      ip = dispatch(<u32>load<u8>(p) | keyBase, ip, p);
+    } else {
+      ip = slowStep(ip);
+    }
+    if (fault) { afterFault(); ip = eip; }
     n++;
     setSteps(n);
-  } while (n < limit && !leaveLoop);
+  } while (n < loopEnd);
+  setEip(ip);
 }
 /** Instructions between two looks at R_PENDING. */
 const CHUNK: u32 = 64;
 
-/** The first opcode byte; a failed fetch gives a key from 0x400 up (dispatch ignores it). */
-@inline function fetchOpcode(): u32 {
-  const off = eip;
-  if (off - fetchLo < fetchLen) { setEip(off + 1); return <u32>load<u8>(fetchBase + <usize>off); }
-  return fetchOpcodeSlow();
-}
-function fetchOpcodeSlow(): u32 {
-  const v = fetchSlow(1);
-  return fault ? 0x400 : v;
+/**
+ * Execute the instruction at `ip` with the full decoder, fetching through the checked paths
+ * (the fallback of dispatch() and of every fast form). Returns the EIP after it.
+ */
+export function slowStep(ip: u32): u32 {
+  setEip(ip);
+  const op = fetch8();
+  if (fault) return eip;
+  // KEY_RESET: the first instruction after prefixes or a mode change resets the decode state.
+  if (keyBase & KEY_RESET) resetDecode();
+  dispatchFull(op | keyBase);
+  if (clippedFetch) { clippedFetch = false; invalidateFetch(); }
+  return eip;
 }
 
 /** The instruction faulted, lost a LOCK race, blocked in a hypercall, or halted. */

@@ -111,14 +111,6 @@ function decodeEA(m: u32): void {
   setEa(segOvr >= 0 ? <u32>segOvr : seg, off);
   setEaEspBase(espBase);
 }
-export function decodeEA32(m: u32): void { ea32(m); }
-
-/** ModRM when the caller knows the address size is 32 bits (unprefixed 32-bit code). */
-@inline export function decodeModrmA32(): void {
-  const m = fetch8();
-  setModrm(m);
-  if (m < 0xc0) decodeEA32(m);
-}
 /** Segment to use for a default-DS access, honouring an override prefix. */
 @inline export function dsSeg(): u32 { return segOvr >= 0 ? <u32>segOvr : DS; }
 

@@ -34,25 +34,6 @@ export const ALU_AND: u32 = 4, ALU_SUB: u32 = 5, ALU_XOR: u32 = 6, ALU_CMP: u32 
   return r;
 }
 
-// Register-register forms (ModRM byte m with mod = 3) of the 32-bit ALU, TEST and MOV
-// instructions: the run loop handles them without storing ModRM or touching memory paths.
-@inline export function aluRegReg32(op: u32, m: u32, toE: bool): void {
-  const c = cpu;
-  const pe = c + ((m & 7) << 2), pg = c + (((m >> 3) & 7) << 2);
-  const pd = toE ? pe : pg, ps = toE ? pg : pe;
-  const r = alu(op, load<u32>(pd), load<u32>(ps), 31);
-  if (op != ALU_CMP) store<u32>(pd, r);
-}
-@inline export function testRegReg32(m: u32): void {
-  const c = cpu;
-  setLazy(LF_LOGIC, load<u32>(c + ((m & 7) << 2)) & load<u32>(c + (((m >> 3) & 7) << 2)), 0, 0, 31, FLAGS_ARITH);
-}
-@inline export function movRegReg32(m: u32, toE: bool): void {
-  const c = cpu;
-  const pe = c + ((m & 7) << 2), pg = c + (((m >> 3) & 7) << 2);
-  if (toE) store<u32>(pe, load<u32>(pg)); else store<u32>(pg, load<u32>(pe));
-}
-
 // op E, G
 @inline export function aluEbGb(op: u32): void {
   const src = reg8(regField());
@@ -269,7 +250,7 @@ export function grp3Ev32(): void {
 }
 
 /** MUL/IMUL: CF = OF = overflow; SF/ZF/PF from the low result (undefined by Intel), AF 0. */
-@inline function mulFlags(overflow: bool, low: u32, msb: u32): void {
+@inline export function mulFlags(overflow: bool, low: u32, msb: u32): void {
   setLazy(LF_LOGIC, low, 0, 0, msb, FLAGS_ARITH & ~(FLAG_CF | FLAG_OF));
   const f = load<u32>(cpu + R_EFLAGS) & ~(FLAG_CF | FLAG_OF | FLAG_AF);
   store<u32>(cpu + R_EFLAGS, f | (overflow ? (FLAG_CF | FLAG_OF) : 0));

@@ -20,7 +20,7 @@ import {
   regField, isReg, readE16, readE32, writeE16, writeE32, readEA16, readEA32, writeEA16, writeEA32,
   readV32, writeV32, segWrite, fetch8,
 } from './decode';
-import { tlbFlushAll, tlbFlushPage, setTlbMasks, linToPhys, ACC_WRITE, probeWrite } from './mmu';
+import { tlbFlushAll, tlbFlushPage, setTlbMasks, ACC_WRITE, probeWrite, ramHostAddr } from './mmu';
 import { readDesc, dLo, dHi, descBase, descLimit, descAcc, lldt, ltr, loadSeg } from './system';
 import { getSteps, syncNow, stopRun } from './steps';
 
@@ -439,17 +439,41 @@ export function SYSEXIT(): void {
 }
 
 // ---- CMPXCHG8B ---------------------------------------------------------------------------------------------
+/**
+ * CMPXCHG8B Mq. An 8-byte aligned operand in RAM is compared and exchanged with one 64-bit
+ * wasm atomic, so it is atomic across vCPUs (with or without LOCK; Linux uses it for
+ * atomic64_t and PAE page-table entries): on a mismatch the value the atomic saw goes to
+ * EDX:EAX and nothing is written (the page was checked writable and marked dirty first, as
+ * the write-back of a failed CMPXCHG8B would). Other operands (unaligned, MMIO, ROM) take the
+ * plain read-compare-write path, which always writes the destination.
+ */
 export function grp9(): void {
   if (regField() != 1 || isReg()) { raiseUD(); return; }
   const lin = segWrite(eaSeg, eaOff, 8); if (fault) return;
   if (!probeWrite(lin, 8, cpl == 3)) return;
-  const p = linToPhys(lin, ACC_WRITE, cpl == 3); if (fault) return;
-  const lo = readEA32(0), hi = readEA32(4); if (fault) return;
   const ea = reg32(EAX), ed = reg32(EDX);
+  if ((lin & 7) == 0) {
+    const h = ramHostAddr(lin, ACC_WRITE); if (fault) return;
+    if (h != 0 && (h & 7) == 0) {
+      const expected = (<u64>ed << 32) | <u64>ea;
+      const old = atomic.cmpxchg<u64>(h, expected, (<u64>reg32(ECX) << 32) | <u64>reg32(EBX));
+      flushFlags();
+      const f = load<u32>(cpu + R_EFLAGS);
+      if (old == expected) {
+        store<u32>(cpu + R_EFLAGS, f | FLAG_ZF);
+      } else {
+        setReg32(EAX, <u32>old); setReg32(EDX, <u32>(old >>> 32));
+        store<u32>(cpu + R_EFLAGS, f & ~FLAG_ZF);
+      }
+      return;
+    }
+  }
+  const lo = readEA32(0), hi = readEA32(4); if (fault) return;
   flushFlags();
   const f = load<u32>(cpu + R_EFLAGS);
   if (lo == ea && hi == ed) {
     writeEA32(0, reg32(EBX)); writeEA32(4, reg32(ECX));
+    if (fault) return;
     store<u32>(cpu + R_EFLAGS, f | FLAG_ZF);
   } else {
     writeEA32(0, lo); writeEA32(4, hi); // the destination is always written
@@ -457,7 +481,6 @@ export function grp9(): void {
     setReg32(EAX, lo); setReg32(EDX, hi);
     store<u32>(cpu + R_EFLAGS, f & ~FLAG_ZF);
   }
-  if (p == 0xffffffff) return;
 }
 
 export { ECX, EXC_UD, fetch8 };

@@ -3,3 +3,4 @@ export * from './ops-alu';
 export * from './ops-move';
 export * from './ops-sys';
 export * from './core';
+export * from './fast';

@@ -160,8 +160,16 @@ export let csLimit: u32 = 0xffff;
 export let fetchLo: u32 = 0;
 export let fetchLen: u32 = 0;
 export let fetchBase: usize = 0;
-export function setFetchWindow(lo: u32, len: u32, base: usize): void { fetchLo = lo; fetchLen = len; fetchBase = base; }
-@inline export function invalidateFetch(): void { fetchLen = 0; }
+/**
+ * fetchLen - 15 (0 when shorter): an instruction starting at an EIP with eip - fetchLo <
+ * fetchFast lies wholly in the window, so execute() may read its bytes without checks.
+ */
+export let fetchFast: u32 = 0;
+export function setFetchWindow(lo: u32, len: u32, base: usize): void {
+  fetchLo = lo; fetchLen = len; fetchBase = base;
+  fetchFast = len > 15 ? len - 15 : 0;
+}
+@inline export function invalidateFetch(): void { fetchLen = 0; fetchFast = 0; }
 /**
  * While an instruction with prefixes decodes, no byte past instrEip + 15 may come from the
  * window: clip it so such a byte takes the slow path (which raises #GP). Returns whether the
@@ -170,7 +178,7 @@ export function setFetchWindow(lo: u32, len: u32, base: usize): void { fetchLo =
 export function clipFetchToInstruction(): bool {
   const limit = instrEip + 15;
   const d = limit - fetchLo;
-  if (d < fetchLen) { fetchLen = d; return true; }
+  if (d < fetchLen) { fetchLen = d; fetchFast = 0; return true; }
   return false;
 }
 
