@@ -296,82 +296,91 @@ export const LF_LOGIC: u32 = 2; // only res is meaningful: CF=OF=AF=0
 // R_LF_* words of the shared memory mirror it whenever the host can look: flushLazy() copies
 // it out (run() exit, syncNow() before every host call) and loadLazy() copies it in (run()
 // entry and the exported functions, which the host may call after editing memory).
-let lfOp: u32 = 0;
+// lfKind packs what one flag-setting instruction fixes: bits 0-11 the EFLAGS arithmetic bits
+// that are lazy (R_LF_MASK), bits 12-13 the operation (LF_*, R_LF_OP), bits 16-20 the
+// operand's top bit index (7, 15, 31; R_LF_SIZE). One store records all three, and a flag
+// read needs one load for them.
+let lfKind: u32 = 0;
 let lfRes: u32 = 0;
 let lfA: u32 = 0;
 let lfB: u32 = 0;
-let lfMsb: u32 = 0;
-let lfMask: u32 = 0;
+const LFK_MASK: u32 = 0xfff;
+
+@inline function lfMask(): u32 { return lfKind & LFK_MASK; }
+@inline function lfOp(): u32 { return (lfKind >> 12) & 3; }
+@inline function lfMsb(): u32 { return lfKind >>> 16; }
+@inline function kind(op: u32, msb: u32, mask: u32): u32 { return mask | (op << 12) | (msb << 16); }
 
 export function flushLazy(): void {
   const c = cpu;
-  store<u32>(c + R_LF_OP, lfOp);
+  store<u32>(c + R_LF_OP, lfOp());
   store<u32>(c + R_LF_RES, lfRes);
   store<u32>(c + R_LF_A, lfA);
   store<u32>(c + R_LF_B, lfB);
-  store<u32>(c + R_LF_SIZE, lfMsb);
-  store<u32>(c + R_LF_MASK, lfMask);
+  store<u32>(c + R_LF_SIZE, lfMsb());
+  store<u32>(c + R_LF_MASK, lfMask());
 }
 export function loadLazy(): void {
   const c = cpu;
-  lfOp = load<u32>(c + R_LF_OP);
+  lfKind = kind(load<u32>(c + R_LF_OP) & 3, load<u32>(c + R_LF_SIZE) & 31, load<u32>(c + R_LF_MASK) & FLAGS_ARITH);
   lfRes = load<u32>(c + R_LF_RES);
   lfA = load<u32>(c + R_LF_A);
   lfB = load<u32>(c + R_LF_B);
-  lfMsb = load<u32>(c + R_LF_SIZE) & 31;
-  lfMask = load<u32>(c + R_LF_MASK);
 }
 
 /** Record a flag-setting operation. `msb` is the operand's top bit index (7, 15, 31). */
 @inline export function setLazy(op: u32, res: u32, a: u32, b: u32, msb: u32, mask: u32): void {
-  lfOp = op;
+  lfKind = kind(op, msb, mask);
   lfRes = res;
   if (op != LF_LOGIC) { lfA = a; lfB = b; } // a logic result needs no operands
-  lfMsb = msb;
-  lfMask = mask;
 }
 
 /** Which EFLAGS arithmetic bits are lazy now. */
-@inline export function lazyMask(): u32 { return lfMask; }
+@inline export function lazyMask(): u32 { return lfMask(); }
 @inline function flagsRaw(): u32 { return load<u32>(cpu + R_EFLAGS); }
 
 @inline export function getCF(): u32 {
-  if (!(lfMask & FLAG_CF)) return flagsRaw() & 1;
+  if (!(lfKind & FLAG_CF)) return flagsRaw() & 1;
   return lazyCF();
 }
 @inline function lazyCF(): u32 {
-  const op = lfOp, a = lfA, b = lfB, r = lfRes;
-  if (op == LF_ADD) return (((a & b) | ((a | b) & ~r)) >>> lfMsb) & 1;
-  if (op == LF_SUB) return (((~a & b) | ((~a | b) & r)) >>> lfMsb) & 1;
+  const k = lfKind, a = lfA, b = lfB, r = lfRes;
+  const op = (k >> 12) & 3, msb = k >>> 16;
+  if (op == LF_ADD) return (((a & b) | ((a | b) & ~r)) >>> msb) & 1;
+  if (op == LF_SUB) return (((~a & b) | ((~a | b) & r)) >>> msb) & 1;
   return 0;
 }
 
 @inline export function getOF(): u32 {
-  if (!(lfMask & FLAG_OF)) return (flagsRaw() >>> 11) & 1;
-  const op = lfOp, a = lfA, b = lfB, r = lfRes;
-  if (op == LF_ADD) return (((a ^ r) & (b ^ r)) >>> lfMsb) & 1;
-  if (op == LF_SUB) return (((a ^ b) & (a ^ r)) >>> lfMsb) & 1;
+  const k = lfKind;
+  if (!(k & FLAG_OF)) return (flagsRaw() >>> 11) & 1;
+  const a = lfA, b = lfB, r = lfRes;
+  const op = (k >> 12) & 3, msb = k >>> 16;
+  if (op == LF_ADD) return (((a ^ r) & (b ^ r)) >>> msb) & 1;
+  if (op == LF_SUB) return (((a ^ b) & (a ^ r)) >>> msb) & 1;
   return 0;
 }
 
 export function getAF(): u32 {
-  if (!(lfMask & FLAG_AF)) return (flagsRaw() >>> 4) & 1;
-  if (lfOp == LF_LOGIC) return 0;
+  if (!(lfKind & FLAG_AF)) return (flagsRaw() >>> 4) & 1;
+  if (lfOp() == LF_LOGIC) return 0;
   return ((lfA ^ lfB ^ lfRes) >>> 4) & 1;
 }
 
 @inline export function getZF(): u32 {
-  if (!(lfMask & FLAG_ZF)) return (flagsRaw() >>> 6) & 1;
-  return (lfRes << (31 - lfMsb)) == 0 ? 1 : 0;
+  const k = lfKind;
+  if (!(k & FLAG_ZF)) return (flagsRaw() >>> 6) & 1;
+  return (lfRes << (31 - (k >>> 16))) == 0 ? 1 : 0;
 }
 
 @inline export function getSF(): u32 {
-  if (!(lfMask & FLAG_SF)) return (flagsRaw() >>> 7) & 1;
-  return (lfRes >>> lfMsb) & 1;
+  const k = lfKind;
+  if (!(k & FLAG_SF)) return (flagsRaw() >>> 7) & 1;
+  return (lfRes >>> (k >>> 16)) & 1;
 }
 
 export function getPF(): u32 {
-  if (!(lfMask & FLAG_PF)) return (flagsRaw() >>> 2) & 1;
+  if (!(lfKind & FLAG_PF)) return (flagsRaw() >>> 2) & 1;
   return parity8(lfRes);
 }
 
@@ -383,7 +392,7 @@ export function getPF(): u32 {
 /** Full EFLAGS with the lazy flags resolved. */
 export function getEflags(): u32 {
   let f = flagsRaw();
-  const m = lfMask;
+  const m = lfMask();
   if (m) {
     f &= ~m;
     if (m & FLAG_CF) f |= getCF();
@@ -400,7 +409,7 @@ export function getEflags(): u32 {
 export function setEflagsRaw(v: u32): void {
   const old = flagsRaw();
   store<u32>(cpu + R_EFLAGS, (v & 0x3f7fd5) | 2);
-  lfMask = 0;
+  lfKind &= ~LFK_MASK;
   if ((old ^ v) & FLAG_VM) refreshMode();
   if ((old ^ v) & FLAG_TF) syncTF();
 }
@@ -413,9 +422,9 @@ export function syncTF(): void {
 
 /** Materialise the lazy flags into R_EFLAGS (so single bits can be changed). */
 export function flushFlags(): void {
-  if (lfMask) {
+  if (lfMask()) {
     store<u32>(cpu + R_EFLAGS, getEflags());
-    lfMask = 0;
+    lfKind &= ~LFK_MASK;
   }
 }
 
@@ -431,14 +440,14 @@ export function setFlagBits(bits: u32, on: bool): void {
 
 /** Set CF eagerly while keeping the other lazy flags lazy. */
 export function setCFOnly(v: u32): void {
-  lfMask &= ~FLAG_CF;
+  lfKind &= ~FLAG_CF;
   const f = flagsRaw();
   store<u32>(cpu + R_EFLAGS, (f & ~FLAG_CF) | (v & 1));
 }
 
 /** Set CF and OF eagerly (rotates) while the other flags keep their (lazy) values. */
 @inline export function setCFOF(cf: u32, ovf: u32): void {
-  lfMask &= ~(FLAG_CF | FLAG_OF);
+  lfKind &= ~(FLAG_CF | FLAG_OF);
   const f = flagsRaw() & ~(FLAG_CF | FLAG_OF);
   store<u32>(cpu + R_EFLAGS, f | cf | (ovf << 11));
 }
@@ -448,14 +457,13 @@ export function setCFOnly(v: u32): void {
  * Returns the result.
  */
 @inline export function incDecFlags(a: u32, msb: u32, dec: bool): u32 {
-  if (lfMask & FLAG_CF) {
+  if (lfKind & FLAG_CF) {
     const cf = lazyCF();
     store<u32>(cpu + R_EFLAGS, (flagsRaw() & ~FLAG_CF) | cf);
   }
   const r = dec ? a - 1 : a + 1;
-  lfOp = dec ? LF_SUB : LF_ADD;
-  lfRes = r; lfA = a; lfB = 1; lfMsb = msb;
-  lfMask = FLAGS_ARITH & ~FLAG_CF;
+  lfKind = kind(dec ? LF_SUB : LF_ADD, msb, FLAGS_ARITH & ~FLAG_CF);
+  lfRes = r; lfA = a; lfB = 1;
   return r;
 }
 
