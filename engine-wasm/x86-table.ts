@@ -44,10 +44,10 @@ function build(): OpEntry[] {
   for (let i = 0; i < 8; i++) {
     const b = i * 8, n = ALU[i];
     const lock = n !== 'CMP';
-    add({ op: b + 0, name: `${n} Eb,Gb`, impl: `aluEbGb(${i});`, modrm: true, lock, fast: `fAluEG8(${i}, true, ip, p)` });
-    add({ op: b + 1, name: `${n} Ev,Gv`, impl: `aluEvGv{v}(${i});`, modrm: true, lock, fast: `fAluEG32(${i}, true, ip, p)` });
-    add({ op: b + 2, name: `${n} Gb,Eb`, impl: `aluGbEb(${i});`, modrm: true, fast: `fAluEG8(${i}, false, ip, p)` });
-    add({ op: b + 3, name: `${n} Gv,Ev`, impl: `aluGvEv{v}(${i});`, modrm: true, fast: `fAluEG32(${i}, false, ip, p)` });
+    add({ op: b + 0, name: `${n} Eb,Gb`, impl: `aluEbGb(${i});`, modrm: true, lock, fast: `fAluEG<u8>(${i}, true, ip, p)` });
+    add({ op: b + 1, name: `${n} Ev,Gv`, impl: `aluEvGv{v}(${i});`, modrm: true, lock, fast: `fAluEG<u32>(${i}, true, ip, p)` });
+    add({ op: b + 2, name: `${n} Gb,Eb`, impl: `aluGbEb(${i});`, modrm: true, fast: `fAluEG<u8>(${i}, false, ip, p)` });
+    add({ op: b + 3, name: `${n} Gv,Ev`, impl: `aluGvEv{v}(${i});`, modrm: true, fast: `fAluEG<u32>(${i}, false, ip, p)` });
     add({ op: b + 4, name: `${n} AL,Ib`, impl: `aluALIb(${i});`, fast: `fAluAcc8(${i}, ip, p)` });
     add({ op: b + 5, name: `${n} eAX,Iv`, impl: opv(`aluAXIw(${i});`, `aluEAXId(${i});`), fast: `fAluAcc32(${i}, ip, p)` });
   }
@@ -90,18 +90,18 @@ function build(): OpEntry[] {
   add({ op: 0x6e, name: 'OUTSB', impl: 'OUTS(1);' });
   add({ op: 0x6f, name: 'OUTSW/D', impl: opv('OUTS(2);', 'OUTS(4);') });
   for (let c = 0; c < 16; c++) add({ op: 0x70 + c, name: `J${CC[c]} Jb`, impl: `Jcc_Jb(${c});`, fast: `fJcc8(${c}, ip, p)` });
-  add({ op: 0x80, name: 'grp1 Eb,Ib', impl: 'grp1EbIb();', modrm: true, lock: [0, 1, 2, 3, 4, 5, 6], fast: 'fGrp1_8(ip, p)' });
-  add({ op: 0x81, name: 'grp1 Ev,Iv', impl: 'grp1EvIv{v}();', modrm: true, lock: [0, 1, 2, 3, 4, 5, 6], fast: 'fGrp1_32(false, ip, p)' });
+  add({ op: 0x80, name: 'grp1 Eb,Ib', impl: 'grp1EbIb();', modrm: true, lock: [0, 1, 2, 3, 4, 5, 6], fast: 'fGrp1<u8>(false, ip, p)' });
+  add({ op: 0x81, name: 'grp1 Ev,Iv', impl: 'grp1EvIv{v}();', modrm: true, lock: [0, 1, 2, 3, 4, 5, 6], fast: 'fGrp1<u32>(false, ip, p)' });
   add({ op: 0x82, name: 'grp1 Eb,Ib (alias)', impl: 'grp1EbIb();', modrm: true, lock: [0, 1, 2, 3, 4, 5, 6] });
-  add({ op: 0x83, name: 'grp1 Ev,Ib', impl: 'grp1EvIb{v}();', modrm: true, lock: [0, 1, 2, 3, 4, 5, 6], fast: 'fGrp1_32(true, ip, p)' });
-  add({ op: 0x84, name: 'TEST Eb,Gb', impl: 'TEST_EbGb();', modrm: true, undefFlags: AF, fast: 'fTestEG8(ip, p)' });
-  add({ op: 0x85, name: 'TEST Ev,Gv', impl: 'TEST_EvGv{v}();', modrm: true, undefFlags: AF, fast: 'fTestEG32(ip, p)' });
+  add({ op: 0x83, name: 'grp1 Ev,Ib', impl: 'grp1EvIb{v}();', modrm: true, lock: [0, 1, 2, 3, 4, 5, 6], fast: 'fGrp1<u32>(true, ip, p)' });
+  add({ op: 0x84, name: 'TEST Eb,Gb', impl: 'TEST_EbGb();', modrm: true, undefFlags: AF, fast: 'fTestEG<u8>(ip, p)' });
+  add({ op: 0x85, name: 'TEST Ev,Gv', impl: 'TEST_EvGv{v}();', modrm: true, undefFlags: AF, fast: 'fTestEG<u32>(ip, p)' });
   add({ op: 0x86, name: 'XCHG Eb,Gb', impl: 'lockImplicit(); XCHG_EbGb();', modrm: true, lock: true });
   add({ op: 0x87, name: 'XCHG Ev,Gv', impl: 'lockImplicit(); XCHG_EvGv{v}();', modrm: true, lock: true, fast: 'fXchg32(ip, p)' });
-  add({ op: 0x88, name: 'MOV Eb,Gb', impl: 'MOV_EbGb();', modrm: true, fast: 'fMovEG8(true, ip, p)' });
-  add({ op: 0x89, name: 'MOV Ev,Gv', impl: 'MOV_EvGv{v}();', modrm: true, fast: 'fMovEG32(true, ip, p)' });
-  add({ op: 0x8a, name: 'MOV Gb,Eb', impl: 'MOV_GbEb();', modrm: true, fast: 'fMovEG8(false, ip, p)' });
-  add({ op: 0x8b, name: 'MOV Gv,Ev', impl: 'MOV_GvEv{v}();', modrm: true, fast: 'fMovEG32(false, ip, p)' });
+  add({ op: 0x88, name: 'MOV Eb,Gb', impl: 'MOV_EbGb();', modrm: true, fast: 'fMovEG<u8>(true, ip, p)' });
+  add({ op: 0x89, name: 'MOV Ev,Gv', impl: 'MOV_EvGv{v}();', modrm: true, fast: 'fMovEG<u32>(true, ip, p)' });
+  add({ op: 0x8a, name: 'MOV Gb,Eb', impl: 'MOV_GbEb();', modrm: true, fast: 'fMovEG<u8>(false, ip, p)' });
+  add({ op: 0x8b, name: 'MOV Gv,Ev', impl: 'MOV_GvEv{v}();', modrm: true, fast: 'fMovEG<u32>(false, ip, p)' });
   add({ op: 0x8c, name: 'MOV Ew,Sw', impl: 'MOV_EwSw();', modrm: true });
   add({ op: 0x8d, name: 'LEA Gv,M', impl: 'LEA{v}();', modrm: true, fast: 'fLea32(ip, p)' });
   add({ op: 0x8e, name: 'MOV Sw,Ew', impl: 'MOV_SwEw();', modrm: true });
@@ -136,8 +136,8 @@ function build(): OpEntry[] {
     add({ op: 0xb0 + r, name: `MOV ${R8[r]},Ib`, impl: `MOV_ZbIb(${r});`, fast: `fMovRI8(${r}, ip, p)` });
     add({ op: 0xb8 + r, name: `MOV e${R16[r]},Iv`, impl: `MOV_ZvIv{v}(${r});`, fast: `fMovRI32(${r}, ip, p)` });
   }
-  add({ op: 0xc0, name: 'grp2 Eb,Ib', impl: 'grp2EbIb();', modrm: true, undefFlags: OF | AF, fast: 'fGrp2_8(0, ip, p)' });
-  add({ op: 0xc1, name: 'grp2 Ev,Ib', impl: 'grp2EvIb{v}();', modrm: true, undefFlags: OF | AF, fast: 'fGrp2_32(0, ip, p)' });
+  add({ op: 0xc0, name: 'grp2 Eb,Ib', impl: 'grp2EbIb();', modrm: true, undefFlags: OF | AF, fast: 'fGrp2<u8>(0, ip, p)' });
+  add({ op: 0xc1, name: 'grp2 Ev,Ib', impl: 'grp2EvIb{v}();', modrm: true, undefFlags: OF | AF, fast: 'fGrp2<u32>(0, ip, p)' });
   add({ op: 0xc2, name: 'RET Iw', impl: 'RET_Iw{v}();', fast: 'fRetI32(ip, p)' });
   add({ op: 0xc3, name: 'RET', impl: 'RET{v}();', fast: 'fRet32(ip)' });
   add({ op: 0xc4, name: 'LES Gv,Mp', impl: 'loadFar{v}(0);', modrm: true });
@@ -152,10 +152,10 @@ function build(): OpEntry[] {
   add({ op: 0xcd, name: 'INT Ib', impl: 'INT_Ib();' });
   add({ op: 0xce, name: 'INTO', impl: 'INTO();' });
   add({ op: 0xcf, name: 'IRET', impl: 'IRET{v}();' });
-  add({ op: 0xd0, name: 'grp2 Eb,1', impl: 'grp2Eb(1);', modrm: true, undefFlags: AF, fast: 'fGrp2_8(1, ip, p)' });
-  add({ op: 0xd1, name: 'grp2 Ev,1', impl: 'grp2Ev{v}(1);', modrm: true, undefFlags: AF, fast: 'fGrp2_32(1, ip, p)' });
-  add({ op: 0xd2, name: 'grp2 Eb,CL', impl: 'grp2Eb(reg8(1));', modrm: true, undefFlags: OF | AF, fast: 'fGrp2_8(2, ip, p)' });
-  add({ op: 0xd3, name: 'grp2 Ev,CL', impl: 'grp2Ev{v}(reg8(1));', modrm: true, undefFlags: OF | AF, fast: 'fGrp2_32(2, ip, p)' });
+  add({ op: 0xd0, name: 'grp2 Eb,1', impl: 'grp2Eb(1);', modrm: true, undefFlags: AF, fast: 'fGrp2<u8>(1, ip, p)' });
+  add({ op: 0xd1, name: 'grp2 Ev,1', impl: 'grp2Ev{v}(1);', modrm: true, undefFlags: AF, fast: 'fGrp2<u32>(1, ip, p)' });
+  add({ op: 0xd2, name: 'grp2 Eb,CL', impl: 'grp2Eb(reg8(1));', modrm: true, undefFlags: OF | AF, fast: 'fGrp2<u8>(2, ip, p)' });
+  add({ op: 0xd3, name: 'grp2 Ev,CL', impl: 'grp2Ev{v}(reg8(1));', modrm: true, undefFlags: OF | AF, fast: 'fGrp2<u32>(2, ip, p)' });
   add({ op: 0xd4, name: 'AAM Ib', impl: 'AAM();', undefFlags: OF | AF | CF });
   add({ op: 0xd5, name: 'AAD Ib', impl: 'AAD();', undefFlags: OF | AF | CF });
   add({ op: 0xd6, name: 'SALC', impl: 'SALC();' });
@@ -183,8 +183,8 @@ function build(): OpEntry[] {
   add({ op: 0xf3, name: 'REP', impl: 'prefixRep(2);' });
   add({ op: 0xf4, name: 'HLT', impl: 'doHLT();' });
   add({ op: 0xf5, name: 'CMC', impl: 'CMC();', fast: 'CMC(); return ip + 1;' });
-  add({ op: 0xf6, name: 'grp3 Eb', impl: 'grp3Eb();', modrm: true, lock: [2, 3], undefFlags: SF | ZF | AF | PF, fast: 'fGrp3_8(ip, p)' });
-  add({ op: 0xf7, name: 'grp3 Ev', impl: 'grp3Ev{v}();', modrm: true, lock: [2, 3], undefFlags: SF | ZF | AF | PF, fast: 'fGrp3_32(ip, p)' });
+  add({ op: 0xf6, name: 'grp3 Eb', impl: 'grp3Eb();', modrm: true, lock: [2, 3], undefFlags: SF | ZF | AF | PF, fast: 'fGrp3<u8>(ip, p)' });
+  add({ op: 0xf7, name: 'grp3 Ev', impl: 'grp3Ev{v}();', modrm: true, lock: [2, 3], undefFlags: SF | ZF | AF | PF, fast: 'fGrp3<u32>(ip, p)' });
   add({ op: 0xf8, name: 'CLC', impl: 'CLC();', fast: 'CLC(); return ip + 1;' });
   add({ op: 0xf9, name: 'STC', impl: 'STC();', fast: 'STC(); return ip + 1;' });
   add({ op: 0xfa, name: 'CLI', impl: 'CLI();', fast: 'CLI(); return ip + 1;' });

@@ -106,7 +106,7 @@ export function generate(): string {
   const locked = cases(sorted.filter((e) => e.lock || prefixOps.has(e.op)), 'locked', '    ');
   const names = new Set<string>();
   for (const line of [...main, ...main0F, ...full, ...locked]) {
-    for (const m of line.replace(/\/\/.*$/, '').matchAll(/\b([A-Za-z_][A-Za-z0-9_]*)\(/g)) names.add(m[1]);
+    for (const m of line.replace(/\/\/.*$/, '').matchAll(/\b([A-Za-z_][A-Za-z0-9_]*)(?:<\w+>)?\(/g)) names.add(m[1]);
   }
   names.add('slowStep');
   for (const n of ['if', 'decodeModrm', 'raiseUD', 'dispatchFull', 'reg8', 'setEip']) names.delete(n);

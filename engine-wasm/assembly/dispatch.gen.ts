@@ -217,19 +217,15 @@ import {
   escapeKeyPrefixed,
   fAluAcc32,
   fAluAcc8,
-  fAluEG32,
-  fAluEG8,
+  fAluEG,
   fBswap,
   fCall32,
   fCdq,
   fCmov32,
   fCwde,
-  fGrp1_32,
-  fGrp1_8,
-  fGrp2_32,
-  fGrp2_8,
-  fGrp3_32,
-  fGrp3_8,
+  fGrp1,
+  fGrp2,
+  fGrp3,
   fGrp4,
   fGrp5_32,
   fImul2,
@@ -243,8 +239,7 @@ import {
   fLeave32,
   fMovAccMem32,
   fMovAccMem8,
-  fMovEG32,
-  fMovEG8,
+  fMovEG,
   fMovEI32,
   fMovEI8,
   fMovMemAcc32,
@@ -260,8 +255,7 @@ import {
   fSetcc,
   fTestAcc32,
   fTestAcc8,
-  fTestEG32,
-  fTestEG8,
+  fTestEG,
   fXchg32,
   fXchgAcc32,
   grp15,
@@ -313,13 +307,13 @@ import {
 @inline export function dispatch(key: u32, ip: u32, p: usize): u32 {
   switch (key) {
     case 0x000: { setEip(ip + 1); decodeModrm(); if (fault) return eip; aluEbGb(0); return eip; } // ADD Eb,Gb
-    case 0x200: return fAluEG8(0, true, ip, p); // ADD Eb,Gb
+    case 0x200: return fAluEG<u8>(0, true, ip, p); // ADD Eb,Gb
     case 0x001: { setEip(ip + 1); decodeModrm(); if (fault) return eip; aluEvGv16(0); return eip; } // ADD Ev,Gv
-    case 0x201: return fAluEG32(0, true, ip, p); // ADD Ev,Gv
+    case 0x201: return fAluEG<u32>(0, true, ip, p); // ADD Ev,Gv
     case 0x002: { setEip(ip + 1); decodeModrm(); if (fault) return eip; aluGbEb(0); return eip; } // ADD Gb,Eb
-    case 0x202: return fAluEG8(0, false, ip, p); // ADD Gb,Eb
+    case 0x202: return fAluEG<u8>(0, false, ip, p); // ADD Gb,Eb
     case 0x003: { setEip(ip + 1); decodeModrm(); if (fault) return eip; aluGvEv16(0); return eip; } // ADD Gv,Ev
-    case 0x203: return fAluEG32(0, false, ip, p); // ADD Gv,Ev
+    case 0x203: return fAluEG<u32>(0, false, ip, p); // ADD Gv,Ev
     case 0x004: { setEip(ip + 1); aluALIb(0); return eip; } // ADD AL,Ib
     case 0x204: return fAluAcc8(0, ip, p); // ADD AL,Ib
     case 0x005: { setEip(ip + 1); aluAXIw(0); return eip; } // ADD eAX,Iv
@@ -329,13 +323,13 @@ import {
     case 0x007: { setEip(ip + 1); POP_Sw16(0); return eip; } // POP ES
     case 0x207: { setEip(ip + 1); POP_Sw32(0); return eip; } // POP ES
     case 0x008: { setEip(ip + 1); decodeModrm(); if (fault) return eip; aluEbGb(1); return eip; } // OR Eb,Gb
-    case 0x208: return fAluEG8(1, true, ip, p); // OR Eb,Gb
+    case 0x208: return fAluEG<u8>(1, true, ip, p); // OR Eb,Gb
     case 0x009: { setEip(ip + 1); decodeModrm(); if (fault) return eip; aluEvGv16(1); return eip; } // OR Ev,Gv
-    case 0x209: return fAluEG32(1, true, ip, p); // OR Ev,Gv
+    case 0x209: return fAluEG<u32>(1, true, ip, p); // OR Ev,Gv
     case 0x00a: { setEip(ip + 1); decodeModrm(); if (fault) return eip; aluGbEb(1); return eip; } // OR Gb,Eb
-    case 0x20a: return fAluEG8(1, false, ip, p); // OR Gb,Eb
+    case 0x20a: return fAluEG<u8>(1, false, ip, p); // OR Gb,Eb
     case 0x00b: { setEip(ip + 1); decodeModrm(); if (fault) return eip; aluGvEv16(1); return eip; } // OR Gv,Ev
-    case 0x20b: return fAluEG32(1, false, ip, p); // OR Gv,Ev
+    case 0x20b: return fAluEG<u32>(1, false, ip, p); // OR Gv,Ev
     case 0x00c: { setEip(ip + 1); aluALIb(1); return eip; } // OR AL,Ib
     case 0x20c: return fAluAcc8(1, ip, p); // OR AL,Ib
     case 0x00d: { setEip(ip + 1); aluAXIw(1); return eip; } // OR eAX,Iv
@@ -343,13 +337,13 @@ import {
     case 0x00e: { setEip(ip + 1); PUSH_Sw16(1); return eip; } // PUSH CS
     case 0x20e: { setEip(ip + 1); PUSH_Sw32(1); return eip; } // PUSH CS
     case 0x010: { setEip(ip + 1); decodeModrm(); if (fault) return eip; aluEbGb(2); return eip; } // ADC Eb,Gb
-    case 0x210: return fAluEG8(2, true, ip, p); // ADC Eb,Gb
+    case 0x210: return fAluEG<u8>(2, true, ip, p); // ADC Eb,Gb
     case 0x011: { setEip(ip + 1); decodeModrm(); if (fault) return eip; aluEvGv16(2); return eip; } // ADC Ev,Gv
-    case 0x211: return fAluEG32(2, true, ip, p); // ADC Ev,Gv
+    case 0x211: return fAluEG<u32>(2, true, ip, p); // ADC Ev,Gv
     case 0x012: { setEip(ip + 1); decodeModrm(); if (fault) return eip; aluGbEb(2); return eip; } // ADC Gb,Eb
-    case 0x212: return fAluEG8(2, false, ip, p); // ADC Gb,Eb
+    case 0x212: return fAluEG<u8>(2, false, ip, p); // ADC Gb,Eb
     case 0x013: { setEip(ip + 1); decodeModrm(); if (fault) return eip; aluGvEv16(2); return eip; } // ADC Gv,Ev
-    case 0x213: return fAluEG32(2, false, ip, p); // ADC Gv,Ev
+    case 0x213: return fAluEG<u32>(2, false, ip, p); // ADC Gv,Ev
     case 0x014: { setEip(ip + 1); aluALIb(2); return eip; } // ADC AL,Ib
     case 0x214: return fAluAcc8(2, ip, p); // ADC AL,Ib
     case 0x015: { setEip(ip + 1); aluAXIw(2); return eip; } // ADC eAX,Iv
@@ -359,13 +353,13 @@ import {
     case 0x017: { setEip(ip + 1); POP_Sw16(2); return eip; } // POP SS
     case 0x217: { setEip(ip + 1); POP_Sw32(2); return eip; } // POP SS
     case 0x018: { setEip(ip + 1); decodeModrm(); if (fault) return eip; aluEbGb(3); return eip; } // SBB Eb,Gb
-    case 0x218: return fAluEG8(3, true, ip, p); // SBB Eb,Gb
+    case 0x218: return fAluEG<u8>(3, true, ip, p); // SBB Eb,Gb
     case 0x019: { setEip(ip + 1); decodeModrm(); if (fault) return eip; aluEvGv16(3); return eip; } // SBB Ev,Gv
-    case 0x219: return fAluEG32(3, true, ip, p); // SBB Ev,Gv
+    case 0x219: return fAluEG<u32>(3, true, ip, p); // SBB Ev,Gv
     case 0x01a: { setEip(ip + 1); decodeModrm(); if (fault) return eip; aluGbEb(3); return eip; } // SBB Gb,Eb
-    case 0x21a: return fAluEG8(3, false, ip, p); // SBB Gb,Eb
+    case 0x21a: return fAluEG<u8>(3, false, ip, p); // SBB Gb,Eb
     case 0x01b: { setEip(ip + 1); decodeModrm(); if (fault) return eip; aluGvEv16(3); return eip; } // SBB Gv,Ev
-    case 0x21b: return fAluEG32(3, false, ip, p); // SBB Gv,Ev
+    case 0x21b: return fAluEG<u32>(3, false, ip, p); // SBB Gv,Ev
     case 0x01c: { setEip(ip + 1); aluALIb(3); return eip; } // SBB AL,Ib
     case 0x21c: return fAluAcc8(3, ip, p); // SBB AL,Ib
     case 0x01d: { setEip(ip + 1); aluAXIw(3); return eip; } // SBB eAX,Iv
@@ -375,13 +369,13 @@ import {
     case 0x01f: { setEip(ip + 1); POP_Sw16(3); return eip; } // POP DS
     case 0x21f: { setEip(ip + 1); POP_Sw32(3); return eip; } // POP DS
     case 0x020: { setEip(ip + 1); decodeModrm(); if (fault) return eip; aluEbGb(4); return eip; } // AND Eb,Gb
-    case 0x220: return fAluEG8(4, true, ip, p); // AND Eb,Gb
+    case 0x220: return fAluEG<u8>(4, true, ip, p); // AND Eb,Gb
     case 0x021: { setEip(ip + 1); decodeModrm(); if (fault) return eip; aluEvGv16(4); return eip; } // AND Ev,Gv
-    case 0x221: return fAluEG32(4, true, ip, p); // AND Ev,Gv
+    case 0x221: return fAluEG<u32>(4, true, ip, p); // AND Ev,Gv
     case 0x022: { setEip(ip + 1); decodeModrm(); if (fault) return eip; aluGbEb(4); return eip; } // AND Gb,Eb
-    case 0x222: return fAluEG8(4, false, ip, p); // AND Gb,Eb
+    case 0x222: return fAluEG<u8>(4, false, ip, p); // AND Gb,Eb
     case 0x023: { setEip(ip + 1); decodeModrm(); if (fault) return eip; aluGvEv16(4); return eip; } // AND Gv,Ev
-    case 0x223: return fAluEG32(4, false, ip, p); // AND Gv,Ev
+    case 0x223: return fAluEG<u32>(4, false, ip, p); // AND Gv,Ev
     case 0x024: { setEip(ip + 1); aluALIb(4); return eip; } // AND AL,Ib
     case 0x224: return fAluAcc8(4, ip, p); // AND AL,Ib
     case 0x025: { setEip(ip + 1); aluAXIw(4); return eip; } // AND eAX,Iv
@@ -389,13 +383,13 @@ import {
     case 0x027: { setEip(ip + 1); DAA(); return eip; } // DAA
     case 0x227: { setEip(ip + 1); DAA(); return eip; } // DAA
     case 0x028: { setEip(ip + 1); decodeModrm(); if (fault) return eip; aluEbGb(5); return eip; } // SUB Eb,Gb
-    case 0x228: return fAluEG8(5, true, ip, p); // SUB Eb,Gb
+    case 0x228: return fAluEG<u8>(5, true, ip, p); // SUB Eb,Gb
     case 0x029: { setEip(ip + 1); decodeModrm(); if (fault) return eip; aluEvGv16(5); return eip; } // SUB Ev,Gv
-    case 0x229: return fAluEG32(5, true, ip, p); // SUB Ev,Gv
+    case 0x229: return fAluEG<u32>(5, true, ip, p); // SUB Ev,Gv
     case 0x02a: { setEip(ip + 1); decodeModrm(); if (fault) return eip; aluGbEb(5); return eip; } // SUB Gb,Eb
-    case 0x22a: return fAluEG8(5, false, ip, p); // SUB Gb,Eb
+    case 0x22a: return fAluEG<u8>(5, false, ip, p); // SUB Gb,Eb
     case 0x02b: { setEip(ip + 1); decodeModrm(); if (fault) return eip; aluGvEv16(5); return eip; } // SUB Gv,Ev
-    case 0x22b: return fAluEG32(5, false, ip, p); // SUB Gv,Ev
+    case 0x22b: return fAluEG<u32>(5, false, ip, p); // SUB Gv,Ev
     case 0x02c: { setEip(ip + 1); aluALIb(5); return eip; } // SUB AL,Ib
     case 0x22c: return fAluAcc8(5, ip, p); // SUB AL,Ib
     case 0x02d: { setEip(ip + 1); aluAXIw(5); return eip; } // SUB eAX,Iv
@@ -403,13 +397,13 @@ import {
     case 0x02f: { setEip(ip + 1); DAS(); return eip; } // DAS
     case 0x22f: { setEip(ip + 1); DAS(); return eip; } // DAS
     case 0x030: { setEip(ip + 1); decodeModrm(); if (fault) return eip; aluEbGb(6); return eip; } // XOR Eb,Gb
-    case 0x230: return fAluEG8(6, true, ip, p); // XOR Eb,Gb
+    case 0x230: return fAluEG<u8>(6, true, ip, p); // XOR Eb,Gb
     case 0x031: { setEip(ip + 1); decodeModrm(); if (fault) return eip; aluEvGv16(6); return eip; } // XOR Ev,Gv
-    case 0x231: return fAluEG32(6, true, ip, p); // XOR Ev,Gv
+    case 0x231: return fAluEG<u32>(6, true, ip, p); // XOR Ev,Gv
     case 0x032: { setEip(ip + 1); decodeModrm(); if (fault) return eip; aluGbEb(6); return eip; } // XOR Gb,Eb
-    case 0x232: return fAluEG8(6, false, ip, p); // XOR Gb,Eb
+    case 0x232: return fAluEG<u8>(6, false, ip, p); // XOR Gb,Eb
     case 0x033: { setEip(ip + 1); decodeModrm(); if (fault) return eip; aluGvEv16(6); return eip; } // XOR Gv,Ev
-    case 0x233: return fAluEG32(6, false, ip, p); // XOR Gv,Ev
+    case 0x233: return fAluEG<u32>(6, false, ip, p); // XOR Gv,Ev
     case 0x034: { setEip(ip + 1); aluALIb(6); return eip; } // XOR AL,Ib
     case 0x234: return fAluAcc8(6, ip, p); // XOR AL,Ib
     case 0x035: { setEip(ip + 1); aluAXIw(6); return eip; } // XOR eAX,Iv
@@ -417,13 +411,13 @@ import {
     case 0x037: { setEip(ip + 1); AAA(); return eip; } // AAA
     case 0x237: { setEip(ip + 1); AAA(); return eip; } // AAA
     case 0x038: { setEip(ip + 1); decodeModrm(); if (fault) return eip; aluEbGb(7); return eip; } // CMP Eb,Gb
-    case 0x238: return fAluEG8(7, true, ip, p); // CMP Eb,Gb
+    case 0x238: return fAluEG<u8>(7, true, ip, p); // CMP Eb,Gb
     case 0x039: { setEip(ip + 1); decodeModrm(); if (fault) return eip; aluEvGv16(7); return eip; } // CMP Ev,Gv
-    case 0x239: return fAluEG32(7, true, ip, p); // CMP Ev,Gv
+    case 0x239: return fAluEG<u32>(7, true, ip, p); // CMP Ev,Gv
     case 0x03a: { setEip(ip + 1); decodeModrm(); if (fault) return eip; aluGbEb(7); return eip; } // CMP Gb,Eb
-    case 0x23a: return fAluEG8(7, false, ip, p); // CMP Gb,Eb
+    case 0x23a: return fAluEG<u8>(7, false, ip, p); // CMP Gb,Eb
     case 0x03b: { setEip(ip + 1); decodeModrm(); if (fault) return eip; aluGvEv16(7); return eip; } // CMP Gv,Ev
-    case 0x23b: return fAluEG32(7, false, ip, p); // CMP Gv,Ev
+    case 0x23b: return fAluEG<u32>(7, false, ip, p); // CMP Gv,Ev
     case 0x03c: { setEip(ip + 1); aluALIb(7); return eip; } // CMP AL,Ib
     case 0x23c: return fAluAcc8(7, ip, p); // CMP AL,Ib
     case 0x03d: { setEip(ip + 1); aluAXIw(7); return eip; } // CMP eAX,Iv
@@ -551,29 +545,29 @@ import {
     case 0x07f: { setEip(ip + 1); Jcc_Jb(15); return eip; } // JG Jb
     case 0x27f: return fJcc8(15, ip, p); // JG Jb
     case 0x080: { setEip(ip + 1); decodeModrm(); if (fault) return eip; grp1EbIb(); return eip; } // grp1 Eb,Ib
-    case 0x280: return fGrp1_8(ip, p); // grp1 Eb,Ib
+    case 0x280: return fGrp1<u8>(false, ip, p); // grp1 Eb,Ib
     case 0x081: { setEip(ip + 1); decodeModrm(); if (fault) return eip; grp1EvIv16(); return eip; } // grp1 Ev,Iv
-    case 0x281: return fGrp1_32(false, ip, p); // grp1 Ev,Iv
+    case 0x281: return fGrp1<u32>(false, ip, p); // grp1 Ev,Iv
     case 0x082: { setEip(ip + 1); decodeModrm(); if (fault) return eip; grp1EbIb(); return eip; } // grp1 Eb,Ib (alias)
     case 0x282: { setEip(ip + 1); decodeModrm(); if (fault) return eip; grp1EbIb(); return eip; } // grp1 Eb,Ib (alias)
     case 0x083: { setEip(ip + 1); decodeModrm(); if (fault) return eip; grp1EvIb16(); return eip; } // grp1 Ev,Ib
-    case 0x283: return fGrp1_32(true, ip, p); // grp1 Ev,Ib
+    case 0x283: return fGrp1<u32>(true, ip, p); // grp1 Ev,Ib
     case 0x084: { setEip(ip + 1); decodeModrm(); if (fault) return eip; TEST_EbGb(); return eip; } // TEST Eb,Gb
-    case 0x284: return fTestEG8(ip, p); // TEST Eb,Gb
+    case 0x284: return fTestEG<u8>(ip, p); // TEST Eb,Gb
     case 0x085: { setEip(ip + 1); decodeModrm(); if (fault) return eip; TEST_EvGv16(); return eip; } // TEST Ev,Gv
-    case 0x285: return fTestEG32(ip, p); // TEST Ev,Gv
+    case 0x285: return fTestEG<u32>(ip, p); // TEST Ev,Gv
     case 0x086: { setEip(ip + 1); decodeModrm(); if (fault) return eip; lockImplicit(); XCHG_EbGb(); return eip; } // XCHG Eb,Gb
     case 0x286: { setEip(ip + 1); decodeModrm(); if (fault) return eip; lockImplicit(); XCHG_EbGb(); return eip; } // XCHG Eb,Gb
     case 0x087: { setEip(ip + 1); decodeModrm(); if (fault) return eip; lockImplicit(); XCHG_EvGv16(); return eip; } // XCHG Ev,Gv
     case 0x287: return fXchg32(ip, p); // XCHG Ev,Gv
     case 0x088: { setEip(ip + 1); decodeModrm(); if (fault) return eip; MOV_EbGb(); return eip; } // MOV Eb,Gb
-    case 0x288: return fMovEG8(true, ip, p); // MOV Eb,Gb
+    case 0x288: return fMovEG<u8>(true, ip, p); // MOV Eb,Gb
     case 0x089: { setEip(ip + 1); decodeModrm(); if (fault) return eip; MOV_EvGv16(); return eip; } // MOV Ev,Gv
-    case 0x289: return fMovEG32(true, ip, p); // MOV Ev,Gv
+    case 0x289: return fMovEG<u32>(true, ip, p); // MOV Ev,Gv
     case 0x08a: { setEip(ip + 1); decodeModrm(); if (fault) return eip; MOV_GbEb(); return eip; } // MOV Gb,Eb
-    case 0x28a: return fMovEG8(false, ip, p); // MOV Gb,Eb
+    case 0x28a: return fMovEG<u8>(false, ip, p); // MOV Gb,Eb
     case 0x08b: { setEip(ip + 1); decodeModrm(); if (fault) return eip; MOV_GvEv16(); return eip; } // MOV Gv,Ev
-    case 0x28b: return fMovEG32(false, ip, p); // MOV Gv,Ev
+    case 0x28b: return fMovEG<u32>(false, ip, p); // MOV Gv,Ev
     case 0x08c: { setEip(ip + 1); decodeModrm(); if (fault) return eip; MOV_EwSw(); return eip; } // MOV Ew,Sw
     case 0x28c: { setEip(ip + 1); decodeModrm(); if (fault) return eip; MOV_EwSw(); return eip; } // MOV Ew,Sw
     case 0x08d: { setEip(ip + 1); decodeModrm(); if (fault) return eip; LEA16(); return eip; } // LEA Gv,M
@@ -679,9 +673,9 @@ import {
     case 0x0bf: { setEip(ip + 1); MOV_ZvIv16(7); return eip; } // MOV eDI,Iv
     case 0x2bf: return fMovRI32(7, ip, p); // MOV eDI,Iv
     case 0x0c0: { setEip(ip + 1); decodeModrm(); if (fault) return eip; grp2EbIb(); return eip; } // grp2 Eb,Ib
-    case 0x2c0: return fGrp2_8(0, ip, p); // grp2 Eb,Ib
+    case 0x2c0: return fGrp2<u8>(0, ip, p); // grp2 Eb,Ib
     case 0x0c1: { setEip(ip + 1); decodeModrm(); if (fault) return eip; grp2EvIb16(); return eip; } // grp2 Ev,Ib
-    case 0x2c1: return fGrp2_32(0, ip, p); // grp2 Ev,Ib
+    case 0x2c1: return fGrp2<u32>(0, ip, p); // grp2 Ev,Ib
     case 0x0c2: { setEip(ip + 1); RET_Iw16(); return eip; } // RET Iw
     case 0x2c2: return fRetI32(ip, p); // RET Iw
     case 0x0c3: { setEip(ip + 1); RET16(); return eip; } // RET
@@ -711,13 +705,13 @@ import {
     case 0x0cf: { setEip(ip + 1); IRET16(); return eip; } // IRET
     case 0x2cf: { setEip(ip + 1); IRET32(); return eip; } // IRET
     case 0x0d0: { setEip(ip + 1); decodeModrm(); if (fault) return eip; grp2Eb(1); return eip; } // grp2 Eb,1
-    case 0x2d0: return fGrp2_8(1, ip, p); // grp2 Eb,1
+    case 0x2d0: return fGrp2<u8>(1, ip, p); // grp2 Eb,1
     case 0x0d1: { setEip(ip + 1); decodeModrm(); if (fault) return eip; grp2Ev16(1); return eip; } // grp2 Ev,1
-    case 0x2d1: return fGrp2_32(1, ip, p); // grp2 Ev,1
+    case 0x2d1: return fGrp2<u32>(1, ip, p); // grp2 Ev,1
     case 0x0d2: { setEip(ip + 1); decodeModrm(); if (fault) return eip; grp2Eb(reg8(1)); return eip; } // grp2 Eb,CL
-    case 0x2d2: return fGrp2_8(2, ip, p); // grp2 Eb,CL
+    case 0x2d2: return fGrp2<u8>(2, ip, p); // grp2 Eb,CL
     case 0x0d3: { setEip(ip + 1); decodeModrm(); if (fault) return eip; grp2Ev16(reg8(1)); return eip; } // grp2 Ev,CL
-    case 0x2d3: return fGrp2_32(2, ip, p); // grp2 Ev,CL
+    case 0x2d3: return fGrp2<u32>(2, ip, p); // grp2 Ev,CL
     case 0x0d4: { setEip(ip + 1); AAM(); return eip; } // AAM Ib
     case 0x2d4: { setEip(ip + 1); AAM(); return eip; } // AAM Ib
     case 0x0d5: { setEip(ip + 1); AAD(); return eip; } // AAD Ib
@@ -781,9 +775,9 @@ import {
     case 0x0f5: { setEip(ip + 1); CMC(); return eip; } // CMC
     case 0x2f5: { CMC(); return ip + 1; } // CMC
     case 0x0f6: { setEip(ip + 1); decodeModrm(); if (fault) return eip; grp3Eb(); return eip; } // grp3 Eb
-    case 0x2f6: return fGrp3_8(ip, p); // grp3 Eb
+    case 0x2f6: return fGrp3<u8>(ip, p); // grp3 Eb
     case 0x0f7: { setEip(ip + 1); decodeModrm(); if (fault) return eip; grp3Ev16(); return eip; } // grp3 Ev
-    case 0x2f7: return fGrp3_32(ip, p); // grp3 Ev
+    case 0x2f7: return fGrp3<u32>(ip, p); // grp3 Ev
     case 0x0f8: { setEip(ip + 1); CLC(); return eip; } // CLC
     case 0x2f8: { CLC(); return ip + 1; } // CLC
     case 0x0f9: { setEip(ip + 1); STC(); return eip; } // STC

@@ -23,6 +23,15 @@ import { slowStep } from './core';
 /** Host address of 8-bit register r (AL CL DL BL AH CH DH BH). */
 @inline function r8p(r: u32): usize { return cpu + ((r & 3) << 2) + (r >> 2); }
 @inline function s8(q: usize): u32 { return <u32>(<i32>load<i8>(q)); }
+// Width-generic operand access: T is u8 (byte forms) or u32 (32-bit forms); all of it folds
+// at compile time.
+@inline function rp<T>(r: u32): usize { return sizeof<T>() == 1 ? r8p(r) : r32p(r); }
+@inline function ld<T>(q: usize): u32 { return <u32>load<T>(q); }
+@inline function st<T>(q: usize, v: u32): void { store<T>(q, <T>v); }
+/** Sign bit of the operand (the `msb` of the lazy flags): 7 or 31. */
+@inline function msb<T>(): u32 { return <u32>sizeof<T>() * 8 - 1; }
+/** Group-1 immediate at q: imm8 for byte forms; imm8 sign-extended or imm32 for 32-bit ones. */
+@inline function imm<T>(imm8: bool, q: usize): u32 { return sizeof<T>() == 1 ? <u32>load<u8>(q) : imm8 ? s8(q) : load<u32>(q); }
 
 /**
  * The memory operand of ModRM byte m (mod != 3) at host address q, 32-bit addressing, no
@@ -69,56 +78,29 @@ import { slowStep } from './core';
 }
 
 // ---- ALU -----------------------------------------------------------------------------------
-/** op Ev,Gv (toE) or op Gv,Ev, 32-bit. */
-@inline export function fAluEG32(op: u32, toE: bool, ip: u32, p: usize): u32 {
+/** op Ev,Gv / op Eb,Gb (toE) or op Gv,Ev / op Gb,Eb; T is u32 or u8. */
+@inline export function fAluEG<T>(op: u32, toE: bool, ip: u32, p: usize): u32 {
   const m = <u32>load<u8>(p + 1);
-  const pg = r32p((m >> 3) & 7);
+  const pg = rp<T>((m >> 3) & 7);
   if (m >= 0xc0) {
-    const pe = r32p(m & 7);
+    const pe = rp<T>(m & 7);
     const pd = toE ? pe : pg, ps = toE ? pg : pe;
-    const r = alu(op, load<u32>(pd), load<u32>(ps), 31);
-    if (op != ALU_CMP) store<u32>(pd, r);
+    const r = alu(op, ld<T>(pd), ld<T>(ps), msb<T>());
+    if (op != ALU_CMP) st<T>(pd, r);
     return ip + 2;
   }
   const e = ea(m, p + 1);
   if (toE && op != ALU_CMP) {
-    const h = hostWrite(eaSeg(e), eaOff(e), 4);
+    const h = hostWrite(eaSeg(e), eaOff(e), sizeof<T>());
     if (!h) return slowStep(ip);
-    store<u32>(h, alu(op, load<u32>(h), load<u32>(pg), 31));
+    st<T>(h, alu(op, ld<T>(h), ld<T>(pg), msb<T>()));
   } else {
-    const h = hostRead(eaSeg(e), eaOff(e), 4);
+    const h = hostRead(eaSeg(e), eaOff(e), sizeof<T>());
     if (!h) return slowStep(ip);
-    if (toE) alu(op, load<u32>(h), load<u32>(pg), 31);
+    if (toE) alu(op, ld<T>(h), ld<T>(pg), msb<T>());
     else {
-      const r = alu(op, load<u32>(pg), load<u32>(h), 31);
-      if (op != ALU_CMP) store<u32>(pg, r);
-    }
-  }
-  return ip + 1 + eaLen(e);
-}
-/** op Eb,Gb (toE) or op Gb,Eb. */
-@inline export function fAluEG8(op: u32, toE: bool, ip: u32, p: usize): u32 {
-  const m = <u32>load<u8>(p + 1);
-  const pg = r8p((m >> 3) & 7);
-  if (m >= 0xc0) {
-    const pe = r8p(m & 7);
-    const pd = toE ? pe : pg, ps = toE ? pg : pe;
-    const r = alu(op, <u32>load<u8>(pd), <u32>load<u8>(ps), 7);
-    if (op != ALU_CMP) store<u8>(pd, <u8>r);
-    return ip + 2;
-  }
-  const e = ea(m, p + 1);
-  if (toE && op != ALU_CMP) {
-    const h = hostWrite(eaSeg(e), eaOff(e), 1);
-    if (!h) return slowStep(ip);
-    store<u8>(h, <u8>alu(op, <u32>load<u8>(h), <u32>load<u8>(pg), 7));
-  } else {
-    const h = hostRead(eaSeg(e), eaOff(e), 1);
-    if (!h) return slowStep(ip);
-    if (toE) alu(op, <u32>load<u8>(h), <u32>load<u8>(pg), 7);
-    else {
-      const r = alu(op, <u32>load<u8>(pg), <u32>load<u8>(h), 7);
-      if (op != ALU_CMP) store<u8>(pg, <u8>r);
+      const r = alu(op, ld<T>(pg), ld<T>(h), msb<T>());
+      if (op != ALU_CMP) st<T>(pg, r);
     }
   }
   return ip + 1 + eaLen(e);
@@ -135,76 +117,41 @@ import { slowStep } from './core';
   if (op != ALU_CMP) store<u8>(cpu, <u8>r);
   return ip + 2;
 }
-/** Group 1, 32-bit: 81 (imm32) or 83 (imm8 sign-extended). */
-@inline export function fGrp1_32(imm8: bool, ip: u32, p: usize): u32 {
+/** Group 1: 81 (imm32) or 83 (imm8 sign-extended) with T = u32, 80/82 (imm8) with T = u8. */
+@inline export function fGrp1<T>(imm8: bool, ip: u32, p: usize): u32 {
   const m = <u32>load<u8>(p + 1);
   const op = (m >> 3) & 7;
-  const ilen: u32 = imm8 ? 1 : 4;
+  const ilen: u32 = sizeof<T>() == 1 || imm8 ? 1 : 4;
   if (m >= 0xc0) {
-    const i = imm8 ? s8(p + 2) : load<u32>(p + 2);
-    const pe = r32p(m & 7);
-    const r = alu(op, load<u32>(pe), i, 31);
-    if (op != ALU_CMP) store<u32>(pe, r);
+    const pe = rp<T>(m & 7);
+    const r = alu(op, ld<T>(pe), imm<T>(imm8, p + 2), msb<T>());
+    if (op != ALU_CMP) st<T>(pe, r);
     return ip + 2 + ilen;
   }
   const e = ea(m, p + 1);
   const len = 1 + eaLen(e);
-  const i = imm8 ? s8(p + len) : load<u32>(p + len);
+  const i = imm<T>(imm8, p + len);
   if (op == ALU_CMP) {
-    const h = hostRead(eaSeg(e), eaOff(e), 4);
+    const h = hostRead(eaSeg(e), eaOff(e), sizeof<T>());
     if (!h) return slowStep(ip);
-    alu(op, load<u32>(h), i, 31);
+    alu(op, ld<T>(h), i, msb<T>());
   } else {
-    const h = hostWrite(eaSeg(e), eaOff(e), 4);
+    const h = hostWrite(eaSeg(e), eaOff(e), sizeof<T>());
     if (!h) return slowStep(ip);
-    store<u32>(h, alu(op, load<u32>(h), i, 31));
+    st<T>(h, alu(op, ld<T>(h), i, msb<T>()));
   }
   return ip + len + ilen;
 }
-/** Group 1, 8-bit: 80/82. */
-@inline export function fGrp1_8(ip: u32, p: usize): u32 {
-  const m = <u32>load<u8>(p + 1);
-  const op = (m >> 3) & 7;
-  if (m >= 0xc0) {
-    const pe = r8p(m & 7);
-    const r = alu(op, <u32>load<u8>(pe), <u32>load<u8>(p + 2), 7);
-    if (op != ALU_CMP) store<u8>(pe, <u8>r);
-    return ip + 3;
-  }
-  const e = ea(m, p + 1);
-  const len = 1 + eaLen(e);
-  const i = <u32>load<u8>(p + len);
-  if (op == ALU_CMP) {
-    const h = hostRead(eaSeg(e), eaOff(e), 1);
-    if (!h) return slowStep(ip);
-    alu(op, <u32>load<u8>(h), i, 7);
-  } else {
-    const h = hostWrite(eaSeg(e), eaOff(e), 1);
-    if (!h) return slowStep(ip);
-    store<u8>(h, <u8>alu(op, <u32>load<u8>(h), i, 7));
-  }
-  return ip + len + 1;
-}
 
 // ---- TEST ----------------------------------------------------------------------------------
-@inline export function fTestEG32(ip: u32, p: usize): u32 {
+@inline export function fTestEG<T>(ip: u32, p: usize): u32 {
   const m = <u32>load<u8>(p + 1);
-  const g = load<u32>(r32p((m >> 3) & 7));
-  if (m >= 0xc0) { setLazy(LF_LOGIC, load<u32>(r32p(m & 7)) & g, 0, 0, 31, FLAGS_ARITH); return ip + 2; }
+  const g = ld<T>(rp<T>((m >> 3) & 7));
+  if (m >= 0xc0) { setLazy(LF_LOGIC, ld<T>(rp<T>(m & 7)) & g, 0, 0, msb<T>(), FLAGS_ARITH); return ip + 2; }
   const e = ea(m, p + 1);
-  const h = hostRead(eaSeg(e), eaOff(e), 4);
+  const h = hostRead(eaSeg(e), eaOff(e), sizeof<T>());
   if (!h) return slowStep(ip);
-  setLazy(LF_LOGIC, load<u32>(h) & g, 0, 0, 31, FLAGS_ARITH);
-  return ip + 1 + eaLen(e);
-}
-@inline export function fTestEG8(ip: u32, p: usize): u32 {
-  const m = <u32>load<u8>(p + 1);
-  const g = <u32>load<u8>(r8p((m >> 3) & 7));
-  if (m >= 0xc0) { setLazy(LF_LOGIC, <u32>load<u8>(r8p(m & 7)) & g, 0, 0, 7, FLAGS_ARITH); return ip + 2; }
-  const e = ea(m, p + 1);
-  const h = hostRead(eaSeg(e), eaOff(e), 1);
-  if (!h) return slowStep(ip);
-  setLazy(LF_LOGIC, <u32>load<u8>(h) & g, 0, 0, 7, FLAGS_ARITH);
+  setLazy(LF_LOGIC, ld<T>(h) & g, 0, 0, msb<T>(), FLAGS_ARITH);
   return ip + 1 + eaLen(e);
 }
 @inline export function fTestAcc32(ip: u32, p: usize): u32 {
@@ -223,124 +170,66 @@ import { slowStep } from './core';
 }
 
 // ---- group 3 (F6/F7): TEST, NOT, NEG here; MUL/IMUL/DIV/IDIV through slowStep ------------
-@inline export function fGrp3_32(ip: u32, p: usize): u32 {
+@inline export function fGrp3<T>(ip: u32, p: usize): u32 {
   const m = <u32>load<u8>(p + 1);
   const op = (m >> 3) & 7;
+  const w = <u32>sizeof<T>();
   if (m >= 0xc0) {
-    const pe = r32p(m & 7);
-    if (op <= 1) { setLazy(LF_LOGIC, load<u32>(pe) & load<u32>(p + 2), 0, 0, 31, FLAGS_ARITH); return ip + 6; }
-    if (op == 2) { store<u32>(pe, ~load<u32>(pe)); return ip + 2; }
-    if (op == 3) { const d = load<u32>(pe); const r = 0 - d; setLazy(LF_SUB, r, 0, d, 31, FLAGS_ARITH); store<u32>(pe, r); return ip + 2; }
+    const pe = rp<T>(m & 7);
+    if (op <= 1) { setLazy(LF_LOGIC, ld<T>(pe) & ld<T>(p + 2), 0, 0, msb<T>(), FLAGS_ARITH); return ip + 2 + w; }
+    if (op == 2) { st<T>(pe, ~ld<T>(pe)); return ip + 2; }
+    if (op == 3) { const d = ld<T>(pe); const r = 0 - d; setLazy(LF_SUB, r, 0, d, msb<T>(), FLAGS_ARITH); st<T>(pe, r); return ip + 2; }
     return slowStep(ip);
   }
   if (op > 1) return slowStep(ip);
   const e = ea(m, p + 1);
   const len = 1 + eaLen(e);
-  const h = hostRead(eaSeg(e), eaOff(e), 4);
+  const h = hostRead(eaSeg(e), eaOff(e), w);
   if (!h) return slowStep(ip);
-  setLazy(LF_LOGIC, load<u32>(h) & load<u32>(p + len), 0, 0, 31, FLAGS_ARITH);
-  return ip + len + 4;
-}
-@inline export function fGrp3_8(ip: u32, p: usize): u32 {
-  const m = <u32>load<u8>(p + 1);
-  const op = (m >> 3) & 7;
-  if (m >= 0xc0) {
-    const pe = r8p(m & 7);
-    if (op <= 1) { setLazy(LF_LOGIC, <u32>load<u8>(pe) & <u32>load<u8>(p + 2), 0, 0, 7, FLAGS_ARITH); return ip + 3; }
-    if (op == 2) { store<u8>(pe, ~load<u8>(pe)); return ip + 2; }
-    if (op == 3) { const d = <u32>load<u8>(pe); const r = 0 - d; setLazy(LF_SUB, r, 0, d, 7, FLAGS_ARITH); store<u8>(pe, <u8>r); return ip + 2; }
-    return slowStep(ip);
-  }
-  if (op > 1) return slowStep(ip);
-  const e = ea(m, p + 1);
-  const len = 1 + eaLen(e);
-  const h = hostRead(eaSeg(e), eaOff(e), 1);
-  if (!h) return slowStep(ip);
-  setLazy(LF_LOGIC, <u32>load<u8>(h) & <u32>load<u8>(p + len), 0, 0, 7, FLAGS_ARITH);
-  return ip + len + 1;
+  setLazy(LF_LOGIC, ld<T>(h) & ld<T>(p + len), 0, 0, msb<T>(), FLAGS_ARITH);
+  return ip + len + w;
 }
 
 // ---- shifts and rotates (group 2, 32-bit) ---------------------------------------------------
-/** C1 (count: imm8, kind 0), D1 (count 1, kind 1), D3 (count CL, kind 2). */
-@inline export function fGrp2_32(kind: u32, ip: u32, p: usize): u32 {
+/** C1/C0 (count: imm8, kind 0), D1/D0 (count 1, kind 1), D3/D2 (count CL, kind 2); T = u32 or u8. */
+@inline export function fGrp2<T>(kind: u32, ip: u32, p: usize): u32 {
   const m = <u32>load<u8>(p + 1);
   const op = (m >> 3) & 7;
   const ilen: u32 = kind == 0 ? 1 : 0;
   if (m >= 0xc0) {
     const c: u32 = kind == 0 ? <u32>load<u8>(p + 2) : kind == 1 ? 1 : <u32>load<u8>(cpu + 4);
-    const pe = r32p(m & 7);
-    store<u32>(pe, shift(op, load<u32>(pe), c, 31));
+    const pe = rp<T>(m & 7);
+    st<T>(pe, shift(op, ld<T>(pe), c, msb<T>()));
     return ip + 2 + ilen;
   }
   const e = ea(m, p + 1);
   const len = 1 + eaLen(e);
   const c: u32 = kind == 0 ? <u32>load<u8>(p + len) : kind == 1 ? 1 : <u32>load<u8>(cpu + 4);
-  const h = hostWrite(eaSeg(e), eaOff(e), 4);
+  const h = hostWrite(eaSeg(e), eaOff(e), sizeof<T>());
   if (!h) return slowStep(ip);
-  store<u32>(h, shift(op, load<u32>(h), c, 31));
-  return ip + len + ilen;
-}
-
-/** C0 (count: imm8, kind 0), D0 (count 1, kind 1), D2 (count CL, kind 2). */
-@inline export function fGrp2_8(kind: u32, ip: u32, p: usize): u32 {
-  const m = <u32>load<u8>(p + 1);
-  const op = (m >> 3) & 7;
-  const ilen: u32 = kind == 0 ? 1 : 0;
-  if (m >= 0xc0) {
-    const c: u32 = kind == 0 ? <u32>load<u8>(p + 2) : kind == 1 ? 1 : <u32>load<u8>(cpu + 4);
-    const pe = r8p(m & 7);
-    store<u8>(pe, <u8>shift(op, <u32>load<u8>(pe), c, 7));
-    return ip + 2 + ilen;
-  }
-  const e = ea(m, p + 1);
-  const len = 1 + eaLen(e);
-  const c: u32 = kind == 0 ? <u32>load<u8>(p + len) : kind == 1 ? 1 : <u32>load<u8>(cpu + 4);
-  const h = hostWrite(eaSeg(e), eaOff(e), 1);
-  if (!h) return slowStep(ip);
-  store<u8>(h, <u8>shift(op, <u32>load<u8>(h), c, 7));
+  st<T>(h, shift(op, ld<T>(h), c, msb<T>()));
   return ip + len + ilen;
 }
 
 // ---- MOV, LEA, XCHG, CDQ, CWDE -----------------------------------------------------------------
-/** MOV Ev,Gv (toE) or MOV Gv,Ev. */
-@inline export function fMovEG32(toE: bool, ip: u32, p: usize): u32 {
+/** MOV Ev,Gv / MOV Eb,Gb (toE) or MOV Gv,Ev / MOV Gb,Eb; T = u32 or u8. */
+@inline export function fMovEG<T>(toE: bool, ip: u32, p: usize): u32 {
   const m = <u32>load<u8>(p + 1);
-  const pg = r32p((m >> 3) & 7);
+  const pg = rp<T>((m >> 3) & 7);
   if (m >= 0xc0) {
-    const pe = r32p(m & 7);
-    if (toE) store<u32>(pe, load<u32>(pg)); else store<u32>(pg, load<u32>(pe));
+    const pe = rp<T>(m & 7);
+    if (toE) store<T>(pe, load<T>(pg)); else store<T>(pg, load<T>(pe));
     return ip + 2;
   }
   const e = ea(m, p + 1);
   if (toE) {
-    const h = hostWrite(eaSeg(e), eaOff(e), 4);
+    const h = hostWrite(eaSeg(e), eaOff(e), sizeof<T>());
     if (!h) return slowStep(ip);
-    store<u32>(h, load<u32>(pg));
+    store<T>(h, load<T>(pg));
   } else {
-    const h = hostRead(eaSeg(e), eaOff(e), 4);
+    const h = hostRead(eaSeg(e), eaOff(e), sizeof<T>());
     if (!h) return slowStep(ip);
-    store<u32>(pg, load<u32>(h));
-  }
-  return ip + 1 + eaLen(e);
-}
-/** MOV Eb,Gb (toE) or MOV Gb,Eb. */
-@inline export function fMovEG8(toE: bool, ip: u32, p: usize): u32 {
-  const m = <u32>load<u8>(p + 1);
-  const pg = r8p((m >> 3) & 7);
-  if (m >= 0xc0) {
-    const pe = r8p(m & 7);
-    if (toE) store<u8>(pe, load<u8>(pg)); else store<u8>(pg, load<u8>(pe));
-    return ip + 2;
-  }
-  const e = ea(m, p + 1);
-  if (toE) {
-    const h = hostWrite(eaSeg(e), eaOff(e), 1);
-    if (!h) return slowStep(ip);
-    store<u8>(h, load<u8>(pg));
-  } else {
-    const h = hostRead(eaSeg(e), eaOff(e), 1);
-    if (!h) return slowStep(ip);
-    store<u8>(pg, load<u8>(h));
+    store<T>(pg, load<T>(h));
   }
   return ip + 1 + eaLen(e);
 }

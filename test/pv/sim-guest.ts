@@ -371,10 +371,15 @@ export class SimBlkFront {
     const id = this.nextId++;
     this.put(op, id, sector, segs);
     this.push();
+    return this.answer(id, segs);
+  }
+
+  /** Wait for the answer to request `id`, then revoke and free the pages it used. */
+  private async answer(id: bigint, pages: { gref: number; gfn: number }[]): Promise<BlkResponse> {
     const [rsp] = await this.waitFor(1);
-    for (const s of segs) {
-      g.endGrant(s.gref);
-      g.freePage(s.gfn);
+    for (const p of pages) {
+      this.g.endGrant(p.gref);
+      this.g.freePage(p.gfn);
     }
     if (rsp.id !== id) throw new Error(`response id ${rsp.id} for request ${id}`);
     return rsp;
@@ -400,13 +405,7 @@ export class SimBlkFront {
     descs.forEach((d, i) => poke(g.mem, off + 24 + i * 4, [[0, 4, opts.descGref ?? d.gref]]));
     this.req_prod_pvt = (this.req_prod_pvt + 1) >>> 0;
     this.push();
-    const [rsp] = await this.waitFor(1);
-    for (const d of descs) {
-      g.endGrant(d.gref);
-      g.freePage(d.gfn);
-    }
-    if (rsp.id !== id) throw new Error(`response id ${rsp.id} for request ${id}`);
-    return rsp;
+    return this.answer(id, descs);
   }
 
   /** Give back the ring page, its grant and the event channel (after the backend let go). */
