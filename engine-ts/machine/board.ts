@@ -465,11 +465,17 @@ export class Board {
   }
 
   /**
-   * A disk's host I/O is in flight (the IDE controller's, or a PV disk backend's). While it
-   * is, an idle vCPU waits for it rather than skipping guest time ahead to the next timer.
+   * Guest time reached a disk completion's due time (the IDE controller's, or a PV disk
+   * backend's) before the host finished the I/O. The run loop must not advance guest time,
+   * by running or by skipping, until `hostReady()` resolves; the completion then lands at
+   * the same guest time whatever the host's speed.
    */
-  get diskIoInFlight(): boolean {
-    return this.ide.hostIoInFlight > 0 || (this.xen?.diskIoBusy ?? false);
+  get waitingForHost(): boolean {
+    return this.ide.waitingForHost || (this.xen?.waitingForHost ?? false);
+  }
+
+  hostReady(): Promise<void> {
+    return this.ide.waitingForHost ? this.ide.hostReady() : (this.xen?.hostReady() ?? Promise.resolve());
   }
 
   /** Guest time of the next scheduled event, or Infinity. */

@@ -204,16 +204,21 @@ export class XenHost {
   }
 
   /**
-   * A disk backend is serving requests (host I/O in flight). The run loop then lets the host
-   * finish it instead of skipping guest time ahead to the next timer (see runner.ts idle()).
+   * Guest time reached a PV disk answer's due time before the host finished its I/O: the run
+   * loop must hold the vCPU until `hostReady()` (as for the IDE disk; see HostIoQueue).
    */
-  get diskIoBusy(): boolean {
-    for (const b of this.guest.disks.values()) if (b.busy) return true;
+  get waitingForHost(): boolean {
+    for (const b of this.guest.disks.values()) if (b.waitingForHost) return true;
     return false;
   }
 
+  hostReady(): Promise<void> {
+    for (const b of this.guest.disks.values()) if (b.waitingForHost) return b.hostReady();
+    return Promise.resolve();
+  }
+
   addDisk(n: number, disk: BlockDevice): void {
-    this.toolstack.addDisk(GUEST_DOMID, n, disk);
+    this.toolstack.addDisk(GUEST_DOMID, n, disk, { onHostDone: () => this.board.wake() });
   }
 
   addNic(devid: number, mac: string): void {

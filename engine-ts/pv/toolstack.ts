@@ -194,7 +194,9 @@ export class Toolstack {
       { 'virtual-device': String(devid), 'device-type': 'disk' },
       { dev: xvdName(diskNumber), type: 'phy', mode: ro ? 'r' : 'w', params: `pvlab-disk-${diskNumber}`, removable: '0', bootable: diskNumber === 0 ? '1' : '0', 'device-type': 'disk' },
     );
-    const b = new BlkBack(this.backendCtx, domid, devid, disk, { readOnly: ro });
+    // Answers are placed in the guest's time (its virtual clock), as the emulated disk's are.
+    const clock = this.hv.domain(domid)!.config.time.clock;
+    const b = new BlkBack(this.backendCtx, domid, devid, disk, clock, { ...opts, readOnly: ro });
     g.disks.set(devid, b);
     b.start();
     return b;

@@ -105,10 +105,10 @@ export class Runner {
         if (this.board.exitCode !== null) return { kind: 'exit', code: this.board.exitCode };
         if (this.board.poweredOff) return { kind: 'poweroff' };
         if (this.board.resetRequested) return { kind: 'reset' };
-        // Guest time may not pass an emulated disk's completion deadline before the host's
-        // I/O has finished: hold the vCPU (keeps runs deterministic for any disk speed).
-        if (this.board.ide.waitingForHost) {
-          await this.board.ide.hostReady();
+        // Guest time may not pass a disk completion's deadline before the host's I/O has
+        // finished: hold the vCPU (keeps runs deterministic for any disk speed).
+        if (this.board.waitingForHost) {
+          await this.board.hostReady();
           continue;
         }
         const before = this.board.vcpu.icount;
@@ -141,10 +141,6 @@ export class Runner {
 
   /** The vCPU waits for an interrupt: move guest time to the next event (pacing permitting). */
   private async idle(): Promise<void> {
-    if (this.board.diskIoInFlight) {
-      await this.host.yieldToHost(); // let the disk's promise settle
-      return;
-    }
     const next = this.board.nextEventTime();
     if (next === Infinity) {
       // Nothing scheduled: only outside input (or a stop) can wake the guest.

@@ -9,7 +9,7 @@ import { VirtualClock } from '../../engine-ts/machine/clock';
 import { PciBus } from '../../engine-ts/devices/pci/pci-bus';
 import { Piix3IsaBridge } from '../../engine-ts/devices/pci/piix3';
 import { PiixIde, type PiixIdeOptions } from '../../engine-ts/devices/ide-piix/piix-ide';
-import type { HostIoTiming } from '../../engine-ts/devices/ide-piix/host-io-queue';
+import type { HostIoTiming } from '../../engine-ts/devices/common/host-io-queue';
 import { RecordingIrq, TestPorts } from './helpers';
 
 // ---- disks -----------------------------------------------------------------------------------

@@ -145,7 +145,7 @@ describe('fuzz: hostile guests against the PV layer', () => {
     };
 
     const checkBlk = async (n: number) => {
-      await settle(() => blk.idle);
+      await settle(() => blk.idle, 200, w.clock);
       if (blk.state === X.XenbusState.Connected) {
         // Resynchronise with whatever the fuzzer left in the shared indexes.
         bf.req_prod_pvt = g1.mem.u32(bf.ring);
@@ -276,7 +276,7 @@ describe('fuzz: hostile guests against the PV layer', () => {
       if (r() < 0.05) g1.mem.setU32(bf.ring + 12, u32r(r)); // rsp_event
       g1.send(bf.port);
       if (r() < 0.02) g1.send(bf.port); // spurious extra kick
-      await settle(() => blk.idle);
+      await settle(() => blk.idle, 200, w.clock);
       if ((c + 1) % CHECK_EVERY === 0) await checkBlk(c);
     }
     await checkBlk(-1);

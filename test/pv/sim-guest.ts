@@ -52,11 +52,20 @@ export class MemDisk implements BlockDevice {
   }
 }
 
-/** Let pending promises (disk I/O) run until `cond` holds. */
-export async function settle(cond: () => boolean = () => false, rounds = 200): Promise<boolean> {
+/**
+ * Let pending promises (disk I/O) run until `cond` holds. With `clock`, each round also moves
+ * guest time to the next timer deadline and fires it, as the run loop does for an idle guest
+ * (blkback's answers are due at guest times).
+ */
+export async function settle(cond: () => boolean = () => false, rounds = 200, clock?: VirtualClock): Promise<boolean> {
   for (let i = 0; i < rounds; i++) {
     if (cond()) return true;
     await new Promise<void>((r) => setImmediate(r));
+    if (clock) {
+      const next = clock.nextDeadline();
+      if (next !== Infinity && next > clock.now()) clock.setNow(next);
+      clock.runDue();
+    }
   }
   return cond();
 }
@@ -329,7 +338,7 @@ export class SimBlkFront {
 
   async waitFor(n: number): Promise<BlkResponse[]> {
     const start = this.responses.length;
-    await settle(() => (this.collect(), this.responses.length - start >= n));
+    await settle(() => (this.collect(), this.responses.length - start >= n), 200, this.g.t.clock);
     return this.responses.slice(start);
   }
 

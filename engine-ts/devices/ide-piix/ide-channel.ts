@@ -24,7 +24,7 @@ import { SECTOR_SIZE } from '../../disk/block-device';
 import { readBool, readBytes, readInt, readRecord, readString } from '../common/state-fields';
 import * as A from './ata-defs';
 import { AtaDrive, type AtaDriveOptions } from './ata-drive';
-import type { HostIoQueue, HostIoTiming } from './host-io-queue';
+import { ioCostNs, type HostIoQueue, type HostIoTiming } from '../common/host-io-queue';
 import { PrdWalker } from './prd-walker';
 import { MULTIPLE_MAX } from './ata-identify';
 
@@ -512,7 +512,7 @@ export class IdeChannel {
   }
 
   private delay(sectors: number): number {
-    return this.ctx.timing.commandNs + sectors * this.ctx.timing.nsPerSector;
+    return ioCostNs(this.ctx.timing, sectors);
   }
 
   /** Read the next chunk of a read command from the disk. */

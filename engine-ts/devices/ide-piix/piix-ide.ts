@@ -19,7 +19,7 @@ import type { BlockDevice } from '../../disk/block-device';
 import { readRecord } from '../common/state-fields';
 import { PCI_COMMAND, PCI_COMMAND_IO, PCI_COMMAND_MASTER, PciConfigFunction, type PciAttachment } from '../pci/pci-function';
 import type { AtaDriveOptions } from './ata-drive';
-import { DEFAULT_HOST_IO_TIMING, HostIoQueue, type HostIoTiming } from './host-io-queue';
+import { DEFAULT_HOST_IO_TIMING, HostIoQueue, type HostIoTiming } from '../common/host-io-queue';
 import { IdeChannel, type IdeChannelStats } from './ide-channel';
 
 export const PIIX_IDE_VENDOR_ID = 0x8086;
@@ -193,11 +193,6 @@ export class PiixIde extends PciConfigFunction {
 
   hostReady(): Promise<void> {
     return this.queue.hostReady();
-  }
-
-  /** Disk operations whose host promise has not settled (the run loop must not block in Atomics.wait). */
-  get hostIoInFlight(): number {
-    return this.queue.hostInFlight;
   }
 
   /** No disk operation is queued: the device can be saved. */

@@ -10,12 +10,20 @@
 // started at once, so the disk sees the whole queue (up to the 32 ring slots) without a round
 // trip through the guest between requests. The disk runs them in the order they were issued
 // (BlockDevice contract); a WRITE_BARRIER waits for everything before it and holds back
-// everything after it. Responses {id, operation, status} are written as requests complete,
-// possibly out of order (the frontend matches them by id). Guest data moves only through
-// hv.withGrant, which hands over exactly the granted page.
+// everything after it. Guest data moves only through hv.withGrant, which hands over exactly
+// the granted page.
+//
+// Guest time: like the emulated IDE disk, requests go through a HostIoQueue. Each one is
+// due a modelled service time after the one before it (one disk, DEFAULT_HOST_IO_TIMING),
+// and its response {id, operation, status} lands at that guest time once the host I/O has
+// finished, in ring order. Write data is gathered from the guest's pages when the request
+// is taken and read data is scattered into them when it is answered, so what the guest
+// sees, and when, does not depend on how fast the host's disk is.
 
 import type { BlockDevice } from '../../disk/block-device';
 import { SECTOR_SIZE } from '../../disk/block-device';
+import type { VirtualClock } from '../../machine/clock';
+import { DEFAULT_HOST_IO_TIMING, HostIoQueue, ioCostNs, type HostIoTiming } from '../../devices/common/host-io-queue';
 import { type GrantMapping } from '../hypervisor';
 import { BackRing } from '../ring';
 import { put16, put8, u32, u64 } from '../bytes';
@@ -87,6 +95,10 @@ interface BlkRequest {
 export interface BlkbackOptions {
   /** Export read-only even if the disk is writable (xenstore mode "r"). */
   readOnly?: boolean;
+  /** Guest-time cost of disk I/O (default DEFAULT_HOST_IO_TIMING, as the IDE disk). */
+  timing?: HostIoTiming;
+  /** The host finished an operation (the board wakes an idle vCPU). */
+  onHostDone?: () => void;
 }
 
 export class BlkBack extends XenbusBackend {
@@ -96,14 +108,17 @@ export class BlkBack extends XenbusBackend {
   private abi: BlkifAbi = ABI_X86_32;
   /** Bumped on every disconnect so late I/O completions of an old connection are dropped. */
   private generation = 0;
-  /** Requests consumed from the ring and not yet answered (their disk I/O is in flight). */
+  /** Requests consumed from the ring and not yet answered. */
   private inFlight = 0;
-  /** Settles when the latest WRITE_BARRIER has finished; later requests start after it. */
+  /** Settles when the latest WRITE_BARRIER's host I/O has finished; later requests start after it. */
   private barrier: Promise<unknown> | null = null;
-  /** Completions of the requests in flight (a barrier waits for all of them). */
+  /** Host I/O of the requests in flight (a barrier waits for all of it). */
   private readonly pending = new Set<Promise<unknown>>();
   private consuming = false;
   private readonly readOnly: boolean;
+  private readonly timing: HostIoTiming;
+  /** Places every answer in guest time (see the file comment). */
+  private readonly queue: HostIoQueue;
   stats = { requests: 0, errors: 0, bytesRead: 0, bytesWritten: 0, flushes: 0, discards: 0, indirect: 0, maxInFlight: 0 };
 
   constructor(
@@ -111,10 +126,13 @@ export class BlkBack extends XenbusBackend {
     frontendId: number,
     devid: number,
     private readonly disk: BlockDevice,
+    clock: VirtualClock,
     opts: BlkbackOptions = {},
   ) {
     super(ctx, 'vbd', frontendId, devid);
     this.readOnly = opts.readOnly === true || disk.readOnly;
+    this.timing = opts.timing ?? DEFAULT_HOST_IO_TIMING;
+    this.queue = new HostIoQueue(clock, `blkback d${frontendId} ${devid}`, opts.onHostDone, true);
     if (disk.size % SECTOR_SIZE !== 0) throw new Error(`disk size ${disk.size} is not a multiple of ${SECTOR_SIZE}`);
   }
 
@@ -128,7 +146,17 @@ export class BlkBack extends XenbusBackend {
 
   /** No request is being processed (all consumed requests have been answered). */
   get idle(): boolean {
-    return this.inFlight === 0;
+    return this.inFlight === 0 && this.queue.idle;
+  }
+
+  /** Guest time reached an answer's due time before the host finished its I/O (see HostIoQueue). */
+  get waitingForHost(): boolean {
+    return this.queue.waitingForHost;
+  }
+
+  /** Resolves once `waitingForHost` no longer holds. */
+  hostReady(): Promise<void> {
+    return this.queue.hostReady();
   }
 
   // ---- negotiation ----------------------------------------------------------------------
@@ -205,11 +233,6 @@ export class BlkBack extends XenbusBackend {
 
   // ---- data path --------------------------------------------------------------------------
 
-  /** Requests are in flight (their disk I/O runs on the host). */
-  get busy(): boolean {
-    return this.inFlight > 0;
-  }
-
   /** The frontend notified us (or a slot came free): start every request on the ring. */
   kick(): void {
     if (this.consuming || !this.ring) return;
@@ -249,7 +272,7 @@ export class BlkBack extends XenbusBackend {
     }
   }
 
-  /** Validate one request and start it; it is answered when its I/O completes. */
+  /** Validate one request and start its host I/O; it is answered at its due guest time. */
   private startRequest(raw: Uint8Array, gen: number): void {
     // The response names the request's operation (for INDIRECT, the operation inside it).
     const op = raw[0] === BLKIF_OP_INDIRECT ? raw[1] : raw[0];
@@ -258,34 +281,82 @@ export class BlkBack extends XenbusBackend {
       this.respond(raw, op, req);
       return;
     }
+    let data: Uint8Array | null = null;
+    if (req.operation !== BLKIF_OP_READ && req.operation !== BLKIF_OP_DISCARD && req.nr_sectors > 0) {
+      // Take the data now: later changes to the pages are not part of this write, and a grant
+      // the guest did not give fails the request before the disk changes.
+      const gathered = this.gather(req);
+      if (typeof gathered === 'number') {
+        this.respond(raw, op, gathered);
+        return;
+      }
+      data = gathered;
+    } else if (req.operation === BLKIF_OP_READ) {
+      data = new Uint8Array(req.nr_sectors * SECTOR_SIZE);
+    }
     this.inFlight++;
+    this.stats.requests++;
     this.stats.maxInFlight = Math.max(this.stats.maxInFlight, this.inFlight);
     let done: Promise<number>;
     if (req.operation === BLKIF_OP_WRITE_BARRIER) {
-      done = Promise.all(this.pending).then(() => this.execute(req));
+      done = Promise.all(this.pending).then(() => this.execute(req, data));
       this.barrier = done;
     } else if (this.barrier) {
-      done = this.barrier.then(() => this.execute(req));
+      done = this.barrier.then(() => this.execute(req, data));
     } else {
-      done = this.execute(req); // issues its disk operations now, in ring order
+      done = this.execute(req, data); // issues its disk operations now, in ring order
     }
-    const settled = done.then(
-      (status) => this.complete(gen, raw, op, status),
-      (e: unknown) => this.complete(gen, raw, op, this.error(`internal error: ${(e as Error).message}`)),
-    );
-    this.pending.add(settled);
-    void settled.then(() => {
-      this.pending.delete(settled);
+    let status = BLKIF_RSP_ERROR;
+    const hostDone = done.then((s) => {
+      status = s;
+    });
+    this.pending.add(hostDone);
+    void hostDone.then(() => {
+      this.pending.delete(hostDone);
       if (this.barrier === done && gen === this.generation) this.barrier = null;
+    });
+    this.queue.submit(ioCostNs(this.timing, data ? data.length / SECTOR_SIZE : 0), () => hostDone, (error) => {
+      if (error !== null) status = this.error(`internal error: ${error}`);
+      this.complete(gen, raw, op, req, data, status);
     });
   }
 
-  private complete(gen: number, raw: Uint8Array, op: number, status: number): void {
-    if (gen !== this.generation) return; // disconnected while the I/O ran
+  /** The request is due: put read data into the guest's pages and answer. */
+  private complete(gen: number, raw: Uint8Array, op: number, req: BlkRequest, data: Uint8Array | null, status: number): void {
+    if (gen !== this.generation) return; // disconnected since
     this.inFlight--;
+    if (status === BLKIF_RSP_OKAY && req.operation === BLKIF_OP_READ && data) status = this.scatter(req, data);
     this.respond(raw, op, status);
     // A full ring may have left requests unconsumed: the freed slot lets us take them.
     this.kick();
+  }
+
+  /** Copy a write's data out of its granted pages, or the status to fail it with. */
+  private gather(req: BlkRequest): Uint8Array | number {
+    const buf = new Uint8Array(req.nr_sectors * SECTOR_SIZE);
+    let pos = 0;
+    for (const s of req.segments) {
+      const len = (s.last_sect - s.first_sect + 1) * SECTOR_SIZE;
+      const at = pos;
+      const r = this.ctx.hv.withGrant(this.frontendId, s.gref, false, (page) => buf.set(page.subarray(s.first_sect * SECTOR_SIZE, s.first_sect * SECTOR_SIZE + len), at));
+      if (!r.ok) return this.error(`write: grant ${s.gref} refused (status ${r.status})`);
+      pos += len;
+    }
+    return buf;
+  }
+
+  /** Copy read data into the request's granted pages; the status to answer with. */
+  private scatter(req: BlkRequest, data: Uint8Array): number {
+    let pos = 0;
+    for (const s of req.segments) {
+      const len = (s.last_sect - s.first_sect + 1) * SECTOR_SIZE;
+      const chunk = data.subarray(pos, pos + len);
+      const r = this.ctx.hv.withGrant(this.frontendId, s.gref, true, (page) => page.set(chunk, s.first_sect * SECTOR_SIZE));
+      if (!r.ok) return this.error(`read: grant ${s.gref} refused (status ${r.status})`);
+      pos += len;
+    }
+    this.stats.bytesRead += data.length;
+    return BLKIF_RSP_OKAY;
   }
 
   /** Decode and validate; a number is the status to answer with at once. */
@@ -357,50 +428,27 @@ export class BlkBack extends XenbusBackend {
     return { operation, id, sector_number, segments, nr_sectors };
   }
 
-  private async execute(req: BlkRequest): Promise<number> {
-    const hv = this.ctx.hv;
-    const dom = this.frontendId;
-    this.stats.requests++;
+  /** The host side of a request: the disk operations. Guest pages are not touched here. */
+  private async execute(req: BlkRequest, data: Uint8Array | null): Promise<number> {
     try {
       switch (req.operation) {
-        case BLKIF_OP_READ: {
-          const buf = new Uint8Array(req.nr_sectors * SECTOR_SIZE);
-          await this.disk.read(req.sector_number, buf);
-          let pos = 0;
-          for (const s of req.segments) {
-            const len = (s.last_sect - s.first_sect + 1) * SECTOR_SIZE;
-            const chunk = buf.subarray(pos, pos + len);
-            const r = hv.withGrant(dom, s.gref, true, (page) => page.set(chunk, s.first_sect * SECTOR_SIZE));
-            if (!r.ok) return this.error(`read: grant ${s.gref} refused (status ${r.status})`);
-            pos += len;
-          }
-          this.stats.bytesRead += buf.length;
+        case BLKIF_OP_READ:
+          await this.disk.read(req.sector_number, data!);
           return BLKIF_RSP_OKAY;
-        }
         case BLKIF_OP_WRITE:
         case BLKIF_OP_WRITE_BARRIER:
         case BLKIF_OP_FLUSH_DISKCACHE: {
-          const flushing = req.operation !== BLKIF_OP_WRITE;
-          // Gather the data first: a grant the guest revoked fails the request before the disk changes.
-          const buf = new Uint8Array(req.nr_sectors * SECTOR_SIZE);
-          let pos = 0;
-          for (const s of req.segments) {
-            const len = (s.last_sect - s.first_sect + 1) * SECTOR_SIZE;
-            const at = pos;
-            const r = hv.withGrant(dom, s.gref, false, (page) => buf.set(page.subarray(s.first_sect * SECTOR_SIZE, s.first_sect * SECTOR_SIZE + len), at));
-            if (!r.ok) return this.error(`write: grant ${s.gref} refused (status ${r.status})`);
-            pos += len;
-          }
           // Barrier / flush-with-data: earlier writes are durable before this one, and it after.
           // All of the request's disk operations are issued now, so they queue in ring order.
+          const flushing = req.operation !== BLKIF_OP_WRITE;
           const ops: Promise<void>[] = [];
           if (flushing) ops.push(this.flush());
-          if (buf.length > 0) {
-            ops.push(this.disk.write(req.sector_number, buf));
+          if (data) {
+            ops.push(this.disk.write(req.sector_number, data));
             if (flushing) ops.push(this.flush());
           }
           await Promise.all(ops);
-          this.stats.bytesWritten += buf.length;
+          this.stats.bytesWritten += data?.length ?? 0;
           return BLKIF_RSP_OKAY;
         }
         case BLKIF_OP_DISCARD:

@@ -19,6 +19,11 @@ export interface HostIoTiming {
 /** 10 µs per command and 2 µs per sector (about 250 MB/s): a fast disk, as seen by the guest. */
 export const DEFAULT_HOST_IO_TIMING: HostIoTiming = { commandNs: 10_000, nsPerSector: 2_000 };
 
+/** Guest-time cost of one operation moving `sectors` sectors under `t`. */
+export function ioCostNs(t: HostIoTiming, sectors: number): number {
+  return t.commandNs + sectors * t.nsPerSector;
+}
+
 /** Called in order, at a guest time at or after the deadline; `error` is null on success. */
 export type ApplyFn = (error: string | null) => void;
 
@@ -42,10 +47,17 @@ export class HostIoQueue {
   /** Operations whose host promise has not settled yet. */
   hostInFlight = 0;
 
+  /**
+   * `serial`: the operations share one disk that serves them one after another, so an
+   * operation's time starts when the one before it is due (a queue of requests submitted
+   * together finishes at the sum of their costs, not at the longest). Without it each
+   * operation's delay counts from its submission (the IDE controller has one at a time).
+   */
   constructor(
     private readonly clock: VirtualClock,
     name: string,
     private readonly onHostDone?: () => void,
+    private readonly serial = false,
   ) {
     this.timer = clock.createTimer(name, () => this.pump());
   }
@@ -72,7 +84,9 @@ export class HostIoQueue {
    * wait for); `apply` makes its effects visible to the guest.
    */
   submit(delayNs: number, start: (() => Promise<void>) | null, apply: ApplyFn): void {
-    const op: Op = { deadline: this.clock.now() + Math.max(0, delayNs), state: start ? 'host' : 'ok', error: '', apply };
+    const now = this.clock.now();
+    const from = this.serial && this.ops.length ? Math.max(now, this.ops[this.ops.length - 1].deadline) : now;
+    const op: Op = { deadline: from + Math.max(0, delayNs), state: start ? 'host' : 'ok', error: '', apply };
     this.ops.push(op);
     if (start) {
       this.hostInFlight++;
