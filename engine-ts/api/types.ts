@@ -67,6 +67,9 @@ export interface MachineStats {
   exits: { io: number; mmio: number; hypercall: number; halt: number };
 }
 
+import type { GuestProfile } from '../machine/board';
+export type { GuestProfile };
+
 export interface MachineEvents {
   /** Bytes the guest wrote to its console (COM1). */
   onConsole?(bytes: Uint8Array): void;
@@ -84,6 +87,11 @@ export interface MachineHandle {
   /** Type into the guest's console. */
   sendInput(bytes: Uint8Array): void;
   stats(): Promise<MachineStats>;
+  /**
+   * Sample the guest's EIP every `everyInstructions` retired instructions from now on (0 stops;
+   * otherwise 100..1e9). Returns the samples taken since the previous call.
+   */
+  profile(everyInstructions: number): Promise<GuestProfile>;
   /** Release the machine (terminates its worker). */
   dispose(): void;
 }

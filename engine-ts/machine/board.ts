@@ -105,6 +105,15 @@ export class GuestRam implements GuestMemory {
   all(): Uint8Array { return this.bytes(); }
 }
 
+/** Where the guest ran: EIP sampled every `everyInstructions` retired instructions. */
+export interface GuestProfile {
+  everyInstructions: number;
+  /** Samples taken in kernel mode (CPL 0-2), by EIP. */
+  kernel: Array<[eip: number, count: number]>;
+  /** Samples taken in user mode (CPL 3). */
+  user: number;
+}
+
 export class Board {
   readonly ports = new PortBus();
   readonly mmio: MmioBus;
@@ -139,6 +148,10 @@ export class Board {
   readonly exits = { io: 0, mmio: 0, hypercall: 0, halt: 0 };
   /** The guest asked for a reset (keyboard controller, 0xCF9). */
   resetRequested = false;
+  /** EIP sampling (see profile()): every this many instructions, 0 = off. */
+  private profileEvery = 0;
+  private profileKernel = new Map<number, number>();
+  private profileUser = 0;
   /** The guest powered the machine off (ACPI S5). */
   poweredOff = false;
 
@@ -435,14 +448,40 @@ export class Board {
     const next = this.clock.nextDeadline();
     let budget = maxInstructions;
     if (next !== Infinity) budget = Math.max(1, Math.min(budget, Math.ceil(next - now)));
+    if (this.profileEvery > 0) budget = Math.min(budget, this.profileEvery);
     this.clock.sliceEnd = now + budget;
     const exit = core.run(budget);
+    if (this.profileEvery > 0 && exit === MM.EXIT_BUDGET) this.sample();
     this.clock.sliceEnd = Infinity;
     this.syncClock();
     this.clock.runDue();
     this.flushOutput();
     if (exit === MM.EXIT_HALT) this.exits.halt++;
     return exit;
+  }
+
+  /**
+   * Sample EIP every `everyInstructions` from now on (0 stops). Slices end at each sample
+   * point, so profiling slows the run; halted time is not sampled. Returns the samples
+   * taken so far and starts a new set.
+   */
+  profile(everyInstructions: number): GuestProfile {
+    if (!Number.isInteger(everyInstructions) || (everyInstructions !== 0 && (everyInstructions < 100 || everyInstructions > 1e9))) {
+      throw new RangeError(`profile: sample every 0 (off) or 100..1e9 instructions, not ${everyInstructions}`);
+    }
+    const out: GuestProfile = { everyInstructions: this.profileEvery, kernel: [...this.profileKernel], user: this.profileUser };
+    this.profileEvery = everyInstructions;
+    this.profileKernel = new Map();
+    this.profileUser = 0;
+    return out;
+  }
+
+  private sample(): void {
+    if (this.vcpu.cpl === 3) this.profileUser++;
+    else {
+      const eip = this.vcpu.eip;
+      this.profileKernel.set(eip, (this.profileKernel.get(eip) ?? 0) + 1);
+    }
   }
 
   /**

@@ -48,6 +48,7 @@ export async function createWorkerMachine(config: MachineConfig, events: Machine
       pushMore();
     },
     stats: () => remote.stats(),
+    profile: (everyInstructions: number) => remote.profile(everyInstructions),
     [LINK]: (port: MessagePort) => remote.attachLink(Comlink.transfer(port, [port])),
     dispose() {
       ring.request(MM.REQ_STOP);

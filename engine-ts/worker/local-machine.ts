@@ -7,7 +7,7 @@ import { loadFlatBinary } from '../machine/loaders/flat';
 import { loadLinux } from '../machine/loaders/linux';
 import { loadMultiboot } from '../machine/loaders/multiboot';
 import { Runner, type RunnerHost } from './runner';
-import type { DiskSpec, MachineConfig, MachineEvents, MachineStats, StopReason } from '../api/types';
+import type { DiskSpec, GuestProfile, MachineConfig, MachineEvents, MachineStats, StopReason } from '../api/types';
 import type { BlockDevice } from '../disk/block-device';
 
 /** Opens the disk a machine config names (a VHD file in Node, an IndexedDB disk in the browser). */
@@ -149,5 +149,9 @@ export class LocalMachine {
 
   stats(): MachineStats {
     return { ...this.runner.stats(), exits: { ...this.board.exits } };
+  }
+
+  profile(everyInstructions: number): GuestProfile {
+    return this.board.profile(everyInstructions);
   }
 }

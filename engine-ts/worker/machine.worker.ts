@@ -8,7 +8,7 @@ import { LocalMachine } from './local-machine';
 import { ConsoleRing } from './console-ring';
 import { openDisk } from '../api/disks';
 import type { RunnerHost } from './runner';
-import type { MachineConfig, MachineEvents, MachineStats, StopReason } from '../api/types';
+import type { GuestProfile, MachineConfig, MachineEvents, MachineStats, StopReason } from '../api/types';
 
 let machine: LocalMachine | null = null;
 
@@ -59,6 +59,10 @@ const api = {
   stats(): MachineStats {
     if (!machine) throw new Error('machine not created');
     return machine.stats();
+  },
+  profile(everyInstructions: number): GuestProfile {
+    if (!machine) throw new Error('machine not created');
+    return machine.profile(everyInstructions);
   },
   crossOriginIsolated(): boolean { return self.crossOriginIsolated; },
   /** One end of a cable to another machine's switch (frames as transferred ArrayBuffers). */

@@ -6,7 +6,7 @@ import { openVhd } from '../disk/vhd-files';
 import { LocalMachine } from './local-machine';
 import type { RunnerHost } from './runner';
 import type { LinkEndpoint } from './link-endpoint';
-import type { MachineConfig, MachineEvents, MachineHandle, MachineStats, StopReason } from '../api/types';
+import type { GuestProfile, MachineConfig, MachineEvents, MachineHandle, MachineStats, StopReason } from '../api/types';
 
 let cached: { path: string; module: Promise<WebAssembly.Module> } | null = null;
 
@@ -55,6 +55,7 @@ export async function createNodeMachine(coreWasmPath: string, config: MachineCon
       host.notify();
     },
     async stats(): Promise<MachineStats> { return m.stats(); },
+    async profile(everyInstructions: number): Promise<GuestProfile> { return m.profile(everyInstructions); },
     dispose() { m.runner.requestStop(); host.notify(); },
     [LOCAL]: m,
   } as MachineHandle;
