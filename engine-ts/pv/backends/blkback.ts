@@ -307,9 +307,15 @@ export class BlkBack extends XenbusBackend {
       done = this.execute(req, data); // issues its disk operations now, in ring order
     }
     let status = BLKIF_RSP_ERROR;
-    const hostDone = done.then((s) => {
-      status = s;
-    });
+    // Never rejects (a barrier's Promise.all must see every request through).
+    const hostDone = done.then(
+      (s) => {
+        status = s;
+      },
+      (e: unknown) => {
+        status = this.error(`internal error: ${(e as Error).message}`);
+      },
+    );
     this.pending.add(hostDone);
     void hostDone.then(() => {
       this.pending.delete(hostDone);
@@ -334,28 +340,30 @@ export class BlkBack extends XenbusBackend {
   /** Copy a write's data out of its granted pages, or the status to fail it with. */
   private gather(req: BlkRequest): Uint8Array | number {
     const buf = new Uint8Array(req.nr_sectors * SECTOR_SIZE);
-    let pos = 0;
-    for (const s of req.segments) {
-      const len = (s.last_sect - s.first_sect + 1) * SECTOR_SIZE;
-      const at = pos;
-      const r = this.ctx.hv.withGrant(this.frontendId, s.gref, false, (page) => buf.set(page.subarray(s.first_sect * SECTOR_SIZE, s.first_sect * SECTOR_SIZE + len), at));
-      if (!r.ok) return this.error(`write: grant ${s.gref} refused (status ${r.status})`);
-      pos += len;
-    }
-    return buf;
+    const status = this.eachSegment(req, false, 'write', (page, off, at, len) => buf.set(page.subarray(off, off + len), at));
+    return status === BLKIF_RSP_OKAY ? buf : status;
   }
 
   /** Copy read data into the request's granted pages; the status to answer with. */
   private scatter(req: BlkRequest, data: Uint8Array): number {
-    let pos = 0;
+    const status = this.eachSegment(req, true, 'read', (page, off, at, len) => page.set(data.subarray(at, at + len), off));
+    if (status === BLKIF_RSP_OKAY) this.stats.bytesRead += data.length;
+    return status;
+  }
+
+  /**
+   * Hand each segment's granted page to `copy` with the segment's byte offset in the page, its
+   * offset in the request's data and its length. Stops at a grant the guest did not give.
+   */
+  private eachSegment(req: BlkRequest, writable: boolean, what: string, copy: (page: Uint8Array, off: number, at: number, len: number) => void): number {
+    let at = 0;
     for (const s of req.segments) {
       const len = (s.last_sect - s.first_sect + 1) * SECTOR_SIZE;
-      const chunk = data.subarray(pos, pos + len);
-      const r = this.ctx.hv.withGrant(this.frontendId, s.gref, true, (page) => page.set(chunk, s.first_sect * SECTOR_SIZE));
-      if (!r.ok) return this.error(`read: grant ${s.gref} refused (status ${r.status})`);
-      pos += len;
+      const from = at;
+      const r = this.ctx.hv.withGrant(this.frontendId, s.gref, writable, (page) => copy(page, s.first_sect * SECTOR_SIZE, from, len));
+      if (!r.ok) return this.error(`${what}: grant ${s.gref} refused (status ${r.status})`);
+      at += len;
     }
-    this.stats.bytesRead += data.length;
     return BLKIF_RSP_OKAY;
   }
 
