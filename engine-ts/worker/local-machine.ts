@@ -12,7 +12,7 @@ import type { BlockDevice } from '../disk/block-device';
 
 /** Opens the disk a machine config names (a VHD file in Node, an IndexedDB disk in the browser). */
 export type DiskOpener = (spec: DiskSpec) => Promise<BlockDevice>;
-import { validateConfig } from '../api/types';
+import { ConfigError, validateConfig } from '../api/types';
 import * as MM from '../../engine-wasm/memory-map';
 
 export class LocalMachine {
@@ -46,12 +46,26 @@ export class LocalMachine {
     const mem = memory ?? createMemoryFor({ memoryMiB: v.memoryMiB, xen: config.xen });
     // Disks are opened once and survive guest reboots (the machine keeps its drives).
     const disks: Array<{ spec: DiskSpec; dev: BlockDevice }> = [];
-    for (const spec of config.disks ?? []) {
-      if (!openDisk) throw new Error('this host cannot open disks');
-      disks.push({ spec, dev: await openDisk(spec) });
+    try {
+      for (const spec of config.disks ?? []) {
+        if (!openDisk) throw new Error('this host cannot open disks');
+        let dev: BlockDevice;
+        try {
+          dev = await openDisk(spec);
+        } catch (e) {
+          // A file that is not a VHD, a damaged one, one another machine holds: name the file.
+          // (The browser's disk library names its disks in its own errors.)
+          if (spec.file) throw new ConfigError(`${spec.file}: ${(e as Error).message}`);
+          throw e;
+        }
+        disks.push({ spec, dev });
+      }
+      const { board, runner } = await LocalMachine.power(module, mem, config, events, host, disks);
+      return new LocalMachine(mem, module, config, events, host, board, runner, disks);
+    } catch (e) {
+      await closeAll(disks); // release what was opened (files, locks); nothing was written
+      throw e;
     }
-    const { board, runner } = await LocalMachine.power(module, mem, config, events, host, disks);
-    return new LocalMachine(mem, module, config, events, host, board, runner, disks);
   }
 
   /** Build the board, attach a fresh core instance and load the guest (power-on). */
@@ -141,10 +155,7 @@ export class LocalMachine {
 
   /** Flush and close the machine's disks (call once the machine has stopped). */
   async closeDisks(): Promise<void> {
-    for (const d of this.disks) {
-      await d.dev.flush();
-      await (d.dev as { close?: () => Promise<void> }).close?.();
-    }
+    await closeAll(this.disks);
   }
 
   stats(): MachineStats {
@@ -153,5 +164,13 @@ export class LocalMachine {
 
   profile(everyInstructions: number): GuestProfile {
     return this.board.profile(everyInstructions);
+  }
+}
+
+/** Flush and close each disk. */
+async function closeAll(disks: Array<{ dev: BlockDevice }>): Promise<void> {
+  for (const d of disks) {
+    await d.dev.flush();
+    await (d.dev as { close?: () => Promise<void> }).close?.();
   }
 }

@@ -67,3 +67,22 @@ describe('pvlab run --bios', () => {
     expect(r.err).toMatch(/^pvlab: .*odd\.rom: a BIOS image must be 64, 128 or 256 KiB \(this one is 40000 bytes\)\n$/);
   });
 });
+
+describe('pvlab boot with disks', () => {
+  it('refuses a disk that is not a VHD with one line naming it, and leaves the other disks untouched', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pvlab-'));
+    const good = path.join(dir, 'good.vhd'), junk = path.join(dir, 'junk.vhd'), cut = path.join(dir, 'cut.vhd');
+    expect(pvlab(['disk', 'create', good, '8M']).code).toBe(0);
+    const goodBytes = fs.readFileSync(good);
+    fs.writeFileSync(junk, Buffer.alloc(64 * 1024, 0x5a));
+    fs.writeFileSync(cut, goodBytes.subarray(0, 1536)); // a dynamic VHD cut short: no footer at the end, BAT gone
+    const kernel = 'public/guests/cpu-tests/misc.bin';
+    for (const [flag, bad] of [['--pv-disk', junk], ['--disk', junk], ['--pv-disk', cut]] as const) {
+      const r = pvlab(['boot', '--kernel', kernel, '--disk', good, flag, bad, '--timeout', '30']);
+      expect([flag, r.code]).toEqual([flag, 1]);
+      expect(r.err).toMatch(new RegExp(`^pvlab: ${bad.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: .+\n$`));
+      expect(r.err).not.toMatch(/\bat .*\.(ts|js|mjs):\d+/);
+    }
+    expect(fs.readFileSync(good).equals(goodBytes)).toBe(true);
+  });
+});
