@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
-import { BLKFRONT_CMDLINE, createMachine, type LabNetwork, type MachineConfig, type MachineHandle, type StopReason } from '../engine-ts/api';
+import { BLKFRONT_CMDLINE, createMachine, type LabNetwork, type MachineConfig, type MachineHandle, type MachineStats, type StopReason } from '../engine-ts/api';
 import { Console, type ConsoleApi } from './Console';
 import { GUESTS } from './guests';
 
@@ -24,6 +24,18 @@ function describeStop(r: StopReason): string {
 }
 
 /** One machine: guest choice, device model (emulated or PV), disk, console, status. */
+/** VM exits per second over the last second, and the totals since power-on. */
+interface ExitCounts {
+  total: MachineStats['exits'];
+  io: number;
+  mmio: number;
+  hypercall: number;
+}
+
+function rate(x: number): string {
+  return x >= 10_000 ? `${(x / 1000).toFixed(0)}k` : x >= 1000 ? `${(x / 1000).toFixed(1)}k` : x.toFixed(0);
+}
+
 export function MachinePanel(props: { index: number; network: LabNetwork; attachedDisk: string | null; onRemove?: () => void }) {
   const { index, network } = props;
   const [guestId, setGuestId] = useState(GUESTS[0].id);
@@ -32,6 +44,7 @@ export function MachinePanel(props: { index: number; network: LabNetwork; attach
   const [phase, setPhase] = useState<Phase>('idle');
   const [status, setStatus] = useState('Pick a guest and press Boot.');
   const [mips, setMips] = useState<number | null>(null);
+  const [exits, setExits] = useState<ExitCounts | null>(null);
   const consoleRef = useRef<ConsoleApi | null>(null);
   const machineRef = useRef<MachineHandle | null>(null);
   const isolated = typeof crossOriginIsolated !== 'undefined' && crossOriginIsolated;
@@ -48,6 +61,7 @@ export function MachinePanel(props: { index: number; network: LabNetwork; attach
     consoleRef.current?.clear();
     setPhase('loading');
     setMips(null);
+    setExits(null);
     try {
       let spec: MachineConfig['guest'];
       let watch: ((text: string) => void) | null = null;
@@ -122,10 +136,19 @@ export function MachinePanel(props: { index: number; network: LabNetwork; attach
 
   useEffect(() => {
     if (phase !== 'running') return;
+    let last: { at: number; exits: MachineStats['exits'] } | null = null;
     const t = setInterval(async () => {
       const m = machineRef.current;
       if (!m) return;
-      try { setMips((await m.stats()).mips); } catch { /* the worker is busy or gone */ }
+      let s: MachineStats;
+      try { s = await m.stats(); } catch { return; /* the worker is busy or gone */ }
+      setMips(s.mips);
+      const at = performance.now();
+      if (last && at > last.at) {
+        const per = (k: keyof MachineStats['exits']) => ((s.exits[k] - last!.exits[k]) * 1000) / (at - last!.at);
+        setExits({ total: s.exits, io: per('io'), mmio: per('mmio'), hypercall: per('hypercall') });
+      }
+      last = { at, exits: { ...s.exits } };
     }, 1000);
     return () => clearInterval(t);
   }, [phase]);
@@ -163,6 +186,18 @@ export function MachinePanel(props: { index: number; network: LabNetwork; attach
         {props.onRemove && <button onClick={props.onRemove} disabled={busy} aria-label={`Remove machine ${index + 1}`}>Remove</button>}
         <span className="status" data-testid={`status-${index}`} data-phase={phase}>{status}</span>
         {mips !== null && <span className="mips" data-testid={`mips-${index}`}>{mips.toFixed(1)} MIPS</span>}
+        {exits && (
+          <span
+            className="exits"
+            data-testid={`exits-${index}`}
+            data-io={exits.total.io}
+            data-mmio={exits.total.mmio}
+            data-hypercall={exits.total.hypercall}
+            title="Times per second the guest left the CPU for the hypervisor: port I/O and MMIO reach emulated devices (one exit per register access); hypercalls are the para-virtual path (one per batch of ring requests)"
+          >
+            VM exits/s: port I/O {rate(exits.io)} · MMIO {rate(exits.mmio)} · hypercalls {rate(exits.hypercall)}
+          </span>
+        )}
       </div>
       <p className="description">{guest.description}</p>
       {guest.kind === 'custom-linux' && (

@@ -45,6 +45,11 @@ test('boots Debian Linux; the guest formats an IndexedDB disk over IDE; files su
   await expectConsole(page, /pvlab: ready[\s\S]*root@pvlab:~# $/m, 600_000);
   await expect(page.getByTestId('status-0')).toContainText('shell');
   await expect(page.getByTestId('mips-0')).toContainText('MIPS');
+  // Without PV devices every disk and console access is an emulated-device exit; no hypercalls.
+  const exits = page.getByTestId('exits-0');
+  await expect(exits).toContainText('VM exits/s: port I/O');
+  expect(Number(await exits.getAttribute('data-io'))).toBeGreaterThan(1000);
+  expect(Number(await exits.getAttribute('data-hypercall'))).toBe(0);
 
   const info = await sh(page, `uname -a; grep -m1 "model name" /proc/cpuinfo; md5sum ${manifest.testFile.path}`);
   expect(info).toMatch(new RegExp(`Linux pvlab ${manifest.kernelVersion.replace(/\./g, '\\.')} .* i686 GNU/Linux`));

@@ -33,6 +33,10 @@ test('two PV guests: Xen detected, xvda from IndexedDB survives a reboot, eth0 v
   expect(await sh(page, 'ls /sys/bus/pci/drivers', 120_000, 0)).toContain('xen-platform-pci');
 
   await sh(page, 'mke2fs -q /dev/xvda && mount /dev/xvda /mnt && echo kept-in-indexeddb > /mnt/note.txt && sync && umount /mnt', 600_000, 0);
+  // The panel counts VM exits: this guest's disk and console went through hypercalls.
+  const exits = page.getByTestId('exits-0');
+  await expect(exits).toContainText('hypercalls');
+  await expect.poll(async () => Number(await exits.getAttribute('data-hypercall')), { timeout: 10_000 }).toBeGreaterThan(1000);
 
   const ips: string[] = [];
   for (const m of [0, 1]) {
