@@ -8,8 +8,8 @@
 //   write: dd if=/dev/zero of=DEV bs=1M count=32 oflag=direct
 //   read:  dd if=DEV of=/dev/null bs=1M count=32 iflag=direct
 // Each is run --rounds times (default 5, disks alternating) and the median run reported.
-// --profile samples the guest's EIP during the first round and names the kernel functions
-// (from the guest's /proc/kallsyms) where each workload's instructions go.
+// --profile samples the guest's EIP during an extra first round (not counted) and names
+// the kernel functions (from the guest's /proc/kallsyms) where each workload's instructions go.
 
 import fs from 'node:fs';
 import os from 'node:os';
@@ -25,7 +25,7 @@ const MIB = 32;
 interface Phase { disk: string; op: string; wallS: number; guestS: number; exits: number; exitsPerMiB: number; kInstrPerMiB: number }
 
 const DISKS = [['emulated IDE (ata_piix)', '/dev/sda'], ['PV (xen-blkfront)', '/dev/xvda']] as const;
-/** --profile: one EIP sample per this many guest instructions (first round only). */
+/** --profile: one EIP sample per this many guest instructions (in an extra round). */
 const PROFILE_EVERY = 1000;
 
 /** The run with the median wall time (its other figures come with it). */
@@ -86,13 +86,14 @@ export async function main(args: string[]): Promise<number> {
     const runs: Phase[] = [];
     const profiles = new Map<string, GuestProfile>();
     // Rounds alternate the disks, so a burst of host load hits both alike; the median is reported.
-    for (let round = 0; round < rounds; round++) {
+    // --profile adds a round -1, sampled and not counted (sampling slows the run).
+    for (let round = values.profile ? -1 : 0; round < rounds; round++) {
       for (const [label, dev] of DISKS) {
         for (const op of ['write', 'read'] as const) {
           const cmd = op === 'write'
             ? `dd if=/dev/zero of=${dev} bs=1M count=${MIB} oflag=direct`
             : `dd if=${dev} of=/dev/null bs=1M count=${MIB} iflag=direct`;
-          const profiling = values.profile === true && round === 0;
+          const profiling = round === -1;
           if (profiling) await machine.profile(PROFILE_EVERY);
           const st0 = await machine.stats();
           const t = performance.now();
@@ -103,7 +104,7 @@ export async function main(args: string[]): Promise<number> {
           if (!new RegExp(`${MIB}\\+0 records out`).test(out)) throw new Error(`${label} ${op}: dd did not finish: ${out.trim()}`);
           const exits = (st1.exits.io - st0.exits.io) + (st1.exits.mmio - st0.exits.mmio) + (st1.exits.hypercall - st0.exits.hypercall);
           const guestS = (st1.guestNs - st0.guestNs) / 1e9;
-          runs.push({ disk: label, op, wallS, guestS, exits, exitsPerMiB: exits / MIB, kInstrPerMiB: (st1.instructions - st0.instructions) / MIB / 1000 });
+          if (!profiling) runs.push({ disk: label, op, wallS, guestS, exits, exitsPerMiB: exits / MIB, kInstrPerMiB: (st1.instructions - st0.instructions) / MIB / 1000 });
         }
       }
     }
@@ -141,7 +142,7 @@ function print(p: Phase[], rounds: number, bootS: number, maxKiB: string): void 
 
 /** --profile: the guest kernel functions that take most of each workload's instructions. */
 function printProfiles(profiles: Map<string, GuestProfile>, syms: KernelSymbols): void {
-  console.log(`\nWhere the guest's instructions go (one sample per ${PROFILE_EVERY} instructions, first round; ${syms.size} kernel symbols):`);
+  console.log(`\nWhere the guest's instructions go (one sample per ${PROFILE_EVERY} instructions, in a round of its own; ${syms.size} kernel symbols):`);
   for (const [phase, prof] of profiles) {
     const shares = functionShares(prof, syms);
     const total = shares.reduce((a, x) => a + x.samples, 0);
