@@ -7,7 +7,7 @@
 // so the guest page cache is out of the way:
 //   write: dd if=/dev/zero of=DEV bs=1M count=32 oflag=direct
 //   read:  dd if=DEV of=/dev/null bs=1M count=32 iflag=direct
-// Each is run --rounds times (default 5, disks alternating) and the median run reported.
+// Each is run --rounds times (default 5, disks alternating) and each figure's median reported.
 // --profile samples the guest's EIP during an extra first round (not counted) and names
 // the kernel functions (from the guest's /proc/kallsyms) where each workload's instructions go.
 
@@ -28,10 +28,14 @@ const DISKS = [['emulated IDE (ata_piix)', '/dev/sda'], ['PV (xen-blkfront)', '/
 /** --profile: one EIP sample per this many guest instructions (in an extra round). */
 const PROFILE_EVERY = 1000;
 
-/** The run with the median wall time (its other figures come with it). */
+/**
+ * Each figure's median over the runs. (Exits and instructions per MiB vary too: how the
+ * guest's block layer splits and merges requests depends on where its timer ticks fall.)
+ */
 function median(xs: Phase[]): Phase {
-  const sorted = [...xs].sort((a, b) => a.wallS - b.wallS);
-  return sorted[(sorted.length - 1) >> 1];
+  const mid = <K extends 'wallS' | 'guestS' | 'exits' | 'kInstrPerMiB'>(k: K) => [...xs].sort((a, b) => a[k] - b[k])[(xs.length - 1) >> 1][k];
+  const exits = mid('exits');
+  return { disk: xs[0].disk, op: xs[0].op, wallS: mid('wallS'), guestS: mid('guestS'), exits, exitsPerMiB: exits / MIB, kInstrPerMiB: mid('kInstrPerMiB') };
 }
 
 export async function main(args: string[]): Promise<number> {
@@ -85,7 +89,7 @@ export async function main(args: string[]): Promise<number> {
     if (!Number.isInteger(rounds) || rounds < 1 || rounds > 50) throw new Error(`--rounds must be 1-50 (got ${values.rounds})`);
     const runs: Phase[] = [];
     const profiles = new Map<string, GuestProfile>();
-    // Rounds alternate the disks, so a burst of host load hits both alike; the median is reported.
+    // Rounds alternate the disks, so a burst of host load hits both alike; medians are reported.
     // --profile adds a round -1, sampled and not counted (sampling slows the run).
     for (let round = values.profile ? -1 : 0; round < rounds; round++) {
       for (const [label, dev] of DISKS) {
