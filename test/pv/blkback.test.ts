@@ -274,10 +274,8 @@ describe('blkback', () => {
       };
       const times: number[] = [];
       const t0 = w.clock.now();
-      for (let i = 0; i < 3; i++) {
-        const gfn = g0(front);
-        front.put(1, BigInt(i), i * 16, [{ gref: front.g.grant(gfn, true), first: 0, last: 7 }, { gref: front.g.grant(g0(front), true), first: 0, last: 3 }]);
-      }
+      const page = () => front.g.grant(front.g.allocPage(), true);
+      for (let i = 0; i < 3; i++) front.put(1, BigInt(i), i * 16, [{ gref: page(), first: 0, last: 7 }, { gref: page(), first: 0, last: 3 }]);
       front.push();
       // Like the run loop: let the host work, and when nothing is due yet, jump to the next deadline.
       const record = () => times.push(...front.collect().map(() => w.clock.now() - t0));
@@ -293,7 +291,6 @@ describe('blkback', () => {
       }
       return times;
     };
-    const g0 = (f: SimBlkFront) => f.g.allocPage();
     const fast = await run(0), slow = await run(15);
     expect(fast).toEqual([34_000, 68_000, 102_000]); // 10 µs + 12 sectors × 2 µs each, served in turn
     expect(slow).toEqual(fast);
