@@ -48,8 +48,8 @@ function build(): OpEntry[] {
     add({ op: b + 1, name: `${n} Ev,Gv`, impl: `aluEvGv{v}(${i});`, modrm: true, lock, fast: `fAluEG<u32>(${i}, true, ip, p)` });
     add({ op: b + 2, name: `${n} Gb,Eb`, impl: `aluGbEb(${i});`, modrm: true, fast: `fAluEG<u8>(${i}, false, ip, p)` });
     add({ op: b + 3, name: `${n} Gv,Ev`, impl: `aluGvEv{v}(${i});`, modrm: true, fast: `fAluEG<u32>(${i}, false, ip, p)` });
-    add({ op: b + 4, name: `${n} AL,Ib`, impl: `aluALIb(${i});`, fast: `fAluAcc8(${i}, ip, p)` });
-    add({ op: b + 5, name: `${n} eAX,Iv`, impl: opv(`aluAXIw(${i});`, `aluEAXId(${i});`), fast: `fAluAcc32(${i}, ip, p)` });
+    add({ op: b + 4, name: `${n} AL,Ib`, impl: `aluALIb(${i});`, fast: `fAluAcc<u8>(${i}, ip, p)` });
+    add({ op: b + 5, name: `${n} eAX,Iv`, impl: opv(`aluAXIw(${i});`, `aluEAXId(${i});`), fast: `fAluAcc<u32>(${i}, ip, p)` });
   }
   add({ op: 0x06, name: 'PUSH ES', impl: 'PUSH_Sw{v}(0);' });
   add({ op: 0x07, name: 'POP ES', impl: 'POP_Sw{v}(0);' });
@@ -116,16 +116,16 @@ function build(): OpEntry[] {
   add({ op: 0x9d, name: 'POPF', impl: 'POPF{v}();', fast: 'POPF32(); return ip + 1;' });
   add({ op: 0x9e, name: 'SAHF', impl: 'SAHF();', fast: 'SAHF(); return ip + 1;' });
   add({ op: 0x9f, name: 'LAHF', impl: 'LAHF();', fast: 'LAHF(); return ip + 1;' });
-  add({ op: 0xa0, name: 'MOV AL,Ob', impl: 'MOV_ALOb();', fast: 'fMovAccMem8(ip, p)' });
-  add({ op: 0xa1, name: 'MOV eAX,Ov', impl: 'MOV_eAXOv{v}();', fast: 'fMovAccMem32(ip, p)' });
-  add({ op: 0xa2, name: 'MOV Ob,AL', impl: 'MOV_ObAL();', fast: 'fMovMemAcc8(ip, p)' });
-  add({ op: 0xa3, name: 'MOV Ov,eAX', impl: 'MOV_OveAX{v}();', fast: 'fMovMemAcc32(ip, p)' });
+  add({ op: 0xa0, name: 'MOV AL,Ob', impl: 'MOV_ALOb();', fast: 'fMovAccMem<u8>(ip, p)' });
+  add({ op: 0xa1, name: 'MOV eAX,Ov', impl: 'MOV_eAXOv{v}();', fast: 'fMovAccMem<u32>(ip, p)' });
+  add({ op: 0xa2, name: 'MOV Ob,AL', impl: 'MOV_ObAL();', fast: 'fMovMemAcc<u8>(ip, p)' });
+  add({ op: 0xa3, name: 'MOV Ov,eAX', impl: 'MOV_OveAX{v}();', fast: 'fMovMemAcc<u32>(ip, p)' });
   add({ op: 0xa4, name: 'MOVSB', impl: 'MOVS(1);' });
   add({ op: 0xa5, name: 'MOVSW/D', impl: opv('MOVS(2);', 'MOVS(4);') });
   add({ op: 0xa6, name: 'CMPSB', impl: 'CMPS(1);' });
   add({ op: 0xa7, name: 'CMPSW/D', impl: opv('CMPS(2);', 'CMPS(4);') });
-  add({ op: 0xa8, name: 'TEST AL,Ib', impl: 'TEST_ALIb();', undefFlags: AF, fast: 'fTestAcc8(ip, p)' });
-  add({ op: 0xa9, name: 'TEST eAX,Iv', impl: 'TEST_eAXIv{v}();', undefFlags: AF, fast: 'fTestAcc32(ip, p)' });
+  add({ op: 0xa8, name: 'TEST AL,Ib', impl: 'TEST_ALIb();', undefFlags: AF, fast: 'fTestAcc<u8>(ip, p)' });
+  add({ op: 0xa9, name: 'TEST eAX,Iv', impl: 'TEST_eAXIv{v}();', undefFlags: AF, fast: 'fTestAcc<u32>(ip, p)' });
   add({ op: 0xaa, name: 'STOSB', impl: 'STOS(1);' });
   add({ op: 0xab, name: 'STOSW/D', impl: opv('STOS(2);', 'STOS(4);') });
   add({ op: 0xac, name: 'LODSB', impl: 'LODS(1);' });
@@ -133,8 +133,8 @@ function build(): OpEntry[] {
   add({ op: 0xae, name: 'SCASB', impl: 'SCAS(1);' });
   add({ op: 0xaf, name: 'SCASW/D', impl: opv('SCAS(2);', 'SCAS(4);') });
   for (let r = 0; r < 8; r++) {
-    add({ op: 0xb0 + r, name: `MOV ${R8[r]},Ib`, impl: `MOV_ZbIb(${r});`, fast: `fMovRI8(${r}, ip, p)` });
-    add({ op: 0xb8 + r, name: `MOV e${R16[r]},Iv`, impl: `MOV_ZvIv{v}(${r});`, fast: `fMovRI32(${r}, ip, p)` });
+    add({ op: 0xb0 + r, name: `MOV ${R8[r]},Ib`, impl: `MOV_ZbIb(${r});`, fast: `fMovRI<u8>(${r}, ip, p)` });
+    add({ op: 0xb8 + r, name: `MOV e${R16[r]},Iv`, impl: `MOV_ZvIv{v}(${r});`, fast: `fMovRI<u32>(${r}, ip, p)` });
   }
   add({ op: 0xc0, name: 'grp2 Eb,Ib', impl: 'grp2EbIb();', modrm: true, undefFlags: OF | AF, fast: 'fGrp2<u8>(0, ip, p)' });
   add({ op: 0xc1, name: 'grp2 Ev,Ib', impl: 'grp2EvIb{v}();', modrm: true, undefFlags: OF | AF, fast: 'fGrp2<u32>(0, ip, p)' });
@@ -142,8 +142,8 @@ function build(): OpEntry[] {
   add({ op: 0xc3, name: 'RET', impl: 'RET{v}();', fast: 'fRet32(ip)' });
   add({ op: 0xc4, name: 'LES Gv,Mp', impl: 'loadFar{v}(0);', modrm: true });
   add({ op: 0xc5, name: 'LDS Gv,Mp', impl: 'loadFar{v}(3);', modrm: true });
-  add({ op: 0xc6, name: 'MOV Eb,Ib', impl: 'MOV_EbIb();', modrm: true, fast: 'fMovEI8(ip, p)' });
-  add({ op: 0xc7, name: 'MOV Ev,Iv', impl: 'MOV_EvIv{v}();', modrm: true, fast: 'fMovEI32(ip, p)' });
+  add({ op: 0xc6, name: 'MOV Eb,Ib', impl: 'MOV_EbIb();', modrm: true, fast: 'fMovEI<u8>(ip, p)' });
+  add({ op: 0xc7, name: 'MOV Ev,Iv', impl: 'MOV_EvIv{v}();', modrm: true, fast: 'fMovEI<u32>(ip, p)' });
   add({ op: 0xc8, name: 'ENTER Iw,Ib', impl: 'ENTER{v}();' });
   add({ op: 0xc9, name: 'LEAVE', impl: 'LEAVE{v}();', fast: 'fLeave32(ip)' });
   add({ op: 0xca, name: 'RETF Iw', impl: 'RETF_Iw{v}();' });

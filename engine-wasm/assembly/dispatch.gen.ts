@@ -215,8 +215,7 @@ import {
   doHLT,
   escape0F,
   escapeKeyPrefixed,
-  fAluAcc32,
-  fAluAcc8,
+  fAluAcc,
   fAluEG,
   fBswap,
   fCall32,
@@ -237,15 +236,11 @@ import {
   fJmp8,
   fLea32,
   fLeave32,
-  fMovAccMem32,
-  fMovAccMem8,
+  fMovAccMem,
   fMovEG,
-  fMovEI32,
-  fMovEI8,
-  fMovMemAcc32,
-  fMovMemAcc8,
-  fMovRI32,
-  fMovRI8,
+  fMovEI,
+  fMovMemAcc,
+  fMovRI,
   fMovx32,
   fPopR32,
   fPushI32,
@@ -253,8 +248,7 @@ import {
   fRet32,
   fRetI32,
   fSetcc,
-  fTestAcc32,
-  fTestAcc8,
+  fTestAcc,
   fTestEG,
   fXchg32,
   fXchgAcc32,
@@ -315,9 +309,9 @@ import {
     case 0x003: { setEip(ip + 1); decodeModrm(); if (fault) return eip; aluGvEv16(0); return eip; } // ADD Gv,Ev
     case 0x203: return fAluEG<u32>(0, false, ip, p); // ADD Gv,Ev
     case 0x004: { setEip(ip + 1); aluALIb(0); return eip; } // ADD AL,Ib
-    case 0x204: return fAluAcc8(0, ip, p); // ADD AL,Ib
+    case 0x204: return fAluAcc<u8>(0, ip, p); // ADD AL,Ib
     case 0x005: { setEip(ip + 1); aluAXIw(0); return eip; } // ADD eAX,Iv
-    case 0x205: return fAluAcc32(0, ip, p); // ADD eAX,Iv
+    case 0x205: return fAluAcc<u32>(0, ip, p); // ADD eAX,Iv
     case 0x006: { setEip(ip + 1); PUSH_Sw16(0); return eip; } // PUSH ES
     case 0x206: { setEip(ip + 1); PUSH_Sw32(0); return eip; } // PUSH ES
     case 0x007: { setEip(ip + 1); POP_Sw16(0); return eip; } // POP ES
@@ -331,9 +325,9 @@ import {
     case 0x00b: { setEip(ip + 1); decodeModrm(); if (fault) return eip; aluGvEv16(1); return eip; } // OR Gv,Ev
     case 0x20b: return fAluEG<u32>(1, false, ip, p); // OR Gv,Ev
     case 0x00c: { setEip(ip + 1); aluALIb(1); return eip; } // OR AL,Ib
-    case 0x20c: return fAluAcc8(1, ip, p); // OR AL,Ib
+    case 0x20c: return fAluAcc<u8>(1, ip, p); // OR AL,Ib
     case 0x00d: { setEip(ip + 1); aluAXIw(1); return eip; } // OR eAX,Iv
-    case 0x20d: return fAluAcc32(1, ip, p); // OR eAX,Iv
+    case 0x20d: return fAluAcc<u32>(1, ip, p); // OR eAX,Iv
     case 0x00e: { setEip(ip + 1); PUSH_Sw16(1); return eip; } // PUSH CS
     case 0x20e: { setEip(ip + 1); PUSH_Sw32(1); return eip; } // PUSH CS
     case 0x010: { setEip(ip + 1); decodeModrm(); if (fault) return eip; aluEbGb(2); return eip; } // ADC Eb,Gb
@@ -345,9 +339,9 @@ import {
     case 0x013: { setEip(ip + 1); decodeModrm(); if (fault) return eip; aluGvEv16(2); return eip; } // ADC Gv,Ev
     case 0x213: return fAluEG<u32>(2, false, ip, p); // ADC Gv,Ev
     case 0x014: { setEip(ip + 1); aluALIb(2); return eip; } // ADC AL,Ib
-    case 0x214: return fAluAcc8(2, ip, p); // ADC AL,Ib
+    case 0x214: return fAluAcc<u8>(2, ip, p); // ADC AL,Ib
     case 0x015: { setEip(ip + 1); aluAXIw(2); return eip; } // ADC eAX,Iv
-    case 0x215: return fAluAcc32(2, ip, p); // ADC eAX,Iv
+    case 0x215: return fAluAcc<u32>(2, ip, p); // ADC eAX,Iv
     case 0x016: { setEip(ip + 1); PUSH_Sw16(2); return eip; } // PUSH SS
     case 0x216: { setEip(ip + 1); PUSH_Sw32(2); return eip; } // PUSH SS
     case 0x017: { setEip(ip + 1); POP_Sw16(2); return eip; } // POP SS
@@ -361,9 +355,9 @@ import {
     case 0x01b: { setEip(ip + 1); decodeModrm(); if (fault) return eip; aluGvEv16(3); return eip; } // SBB Gv,Ev
     case 0x21b: return fAluEG<u32>(3, false, ip, p); // SBB Gv,Ev
     case 0x01c: { setEip(ip + 1); aluALIb(3); return eip; } // SBB AL,Ib
-    case 0x21c: return fAluAcc8(3, ip, p); // SBB AL,Ib
+    case 0x21c: return fAluAcc<u8>(3, ip, p); // SBB AL,Ib
     case 0x01d: { setEip(ip + 1); aluAXIw(3); return eip; } // SBB eAX,Iv
-    case 0x21d: return fAluAcc32(3, ip, p); // SBB eAX,Iv
+    case 0x21d: return fAluAcc<u32>(3, ip, p); // SBB eAX,Iv
     case 0x01e: { setEip(ip + 1); PUSH_Sw16(3); return eip; } // PUSH DS
     case 0x21e: { setEip(ip + 1); PUSH_Sw32(3); return eip; } // PUSH DS
     case 0x01f: { setEip(ip + 1); POP_Sw16(3); return eip; } // POP DS
@@ -377,9 +371,9 @@ import {
     case 0x023: { setEip(ip + 1); decodeModrm(); if (fault) return eip; aluGvEv16(4); return eip; } // AND Gv,Ev
     case 0x223: return fAluEG<u32>(4, false, ip, p); // AND Gv,Ev
     case 0x024: { setEip(ip + 1); aluALIb(4); return eip; } // AND AL,Ib
-    case 0x224: return fAluAcc8(4, ip, p); // AND AL,Ib
+    case 0x224: return fAluAcc<u8>(4, ip, p); // AND AL,Ib
     case 0x025: { setEip(ip + 1); aluAXIw(4); return eip; } // AND eAX,Iv
-    case 0x225: return fAluAcc32(4, ip, p); // AND eAX,Iv
+    case 0x225: return fAluAcc<u32>(4, ip, p); // AND eAX,Iv
     case 0x027: { setEip(ip + 1); DAA(); return eip; } // DAA
     case 0x227: { setEip(ip + 1); DAA(); return eip; } // DAA
     case 0x028: { setEip(ip + 1); decodeModrm(); if (fault) return eip; aluEbGb(5); return eip; } // SUB Eb,Gb
@@ -391,9 +385,9 @@ import {
     case 0x02b: { setEip(ip + 1); decodeModrm(); if (fault) return eip; aluGvEv16(5); return eip; } // SUB Gv,Ev
     case 0x22b: return fAluEG<u32>(5, false, ip, p); // SUB Gv,Ev
     case 0x02c: { setEip(ip + 1); aluALIb(5); return eip; } // SUB AL,Ib
-    case 0x22c: return fAluAcc8(5, ip, p); // SUB AL,Ib
+    case 0x22c: return fAluAcc<u8>(5, ip, p); // SUB AL,Ib
     case 0x02d: { setEip(ip + 1); aluAXIw(5); return eip; } // SUB eAX,Iv
-    case 0x22d: return fAluAcc32(5, ip, p); // SUB eAX,Iv
+    case 0x22d: return fAluAcc<u32>(5, ip, p); // SUB eAX,Iv
     case 0x02f: { setEip(ip + 1); DAS(); return eip; } // DAS
     case 0x22f: { setEip(ip + 1); DAS(); return eip; } // DAS
     case 0x030: { setEip(ip + 1); decodeModrm(); if (fault) return eip; aluEbGb(6); return eip; } // XOR Eb,Gb
@@ -405,9 +399,9 @@ import {
     case 0x033: { setEip(ip + 1); decodeModrm(); if (fault) return eip; aluGvEv16(6); return eip; } // XOR Gv,Ev
     case 0x233: return fAluEG<u32>(6, false, ip, p); // XOR Gv,Ev
     case 0x034: { setEip(ip + 1); aluALIb(6); return eip; } // XOR AL,Ib
-    case 0x234: return fAluAcc8(6, ip, p); // XOR AL,Ib
+    case 0x234: return fAluAcc<u8>(6, ip, p); // XOR AL,Ib
     case 0x035: { setEip(ip + 1); aluAXIw(6); return eip; } // XOR eAX,Iv
-    case 0x235: return fAluAcc32(6, ip, p); // XOR eAX,Iv
+    case 0x235: return fAluAcc<u32>(6, ip, p); // XOR eAX,Iv
     case 0x037: { setEip(ip + 1); AAA(); return eip; } // AAA
     case 0x237: { setEip(ip + 1); AAA(); return eip; } // AAA
     case 0x038: { setEip(ip + 1); decodeModrm(); if (fault) return eip; aluEbGb(7); return eip; } // CMP Eb,Gb
@@ -419,9 +413,9 @@ import {
     case 0x03b: { setEip(ip + 1); decodeModrm(); if (fault) return eip; aluGvEv16(7); return eip; } // CMP Gv,Ev
     case 0x23b: return fAluEG<u32>(7, false, ip, p); // CMP Gv,Ev
     case 0x03c: { setEip(ip + 1); aluALIb(7); return eip; } // CMP AL,Ib
-    case 0x23c: return fAluAcc8(7, ip, p); // CMP AL,Ib
+    case 0x23c: return fAluAcc<u8>(7, ip, p); // CMP AL,Ib
     case 0x03d: { setEip(ip + 1); aluAXIw(7); return eip; } // CMP eAX,Iv
-    case 0x23d: return fAluAcc32(7, ip, p); // CMP eAX,Iv
+    case 0x23d: return fAluAcc<u32>(7, ip, p); // CMP eAX,Iv
     case 0x03f: { setEip(ip + 1); AAS(); return eip; } // AAS
     case 0x23f: { setEip(ip + 1); AAS(); return eip; } // AAS
     case 0x040: { setEip(ip + 1); INC_Zv16(0); return eip; } // INC eAX
@@ -609,13 +603,13 @@ import {
     case 0x09f: { setEip(ip + 1); LAHF(); return eip; } // LAHF
     case 0x29f: { LAHF(); return ip + 1; } // LAHF
     case 0x0a0: { setEip(ip + 1); MOV_ALOb(); return eip; } // MOV AL,Ob
-    case 0x2a0: return fMovAccMem8(ip, p); // MOV AL,Ob
+    case 0x2a0: return fMovAccMem<u8>(ip, p); // MOV AL,Ob
     case 0x0a1: { setEip(ip + 1); MOV_eAXOv16(); return eip; } // MOV eAX,Ov
-    case 0x2a1: return fMovAccMem32(ip, p); // MOV eAX,Ov
+    case 0x2a1: return fMovAccMem<u32>(ip, p); // MOV eAX,Ov
     case 0x0a2: { setEip(ip + 1); MOV_ObAL(); return eip; } // MOV Ob,AL
-    case 0x2a2: return fMovMemAcc8(ip, p); // MOV Ob,AL
+    case 0x2a2: return fMovMemAcc<u8>(ip, p); // MOV Ob,AL
     case 0x0a3: { setEip(ip + 1); MOV_OveAX16(); return eip; } // MOV Ov,eAX
-    case 0x2a3: return fMovMemAcc32(ip, p); // MOV Ov,eAX
+    case 0x2a3: return fMovMemAcc<u32>(ip, p); // MOV Ov,eAX
     case 0x0a4: { setEip(ip + 1); MOVS(1); return eip; } // MOVSB
     case 0x2a4: { setEip(ip + 1); MOVS(1); return eip; } // MOVSB
     case 0x0a5: { setEip(ip + 1); MOVS(2); return eip; } // MOVSW/D
@@ -625,9 +619,9 @@ import {
     case 0x0a7: { setEip(ip + 1); CMPS(2); return eip; } // CMPSW/D
     case 0x2a7: { setEip(ip + 1); CMPS(4); return eip; } // CMPSW/D
     case 0x0a8: { setEip(ip + 1); TEST_ALIb(); return eip; } // TEST AL,Ib
-    case 0x2a8: return fTestAcc8(ip, p); // TEST AL,Ib
+    case 0x2a8: return fTestAcc<u8>(ip, p); // TEST AL,Ib
     case 0x0a9: { setEip(ip + 1); TEST_eAXIv16(); return eip; } // TEST eAX,Iv
-    case 0x2a9: return fTestAcc32(ip, p); // TEST eAX,Iv
+    case 0x2a9: return fTestAcc<u32>(ip, p); // TEST eAX,Iv
     case 0x0aa: { setEip(ip + 1); STOS(1); return eip; } // STOSB
     case 0x2aa: { setEip(ip + 1); STOS(1); return eip; } // STOSB
     case 0x0ab: { setEip(ip + 1); STOS(2); return eip; } // STOSW/D
@@ -641,37 +635,37 @@ import {
     case 0x0af: { setEip(ip + 1); SCAS(2); return eip; } // SCASW/D
     case 0x2af: { setEip(ip + 1); SCAS(4); return eip; } // SCASW/D
     case 0x0b0: { setEip(ip + 1); MOV_ZbIb(0); return eip; } // MOV AL,Ib
-    case 0x2b0: return fMovRI8(0, ip, p); // MOV AL,Ib
+    case 0x2b0: return fMovRI<u8>(0, ip, p); // MOV AL,Ib
     case 0x0b1: { setEip(ip + 1); MOV_ZbIb(1); return eip; } // MOV CL,Ib
-    case 0x2b1: return fMovRI8(1, ip, p); // MOV CL,Ib
+    case 0x2b1: return fMovRI<u8>(1, ip, p); // MOV CL,Ib
     case 0x0b2: { setEip(ip + 1); MOV_ZbIb(2); return eip; } // MOV DL,Ib
-    case 0x2b2: return fMovRI8(2, ip, p); // MOV DL,Ib
+    case 0x2b2: return fMovRI<u8>(2, ip, p); // MOV DL,Ib
     case 0x0b3: { setEip(ip + 1); MOV_ZbIb(3); return eip; } // MOV BL,Ib
-    case 0x2b3: return fMovRI8(3, ip, p); // MOV BL,Ib
+    case 0x2b3: return fMovRI<u8>(3, ip, p); // MOV BL,Ib
     case 0x0b4: { setEip(ip + 1); MOV_ZbIb(4); return eip; } // MOV AH,Ib
-    case 0x2b4: return fMovRI8(4, ip, p); // MOV AH,Ib
+    case 0x2b4: return fMovRI<u8>(4, ip, p); // MOV AH,Ib
     case 0x0b5: { setEip(ip + 1); MOV_ZbIb(5); return eip; } // MOV CH,Ib
-    case 0x2b5: return fMovRI8(5, ip, p); // MOV CH,Ib
+    case 0x2b5: return fMovRI<u8>(5, ip, p); // MOV CH,Ib
     case 0x0b6: { setEip(ip + 1); MOV_ZbIb(6); return eip; } // MOV DH,Ib
-    case 0x2b6: return fMovRI8(6, ip, p); // MOV DH,Ib
+    case 0x2b6: return fMovRI<u8>(6, ip, p); // MOV DH,Ib
     case 0x0b7: { setEip(ip + 1); MOV_ZbIb(7); return eip; } // MOV BH,Ib
-    case 0x2b7: return fMovRI8(7, ip, p); // MOV BH,Ib
+    case 0x2b7: return fMovRI<u8>(7, ip, p); // MOV BH,Ib
     case 0x0b8: { setEip(ip + 1); MOV_ZvIv16(0); return eip; } // MOV eAX,Iv
-    case 0x2b8: return fMovRI32(0, ip, p); // MOV eAX,Iv
+    case 0x2b8: return fMovRI<u32>(0, ip, p); // MOV eAX,Iv
     case 0x0b9: { setEip(ip + 1); MOV_ZvIv16(1); return eip; } // MOV eCX,Iv
-    case 0x2b9: return fMovRI32(1, ip, p); // MOV eCX,Iv
+    case 0x2b9: return fMovRI<u32>(1, ip, p); // MOV eCX,Iv
     case 0x0ba: { setEip(ip + 1); MOV_ZvIv16(2); return eip; } // MOV eDX,Iv
-    case 0x2ba: return fMovRI32(2, ip, p); // MOV eDX,Iv
+    case 0x2ba: return fMovRI<u32>(2, ip, p); // MOV eDX,Iv
     case 0x0bb: { setEip(ip + 1); MOV_ZvIv16(3); return eip; } // MOV eBX,Iv
-    case 0x2bb: return fMovRI32(3, ip, p); // MOV eBX,Iv
+    case 0x2bb: return fMovRI<u32>(3, ip, p); // MOV eBX,Iv
     case 0x0bc: { setEip(ip + 1); MOV_ZvIv16(4); return eip; } // MOV eSP,Iv
-    case 0x2bc: return fMovRI32(4, ip, p); // MOV eSP,Iv
+    case 0x2bc: return fMovRI<u32>(4, ip, p); // MOV eSP,Iv
     case 0x0bd: { setEip(ip + 1); MOV_ZvIv16(5); return eip; } // MOV eBP,Iv
-    case 0x2bd: return fMovRI32(5, ip, p); // MOV eBP,Iv
+    case 0x2bd: return fMovRI<u32>(5, ip, p); // MOV eBP,Iv
     case 0x0be: { setEip(ip + 1); MOV_ZvIv16(6); return eip; } // MOV eSI,Iv
-    case 0x2be: return fMovRI32(6, ip, p); // MOV eSI,Iv
+    case 0x2be: return fMovRI<u32>(6, ip, p); // MOV eSI,Iv
     case 0x0bf: { setEip(ip + 1); MOV_ZvIv16(7); return eip; } // MOV eDI,Iv
-    case 0x2bf: return fMovRI32(7, ip, p); // MOV eDI,Iv
+    case 0x2bf: return fMovRI<u32>(7, ip, p); // MOV eDI,Iv
     case 0x0c0: { setEip(ip + 1); decodeModrm(); if (fault) return eip; grp2EbIb(); return eip; } // grp2 Eb,Ib
     case 0x2c0: return fGrp2<u8>(0, ip, p); // grp2 Eb,Ib
     case 0x0c1: { setEip(ip + 1); decodeModrm(); if (fault) return eip; grp2EvIb16(); return eip; } // grp2 Ev,Ib
@@ -685,9 +679,9 @@ import {
     case 0x0c5: { setEip(ip + 1); decodeModrm(); if (fault) return eip; loadFar16(3); return eip; } // LDS Gv,Mp
     case 0x2c5: { setEip(ip + 1); decodeModrm(); if (fault) return eip; loadFar32(3); return eip; } // LDS Gv,Mp
     case 0x0c6: { setEip(ip + 1); decodeModrm(); if (fault) return eip; MOV_EbIb(); return eip; } // MOV Eb,Ib
-    case 0x2c6: return fMovEI8(ip, p); // MOV Eb,Ib
+    case 0x2c6: return fMovEI<u8>(ip, p); // MOV Eb,Ib
     case 0x0c7: { setEip(ip + 1); decodeModrm(); if (fault) return eip; MOV_EvIv16(); return eip; } // MOV Ev,Iv
-    case 0x2c7: return fMovEI32(ip, p); // MOV Ev,Iv
+    case 0x2c7: return fMovEI<u32>(ip, p); // MOV Ev,Iv
     case 0x0c8: { setEip(ip + 1); ENTER16(); return eip; } // ENTER Iw,Ib
     case 0x2c8: { setEip(ip + 1); ENTER32(); return eip; } // ENTER Iw,Ib
     case 0x0c9: { setEip(ip + 1); LEAVE16(); return eip; } // LEAVE

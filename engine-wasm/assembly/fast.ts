@@ -105,17 +105,12 @@ import { slowStep } from './core';
   }
   return ip + 1 + eaLen(e);
 }
-/** op EAX,Id. */
-@inline export function fAluAcc32(op: u32, ip: u32, p: usize): u32 {
-  const r = alu(op, reg32(EAX), load<u32>(p + 1), 31);
-  if (op != ALU_CMP) setReg32(EAX, r);
-  return ip + 5;
-}
-/** op AL,Ib. */
-@inline export function fAluAcc8(op: u32, ip: u32, p: usize): u32 {
-  const r = alu(op, <u32>load<u8>(cpu), <u32>load<u8>(p + 1), 7);
-  if (op != ALU_CMP) store<u8>(cpu, <u8>r);
-  return ip + 2;
+/** op EAX,Id (T = u32) or op AL,Ib (T = u8). */
+@inline export function fAluAcc<T>(op: u32, ip: u32, p: usize): u32 {
+  const pa = rp<T>(EAX);
+  const r = alu(op, ld<T>(pa), imm<T>(false, p + 1), msb<T>());
+  if (op != ALU_CMP) st<T>(pa, r);
+  return ip + 1 + sizeof<T>();
 }
 /** Group 1: 81 (imm32) or 83 (imm8 sign-extended) with T = u32, 80/82 (imm8) with T = u8. */
 @inline export function fGrp1<T>(imm8: bool, ip: u32, p: usize): u32 {
@@ -154,13 +149,10 @@ import { slowStep } from './core';
   setLazy(LF_LOGIC, ld<T>(h) & g, 0, 0, msb<T>(), FLAGS_ARITH);
   return ip + 1 + eaLen(e);
 }
-@inline export function fTestAcc32(ip: u32, p: usize): u32 {
-  setLazy(LF_LOGIC, reg32(EAX) & load<u32>(p + 1), 0, 0, 31, FLAGS_ARITH);
-  return ip + 5;
-}
-@inline export function fTestAcc8(ip: u32, p: usize): u32 {
-  setLazy(LF_LOGIC, <u32>load<u8>(cpu) & <u32>load<u8>(p + 1), 0, 0, 7, FLAGS_ARITH);
-  return ip + 2;
+/** TEST EAX,Id (T = u32) or TEST AL,Ib (T = u8). */
+@inline export function fTestAcc<T>(ip: u32, p: usize): u32 {
+  setLazy(LF_LOGIC, ld<T>(rp<T>(EAX)) & imm<T>(false, p + 1), 0, 0, msb<T>(), FLAGS_ARITH);
+  return ip + 1 + sizeof<T>();
 }
 
 // ---- INC / DEC -----------------------------------------------------------------------------
@@ -233,56 +225,31 @@ import { slowStep } from './core';
   }
   return ip + 1 + eaLen(e);
 }
-/** MOV Ev,Iv (C7; the ModRM reg field is ignored, as MOV_EvIv does). */
-@inline export function fMovEI32(ip: u32, p: usize): u32 {
+/** MOV Ev,Iv (C7) with T = u32, MOV Eb,Ib (C6) with T = u8; the ModRM reg field is ignored, as MOV_EvIv does. */
+@inline export function fMovEI<T>(ip: u32, p: usize): u32 {
   const m = <u32>load<u8>(p + 1);
-  if (m >= 0xc0) { setReg32(m & 7, load<u32>(p + 2)); return ip + 6; }
+  if (m >= 0xc0) { st<T>(rp<T>(m & 7), imm<T>(false, p + 2)); return ip + 2 + sizeof<T>(); }
   const e = ea(m, p + 1);
   const len = 1 + eaLen(e);
-  const h = hostWrite(eaSeg(e), eaOff(e), 4);
+  const h = hostWrite(eaSeg(e), eaOff(e), sizeof<T>());
   if (!h) return slowStep(ip);
-  store<u32>(h, load<u32>(p + len));
-  return ip + len + 4;
+  st<T>(h, imm<T>(false, p + len));
+  return ip + len + sizeof<T>();
 }
-/** MOV Eb,Ib (C6). */
-@inline export function fMovEI8(ip: u32, p: usize): u32 {
-  const m = <u32>load<u8>(p + 1);
-  if (m >= 0xc0) { store<u8>(r8p(m & 7), load<u8>(p + 2)); return ip + 3; }
-  const e = ea(m, p + 1);
-  const len = 1 + eaLen(e);
-  const h = hostWrite(eaSeg(e), eaOff(e), 1);
+/** MOV r32,Id (B8+r) with T = u32, MOV r8,Ib (B0+r) with T = u8. */
+@inline export function fMovRI<T>(r: u32, ip: u32, p: usize): u32 { st<T>(rp<T>(r), imm<T>(false, p + 1)); return ip + 1 + sizeof<T>(); }
+/** MOV EAX,[moffs32] (A1) with T = u32, MOV AL,[moffs32] (A0) with T = u8. */
+@inline export function fMovAccMem<T>(ip: u32, p: usize): u32 {
+  const h = hostRead(DS, load<u32>(p + 1), sizeof<T>());
   if (!h) return slowStep(ip);
-  store<u8>(h, load<u8>(p + len));
-  return ip + len + 1;
-}
-@inline export function fMovRI32(r: u32, ip: u32, p: usize): u32 { setReg32(r, load<u32>(p + 1)); return ip + 5; }
-@inline export function fMovRI8(r: u32, ip: u32, p: usize): u32 { store<u8>(r8p(r), load<u8>(p + 1)); return ip + 2; }
-/** MOV EAX,[moffs32] (A1). */
-@inline export function fMovAccMem32(ip: u32, p: usize): u32 {
-  const h = hostRead(DS, load<u32>(p + 1), 4);
-  if (!h) return slowStep(ip);
-  setReg32(EAX, load<u32>(h));
+  st<T>(rp<T>(EAX), ld<T>(h));
   return ip + 5;
 }
-/** MOV [moffs32],EAX (A3). */
-@inline export function fMovMemAcc32(ip: u32, p: usize): u32 {
-  const h = hostWrite(DS, load<u32>(p + 1), 4);
+/** MOV [moffs32],EAX (A3) with T = u32, MOV [moffs32],AL (A2) with T = u8. */
+@inline export function fMovMemAcc<T>(ip: u32, p: usize): u32 {
+  const h = hostWrite(DS, load<u32>(p + 1), sizeof<T>());
   if (!h) return slowStep(ip);
-  store<u32>(h, reg32(EAX));
-  return ip + 5;
-}
-/** MOV AL,[moffs32] (A0). */
-@inline export function fMovAccMem8(ip: u32, p: usize): u32 {
-  const h = hostRead(DS, load<u32>(p + 1), 1);
-  if (!h) return slowStep(ip);
-  store<u8>(cpu, load<u8>(h));
-  return ip + 5;
-}
-/** MOV [moffs32],AL (A2). */
-@inline export function fMovMemAcc8(ip: u32, p: usize): u32 {
-  const h = hostWrite(DS, load<u32>(p + 1), 1);
-  if (!h) return slowStep(ip);
-  store<u8>(h, load<u8>(cpu));
+  st<T>(h, ld<T>(rp<T>(EAX)));
   return ip + 5;
 }
 @inline export function fLea32(ip: u32, p: usize): u32 {
