@@ -4,7 +4,7 @@
 import { describe, it, expect, beforeAll } from 'vitest';
 import fs from 'node:fs';
 import { Worker } from 'node:worker_threads';
-import { createCpuHarness, type CpuHarness } from './harness';
+import { createCpuHarness, setupFlat32, type CpuHarness } from './harness';
 import { createMachineMemory } from '../../engine-ts/worker/wasm-core';
 import { VcpuState } from '../../engine-ts/machine/vcpu-state';
 import * as MM from '../../engine-wasm/memory-map';
@@ -58,9 +58,6 @@ describe('CMPXCHG8B', () => {
     const COUNTER = 0x3000;
     const memory = createMachineMemory(16 << 20);
     const ram = new Uint8Array(memory.buffer, MM.RAM_BASE, 16 << 20);
-    // GDT at 0x500: null, flat code 0x08, flat data 0x10.
-    const gdt = new DataView(memory.buffer, MM.RAM_BASE + 0x500, 24);
-    [0, 0, 0x0000ffff, 0x00cf9a00, 0x0000ffff, 0x00cf9200].forEach((w, i) => gdt.setUint32(i * 4, w >>> 0, true));
     // The counter starts just below 2^32 so the carry into the high half is exercised.
     const start = 0xffff0000;
     const cdv = new DataView(memory.buffer, MM.RAM_BASE + COUNTER, 8);
@@ -100,16 +97,7 @@ describe('CMPXCHG8B', () => {
     const done = workers.map((w) => new Promise<number>((resolve, reject) => { w.once('message', resolve); w.once('error', reject); }));
     try {
       while (Atomics.load(sync, 0) < 2) await new Promise((r) => setTimeout(r, 5));
-      for (const id of [0, 1]) {
-        const st = new VcpuState(memory, id);
-        st.setGdtr(0x500, 23);
-        st.cr0 = 0x60000011;
-        st.setSeg('cs', { selector: 0x08, base: 0, limit: 0xffffffff, access: 0xc9b });
-        for (const s of ['ds', 'es', 'ss', 'fs', 'gs'] as const) st.setSeg(s, { selector: 0x10, base: 0, limit: 0xffffffff, access: 0xc93 });
-        st.cpl = 0;
-        st.eip = 0x1000;
-        st.setGpr('esp', 0x80000 + id * 0x1000);
-      }
+      for (const id of [0, 1]) setupFlat32(memory, new VcpuState(memory, id), 0x1000, 0x80000 + id * 0x1000);
       Atomics.store(sync, 1, 1); Atomics.notify(sync, 1);
       expect(await Promise.all(done)).toEqual([MM.EXIT_STOPPED, MM.EXIT_STOPPED]);
     } finally {

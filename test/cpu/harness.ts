@@ -9,6 +9,23 @@ import * as MM from '../../engine-wasm/memory-map';
 // Next to this file in the repo; from the repository root when bundled by tools/run-ts.mjs.
 const NEAR = new URL('../../engine-wasm/build/core.wasm', import.meta.url);
 const WASM = fs.existsSync(NEAR) ? NEAR : new URL(`file://${process.cwd()}/engine-wasm/build/core.wasm`);
+/**
+ * Put a (reset) vCPU in flat 32-bit protected mode at CPL 0, paging off: a GDT at 0x500 with
+ * null, flat code (0x08) and flat data (0x10), EIP = `entry`, ESP = `stack`. The core must
+ * `refresh()` before it runs.
+ */
+export function setupFlat32(memory: WebAssembly.Memory, state: VcpuState, entry: number, stack: number): void {
+  const dv = new DataView(memory.buffer, MM.RAM_BASE + 0x500, 24);
+  [0, 0, 0x0000ffff, 0x00cf9a00, 0x0000ffff, 0x00cf9200].forEach((w, i) => dv.setUint32(i * 4, w >>> 0, true));
+  state.setGdtr(0x500, 23);
+  state.cr0 = 0x60000011;
+  state.setSeg('cs', { selector: 0x08, base: 0, limit: 0xffffffff, access: 0xc9b });
+  for (const s of ['ds', 'es', 'ss', 'fs', 'gs'] as const) state.setSeg(s, { selector: 0x10, base: 0, limit: 0xffffffff, access: 0xc93 });
+  state.cpl = 0;
+  state.eip = entry;
+  state.setGpr('esp', stack);
+}
+
 let modulePromise: Promise<WebAssembly.Module> | null = null;
 function coreModule(): Promise<WebAssembly.Module> {
   if (!modulePromise) {
@@ -75,17 +92,7 @@ export async function createCpuHarness(ramBytes = 16 << 20): Promise<CpuHarness>
     },
     enterFlat32(entry: number, stack = 0x80000) {
       core.reset();
-      // GDT at 0x500: null, flat code (0x08), flat data (0x10).
-      const gdt = [0, 0, 0x0000ffff, 0x00cf9a00, 0x0000ffff, 0x00cf9200];
-      const dv = new DataView(memory.buffer, MM.RAM_BASE + 0x500, 24);
-      gdt.forEach((w, i) => dv.setUint32(i * 4, w >>> 0, true));
-      state.setGdtr(0x500, 23);
-      state.cr0 = 0x60000011;
-      state.setSeg('cs', { selector: 0x08, base: 0, limit: 0xffffffff, access: 0xc9b });
-      for (const s of ['ds', 'es', 'ss', 'fs', 'gs'] as const) state.setSeg(s, { selector: 0x10, base: 0, limit: 0xffffffff, access: 0xc93 });
-      state.cpl = 0;
-      state.eip = entry;
-      state.setGpr('esp', stack);
+      setupFlat32(memory, state, entry, stack);
       core.refresh();
     },
     runUntilHalt(maxInstructions = 1_000_000) {

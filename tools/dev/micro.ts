@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import { createMachineMemory, instantiateCore, compileCore, type CoreExports } from '../../engine-ts/worker/wasm-core';
 import { VcpuState } from '../../engine-ts/machine/vcpu-state';
 import * as MM from '../../engine-wasm/memory-map';
+import { setupFlat32 } from '../../test/cpu/harness';
 
 const LOOPS: Record<string, number[]> = {
   // add eax,ecx; inc ecx; cmp ecx,0x7fffffff; jnz
@@ -43,16 +44,7 @@ async function makeCpu(module: WebAssembly.Module, code: number[]): Promise<{ co
   core.reset();
   const state = new VcpuState(memory, 0);
   new Uint8Array(memory.buffer, MM.RAM_BASE, RAM).set(code, 0x1000);
-  // Flat 32-bit protected mode at CPL 0 (GDT at 0x500: null, code 0x08, data 0x10).
-  const dv = new DataView(memory.buffer, MM.RAM_BASE + 0x500, 24);
-  [0, 0, 0x0000ffff, 0x00cf9a00, 0x0000ffff, 0x00cf9200].forEach((w, i) => dv.setUint32(i * 4, w >>> 0, true));
-  state.setGdtr(0x500, 23);
-  state.cr0 = 0x60000011;
-  state.setSeg('cs', { selector: 0x08, base: 0, limit: 0xffffffff, access: 0xc9b });
-  for (const s of ['ds', 'es', 'ss', 'fs', 'gs'] as const) state.setSeg(s, { selector: 0x10, base: 0, limit: 0xffffffff, access: 0xc93 });
-  state.cpl = 0;
-  state.eip = 0x1000;
-  state.setGpr('esp', 0x80000);
+  setupFlat32(memory, state, 0x1000, 0x80000);
   state.setGpr('esi', 0x2000);
   state.setGpr('ebp', 0x3000);
   core.refresh();
