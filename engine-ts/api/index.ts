@@ -1,11 +1,13 @@
 // The engine API for the browser: machines run in Web Workers.
-export * from './types';
+export * from '../config/machine';
+/** Kernel parameter for Linux guests with a PV disk: blkfront may then send 1 MiB requests. */
+export { BLKFRONT_CMDLINE } from '../pv/backends/blkback';
 export { createWorkerMachine as createMachine } from '../worker/browser';
 import { workerLinkEndpoint } from '../worker/browser';
-import { LabNetworkCore } from './network';
+import { LabNetworkCore } from '../network/lab-network';
 
 /** A virtual Ethernet switch in the page that machines (in their workers) plug into. */
 export class LabNetwork extends LabNetworkCore {
   constructor() { super(workerLinkEndpoint); }
 }
-export * from './disks';
+export * from '../disk/library';

@@ -2,9 +2,9 @@
 // grant-table frames live in its memory, its HVM params, its event-channel ports and
 // per-vCPU timers, and how an upcall reaches it (spec §5, §6, §8).
 
-import type { GuestMemory, StateRecord, Stateful } from '../machine/bus';
-import type { Timer } from '../machine/clock';
-import { checkVersion, readBytes, readInt, readRecord, readString, StateError } from '../devices/common/state-fields';
+import type { GuestMemory, StateRecord, Stateful } from '../platform/bus';
+import type { Timer } from '../platform/clock';
+import { checkVersion, readBytes, readInt, readRecord, readString, StateError } from '../platform/state-fields';
 import type { DomainHost, GuestTime, PhysmapHost, UpcallSink } from './interfaces';
 import { fillHypercallPage, type CpuVendor } from './cpuid';
 import { Evtchn2L, EvtchnTable } from './event-channels';
@@ -126,6 +126,7 @@ export class HvmDomain implements Stateful {
       () => this.sharedInfo(),
       (v) => this.vcpuInfo(v),
       (v) => this.deliverUpcall(v),
+      (view) => this.mem.words(view),
     );
     const clock = config.time.clock;
     for (let v = 0; v < config.nrVcpus; v++) {

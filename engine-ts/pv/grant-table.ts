@@ -6,9 +6,9 @@
 // (type permit_access, domid is the caller, readonly respected, frame is guest RAM), marks
 // it GTF_reading/GTF_writing while in use, and the caller gets only that one page.
 
-import type { GuestMemory, StateRecord } from '../machine/bus';
-import { readInt, StateError } from '../devices/common/state-fields';
-import { u32, wordsOf } from './bytes';
+import type { GuestMemory, StateRecord } from '../platform/bus';
+import { readInt, StateError } from '../platform/state-fields';
+import { u32 } from './bytes';
 import {
   GNTST_bad_gntref,
   GNTST_bad_page,
@@ -113,24 +113,20 @@ export class GrantTable {
     if (!Number.isInteger(ref) || ref < 0 || ref >= this.nrEntries) return { status: GNTST_bad_gntref, frame: 0 };
     const e = this.entry(ref);
     if (!e) return { status: GNTST_general_error, frame: 0 };
-    const w = wordsOf(e);
+    const w = this.mem.words(e);
     const act = this.active.get(ref);
     // Set the in-use bits with compare-and-swap so a concurrent revoke (the guest's cmpxchg
     // of flags to 0) either happens before us and we see it, or fails because of our bits.
     for (let attempt = 0; ; attempt++) {
       if (attempt > 8) return { status: GNTST_general_error, frame: 0 };
-      const old = w ? Atomics.load(w, 0) : u32(e, 0) | 0;
+      const old = w.load(0);
       const flags = old & 0xffff;
       const domid = (old >>> 16) & 0xffff;
       if ((flags & GTF_type_mask) !== GTF_permit_access || domid !== dom) return { status: GNTST_general_error, frame: 0 };
       if (write && flags & GTF_readonly) return { status: GNTST_permission_denied, frame: 0 };
       const want = old | GTF_reading | (write ? GTF_writing : 0);
       if (want === old) break;
-      if (!w) {
-        e[0] = want & 0xff;
-        break;
-      }
-      if (Atomics.compareExchange(w, 0, old, want) === old) break;
+      if (w.compareExchange(0, old, want) === old) break;
     }
     if (act) {
       act.pins++;
@@ -167,9 +163,7 @@ export class GrantTable {
   private clearBits(ref: number, bits: number): void {
     const e = this.entry(ref);
     if (!e) return;
-    const w = wordsOf(e);
-    if (w) Atomics.and(w, 0, ~bits);
-    else e[0] &= ~bits;
+    this.mem.words(e).and(0, ~bits);
   }
 
   saveState(): StateRecord {

@@ -29,6 +29,7 @@ import {
 } from './xen-public';
 import { dispatchHypercall } from './hypercalls';
 import { HypercallExit, type HypercallContext } from './interfaces';
+import type { SharedPage } from '../platform/bus';
 
 export type Dom0PortHandler = (port: number) => void;
 
@@ -40,8 +41,8 @@ export interface GrantMapping {
   readonly gref: number;
   readonly frame: number;
   readonly writable: boolean;
-  /** The granted page, bounded to 4 KiB; null once the domain is gone. Do not keep it. */
-  view(): Uint8Array | null;
+  /** The granted page, bounded to 4 KiB, with atomic access to its words; null once the domain is gone. Do not keep it. */
+  page(): SharedPage | null;
   unmap(): void;
 }
 
@@ -365,7 +366,10 @@ export class Hypervisor {
       gref,
       frame,
       writable: write,
-      view: () => (mapped && this.domains.get(domid) === d ? d.mem.view(frame * PAGE_SIZE, PAGE_SIZE) : null),
+      page: () => {
+        const bytes = mapped && this.domains.get(domid) === d ? d.mem.view(frame * PAGE_SIZE, PAGE_SIZE) : null;
+        return bytes && { bytes, words: d.mem.words(bytes) };
+      },
       unmap: () => {
         if (!mapped) return;
         mapped = false;
@@ -378,10 +382,11 @@ export class Hypervisor {
    * dom0's privileged mapping of a guest frame it set up itself (the xenstore and console
    * rings, which the toolstack places before boot). Null if the frame is not guest memory.
    */
-  foreignPage(domid: number, gfn: number): Uint8Array | null {
+  foreignPage(domid: number, gfn: number): SharedPage | null {
     const d = this.domains.get(domid);
     if (!d || !Number.isInteger(gfn) || gfn < 0 || gfn >= 0x100000) return null;
-    return d.mem.view(gfn * PAGE_SIZE, PAGE_SIZE);
+    const bytes = d.mem.view(gfn * PAGE_SIZE, PAGE_SIZE);
+    return bytes && { bytes, words: d.mem.words(bytes) };
   }
 }
 

@@ -10,7 +10,8 @@
 import type { BlockDevice } from '../disk/block-device';
 import type { Hypervisor } from './hypervisor';
 import type { HvmDomain } from './domain';
-import type { ConsoleSink, FramePort, FrameUplink } from './interfaces';
+import type { ConsoleSink } from './interfaces';
+import type { FramePort, FrameUplink } from '../network/net-switch';
 import { XenStore, type XsPerm } from './xenstore/store';
 import { XsClient } from './xenstore/client';
 import { XenstoreRingServer } from './xenstore/ring-server';
@@ -18,7 +19,7 @@ import { domainPath } from './xenstore/paths';
 import { ConsoleBackend } from './backends/console-back';
 import { BlkBack, type BlkbackOptions } from './backends/blkback';
 import { NetBack } from './backends/netback';
-import { EthernetSwitch, parseMac } from './backends/net-switch';
+import { EthernetSwitch, parseMac } from '../network/net-switch';
 import { backendPathFor, frontendPathFor, type BackendContext } from './backends/xenbus-backend';
 import {
   DOMID_DOM0,

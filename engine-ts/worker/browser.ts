@@ -2,13 +2,14 @@
 import * as Comlink from 'comlink';
 import * as MM from '../../engine-wasm/memory-map';
 import coreWasmUrl from '../../engine-wasm/build/core.wasm?url';
-import { createMemoryFor } from './wasm-core';
+import { createMachineMemoryFor } from './wasm-core';
+import { machineMemory } from './machine-memory';
 import { ConsoleRing } from './console-ring';
-import { atomicOr } from './atomics';
-import type { LinkEndpoint } from './link-endpoint';
+import type { LinkEndpoint } from '../network/link-endpoint';
 import type { MachineWorkerApi } from './machine.worker';
-import type { MachineConfig, MachineEvents, MachineHandle, StopReason } from '../api/types';
-import { validateConfig } from '../api/types';
+import type { MachineConfig, MachineEvents, MachineHandle, StopReason } from '../config/machine';
+import { resolveConfig } from '../config/machine';
+import { VcpuState } from '../platform/vcpu-state';
 
 let modulePromise: Promise<WebAssembly.Module> | null = null;
 function coreModule(): Promise<WebAssembly.Module> {
@@ -19,15 +20,16 @@ function coreModule(): Promise<WebAssembly.Module> {
 export async function createWorkerMachine(config: MachineConfig, events: MachineEvents): Promise<MachineHandle> {
   if (!globalThis.crossOriginIsolated)
     throw new Error('this page is not cross-origin isolated (COOP/COEP headers missing): shared memory is unavailable');
-  const v = validateConfig(config);
-  const memory = createMemoryFor({ memoryMiB: v.memoryMiB, xen: config.xen });
+  const resolved = resolveConfig(config);
+  const memory = createMachineMemoryFor(resolved.layout);
+  const vcpu0 = new VcpuState(machineMemory(memory, resolved.layout), 0);
   const ring = new ConsoleRing(memory);
   const worker = new Worker(new URL('./machine.worker.ts', import.meta.url), { type: 'module', name: 'vcpu0' });
   const remote = Comlink.wrap<MachineWorkerApi>(worker);
   // Comlink proxies can't say which callbacks exist: tell the worker, so it never calls a
   // missing one (Linux writes port 0x80 constantly; each would be a failing round trip).
   const wants = { console: !!events.onConsole, debug: !!events.onDebug, postCode: !!events.onPostCode };
-  await remote.create(await coreModule(), memory, config, Comlink.proxy(events), wants);
+  await remote.create(await coreModule(), memory, resolved, Comlink.proxy(events), wants);
   let running: Promise<StopReason> | null = null;
   return ({
     run() {
@@ -36,7 +38,7 @@ export async function createWorkerMachine(config: MachineConfig, events: Machine
     },
     async stop() {
       ring.request(MM.REQ_STOP);
-      atomicOr(memory, MM.VCPU_BASE + MM.R_PENDING, MM.PEND_EXIT);
+      vcpu0.raisePending(MM.PEND_EXIT);
       if (running) await running;
     },
     sendInput(bytes: Uint8Array) {

@@ -1,18 +1,19 @@
 // A machine running on the current thread: memory, core instance, board, guest loading and
 // the run loop. The browser's machine worker and the Node host both build on this.
 
-import { createMemoryFor, instantiateCore } from './wasm-core';
-import { Board } from '../machine/board';
-import { loadFlatBinary } from '../machine/loaders/flat';
-import { loadLinux } from '../machine/loaders/linux';
-import { loadMultiboot } from '../machine/loaders/multiboot';
+import { createMachineMemoryFor, instantiateCore } from './wasm-core';
+import { machineMemory } from './machine-memory';
+import { Board } from '../board/board';
+import { loadFlatBinary } from '../board/loaders/flat';
+import { loadLinux } from '../board/loaders/linux';
+import { loadMultiboot } from '../board/loaders/multiboot';
 import { Runner, type RunnerHost } from './runner';
-import type { DiskSpec, GuestProfile, MachineConfig, MachineEvents, MachineStats, StopReason } from '../api/types';
+import type { DiskSpec, GuestProfile, MachineEvents, MachineStats, ResolvedConfig, StopReason } from '../config/machine';
 import type { BlockDevice } from '../disk/block-device';
 
 /** Opens the disk a machine config names (a VHD file in Node, an IndexedDB disk in the browser). */
 export type DiskOpener = (spec: DiskSpec) => Promise<BlockDevice>;
-import { ConfigError, validateConfig } from '../api/types';
+import { ConfigError } from '../config/machine';
 import * as MM from '../../engine-wasm/memory-map';
 
 export class LocalMachine {
@@ -23,7 +24,7 @@ export class LocalMachine {
   private constructor(
     readonly memory: WebAssembly.Memory,
     private readonly module: WebAssembly.Module,
-    private readonly config: MachineConfig,
+    private readonly config: ResolvedConfig,
     private readonly events: MachineEvents,
     private readonly host: RunnerHost,
     board: Board,
@@ -34,16 +35,16 @@ export class LocalMachine {
     this.runner = runner;
   }
 
+  /** `config` comes from resolveConfig (checked once, by whoever created the machine). */
   static async create(
     module: WebAssembly.Module,
-    config: MachineConfig,
+    config: ResolvedConfig,
     events: MachineEvents,
     host: RunnerHost,
     memory?: WebAssembly.Memory,
     openDisk?: DiskOpener,
   ): Promise<LocalMachine> {
-    const v = validateConfig(config);
-    const mem = memory ?? createMemoryFor({ memoryMiB: v.memoryMiB, xen: config.xen });
+    const mem = memory ?? createMachineMemoryFor(config.layout);
     // Disks are opened once and survive guest reboots (the machine keeps its drives).
     const disks: Array<{ spec: DiskSpec; dev: BlockDevice }> = [];
     try {
@@ -70,14 +71,11 @@ export class LocalMachine {
 
   /** Build the board, attach a fresh core instance and load the guest (power-on). */
   private static async power(
-    module: WebAssembly.Module, mem: WebAssembly.Memory, config: MachineConfig, events: MachineEvents, host: RunnerHost,
+    module: WebAssembly.Module, mem: WebAssembly.Memory, config: ResolvedConfig, events: MachineEvents, host: RunnerHost,
     disks: Array<{ spec: DiskSpec; dev: BlockDevice }>,
   ): Promise<{ board: Board; runner: Runner }> {
-    const v = validateConfig(config);
-    const ramBytes = v.memoryMiB << 20;
-    const board = new Board(mem, {
-      ramBytes,
-      debugPorts: v.debugPorts,
+    const board = new Board(machineMemory(mem, config.layout), config.layout, {
+      debugPorts: config.debugPorts,
       onConsole: (b) => events.onConsole?.(b),
       onDebugOut: (b) => events.onDebug?.(b),
       onPostCode: (c, p) => events.onPostCode?.(c, p),
@@ -112,7 +110,7 @@ export class LocalMachine {
       board.installFirmwareTables();
       board.firmwareCpuSetup();
     }
-    const runner = new Runner(board, host, v.pacing);
+    const runner = new Runner(board, host, config.pacing);
     // With firmware, a triple fault resets the machine as on a PC (the BIOS runs again).
     if (g.kind === 'bios') runner.onTripleFault = () => { board.resetRequested = true; return true; };
     return { board, runner };
@@ -124,8 +122,7 @@ export class LocalMachine {
       const reason = await this.runner.run();
       if (reason.kind !== 'reset') return reason;
       if (++this.resets > 1000) return { kind: 'error', message: 'the guest keeps resetting the machine' };
-      const backed = new DataView(this.memory.buffer).getUint32(MM.CTRL_BASE + MM.CTRL_RAM_SIZE, true);
-      new Uint8Array(this.memory.buffer, MM.RAM_BASE, backed).fill(0);
+      new Uint8Array(this.memory.buffer, MM.RAM_BASE, this.config.layout.backedBytes).fill(0);
       const { board, runner } = await LocalMachine.power(this.module, this.memory, this.config, this.events, this.host, this.disks);
       this.board = board;
       this.runner = runner;

@@ -6,9 +6,9 @@ import * as Comlink from 'comlink';
 import * as MM from '../../engine-wasm/memory-map';
 import { LocalMachine } from './local-machine';
 import { ConsoleRing } from './console-ring';
-import { openDisk } from '../api/disks';
+import { openDisk } from '../disk/library';
 import type { RunnerHost } from './runner';
-import type { GuestProfile, MachineConfig, MachineEvents, MachineStats, StopReason } from '../api/types';
+import type { GuestProfile, MachineEvents, MachineStats, ResolvedConfig, StopReason } from '../config/machine';
 
 let machine: LocalMachine | null = null;
 
@@ -22,7 +22,7 @@ function macrotask(): Promise<void> {
 
 const api = {
   async create(
-    module: WebAssembly.Module, memory: WebAssembly.Memory, config: MachineConfig, remoteEvents: MachineEvents,
+    module: WebAssembly.Module, memory: WebAssembly.Memory, config: ResolvedConfig, remoteEvents: MachineEvents,
     wants: { console: boolean; debug: boolean; postCode: boolean },
   ): Promise<void> {
     const events: MachineEvents = {

@@ -5,8 +5,8 @@ import fs from 'node:fs';
 import { openVhd } from '../disk/vhd-files';
 import { LocalMachine } from './local-machine';
 import type { RunnerHost } from './runner';
-import type { LinkEndpoint } from './link-endpoint';
-import type { GuestProfile, MachineConfig, MachineEvents, MachineHandle, MachineStats, StopReason } from '../api/types';
+import type { LinkEndpoint } from '../network/link-endpoint';
+import { resolveConfig, type GuestProfile, type MachineConfig, type MachineEvents, type MachineHandle, type MachineStats, type StopReason } from '../config/machine';
 
 let cached: { path: string; module: Promise<WebAssembly.Module> } | null = null;
 
@@ -35,7 +35,7 @@ class NodeHost implements RunnerHost {
 export async function createNodeMachine(coreWasmPath: string, config: MachineConfig, events: MachineEvents): Promise<MachineHandle> {
   const module = await loadCoreModuleFromFile(coreWasmPath);
   const host = new NodeHost();
-  const m = await LocalMachine.create(module, config, events, host, undefined, async (spec) => {
+  const m = await LocalMachine.create(module, resolveConfig(config), events, host, undefined, async (spec) => {
     if (!spec.file) throw new Error('Node machines take disks as VHD files');
     return openVhd(spec.file, spec.readOnly ? 'read' : 'read-write');
   });

@@ -10,8 +10,8 @@
 // once (benchmarks, scripted runs), which keeps runs deterministic.
 
 import * as MM from '../../engine-wasm/memory-map';
-import type { Board } from '../machine/board';
-import type { StopReason } from '../api/types';
+import type { Board } from '../board/board';
+import type { StopReason } from '../config/machine';
 
 export interface RunnerHost {
   /** Wait up to `ms` for news (input, a control request); may return early. */

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { createCpuHarness, setupFlat32, type CpuHarness } from './harness';
 import { createMachineMemory } from '../../engine-ts/worker/wasm-core';
-import { VcpuState } from '../../engine-ts/machine/vcpu-state';
+import { VcpuState } from '../../engine-ts/platform/vcpu-state';
 import * as MM from '../../engine-wasm/memory-map';
 
 const ZF = 0x40;

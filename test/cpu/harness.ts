@@ -3,7 +3,7 @@
 // mode and run code until HLT.
 import fs from 'node:fs';
 import { createMachineMemory, instantiateCore, type CoreExports, type CoreHost } from '../../engine-ts/worker/wasm-core';
-import { VcpuState } from '../../engine-ts/machine/vcpu-state';
+import { VcpuState } from '../../engine-ts/platform/vcpu-state';
 import * as MM from '../../engine-wasm/memory-map';
 
 // Next to this file in the repo; from the repository root when bundled by tools/run-ts.mjs.

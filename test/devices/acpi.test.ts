@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { VirtualClock } from '../../engine-ts/machine/clock';
+import { VirtualClock } from '../../engine-ts/platform/clock';
 import { buildAcpiTables, type AcpiConfig } from '../../engine-ts/devices/acpi/acpi-tables';
 import { ACPI_SLP_TYP_S5, AcpiPm, PM_TIMER_HZ } from '../../engine-ts/devices/acpi/acpi-pm';
 import { eisaId, pkgLength } from '../../engine-ts/devices/acpi/aml';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { VirtualClock } from '../../engine-ts/machine/clock';
+import { VirtualClock } from '../../engine-ts/platform/clock';
 import { IoApic } from '../../engine-ts/devices/ioapic/ioapic';
 import { LAPIC_EXTINT, Lapic } from '../../engine-ts/devices/lapic/lapic';
 import type { ApicMessage } from '../../engine-ts/devices/common/apic-message';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { nsForTicks, ticksIn } from '../../engine-ts/devices/common/ticks';
-import { readBytes, readInt, readRecord } from '../../engine-ts/devices/common/state-fields';
+import { readBytes, readInt, readRecord } from '../../engine-ts/platform/state-fields';
 
 describe('tick conversions', () => {
   it('inverts exactly at tick boundaries for the PIT, RTC and PM timer clocks, even days into a run', () => {

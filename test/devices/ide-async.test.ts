@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { StateRecord } from '../../engine-ts/machine/bus';
+import type { StateRecord } from '../../engine-ts/platform/bus';
 import {
   ATA_BUSY, ATA_DRQ, ATA_SRST, CMD, ManualDisk, MemDisk, firstDiff, lba28, makeBench, pioRead, pioWrite,
 } from './ide-harness';

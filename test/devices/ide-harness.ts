@@ -3,13 +3,14 @@
 // edges, and a small driver that talks to the controller the way libata-sff / ata_piix do
 // (config mechanism #1, taskfile loads, Status polling, BMDMA setup/start/stop).
 
-import type { GuestMemory } from '../../engine-ts/machine/bus';
+import type { AtomicWords, GuestMemory } from '../../engine-ts/platform/bus';
+import { wordsOf } from '../../engine-ts/worker/machine-memory';
 import type { BlockDevice } from '../../engine-ts/disk/block-device';
-import { VirtualClock } from '../../engine-ts/machine/clock';
+import { VirtualClock } from '../../engine-ts/platform/clock';
 import { PciBus } from '../../engine-ts/devices/pci/pci-bus';
 import { Piix3IsaBridge } from '../../engine-ts/devices/pci/piix3';
 import { PiixIde, type PiixIdeOptions } from '../../engine-ts/devices/ide-piix/piix-ide';
-import type { HostIoTiming } from '../../engine-ts/devices/common/host-io-queue';
+import type { HostIoTiming } from '../../engine-ts/platform/host-io-queue';
 import { RecordingIrq, TestPorts } from './helpers';
 
 // ---- disks -----------------------------------------------------------------------------------
@@ -127,6 +128,9 @@ export class FakeRam implements GuestMemory {
     if (!v) return false;
     v.set(src);
     return true;
+  }
+  words(view: Uint8Array): AtomicWords {
+    return wordsOf(view);
   }
   /** Write a PRD table at `at`: [address, byte count (65536 allowed), eot?]. */
   prdTable(at: number, entries: [number, number, boolean?][]): void {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { PciBus } from '../../engine-ts/devices/pci/pci-bus';
-import { PciConfigFunction, type PciBarMapper } from '../../engine-ts/devices/pci/pci-function';
+import { PciConfigFunction, type PciBarMapper } from '../../engine-ts/platform/pci-function';
 import { I440fxHostBridge, type PamRegion } from '../../engine-ts/devices/pci/i440fx';
 import { Piix3IsaBridge } from '../../engine-ts/devices/pci/piix3';
 import { TestMmio, TestPorts } from './helpers';

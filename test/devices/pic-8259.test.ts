@@ -1,6 +1,6 @@
 import { describe, it, expect, beforeEach } from 'vitest';
 import { Pic8259 } from '../../engine-ts/devices/pic-8259/pic-8259';
-import { PortBus } from '../../engine-ts/machine/io-bus';
+import { PortBus } from '../../engine-ts/platform/io-bus';
 
 function setup() {
   const intr = { level: false, set(l: boolean) { this.level = l; } };

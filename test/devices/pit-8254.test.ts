@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { VirtualClock } from '../../engine-ts/machine/clock';
+import { VirtualClock } from '../../engine-ts/platform/clock';
 import { PIT_HZ, Pit8254 } from '../../engine-ts/devices/pit-8254/pit-8254';
 import { RecordingIrq, TestPorts, runFor } from './helpers';
 

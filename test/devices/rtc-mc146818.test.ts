@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { VirtualClock } from '../../engine-ts/machine/clock';
+import { VirtualClock } from '../../engine-ts/platform/clock';
 import { RtcMc146818 } from '../../engine-ts/devices/rtc-mc146818/rtc-mc146818';
 import { civilFromDays, daysFromCivil } from '../../engine-ts/devices/rtc-mc146818/calendar';
 import { RecordingIrq, TestPorts, runFor } from './helpers';

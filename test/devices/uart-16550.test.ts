@@ -1,6 +1,6 @@
 import { describe, it, expect, beforeEach } from 'vitest';
 import { Uart16550 } from '../../engine-ts/devices/uart-16550/uart-16550';
-import { VirtualClock } from '../../engine-ts/machine/clock';
+import { VirtualClock } from '../../engine-ts/platform/clock';
 
 function setup() {
   const clock = new VirtualClock();

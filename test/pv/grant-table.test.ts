@@ -78,7 +78,7 @@ describe('grant tables v1', () => {
     grant(g, 20, 0x300, 0);
     const m = g.hv.mapGrant(1, 20, true);
     if (typeof m === 'number') throw new Error(`map failed ${m}`);
-    m.view()![5] = 0x55;
+    m.page()!.bytes[5] = 0x55;
     expect(g.mem.peek(0x300 * PAGE + 5, 1)[0]).toBe(0x55);
     // Linux's revoke: cmpxchg flags to 0 only if reading/writing are clear.
     const busy = (flagsOf(g, 20) & (X.GTF_reading | X.GTF_writing)) !== 0;
@@ -89,7 +89,7 @@ describe('grant tables v1', () => {
     m.unmap();
     m.unmap(); // idempotent
     expect(flagsOf(g, 20)).toBe(X.GTF_permit_access);
-    expect(m.view()).toBeNull();
+    expect(m.page()).toBeNull();
     expect(g.dom.grants.activeCount()).toBe(0);
   });
 

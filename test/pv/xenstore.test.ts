@@ -5,6 +5,7 @@ import { XenstoreRingServer } from '../../engine-ts/pv/xenstore/ring-server';
 import * as W from '../../engine-ts/pv/xenstore/wire';
 import { canonicalize, isValidPath } from '../../engine-ts/pv/xenstore/paths';
 import { GuestXsRing, xsMessage } from './xs-guest';
+import { wordsOf } from '../../engine-ts/worker/machine-memory';
 
 const now = (fn: () => void) => fn();
 
@@ -15,7 +16,7 @@ function setup(opts: { startIdx?: number } = {}) {
   const page = new Uint8Array(4096);
   const logs: string[] = [];
   let notifies = 0;
-  const server = new XenstoreRingServer(store, 1, { page: () => page, notify: () => notifies++, log: (m) => logs.push(m) });
+  const server = new XenstoreRingServer(store, 1, { page: () => ({ bytes: page, words: wordsOf(page) }), notify: () => notifies++, log: (m) => logs.push(m) });
   const guest = new GuestXsRing(() => page, () => server.onEvent());
   if (opts.startIdx !== undefined) guest.setIndexes(opts.startIdx);
   dom0.write('/local/domain/1', '');

@@ -2,12 +2,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { createMachine, ConfigError, type StopReason } from '../../engine-ts/api/node';
-import { ImageError } from '../../engine-ts/machine/loaders/flat';
-import { parseBzImage } from '../../engine-ts/machine/loaders/linux';
-import { isMultiboot } from '../../engine-ts/machine/loaders/multiboot';
+import { BiosError, ConfigError, ImageError, createMachine, isMultiboot, parseBzImage, type StopReason } from '../../engine-ts/api/node';
 import { diskCommand } from './disk';
-import { BiosError } from '../../engine-ts/machine/board';
 
 export interface CliIo {
   stdout: NodeJS.WritableStream;
@@ -47,6 +43,13 @@ function parseNumber(s: string, what: string): number {
   return n;
 }
 
+/** --mem: a number as typed (a fraction is the config check's to refuse, with its own words). */
+function parseMemory(s: string): number {
+  const n = /^\d+(\.\d+)?$/.test(s) ? Number(s) : NaN;
+  if (!Number.isFinite(n)) throw new UsageError(`--mem: not a number of MiB: ${s}`);
+  return n;
+}
+
 function readImage(file: string): Uint8Array {
   let st: fs.Stats;
   try { st = fs.statSync(file); } catch { throw new ImageError(`${file}: no such file`); }
@@ -73,7 +76,7 @@ export async function runCommand(args: string[], io: CliIo, root: string): Promi
   const file = values.bios ?? positionals[0];
   const image = values.bios !== undefined ? readFileArg(file, 'BIOS image', 1 << 20) : readImage(file);
   const loadAddress = values['load-addr'] !== undefined ? parseNumber(values['load-addr'], '--load-addr') : undefined;
-  const memoryMiB = values.mem !== undefined ? parseNumber(values.mem, '--mem') : 32;
+  const memoryMiB = values.mem !== undefined ? parseMemory(values.mem) : 32;
   let machine;
   try {
     machine = await createMachine(path.join(root, 'engine-wasm/build/core.wasm'), {
@@ -139,7 +142,7 @@ export async function bootCommand(args: string[], io: CliIo, root: string): Prom
     return { data: readFileArg(file, 'module', 512 << 20), cmdline: eq >= 0 ? spec.slice(eq + 1) : file };
   });
   if (modules.length && !multiboot) throw new UsageError('boot: --module needs a Multiboot kernel');
-  const memoryMiB = values.mem !== undefined ? parseNumber(values.mem, '--mem') : 128;
+  const memoryMiB = values.mem !== undefined ? parseMemory(values.mem) : 128;
   let until: RegExp | null = null;
   if (values.until !== undefined) {
     try { until = new RegExp(values.until); } catch (e) { throw new UsageError(`--until: ${(e as Error).message}`); }

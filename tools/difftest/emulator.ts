@@ -7,7 +7,7 @@
 // swapped, non-adjacent physical frames: invisible to the guest, but an access or fetch
 // that crosses a page boundary then only works if the core splits it correctly.
 import { createMachineMemory, instantiateCore, type CoreExports, type CoreHost } from '../../engine-ts/worker/wasm-core';
-import { VcpuState } from '../../engine-ts/machine/vcpu-state';
+import { VcpuState } from '../../engine-ts/platform/vcpu-state';
 import * as MM from '../../engine-wasm/memory-map';
 import { CODE_BASE, CODE_SIZE, DATA_BASE, DATA_SIZE, FIXED_FLAGS } from './layout';
 import { fillData } from './prng';

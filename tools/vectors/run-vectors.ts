@@ -5,7 +5,7 @@ import path from 'node:path';
 import zlib from 'node:zlib';
 import { parseMoo, type MooTest, type MooReg } from './moo';
 import { createMachineMemory, instantiateCore, type CoreExports, type CoreHost } from '../../engine-ts/worker/wasm-core';
-import { VcpuState } from '../../engine-ts/machine/vcpu-state';
+import { VcpuState } from '../../engine-ts/platform/vcpu-state';
 import * as MM from '../../engine-wasm/memory-map';
 import { X86_TABLE } from '../../engine-wasm/x86-table';
 

@@ -7,9 +7,9 @@
 // The SCI is a level-triggered line (IRQ 9 on a PC). The machine starts in ACPI mode
 // (SCI_EN set; the FADT has no SMI command port), as virtual machines usually do.
 
-import type { AccessSize, IoPorts, IrqLine, PortHandler, Stateful, StateRecord } from '../../machine/bus';
-import type { Timer, VirtualClock } from '../../machine/clock';
-import { readInt, readTime } from '../common/state-fields';
+import type { AccessSize, IoPorts, IrqLine, PortHandler, Stateful, StateRecord } from '../../platform/bus';
+import type { Timer, VirtualClock } from '../../platform/clock';
+import { readInt, readTime } from '../../platform/state-fields';
 import { nsForTicks, ticksIn } from '../common/ticks';
 
 export const PM_TIMER_HZ = 3_579_545;

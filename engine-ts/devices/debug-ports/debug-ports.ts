@@ -4,8 +4,8 @@
 //   0xF4         isa-debug-exit (as QEMU's -device isa-debug-exit,iobase=0xf4): writing V
 //                asks the host to stop the machine with status (V << 1) | 1
 
-import type { AccessSize, IoPorts, PortHandler, Stateful, StateRecord } from '../../machine/bus';
-import { readByteList, readInt } from '../common/state-fields';
+import type { AccessSize, IoPorts, PortHandler, Stateful, StateRecord } from '../../platform/bus';
+import { readByteList, readInt } from '../../platform/state-fields';
 
 /** POST codes kept for the inspector (the newest last). */
 const HISTORY = 32;

@@ -6,8 +6,8 @@
 // the controller's, the keyboard's or the mouse's queue until it is empty. Transfers
 // are instantaneous (a real PS/2 byte takes about 1 ms; no guest depends on that).
 
-import type { AccessSize, IoPorts, IrqLine, PortHandler, Stateful, StateRecord } from '../../machine/bus';
-import { readBool, readByteList, readBytes, readInt } from '../common/state-fields';
+import type { AccessSize, IoPorts, IrqLine, PortHandler, Stateful, StateRecord } from '../../platform/bus';
+import { readBool, readByteList, readBytes, readInt } from '../../platform/state-fields';
 import { set1ToSet2, translatedSetNumber } from './scancodes';
 
 // Status register.

@@ -1,9 +1,9 @@
 // One ATA disk on a channel: its register copy, its settings, and the BlockDevice behind it.
 // The channel (ide-channel.ts) runs the protocol; this holds the device's own state.
 
-import type { StateRecord } from '../../machine/bus';
+import type { StateRecord } from '../../platform/bus';
 import { SECTOR_SIZE, type BlockDevice } from '../../disk/block-device';
-import { readBool, readInt, readString } from '../common/state-fields';
+import { readBool, readInt, readString } from '../../platform/state-fields';
 import { ATA_DIAG_PASS, ATA_DRDY, ATA_DSC } from './ata-defs';
 import {
   LBA48_MAX_SECTORS, MULTIPLE_MAX, buildIdentify, checkAtaString, currentGeometry, defaultGeometry,

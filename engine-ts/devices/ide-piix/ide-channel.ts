@@ -19,12 +19,12 @@
 // Disk I/O runs in chunks of at most CHUNK_SECTORS through the HostIoQueue, so a guest's
 // sector count never sizes a buffer beyond 128 KiB.
 
-import type { GuestMemory, IrqLine, StateRecord } from '../../machine/bus';
+import type { GuestMemory, IrqLine, StateRecord } from '../../platform/bus';
 import { SECTOR_SIZE } from '../../disk/block-device';
-import { readBool, readBytes, readInt, readRecord, readString } from '../common/state-fields';
+import { readBool, readBytes, readInt, readRecord, readString } from '../../platform/state-fields';
 import * as A from './ata-defs';
 import { AtaDrive, type AtaDriveOptions } from './ata-drive';
-import { ioCostNs, type HostIoQueue, type HostIoTiming } from '../common/host-io-queue';
+import { ioCostNs, type HostIoQueue, type HostIoTiming } from '../../platform/host-io-queue';
 import { PrdWalker } from './prd-walker';
 import { MULTIPLE_MAX } from './ata-identify';
 

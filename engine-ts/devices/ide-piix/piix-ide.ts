@@ -13,13 +13,13 @@
 // Disk I/O is asynchronous and ordered by a HostIoQueue shared by both channels; see
 // host-io-queue.ts for how completions are pinned to guest time, and `waitingForHost`.
 
-import type { AccessSize, GuestMemory, IoPorts, IrqLine, PortHandler, StateRecord } from '../../machine/bus';
-import type { VirtualClock } from '../../machine/clock';
+import type { AccessSize, GuestMemory, IoPorts, IrqLine, PortHandler, StateRecord } from '../../platform/bus';
+import type { VirtualClock } from '../../platform/clock';
 import type { BlockDevice } from '../../disk/block-device';
-import { readRecord } from '../common/state-fields';
-import { PCI_COMMAND, PCI_COMMAND_IO, PCI_COMMAND_MASTER, PciConfigFunction, type PciAttachment } from '../pci/pci-function';
+import { readRecord } from '../../platform/state-fields';
+import { PCI_COMMAND, PCI_COMMAND_IO, PCI_COMMAND_MASTER, PciConfigFunction, type PciAttachment } from '../../platform/pci-function';
 import type { AtaDriveOptions } from './ata-drive';
-import { DEFAULT_HOST_IO_TIMING, HostIoQueue, type HostIoTiming } from '../common/host-io-queue';
+import { DEFAULT_HOST_IO_TIMING, HostIoQueue, type HostIoTiming } from '../../platform/host-io-queue';
 import { IdeChannel, type IdeChannelStats } from './ide-channel';
 
 export const PIIX_IDE_VENDOR_ID = 0x8086;

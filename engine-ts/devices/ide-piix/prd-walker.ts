@@ -6,8 +6,8 @@
 // or region outside RAM, or a table that runs past its 64 KiB region without EOT, stops the
 // transfer with a fault (the controller then sets its error bit), never an exception.
 
-import type { GuestMemory, StateRecord } from '../../machine/bus';
-import { readBool, readInt } from '../common/state-fields';
+import type { GuestMemory, StateRecord } from '../../platform/bus';
+import { readBool, readInt } from '../../platform/state-fields';
 import { PRD_ENTRY_SIZE, PRD_EOT, PRD_TABLE_LIMIT } from './ata-defs';
 
 export type PrdOutcome =

@@ -10,9 +10,9 @@
 // polarity bit is stored for the guest to read back but does not invert anything; the
 // board never models electrical active-low wires (QEMU does the same).
 
-import type { AccessSize, IrqLine, MmioSpace, Stateful, StateRecord } from '../../machine/bus';
+import type { AccessSize, IrqLine, MmioSpace, Stateful, StateRecord } from '../../platform/bus';
 import type { ApicMessage } from '../common/apic-message';
-import { readInt, StateError } from '../common/state-fields';
+import { readInt, StateError } from '../../platform/state-fields';
 
 export const IOAPIC_DEFAULT_BASE = 0xfec00000;
 export const IOAPIC_PINS = 24;

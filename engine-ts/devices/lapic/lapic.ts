@@ -12,8 +12,8 @@
 // nanosecond before the divider. Counts are computed from guest time; the only clock
 // timer is the next expiry.
 
-import type { AccessSize, MmioSpace, Stateful, StateRecord } from '../../machine/bus';
-import type { Timer, VirtualClock } from '../../machine/clock';
+import type { AccessSize, MmioSpace, Stateful, StateRecord } from '../../platform/bus';
+import type { Timer, VirtualClock } from '../../platform/clock';
 import {
   APIC_DM_EXTINT,
   APIC_DM_FIXED,
@@ -25,7 +25,7 @@ import {
   type ApicMessage,
   type IpiShorthand,
 } from '../common/apic-message';
-import { readBool, readInt, readTime, StateError } from '../common/state-fields';
+import { readBool, readInt, readTime, StateError } from '../../platform/state-fields';
 
 export const LAPIC_DEFAULT_BASE = 0xfee00000;
 /** Returned by acknowledge(): take the vector from the 8259 (INTA cycle). */

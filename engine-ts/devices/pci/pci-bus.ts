@@ -4,10 +4,10 @@
 // and the PIIX reset control register at 0xCF9 (byte). The board plugs functions in at
 // (device, function); the bus routes their INTx pins onto the four PIRQ lines.
 
-import type { AccessSize, IoPorts, PortHandler, Stateful, StateRecord } from '../../machine/bus';
-import { readInt } from '../common/state-fields';
-import type { PciBarMapper, PciFunction } from './pci-function';
-import { PCI_HEADER_MULTIFUNCTION, PCI_HEADER_TYPE } from './pci-function';
+import type { AccessSize, IoPorts, PortHandler, Stateful, StateRecord } from '../../platform/bus';
+import { readInt } from '../../platform/state-fields';
+import type { PciBarMapper, PciFunction } from '../../platform/pci-function';
+import { PCI_HEADER_MULTIFUNCTION, PCI_HEADER_TYPE } from '../../platform/pci-function';
 
 const CONFIG_ENABLE = 0x80000000;
 /** Bits of CONFIG_ADDRESS that hold something: enable, bus, device, function, register. */

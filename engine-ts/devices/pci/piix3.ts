@@ -2,9 +2,9 @@
 // router (config 0x60-0x63) and the edge/level control registers (ports 0x4D0/0x4D1)
 // that tell the 8259 pair which ISA IRQs are level-triggered.
 
-import type { AccessSize, IoPorts, PortHandler, StateRecord } from '../../machine/bus';
-import { readInt } from '../common/state-fields';
-import { PCI_HEADER_MULTIFUNCTION, PciConfigFunction } from './pci-function';
+import type { AccessSize, IoPorts, PortHandler, StateRecord } from '../../platform/bus';
+import { readInt } from '../../platform/state-fields';
+import { PCI_HEADER_MULTIFUNCTION, PciConfigFunction } from '../../platform/pci-function';
 
 export const PIIX3_PIRQRC = 0x60; // PIRQRC[A..D] at 0x60..0x63
 const PIRQ_DISABLE = 0x80; // IRQEN# set: not routed

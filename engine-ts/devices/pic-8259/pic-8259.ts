@@ -6,8 +6,8 @@
 // triggering (per-IRQ through the ELCR that the PIIX ISA bridge exposes at 0x4D0/0x4D1),
 // and spurious IRQ 7/15 when a request vanishes before the acknowledge.
 
-import type { AccessSize, IoPorts, IrqLine, PortHandler, Stateful, StateRecord } from '../../machine/bus';
-import { checkVersion, readBool, readInt, readRecord } from '../common/state-fields';
+import type { AccessSize, IoPorts, IrqLine, PortHandler, Stateful, StateRecord } from '../../platform/bus';
+import { checkVersion, readBool, readInt, readRecord } from '../../platform/state-fields';
 
 class Chip {
   irr = 0; // interrupt request register

@@ -7,9 +7,9 @@
 // which it started and derives its count and output from the elapsed guest time at
 // 1.193182 MHz. Output transitions of counter 0 are scheduled as clock timers.
 
-import type { AccessSize, IoPorts, IrqLine, PortHandler, Stateful, StateRecord } from '../../machine/bus';
-import type { Timer, VirtualClock } from '../../machine/clock';
-import { readBool, readInt, readRecord, readTime } from '../common/state-fields';
+import type { AccessSize, IoPorts, IrqLine, PortHandler, Stateful, StateRecord } from '../../platform/bus';
+import type { Timer, VirtualClock } from '../../platform/clock';
+import { readBool, readInt, readRecord, readTime } from '../../platform/state-fields';
 import { nsForTicks, ticksIn } from '../common/ticks';
 
 /** The 8254's input clock on a PC (14.31818 MHz / 12). */

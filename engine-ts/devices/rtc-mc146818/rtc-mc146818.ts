@@ -7,9 +7,9 @@
 // Flags are brought up to date lazily whenever the guest looks; clock timers exist
 // only while an interrupt that needs them (periodic, alarm, update-ended) is enabled.
 
-import type { AccessSize, IoPorts, IrqLine, PortHandler, Stateful, StateRecord } from '../../machine/bus';
-import type { Timer, VirtualClock } from '../../machine/clock';
-import { readBool, readBytes, readInt, readTime } from '../common/state-fields';
+import type { AccessSize, IoPorts, IrqLine, PortHandler, Stateful, StateRecord } from '../../platform/bus';
+import type { Timer, VirtualClock } from '../../platform/clock';
+import { readBool, readBytes, readInt, readTime } from '../../platform/state-fields';
 import { nsForTicks, ticksIn } from '../common/ticks';
 import { civilFromDays, daysFromCivil, daysInMonth } from './calendar';
 

@@ -6,9 +6,9 @@
 // loopback mode (the driver's probe checks it), and the PC wiring where MCR.OUT2 gates the
 // IRQ line. Transmission is instantaneous: a written byte goes straight to the host sink.
 
-import type { AccessSize, IoPorts, IrqLine, PortHandler, Stateful, StateRecord } from '../../machine/bus';
-import type { Timer, VirtualClock } from '../../machine/clock';
-import { checkVersion, readBool, readByteList, readInt, readTime } from '../common/state-fields';
+import type { AccessSize, IoPorts, IrqLine, PortHandler, Stateful, StateRecord } from '../../platform/bus';
+import type { Timer, VirtualClock } from '../../platform/clock';
+import { checkVersion, readBool, readByteList, readInt, readTime } from '../../platform/state-fields';
 
 // IER bits
 const IER_RDI = 0x01; // received data available

@@ -22,8 +22,8 @@
 
 import type { BlockDevice } from '../../disk/block-device';
 import { SECTOR_SIZE } from '../../disk/block-device';
-import type { VirtualClock } from '../../machine/clock';
-import { DEFAULT_HOST_IO_TIMING, HostIoQueue, ioCostNs, type HostIoTiming } from '../../devices/common/host-io-queue';
+import type { VirtualClock } from '../../platform/clock';
+import { DEFAULT_HOST_IO_TIMING, HostIoQueue, ioCostNs, type HostIoTiming } from '../../platform/host-io-queue';
 import { type GrantMapping } from '../hypervisor';
 import { BackRing } from '../ring';
 import { put16, put8, u32, u64 } from '../bytes';
@@ -250,8 +250,8 @@ export class BlkBack extends XenbusBackend {
   private consume(gen: number): void {
     for (;;) {
       if (gen !== this.generation || !this.ring || !this.mapping) return;
-      const page = this.mapping.view();
-      const w = page ? BackRing.words(page) : null;
+      const shared = this.mapping.page();
+      const page = shared?.bytes, w = shared?.words;
       if (!page || !w) return this.fatal('ring page is gone');
       const ring = this.ring;
       const n = ring.unconsumedRequests(w);
@@ -485,8 +485,8 @@ export class BlkBack extends XenbusBackend {
   /** Write {id, operation, status} at rsp_prod_pvt, push, notify if the frontend asked. */
   private respond(raw: Uint8Array, operation: number, status: number): void {
     const ring = this.ring;
-    const page = this.mapping?.view();
-    const w = page ? BackRing.words(page) : null;
+    const shared = this.mapping?.page();
+    const page = shared?.bytes, w = shared?.words;
     if (!ring || !page || !w) return;
     const off = ring.slot(ring.rsp_prod_pvt);
     page.set(raw.subarray(this.abi.idOff, this.abi.idOff + 8), off);

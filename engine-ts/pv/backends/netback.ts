@@ -13,12 +13,12 @@
 // u16 flags @4, i16 status @6 (bytes, or < 0 error)} in the same slot order.
 
 import { type GrantMapping } from '../hypervisor';
-import type { FramePort, FrameUplink } from '../interfaces';
+import type { FramePort, FrameUplink } from '../../network/net-switch';
 import { BackRing } from '../ring';
 import { put16, u16, u32 } from '../bytes';
 import { PAGE_SIZE } from '../xen-public';
 import { XenbusBackend, type BackendContext } from './xenbus-backend';
-import { completeChecksum } from './net-checksum';
+import { completeChecksum } from '../../network/net-checksum';
 
 export const NETTXF_csum_blank = 1 << 0;
 export const NETTXF_data_validated = 1 << 1;
@@ -178,8 +178,8 @@ export class NetBack extends XenbusBackend implements FramePort {
     for (;;) {
       const t = this.tx;
       if (!t) return;
-      const page = t.map.view();
-      const w = page ? BackRing.words(page) : null;
+      const shared = t.map.page();
+      const page = shared?.bytes, w = shared?.words;
       if (!page || !w) return this.fatal('tx ring page is gone');
       const ring = t.ring;
       const n = ring.unconsumedRequests(w);
@@ -277,8 +277,8 @@ export class NetBack extends XenbusBackend implements FramePort {
   private processRx(): void {
     const r = this.rx;
     if (!r) return;
-    const page = r.map.view();
-    const w = page ? BackRing.words(page) : null;
+    const shared = r.map.page();
+    const page = shared?.bytes, w = shared?.words;
     if (!page || !w) return this.fatal('rx ring page is gone');
     const ring = r.ring;
     let notify = false;

@@ -9,7 +9,7 @@
 // than when the transaction started; otherwise its operations are replayed on the live tree
 // and watches fire then.
 
-import type { StateRecord, Stateful } from '../../machine/bus';
+import type { StateRecord, Stateful } from '../../platform/bus';
 import { canonicalize, domainPath, isChildOf, isSpecialPath, parentOf, segments } from './paths';
 
 export type XsErrno =

@@ -3,8 +3,8 @@
 // Devices that live on PCI (IDE, virtio, the Xen platform device...) extend
 // PciConfigFunction, or implement PciFunction themselves.
 
-import type { AccessSize, MmioHandler, PortHandler, Stateful, StateRecord } from '../../machine/bus';
-import { readBool, readBytes } from '../common/state-fields';
+import type { AccessSize, MmioHandler, PortHandler, Stateful, StateRecord } from './bus';
+import { readBool, readBytes } from './state-fields';
 
 // Configuration space offsets (PCI Local Bus Specification 3.0, 6.1).
 export const PCI_VENDOR_ID = 0x00;

@@ -135,7 +135,7 @@ export function buildE820(ramBytes: number, reserved: E820Entry[] = []): E820Ent
 export function loadLinux(board: Board, opts: LinuxBootOptions): BzImageInfo {
   const info = parseBzImage(opts.kernel);
   const ramBytes = board.ram.size;
-  const ram = board.ram.all();
+  const ram = board.ram.view(0, board.ram.size)!;
   const cmdline = opts.cmdline ?? '';
   const cmdBytes = new TextEncoder().encode(cmdline);
   const maxCmd = info.cmdlineSize > 0 ? info.cmdlineSize : 255;

@@ -8,7 +8,7 @@
 // advancing guest time until `hostReady()` resolves; then the effects land at the same
 // guest time whatever the host's speed, so a run is reproducible given the same inputs.
 
-import type { Timer, VirtualClock } from '../../machine/clock';
+import type { Timer, VirtualClock } from './clock';
 
 /** Guest-time cost of a disk operation: a fixed part plus a per-sector part (ns). */
 export interface HostIoTiming {

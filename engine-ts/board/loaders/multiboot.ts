@@ -105,7 +105,7 @@ export function loadMultiboot(board: Board, opts: MultibootOptions): void {
   const hdr = findMultibootHeader(k);
   if (hdr < 0) throw new ImageError('not a Multiboot kernel: no header in the first 8 KiB');
   const ramBytes = board.ram.size;
-  const ram = board.ram.all();
+  const ram = board.ram.view(0, board.ram.size)!;
   const { segments, entry } = planSegments(k, hdr, ramBytes);
   ram.fill(0, 0, 0x100000);
   let top = 0x100000;

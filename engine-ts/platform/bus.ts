@@ -41,6 +41,8 @@ export interface GuestMemory {
   view(addr: number, length: number): Uint8Array | null;
   read(addr: number, dst: Uint8Array): boolean;
   write(addr: number, src: Uint8Array): boolean;
+  /** Atomic access to the 32-bit words of `view`, a 4-byte aligned view this memory gave out. */
+  words(view: Uint8Array): AtomicWords;
 }
 
 /** Named, typed device state. Values must be structured-clone friendly. */
@@ -57,4 +59,39 @@ export interface Stateful {
   saveState(): StateRecord;
   /** Restore from a record of this device's current version (migrations run before this). */
   loadState(state: StateRecord): void;
+}
+
+/**
+ * 32-bit words shared with other threads — a ring page the guest's vCPUs write, a vCPU's event
+ * lines — read and written atomically. Only engine-ts/worker implements it (with Atomics).
+ */
+export interface AtomicWords {
+  load(index: number): number;
+  store(index: number, value: number): void;
+  /** These return the old value. */
+  or(index: number, bits: number): number;
+  and(index: number, bits: number): number;
+  exchange(index: number, value: number): number;
+  compareExchange(index: number, expected: number, value: number): number;
+  /** Single bytes of the same range (byte offset from its start). */
+  loadByte(offset: number): number;
+  exchangeByte(offset: number, value: number): number;
+}
+
+/** A page shared with a guest: its bytes, and atomic access to its words (ring indexes). */
+export interface SharedPage {
+  readonly bytes: Uint8Array;
+  readonly words: AtomicWords;
+}
+
+/** The machine's shared memory as the layers below the worker see it (built by engine-ts/worker). */
+export interface MachineMemory {
+  /** The whole buffer: control block, vCPU state blocks, RAM (offsets in engine-wasm/memory-map.ts). */
+  readonly buffer: ArrayBufferLike;
+  /** Guest RAM (the e820 map's memory). */
+  readonly ram: GuestMemory;
+  /** RAM plus the backed window above it (the Xen BAR1 window): what the core treats as memory. */
+  readonly backed: GuestMemory;
+  /** Atomic access to `count` words at `byteOffset` of the buffer (4-byte aligned). */
+  words(byteOffset: number, count: number): AtomicWords;
 }

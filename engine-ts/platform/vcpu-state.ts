@@ -4,7 +4,7 @@
 // core's `refresh()`.
 
 import * as MM from '../../engine-wasm/memory-map';
-import { atomicOr, atomicAnd } from '../worker/atomics';
+import type { AtomicWords } from './bus';
 
 export const GPR_NAMES = ['eax', 'ecx', 'edx', 'ebx', 'esp', 'ebp', 'esi', 'edi'] as const;
 export type GprName = (typeof GPR_NAMES)[number];
@@ -19,14 +19,23 @@ export interface SegmentCache {
   access: number;
 }
 
+/** What a VcpuState needs of the machine memory: its buffer, and atomic words for the event lines. */
+export interface VcpuMemory {
+  readonly buffer: ArrayBufferLike;
+  /** Absent in single-threaded core harnesses, which never raise event lines. */
+  words?(byteOffset: number, count: number): AtomicWords;
+}
+
 export class VcpuState {
   readonly base: number;
   private readonly dv: DataView;
+  private readonly events: AtomicWords | null;
 
-  constructor(readonly memory: WebAssembly.Memory, readonly id: number) {
+  constructor(memory: VcpuMemory, readonly id: number) {
     if (!Number.isInteger(id) || id < 0 || id >= MM.MAX_VCPUS) throw new RangeError(`vCPU id ${id} out of range`);
     this.base = MM.VCPU_BASE + id * MM.VCPU_STRIDE;
     this.dv = new DataView(memory.buffer, this.base, MM.VCPU_STATE_SIZE);
+    this.events = memory.words ? memory.words(this.base + MM.R_PENDING, 1) : null;
   }
 
   u32(off: number): number { return this.dv.getUint32(off, true); }
@@ -86,10 +95,14 @@ export class VcpuState {
 
   /** Set bits in R_PENDING atomically (safe from any thread). */
   raisePending(bits: number): void {
-    atomicOr(this.memory, this.base + MM.R_PENDING, bits);
+    this.eventLines().or(0, bits);
   }
   clearPending(bits: number): void {
-    atomicAnd(this.memory, this.base + MM.R_PENDING, ~bits);
+    this.eventLines().and(0, ~bits);
+  }
+  private eventLines(): AtomicWords {
+    if (!this.events) throw new Error('this vCPU view has no atomic access to its event lines (build it over the machine memory)');
+    return this.events;
   }
   get pending(): number { return this.u32(MM.R_PENDING); }
 }

@@ -1,7 +1,7 @@
 // Typed, validated reads of a device's saved state. A snapshot is a file from outside
 // (architecture principle 5), so every field is checked before a device uses it.
 
-import type { StateRecord, StateValue } from '../../machine/bus';
+import type { StateRecord, StateValue } from './bus';
 
 export class StateError extends Error {
   constructor(device: string, field: string, problem: string) {

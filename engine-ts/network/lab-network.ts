@@ -2,10 +2,10 @@
 // each through a cable to its own switch (where its xen-netfront NICs sit). In the page the
 // cables are MessageChannels to the machines' workers; under Node they are direct calls.
 
-import { EthernetSwitch } from '../pv/backends/net-switch';
-import { DhcpServer } from '../pv/backends/dhcp-server';
-import type { LinkEndpoint } from '../worker/link-endpoint';
-import type { MachineHandle } from './types';
+import { EthernetSwitch } from './net-switch';
+import { DhcpServer } from './dhcp-server';
+import type { LinkEndpoint } from './link-endpoint';
+import type { MachineHandle } from '../config/machine';
 
 export class LabNetworkCore {
   readonly switch = new EthernetSwitch();

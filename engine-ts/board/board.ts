@@ -3,10 +3,11 @@
 // devices' timers. The only file that knows which devices exist.
 
 import * as MM from '../../engine-wasm/memory-map';
-import type { AccessSize, GuestMemory, IrqLine } from './bus';
-import { PortBus, MmioBus } from './io-bus';
-import { VirtualClock } from './clock';
-import { VcpuState } from './vcpu-state';
+import type { AccessSize, GuestMemory, IrqLine, MachineMemory } from '../platform/bus';
+import type { GuestProfile, MachineLayout } from '../config/machine';
+import { PortBus, MmioBus } from '../platform/io-bus';
+import { VirtualClock } from '../platform/clock';
+import { VcpuState } from '../platform/vcpu-state';
 import { Pic8259 } from '../devices/pic-8259/pic-8259';
 import { Uart16550 } from '../devices/uart-16550/uart-16550';
 import { Pit8254 } from '../devices/pit-8254/pit-8254';
@@ -50,7 +51,6 @@ export interface BoardCoreHost {
 }
 
 export interface BoardOptions {
-  ramBytes: number;
   /** Serial console output (COM1). */
   onConsole?: (bytes: Uint8Array) => void;
   /** Port 0xE9 debug console and POST codes (ports 0x80, 0x190). */
@@ -77,48 +77,14 @@ const SCI_IRQ = 9;
 /** ISA IRQs that PCI PIRQA..PIRQD are steered to. */
 const PIRQ_IRQS = [10, 11, 10, 11];
 
-function store32(memory: WebAssembly.Memory, byteOffset: number, v: number): void {
-  new DataView(memory.buffer).setUint32(byteOffset, v >>> 0, true);
-}
-
-export class GuestRam implements GuestMemory {
-  readonly size: number;
-  constructor(readonly memory: WebAssembly.Memory, size: number) { this.size = size; }
-  private bytes(): Uint8Array { return new Uint8Array(this.memory.buffer, MM.RAM_BASE, this.size); }
-  view(addr: number, length: number): Uint8Array | null {
-    if (!Number.isInteger(addr) || !Number.isInteger(length) || addr < 0 || length < 0 || addr + length > this.size) return null;
-    return new Uint8Array(this.memory.buffer, MM.RAM_BASE + addr, length);
-  }
-  read(addr: number, dst: Uint8Array): boolean {
-    const v = this.view(addr, dst.length);
-    if (!v) return false;
-    dst.set(v);
-    return true;
-  }
-  write(addr: number, src: Uint8Array): boolean {
-    const v = this.view(addr, src.length);
-    if (!v) return false;
-    v.set(src);
-    return true;
-  }
-  /** Whole RAM as bytes (for loaders). */
-  all(): Uint8Array { return this.bytes(); }
-}
-
-/** Where the guest ran: EIP sampled every `everyInstructions` retired instructions. */
-export interface GuestProfile {
-  everyInstructions: number;
-  /** Samples taken in kernel mode (CPL 0-2), by EIP. */
-  kernel: Array<[eip: number, count: number]>;
-  /** Samples taken in user mode (CPL 3). */
-  user: number;
-}
+export type { GuestProfile };
 
 export class Board {
   readonly ports = new PortBus();
   readonly mmio: MmioBus;
   readonly clock = new VirtualClock(1);
-  readonly ram: GuestRam;
+  /** Guest RAM as devices see it (DMA, loaders). */
+  readonly ram: GuestMemory;
   readonly vcpu: VcpuState;
   readonly pic: Pic8259;
   readonly ioapic: IoApic;
@@ -155,9 +121,9 @@ export class Board {
   /** The guest powered the machine off (ACPI S5). */
   poweredOff = false;
 
-  constructor(readonly memory: WebAssembly.Memory, readonly options: BoardOptions) {
-    this.ram = new GuestRam(memory, options.ramBytes);
-    this.mmio = new MmioBus(options.ramBytes);
+  constructor(readonly memory: MachineMemory, readonly layout: MachineLayout, readonly options: BoardOptions) {
+    this.ram = memory.ram;
+    this.mmio = new MmioBus(layout.ramBytes);
     this.vcpu = new VcpuState(memory, 0);
     // Devices read live guest time: the cycle count the core publishes before each host call.
     const nowView = new Float64Array(memory.buffer, this.vcpu.base + MM.R_NOW, 1);
@@ -183,13 +149,13 @@ export class Board {
     this.ioapic.register(this.mmio);
     this.pic = new Pic8259({ set: (level) => this.lapic.setLint(0, level) });
     this.pic.register(this.ports);
-    store32(memory, this.vcpu.base + MM.R_CPUID_FLAGS, MM.CPUIDF_APIC);
+    this.vcpu.setU32(MM.R_CPUID_FLAGS, MM.CPUIDF_APIC);
 
     this.pit = new Pit8254(this.clock, { irq0: this.isaIrq(0, 'pit') });
     this.pit.register(this.ports);
     this.rtc = new RtcMc146818(this.clock, { irq: this.isaIrq(8, 'rtc'), startTime: options.rtcStartSeconds ?? 0 });
     this.rtc.register(this.ports);
-    this.rtc.setMemorySize(options.ramBytes);
+    this.rtc.setMemorySize(layout.ramBytes);
     this.i8042 = new I8042({
       irq1: this.isaIrq(1, 'i8042-kbd'),
       irq12: this.isaIrq(12, 'i8042-aux'),
@@ -257,7 +223,7 @@ export class Board {
     this.pic.setElcr((1 << PIRQ_IRQS[0]) | (1 << PIRQ_IRQS[1]) | (1 << SCI_IRQ));
     this.setLowMemTypes();
     if (options.xen) {
-      this.xen = new XenHost(this, {
+      this.xen = new XenHost(this, memory.backed, layout, {
         name: options.xen.name,
         console: (b) => { for (const x of b) this.consoleBuf.push(x); },
         log: options.xen.log,
@@ -271,6 +237,11 @@ export class Board {
   driveGsi(gsi: number, source: string, level: boolean): void {
     if (gsi < 16 && gsi !== 2) this.driveIsa(gsi === 0 ? 0 : gsi, source, level);
     else this.ioapic.setIrq(gsi, level);
+  }
+
+  /** Unix seconds of the guest's RTC at power-on. */
+  get rtcStartSeconds(): number {
+    return this.options.rtcStartSeconds ?? 0;
   }
 
   /** Let a halted vCPU run: an event arrived from outside the instruction stream. */
@@ -300,7 +271,7 @@ export class Board {
       sciIrq: SCI_IRQ,
       pciRoutes: routes,
       // With Xen, the platform device's BAR1 sits right above RAM: the window must include it.
-      pciMemoryStart: this.options.xen ? this.options.ramBytes : Math.max(this.options.ramBytes, 0xe0000000),
+      pciMemoryStart: this.options.xen ? this.layout.ramBytes : Math.max(this.layout.ramBytes, 0xe0000000),
     });
     return { bytes: t.bytes, rsdp: t.addresses['RSD PTR '], address: ACPI_TABLES_ADDR };
   }
@@ -309,7 +280,7 @@ export class Board {
   installFirmwareTables(): number {
     const t = this.firmwareTables();
     if (t.address + t.bytes.length > 0x100000) throw new Error('ACPI tables do not fit below 1 MiB');
-    this.ram.all().set(t.bytes, t.address);
+    this.ram.write(t.address, t.bytes);
     return t.rsdp;
   }
 
@@ -341,7 +312,7 @@ export class Board {
   }
 
   private setA20(on: boolean): void {
-    store32(this.memory, this.vcpu.base + MM.R_A20_MASK, on ? 0xffffffff : 0xffefffff);
+    this.vcpu.setU32(MM.R_A20_MASK, on ? 0xffffffff : 0xffefffff);
     this.core?.flushTlb();
   }
 
@@ -369,7 +340,7 @@ export class Board {
     const copy = rom.slice();
     // Low alias: the last 128 KiB at most (0xE0000-0xFFFFF) as read-only memory.
     const low = Math.min(size, 0x20000);
-    this.ram.all().set(copy.subarray(size - low), 0x100000 - low);
+    if (!this.ram.write(0x100000 - low, copy.subarray(size - low))) throw new BiosError(`a ${size >> 10} KiB BIOS needs at least 1 MiB of RAM`);
     const t = new Uint8Array(this.memory.buffer, MM.CTRL_BASE + MM.CTRL_LOWMEM_TYPE, 256);
     for (let p = (0x100000 - low) >> 12; p < 0x100; p++) t[p] = MM.MEMT_ROM;
     // High alias below 4 GiB.

@@ -15,7 +15,7 @@ export function loadFlatBinary(board: Board, image: Uint8Array, loadAddr = DEFAU
   if (image.length === 0) throw new ImageError('image is empty');
   if (loadAddr + image.length > 0xa0000)
     throw new ImageError(`image of ${image.length} bytes does not fit below 640 KiB at 0x${loadAddr.toString(16)}`);
-  board.ram.all().set(image, loadAddr);
+  board.ram.view(0, board.ram.size)!.set(image, loadAddr);
   const cpu = board.cpu;
   cpu.reset();
   const s = board.vcpu;

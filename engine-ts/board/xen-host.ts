@@ -9,16 +9,21 @@
 // memory to the core (no MMIO exits) and to the backends.
 
 import * as MM from '../../engine-wasm/memory-map';
-import type { AccessSize, GuestMemory, MmioHandler, PortHandler } from './bus';
-import type { Board } from './board';
-import { GuestVirtual } from './guest-virtual';
+import type { GuestMemory, IoPorts } from '../platform/bus';
+import type { VirtualClock } from '../platform/clock';
+import type { VcpuState } from '../platform/vcpu-state';
+import {
+  PCI_BASE_ADDRESS_0, PCI_COMMAND, PCI_COMMAND_IO, PCI_COMMAND_MEMORY, PCI_INTERRUPT_LINE, type PciFunction,
+} from '../platform/pci-function';
+import type { MachineLayout } from '../config/machine';
+import { GuestVirtual } from '../platform/guest-virtual';
 import { Hypervisor } from '../pv/hypervisor';
 import type { HvmDomain } from '../pv/domain';
 import { Toolstack, type GuestRecord } from '../pv/toolstack';
-import { XenPlatformPci, UNPLUG_ALL_IDE_DISKS, UNPLUG_AUX_IDE_DISKS } from '../pv/xen-platform-pci';
-import { HypercallExit, type FramePort, type FrameUplink } from '../pv/interfaces';
+import { XenPlatformPci, UNPLUG_ALL_IDE_DISKS, UNPLUG_AUX_IDE_DISKS, XEN_PLATFORM_BAR1_SIZE } from '../pv/xen-platform-pci';
+import { HypercallExit } from '../pv/interfaces';
+import type { FramePort, FrameUplink } from '../network/net-switch';
 import { xenCpuid } from '../pv/cpuid';
-import type { PciAttachment, PciFunction } from '../devices/pci/pci-function';
 import type { BlockDevice } from '../disk/block-device';
 
 /** I/O port the firmware gives BAR0. */
@@ -35,81 +40,21 @@ export interface XenHostOptions {
   log?: (line: string) => void;
 }
 
-/** The platform device as a function on the board's PCI bus (BARs mapped through the bus). */
-class PlatformFunction implements PciFunction {
-  readonly name = 'xen-platform';
-  readonly interruptPin = 1;
-  private at: PciAttachment | null = null;
-  private mapped: Array<{ kind: 'io' | 'mem'; base: number; size: number } | null> = [null, null];
-
-  constructor(readonly dev: XenPlatformPci) {}
-
-  attach(at: PciAttachment): void {
-    this.at = at;
-    this.remap();
-  }
-  readConfig(offset: number, size: AccessSize): number { return this.dev.configRead(offset, size); }
-  writeConfig(offset: number, size: AccessSize, value: number): void {
-    this.dev.configWrite(offset, size, value);
-    if (offset < 0x40) this.remap();
-  }
-  setIntx(level: boolean): void { this.at?.setIntx(level); }
-
-  /** Map each BAR where the config space says, while decoding is enabled. */
-  private remap(): void {
-    if (!this.at) return;
-    const cmd = this.dev.configRead(0x04, 2);
-    for (const bar of this.dev.bars) {
-      const enabled = bar.kind === 'io' ? (cmd & 1) !== 0 : (cmd & 2) !== 0;
-      const base = this.dev.barBase(bar.index);
-      const want = enabled && base !== 0 && base !== (bar.kind === 'io' ? 0xfffc : 0xfffffff0) ? { kind: bar.kind, base, size: bar.size } : null;
-      const cur = this.mapped[bar.index];
-      if (cur && want && cur.base === want.base) continue;
-      if (cur) {
-        if (cur.kind === 'io') this.at.mapper.unmapIo(cur.base, cur.size); else this.at.mapper.unmapMmio(cur.base, cur.size);
-        this.mapped[bar.index] = null;
-      }
-      if (!want) continue;
-      const h = this.dev.barHandler(bar.index);
-      if (!h) continue;
-      try {
-        if (want.kind === 'io') {
-          const ph: PortHandler = { read: (p, s) => h.read(p - want.base, s), write: (p, s, v) => h.write(p - want.base, s, v) };
-          this.at.mapper.mapIo(want.base, want.size, ph, `xen-platform BAR${bar.index}`);
-        } else {
-          const mh: MmioHandler = h;
-          this.at.mapper.mapMmio(want.base, want.size, mh, `xen-platform BAR${bar.index}`);
-        }
-        this.mapped[bar.index] = want;
-      } catch (e) {
-        this.at.warn(`xen-platform BAR${bar.index} at 0x${want.base.toString(16)}: ${(e as Error).message}`);
-      }
-    }
-  }
-}
-
-/** Guest-physical memory the PV layer sees: RAM plus the backed BAR1 window above it. */
-class BackedMemory implements GuestMemory {
-  constructor(private readonly memory: WebAssembly.Memory, readonly size: number) {
-    if (MM.RAM_BASE + size > memory.buffer.byteLength)
-      throw new Error(`Xen mode needs ${size >> 20} MiB of machine memory above the layout area (RAM plus the 16 MiB BAR1 window); this machine's memory is smaller`);
-  }
-  view(addr: number, length: number): Uint8Array | null {
-    if (!Number.isInteger(addr) || !Number.isInteger(length) || addr < 0 || length < 0 || addr + length > this.size) return null;
-    return new Uint8Array(this.memory.buffer, MM.RAM_BASE + addr, length);
-  }
-  read(addr: number, dst: Uint8Array): boolean {
-    const v = this.view(addr, dst.length);
-    if (!v) return false;
-    dst.set(v);
-    return true;
-  }
-  write(addr: number, src: Uint8Array): boolean {
-    const v = this.view(addr, src.length);
-    if (!v) return false;
-    v.set(src);
-    return true;
-  }
+/** What Xen mode needs of the board (a narrow view: the board wires XenHost, not the reverse). */
+export interface XenBoard {
+  readonly vcpu: VcpuState;
+  readonly clock: VirtualClock;
+  readonly ports: IoPorts;
+  readonly pci: { addFunction(device: number, func: number, fn: PciFunction): void };
+  /** Unix seconds of the guest's RTC at power-on (Xen's wall clock). */
+  readonly rtcStartSeconds: number;
+  /** Re-evaluate the CPU's INTR line (the callback vector became pending or was taken). */
+  updateIntr(): void;
+  /** Let a halted vCPU run. */
+  wake(): void;
+  driveGsi(gsi: number, source: string, level: boolean): void;
+  /** SCHEDOP_shutdown: poweroff 0, reboot 1, crash 3. */
+  guestShutdown(reason: number): void;
 }
 
 export class XenHost {
@@ -118,8 +63,6 @@ export class XenHost {
   readonly domain: HvmDomain;
   readonly guest: GuestRecord;
   readonly platform: XenPlatformPci;
-  private readonly fn: PlatformFunction;
-  private readonly mem: BackedMemory;
   private readonly gva: GuestVirtual;
   /** Bits of UNPLUG_* the guest asked for. */
   unplugged = 0;
@@ -128,12 +71,16 @@ export class XenHost {
   /** Called when the guest unplugs emulated disks (the board detaches them from IDE). */
   onUnplugDisks: (() => void) | null = null;
 
-  constructor(private readonly board: Board, opts: XenHostOptions) {
-    const ramBytes = board.ram.size;
-    const barBase = ramBytes; // BAR1 sits right above RAM (16 MiB aligned: RAM sizes are whole MiB multiples of 16)
-    if (barBase % MM.XEN_EXTRA_BYTES !== 0) throw new Error('Xen mode needs guest RAM to be a multiple of 16 MiB');
-    this.mem = new BackedMemory(board.memory, ramBytes + MM.XEN_EXTRA_BYTES);
-    this.gva = new GuestVirtual(board.vcpu, this.mem);
+  /**
+   * `mem` is guest memory including the backed window above RAM, where "firmware" places the
+   * platform device's BAR1 (so grant frames, and the xenstore and console rings at the
+   * window's end, are plain memory to the core and the backends).
+   */
+  constructor(private readonly board: XenBoard, private readonly mem: GuestMemory, layout: MachineLayout, opts: XenHostOptions) {
+    const { ramBytes, backedBytes } = layout;
+    if (ramBytes % XEN_PLATFORM_BAR1_SIZE !== 0 || backedBytes !== ramBytes + XEN_PLATFORM_BAR1_SIZE || mem.size !== backedBytes)
+      throw new Error('Xen mode needs guest RAM in multiples of 16 MiB and the BAR1 window right above it');
+    this.gva = new GuestVirtual(board.vcpu, mem);
     this.hv = new Hypervisor((m) => opts.log?.(m));
     this.platform = new XenPlatformPci({
       unplug: (mask) => {
@@ -143,18 +90,18 @@ export class XenHost {
       log: (line) => opts.log?.(`xen-platform: ${line}`),
     });
     // Firmware-assigned resources: BAR0 I/O, BAR1 on the backed window, decoding on.
-    this.platform.configWrite(0x10, 4, PLATFORM_BAR0);
-    this.platform.configWrite(0x14, 4, barBase);
-    this.platform.configWrite(0x3c, 1, 11);
+    board.pci.addFunction(XEN_PLATFORM_SLOT, 0, this.platform);
+    this.platform.writeConfig(PCI_BASE_ADDRESS_0, 4, PLATFORM_BAR0);
+    this.platform.writeConfig(PCI_BASE_ADDRESS_0 + 4, 4, ramBytes);
+    this.platform.writeConfig(PCI_INTERRUPT_LINE, 1, 11);
+    this.platform.writeConfig(PCI_COMMAND, 2, PCI_COMMAND_IO | PCI_COMMAND_MEMORY);
     this.platform.registerPorts(board.ports);
-    this.fn = new PlatformFunction(this.platform);
-    board.pci.addFunction(XEN_PLATFORM_SLOT, 0, this.fn);
 
     const vcpu = board.vcpu;
     this.domain = this.hv.createDomain({
       domid: GUEST_DOMID,
       name: opts.name,
-      memory: this.mem,
+      memory: mem,
       nrVcpus: 1,
       upcalls: {
         // Xen injects the callback vector straight into the vCPU, not through the local APIC:
@@ -166,19 +113,19 @@ export class XenHost {
           board.wake();
         },
         setGsiLevel: (gsi, level) => board.driveGsi(gsi, 'xen-callback', level),
-        setPciIntxLevel: (level) => this.fn.setIntx(level),
+        setPciIntxLevel: (level) => this.platform.setIrq(level),
         kick: () => board.wake(),
       },
       physmap: {
         // RAM and the BAR1 window are both backed memory; nothing to add.
-        place: (gfn) => gfn >= 0 && (gfn + 1) * 4096 <= this.mem.size,
+        place: (gfn) => gfn >= 0 && (gfn + 1) * 4096 <= mem.size,
         release: () => {},
       },
       time: {
         clock: board.clock,
         tscHz: 1e9,
         tsc: () => BigInt(Math.floor(board.clock.now())) + vcpu.u64(MM.R_TSC_OFFSET),
-        wallClockSec: board.options.rtcStartSeconds ?? 0,
+        wallClockSec: board.rtcStartSeconds,
         wallClockNsec: 0,
       },
       host: {
@@ -188,14 +135,14 @@ export class XenHost {
       },
     });
     this.toolstack = new Toolstack(this.hv);
-    const lastGfn = (ramBytes + MM.XEN_EXTRA_BYTES) / 4096 - 1;
+    const lastGfn = backedBytes / 4096 - 1;
     this.guest = this.toolstack.buildDomain(this.domain, {
       storeGfn: lastGfn - 1,
       consoleGfn: lastGfn,
       console: { write: (b) => opts.console(b) },
-      memoryKiB: ramBytes >> 10,
+      memoryKiB: ramBytes / 1024,
     });
-    store32(board.memory, vcpu.base + MM.R_CPUID_FLAGS, board.vcpu.u32(MM.R_CPUID_FLAGS) | MM.CPUIDF_HYPERVISOR);
+    vcpu.setU32(MM.R_CPUID_FLAGS, vcpu.u32(MM.R_CPUID_FLAGS) | MM.CPUIDF_HYPERVISOR);
   }
 
   /** Type into hvc0. */
@@ -268,8 +215,4 @@ export class XenHost {
   takeCallback(): number {
     return this.callbackPending() ? this.callbackVector : -1;
   }
-}
-
-function store32(memory: WebAssembly.Memory, byteOffset: number, v: number): void {
-  new DataView(memory.buffer).setUint32(byteOffset, v >>> 0, true);
 }

@@ -3,7 +3,18 @@
 // multicast and unknown destinations to every other port. Frames are treated as immutable
 // once sent: every receiving port gets the same bytes.
 
-import type { FramePort, FrameUplink } from '../interfaces';
+
+/** One port of a virtual Ethernet switch: something frames can be delivered to. */
+export interface FramePort {
+  /** Deliver a whole Ethernet frame (no FCS) to this port's owner. The array is not kept by the sender. */
+  deliver(frame: Uint8Array): void;
+}
+
+/** The other direction: how a port's owner sends frames into the switch. */
+export interface FrameUplink {
+  send(frame: Uint8Array): void;
+  detach(): void;
+}
 
 const ETH_HLEN = 14;
 /** Largest frame forwarded (64 KiB: what a netif TX packet can carry). */

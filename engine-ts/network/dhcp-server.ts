@@ -3,7 +3,7 @@
 // from a /24, forever. Frames from guests are untrusted: every length is checked and
 // anything malformed is ignored.
 
-import type { FramePort, FrameUplink } from '../interfaces';
+import type { FramePort, FrameUplink } from './net-switch';
 
 const ETH_HLEN = 14;
 const IP_HLEN_MIN = 20;

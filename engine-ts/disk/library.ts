@@ -15,17 +15,17 @@
 // Clock and entropy come from the host object (the page/worker boundary), not from here.
 
 import { createStore, del, get, set, update, values, type UseStore } from 'idb-keyval';
-import type { BlockDevice } from '../disk/block-device';
-import type { BlockStore } from '../disk/block-store';
-import { BlockStoreError, checkRange } from '../disk/block-store';
-import { ChunkedStore, type ChunkBackend } from '../disk/chunked-store';
-import { IdbChunkBackend, countIdbChunks, createDiskStore, deleteIdbStore, listIdbStores } from '../disk/idb-store';
-import { BAT_UNUSED, MAX_DISK_SIZE, VhdError, uuidToString, uuidV4 } from '../disk/vhd-format';
-import { loadLayout, type VhdLayout } from '../disk/vhd-layout';
-import { VhdDisk } from '../disk/vhd';
-import { rawToVhd } from '../disk/vhd-tools';
+import type { BlockDevice } from './block-device';
+import type { BlockStore } from './block-store';
+import { BlockStoreError, checkRange } from './block-store';
+import { ChunkedStore, type ChunkBackend } from './chunked-store';
+import { IdbChunkBackend, countIdbChunks, createDiskStore, deleteIdbStore, listIdbStores } from './idb-store';
+import { BAT_UNUSED, MAX_DISK_SIZE, VhdError, uuidToString, uuidV4 } from './vhd-format';
+import { loadLayout, type VhdLayout } from './vhd-layout';
+import { VhdDisk } from './vhd';
+import { rawToVhd } from './vhd-tools';
 
-export type { BlockDevice } from '../disk/block-device';
+export type { BlockDevice } from './block-device';
 
 export type DiskType = 'fixed' | 'dynamic' | 'differencing';
 

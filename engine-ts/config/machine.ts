@@ -1,8 +1,8 @@
-// The public surface of the engine (browser and Node): machine configuration and events.
-// The app and the CLI import only from engine-ts/api.
+// What a machine is and how it is driven: its configuration (checked once, with the memory
+// layout derived from it), its events, stop reasons, statistics and handle. A leaf: every
+// layer may import it, it imports only the shared memory map; engine-ts/api re-exports it.
 
-/** Kernel parameter for Linux guests with a PV disk: blkfront may then send 1 MiB requests. */
-export { BLKFRONT_CMDLINE } from '../pv/backends/blkback';
+import * as MM from '../../engine-wasm/memory-map';
 
 export type Pacing = 'realtime' | 'fast';
 
@@ -67,8 +67,14 @@ export interface MachineStats {
   exits: { io: number; mmio: number; hypercall: number; halt: number };
 }
 
-import type { GuestProfile } from '../machine/board';
-export type { GuestProfile };
+/** Where the guest ran: EIP sampled every `everyInstructions` retired instructions. */
+export interface GuestProfile {
+  everyInstructions: number;
+  /** Samples taken in kernel mode (CPL 0-2), by EIP. */
+  kernel: Array<[eip: number, count: number]>;
+  /** Samples taken in user mode (CPL 3). */
+  user: number;
+}
 
 export interface MachineEvents {
   /** Bytes the guest wrote to its console (COM1). */
@@ -100,9 +106,48 @@ export class ConfigError extends Error {
   constructor(message: string) { super(message); this.name = 'ConfigError'; }
 }
 
-export function validateConfig(c: MachineConfig): Required<Pick<MachineConfig, 'memoryMiB' | 'pacing' | 'debugPorts'>> {
+const MiB = 1024 * 1024;
+/** Guest RAM limits in MiB. */
+export const MIN_MEMORY_MIB = 1;
+/**
+ * 3 GiB: the top GiB of the 32-bit physical address space holds the PCI window, the I/O and
+ * local APICs and the firmware alias, as on a PC; and the whole machine memory (the layout
+ * area, RAM and the Xen window) must stay within WebAssembly's 4 GiB.
+ */
+export const MAX_MEMORY_MIB = 3072;
+
+/** The machine's memory, derived once from the configuration and passed down to every layer. */
+export interface MachineLayout {
+  /** Guest RAM in bytes: what the e820 map, CMOS and Xen report. */
+  readonly ramBytes: number;
+  /** Backed memory right above RAM that the map does not list: the Xen platform device's BAR1 window (0 without Xen). */
+  readonly windowBytes: number;
+  /** ramBytes + windowBytes: the guest-physical range the core treats as memory. */
+  readonly backedBytes: number;
+}
+
+/** A configuration that passed `resolveConfig`: defaults filled in, the layout computed. */
+export interface ResolvedConfig extends MachineConfig {
+  readonly memoryMiB: number;
+  readonly pacing: Pacing;
+  readonly debugPorts: boolean;
+  readonly layout: MachineLayout;
+}
+
+export function machineLayout(memoryMiB: number, xen: boolean): MachineLayout {
+  const ramBytes = memoryMiB * MiB;
+  const windowBytes = xen ? MM.XEN_EXTRA_BYTES : 0;
+  return { ramBytes, windowBytes, backedBytes: ramBytes + windowBytes };
+}
+
+/** Check a configuration (every field a host or a user may get wrong) and derive its layout. Throws ConfigError. */
+export function resolveConfig(c: MachineConfig): ResolvedConfig {
+  if (!c || typeof c !== 'object') throw new ConfigError('no machine configuration given');
   const memoryMiB = c.memoryMiB ?? 32;
-  if (!Number.isInteger(memoryMiB) || memoryMiB < 2 || memoryMiB > 2048) throw new ConfigError(`memory must be 2-2048 MiB (got ${memoryMiB})`);
+  if (typeof memoryMiB !== 'number' || !Number.isInteger(memoryMiB))
+    throw new ConfigError(`memory must be a whole number of MiB (got ${String(memoryMiB)})`);
+  if (memoryMiB < MIN_MEMORY_MIB || memoryMiB > MAX_MEMORY_MIB)
+    throw new ConfigError(`memory must be ${MIN_MEMORY_MIB} to ${MAX_MEMORY_MIB} MiB (got ${memoryMiB})`);
   const pacing = c.pacing ?? 'realtime';
   if (pacing !== 'realtime' && pacing !== 'fast') throw new ConfigError(`pacing must be 'realtime' or 'fast'`);
   if (!c.guest || typeof c.guest !== 'object') throw new ConfigError('no guest given');
@@ -113,5 +158,5 @@ export function validateConfig(c: MachineConfig): Required<Pick<MachineConfig, '
     if (!d.file === !d.idbDisk) throw new ConfigError('a disk needs exactly one of file or idbDisk');
   }
   if ((c.nics?.length ?? 0) > 0 && !c.xen) throw new ConfigError('network interfaces need Xen mode');
-  return { memoryMiB, pacing, debugPorts: c.debugPorts ?? true };
+  return { ...c, memoryMiB, pacing, debugPorts: c.debugPorts ?? true, layout: machineLayout(memoryMiB, !!c.xen) };
 }
