@@ -6,11 +6,15 @@ import { GUESTS } from './guests';
 type Phase = 'idle' | 'loading' | 'running' | 'stopped' | 'error';
 export type DiskBus = 'none' | 'ide' | 'xen';
 
-async function fetchBytes(url: string): Promise<Uint8Array> {
+/** A file the page serves from public/. A 404 (or an HTML page in its place) means it was not built. */
+async function fetchBytes(url: string, notBuilt: string): Promise<Uint8Array> {
   const res = await fetch(url);
-  if (!res.ok) throw new Error(`${url}: HTTP ${res.status}${res.status === 404 ? ' (build it with npm run guest:linux)' : ''}`);
+  if (res.status === 404 || (res.headers.get('content-type') ?? '').startsWith('text/html')) throw new Error(notBuilt);
+  if (!res.ok) throw new Error(`${url}: HTTP ${res.status} ${res.statusText}`);
   return new Uint8Array(await res.arrayBuffer());
 }
+
+const LINUX_NOT_BUILT = 'the Linux guest is not built on this server. Run `npm run guest:linux` (npm start does it for you on Debian or Ubuntu), then reload the page.';
 
 function describeStop(r: StopReason): string {
   switch (r.kind) {
@@ -39,6 +43,8 @@ function rate(x: number): string {
 export function MachinePanel(props: { index: number; network: LabNetwork; attachedDisk: string | null; onRemove?: () => void }) {
   const { index, network } = props;
   const [guestId, setGuestId] = useState(GUESTS[0].id);
+  /** As typed: the engine checks it (whole MiB, 1 to 3072; multiples of 16 with PV devices). */
+  const [memory, setMemory] = useState(String(GUESTS[0].memoryMiB));
   const [pv, setPv] = useState(false);
   const [diskBus, setDiskBus] = useState<DiskBus>('none');
   const [phase, setPhase] = useState<Phase>('idle');
@@ -66,7 +72,7 @@ export function MachinePanel(props: { index: number; network: LabNetwork; attach
       let spec: MachineConfig['guest'];
       let watch: ((text: string) => void) | null = null;
       const xen = linux && pv;
-      const config: Omit<MachineConfig, 'guest'> = { pacing: 'realtime', rtcStartSeconds: Math.floor(Date.now() / 1000), memoryMiB: guest.memoryMiB };
+      const config: Omit<MachineConfig, 'guest'> = { pacing: 'realtime', rtcStartSeconds: Math.floor(Date.now() / 1000), memoryMiB: memory.trim() === '' ? NaN : Number(memory) };
       // With PV devices Linux's console is hvc0, and blkfront may send 1 MiB requests
       // (blkback takes 256 indirect segments; Linux's own default is 32).
       const linuxCmdline = (c: string) => (xen ? `${c.replace(/console=ttyS0[^ ]*/, 'console=hvc0')} ${BLKFRONT_CMDLINE}` : c);
@@ -84,7 +90,7 @@ export function MachinePanel(props: { index: number; network: LabNetwork; attach
       };
       if (guest.kind === 'flat') {
         setStatus(`Loading ${guest.title}…`);
-        spec = { kind: 'flat', image: await fetchBytes(guest.file), name: guest.title };
+        spec = { kind: 'flat', image: await fetchBytes(guest.file, `${guest.file} is missing on this server (run npm run guests)`), name: guest.title };
       } else if (guest.kind === 'custom-linux') {
         if (!kernelFile) throw new Error('choose a bzImage file first');
         setStatus(`Loading ${kernelFile.name}…`);
@@ -94,9 +100,9 @@ export function MachinePanel(props: { index: number; network: LabNetwork; attach
         linuxDevices();
       } else {
         setStatus('Loading kernel…');
-        const kernel = await fetchBytes(guest.kernel);
+        const kernel = await fetchBytes(guest.kernel, LINUX_NOT_BUILT);
         setStatus('Loading initrd…');
-        const initrd = await fetchBytes(guest.initrd);
+        const initrd = await fetchBytes(guest.initrd, LINUX_NOT_BUILT);
         spec = { kind: 'linux', kernel, initrd, cmdline: linuxCmdline(guest.cmdline), name: `${guest.title} ${index + 1}` };
         linuxDevices();
         let seen = '';
@@ -132,7 +138,7 @@ export function MachinePanel(props: { index: number; network: LabNetwork; attach
       setPhase('error');
       setStatus(`Could not boot ${guest.title}: ${(e as Error).message}`);
     }
-  }, [guest, linux, pv, diskBus, props.attachedDisk, index, network, kernelFile, initrdFile, customCmdline]);
+  }, [guest, linux, pv, diskBus, props.attachedDisk, index, network, kernelFile, initrdFile, customCmdline, memory]);
 
   useEffect(() => {
     if (phase !== 'running') return;
@@ -162,9 +168,13 @@ export function MachinePanel(props: { index: number; network: LabNetwork; attach
         <strong>Machine {index + 1}</strong>
         <label>
           Guest{' '}
-          <select value={guestId} onChange={(e) => setGuestId(e.target.value)} disabled={busy} aria-label="Guest">
+          <select value={guestId} onChange={(e) => { setGuestId(e.target.value); setMemory(String(GUESTS.find((g) => g.id === e.target.value)!.memoryMiB)); }} disabled={busy} aria-label="Guest">
             {GUESTS.map((g) => <option key={g.id} value={g.id}>{g.title}</option>)}
           </select>
+        </label>
+        <label title="Guest RAM: 1 to 3072 MiB (a multiple of 16 with PV devices)">
+          Memory{' '}
+          <input type="number" min={1} max={3072} step={1} size={5} value={memory} onChange={(e) => setMemory(e.target.value)} disabled={busy} aria-label="Memory (MiB)" className="memory" /> MiB
         </label>
         {linux && (
           <label title="Boot with Xen para-virtual devices: hvc0 console, xen-blkfront disk, xen-netfront NIC on the lab network">
