@@ -12,7 +12,7 @@
 //
 // Bump MAP_VERSION whenever an offset or meaning changes (snapshots record it).
 
-export const MAP_VERSION: u32 = 1;
+export const MAP_VERSION: u32 = 2;
 
 export const WASM_PAGE: u32 = 65536;
 
@@ -169,6 +169,8 @@ export const R_NMI_BLOCKED: u32 = 0x1e8;
 export const R_CPUID_FLAGS: u32 = 0x1ec;
 export const CPUIDF_APIC: u32 = 1; // a local APIC is present (CPUID.1:EDX.APIC)
 export const CPUIDF_HYPERVISOR: u32 = 2; // report the hypervisor bit and leaves 0x40000000+ (answered by the host)
+/** 1: a single-step trap deferred past a MOV SS / POP SS shadow fires after the next instruction. */
+export const R_STEP_TRAP: u32 = 0x1f0;
 
 // MODE_* bits of R_MODE
 export const MODE_PROT: u32 = 1; // CR0.PE

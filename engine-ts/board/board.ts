@@ -3,7 +3,8 @@
 // devices' timers. The only file that knows which devices exist.
 
 import * as MM from '../../engine-wasm/memory-map';
-import type { AccessSize, GuestMemory, IrqLine, MachineMemory } from '../platform/bus';
+import type { AccessSize, GuestMemory, IrqLine, MachineMemory, StateRecord, Stateful } from '../platform/bus';
+import { bool, declareState, list, map, str } from '../platform/state';
 import type { GuestProfile, MachineLayout } from '../config/machine';
 import { PortBus, MmioBus } from '../platform/io-bus';
 import { VirtualClock } from '../platform/clock';
@@ -79,7 +80,9 @@ const PIRQ_IRQS = [10, 11, 10, 11];
 
 export type { GuestProfile };
 
-export class Board {
+export class Board implements Stateful {
+  readonly stateName = 'board';
+  readonly stateVersion = BOARD_STATE.version;
   readonly ports = new PortBus();
   readonly mmio: MmioBus;
   readonly clock = new VirtualClock(1);
@@ -93,6 +96,7 @@ export class Board {
   readonly rtc: RtcMc146818;
   readonly i8042: I8042;
   readonly pci: PciBus;
+  private readonly hostBridge: I440fxHostBridge;
   readonly piix3: Piix3IsaBridge;
   readonly com1: Uart16550;
   readonly com2: Uart16550;
@@ -106,8 +110,8 @@ export class Board {
   private consoleBuf: number[] = [];
   private debugBuf: number[] = [];
   /** ISA IRQ lines: each is the OR of the devices (and PCI PIRQ routes) driving it. */
-  private readonly isaSources: Array<Map<string, boolean>> = Array.from({ length: 16 }, () => new Map());
-  private readonly isaLevel = new Array<boolean>(16).fill(false);
+  private isaSources: Array<Map<string, boolean>> = Array.from({ length: 16 }, () => new Map());
+  private isaLevel = new Array<boolean>(16).fill(false);
   /** Set when the guest asked to end the run (port 0xF4). */
   exitCode: number | null = null;
   /** Counts of VM exits by kind, for the emulated-vs-PV comparison. */
@@ -179,7 +183,8 @@ export class Board {
       requestReset: () => this.requestReset(),
     });
     this.pci.register(this.ports);
-    this.pci.addFunction(0, 0, new I440fxHostBridge());
+    this.hostBridge = new I440fxHostBridge();
+    this.pci.addFunction(0, 0, this.hostBridge);
     this.piix3.register(this.ports);
     this.pci.addFunction(1, 0, this.piix3);
     this.ide = new PiixIde({
@@ -231,6 +236,33 @@ export class Board {
       // Emulated disks disappear when the guest's PV drivers ask (xen_emul_unplug=never keeps them).
       this.xen.onUnplugDisks = () => this.ide.detachAllDisks();
     }
+  }
+
+  // ---- state ------------------------------------------------------------------------------
+
+  /**
+   * Every part of the machine with state, in the order a restore loads them: this board first
+   * (its IRQ line levels, so that devices driving their lines again change nothing), the
+   * devices and the PV side, the interrupt controllers, and the clock last (timers get their
+   * saved deadlines and order back after devices re-armed them). The vCPU's registers and
+   * RAM are saved beside these (engine-ts/snapshot).
+   */
+  stateParts(): Stateful[] {
+    return [
+      this, this.pit, this.rtc, this.i8042, this.com1, this.com2, this.debug, this.acpiPm,
+      this.pci, this.hostBridge, this.piix3, this.ide,
+      ...(this.xen?.stateParts() ?? []),
+      this.pic, this.ioapic, this.lapic,
+      this.clock,
+    ];
+  }
+
+  saveState(): StateRecord {
+    return BOARD_STATE.save(this);
+  }
+
+  loadState(rec: StateRecord, version: number): void {
+    BOARD_STATE.load(this, rec, version);
   }
 
   /** Drive a GSI (I/O APIC pin; ISA IRQs also reach the 8259). */
@@ -511,3 +543,12 @@ export class Board {
     }
   }
 }
+
+const BOARD_STATE = declareState('board', {
+  /** Per ISA IRQ: the level each source (device, PCI PIRQ route) drives. */
+  isaSources: list(map(str(32), bool, 32), 16, { exact: true }),
+  /** Per ISA IRQ: the wire-OR of its sources, as the PIC and I/O APIC last saw it. */
+  isaLevel: list(bool, 16, { exact: true }),
+  resetRequested: bool,
+  poweredOff: bool,
+});

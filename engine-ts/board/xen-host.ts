@@ -9,7 +9,8 @@
 // memory to the core (no MMIO exits) and to the backends.
 
 import * as MM from '../../engine-wasm/memory-map';
-import type { GuestMemory, IoPorts } from '../platform/bus';
+import type { GuestMemory, IoPorts, StateRecord, Stateful } from '../platform/bus';
+import { declareState, int, u16 } from '../platform/state';
 import type { VirtualClock } from '../platform/clock';
 import type { VcpuState } from '../platform/vcpu-state';
 import {
@@ -57,7 +58,9 @@ export interface XenBoard {
   guestShutdown(reason: number): void;
 }
 
-export class XenHost {
+export class XenHost implements Stateful {
+  readonly stateName = 'xen-host';
+  readonly stateVersion = XEN_HOST_STATE.version;
   readonly hv: Hypervisor;
   readonly toolstack: Toolstack;
   readonly domain: HvmDomain;
@@ -145,6 +148,28 @@ export class XenHost {
     vcpu.setU32(MM.R_CPUID_FLAGS, vcpu.u32(MM.R_CPUID_FLAGS) | MM.CPUIDF_HYPERVISOR);
   }
 
+  /**
+   * The PV side's parts with state, in restore order: dom0's port table first (backends then
+   * attach their handlers to their saved ports), the domain, xenstore and its ring, the
+   * backends, the switch, the platform device, and this object last (it checks every dom0
+   * port found its backend again).
+   */
+  stateParts(): Stateful[] {
+    const g = this.guest;
+    return [this.hv, this.domain, this.toolstack.store, g.store, g.console, ...g.disks.values(), ...g.nics.values(), this.toolstack.switch, this.platform, this];
+  }
+
+  saveState(): StateRecord {
+    return XEN_HOST_STATE.save(this);
+  }
+
+  loadState(rec: StateRecord, version: number): void {
+    XEN_HOST_STATE.load(this, rec, version);
+    const g = this.guest;
+    this.hv.dom0.attach(g.storePort, () => g.store.onEvent());
+    this.hv.checkRestored();
+  }
+
   /** Type into hvc0. */
   consoleInput(bytes: Uint8Array): void {
     this.guest.console.input(bytes);
@@ -216,3 +241,10 @@ export class XenHost {
     return this.callbackPending() ? this.callbackVector : -1;
   }
 }
+
+const XEN_HOST_STATE = declareState('xen-host', {
+  /** UNPLUG_* bits the guest asked for. */
+  unplugged: u16,
+  /** HVM_PARAM_CALLBACK_IRQ vector, once the domain asked for it (-1 before). */
+  callbackVector: int(-1, 255),
+});

@@ -3,6 +3,9 @@
 // multicast and unknown destinations to every other port. Frames are treated as immutable
 // once sent: every receiving port gets the same bytes.
 
+import type { StateRecord, Stateful } from '../platform/bus';
+import { count, declareState, fields, int, map, str } from '../platform/state';
+
 
 /** One port of a virtual Ethernet switch: something frames can be delivered to. */
 export interface FramePort {
@@ -28,10 +31,15 @@ interface Attached {
   port: FramePort;
 }
 
-export class EthernetSwitch {
+export class EthernetSwitch implements Stateful {
+  readonly stateName = 'switch';
+  readonly stateVersion = SWITCH_STATE.version;
   private readonly ports = new Map<number, Attached>();
-  /** MAC (as a 48-bit number) -> port id, in learning order. */
-  private readonly macs = new Map<number, number>();
+  /**
+   * MAC (as a 48-bit number) -> the name of the port it was learned on, in learning order.
+   * Names, not attachment ids: a restored machine attaches its ports again under the same names.
+   */
+  private macs = new Map<number, string>();
   private nextId = 1;
   stats = { forwarded: 0, flooded: 0, dropped: 0 };
 
@@ -42,9 +50,22 @@ export class EthernetSwitch {
       send: (frame) => this.receive(a.id, frame),
       detach: () => {
         this.ports.delete(a.id);
-        for (const [mac, id] of this.macs) if (id === a.id) this.macs.delete(mac);
+        for (const [mac, n] of this.macs) if (n === a.name) this.macs.delete(mac);
       },
     };
+  }
+
+  saveState(): StateRecord {
+    return SWITCH_STATE.save(this);
+  }
+
+  loadState(rec: StateRecord, version: number): void {
+    SWITCH_STATE.load(this, rec, version);
+  }
+
+  private byName(name: string): Attached | undefined {
+    for (const p of this.ports.values()) if (p.name === name) return p;
+    return undefined;
   }
 
   private receive(from: number, frame: Uint8Array): void {
@@ -54,17 +75,19 @@ export class EthernetSwitch {
     }
     const src = mac48(frame, 6);
     const dst = mac48(frame, 0);
+    const fromName = this.ports.get(from)!.name;
     if ((frame[6] & 1) === 0) {
       // Learn (or refresh) the unicast source.
       this.macs.delete(src);
-      this.macs.set(src, from);
+      this.macs.set(src, fromName);
       if (this.macs.size > MAC_TABLE_SIZE) this.macs.delete(this.macs.keys().next().value!);
     }
     const to = (frame[0] & 1) === 0 ? this.macs.get(dst) : undefined;
-    if (to !== undefined) {
-      if (to !== from) {
+    const toPort = to !== undefined ? this.byName(to) : undefined;
+    if (toPort) {
+      if (toPort.id !== from) {
         this.stats.forwarded++;
-        this.ports.get(to)?.port.deliver(frame);
+        toPort.port.deliver(frame);
       }
       return;
     }
@@ -75,7 +98,7 @@ export class EthernetSwitch {
   /** Learned MACs for the inspector: "aa:bb:..." -> port name. */
   table(): Map<string, string> {
     const out = new Map<string, string>();
-    for (const [mac, id] of this.macs) out.set(formatMac(mac), this.ports.get(id)?.name ?? '?');
+    for (const [mac, name] of this.macs) out.set(formatMac(mac), name);
     return out;
   }
 }
@@ -95,3 +118,8 @@ export function parseMac(s: string): Uint8Array | null {
   const m = /^([0-9a-fA-F]{2}):([0-9a-fA-F]{2}):([0-9a-fA-F]{2}):([0-9a-fA-F]{2}):([0-9a-fA-F]{2}):([0-9a-fA-F]{2})$/.exec(s);
   return m ? Uint8Array.from(m.slice(1).map((h) => parseInt(h, 16))) : null;
 }
+
+const SWITCH_STATE = declareState('switch', {
+  macs: map(int(0, 2 ** 48 - 1), str(64), MAC_TABLE_SIZE),
+  stats: fields({ forwarded: count, flooded: count, dropped: count }, 'switch stats'),
+});

@@ -51,14 +51,18 @@ export interface StateRecord {
   [field: string]: StateValue;
 }
 
-/** A device with a declared, versioned state layout (see architecture principle 1). */
+/**
+ * A part of the machine with a declared, versioned state layout (architecture principle 1),
+ * normally a `declareState` (platform/state.ts) that both saves and loads its fields.
+ */
 export interface Stateful {
   /** Stable name used as the key in snapshots. */
   readonly stateName: string;
+  /** The version saveState() writes. */
   readonly stateVersion: number;
   saveState(): StateRecord;
-  /** Restore from a record of this device's current version (migrations run before this). */
-  loadState(state: StateRecord): void;
+  /** Restore from a record saved at `version` (older ones are upgraded first); checks it all before changing anything. */
+  loadState(state: StateRecord, version: number): void;
 }
 
 /**

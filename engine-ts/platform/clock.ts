@@ -5,6 +5,9 @@
 // board jumps time forward to the next scheduled event instead of idling. Engine code
 // never reads the host's clock; the host only decides *when* to run (see worker/).
 
+import type { StateRecord, Stateful } from './bus';
+import { StateError, bool, count, declareState, fields, list, str, time, type Codec } from './state';
+
 export type TimerCallback = (now: number) => void;
 
 export interface Timer {
@@ -23,7 +26,9 @@ interface Entry {
   name: string;
 }
 
-export class VirtualClock {
+export class VirtualClock implements Stateful {
+  readonly stateName = 'clock';
+  readonly stateVersion = CLOCK_STATE.version;
   /** Guest time in nanoseconds at the last sync point. */
   private base = 0;
   private timers: Entry[] = [];
@@ -106,4 +111,52 @@ export class VirtualClock {
       if (++fired > 100000) throw new Error(`virtual clock: timer storm (${best.name})`);
     }
   }
+
+  // ---- state ------------------------------------------------------------------------------
+  // Timers are data: {name, deadline, seq, armed}. A restored machine creates the same timers
+  // (same names) as it is built; loading sets each one's deadline and tie-break sequence, so
+  // two timers due at the same time still fire in the saved order. Loaded last, after the
+  // devices (which may re-arm their timers while they load).
+
+  saveState(): StateRecord {
+    const names = new Set<string>();
+    for (const t of this.timers) {
+      if (names.has(t.name)) throw new Error(`virtual clock: two timers are named "${t.name}"; a snapshot cannot tell them apart`);
+      names.add(t.name);
+    }
+    return CLOCK_STATE.save(this);
+  }
+
+  loadState(rec: StateRecord, version: number): void {
+    CLOCK_STATE.load(this, rec, version);
+  }
 }
+
+const TIMER = fields({ name: str(128), deadline: time, seq: count, armed: bool }, 'timer');
+
+/** The live timers, matched by name: every saved one must exist here and every one here must be saved. */
+const TIMER_TABLE: Codec<Entry[]> = {
+  describe: 'timers',
+  save: (ts) => ts.map((t) => TIMER.save(t as unknown as Record<string, unknown>)) as StateRecord[],
+  load: () => { throw new Error('timers load into the live clock'); },
+  loadInto: (timers, v, path) => {
+    const saved = list(TIMER, 4096).load(v, path) as unknown as Entry[];
+    const byName = new Map(timers.map((t) => [t.name, t]));
+    const seen = new Set<string>();
+    for (const t of saved) {
+      if (!byName.has(t.name)) throw new StateError(path, `names a timer this machine does not have ("${t.name}")`);
+      if (seen.has(t.name)) throw new StateError(path, `lists timer "${t.name}" twice`);
+      seen.add(t.name);
+    }
+    if (saved.length !== timers.length) throw new StateError(path, `lists ${saved.length} timers, this machine has ${timers.length}`);
+    return () => {
+      for (const t of saved) Object.assign(byName.get(t.name)!, { deadline: t.armed ? t.deadline : Infinity, seq: t.seq, armed: t.armed });
+    };
+  },
+};
+
+const CLOCK_STATE = declareState('clock', {
+  /** The tie-break sequence: the next armed timer gets this number. */
+  seq: count,
+  timers: TIMER_TABLE,
+});

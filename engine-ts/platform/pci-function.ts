@@ -4,7 +4,7 @@
 // PciConfigFunction, or implement PciFunction themselves.
 
 import type { AccessSize, MmioHandler, PortHandler, Stateful, StateRecord } from './bus';
-import { readBool, readBytes } from './state-fields';
+import { bool, bytes, declareState, type DeclaredState, type Fields } from './state';
 
 // Configuration space offsets (PCI Local Bus Specification 3.0, 6.1).
 export const PCI_VENDOR_ID = 0x00;
@@ -111,7 +111,6 @@ function isPowerOfTwo(n: number): boolean {
 export class PciConfigFunction implements PciFunction, Stateful {
   readonly name: string;
   readonly stateName: string;
-  readonly stateVersion = 1;
   readonly interruptPin: number;
 
   protected readonly config = new Uint8Array(256);
@@ -305,17 +304,33 @@ export class PciConfigFunction implements PciFunction, Stateful {
 
   // ---- state ------------------------------------------------------------------------------
 
-  saveState(): StateRecord {
-    return { config: this.config.slice(), intxLevel: this.intxLevel };
+  /** The declared state; a subclass with more state extends PCI_FUNCTION_FIELDS and overrides this. */
+  protected get declaredState(): DeclaredState {
+    return PCI_FUNCTION_STATE;
   }
 
-  loadState(state: StateRecord): void {
-    const config = readBytes(state, this.stateName, 'config', 256);
-    const intx = readBool(state, this.stateName, 'intxLevel');
+  get stateVersion(): number {
+    return this.declaredState.version;
+  }
+
+  saveState(): StateRecord {
+    return this.declaredState.save(this);
+  }
+
+  loadState(state: StateRecord, version: number): void {
+    const before = this.config.slice();
+    this.declaredState.load(this, state, version);
     // Identity and read-only bits come from this build, not from the file.
-    for (let i = 0; i < 256; i++) this.config[i] = (this.config[i] & ~this.wmask[i]) | (config[i] & this.wmask[i]);
-    this.intxLevel = intx;
+    for (let i = 0; i < 256; i++) this.config[i] = (before[i] & ~this.wmask[i]) | (this.config[i] & this.wmask[i]);
     this.updateIntx();
     this.updateMappings();
+    this.afterLoad();
   }
+
+  /** A subclass's own derived state after a load (the config space and BARs are done). */
+  protected afterLoad(): void {}
 }
+
+/** What every PCI function keeps: its configuration space and its INTx level. */
+export const PCI_FUNCTION_FIELDS = { config: bytes(256), intxLevel: bool } satisfies Fields;
+const PCI_FUNCTION_STATE = declareState('pci-function', PCI_FUNCTION_FIELDS);

@@ -2,8 +2,7 @@
 // ABI bitmaps in a guest's shared_info (spec §6). Cross-domain operations (interdomain
 // binding, send to the remote end) live in hypervisor.ts, which owns every table.
 
-import type { StateRecord } from '../platform/bus';
-import { readInt, readRecord, StateError } from '../platform/state-fields';
+import { StateError, fields, int, list, u16, u8, type Codec } from '../platform/state';
 import {
   EVTCHNSTAT_closed,
   EVTCHNSTAT_interdomain,
@@ -15,7 +14,7 @@ import {
   VCPUINFO_evtchn_pending_sel,
   VCPUINFO_evtchn_upcall_pending,
 } from './xen-public';
-import type { AtomicWords } from '../platform/bus';
+import type { AtomicWords, StateValue } from '../platform/bus';
 
 /** Port states (Xen's ECS_*); the numbers are the EVTCHNOP_status values. */
 export const ECS_FREE = EVTCHNSTAT_closed;
@@ -87,31 +86,33 @@ export class EvtchnTable {
     this.ports.length = 0;
   }
 
-  saveState(): StateRecord {
-    const rec: StateRecord = {};
-    for (const [p, e] of this.entries()) {
-      rec[String(p)] = { state: e.state, notifyVcpu: e.notifyVcpu, remoteDom: e.remoteDom, remotePort: e.remotePort, virq: e.virq };
-    }
-    return rec;
-  }
-
-  loadState(rec: StateRecord, device: string): void {
+  /** Replace every port (a snapshot's table, already checked). */
+  restore(ports: Array<{ port: number } & EvtchnPort>): void {
     this.clear();
-    for (const key of Object.keys(rec)) {
-      const port = Number(key);
-      if (!Number.isInteger(port) || port <= 0 || port >= this.nrPorts) throw new StateError(device, key, 'is not a valid port');
-      const r = readRecord(rec, device, key);
-      const state = readInt(r, device, 'state', ECS_UNBOUND, ECS_IPI);
-      this.ports[port] = {
-        state,
-        notifyVcpu: readInt(r, device, 'notifyVcpu', 0, 255),
-        remoteDom: readInt(r, device, 'remoteDom', 0, 0xffff),
-        remotePort: readInt(r, device, 'remotePort', 0, 0xffff),
-        virq: readInt(r, device, 'virq', 0, 255),
-      };
-    }
+    for (const { port, ...e } of ports) this.ports[port] = e;
   }
 }
+
+const PORT = fields({
+  port: int(1, 0xffff), state: int(ECS_UNBOUND, ECS_IPI), notifyVcpu: u8, remoteDom: u16, remotePort: u16, virq: u8,
+}, 'event channel');
+
+/** A domain's bound ports, saved as a list and loaded into the live table. */
+export const EVTCHN_TABLE: Codec<EvtchnTable> = {
+  describe: 'event-channel ports',
+  save: (t) => [...t.entries()].map(([port, e]) => PORT.save({ port, ...e })) as StateValue,
+  load: () => { throw new Error('event-channel tables load in place'); },
+  loadInto: (t, v, path) => {
+    const ports = list(PORT, t.nrPorts).load(v, path) as unknown as Array<{ port: number } & EvtchnPort>;
+    const seen = new Set<number>();
+    for (const p of ports) {
+      if (p.port >= t.nrPorts) throw new StateError(`${path}`, `names port ${p.port}; the table has ${t.nrPorts}`);
+      if (seen.has(p.port)) throw new StateError(`${path}`, `lists port ${p.port} twice`);
+      seen.add(p.port);
+    }
+    return () => t.restore(ports);
+  },
+};
 
 /** Where a vCPU's vcpu_info lives right now (a bounded 64-byte view), or null. */
 export type VcpuInfoLocator = (vcpu: number) => Uint8Array | null;

@@ -7,7 +7,7 @@
 // it GTF_reading/GTF_writing while in use, and the caller gets only that one page.
 
 import type { GuestMemory, StateRecord } from '../platform/bus';
-import { readInt, StateError } from '../platform/state-fields';
+import { StateError, fields, int, list, map, type Codec } from '../platform/state';
 import { u32 } from './bytes';
 import {
   GNTST_bad_gntref,
@@ -155,6 +155,12 @@ export class GrantTable {
     }
   }
 
+  /** Is `ref` pinned at `frame` (for writing, if `write`)? */
+  isPinned(ref: number, frame: number, write: boolean): boolean {
+    const a = this.active.get(ref);
+    return a !== undefined && a.frame === frame && (!write || a.writePins > 0);
+  }
+
   /** Grants currently pinned (for tests and the inspector). */
   activeCount(): number {
     return this.active.size;
@@ -166,20 +172,37 @@ export class GrantTable {
     this.mem.words(e).and(0, ~bits);
   }
 
-  saveState(): StateRecord {
-    // Only the placement is state: frame contents live in guest memory (or are private
-    // and still zero, because a guest can only write frames it has placed).
-    return { nrFrames: this.frames.length, gfns: this.frames.map((f) => f.gfn) };
+  /** Replace placement and pins (a snapshot's, already checked). Private frames are zero: a guest writes only placed ones. */
+  restore(gfns: number[], active: Map<number, ActiveGrant>): void {
+    this.frames = gfns.map((gfn) => ({ gfn, priv: gfn < 0 ? new Uint8Array(PAGE_SIZE) : null }));
+    this.active.clear();
+    for (const [ref, a] of active) this.active.set(ref, { ...a });
   }
 
-  loadState(rec: StateRecord, device: string): void {
-    const n = readInt(rec, device, 'nrFrames', 1, this.maxFrames);
-    const gfns = rec.gfns;
-    if (!Array.isArray(gfns) || gfns.length !== n) throw new StateError(device, 'gfns', `must list ${n} frames`);
-    this.active.clear();
-    this.frames = gfns.map((g) => {
-      if (typeof g !== 'number' || !Number.isInteger(g) || g < -1 || g >= 0x100000) throw new StateError(device, 'gfns', 'holds an invalid frame');
-      return { gfn: g, priv: g < 0 ? new Uint8Array(PAGE_SIZE) : null };
-    });
+  /** For saving: where each frame sits, and the grants in use with their pin counts. */
+  get placement(): { gfns: number[]; active: ReadonlyMap<number, ActiveGrant> } {
+    return { gfns: this.frames.map((f) => f.gfn), active: this.active };
   }
+
 }
+
+const ACTIVE = fields({ frame: int(0, 0xfffff), pins: int(1, 0xffff), writePins: int(0, 0xffff) }, 'active grant',
+  (a) => ((a.writePins as number) > (a.pins as number) ? 'has more write pins than pins' : null));
+
+/** Frame placement and the grants dom0 holds (mappings keep pins across a snapshot). */
+export const GRANT_TABLE: Codec<GrantTable> = {
+  describe: 'grant table',
+  save: (t) => {
+    const { gfns, active } = t.placement;
+    return { gfns, active: map(int(0, 0xffffff), ACTIVE, 1 << 20).save(active as unknown as Map<number, Record<string, unknown>>) } as StateRecord;
+  },
+  load: () => { throw new Error('grant tables load in place'); },
+  loadInto: (t, v, path) => {
+    const r = fields({ gfns: list(int(-1, 0xfffff), t.maxFrames), active: map(int(0, 0xffffff), ACTIVE, t.maxFrames * GRANT_ENTRIES_PER_FRAME) }, 'grant table').load(v, path);
+    const gfns = r.gfns as number[];
+    if (gfns.length < 1) throw new StateError(`${path}.gfns`, 'is empty');
+    const active = r.active as unknown as Map<number, ActiveGrant>;
+    for (const ref of active.keys()) if (ref >= gfns.length * GRANT_ENTRIES_PER_FRAME) throw new StateError(`${path}.active`, `pins grant ${ref}, beyond the table`);
+    return () => t.restore(gfns, active);
+  },
+};

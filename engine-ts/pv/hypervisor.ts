@@ -9,7 +9,8 @@
 // handler finishes, never recursively, and an exception in a backend is caught and logged.
 
 import { HvmDomain, type HvmDomainConfig } from './domain';
-import { ECS_INTERDOMAIN, ECS_IPI, ECS_UNBOUND, ECS_VIRQ, EvtchnTable, type EvtchnPort } from './event-channels';
+import { ECS_INTERDOMAIN, ECS_IPI, ECS_UNBOUND, ECS_VIRQ, EVTCHN_TABLE, EvtchnTable, type EvtchnPort } from './event-channels';
+import { declareState } from '../platform/state';
 import {
   DOMID_DOM0,
   DOMID_FIRST_RESERVED,
@@ -29,21 +30,23 @@ import {
 } from './xen-public';
 import { dispatchHypercall } from './hypercalls';
 import { HypercallExit, type HypercallContext } from './interfaces';
-import type { SharedPage } from '../platform/bus';
+import type { SharedPage, StateRecord, Stateful } from '../platform/bus';
 
 export type Dom0PortHandler = (port: number) => void;
 
 export type GrantResult<T> = { ok: true; value: T } | { ok: false; status: number };
 
-/** A grant the backend keeps pinned (e.g. a ring page) until unmap(). */
+/**
+ * A grant a backend keeps pinned (e.g. a ring page) until Hypervisor.unmapGrant. Plain data
+ * (a snapshot saves it as is); the pin itself is in the granting domain's table.
+ */
 export interface GrantMapping {
   readonly domid: number;
   readonly gref: number;
   readonly frame: number;
   readonly writable: boolean;
-  /** The granted page, bounded to 4 KiB, with atomic access to its words; null once the domain is gone. Do not keep it. */
-  page(): SharedPage | null;
-  unmap(): void;
+  /** False once unmapped (unmapping twice is harmless). */
+  mapped: boolean;
 }
 
 /** dom0's event-channel API (what a backend or xenstored uses). */
@@ -54,11 +57,15 @@ export interface Dom0Events {
   allocUnbound(remoteDom: number, handler: Dom0PortHandler): number;
   notify(port: number): void;
   close(port: number): void;
+  /** After a restore: hand `port` (bound in the restored table) to its backend again. */
+  attach(port: number, handler: Dom0PortHandler): void;
 }
 
 const DOM0_NR_PORTS = 4096;
 
-export class Hypervisor {
+export class Hypervisor implements Stateful {
+  readonly stateName = 'hypervisor';
+  readonly stateVersion = HV_STATE.version;
   private readonly domains = new Map<number, HvmDomain>();
   private readonly dom0Table = new EvtchnTable(DOM0_NR_PORTS);
   private readonly dom0Handlers = new Map<number, Dom0PortHandler>();
@@ -81,7 +88,36 @@ export class Hypervisor {
       close: (p) => {
         this.close(DOMID_DOM0, p);
       },
+      attach: (p, h) => {
+        const e = this.dom0Table.get(p);
+        if (!e || e.state !== ECS_INTERDOMAIN) throw new Error(`dom0 port ${p} is not bound in the restored table`);
+        if (this.dom0Handlers.has(p)) throw new Error(`dom0 port ${p} is claimed twice`);
+        this.dom0Handlers.set(p, h);
+      },
     };
+  }
+
+  // ---- state --------------------------------------------------------------------------------
+  // dom0's ports are saved as a table; the backends that own them attach their handlers again
+  // after a restore (each knows its port: it is part of its own saved state).
+
+  saveState(): StateRecord {
+    if (this.work.length || this.queuedPorts.size) throw new Error('hypervisor: dom0 work is queued (save between instructions)');
+    return HV_STATE.save(this);
+  }
+
+  loadState(rec: StateRecord, version: number): void {
+    HV_STATE.load(this, rec, version);
+    this.dom0Handlers.clear();
+    this.queuedPorts.clear();
+    this.work.length = 0;
+  }
+
+  /** After every owner attached: each interdomain dom0 port must have its backend again. */
+  checkRestored(): void {
+    for (const [p, e] of this.dom0Table.entries()) {
+      if (e.state === ECS_INTERDOMAIN && !this.dom0Handlers.has(p)) throw new Error(`dom0 port ${p} (to domain ${e.remoteDom} port ${e.remotePort}) has no backend after the restore`);
+    }
   }
 
   log(msg: string): void {
@@ -353,29 +389,32 @@ export class Hypervisor {
     }
   }
 
-  /** Keep grant `gref` pinned (for a ring page) until unmap(). */
+  /** Keep grant `gref` pinned (for a ring page) until unmapGrant(). */
   mapGrant(domid: number, gref: number, write: boolean): GrantMapping | number {
     const d = this.domains.get(domid);
     if (!d) return GNTST_bad_domain;
     const a = d.grants.acquire(gref, DOMID_DOM0, write);
     if (a.status !== GNTST_okay) return a.status;
-    let mapped = true;
-    const frame = a.frame;
-    return {
-      domid,
-      gref,
-      frame,
-      writable: write,
-      page: () => {
-        const bytes = mapped && this.domains.get(domid) === d ? d.mem.view(frame * PAGE_SIZE, PAGE_SIZE) : null;
-        return bytes && { bytes, words: d.mem.words(bytes) };
-      },
-      unmap: () => {
-        if (!mapped) return;
-        mapped = false;
-        if (this.domains.get(domid) === d) d.grants.release(gref, write);
-      },
-    };
+    return { domid, gref, frame: a.frame, writable: write, mapped: true };
+  }
+
+  /** The mapped page, bounded to 4 KiB, with atomic access to its words; null once unmapped or the domain is gone. Do not keep it. */
+  mappedPage(m: GrantMapping): SharedPage | null {
+    const d = this.domains.get(m.domid);
+    const bytes = m.mapped && d ? d.mem.view(m.frame * PAGE_SIZE, PAGE_SIZE) : null;
+    return bytes && { bytes, words: d!.mem.words(bytes) };
+  }
+
+  unmapGrant(m: GrantMapping): void {
+    if (!m.mapped) return;
+    m.mapped = false;
+    this.domains.get(m.domid)?.grants.release(m.gref, m.writable);
+  }
+
+  /** A restored mapping must name a grant its domain's table holds pinned (the table came back with the snapshot). */
+  checkMapping(m: GrantMapping, where: string): void {
+    const d = this.domains.get(m.domid);
+    if (!m.mapped || !d || !d.grants.isPinned(m.gref, m.frame, m.writable)) throw new Error(`${where}: the snapshot maps grant ${m.gref} of domain ${m.domid}, which its grant table does not hold`);
   }
 
   /**
@@ -390,3 +429,4 @@ export class Hypervisor {
   }
 }
 
+const HV_STATE = declareState('hypervisor', { dom0Table: EVTCHN_TABLE });

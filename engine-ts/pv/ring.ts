@@ -6,6 +6,7 @@
 // index more than RING_SIZE ahead of our responses is an overflow, reported as -1.
 
 import type { AtomicWords } from '../platform/bus';
+import { fields, int, u32, type Codec } from '../platform/state';
 import { PAGE_SIZE } from './xen-public';
 
 export const RING_HEADER_SIZE = 64;
@@ -81,3 +82,18 @@ export class BackRing {
     this.rsp_prod_pvt = start >>> 0;
   }
 }
+
+const RING_INDEXES = fields({ entrySize: int(1, PAGE_SIZE - RING_HEADER_SIZE), req_cons: u32, rsp_prod_pvt: u32 }, 'back ring');
+
+/** A back ring's private indexes (the shared ones live in the guest's page). */
+export const BACK_RING: Codec<BackRing> = {
+  describe: 'back ring',
+  save: (r) => RING_INDEXES.save(r as unknown as Record<string, unknown>),
+  load: (v, path) => {
+    const x = RING_INDEXES.load(v, path) as { entrySize: number; req_cons: number; rsp_prod_pvt: number };
+    const r = new BackRing(x.entrySize);
+    r.req_cons = x.req_cons;
+    r.rsp_prod_pvt = x.rsp_prod_pvt;
+    return r;
+  },
+};

@@ -5,9 +5,9 @@
 //
 // Its configuration space and BARs are the common PCI function model (platform/pci-function.ts).
 
-import type { AccessSize, IoPorts, PortHandler, StateRecord } from '../platform/bus';
-import { PciConfigFunction } from '../platform/pci-function';
-import { readInt } from '../platform/state-fields';
+import type { AccessSize, IoPorts, PortHandler } from '../platform/bus';
+import { PCI_FUNCTION_FIELDS, PciConfigFunction } from '../platform/pci-function';
+import { declareState, u16, u8, type DeclaredState } from '../platform/state';
 
 export const XEN_PLATFORM_VENDOR_ID = 0x5853;
 export const XEN_PLATFORM_DEVICE_ID = 0x0001;
@@ -116,16 +116,18 @@ export class XenPlatformPci extends PciConfigFunction {
 
   // ---- state -----------------------------------------------------------------------------------
 
-  saveState(): StateRecord {
-    return { ...super.saveState(), platformFlags: this.platformFlags, unplugged: this.unplugged };
-  }
-
-  loadState(state: StateRecord): void {
-    super.loadState(state);
-    this.platformFlags = readInt(state, this.stateName, 'platformFlags', 0, 0xff);
-    this.unplugged = readInt(state, this.stateName, 'unplugged', 0, 0xffff);
+  protected override get declaredState(): DeclaredState {
+    return XEN_PLATFORM_STATE;
   }
 }
+
+const XEN_PLATFORM_STATE = declareState('xen-platform-pci', {
+  ...PCI_FUNCTION_FIELDS,
+  /** Platform flags byte (BAR0 offset 0, port 0x10). */
+  platformFlags: u8,
+  /** Every unplug mask the guest sent, OR-ed. */
+  unplugged: u16,
+});
 
 function ones(size: AccessSize): number {
   return size === 4 ? 0xffffffff : (1 << (size * 8)) - 1;

@@ -1,7 +1,7 @@
 // The fetch-decode-execute loop, prefixes, exception and interrupt delivery.
 
 import {
-  R_EIP, R_PENDING, R_INT_SHADOW, R_HALTED, R_ICOUNT, R_EXIT_REASON, R_NMI_BLOCKED, R_EFLAGS, R_DR,
+  R_EIP, R_PENDING, R_INT_SHADOW, R_STEP_TRAP, R_HALTED, R_ICOUNT, R_EXIT_REASON, R_NMI_BLOCKED, R_EFLAGS, R_DR,
   PEND_INTR, PEND_NMI, PEND_EXIT, PEND_TF,
   EXIT_BUDGET, EXIT_HALT, EXIT_STOPPED, EXIT_REQUEST, EXIT_TRIPLE_FAULT,
 } from '../memory-map';
@@ -206,9 +206,9 @@ export function run(budget: i32): i32 {
  */
 function runShadowed(): void {
   store<u32>(cpu + R_INT_SHADOW, 0);
-  if (pendingStepTrap) {
+  if (load<u32>(cpu + R_STEP_TRAP)) {
     // The deferred trap belongs after the instruction following MOV SS: run it now.
-    pendingStepTrap = false;
+    store<u32>(cpu + R_STEP_TRAP, 0);
     setDelivered(false);
     execute(steps + 1);
     if (!delivered && exitReason != EXIT_TRIPLE_FAULT) singleStepTrap();
@@ -231,11 +231,9 @@ function stepTraced(): void {
   // No trap when the instruction faulted or was INT n (the handler runs with TF clear), or
   // after MOV SS / POP SS, which hold off debug traps for one instruction (shadow kind 2).
   if (!tf || delivered || exitReason == EXIT_TRIPLE_FAULT || load<u32>(cpu + R_HALTED)) return;
-  if (load<u32>(cpu + R_INT_SHADOW) == 2) { pendingStepTrap = true; return; }
+  if (load<u32>(cpu + R_INT_SHADOW) == 2) { store<u32>(cpu + R_STEP_TRAP, 1); return; }
   singleStepTrap();
 }
-/** A single-step trap deferred past a MOV SS / POP SS shadow fires after the next instruction. */
-let pendingStepTrap: bool = false;
 
 /**
  * The hot loop: execute instructions (at least one) while fewer than `limit` have retired in

@@ -83,7 +83,7 @@ describe('8259A PIC pair', () => {
     t.pic.setIrq(3, true);
     const s = t.pic.saveState();
     const u = setup();
-    u.pic.loadState(structuredClone(s));
+    u.pic.loadState(structuredClone(s), 1);
     expect(u.pic.acknowledge()).toBe(0x23);
   });
 });

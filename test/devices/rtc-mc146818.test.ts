@@ -215,7 +215,7 @@ describe('MC146818 RTC', () => {
     const saved = structuredClone(a.rtc.saveState());
     const b = setup(0);
     b.clock.setNow(a.clock.now());
-    b.rtc.loadState(saved);
+    b.rtc.loadState(saved, 1);
     expect(b.irq.level).toBe(a.irq.level);
     const seen = (t: ReturnType<typeof setup>) => {
       const out: number[] = [];
@@ -228,6 +228,6 @@ describe('MC146818 RTC', () => {
     expect(seen(b)).toEqual(seen(a));
     const bad = structuredClone(saved);
     bad.cmos = new Uint8Array(12);
-    expect(() => b.rtc.loadState(bad)).toThrow(/cmos/);
+    expect(() => b.rtc.loadState(bad, 1)).toThrow(/cmos/);
   });
 });

@@ -96,7 +96,7 @@ describe('xen-platform-pci', () => {
     ports.write(0x10, 2, 1);
     const s = dev.saveState();
     const other = make();
-    other.dev.loadState(s);
+    other.dev.loadState(s, 1);
     expect(other.dev.barAddress(1)).toBe(0xf2000000);
     expect([...other.mem.keys()]).toEqual([0xf2000000]);
     expect(other.dev.unplugMask).toBe(1);

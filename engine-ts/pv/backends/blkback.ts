@@ -25,10 +25,12 @@ import { SECTOR_SIZE } from '../../disk/block-device';
 import type { VirtualClock } from '../../platform/clock';
 import { DEFAULT_HOST_IO_TIMING, HostIoQueue, ioCostNs, type HostIoTiming } from '../../platform/host-io-queue';
 import { type GrantMapping } from '../hypervisor';
-import { BackRing } from '../ring';
+import { BACK_RING, BackRing } from '../ring';
+import type { StateRecord, Stateful } from '../../platform/bus';
+import { count, declareState, fields, int, oneOf, optional, type Codec } from '../../platform/state';
 import { put16, put8, u32, u64 } from '../bytes';
 import { PAGE_SIZE } from '../xen-public';
-import { XenbusBackend, type BackendContext } from './xenbus-backend';
+import { GRANT_MAPPING, XENBUS_FIELDS, XenbusBackend, type BackendContext } from './xenbus-backend';
 
 export const BLKIF_OP_READ = 0;
 export const BLKIF_OP_WRITE = 1;
@@ -101,7 +103,7 @@ export interface BlkbackOptions {
   onHostDone?: () => void;
 }
 
-export class BlkBack extends XenbusBackend {
+export class BlkBack extends XenbusBackend implements Stateful {
   private mapping: GrantMapping | null = null;
   private port = -1;
   private ring: BackRing | null = null;
@@ -227,8 +229,37 @@ export class BlkBack extends XenbusBackend {
     this.ring = null;
     if (this.port > 0) this.ctx.hv.dom0.close(this.port);
     this.port = -1;
-    this.mapping?.unmap();
+    if (this.mapping) this.ctx.hv.unmapGrant(this.mapping);
     this.mapping = null;
+  }
+
+  // ---- state ------------------------------------------------------------------------------
+  // Saved between requests: the machine is quiesced first (every answer delivered), so only
+  // the connection is state — its ring mapping, port, private ring indexes and generation.
+
+  get stateName(): string {
+    return `blkback-${this.frontendId}-${this.devid}`;
+  }
+
+  readonly stateVersion = BLKBACK_STATE.version;
+
+  saveState(): StateRecord {
+    if (!this.idle) throw new Error(`${this.backendPath}: requests in flight (quiesce first)`);
+    return BLKBACK_STATE.save(this);
+  }
+
+  loadState(rec: StateRecord, version: number): void {
+    BLKBACK_STATE.load(this, rec, version);
+    this.inFlight = 0;
+    this.barrier = null;
+    this.pending.clear();
+    if (this.mapping) this.ctx.hv.checkMapping(this.mapping, this.backendPath);
+    if (this.port > 0) {
+      const gen = this.generation;
+      this.ctx.hv.dom0.attach(this.port, () => {
+        if (gen === this.generation) this.kick();
+      });
+    }
   }
 
   // ---- data path --------------------------------------------------------------------------
@@ -250,7 +281,7 @@ export class BlkBack extends XenbusBackend {
   private consume(gen: number): void {
     for (;;) {
       if (gen !== this.generation || !this.ring || !this.mapping) return;
-      const shared = this.mapping.page();
+      const shared = this.ctx.hv.mappedPage(this.mapping);
       const page = shared?.bytes, w = shared?.words;
       if (!page || !w) return this.fatal('ring page is gone');
       const ring = this.ring;
@@ -485,7 +516,7 @@ export class BlkBack extends XenbusBackend {
   /** Write {id, operation, status} at rsp_prod_pvt, push, notify if the frontend asked. */
   private respond(raw: Uint8Array, operation: number, status: number): void {
     const ring = this.ring;
-    const shared = this.mapping?.page();
+    const shared = this.mapping ? this.ctx.hv.mappedPage(this.mapping) : null;
     const page = shared?.bytes, w = shared?.words;
     if (!ring || !page || !w) return;
     const off = ring.slot(ring.rsp_prod_pvt);
@@ -497,3 +528,19 @@ export class BlkBack extends XenbusBackend {
     if (ring.pushResponsesAndCheckNotify(w)) this.ctx.hv.dom0.notify(this.port);
   }
 }
+
+const ABI: Codec<BlkifAbi> = {
+  describe: `${ABI_X86_32.name} | ${ABI_X86_64.name}`,
+  save: (a) => a.name,
+  load: (v, path) => (oneOf([ABI_X86_32.name, ABI_X86_64.name]).load(v, path) === ABI_X86_32.name ? ABI_X86_32 : ABI_X86_64),
+};
+
+const BLKBACK_STATE = declareState('blkback', {
+  ...XENBUS_FIELDS,
+  mapping: optional(GRANT_MAPPING),
+  port: int(-1, 0xffff),
+  ring: optional(BACK_RING),
+  abi: ABI,
+  generation: count,
+  stats: fields({ requests: count, errors: count, bytesRead: count, bytesWritten: count, flushes: count, discards: count, indirect: count, maxInFlight: count }, 'blkback stats'),
+});

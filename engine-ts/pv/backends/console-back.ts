@@ -8,7 +8,8 @@
 
 import type { Hypervisor } from '../hypervisor';
 import type { ConsoleSink } from '../interfaces';
-import type { AtomicWords, SharedPage } from '../../platform/bus';
+import type { AtomicWords, SharedPage, StateRecord, Stateful } from '../../platform/bus';
+import { count, declareState, list, u8 } from '../../platform/state';
 
 const IN = 0;
 const IN_SIZE = 1024;
@@ -22,7 +23,7 @@ const OUT_PROD = 3084 >> 2;
 /** Host input kept while the guest's in[] ring is full. */
 const MAX_PENDING_INPUT = 4096;
 
-export class ConsoleBackend {
+export class ConsoleBackend implements Stateful {
   /** dom0's end of the console event channel. */
   readonly port: number;
   private pending: number[] = [];
@@ -42,6 +43,19 @@ export class ConsoleBackend {
     const p = hv.dom0.bindInterdomain(domid, guestPort, () => this.onEvent());
     if (p < 0) throw new Error(`console of domain ${domid}: cannot bind port ${guestPort} (${p})`);
     this.port = p;
+  }
+
+  readonly stateName = 'console-back';
+  readonly stateVersion = CONSOLE_STATE.version;
+
+  saveState(): StateRecord {
+    return CONSOLE_STATE.save(this);
+  }
+
+  /** The port is bound at construction, as before the snapshot; its handler is attached again. */
+  loadState(rec: StateRecord, version: number): void {
+    CONSOLE_STATE.load(this, rec, version);
+    this.hv.dom0.attach(this.port, () => this.onEvent());
   }
 
   /** Host input bytes still waiting for room in the guest's ring. */
@@ -117,3 +131,11 @@ export class ConsoleBackend {
     return true;
   }
 }
+
+const CONSOLE_STATE = declareState('console-back', {
+  /** Host input waiting for room in the guest's in[] ring. */
+  pending: list(u8, MAX_PENDING_INPUT),
+  ringErrors: count,
+  bytesOut: count,
+  droppedInput: count,
+});

@@ -7,6 +7,7 @@
 import type { Hypervisor } from '../hypervisor';
 import type { XsClient } from '../xenstore/client';
 import { XenbusState } from '../xen-public';
+import { bool, fields, int, optional, str, u16, u32 } from '../../platform/state';
 
 export interface BackendContext {
   hv: Hypervisor;
@@ -130,3 +131,13 @@ export abstract class XenbusBackend {
     this.frontendChanged();
   }
 }
+
+/** What every xenbus backend keeps (its subclass adds its own fields to these). */
+export const XENBUS_FIELDS = {
+  _state: int(XenbusState.Unknown, XenbusState.Reconfigured),
+  lastFrontendState: int(-1, XenbusState.Reconfigured),
+  lastError: optional(str(4096)),
+};
+
+/** A pinned grant, as data (see Hypervisor.mapGrant). */
+export const GRANT_MAPPING = fields({ domid: u16, gref: u32, frame: int(0, 0xfffff), writable: bool, mapped: bool }, 'grant mapping');

@@ -10,7 +10,7 @@
 // the guest does not drain its response ring, and no new request is read meanwhile.
 
 import type { StateRecord, Stateful } from '../../platform/bus';
-import { readString } from '../../platform/state-fields';
+import { str } from '../../platform/state';
 import { fromLatin1, latin1, u32 } from '../bytes';
 import type { AtomicWords, SharedPage } from '../../platform/bus';
 import { encodeMessage, handleXsRequest, XENSTORE_PAYLOAD_MAX, XSD_SOCKMSG_SIZE, XS_WATCH_EVENT } from './wire';
@@ -211,8 +211,9 @@ export class XenstoreRingServer implements Stateful {
     };
   }
 
-  loadState(state: StateRecord): void {
+  loadState(state: StateRecord, version: number): void {
     const dev = this.stateName;
+    if (version !== this.stateVersion) throw new Error(`${dev} state: version ${version}, this build reads ${this.stateVersion}`);
     const partial = state.partial;
     const output = state.output;
     if (!(partial instanceof Uint8Array) || partial.length > this.inBuf.length) throw new Error(`${dev} state: bad partial request`);
@@ -232,7 +233,7 @@ export class XenstoreRingServer implements Stateful {
       if (typeof path !== 'string' || typeof token !== 'string' || isXsError(this.store.watch(this.conn, path, token)))
         throw new Error(`${dev} state: bad watch ${JSON.stringify(w)}`);
     }
-    const broken = readString(state, dev, 'broken');
+    const broken = str(4096).load(state.broken, `${dev}.broken`);
     this.broken = broken === '' ? null : broken;
   }
 

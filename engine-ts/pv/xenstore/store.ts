@@ -593,8 +593,9 @@ export class XenStore implements Stateful {
     };
   }
 
-  loadState(state: StateRecord): void {
+  loadState(state: StateRecord, version: number): void {
     const dev = this.stateName;
+    if (version !== this.stateVersion) throw new Error(`${dev} state: version ${version}, this build reads ${this.stateVersion}`);
     const nodes = state.nodes;
     const introduced = state.introduced;
     if (!Array.isArray(nodes)) throw new Error(`${dev} state: field "nodes" is not a list`);
