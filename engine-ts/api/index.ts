@@ -1,5 +1,8 @@
 // The engine API for the browser: machines run in Web Workers.
 export * from '../config/machine';
+// Snapshots: .pvsnap files (engine-ts/snapshot/format.ts).
+export { resumeWorkerMachine as resumeMachine, type BrowserResumeOptions as ResumeOptions } from '../worker/browser';
+export { SnapshotError, readHeader as readSnapshotHeader, type SnapshotHeader, type ImageRef } from '../snapshot/format';
 /** Kernel parameter for Linux guests with a PV disk: blkfront may then send 1 MiB requests. */
 export { BLKFRONT_CMDLINE } from '../pv/backends/blkback';
 export { createWorkerMachine as createMachine } from '../worker/browser';

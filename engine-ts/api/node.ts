@@ -1,6 +1,9 @@
 // The engine API for Node hosts (CLI, tests, benchmarks): the same machine as the page,
 // running in-process.
 export * from '../config/machine';
+// Snapshots: .pvsnap files (engine-ts/snapshot/format.ts).
+export { resumeNodeMachine as resumeMachine } from '../worker/node-host';
+export { SnapshotError, readHeader as readSnapshotHeader, type SnapshotHeader, type ImageRef } from '../snapshot/format';
 /** Kernel parameter for Linux guests with a PV disk: blkfront may then send 1 MiB requests. */
 export { BLKFRONT_CMDLINE } from '../pv/backends/blkback';
 export { createNodeMachine as createMachine } from '../worker/node-host';

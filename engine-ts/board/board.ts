@@ -520,6 +520,17 @@ export class Board implements Stateful {
     return this.ide.waitingForHost ? this.ide.hostReady() : (this.xen?.hostReady() ?? Promise.resolve());
   }
 
+  /**
+   * Bring the machine to a point where all of it is data (call with the vCPU stopped): every
+   * disk operation finished and answered, device output flushed. Then saveState() of every
+   * part describes the whole machine.
+   */
+  async quiesce(): Promise<void> {
+    await this.ide.quiesce();
+    await this.xen?.quiesce();
+    this.flushOutput();
+  }
+
   /** Guest time of the next scheduled event, or Infinity. */
   nextEventTime(): number { return this.clock.nextDeadline(); }
   now(): number { this.syncClock(); return this.clock.now(); }

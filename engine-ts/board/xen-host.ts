@@ -189,6 +189,11 @@ export class XenHost implements Stateful {
     return Promise.resolve();
   }
 
+  /** Finish every PV disk request now (before a snapshot). */
+  async quiesce(): Promise<void> {
+    for (const b of this.guest.disks.values()) await b.quiesce();
+  }
+
   addDisk(n: number, disk: BlockDevice): void {
     this.toolstack.addDisk(GUEST_DOMID, n, disk, { onHostDone: () => this.board.wake() });
   }

@@ -60,6 +60,8 @@ export type StopReason =
 
 export interface MachineStats {
   instructions: number;
+  /** The vCPU's cycle count (retired instructions plus idle time skipped, 1 ns each): see RunOptions.untilCycle. */
+  cycles: number;
   guestNs: number;
   wallMs: number;
   mips: number;
@@ -85,9 +87,23 @@ export interface MachineEvents {
   onPostCode?(code: number, port: number): void;
 }
 
+export interface RunOptions {
+  /** Stop (kind 'stopped') when the vCPU's cycle count — retired instructions plus idle time skipped — reaches this. */
+  untilCycle?: number;
+}
+
+export interface SnapshotOptions {
+  /** The console's last text, kept in the snapshot (shown again when it resumes). */
+  console?: string;
+  /** A full snapshot of this same machine: write only what differs (a delta, for share links). */
+  base?: Uint8Array;
+}
+
 export interface MachineHandle {
-  /** Start (or resume) running. Resolves when the machine stops; see StopReason. */
-  run(): Promise<StopReason>;
+  /** Start (or resume) running. Resolves when the machine stops; see StopReason. A machine stopped can run again. */
+  run(opts?: RunOptions): Promise<StopReason>;
+  /** Save the whole machine as a .pvsnap file, between two instructions, whether it runs or not. */
+  snapshot(opts?: SnapshotOptions): Promise<Uint8Array>;
   /** Ask a running machine to stop; resolves once it has. */
   stop(): Promise<void>;
   /** Type into the guest's console. */

@@ -6,9 +6,10 @@ import { createMachineMemoryFor } from './wasm-core';
 import { machineMemory } from './machine-memory';
 import { ConsoleRing } from './console-ring';
 import type { LinkEndpoint } from '../network/link-endpoint';
-import type { MachineWorkerApi } from './machine.worker';
-import type { MachineConfig, MachineEvents, MachineHandle, StopReason } from '../config/machine';
-import { resolveConfig } from '../config/machine';
+import type { EventWants, MachineWorkerApi } from './machine.worker';
+import { readHeader, type SnapshotHeader } from '../snapshot/format';
+import type { DiskSpec, MachineConfig, MachineEvents, MachineHandle, MachineLayout, RunOptions, SnapshotOptions, StopReason } from '../config/machine';
+import { machineLayout, resolveConfig } from '../config/machine';
 import { VcpuState } from '../platform/vcpu-state';
 
 let modulePromise: Promise<WebAssembly.Module> | null = null;
@@ -18,22 +19,67 @@ function coreModule(): Promise<WebAssembly.Module> {
 }
 
 export async function createWorkerMachine(config: MachineConfig, events: MachineEvents): Promise<MachineHandle> {
+  const resolved = resolveConfig(config);
+  const w = startWorker(resolved.layout, events);
+  await w.remote.create(await coreModule(), w.memory, resolved, Comlink.proxy(events), w.wants);
+  return workerHandle(w);
+}
+
+/** What resumeMachine takes in the page (see LocalMachine.resume). */
+export interface BrowserResumeOptions {
+  /** The full snapshot a delta was made against. */
+  base?: Uint8Array;
+  /** URLs of guest images the page can offer if the guest reboots (matched by SHA-256). */
+  imageUrls?: string[];
+  /** Disks from the disk library for the snapshot machine's disk slots. */
+  disks?: DiskSpec[];
+  pacing?: 'realtime' | 'fast';
+}
+
+/** Resume a .pvsnap in a new worker. Its header is checked here first (it says how much memory to make). */
+export async function resumeWorkerMachine(file: Uint8Array, events: MachineEvents, opts: BrowserResumeOptions = {}): Promise<{ machine: MachineHandle; header: SnapshotHeader }> {
+  const { header } = await readHeader(file);
+  const w = startWorker(machineLayout(header.config.memoryMiB, header.config.xen), events);
+  try {
+    const h = await w.remote.resume(await coreModule(), w.memory, file, Comlink.proxy(events), w.wants, opts);
+    return { machine: workerHandle(w), header: h };
+  } catch (e) {
+    w.worker.terminate();
+    throw e;
+  }
+}
+
+interface StartedWorker {
+  worker: Worker;
+  remote: Comlink.Remote<MachineWorkerApi>;
+  memory: WebAssembly.Memory;
+  ring: ConsoleRing;
+  vcpu0: VcpuState;
+  wants: EventWants;
+}
+
+function startWorker(layout: MachineLayout, events: MachineEvents): StartedWorker {
   if (!globalThis.crossOriginIsolated)
     throw new Error('this page is not cross-origin isolated (COOP/COEP headers missing): shared memory is unavailable');
-  const resolved = resolveConfig(config);
-  const memory = createMachineMemoryFor(resolved.layout);
-  const vcpu0 = new VcpuState(machineMemory(memory, resolved.layout), 0);
-  const ring = new ConsoleRing(memory);
+  const memory = createMachineMemoryFor(layout);
   const worker = new Worker(new URL('./machine.worker.ts', import.meta.url), { type: 'module', name: 'vcpu0' });
-  const remote = Comlink.wrap<MachineWorkerApi>(worker);
-  // Comlink proxies can't say which callbacks exist: tell the worker, so it never calls a
-  // missing one (Linux writes port 0x80 constantly; each would be a failing round trip).
-  const wants = { console: !!events.onConsole, debug: !!events.onDebug, postCode: !!events.onPostCode };
-  await remote.create(await coreModule(), memory, resolved, Comlink.proxy(events), wants);
+  return {
+    worker,
+    remote: Comlink.wrap<MachineWorkerApi>(worker),
+    memory,
+    ring: new ConsoleRing(memory),
+    vcpu0: new VcpuState(machineMemory(memory, layout), 0),
+    // Comlink proxies can't say which callbacks exist: tell the worker, so it never calls a
+    // missing one (Linux writes port 0x80 constantly; each would be a failing round trip).
+    wants: { console: !!events.onConsole, debug: !!events.onDebug, postCode: !!events.onPostCode },
+  };
+}
+
+function workerHandle({ worker, remote, ring, vcpu0 }: StartedWorker): MachineHandle {
   let running: Promise<StopReason> | null = null;
   return ({
-    run() {
-      if (!running) running = remote.run().finally(() => { running = null; });
+    run(opts?: RunOptions) {
+      if (!running) running = remote.run(opts).finally(() => { running = null; });
       return running;
     },
     async stop() {
@@ -41,6 +87,7 @@ export async function createWorkerMachine(config: MachineConfig, events: Machine
       vcpu0.raisePending(MM.PEND_EXIT);
       if (running) await running;
     },
+    snapshot: (opts?: SnapshotOptions) => remote.snapshot(opts),
     sendInput(bytes: Uint8Array) {
       let off = 0;
       const pushMore = () => {
@@ -54,7 +101,9 @@ export async function createWorkerMachine(config: MachineConfig, events: Machine
     [LINK]: (port: MessagePort) => remote.attachLink(Comlink.transfer(port, [port])),
     dispose() {
       ring.request(MM.REQ_STOP);
-      worker.terminate();
+      vcpu0.raisePending(MM.PEND_EXIT);
+      // Flush and release the disks (a stopped machine keeps them), then end the thread.
+      void (running ?? Promise.resolve()).then(() => remote.release()).finally(() => worker.terminate());
     },
   } as MachineHandle);
 }

@@ -8,12 +8,29 @@ import { loadFlatBinary } from '../board/loaders/flat';
 import { loadLinux } from '../board/loaders/linux';
 import { loadMultiboot } from '../board/loaders/multiboot';
 import { Runner, type RunnerHost } from './runner';
-import type { DiskSpec, GuestProfile, MachineEvents, MachineStats, ResolvedConfig, StopReason } from '../config/machine';
+import type { DiskSpec, GuestProfile, MachineEvents, MachineStats, ResolvedConfig, RunOptions, SnapshotOptions, StopReason } from '../config/machine';
 import type { BlockDevice } from '../disk/block-device';
 
 /** Opens the disk a machine config names (a VHD file in Node, an IndexedDB disk in the browser). */
 export type DiskOpener = (spec: DiskSpec) => Promise<BlockDevice>;
-import { ConfigError } from '../config/machine';
+import { ConfigError, resolveConfig, type DiskSpec as DiskSpecT } from '../config/machine';
+import { captureMachine, diffPages, applyDelta, restoreMachine } from '../snapshot/capture';
+import { ENGINE, FORMAT_VERSION, SnapshotError, decodeSnapshot, encodeSnapshot, type SavedConfig, type Snapshot, type SnapshotHeader } from '../snapshot/format';
+import { findImages, machineConfigOf, savedConfig, type ImageSource } from '../snapshot/config';
+
+/** How to resume a snapshot (see LocalMachine.resume). */
+export interface ResumeOptions {
+  /** The full snapshot a delta was made against. */
+  base?: Uint8Array;
+  /** Where the guest images the snapshot names are found (for a reboot). */
+  images?: ImageSource;
+  /** The host's disks for the snapshot machine's disk slots, in order. */
+  disks?: DiskSpecT[];
+  /** Override the saved pacing ('fast' for scripted runs). */
+  pacing?: 'realtime' | 'fast';
+  memory?: WebAssembly.Memory;
+  openDisk?: DiskOpener;
+}
 import * as MM from '../../engine-wasm/memory-map';
 
 export class LocalMachine {
@@ -24,7 +41,7 @@ export class LocalMachine {
   private constructor(
     readonly memory: WebAssembly.Memory,
     private readonly module: WebAssembly.Module,
-    private readonly config: ResolvedConfig,
+    private config: ResolvedConfig,
     private readonly events: MachineEvents,
     private readonly host: RunnerHost,
     board: Board,
@@ -35,6 +52,11 @@ export class LocalMachine {
     this.runner = runner;
   }
 
+  /** A machine resumed from a snapshot: how to find the guest images it needs to boot again. */
+  private reboot: { saved: SavedConfig; embedded: Map<number, Uint8Array>; images?: ImageSource } | null = null;
+  /** The configuration as snapshots keep it (computed at the first save). */
+  private saved: Promise<{ config: SavedConfig; embedded: Map<number, Uint8Array> }> | null = null;
+
   /** `config` comes from resolveConfig (checked once, by whoever created the machine). */
   static async create(
     module: WebAssembly.Module,
@@ -43,6 +65,7 @@ export class LocalMachine {
     host: RunnerHost,
     memory?: WebAssembly.Memory,
     openDisk?: DiskOpener,
+    restore?: Pick<Snapshot, 'state' | 'vcpus' | 'pages'>,
   ): Promise<LocalMachine> {
     const mem = memory ?? createMachineMemoryFor(config.layout);
     // Disks are opened once and survive guest reboots (the machine keeps its drives).
@@ -61,7 +84,7 @@ export class LocalMachine {
         }
         disks.push({ spec, dev });
       }
-      const { board, runner } = await LocalMachine.power(module, mem, config, events, host, disks);
+      const { board, runner } = await LocalMachine.power(module, mem, config, events, host, disks, restore);
       return new LocalMachine(mem, module, config, events, host, board, runner, disks);
     } catch (e) {
       await closeAll(disks); // release what was opened (files, locks); nothing was written
@@ -69,10 +92,65 @@ export class LocalMachine {
     }
   }
 
+  /**
+   * A machine that goes on where a snapshot left it: the same machine built again from the
+   * snapshot's configuration, then every part, the vCPU and memory loaded. A delta needs its
+   * `base` (the full snapshot it was made against). Nothing outside the new machine changes,
+   * whatever the file holds: a bad one is a SnapshotError naming the problem.
+   */
+  static async resume(
+    module: WebAssembly.Module, file: Uint8Array, events: MachineEvents, host: RunnerHost, opts: ResumeOptions = {},
+  ): Promise<{ machine: LocalMachine; header: SnapshotHeader }> {
+    const snap = await decodeSnapshot(file);
+    const header = snap.header;
+    if (header.mapVersion !== MM.MAP_VERSION)
+      throw new SnapshotError(`this snapshot's vCPU layout is version ${header.mapVersion}; this pvlab reads version ${MM.MAP_VERSION} (no upgrade step is known)`);
+    let pages = snap.pages;
+    if (header.base) {
+      if (!opts.base) throw new SnapshotError(`this snapshot is a delta; it needs its base snapshot (SHA-256 ${header.base.slice(0, 12)}…)`);
+      const base = await decodeSnapshot(opts.base);
+      if (base.sha256 !== header.base) throw new SnapshotError(`this delta was made against snapshot ${header.base.slice(0, 12)}…, not against ${base.sha256.slice(0, 12)}… (wrong base)`);
+      if (base.header.base) throw new SnapshotError('a delta cannot be the base of another delta');
+      if (JSON.stringify(base.header.config) !== JSON.stringify(header.config)) throw new SnapshotError('the delta and its base describe different machines');
+      for (const [i, img] of base.images) snap.images.set(i, img);
+      pages = applyDelta(base.pages, snap);
+    }
+    // The guest images matter only for a reboot: they are looked for then (carried ones are at hand).
+    const carried = header.config.guest.images.map((_, i) => snap.images.get(i));
+    const config = machineConfigOf(header.config, carried, opts.disks);
+    const resolved = resolveConfig({ ...config, pacing: opts.pacing ?? config.pacing });
+    const machine = await LocalMachine.create(module, resolved, events, host, opts.memory, opts.openDisk, { ...snap, pages });
+    if (carried.some((c) => !c)) machine.reboot = { saved: header.config, embedded: snap.images, images: opts.images };
+    return { machine, header };
+  }
+
+  /**
+   * Quiesce and save the whole machine, between two instructions (call it with the vCPU
+   * stopped: see Runner.betweenSlices). With `base`, only what differs from that full
+   * snapshot is written (a delta, for share links). `console` is the screen's last text.
+   */
+  async snapshot(opts: { console?: string; base?: Uint8Array } = {}): Promise<Uint8Array> {
+    await this.board.quiesce();
+    const cap = captureMachine(this.board, machineMemory(this.memory, this.config.layout), this.config.layout.backedBytes / 4096);
+    this.saved ??= savedConfig(this.config);
+    const saved = await this.saved;
+    const header: SnapshotHeader = {
+      format: FORMAT_VERSION, engine: ENGINE, mapVersion: MM.MAP_VERSION, config: saved.config, base: null,
+      guestNs: this.board.now(), icount: String(this.board.vcpu.icount), console: (opts.console ?? '').slice(-16384), blocks: [],
+    };
+    if (!opts.base) return encodeSnapshot({ header, state: cap.state, vcpus: cap.vcpus, pages: cap.pages, zeroPages: new Set(), images: saved.embedded });
+    const base = await decodeSnapshot(opts.base);
+    if (base.header.base) throw new SnapshotError('a delta cannot be the base of another delta');
+    if (JSON.stringify(base.header.config) !== JSON.stringify(saved.config)) throw new SnapshotError('the base snapshot is of a different machine (another guest, memory size or devices)');
+    const d = diffPages(cap.pages, base.pages);
+    return encodeSnapshot({ header: { ...header, base: base.sha256 }, state: cap.state, vcpus: cap.vcpus, pages: d.pages, zeroPages: d.zeroPages, images: new Map() });
+  }
+
   /** Build the board, attach a fresh core instance and load the guest (power-on). */
   private static async power(
     module: WebAssembly.Module, mem: WebAssembly.Memory, config: ResolvedConfig, events: MachineEvents, host: RunnerHost,
     disks: Array<{ spec: DiskSpec; dev: BlockDevice }>,
+    restore?: Pick<Snapshot, 'state' | 'vcpus' | 'pages'>,
   ): Promise<{ board: Board; runner: Runner }> {
     const board = new Board(machineMemory(mem, config.layout), config.layout, {
       debugPorts: config.debugPorts,
@@ -98,6 +176,15 @@ export class LocalMachine {
     const core = await instantiateCore(module, mem, board.coreHost);
     board.attachCore(core);
     const g = config.guest;
+    const runner = new Runner(board, host, config.pacing);
+    // With firmware, a triple fault resets the machine as on a PC (the BIOS runs again).
+    if (g.kind === 'bios') runner.onTripleFault = () => { board.resetRequested = true; return true; };
+    if (restore) {
+      if (g.kind === 'bios') board.loadBios(g.rom); // the ROM's high alias is a mapping, not memory
+      restoreMachine(board, machineMemory(mem, config.layout), config.layout.backedBytes / 4096, restore);
+      board.cpu.refresh();
+      return { board, runner };
+    }
     const tables = board.firmwareTables();
     switch (g.kind) {
       case 'flat': loadFlatBinary(board, g.image, g.loadAddress); break;
@@ -110,18 +197,23 @@ export class LocalMachine {
       board.installFirmwareTables();
       board.firmwareCpuSetup();
     }
-    const runner = new Runner(board, host, config.pacing);
-    // With firmware, a triple fault resets the machine as on a PC (the BIOS runs again).
-    if (g.kind === 'bios') runner.onTripleFault = () => { board.resetRequested = true; return true; };
     return { board, runner };
   }
 
   /** Run until the machine stops; a guest-requested reset reboots it with the same configuration. */
-  async run(): Promise<StopReason> {
+  async run(opts: RunOptions = {}): Promise<StopReason> {
     for (;;) {
+      this.runner.stopAtInstruction = opts.untilCycle === undefined ? null : BigInt(Math.floor(opts.untilCycle));
       const reason = await this.runner.run();
       if (reason.kind !== 'reset') return reason;
       if (++this.resets > 1000) return { kind: 'error', message: 'the guest keeps resetting the machine' };
+      if (this.reboot) {
+        const r = this.reboot;
+        const found = await findImages(r.saved, r.embedded, r.images);
+        if (found.some((f) => !f)) return { kind: 'error', message: 'the guest restarted; this machine was resumed from a snapshot and the guest images it names are not at hand, so it cannot boot again' };
+        this.config = resolveConfig({ ...machineConfigOf(r.saved, found, this.config.disks), pacing: this.config.pacing });
+        this.reboot = null;
+      }
       new Uint8Array(this.memory.buffer, MM.RAM_BASE, this.config.layout.backedBytes).fill(0);
       const { board, runner } = await LocalMachine.power(this.module, this.memory, this.config, this.events, this.host, this.disks);
       this.board = board;
@@ -156,7 +248,12 @@ export class LocalMachine {
   }
 
   stats(): MachineStats {
-    return { ...this.runner.stats(), exits: { ...this.board.exits } };
+    return { ...this.runner.stats(), cycles: Number(this.board.vcpu.icount), exits: { ...this.board.exits } };
+  }
+
+  /** A snapshot taken between two slices, whether the machine runs or not (see snapshot()). */
+  save(opts: SnapshotOptions = {}): Promise<Uint8Array> {
+    return this.runner.betweenSlices(() => this.snapshot(opts));
   }
 
   profile(everyInstructions: number): GuestProfile {

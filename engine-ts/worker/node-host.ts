@@ -3,10 +3,12 @@
 
 import fs from 'node:fs';
 import { openVhd } from '../disk/vhd-files';
-import { LocalMachine } from './local-machine';
+import { LocalMachine, type ResumeOptions } from './local-machine';
+import type { BlockDevice } from '../disk/block-device';
+import type { SnapshotHeader } from '../snapshot/format';
 import type { RunnerHost } from './runner';
 import type { LinkEndpoint } from '../network/link-endpoint';
-import { resolveConfig, type GuestProfile, type MachineConfig, type MachineEvents, type MachineHandle, type MachineStats, type StopReason } from '../config/machine';
+import { resolveConfig, type DiskSpec, type GuestProfile, type MachineConfig, type MachineEvents, type MachineHandle, type MachineStats, type RunOptions, type SnapshotOptions, type StopReason } from '../config/machine';
 
 let cached: { path: string; module: Promise<WebAssembly.Module> } | null = null;
 
@@ -35,14 +37,38 @@ class NodeHost implements RunnerHost {
 export async function createNodeMachine(coreWasmPath: string, config: MachineConfig, events: MachineEvents): Promise<MachineHandle> {
   const module = await loadCoreModuleFromFile(coreWasmPath);
   const host = new NodeHost();
-  const m = await LocalMachine.create(module, resolveConfig(config), events, host, undefined, async (spec) => {
-    if (!spec.file) throw new Error('Node machines take disks as VHD files');
-    return openVhd(spec.file, spec.readOnly ? 'read' : 'read-write');
-  });
+  const m = await LocalMachine.create(module, resolveConfig(config), events, host, undefined, openFileDisk);
+  return nodeHandle(m, host);
+}
+
+/** Node hosts: resume a .pvsnap (see LocalMachine.resume); its disks are VHD files given in `opts.disks`. */
+export async function resumeNodeMachine(
+  coreWasmPath: string, file: Uint8Array, events: MachineEvents, opts: Omit<ResumeOptions, 'memory' | 'openDisk'> = {},
+): Promise<{ machine: MachineHandle; header: SnapshotHeader }> {
+  const module = await loadCoreModuleFromFile(coreWasmPath);
+  const host = new NodeHost();
+  const { machine, header } = await LocalMachine.resume(module, file, events, host, { ...opts, openDisk: openFileDisk });
+  return { machine: nodeHandle(machine, host), header };
+}
+
+function openFileDisk(spec: DiskSpec): Promise<BlockDevice> {
+  if (!spec.file) throw new Error('Node machines take disks as VHD files');
+  return openVhd(spec.file, spec.readOnly ? 'read' : 'read-write');
+}
+
+function nodeHandle(m: LocalMachine, host: NodeHost): MachineHandle {
   let running: Promise<StopReason> | null = null;
+  let closed = false;
+  const close = async () => {
+    if (closed) return;
+    closed = true;
+    await m.closeDisks();
+  };
   return {
-    run() {
-      if (!running) running = m.run().finally(async () => { running = null; await m.closeDisks(); });
+    run(opts?: RunOptions) {
+      if (closed) return Promise.resolve({ kind: 'error', message: 'this machine was released' } as StopReason);
+      // A machine stopped on request keeps its disks open and may run again; one that ended releases them.
+      if (!running) running = m.run(opts).then(async (r) => { if (r.kind !== 'stopped') await close(); return r; }).finally(() => { running = null; });
       return running;
     },
     async stop() {
@@ -50,13 +76,20 @@ export async function createNodeMachine(coreWasmPath: string, config: MachineCon
       host.notify();
       if (running) await running;
     },
+    snapshot(opts?: SnapshotOptions) {
+      return m.save(opts);
+    },
     sendInput(bytes: Uint8Array) {
       m.board.sendConsoleInput(bytes);
       host.notify();
     },
     async stats(): Promise<MachineStats> { return m.stats(); },
     async profile(everyInstructions: number): Promise<GuestProfile> { return m.profile(everyInstructions); },
-    dispose() { m.runner.requestStop(); host.notify(); },
+    dispose() {
+      m.runner.requestStop();
+      host.notify();
+      void (running ?? Promise.resolve()).then(close);
+    },
     [LOCAL]: m,
   } as MachineHandle;
 }

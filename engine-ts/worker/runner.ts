@@ -52,6 +52,10 @@ export class Runner {
   private guestStart = 0;
   /** Called when the guest triple-faults; return true if the machine was reset and should go on. */
   onTripleFault: (() => boolean) | null = null;
+  /** Work to do between two slices (a snapshot), with the vCPU stopped at an instruction boundary. */
+  private tasks: Array<() => Promise<void>> = [];
+  /** Stop once this many instructions have retired in all (exact; for lockstep tests and deterministic saves). */
+  stopAtInstruction: bigint | null = null;
 
   constructor(
     readonly board: Board,
@@ -60,6 +64,19 @@ export class Runner {
     private readonly sliceInstructions = 2_000_000,
   ) {
     board.onWake = () => host.wake?.();
+  }
+
+  /**
+   * Run `fn` with the vCPU stopped between two instructions: at once if the machine is not
+   * running, else at the end of the current slice, after which the run goes on.
+   */
+  betweenSlices<T>(fn: () => Promise<T>): Promise<T> {
+    if (!this.running) return fn();
+    return new Promise<T>((resolve, reject) => {
+      this.tasks.push(() => fn().then(resolve, reject));
+      this.board.vcpu.raisePending(MM.PEND_EXIT);
+      this.host.wake?.();
+    });
   }
 
   /** Ask the loop to stop soon (safe to call at any time). */
@@ -101,7 +118,9 @@ export class Runner {
     try {
       for (;;) {
         this.host.poll?.();
+        while (this.tasks.length) await this.tasks.shift()!();
         if (this.stopRequested) return { kind: 'stopped' };
+        if (this.stopAtInstruction !== null && this.board.vcpu.icount >= this.stopAtInstruction) return { kind: 'stopped' };
         if (this.board.exitCode !== null) return { kind: 'exit', code: this.board.exitCode };
         if (this.board.poweredOff) return { kind: 'poweroff' };
         if (this.board.resetRequested) return { kind: 'reset' };
@@ -112,7 +131,8 @@ export class Runner {
           continue;
         }
         const before = this.board.vcpu.icount;
-        const exit = this.board.runSlice(this.sliceInstructions);
+        const budget = this.stopAtInstruction === null ? this.sliceInstructions : Math.min(this.sliceInstructions, Number(this.stopAtInstruction - before));
+        const exit = this.board.runSlice(budget);
         this.account(Number(this.board.vcpu.icount - before));
         this.halted = exit === MM.EXIT_HALT;
         switch (exit) {
@@ -142,6 +162,8 @@ export class Runner {
   /** The vCPU waits for an interrupt: move guest time to the next event (pacing permitting). */
   private async idle(): Promise<void> {
     const next = this.board.nextEventTime();
+    // Never skip past an exact stop point (guest time and instructions are one count).
+    const cap = this.stopAtInstruction === null ? Infinity : Number(this.stopAtInstruction - this.board.vcpu.icount);
     if (next === Infinity) {
       // Nothing scheduled: only outside input (or a stop) can wake the guest.
       await this.host.idleWait(50);
@@ -154,10 +176,10 @@ export class Runner {
         await this.host.idleWait(Math.min(ahead / 1e6, 50));
         // Input may have arrived; jump only as far as wall time allows.
         const allowed = this.guestStart + (this.host.wallNow() - this.wallStart) * 1e6 - this.board.now();
-        if (allowed > 0) this.board.skipToNextEvent(allowed);
+        if (allowed > 0) this.board.skipToNextEvent(Math.min(allowed, cap));
         return;
       }
     }
-    this.board.skipToNextEvent();
+    this.board.skipToNextEvent(cap);
   }
 }

@@ -2,7 +2,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { BiosError, ConfigError, ImageError, createMachine, isMultiboot, parseBzImage, type StopReason } from '../../engine-ts/api/node';
+import {
+  BiosError, ConfigError, ImageError, SnapshotError, createMachine, isMultiboot, parseBzImage, readSnapshotHeader, resumeMachine,
+  type ImageRef, type MachineHandle, type StopReason,
+} from '../../engine-ts/api/node';
 import { diskCommand } from './disk';
 
 export interface CliIo {
@@ -22,6 +25,7 @@ commands:
   boot --kernel FILE [--initrd FILE] [--append CMDLINE] [--module FILE[=CMDLINE]]...
        [--mem MiB] [--until REGEX] [--timeout SECONDS] [--send TEXT] [--realtime] [--debug-ports]
        [--xen] [--console serial|hvc0] [--disk FILE.vhd]... [--pv-disk FILE.vhd]... [--nic MAC]...
+       [--save-at REGEX] [--save FILE.pvsnap]
       Boot a Linux bzImage (or a Multiboot v1 kernel, with modules) with the serial
       console (COM1) on stdin/stdout. A guest write of V to port 0xF4 exits with (V << 1) | 1.
       --xen      Xen HVM mode: the guest finds Xen and binds its PV drivers (implied by
@@ -31,6 +35,15 @@ commands:
       --until   exit 0 as soon as the console output matches REGEX
       --timeout exit 124 if nothing ended the run after SECONDS (wall clock)
       --send    type TEXT (then Enter) once a shell prompt appears
+      --save     with --save-at REGEX: save the machine to FILE.pvsnap when the console matches
+                 (with --until and no --save-at: just before it stops on the match)
+  resume FILE.pvsnap [--send TEXT]... [--until REGEX] [--timeout SECONDS] [--save-at REGEX --save FILE]
+       [--base FULL.pvsnap] [--kernel FILE] [--initrd FILE] [--disk FILE.vhd]... [--pv-disk FILE.vhd]... [--realtime]
+      Resume a saved machine where it was (its console as it was, then live). A delta needs its
+      --base; the guest images (for a reboot) are found by content among --kernel/--initrd and
+      the bundled Linux guest.
+  snapshot info [--json] FILE.pvsnap
+      What a snapshot holds: its machine, guest, size, and the console's last lines.
   disk create|info|convert|commit|compact|check ...
       VHD images in the spirit of qemu-img (pvlab disk --help for details).
 `;
@@ -124,10 +137,13 @@ export async function bootCommand(args: string[], io: CliIo, root: string): Prom
       nic: { type: 'string', multiple: true },
       realtime: { type: 'boolean' },
       'debug-ports': { type: 'boolean' },
+      save: { type: 'string' },
+      'save-at': { type: 'string' },
     },
   });
   if (positionals.length) throw new UsageError(`boot: unexpected argument ${positionals[0]}`);
   if (!values.kernel) throw new UsageError('boot: --kernel FILE is required');
+  const session = sessionOptions(values);
   const kernel = readFileArg(values.kernel, 'kernel', 256 << 20);
   const multiboot = isMultiboot(kernel);
   if (!multiboot) {
@@ -143,44 +159,13 @@ export async function bootCommand(args: string[], io: CliIo, root: string): Prom
   });
   if (modules.length && !multiboot) throw new UsageError('boot: --module needs a Multiboot kernel');
   const memoryMiB = values.mem !== undefined ? parseMemory(values.mem) : 128;
-  let until: RegExp | null = null;
-  if (values.until !== undefined) {
-    try { until = new RegExp(values.until); } catch (e) { throw new UsageError(`--until: ${(e as Error).message}`); }
-  }
-  const timeout = values.timeout !== undefined ? parseNumber(values.timeout, '--timeout') : 0;
   if (values.console !== undefined && values.console !== 'serial' && values.console !== 'hvc0') throw new UsageError('--console must be serial or hvc0');
   const pvDisks = values['pv-disk'] ?? [];
   const nics = values.nic ?? [];
   const xen = !!values.xen || pvDisks.length > 0 || nics.length > 0 || values.console === 'hvc0';
-  const disks = [
-    ...(values.disk ?? []).map((file) => ({ bus: 'ide' as const, file })),
-    ...pvDisks.map((file) => ({ bus: 'xen' as const, file })),
-  ];
-  for (const d of disks) {
-    let st: fs.Stats;
-    try { st = fs.statSync(d.file); } catch { throw new ImageError(`${d.file}: no such file`); }
-    if (!st.isFile()) throw new ImageError(`${d.file}: not a regular file`);
-  }
-  const sends = [...(values.send ?? [])];
-  let machine: Awaited<ReturnType<typeof createMachine>>;
-  let transcript = '';
-  let matched = false;
-  const prompt = /(^|\n)[^\n]*[#$] $/;
-  const onOutput = (b: Uint8Array) => {
-    io.stdout.write(b);
-    transcript += new TextDecoder().decode(b);
-    if (transcript.length > 1 << 20) transcript = transcript.slice(-(1 << 19));
-    if (until && !matched && until.test(transcript)) {
-      matched = true;
-      void machine.stop();
-    }
-    // Busybox's line editor queries the cursor (ESC[6n) after printing the prompt: ignore escapes.
-    if (sends.length && prompt.test(transcript.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, ''))) {
-      const text = sends.shift()!;
-      transcript = '';
-      machine.sendInput(new TextEncoder().encode(text + '\r'));
-    }
-  };
+  const disks = diskArgs(values.disk, pvDisks);
+  const out = consoleOutput(io);
+  let machine: MachineHandle;
   try {
     machine = await createMachine(path.join(root, 'engine-wasm/build/core.wasm'), {
       memoryMiB,
@@ -195,7 +180,7 @@ export async function bootCommand(args: string[], io: CliIo, root: string): Prom
       disks,
       nics: nics.map((mac) => ({ mac })),
     }, {
-      onConsole: onOutput,
+      onConsole: (b) => out.write(b),
       onDebug: (b) => { if (values['debug-ports']) io.stderr.write(b); },
       onPostCode: (c, p) => { if (values['debug-ports']) io.stderr.write(`POST 0x${p.toString(16)}: 0x${c.toString(16).padStart(2, '0')}\n`); },
     });
@@ -203,20 +188,210 @@ export async function bootCommand(args: string[], io: CliIo, root: string): Prom
     if (e instanceof ImageError) throw new ImageError(`${values.kernel}: ${e.message}`);
     throw e;
   }
+  return runSession(machine, io, session, out);
+}
+
+// ---- a console session: --send, --until, --timeout, --save-at/--save ----------------------
+
+interface SessionOptions {
+  until: RegExp | null;
+  sends: string[];
+  timeout: number;
+  saveAt: RegExp | null;
+  save: string | null;
+}
+
+function regexArg(v: string | undefined, what: string): RegExp | null {
+  if (v === undefined) return null;
+  try { return new RegExp(v); } catch (e) { throw new UsageError(`${what}: ${(e as Error).message}`); }
+}
+
+function sessionOptions(values: { until?: string; send?: string[]; timeout?: string; save?: string; 'save-at'?: string }): SessionOptions {
+  const o: SessionOptions = {
+    until: regexArg(values.until, '--until'),
+    sends: [...(values.send ?? [])],
+    timeout: values.timeout !== undefined ? parseNumber(values.timeout, '--timeout') : 0,
+    saveAt: regexArg(values['save-at'], '--save-at'),
+    save: values.save ?? null,
+  };
+  if (o.saveAt && !o.save) throw new UsageError('--save-at needs --save FILE.pvsnap');
+  if (o.save && !o.saveAt && !o.until) throw new UsageError('--save needs --save-at REGEX (or --until REGEX: it then saves when that matches)');
+  return o;
+}
+
+function diskArgs(ide: string[] | undefined, pv: string[] | undefined): Array<{ bus: 'ide' | 'xen'; file: string }> {
+  const disks = [...(ide ?? []).map((file) => ({ bus: 'ide' as const, file })), ...(pv ?? []).map((file) => ({ bus: 'xen' as const, file }))];
+  for (const d of disks) {
+    let st: fs.Stats;
+    try { st = fs.statSync(d.file); } catch { throw new ImageError(`${d.file}: no such file`); }
+    if (!st.isFile()) throw new ImageError(`${d.file}: not a regular file`);
+  }
+  return disks;
+}
+
+/** The console's bytes go to stdout and into a transcript the session watches. */
+interface ConsoleOut {
+  write(b: Uint8Array): void;
+  transcript: string;
+  /** The last 16 KiB, as the screen shows them (a snapshot keeps them). */
+  tail: string;
+  listener: (() => void) | null;
+}
+
+function consoleOutput(io: CliIo, seed = ''): ConsoleOut {
+  const dec = new TextDecoder();
+  const out: ConsoleOut = {
+    transcript: seed,
+    tail: seed.slice(-16384),
+    listener: null,
+    write(b) {
+      io.stdout.write(b);
+      const text = dec.decode(b, { stream: true });
+      out.transcript = (out.transcript + text).slice(-(1 << 19));
+      out.tail = (out.tail + text).slice(-16384);
+      out.listener?.();
+    },
+  };
+  return out;
+}
+
+async function runSession(machine: MachineHandle, io: CliIo, o: SessionOptions, out: ConsoleOut): Promise<number> {
+  let matched = false;
+  let saving: Promise<void> | null = null;
+  let saveError: string | null = null;
+  const prompt = /(^|\n)[^\n]*[#$] $/;
+  const save = (): Promise<void> => {
+    saving ??= machine.snapshot({ console: out.tail }).then((file) => {
+      fs.writeFileSync(o.save!, file);
+      io.stderr.write(`pvlab: saved ${o.save} (${(file.length / 2 ** 20).toFixed(1)} MiB)\n`);
+    }, (e: unknown) => { saveError = (e as Error).message; });
+    return saving;
+  };
+  const check = () => {
+    if (o.saveAt && !saving && o.saveAt.test(out.transcript)) void save();
+    if (o.until && !matched && o.until.test(out.transcript)) {
+      matched = true;
+      // With --save but no --save-at, the save happens here, before the machine stops.
+      void (o.save && !o.saveAt ? save() : Promise.resolve()).then(() => saving).then(() => machine.stop());
+    }
+    // Busybox's line editor queries the cursor (ESC[6n) after printing the prompt: ignore escapes.
+    if (o.sends.length && prompt.test(out.transcript.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, ''))) {
+      const text = o.sends.shift()!;
+      out.transcript = '';
+      machine.sendInput(new TextEncoder().encode(text + '\r'));
+    }
+  };
+  out.listener = check;
+  check(); // a resumed machine may sit at a prompt already
   let timedOut = false;
-  const timer = timeout > 0 ? setTimeout(() => { timedOut = true; void machine.stop(); }, timeout * 1000) : null;
+  const timer = o.timeout > 0 ? setTimeout(() => { timedOut = true; void machine.stop(); }, o.timeout * 1000) : null;
   try {
-    const code = await driveConsole(machine, io, until === null);
+    const code = await driveConsole(machine, io, o.until === null);
+    await saving;
+    if (saveError) { io.stderr.write(`pvlab: could not save ${o.save}: ${saveError}\n`); return 1; }
     if (matched) return 0;
-    if (timedOut) { io.stderr.write(`pvlab: timed out after ${timeout} s${until ? ` without matching ${until}` : ''}\n`); return 124; }
+    if (timedOut) { io.stderr.write(`pvlab: timed out after ${o.timeout} s${o.until ? ` without matching ${o.until}` : ''}\n`); return 124; }
     return code;
   } finally {
     if (timer) clearTimeout(timer);
   }
 }
 
+// ---- pvlab resume / pvlab snapshot info ------------------------------------------------------
+
+function readSnapshotArg(file: string): Uint8Array {
+  let st: fs.Stats;
+  try { st = fs.statSync(file); } catch { throw new ImageError(`${file}: no such file`); }
+  if (!st.isFile()) throw new ImageError(`${file}: not a regular file`);
+  if (st.size > 4 * 2 ** 30) throw new ImageError(`${file}: ${st.size} bytes is larger than any snapshot`);
+  return new Uint8Array(fs.readFileSync(file));
+}
+
+export async function resumeCommand(args: string[], io: CliIo, root: string): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      until: { type: 'string' },
+      timeout: { type: 'string' },
+      send: { type: 'string', multiple: true },
+      save: { type: 'string' },
+      'save-at': { type: 'string' },
+      base: { type: 'string' },
+      kernel: { type: 'string' },
+      initrd: { type: 'string' },
+      disk: { type: 'string', multiple: true },
+      'pv-disk': { type: 'string', multiple: true },
+      realtime: { type: 'boolean' },
+    },
+  });
+  if (positionals.length !== 1) throw new UsageError('resume: give one FILE.pvsnap');
+  const file = positionals[0];
+  const session = sessionOptions(values);
+  const snap = readSnapshotArg(file);
+  const base = values.base ? readSnapshotArg(values.base) : undefined;
+  // Guest images for a reboot: those given, else the bundled Linux guest's.
+  const candidates = [values.kernel, values.initrd, path.join(root, 'public/guests/linux/bzImage'), path.join(root, 'public/guests/linux/initrd.img')]
+    .filter((f): f is string => !!f && fs.existsSync(f));
+  const images = (ref: ImageRef) => {
+    for (const f of candidates) if (fs.statSync(f).size === ref.size) return new Uint8Array(fs.readFileSync(f));
+    return undefined;
+  };
+  let out = consoleOutput(io);
+  let r: Awaited<ReturnType<typeof resumeMachine>>;
+  try {
+    r = await resumeMachine(path.join(root, 'engine-wasm/build/core.wasm'), snap, { onConsole: (b) => out.write(b) }, {
+      base, images, disks: diskArgs(values.disk, values['pv-disk']), pacing: values.realtime ? 'realtime' : 'fast',
+    });
+  } catch (e) {
+    if (e instanceof SnapshotError) throw new ImageError(`${file}: ${e.message}`);
+    throw e;
+  }
+  // The screen as it was, then the session goes on from there.
+  io.stdout.write(r.header.console);
+  out = Object.assign(out, { transcript: r.header.console, tail: r.header.console.slice(-16384) });
+  return runSession(r.machine, io, session, out);
+}
+
+export async function snapshotCommand(args: string[], io: CliIo): Promise<number> {
+  const [sub, ...rest] = args;
+  if (sub !== 'info') throw new UsageError('snapshot: the subcommand is info (pvlab snapshot info [--json] FILE.pvsnap)');
+  const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { json: { type: 'boolean' } } });
+  if (positionals.length !== 1) throw new UsageError('snapshot info: give one FILE.pvsnap');
+  const file = positionals[0];
+  const bytes = readSnapshotArg(file);
+  let info: Awaited<ReturnType<typeof readSnapshotHeader>>;
+  try {
+    info = await readSnapshotHeader(bytes);
+  } catch (e) {
+    if (e instanceof SnapshotError) throw new ImageError(`${file}: ${e.message}`);
+    throw e;
+  }
+  const h = info.header;
+  if (values.json) {
+    io.stdout.write(JSON.stringify({ sha256: info.sha256, size: bytes.length, ...h }, null, 2) + '\n');
+    return 0;
+  }
+  const c = h.config;
+  const pages = h.blocks.filter((b) => b.kind === 'pages');
+  const lines = [
+    `file:      ${file} (${(bytes.length / 2 ** 20).toFixed(2)} MiB, sha256 ${info.sha256})`,
+    `format:    ${h.format} (saved by ${h.engine}, vCPU layout ${h.mapVersion})`,
+    `kind:      ${h.base ? `delta against ${h.base}` : 'full snapshot'}`,
+    `machine:   ${c.memoryMiB} MiB, ${c.xen ? 'Xen PV devices' : 'emulated devices'}, ${c.disks.length} disk(s), ${c.nics.length} NIC(s), pacing ${c.pacing}`,
+    `guest:     ${c.guest.kind}${c.guest.name ? ` "${c.guest.name}"` : ''}${c.guest.cmdline ? `, command line: ${c.guest.cmdline}` : ''}`,
+    ...c.guest.images.map((im) => `           ${im.role} ${im.size} bytes, sha256 ${im.sha256}`),
+    `saved at:  guest time ${(h.guestNs / 1e9).toFixed(3)} s, cycle ${h.icount}`,
+    `memory:    ${pages.length} page blocks, ${(pages.reduce((a, b) => a + b.rawLength, 0) / 2 ** 20).toFixed(1)} MiB raw, ${(pages.reduce((a, b) => a + b.length, 0) / 2 ** 20).toFixed(1)} MiB compressed`,
+    'console (last lines):',
+    ...h.console.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '').split(/\r?\n/).slice(-6).map((l) => `  | ${l}`),
+  ];
+  io.stdout.write(lines.join('\n') + '\n');
+  return 0;
+}
+
 /** Connect stdin to the guest console until the machine stops; returns the exit code. */
-async function driveConsole(machine: Awaited<ReturnType<typeof createMachine>>, io: CliIo, eofSendsCtrlD = true): Promise<number> {
+async function driveConsole(machine: MachineHandle, io: CliIo, eofSendsCtrlD = true): Promise<number> {
   const stdin = io.stdin;
   const tty = !!stdin.isTTY && typeof stdin.setRawMode === 'function';
   if (tty) stdin.setRawMode!(true);
@@ -254,6 +429,8 @@ export async function main(args: string[], io: CliIo = process as unknown as Cli
     switch (cmd) {
       case 'run': return await runCommand(rest, io, root);
       case 'boot': return await bootCommand(rest, io, root);
+      case 'resume': return await resumeCommand(rest, io, root);
+      case 'snapshot': return await snapshotCommand(rest, io);
       case 'disk': return await diskCommand(rest, { stdout: (s) => io.stdout.write(s), stderr: (s) => io.stderr.write(s) });
       case undefined: case '-h': case '--help': case 'help':
         io.stdout.write(USAGE);

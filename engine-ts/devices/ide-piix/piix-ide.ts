@@ -195,6 +195,11 @@ export class PiixIde extends PciConfigFunction {
     return this.queue.hostReady();
   }
 
+  /** Finish every disk operation now (before a snapshot; see HostIoQueue.drainNow). */
+  quiesce(): Promise<void> {
+    return this.queue.drainNow();
+  }
+
   /** No disk operation is queued: the device can be saved. */
   get ioIdle(): boolean {
     return this.queue.idle;

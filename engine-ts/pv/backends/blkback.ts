@@ -161,6 +161,15 @@ export class BlkBack extends XenbusBackend implements Stateful {
     return this.queue.hostReady();
   }
 
+  /** Answer every request taken from the ring now (before a snapshot; see HostIoQueue.drainNow). */
+  async quiesce(): Promise<void> {
+    for (let n = 0; !this.idle; n++) {
+      if (n > 10_000) throw new Error(`${this.backendPath}: requests keep coming while it drains`);
+      await Promise.all([...this.pending]);
+      await this.queue.drainNow();
+    }
+  }
+
   // ---- negotiation ----------------------------------------------------------------------
 
   protected publishFeatures(): void {
