@@ -125,22 +125,24 @@ export function PUSH_Sw16(s: u32): void { push16(segSel(s)); }
 // A 32-bit push of a segment register writes only the low 16 bits on P6-class CPUs.
 export function PUSH_Sw32(s: u32): void {
   const sp = stack32 ? reg32(ESP) - 4 : (reg16(ESP) - 4) & 0xffff;
+  segWrite(SS, sp, 4); // the whole slot must be within the limit before anything is written
+  if (fault) return;
   writeV16(SS, sp, segSel(s));
   if (fault) return;
-  if (!segWriteOk(sp)) return;
   if (stack32) setReg32(ESP, sp); else setReg16(ESP, sp);
 }
-function segWriteOk(sp: u32): bool { segWrite(SS, sp, 4); return !fault; }
-export function POP_Sw16(s: u32): void {
-  const v = peek16(0); if (fault) return;
-  if (!loadSeg(s, v)) return;
-  adjustSP(2);
-  if (s == SS) setShadow(2);
-}
-export function POP_Sw32(s: u32): void {
-  const v = peek32(0); if (fault) return;
+export function POP_Sw16(s: u32): void { popSeg(s, 2); }
+export function POP_Sw32(s: u32): void { popSeg(s, 4); }
+/**
+ * POP ES/SS/DS/FS/GS: the stack pointer is incremented in the stack size of the SS the
+ * value was popped from, even when the popped selector is a new SS of the other size
+ * (SDM Vol. 2B POP: the operation reads and updates SP/ESP per the old SS.B).
+ */
+function popSeg(s: u32, size: u32): void {
+  const v = size == 4 ? peek32(0) : peek16(0); if (fault) return;
+  const big = stack32, esp = reg32(ESP);
   if (!loadSeg(s, v & 0xffff)) return;
-  adjustSP(4);
+  if (big) setReg32(ESP, esp + size); else setReg16(ESP, (esp + size) & 0xffff);
   if (s == SS) setShadow(2);
 }
 export function PUSH_Ev16(): void { const v = readE16(); if (!fault) push16(v); }

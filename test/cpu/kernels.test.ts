@@ -5,7 +5,7 @@ import { createMachine } from '../../engine-ts/api/node';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
 const dir = path.join(root, 'public/guests/cpu-tests');
-const kernels = ['gates', 'tasks', 'paging', 'v86', 'misc', 'x87'];
+const kernels = ['gates', 'tasks', 'paging', 'v86', 'misc', 'x87', 'stack'];
 
 /** Boot a CPU test kernel (Multiboot) headless; returns its port-0xE9 report and exit status. */
 async function runKernel(name: string): Promise<{ report: string; code: number | null }> {
