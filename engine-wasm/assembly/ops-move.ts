@@ -32,9 +32,11 @@ import { fpuWaitCheck } from './fpu';
 @inline export function MOV_GbEb(): void { const v = readE8(); if (!fault) setReg8(regField(), v); }
 @inline export function MOV_GvEv16(): void { const v = readE16(); if (!fault) setReg16(regField(), v); }
 @inline export function MOV_GvEv32(): void { const v = readE32(); if (!fault) setReg32(regField(), v); }
-@inline export function MOV_EbIb(): void { const i = fetch8(); if (!fault) writeE8(i); }
-@inline export function MOV_EvIv16(): void { const i = fetch16(); if (!fault) writeE16(i); }
-@inline export function MOV_EvIv32(): void { const i = fetch32(); if (!fault) writeE32(i); }
+// C6/C7 (group 11): only /0 is MOV; the other reg values are reserved and raise #UD on a
+// P6-class CPU (SDM Vol. 2, opcode map table A-6; /7 is XABORT/XBEGIN only with RTM).
+@inline export function MOV_EbIb(): void { if (modrm & 0x38) { raiseUD(); return; } const i = fetch8(); if (!fault) writeE8(i); }
+@inline export function MOV_EvIv16(): void { if (modrm & 0x38) { raiseUD(); return; } const i = fetch16(); if (!fault) writeE16(i); }
+@inline export function MOV_EvIv32(): void { if (modrm & 0x38) { raiseUD(); return; } const i = fetch32(); if (!fault) writeE32(i); }
 @inline export function MOV_ZbIb(r: u32): void { const i = fetch8(); if (!fault) setReg8(r, i); }
 @inline export function MOV_ZvIv16(r: u32): void { const i = fetch16(); if (!fault) setReg16(r, i); }
 @inline export function MOV_ZvIv32(r: u32): void { const i = fetch32(); if (!fault) setReg32(r, i); }
@@ -148,7 +150,9 @@ function popSeg(s: u32, size: u32): void {
 export function PUSH_Ev16(): void { const v = readE16(); if (!fault) push16(v); }
 export function PUSH_Ev32(): void { const v = readE32(); if (!fault) push32(v); }
 // POP Ev: the address is computed after ESP is incremented (SDM: POP).
+// 8F (group 1A): only /0 is POP; the other reg values raise #UD (SDM Vol. 2, table A-6).
 export function POP_Ev16(): void {
+  if (modrm & 0x38) { raiseUD(); return; }
   const v = peek16(0); if (fault) return;
   const old = reg32(ESP);
   adjustSP(2);
@@ -157,6 +161,7 @@ export function POP_Ev16(): void {
   if (fault) setReg32(ESP, old);
 }
 export function POP_Ev32(): void {
+  if (modrm & 0x38) { raiseUD(); return; }
   const v = peek32(0); if (fault) return;
   const old = reg32(ESP);
   adjustSP(4);
