@@ -24,6 +24,8 @@ import { buildAcpiTables, type AcpiPciRoute } from '../devices/acpi/acpi-tables'
 import { i440fxSwizzle } from '../devices/pci/pci-bus';
 import { XenHost } from './xen-host';
 import { PiixIde } from '../devices/ide-piix/piix-ide';
+import { FwCfg, e820File } from '../devices/fw-cfg/fw-cfg';
+import { buildE820 } from './loaders/linux';
 
 /** The x86 core's entry points (engine-ts/worker instantiates it). */
 export interface CpuCore {
@@ -131,6 +133,7 @@ export class Board {
   readonly com1: Uart16550;
   readonly com2: Uart16550;
   readonly debug: DebugPorts;
+  readonly fwCfg: FwCfg;
   readonly acpiPm: AcpiPm;
   readonly ide: PiixIde;
   readonly xen: XenHost | null = null;
@@ -242,6 +245,9 @@ export class Board {
       },
     });
     if (options.debugPorts !== false) this.debug.register(this.ports);
+    // QEMU's firmware configuration ports: QEMU-style test kernels read the CPU count and RAM size there.
+    this.fwCfg = new FwCfg({ ramBytes: options.ramBytes, cpus: 1, memory: this.ram, files: [{ name: 'etc/e820', data: e820File(buildE820(options.ramBytes)) }] });
+    this.fwCfg.register(this.ports);
     this.acpiPm = new AcpiPm(this.clock, {
       sci: this.isaIrq(SCI_IRQ, 'acpi-sci'),
       onSleep: (typ) => {
