@@ -12,7 +12,7 @@
 //
 // Bump MAP_VERSION whenever an offset or meaning changes (snapshots record it).
 
-export const MAP_VERSION: u32 = 1;
+export const MAP_VERSION: u32 = 2;
 
 export const WASM_PAGE: u32 = 65536;
 
@@ -162,6 +162,7 @@ export const PEND_EXIT: u32 = 4; // the host wants run() to return soon (EXIT_RE
 export const PEND_INIT: u32 = 8; // INIT IPI latched (SMP)
 export const PEND_SIPI: u32 = 16; // startup IPI latched; vector in R_SIPI_VECTOR
 export const PEND_TF: u32 = 32; // EFLAGS.TF is set: single-step traps are checked
+export const PEND_DBG: u32 = 64; // DR7 enables a breakpoint: each instruction is checked (core-owned, like PEND_TF)
 export const R_SIPI_VECTOR: u32 = 0x1e4;
 /** 1 while an NMI handler runs (NMIs blocked until the next IRET). */
 export const R_NMI_BLOCKED: u32 = 0x1e8;

@@ -4,6 +4,7 @@
 // switches (16- and 32-bit TSS), and the I/O permission check.
 // Reference: Intel SDM Vol. 2 (JMP, CALL, RET, INT n, IRET pseudo-code) and Vol. 3A ch. 5-7.
 
+import { dbgIo, dbgCheckIo } from './debug';
 import {
   R_GDTR_BASE, R_GDTR_LIMIT, R_IDTR_BASE, R_IDTR_LIMIT, R_CR3, R_EFLAGS, R_LAST_EXC, R_LAST_EXC_CODE,
   R_LAST_EXC_EIP, R_EXC_COUNT, R_CR0, R_INT_SHADOW, R_NMI_BLOCKED,
@@ -807,6 +808,11 @@ function taskLoadData(seg: u32, sel: u32): bool {
 // ---- I/O permission ---------------------------------------------------------------------------
 /** May the current code access ports [port, port+size)? Raises #GP(0) if not. */
 export function ioAllowed(port: u32, size: u32): bool {
+  if (!ioPermitted(port, size)) return false;
+  if (dbgIo) dbgCheckIo(port, size); // an I/O breakpoint (CR4.DE) traps after the instruction
+  return true;
+}
+function ioPermitted(port: u32, size: u32): bool {
   if (!protMode) return true;
   const iopl = (getEflags() & FLAG_IOPL) >> 12;
   if (!v86Mode && cpl <= iopl) return true;
