@@ -231,7 +231,9 @@ function enter(op32: bool): void {
   sp = stack32 ? sp - sz : (sp - sz) & 0xffff;
   if (op32) writeV32(SS, sp, bp); else writeV16(SS, sp, bp & 0xffff);
   if (fault) return;
-  const frame = sp;
+  // With a 32-bit operand on a 16-bit stack the frame pointer is the whole ESP after the push
+  // (its upper half kept), as the host CPU does (tools/difftest/stack16.ts), not zero-extended SP.
+  const frame = op32 && !stack32 ? (reg32(ESP) & 0xffff0000) | sp : sp;
   if (level > 0) {
     let tbp = stack32 ? bp : bp & 0xffff;
     for (let i: u32 = 1; i < level; i++) {
