@@ -2,6 +2,7 @@
 
 import { RAM_BASE, R_INT_SHADOW, R_EFLAGS, MEMT_RAM } from '../memory-map';
 import {
+  vmeActive, pviActive, cr4, CR4_VME,
   cpu, tlb, modrm, fault, eip, setEip, instrEip, opsize32, adsize32, prefixes, PFX_REP, PFX_REPNE,
   cpl, protMode, v86Mode, stack32, raise, raiseGP, raiseUD, EXC_BR, EXC_UD, EXC_NM, EXC_OF, EXC_BP, EXC_DB,
   reg8, setReg8, reg16, setReg16, reg32, setReg32, EAX, ECX, EDX, EBX, ESP, EBP, ESI, EDI,
@@ -17,7 +18,7 @@ import {
   push16, push32, pushV, pop16, pop32, popV, pushFast32, popFast32, hostRead, peek16, peek32, adjustSP, readEA16, readEA32,
 } from './decode';
 import { readLin8, readLin16, readLin32, writeLin8, writeLin16, writeLin32, TLB_VALID, TLB_RAM, TLB_SUP_W, TLB_USER_W, TLB_USER_R } from './mmu';
-import { loadSeg, farTransfer, farReturn, iret, deliverInterrupt, INT_SOFT, INT_SOFT_EXC, INT_ICEBP, ioAllowed } from './system';
+import { loadSeg, farTransfer, farReturn, iret, deliverInterrupt, INT_SOFT, INT_SOFT_EXC, INT_ICEBP, ioAllowed, intRedirected, v86Redirect, vmeFlags16, vmeLoadFlags } from './system';
 import { alu, ALU_CMP } from './ops-alu';
 import { syncNow, endChunk } from './steps';
 import { fpuWaitCheck } from './fpu';
@@ -369,6 +370,11 @@ function incDec(a: u32, msb: u32, dec: bool): u32 { return incDecFlags(a, msb, d
 // INT n / INT3 / INTO / INT1 / BOUND
 export function INT_Ib(): void {
   const v = fetch8(); if (fault) return;
+  if (v86Mode && (cr4() & CR4_VME)) {
+    // VME: the TSS's interrupt redirection bitmap decides (SDM Vol. 3B §20.3.3, table 20-2).
+    const r = intRedirected(v); if (fault) return;
+    if (r) { v86Redirect(v); return; }
+  }
   if (v86Mode && ((getEflags() & FLAG_IOPL) >> 12) != 3) { raiseGP(0); return; }
   deliverInterrupt(v, INT_SOFT, false, 0, eip);
 }
@@ -413,11 +419,18 @@ export function CLD(): void { setFlagBits(FLAG_DF, false); }
 export function STD(): void { setFlagBits(FLAG_DF, true); }
 function iopl(): u32 { return (load<u32>(cpu + R_EFLAGS) & FLAG_IOPL) >> 12; }
 export function CLI(): void {
-  if (protMode && (v86Mode ? iopl() != 3 : cpl > iopl())) { raiseGP(0); return; }
+  if (protMode && (v86Mode ? iopl() != 3 : cpl > iopl())) {
+    if (vmeActive() || pviActive()) { setFlagBits(FLAG_VIF, false); return; }
+    raiseGP(0); return;
+  }
   setFlagBits(FLAG_IF, false);
 }
 export function STI(): void {
-  if (protMode && (v86Mode ? iopl() != 3 : cpl > iopl())) { raiseGP(0); return; }
+  if (protMode && (v86Mode ? iopl() != 3 : cpl > iopl())) {
+    // VME/PVI: set VIF, unless an interrupt is pending for the monitor (VIP): then #GP(0).
+    if ((vmeActive() || pviActive()) && !(load<u32>(cpu + R_EFLAGS) & FLAG_VIP)) { setFlagBits(FLAG_VIF, true); return; }
+    raiseGP(0); return;
+  }
   if (!(load<u32>(cpu + R_EFLAGS) & FLAG_IF)) setShadow(1);
   setFlagBits(FLAG_IF, true);
 }
@@ -428,7 +441,11 @@ export function SAHF(): void {
 }
 export function LAHF(): void { setReg8(4, getEflags() & 0xff); }
 export function PUSHF16(): void {
-  if (v86Mode && iopl() != 3) { raiseGP(0); return; }
+  if (v86Mode && iopl() != 3) {
+    if (!vmeActive()) { raiseGP(0); return; }
+    push16(vmeFlags16()); // VME: IF shows VIF, IOPL shows 3
+    return;
+  }
   push16(getEflags() & 0xffff);
 }
 export function PUSHF32(): void {
@@ -436,7 +453,13 @@ export function PUSHF32(): void {
   push32(getEflags() & 0x00fcffff); // VM and RF read as 0
 }
 export function POPF16(): void {
-  if (v86Mode && iopl() != 3) { raiseGP(0); return; }
+  if (v86Mode && iopl() != 3) {
+    if (!vmeActive()) { raiseGP(0); return; }
+    const v = peek16(0); if (fault) return;
+    if (!vmeLoadFlags(v)) return;
+    adjustSP(2);
+    return;
+  }
   const v = peek16(0); if (fault) return;
   adjustSP(2);
   writeFlags(v, 0xffff);

@@ -228,7 +228,6 @@ export function MOV_CdRd(): void {
     case 3: store<u32>(cpu + R_CR3, v); tlbFlushAll(true); return;
     case 4: {
       if (v & ~CR4_VALID) { raiseGP(0); return; }
-      if (v & (CR4_VME | CR4_PVI)) { raiseGP(0); return; } // VME is not implemented (CPUID says so)
       const old = cr4();
       store<u32>(cpu + R_CR4, v);
       if ((old ^ v) & (CR4_PAE | CR4_PSE | CR4_PGE)) tlbFlushAll(false);
@@ -371,6 +370,7 @@ export function WRMSR(): void {
 // An i686-class (family 6) processor that reports exactly what this core implements.
 const FEAT_EDX: u32 =
   (1 << 0) | // FPU
+  (1 << 1) | // VME (CR4.VME and CR4.PVI: virtual interrupt flags, INT n redirection)
   (1 << 2) | // DE (CR4.DE and DR4/DR5 aliasing)
   (1 << 3) | // PSE
   (1 << 4) | // TSC
