@@ -22,6 +22,7 @@ import { loadSeg, farTransfer, farReturn, iret, deliverInterrupt, INT_SOFT, INT_
 import { alu, ALU_CMP } from './ops-alu';
 import { syncNow, endChunk } from './steps';
 import { fpuWaitCheck } from './fpu';
+import { dbgHit } from './debug';
 
 @external("env", "ioRead") declare function hostIoRead(port: u32, size: u32): u32;
 @external("env", "ioWrite") declare function hostIoWrite(port: u32, size: u32, value: u32): void;
@@ -484,6 +485,8 @@ function writeFlags(v: u32, width: u32): void {
 }
 
 // ---- string instructions ------------------------------------------------------------------------
+// A REP loop also stops after an iteration that hit a data or I/O breakpoint: the #DB trap
+// then comes between iterations, with EIP still at the instruction (SDM Vol. 3B §18.3.1.2).
 const REP_CHUNK: u32 = 0x4000; // iterations before an interrupt window
 
 @inline function siOff(): u32 { return adsize32 ? reg32(ESI) : reg16(ESI); }
@@ -528,7 +531,7 @@ export function MOVS(size: u32): void {
   if (n == 0) return;
   const d = delta(size);
   let budget = REP_CHUNK;
-  while (n != 0 && budget != 0) {
+  while (n != 0 && budget != 0 && dbgHit == 0) {
     // Bulk path: forward, both sides in RAM, no overlap hazard within the block.
     if (d == size && size <= 4) {
       const so = siOff(), dof = diOff();
@@ -568,7 +571,7 @@ export function STOS(size: u32): void {
   if (n == 0) return;
   const d = delta(size);
   let budget = REP_CHUNK;
-  while (n != 0 && budget != 0) {
+  while (n != 0 && budget != 0 && dbgHit == 0) {
     if (d == size) {
       const dof = diOff();
       let cnt = n < budget ? n : budget;
@@ -600,7 +603,7 @@ export function LODS(size: u32): void {
   if (isRep()) { n = counter(); if (n == 0) return; }
   const d = delta(size);
   let budget = REP_CHUNK;
-  while (n != 0 && budget != 0) {
+  while (n != 0 && budget != 0 && dbgHit == 0) {
     const v = readSz(src, siOff(), size); if (fault) return;
     if (size == 1) setReg8(0, v); else if (size == 2) setReg16(EAX, v); else setReg32(EAX, v);
     advSI(d); n--; budget--;
@@ -624,7 +627,7 @@ export function CMPS(size: u32): void {
   if (n == 0) return;
   const repz = (prefixes & PFX_REP) != 0;
   let budget = REP_CHUNK;
-  while (n != 0 && budget != 0) {
+  while (n != 0 && budget != 0 && dbgHit == 0) {
     const a = readSz(src, siOff(), size); if (fault) return;
     const b = readSz(ES, diOff(), size); if (fault) return;
     alu(ALU_CMP, a, b, msb);
@@ -648,7 +651,7 @@ export function SCAS(size: u32): void {
   if (n == 0) return;
   const repz = (prefixes & PFX_REP) != 0;
   let budget = REP_CHUNK;
-  while (n != 0 && budget != 0) {
+  while (n != 0 && budget != 0 && dbgHit == 0) {
     const b = readSz(ES, diOff(), size); if (fault) return;
     alu(ALU_CMP, a, b, msb);
     advDI(d); n--; setCounter(n); budget--;
@@ -688,7 +691,7 @@ export function INS(size: u32): void {
   if (isRep()) { n = counter(); if (n == 0) return; }
   const d = delta(size);
   let budget = REP_CHUNK;
-  while (n != 0 && budget != 0) {
+  while (n != 0 && budget != 0 && dbgHit == 0) {
     // Check the destination before reading the port (a port read can have side effects).
     segWrite(ES, diOff(), size); if (fault) return;
     syncNow();
@@ -707,7 +710,7 @@ export function OUTS(size: u32): void {
   if (isRep()) { n = counter(); if (n == 0) return; }
   const d = delta(size);
   let budget = REP_CHUNK;
-  while (n != 0 && budget != 0) {
+  while (n != 0 && budget != 0 && dbgHit == 0) {
     const v = readSz(src, siOff(), size); if (fault) return;
     syncNow();
     hostIoWrite(port, size, v);

@@ -94,9 +94,10 @@ bp_insn:
         mov     edi, wvar - 8
         mov     ecx, 4
         xor     eax, eax
-        rep stosd
-        cmp     dword [db_n], 0
-        CHECK   a, "write breakpoint: REP STOSD over the range fires"
+.rep:   rep stosd
+        CHECK_EQ "write breakpoint: REP STOSD over the range fires once", [db_n], 1
+        CHECK_EQ "write breakpoint: REP STOSD traps between iterations (EIP at the instruction)", [db_eip], .rep
+        CHECK_EQ "write breakpoint: REP STOSD then finishes", ecx, 0
         DR6_BITS
         CHECK_EQ "write breakpoint: REP STOSD sets DR6.B1", eax, 2
         DISARM
