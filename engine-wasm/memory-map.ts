@@ -12,7 +12,7 @@
 //
 // Bump MAP_VERSION whenever an offset or meaning changes (snapshots record it).
 
-export const MAP_VERSION: u32 = 2;
+export const MAP_VERSION: u32 = 3;
 
 export const WASM_PAGE: u32 = 65536;
 
@@ -162,6 +162,7 @@ export const PEND_EXIT: u32 = 4; // the host wants run() to return soon (EXIT_RE
 export const PEND_INIT: u32 = 8; // INIT IPI latched (SMP)
 export const PEND_SIPI: u32 = 16; // startup IPI latched; vector in R_SIPI_VECTOR
 export const PEND_TF: u32 = 32; // EFLAGS.TF is set: single-step traps are checked
+export const PEND_DBG: u32 = 64; // DR7 enables a breakpoint: each instruction is checked (core-owned, like PEND_TF)
 export const R_SIPI_VECTOR: u32 = 0x1e4;
 /** 1 while an NMI handler runs (NMIs blocked until the next IRET). */
 export const R_NMI_BLOCKED: u32 = 0x1e8;
@@ -169,8 +170,8 @@ export const R_NMI_BLOCKED: u32 = 0x1e8;
 export const R_CPUID_FLAGS: u32 = 0x1ec;
 export const CPUIDF_APIC: u32 = 1; // a local APIC is present (CPUID.1:EDX.APIC)
 export const CPUIDF_HYPERVISOR: u32 = 2; // report the hypervisor bit and leaves 0x40000000+ (answered by the host)
-/** 1: a single-step trap deferred past a MOV SS / POP SS shadow fires after the next instruction. */
-export const R_STEP_TRAP: u32 = 0x1f0;
+/** DR6 bits of a #DB trap deferred past a MOV SS / POP SS shadow (0: none); it fires after the next instruction. */
+export const R_DEFERRED_DB: u32 = 0x1f0;
 
 // MODE_* bits of R_MODE
 export const MODE_PROT: u32 = 1; // CR0.PE

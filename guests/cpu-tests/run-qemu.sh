@@ -15,11 +15,15 @@ command -v qemu-system-i386 >/dev/null || { echo "qemu-system-i386 not found (De
 # global TLB entries on a CR3 write (allowed: a TLB may drop entries at any time); its
 # #PF error code for a reserved-bit fault has P=0 where the SDM says P=1. Its x87 keeps
 # no last opcode, no FIP in FXSAVE, raises no DE for denormal loads and has no stack
-# overflow/underflow detection (register tags are not checked).
+# overflow/underflow detection (register tags are not checked). Its debug registers have no
+# general detect (DR7.GD) and report one B bit in DR6 when one access hits two breakpoints.
+# TCG has no virtual-8086 mode extensions (CR4.VME).
 declare -A QUIRKS=(
   [gates]="no-seg-limits"
   [paging]="no-global-tlb rsvd-no-p"
   [x87]="no-fpu-opcode no-fxsave-fip no-fpu-de no-fpu-stack-faults"
+  [debug]="one-db-bit no-dr7-gd"
+  [v86]="no-vme"
 )
 # Extra CPU flags so that optional checks run (NX needs CPUID 0x80000001 EDX bit 20).
 declare -A CPU_FLAGS=(
