@@ -17,6 +17,7 @@ import { ConfigError, resolveConfig, type DiskSpec as DiskSpecT } from '../confi
 import { captureMachine, diffPages, applyDelta, restoreMachine } from '../snapshot/capture';
 import { ENGINE, FORMAT_VERSION, SnapshotError, decodeSnapshot, encodeSnapshot, type SavedConfig, type Snapshot, type SnapshotHeader } from '../snapshot/format';
 import { findImages, machineConfigOf, savedConfig, type ImageSource } from '../snapshot/config';
+import { upgradeVcpuBlock } from '../snapshot/vcpu-upgrades';
 
 /** How to resume a snapshot (see LocalMachine.resume). */
 export interface ResumeOptions {
@@ -103,8 +104,7 @@ export class LocalMachine {
   ): Promise<{ machine: LocalMachine; header: SnapshotHeader }> {
     const snap = await decodeSnapshot(file);
     const header = snap.header;
-    if (header.mapVersion !== MM.MAP_VERSION)
-      throw new SnapshotError(`this snapshot's vCPU layout is version ${header.mapVersion}; this pvlab reads version ${MM.MAP_VERSION} (no upgrade step is known)`);
+    for (const block of snap.vcpus) upgradeVcpuBlock(block, header.mapVersion);
     let pages = snap.pages;
     if (header.base) {
       if (!opts.base) throw new SnapshotError(`this snapshot is a delta; it needs its base snapshot (SHA-256 ${header.base.slice(0, 12)}…)`);
@@ -118,7 +118,12 @@ export class LocalMachine {
     // The guest images matter only for a reboot: they are looked for then (carried ones are at hand).
     const carried = header.config.guest.images.map((_, i) => snap.images.get(i));
     const config = machineConfigOf(header.config, carried, opts.disks);
-    const resolved = resolveConfig({ ...config, pacing: opts.pacing ?? config.pacing });
+    let resolved: ResolvedConfig;
+    try {
+      resolved = resolveConfig({ ...config, pacing: opts.pacing ?? config.pacing });
+    } catch (e) {
+      throw e instanceof ConfigError ? new SnapshotError(`the snapshot describes a machine that cannot be built: ${e.message}`) : e;
+    }
     const machine = await LocalMachine.create(module, resolved, events, host, opts.memory, opts.openDisk, { ...snap, pages });
     if (carried.some((c) => !c)) machine.reboot = { saved: header.config, embedded: snap.images, images: opts.images };
     return { machine, header };
