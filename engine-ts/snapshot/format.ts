@@ -199,7 +199,7 @@ function checkHeader(raw: unknown): SnapshotHeader {
     throw new SnapshotError(`the snapshot header is damaged: ${(e as Error).message}`);
   }
   const pages = pagesOf(header.config);
-  const seen = new Set<number>();
+  const seen = { pages: new Set<number>(), zero: new Set<number>() };
   let states = 0;
   const vcpus = new Set<number>();
   for (const [i, b] of header.blocks.entries()) {
@@ -223,8 +223,8 @@ function checkHeader(raw: unknown): SnapshotHeader {
       case 'zero':
         if (b.count < 1 || b.first + b.count > pages) throw new SnapshotError(`${where} covers pages ${b.first}..${b.first + b.count - 1}, outside the machine's ${pages} pages`);
         for (let p = b.first; p < b.first + b.count; p++) {
-          if (seen.has(p)) throw new SnapshotError(`${where} covers page ${p} twice`);
-          seen.add(p);
+          if (seen[b.kind].has(p)) throw new SnapshotError(`${where} covers page ${p} twice`);
+          seen[b.kind].add(p);
         }
         if (b.kind === 'zero' && !header.base) throw new SnapshotError(`${where}: zero-page lists belong in deltas only`);
         if (b.rawLength > Math.ceil(b.count / 8) + (b.kind === 'pages' ? b.count * PAGE : 0)) throw new SnapshotError(`${where} declares more bytes than its pages can hold`);
@@ -294,6 +294,7 @@ export async function decodeSnapshot(file: Uint8Array): Promise<Snapshot & { sha
   } catch (e) {
     throw e instanceof SnapshotError ? e : new SnapshotError((e as Error).message);
   }
+  for (const p of snap.zeroPages) if (snap.pages.has(p)) throw new SnapshotError(`the snapshot lists page ${p} both as data and as zero`);
   return snap;
 }
 

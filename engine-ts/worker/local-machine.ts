@@ -16,7 +16,7 @@ export type DiskOpener = (spec: DiskSpec) => Promise<BlockDevice>;
 import { ConfigError, resolveConfig, type DiskSpec as DiskSpecT } from '../config/machine';
 import { captureMachine, diffPages, applyDelta, restoreMachine } from '../snapshot/capture';
 import { ENGINE, FORMAT_VERSION, SnapshotError, decodeSnapshot, encodeSnapshot, type SavedConfig, type Snapshot, type SnapshotHeader } from '../snapshot/format';
-import { findImages, machineConfigOf, savedConfig, type ImageSource } from '../snapshot/config';
+import { findImages, machineConfigOf, sameMachine, savedConfig, type ImageSource } from '../snapshot/config';
 import { upgradeVcpuBlock } from '../snapshot/vcpu-upgrades';
 
 /** How to resume a snapshot (see LocalMachine.resume). */
@@ -111,7 +111,7 @@ export class LocalMachine {
       const base = await decodeSnapshot(opts.base);
       if (base.sha256 !== header.base) throw new SnapshotError(`this delta was made against snapshot ${header.base.slice(0, 12)}…, not against ${base.sha256.slice(0, 12)}… (wrong base)`);
       if (base.header.base) throw new SnapshotError('a delta cannot be the base of another delta');
-      if (JSON.stringify(base.header.config) !== JSON.stringify(header.config)) throw new SnapshotError('the delta and its base describe different machines');
+      if (!sameMachine(base.header.config, header.config)) throw new SnapshotError('the delta and its base describe different machines');
       for (const [i, img] of base.images) snap.images.set(i, img);
       pages = applyDelta(base.pages, snap);
     }
@@ -126,6 +126,9 @@ export class LocalMachine {
     }
     const machine = await LocalMachine.create(module, resolved, events, host, opts.memory, opts.openDisk, { ...snap, pages });
     if (carried.some((c) => !c)) machine.reboot = { saved: header.config, embedded: snap.images, images: opts.images };
+    // It is the saved machine: its later snapshots describe it the same way (the images by the
+    // hashes the snapshot gave, whether or not they are at hand).
+    machine.saved = Promise.resolve({ config: { ...header.config, pacing: resolved.pacing }, embedded: snap.images });
     return { machine, header };
   }
 
@@ -146,7 +149,7 @@ export class LocalMachine {
     if (!opts.base) return encodeSnapshot({ header, state: cap.state, vcpus: cap.vcpus, pages: cap.pages, zeroPages: new Set(), images: saved.embedded });
     const base = await decodeSnapshot(opts.base);
     if (base.header.base) throw new SnapshotError('a delta cannot be the base of another delta');
-    if (JSON.stringify(base.header.config) !== JSON.stringify(saved.config)) throw new SnapshotError('the base snapshot is of a different machine (another guest, memory size or devices)');
+    if (!sameMachine(base.header.config, saved.config)) throw new SnapshotError('the base snapshot is of a different machine (another guest, memory size or devices)');
     const d = diffPages(cap.pages, base.pages);
     return encodeSnapshot({ header: { ...header, base: base.sha256 }, state: cap.state, vcpus: cap.vcpus, pages: d.pages, zeroPages: d.zeroPages, images: new Map() });
   }
