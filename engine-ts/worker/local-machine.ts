@@ -139,6 +139,8 @@ export class LocalMachine {
    */
   async snapshot(opts: { console?: string; base?: Uint8Array } = {}): Promise<Uint8Array> {
     await this.board.quiesce();
+    // What the guest wrote is on the disks now (a host may copy them beside the snapshot).
+    for (const d of this.disks) await d.dev.flush();
     const cap = captureMachine(this.board, machineMemory(this.memory, this.config.layout), this.config.layout.backedBytes / 4096);
     this.saved ??= savedConfig(this.config);
     const saved = await this.saved;
