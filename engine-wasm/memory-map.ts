@@ -117,8 +117,14 @@ export const R_LAST_EXC_CODE: u32 = 0x288;
 export const R_LAST_EXC_EIP: u32 = 0x28c;
 export const R_EXC_COUNT: u32 = 0x290;
 
-// x87 FPU state. Registers are IEEE doubles (64-bit): see the core's notes on precision.
-export const R_FPU_ST: u32 = 0x300; // 8 × f64, physical register order R0..R7
+// x87 FPU state. 0x300-0x33F is unused (the data registers were doubles there up to MAP_VERSION 2).
+/**
+ * The eight data registers in the 80-bit double-extended format, physical order R0..R7, 16
+ * bytes each: the 64-bit significand (explicit integer bit) at +0, the sign|exponent word
+ * (u16, bias 16383) at +8, zero bytes at +10..+15.
+ */
+export const R_FPU_ST: u32 = 0x500;
+export const FPU_ST_STRIDE: u32 = 16;
 export const R_FPU_CW: u32 = 0x340;
 export const R_FPU_SW: u32 = 0x344; // without TOP; TOP is kept apart
 export const R_FPU_TOP: u32 = 0x348;

@@ -26,7 +26,7 @@ describe('protected-mode CPU test kernels (guests/cpu-tests, validated on QEMU)'
   for (const name of kernels) {
     it(`${name}: every check passes`, async () => {
       const { report, code } = await runKernel(name);
-      const fails = report.split('\n').filter((l) => l.startsWith('FAIL ')); // FAIL80 lines are informational
+      const fails = report.split('\n').filter((l) => l.startsWith('FAIL '));
       expect(fails).toEqual([]);
       const summary = report.match(new RegExp(`SUMMARY ${name}: (\\d+) passed, (\\d+) failed, (\\d+) skipped`));
       expect(summary, report.slice(-500)).not.toBeNull();
