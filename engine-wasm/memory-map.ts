@@ -12,7 +12,7 @@
 //
 // Bump MAP_VERSION whenever an offset or meaning changes (snapshots record it).
 
-export const MAP_VERSION: u32 = 3;
+export const MAP_VERSION: u32 = 4;
 
 export const WASM_PAGE: u32 = 65536;
 
@@ -117,7 +117,7 @@ export const R_LAST_EXC_CODE: u32 = 0x288;
 export const R_LAST_EXC_EIP: u32 = 0x28c;
 export const R_EXC_COUNT: u32 = 0x290;
 
-// x87 FPU state. 0x300-0x33F is unused (the data registers were doubles there up to MAP_VERSION 2).
+// x87 FPU state. 0x300-0x33F is unused (the data registers were doubles there up to MAP_VERSION 3).
 /**
  * The eight data registers in the 80-bit double-extended format, physical order R0..R7, 16
  * bytes each: the 64-bit significand (explicit integer bit) at +0, the sign|exponent word

@@ -12,8 +12,40 @@ interface VcpuUpgrade {
   run(block: Uint8Array): void;
 }
 
+/** An IEEE double as the x87's 80-bit double-extended value (exactly: every double is one). */
+export function doubleToExtended(bits: bigint): { significand: bigint; signExp: number } {
+  const sign = Number(bits >> 63n) << 15;
+  const exp = Number((bits >> 52n) & 0x7ffn);
+  const frac = bits & ((1n << 52n) - 1n);
+  if (exp === 0 && frac === 0n) return { significand: 0n, signExp: sign };
+  if (exp === 0x7ff) return { significand: (1n << 63n) | (frac << 11n), signExp: sign | 0x7fff }; // infinity or NaN (payload kept)
+  if (exp === 0) {
+    // A double denormal is a normal extended value: shift its fraction up to the integer bit.
+    let lz = 0;
+    while (((frac << BigInt(lz)) & (1n << 63n)) === 0n) lz++;
+    return { significand: frac << BigInt(lz), signExp: sign | (15372 - lz) };
+  }
+  return { significand: (1n << 63n) | (frac << 11n), signExp: sign | (exp - 1023 + 16383) };
+}
+
 /** Steps from the first layout snapshots were saved with (3) onwards. */
-export const VCPU_UPGRADES: readonly VcpuUpgrade[] = [];
+export const VCPU_UPGRADES: readonly VcpuUpgrade[] = [
+  {
+    from: 3,
+    name: 'x87 data registers: eight doubles at 0x300 become 80-bit double-extended values at R_FPU_ST (16 bytes each)',
+    run(block) {
+      const dv = new DataView(block.buffer, block.byteOffset, block.byteLength);
+      for (let r = 0; r < 8; r++) {
+        const { significand, signExp } = doubleToExtended(dv.getBigUint64(0x300 + 8 * r, true));
+        const at = MM.R_FPU_ST + r * MM.FPU_ST_STRIDE;
+        dv.setBigUint64(at, significand, true);
+        dv.setUint16(at + 8, signExp, true);
+        for (let i = 10; i < 16; i++) dv.setUint8(at + i, 0);
+      }
+      block.fill(0, 0x300, 0x340);
+    },
+  },
+];
 
 /** Bring `block`, saved with layout `version`, to this build's layout (in place). */
 export function upgradeVcpuBlock(block: Uint8Array, version: number): void {

@@ -28,3 +28,21 @@ describe('committed snapshot fixtures', () => {
     expect(r.output()).toContain('Goodbye.');
   });
 });
+
+describe('vCPU layout upgrades', () => {
+  it('x87 registers saved as doubles become the same values in 80-bit double-extended form', async () => {
+    const { doubleToExtended } = await import('../../engine-ts/snapshot/vcpu-upgrades');
+    const bits = (x: number) => new DataView(new Float64Array([x]).buffer).getBigUint64(0, true);
+    expect(doubleToExtended(bits(1))).toEqual({ significand: 0x8000000000000000n, signExp: 0x3fff });
+    expect(doubleToExtended(bits(-2.5))).toEqual({ significand: 0xa000000000000000n, signExp: 0xc000 });
+    expect(doubleToExtended(bits(0))).toEqual({ significand: 0n, signExp: 0 });
+    expect(doubleToExtended(bits(-0))).toEqual({ significand: 0n, signExp: 0x8000 });
+    expect(doubleToExtended(bits(Infinity))).toEqual({ significand: 0x8000000000000000n, signExp: 0x7fff });
+    // The smallest double denormal, 2^-1074, is a normal extended number.
+    expect(doubleToExtended(1n)).toEqual({ significand: 0x8000000000000000n, signExp: 16383 - 1074 });
+    expect(doubleToExtended(bits(Number.MAX_VALUE))).toEqual({ significand: 0xfffffffffffff800n, signExp: 16383 + 1023 });
+    const nan = doubleToExtended(0x7ff8000000000001n);
+    expect(nan.signExp).toBe(0x7fff);
+    expect(nan.significand).toBe(0xc000000000000800n);
+  });
+});
