@@ -247,6 +247,10 @@ export function MachinePanel(props: {
   const save = useCallback(async () => {
     const m = machineRef.current;
     if (!m) return;
+    if (runningConf.current && runningConf.current.disks > 0) {
+      setNote('A machine with a disk cannot be saved in the page yet: its disk would not travel with the snapshot. Boot it without the disk, or use pvlab boot --save, which copies the disk beside the snapshot.');
+      return;
+    }
     setNote('Saving a snapshot…');
     try {
       const t0 = performance.now();

@@ -263,7 +263,11 @@ export class LocalMachine {
 
   /** A snapshot taken between two slices, whether the machine runs or not (see snapshot()). */
   save(opts: SnapshotOptions = {}): Promise<Uint8Array> {
-    return this.runner.betweenSlices(() => this.snapshot(opts));
+    return this.runner.betweenSlices(async () => {
+      const file = await this.snapshot(opts);
+      await opts.whilePaused?.();
+      return file;
+    });
   }
 
   profile(everyInstructions: number): GuestProfile {
