@@ -90,7 +90,7 @@ export function MachinePanel(props: {
   const [link, setLink] = useState('');
 
   /** Hand a created (or resumed) machine the console and the lab network, run it, report how it ended. */
-  const runMachine = useCallback(async (machine: MachineHandle, name: string, xen: boolean, watch: ((text: string) => void) | null, label: string) => {
+  const runMachine = useCallback(async (machine: MachineHandle, name: string, xen: boolean, label: string) => {
     machineRef.current = machine;
     if (xen) await network.attach(machine);
     setPhase('running');
@@ -101,7 +101,6 @@ export function MachinePanel(props: {
       setPhase(reason.kind === 'error' ? 'error' : 'stopped');
       setStatus(`${name}: ${describeStop(reason)}`);
     }
-    void watch;
   }, [network]);
 
   const resetScreen = useCallback(async () => {
@@ -137,7 +136,7 @@ export function MachinePanel(props: {
       const c = header.config;
       runningConf.current = { xen: c.xen, memoryMiB: c.memoryMiB, cmdline: c.guest.cmdline, disks: c.disks.length, mac: c.nics[0]?.mac ?? null };
       const name = c.guest.name || 'guest';
-      await runMachine(machine, name, c.xen, null, `${name}: resumed from ${what}`);
+      await runMachine(machine, name, c.xen, `${name}: resumed from ${what}`);
     } catch (e) {
       setPhase('error');
       setStatus(`Could not resume ${what}: ${(e as Error).message}`);
@@ -195,7 +194,7 @@ export function MachinePanel(props: {
           consoleTail.current = header.console;
           runningConf.current = { xen, memoryMiB: shipped.memoryMiB, cmdline, disks: 0, mac: xen ? mac : null };
           const name = `${guest.title} ${index + 1}`;
-          await runMachine(machine, name, xen, null, `${name}: shell (started from a snapshot; Cold boot boots it afresh)`);
+          await runMachine(machine, name, xen, `${name}: shell (started from a snapshot; Cold boot boots it afresh)`);
           return;
         }
       }
@@ -236,7 +235,7 @@ export function MachinePanel(props: {
         ? { xen, memoryMiB: config.memoryMiB ?? 0, cmdline: spec.cmdline ?? '', disks: config.disks?.length ?? 0, mac: xen ? mac : null }
         : null;
       const name = spec.name ?? guest.title;
-      await runMachine(machine, name, xen, watch, linux ? `${name}: booting${xen ? ' (Xen PV devices)' : ''}` : `Running ${guest.title}`);
+      await runMachine(machine, name, xen, linux ? `${name}: booting${xen ? ' (Xen PV devices)' : ''}` : `Running ${guest.title}`);
     } catch (e) {
       setPhase('error');
       setStatus(`Could not boot ${guest.title}: ${(e as Error).message}`);

@@ -21,7 +21,7 @@
 
 import * as MM from '../../engine-wasm/memory-map';
 import { bool, count, fields, int, list, oneOf, str, StateError, type Codec } from '../platform/state';
-import { deflate, fromBase64, hex, inflate, recordsFromJson, recordsToJson, sha256, toBase64, type StateRecord } from './bytes';
+import { deflate, hex, inflate, recordsFromJson, recordsToJson, sha256, type StateRecord } from './bytes';
 
 export const MAGIC = 'PVLABSNP';
 export const FORMAT_VERSION = 1;
@@ -389,4 +389,3 @@ export async function encodeSnapshot(snap: Snapshot): Promise<Uint8Array> {
   return out;
 }
 
-export { hex, sha256, toBase64, fromBase64 };

@@ -238,11 +238,11 @@ interface ConsoleOut {
   listener: (() => void) | null;
 }
 
-function consoleOutput(io: CliIo, seed = ''): ConsoleOut {
+function consoleOutput(io: CliIo): ConsoleOut {
   const dec = new TextDecoder();
   const out: ConsoleOut = {
-    transcript: seed,
-    tail: seed.slice(-16384),
+    transcript: '',
+    tail: '',
     listener: null,
     write(b) {
       io.stdout.write(b);
@@ -344,7 +344,7 @@ export async function resumeCommand(args: string[], io: CliIo, root: string): Pr
     for (const f of candidates) if (fs.statSync(f).size === ref.size) return new Uint8Array(fs.readFileSync(f));
     return undefined;
   };
-  let out = consoleOutput(io);
+  const out = consoleOutput(io);
   // Disks: those given, else the copies `pvlab boot --save` made beside the snapshot.
   let disks = diskArgs(values.disk, values['pv-disk']);
   if (disks.length === 0) {
@@ -363,7 +363,8 @@ export async function resumeCommand(args: string[], io: CliIo, root: string): Pr
   }
   // The screen as it was, then the session goes on from there.
   io.stdout.write(r.header.console);
-  out = Object.assign(out, { transcript: r.header.console, tail: r.header.console.slice(-16384) });
+  out.transcript = r.header.console;
+  out.tail = r.header.console.slice(-16384);
   return runSession(r.machine, io, session, out, disks);
 }
 
