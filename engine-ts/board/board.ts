@@ -269,6 +269,7 @@ export class Board implements Stateful {
 
   loadState(rec: StateRecord, version: number): void {
     BOARD_STATE.load(this, rec, version);
+    for (const m of this.isaSources) for (const [k, v] of m) if (!v) m.delete(k);
   }
 
   /** Drive a GSI (I/O APIC pin; ISA IRQs also reach the 8259). */
@@ -334,7 +335,9 @@ export class Board implements Stateful {
 
   private driveIsa(irq: number, source: string, level: boolean): void {
     const srcs = this.isaSources[irq];
-    srcs.set(source, level);
+    // Only asserted sources are kept: the map is the same whichever sources ever touched the line.
+    if (level) srcs.set(source, true);
+    else srcs.delete(source);
     let any = false;
     for (const v of srcs.values()) any ||= v;
     if (any === this.isaLevel[irq]) return;
@@ -562,7 +565,7 @@ export class Board implements Stateful {
 }
 
 const BOARD_STATE = declareState('board', {
-  /** Per ISA IRQ: the level each source (device, PCI PIRQ route) drives. */
+  /** Per ISA IRQ: the sources (device, PCI PIRQ route) asserting it. */
   isaSources: list(map(str(32), bool, 32), 16, { exact: true }),
   /** Per ISA IRQ: the wire-OR of its sources, as the PIC and I/O APIC last saw it. */
   isaLevel: list(bool, 16, { exact: true }),

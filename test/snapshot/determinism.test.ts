@@ -28,5 +28,5 @@ describe('snapshot determinism', () => {
     expect(sha(await b.machine.snapshot())).toBe(sha(s2));
     a.machine.dispose();
     b.machine.dispose();
-  });
+  }, 900_000);
 });
