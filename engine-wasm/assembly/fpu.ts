@@ -27,10 +27,10 @@ import {
 import { readLin16, readLin32, writeLin16, writeLin32 } from './mmu';
 import {
   exc, c1, rc, beginOp, raiseExc, setC1, setExc, FE_IE, FE_DE, FE_ZE, FE_OE, FE_UE, FE_PE, FE_SF,
-  RC_NEAREST, RC_UP, RC_ZERO, isNaN, isInf, isZero, isDenormal, isUnsupported, isSNaN, isFinite, signOf, quiet,
+  RC_NEAREST, RC_UP, RC_ZERO, isNaN, isInf, isZero, isDenormal, isUnsupported, isSNaN, isFinite, signOf,
   indefinite, pickNaN, oneNaN, invalid, addFinite, mulFinite, divFinite, sqrtFinite, roundToIntExt, toInt, iMag, iTooBig,
   fromF32, fromF64, toF32, toF64, fromI64, toNum, fromNum, compare, CMP_GT, CMP_LT, CMP_EQ,
-  unpack, uSign, uExp, uSig, roundExt, exactExt, mk, sigOf, seOf, expOf, neg, absx, zero, inf, one,
+  unpack, uSign, uExp, uSig, roundExt, exactExt, mk, sigOf, expOf, neg, absx, zero, inf, one,
   MANT_MASK, EXP_MASK, INT_BIT, BIAS,
 } from './fpu-soft';
 import {
@@ -714,8 +714,9 @@ function FXAM(op: u32): void {
 
 /**
  * FLD1, FLDL2T, FLDL2E, FLDPI, FLDLG2, FLDLN2, FLDZ. The x87 keeps the irrational constants
- * with more bits than the register format and rounds them with RC: `down` is the value
- * rounded toward zero, `near` and `up` are down + 1 ulp when the next bit... (listed per constant).
+ * with more bits than the register format and rounds them with RC (PC does not apply):
+ * each constant below is listed truncated to 64 bits, with the next bits deciding where
+ * round-to-nearest goes.
  */
 function fldConst(op: u32, k: u32): void {
   if (!start(op)) return;
