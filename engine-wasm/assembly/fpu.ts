@@ -27,10 +27,10 @@ import {
 import { readLin16, readLin32, writeLin16, writeLin32 } from './mmu';
 import {
   exc, c1, rc, beginOp, raiseExc, setC1, setExc, FE_IE, FE_DE, FE_ZE, FE_OE, FE_UE, FE_PE, FE_SF,
-  RC_NEAREST, RC_UP, RC_ZERO, isNaN, isInf, isZero, isDenormal, isUnsupported, isSNaN, isFinite, signOf, quiet,
+  RC_NEAREST, RC_UP, RC_ZERO, isNaN, isInf, isZero, isDenormal, isUnsupported, isSNaN, isFinite, signOf,
   indefinite, pickNaN, oneNaN, invalid, addFinite, mulFinite, divFinite, sqrtFinite, roundToIntExt, toInt, iMag, iTooBig,
   fromF32, fromF64, toF32, toF64, fromI64, toNum, fromNum, compare, CMP_GT, CMP_LT, CMP_EQ,
-  unpack, uSign, uExp, uSig, roundExt, exactExt, mk, sigOf, seOf, expOf, neg, absx, zero, inf, one,
+  unpack, uSign, uExp, uSig, roundExt, exactExt, mk, sigOf, expOf, neg, absx, zero, inf, one,
   MANT_MASK, EXP_MASK, INT_BIT, BIAS,
 } from './fpu-soft';
 import {
@@ -215,6 +215,7 @@ function arith(kind: u32, x: v128, y: v128, de: bool): v128 {
 
 /** The result of arithmetic kind r (ModRM reg) in terms of ST(0) and the other operand. */
 function calc(r: u32, s0: v128, other: v128, de: bool): v128 {
+  if (isUnsupported(s0) || isUnsupported(other)) return invalid(); // before any NaN propagation
   const nan = isNaN(s0) || isNaN(other);
   switch (r) {
     case OP_ADD: return arith(OP_ADD, s0, other, de);
@@ -374,11 +375,9 @@ function fstMem(op: u32, fmt: u32, pops: bool): void {
     b = size == 8 ? 0xfff8000000000000 : 0xffc00000;
   } else {
     const x = st(0);
+    // A denormal register value gives UE (tiny in the smaller format), not DE, as the host CPU.
     if (isUnsupported(x)) { raiseExc(FE_IE); b = size == 8 ? 0xfff8000000000000 : 0xffc00000; }
-    else {
-      if (isDenormal(x)) raiseExc(FE_DE);
-      b = size == 8 ? toF64(x) : <u64>toF32(x);
-    }
+    else b = size == 8 ? toF64(x) : <u64>toF32(x);
   }
   if (commit(ABORT_MEM)) return;
   writeLin32(lin, <u32>b);
@@ -411,8 +410,7 @@ function fistMem(op: u32, size: u32, pops: bool): void {
   if (isEmpty(0)) raiseExc(FE_IE | FE_SF);
   else {
     const x = st(0);
-    if (isFinite(x) && !isUnsupported(x)) {
-      if (isDenormal(x)) raiseExc(FE_DE);
+    if (isFinite(x) && !isUnsupported(x)) { // (no DE for a denormal: FIST signals only IE and PE)
       toInt(x, rc);
       const neg = signOf(x);
       const limit: u64 = size == 2 ? 0x8000 : size == 4 ? 0x80000000 : 0x8000000000000000;
@@ -461,8 +459,7 @@ function FBSTP(op: u32): void {
   if (isEmpty(0)) raiseExc(FE_IE | FE_SF);
   else {
     const x = st(0);
-    if (isFinite(x) && !isUnsupported(x)) {
-      if (isDenormal(x)) raiseExc(FE_DE);
+    if (isFinite(x) && !isUnsupported(x)) { // (no DE, as FIST)
       toInt(x, rc);
       sign = signOf(x);
       bad = iTooBig || iMag >= 1000000000000000000;
@@ -717,8 +714,9 @@ function FXAM(op: u32): void {
 
 /**
  * FLD1, FLDL2T, FLDL2E, FLDPI, FLDLG2, FLDLN2, FLDZ. The x87 keeps the irrational constants
- * with more bits than the register format and rounds them with RC: `down` is the value
- * rounded toward zero, `near` and `up` are down + 1 ulp when the next bit... (listed per constant).
+ * with more bits than the register format and rounds them with RC (PC does not apply):
+ * each constant below is listed truncated to 64 bits, with the next bits deciding where
+ * round-to-nearest goes.
  */
 function fldConst(op: u32, k: u32): void {
   if (!start(op)) return;
@@ -837,11 +835,13 @@ function fprem(op: u32, ieee: bool): void {
   let r: v128;
   let q: u64 = 0;
   let partial = false;
+  let noQuotient = true; // NaN and invalid operands: C0 and C3 stay as they were (as the host CPU)
   if (isUnsupported(x) || isUnsupported(y)) r = invalid();
   else if (isNaN(x) || isNaN(y)) r = pickNaN(x, y);
   else if (isInf(x) || isZero(y)) r = invalid();
-  else if (isZero(x) || isInf(y)) r = x;
+  else if (isZero(x) || isInf(y)) { r = x; noQuotient = false; }
   else {
+    noQuotient = false;
     if (isDenormal(x) || isDenormal(y)) raiseExc(FE_DE);
     unpack(x);
     const sx = uSign, ex = uExp, mx = uSig;
@@ -854,10 +854,11 @@ function fprem(op: u32, ieee: bool): void {
       if (ieee && d == -1 && mx > my) { q = 1; r = exactExt(!sx, (my << 1) - mx, ey - 64); }
     } else {
       // Long division of the significands, one quotient bit per step (a 65-bit partial
-      // remainder). A difference of 64 or more is reduced by 63 per instruction (C2 = 1:
-      // incomplete), as the SDM allows.
+      // remainder). A difference D of 64 or more is reduced by N = 32 + (D mod 32) per
+      // instruction (C2 = 1: incomplete; the SDM leaves N in 32..63 to the implementation,
+      // this is what the host CPU does, see tools/difftest/x87.ts).
       partial = d >= 64;
-      const steps = partial ? 63 : d;
+      const steps = partial ? 32 + (d & 31) : d;
       let rem = mx;
       if (rem >= my) { rem -= my; q = 1; }
       for (let k = 0; k < steps; k++) {
@@ -878,8 +879,8 @@ function fprem(op: u32, ieee: bool): void {
   }
   if (commit(ABORT_REG)) return;
   setST(0, r);
-  const qq = <u32>q;
-  setCC(SW_C0 | SW_C1 | SW_C2 | SW_C3,
+  const qq = partial ? 0 : <u32>q; // an incomplete reduction reports no quotient bits (as the host CPU)
+  setCC(noQuotient ? SW_C1 | SW_C2 : SW_C0 | SW_C1 | SW_C2 | SW_C3,
     (qq & 4 ? SW_C0 : 0) | (qq & 2 ? SW_C3 : 0) | (qq & 1 ? SW_C1 : 0) | (partial ? SW_C2 : 0));
 }
 
