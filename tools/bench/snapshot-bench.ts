@@ -20,7 +20,7 @@ import { resumeMachine } from '../../engine-ts/api/node';
 import { ConsoleSession } from './console-session';
 import { checkV86, importV86, loadGuest, SetupError, v86Options, type V86Paths } from './linux-guests';
 import { describeCommit, describeHost, formatLoad, updateBenchmarksFile, type BenchmarksSection } from './linux-report';
-import { FILES_URL, loadedV86, PAGE_FILES, PROMPT, runSteps, type PageOptions, type StepFigures, type V86Instance } from './snapshot-bench-steps';
+import { FILES_URL, loadedV86, PAGE_FILES, PROMPT, runSteps, type PageOptions, type PvlabApi, type StepFigures, type V86Instance } from './snapshot-bench-steps';
 import { profileSnapshots } from './snapshot-profile';
 
 const DEFAULT_BIOS = '/usr/share/seabios/bios-256k.bin'; // Debian package `seabios`
@@ -150,7 +150,7 @@ function benchFiles(files: Record<string, Uint8Array>): Plugin {
  * pvlab: the worker one bundled file, not the dev server's module graph): pvlab's page API (a
  * worker per machine) and v86 on the page's main thread.
  */
-async function runChromium(root: string, files: Record<string, Uint8Array>, o: PageOptions): Promise<StepFigures> {
+async function runChromium(root: string, files: Record<string, Uint8Array>, o: Omit<PageOptions, 'host'>): Promise<StepFigures> {
   const dir = path.join(root, '.cache', 'snapshot-bench');
   fs.mkdirSync(dir, { recursive: true });
   fs.writeFileSync(path.join(dir, 'index.html'), '<!doctype html><html><head><meta charset="utf-8"><title>snapshot bench</title><link rel="icon" href="data:,"></head>'
@@ -278,6 +278,7 @@ export async function main(args: string[]): Promise<number> {
     if (!fs.existsSync(coreWasm)) throw new SetupError('engine-wasm/build/core.wasm is missing: run `npm run asbuild:release`');
     inputs = loadInputs(root);
     v86Info = checkV86(v86Paths);
+    if (opts.v86Booted && !fs.existsSync(opts.v86Booted)) throw new SetupError(`--v86-booted: ${opts.v86Booted} does not exist (a run without it saves one in .cache/bench/v86-booted.bin)`);
   } catch (e) {
     if (!(e instanceof SetupError)) throw e;
     process.stderr.write(`bench:snapshot: ${e.message}\n`);
@@ -307,7 +308,7 @@ export async function main(args: string[]): Promise<number> {
 
   const results: StepFigures[] = [];
   if (opts.hosts.includes('node')) {
-    const pv = { resume: (file: Uint8Array, events: Parameters<typeof resumeMachine>[2], o: Parameters<typeof resumeMachine>[3]) => resumeMachine(coreWasm, file, events, o) };
+    const pv: PvlabApi = { resume: (file, events, o) => resumeMachine(coreWasm, file, events, o) };
     results.push(await runSteps(`Node ${process.version}`, pv, { create: createV86 }, { shipped: inputs.shipped, v86Booted: booted.state, runs: opts.runs }, progress));
   }
   const loadAfterNode = os.loadavg();
@@ -318,7 +319,7 @@ export async function main(args: string[]): Promise<number> {
       'shipped.pvsnap': inputs.shipped, 'v86-booted.bin': new Uint8Array(booted.state), 'bios.bin': bios, bzImage: inputs.kernel, 'initrd.img': inputs.initrd,
       'libv86.mjs': v86File('libv86.mjs'), 'v86.wasm': v86File('v86.wasm'),
     };
-    results.push(await runChromium(root, files, { runs: opts.runs, memoryMiB: inputs.memoryMiB, cmdline: inputs.cmdline, host: '' }));
+    results.push(await runChromium(root, files, { runs: opts.runs, memoryMiB: inputs.memoryMiB, cmdline: inputs.cmdline }));
   }
   host.loadAtEnd = os.loadavg();
 

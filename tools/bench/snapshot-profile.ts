@@ -107,7 +107,7 @@ export async function profileSnapshots(coreWasm: string, shipped: Uint8Array): P
 
   // ---- save: the pieces of LocalMachine.snapshot ----
   const whole = await timed(() => m.snapshot());
-  const delta = await timed(() => m.snapshot({ base: shipped }));
+  const delta = await timed(() => m.snapshot({ base: shipped, console: snap.header.console }));
   const quiesce = await timed(() => m.board.quiesce());
   const cap = await timed(() => captureMachine(m.board, mem, n));
   const c = cap.value;
@@ -120,8 +120,13 @@ export async function profileSnapshots(coreWasm: string, shipped: Uint8Array): P
   say(`whole LocalMachine.snapshot: ${ms(whole)}`);
   say(`quiesce: ${ms(quiesce)}; captureMachine (every part's state, the vCPU, ${c.pages.size} non-zero pages of ${n} copied out): ${ms(cap)}`);
   say(`encodeSnapshot: ${ms(encode)}, of which deflating the ${raws.length} page blocks (${mb(rawBytes)}, CompressionStream, all at once) ${ms(defl)} and the SHA-256 ${ms(saveHash)}`);
-  say(`a delta (\`snapshot({ base })\`, nothing changed since the base): ${ms(delta)}, ${delta.value.length.toLocaleString('en-US')} bytes; `
-    + `it decodes the whole base each time (decodeSnapshot above: ${decode.ms.toFixed(0)} ms)`);
+  const dh = await readHeader(delta.value);
+  const dpages = dh.header.blocks.filter((b) => b.kind === 'pages');
+  say(`a delta (\`snapshot({ base })\`, the guest not run since the base, with the console the page would give it): ${ms(delta)}, `
+    + `${delta.value.length.toLocaleString('en-US')} bytes: header JSON ${(dh.bodyStart - 16).toLocaleString('en-US')} (of which console text ${dh.header.console.length.toLocaleString('en-US')} characters, not compressed), `
+    + `${dpages.length} page blocks ${dpages.reduce((a, b) => a + b.length, 0).toLocaleString('en-US')}, `
+    + dh.header.blocks.filter((b) => b.kind !== 'pages').map((b) => `${b.kind} ${b.length.toLocaleString('en-US')}`).join(', ')
+    + `; it decodes the whole base each time (decodeSnapshot above: ${decode.ms.toFixed(0)} ms)`);
 
   // ---- bytes: where they go, and what other compressors make of the same blocks ----
   const byKind = new Map<string, { n: number; len: number; raw: number }>();
