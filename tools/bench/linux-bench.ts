@@ -14,13 +14,12 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { ConsoleSession, PhaseError, type ConsoleGuest } from './console-session';
-import { checkV86, pvlabGuest, SetupError, v86Guest, type LinuxImage } from './linux-guests';
+import { checkV86, loadGuest, pvlabGuest, SetupError, v86Guest, type GuestFiles, type LinuxImage } from './linux-guests';
 import {
-  DD_TITLE, describeCommit, describeHost, formatLoad, LOOP_TITLE, renderTable, updateBenchmarksFile,
+  DD_TITLE, describeCommit, describeHost, formatLoad, LINUX_SECTION, LOOP_TITLE, renderTable, updateBenchmarksFile,
   type EmulatorFigures, type PhaseFigures,
 } from './linux-report';
 
-const GUEST_DIR = 'public/guests/linux';
 const DEFAULT_BIOS = '/usr/share/seabios/bios-256k.bin'; // Debian package `seabios`
 const SETUP_TIMEOUT_S = 120;
 const LOOP_ITERATIONS = 100_000;
@@ -77,49 +76,6 @@ function parseOptions(args: string[]): Options {
     bios: values.bios ?? DEFAULT_BIOS,
     write: !values['no-write'],
     verbose: !!values.verbose,
-  };
-}
-
-interface GuestFiles {
-  image: Omit<LinuxImage, 'memoryMiB'>;
-  kernelVersion: string;
-  describe: string;
-}
-
-/** Read the guest the page uses, checking it against its manifest. */
-function loadGuest(root: string): GuestFiles {
-  const dir = path.join(root, GUEST_DIR);
-  const manifestPath = path.join(dir, 'manifest.json');
-  if (!fs.existsSync(manifestPath)) throw new SetupError(`${GUEST_DIR}/manifest.json is missing: run \`npm run guest:linux\``);
-  const manifest = JSON.parse(fs.readFileSync(manifestPath, 'utf8')) as {
-    kernelVersion?: unknown; cmdline?: unknown; files?: Record<string, { size?: unknown; sha256?: unknown }>;
-  };
-  if (typeof manifest.cmdline !== 'string') throw new SetupError(`${GUEST_DIR}/manifest.json: no cmdline`);
-  if (!/(^| )console=ttyS0(,| |$)/.test(manifest.cmdline)) {
-    throw new SetupError(`${GUEST_DIR}/manifest.json: the command line must put the console on ttyS0 (got "${manifest.cmdline}")`);
-  }
-  const read = (name: string): Uint8Array => {
-    const file = path.join(dir, name);
-    const entry = manifest.files?.[name];
-    if (!entry || typeof entry.size !== 'number' || typeof entry.sha256 !== 'string') {
-      throw new SetupError(`${GUEST_DIR}/manifest.json: no size/sha256 for ${name}`);
-    }
-    if (!fs.existsSync(file)) throw new SetupError(`${GUEST_DIR}/${name} is missing: run \`npm run guest:linux\``);
-    if (fs.statSync(file).size !== entry.size) throw new SetupError(`${GUEST_DIR}/${name}: size differs from the manifest: run \`npm run guest:linux\``);
-    const data = new Uint8Array(fs.readFileSync(file));
-    if (createHash('sha256').update(data).digest('hex') !== entry.sha256) {
-      throw new SetupError(`${GUEST_DIR}/${name}: sha256 differs from the manifest: run \`npm run guest:linux\``);
-    }
-    return data;
-  };
-  const kernel = read('bzImage');
-  const initrd = read('initrd.img');
-  const kernelVersion = typeof manifest.kernelVersion === 'string' ? manifest.kernelVersion : 'unknown kernel';
-  const sha = (name: string) => String(manifest.files?.[name]?.sha256).slice(0, 12);
-  return {
-    image: { kernel, initrd, cmdline: manifest.cmdline },
-    kernelVersion,
-    describe: `Debian ${kernelVersion} bzImage (sha256 ${sha('bzImage')}…), busybox initramfs (sha256 ${sha('initrd.img')}…)`,
   };
 }
 
@@ -281,7 +237,7 @@ export async function main(args: string[]): Promise<number> {
 
   const complete = runs.length === 2 && failures.length === 0;
   if (opts.write && complete) {
-    updateBenchmarksFile(path.join(root, 'BENCHMARKS.md'), block);
+    updateBenchmarksFile(path.join(root, 'BENCHMARKS.md'), block, LINUX_SECTION);
     process.stderr.write('bench:linux: BENCHMARKS.md updated\n');
   } else if (opts.write) {
     process.stderr.write(`bench:linux: BENCHMARKS.md not updated (${failures.length ? 'a run failed' : 'only one emulator ran'})\n`);
