@@ -2,6 +2,7 @@ import { useCallback, useEffect, useRef, useState } from 'react';
 import { BLKFRONT_CMDLINE, createMachine, type LabNetwork, type MachineConfig, type MachineHandle, type MachineStats, type StopReason } from '../engine-ts/api';
 import { Console, type ConsoleApi } from './Console';
 import { GUESTS } from './guests';
+import { MachineTools } from './inspector/MachineTools';
 
 type Phase = 'idle' | 'loading' | 'running' | 'stopped' | 'error';
 export type DiskBus = 'none' | 'ide' | 'xen';
@@ -218,6 +219,7 @@ export function MachinePanel(props: { index: number; network: LabNetwork; attach
         </div>
       )}
       <Console index={index} onInput={(b) => machineRef.current?.sendInput(b)} onReady={(api) => { consoleRef.current = api; }} />
+      {phase === 'running' && <MachineTools index={index} machine={machineRef.current} />}
     </section>
   );
 }
