@@ -55,7 +55,7 @@ for (const name of index.lessons) {
       await expect(step, `step ${i} of ${name}`).toHaveAttribute('data-state', 'done', { timeout: name === 'emulated-vs-pv' ? 900_000 : 300_000 });
     }
     await expect(progress).toHaveAttribute('data-done', String(steps));
-    await expect(page.getByRole('status')).toContainText('Lesson complete');
+    await expect(page.locator('.lesson-done')).toContainText('Lesson complete');
     if (name === 'emulated-vs-pv') {
       // The comparison: a card per disk, the PV one with far fewer exits per MiB.
       const perMiB = async (d: string) => Number(await page.locator(`.compare-card[data-disk="${d}"]`).getAttribute('data-exits-per-mib'));

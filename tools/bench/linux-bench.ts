@@ -6,7 +6,9 @@
 // time (from typing the line to the end marker arriving on the console). Prints a markdown
 // table and writes it into BENCHMARKS.md (between the linux-bench markers).
 // Usage: npm run bench:linux -- [--only pvlab|v86] [--mem MiB] [--boot-timeout S]
-//        [--work-timeout S] [--bios FILE] [--no-write] [--verbose]
+//        [--work-timeout S] [--bios FILE] [--inspector-rounds N] [--no-write] [--verbose]
+// With pvlab it also measures what the inspector costs (tools/bench/inspector-bench.ts):
+// the same workload on the shipped Xen snapshot with the inspector closed and open.
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -14,6 +16,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { ConsoleSession, PhaseError, type ConsoleGuest } from './console-session';
+import { inspectorSummary, measureInspector } from './inspector-bench';
 import { checkV86, pvlabGuest, SetupError, v86Guest, type LinuxImage } from './linux-guests';
 import {
   DD_TITLE, describeCommit, describeHost, formatLoad, LOOP_TITLE, renderTable, updateBenchmarksFile,
@@ -36,6 +39,7 @@ interface Options {
   bios: string;
   write: boolean;
   verbose: boolean;
+  inspectorRounds: number;
 }
 
 class UsageError extends Error {}
@@ -52,6 +56,7 @@ function parseOptions(args: string[]): Options {
       bios: { type: 'string' },
       'no-write': { type: 'boolean' },
       verbose: { type: 'boolean' },
+      'inspector-rounds': { type: 'string' },
     },
   });
   if (positionals.length) throw new UsageError(`unexpected argument ${positionals[0]}`);
@@ -77,6 +82,7 @@ function parseOptions(args: string[]): Options {
     bios: values.bios ?? DEFAULT_BIOS,
     write: !values['no-write'],
     verbose: !!values.verbose,
+    inspectorRounds: int(values['inspector-rounds'], 4, '--inspector-rounds', 0, 50),
   };
 }
 
@@ -226,7 +232,7 @@ export async function main(args: string[]): Promise<number> {
   let opts: Options;
   try { opts = parseOptions(args); } catch (e) {
     if (e instanceof UsageError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-      process.stderr.write(`bench:linux: ${(e as Error).message}\nusage: npm run bench:linux -- [--only pvlab|v86] [--mem MiB] [--boot-timeout S] [--work-timeout S] [--bios FILE] [--no-write] [--verbose]\n`);
+      process.stderr.write(`bench:linux: ${(e as Error).message}\nusage: npm run bench:linux -- [--only pvlab|v86] [--mem MiB] [--boot-timeout S] [--work-timeout S] [--bios FILE] [--inspector-rounds N] [--no-write] [--verbose]\n`);
       return 2;
     }
     throw e;
@@ -262,10 +268,20 @@ export async function main(args: string[]): Promise<number> {
     const guest = which === 'pvlab' ? pvlabGuest(coreWasm, image) : v86Guest(v86Paths, image);
     runs.push(await measure(guest, opts, logDir));
   }
+  let inspector: string | null = null;
+  let inspectorFailed: string | null = null;
+  if (opts.only.includes('pvlab') && opts.inspectorRounds > 0) {
+    progress('inspector', `open vs closed, ${opts.inspectorRounds} runs each`);
+    const f = await measureInspector(coreWasm, root, opts.inspectorRounds, opts.verbose);
+    inspector = inspectorSummary(f);
+    inspectorFailed = f.error ?? null;
+    process.stderr.write(`${inspector}\n`);
+  }
   host.loadAtEnd = os.loadavg();
 
   const table = renderTable(runs);
   const failures = runs.filter((r) => r.error).map((r) => `- ${r.name}: ${r.error}`);
+  if (inspectorFailed) failures.push(`- inspector: ${inspectorFailed}`);
   const block = [
     `Measured ${host.date} by \`npm run bench:linux\`: pvlab ${commit}${coreSha}` +
       (v86Info ? `, v86 ${v86Info.version} with ${v86Info.biosVersion}` : '') + '.',
@@ -275,6 +291,7 @@ export async function main(args: string[]): Promise<number> {
       `Order: ${opts.only.join(', then ')}, one after the other in one Node process.`,
     '',
     table,
+    ...(inspector ? ['', inspector] : []),
     ...(failures.length ? ['', 'Failures:', ...failures] : []),
   ].join('\n');
   process.stdout.write(`\n${block}\n`);
