@@ -15,9 +15,11 @@ export interface ChartProps {
   data: number[][];
   height?: number;
   testId?: string;
+  /** A second y axis (on the right) for the series named here, with its unit. */
+  right?: { series: string[]; unit: string };
 }
 
-export function Chart({ title, unit, series, data, height = 170, testId }: ChartProps) {
+export function Chart({ title, unit, series, data, height = 170, testId, right }: ChartProps) {
   const el = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
   const key = series.join('|');
@@ -29,8 +31,10 @@ export function Chart({ title, unit, series, data, height = 170, testId }: Chart
       width: Math.max(260, box.clientWidth || 420),
       height,
       scales: { x: { time: false } },
-      axes: [{ label: 's', size: 36 }, { label: unit, size: 56 }],
-      series: [{ label: 's' }, ...series.map((s, i) => ({ label: s, stroke: COLOURS[i % COLOURS.length], width: 2, points: { show: false } }))],
+      axes: [{ label: 's', size: 36 }, { label: unit, size: 56 }, ...(right ? [{ label: right.unit, scale: 'right', side: 1, size: 56, grid: { show: false } }] : [])],
+      series: [{ label: 's' }, ...series.map((s, i) => ({
+        label: s, stroke: COLOURS[i % COLOURS.length], width: 2, points: { show: false }, scale: right?.series.includes(s) ? 'right' : 'y',
+      }))],
       legend: { live: false },
     };
     const u = new uPlot(opts, data as uPlot.AlignedData, box);
@@ -39,7 +43,7 @@ export function Chart({ title, unit, series, data, height = 170, testId }: Chart
     ro.observe(box);
     return () => { ro.disconnect(); u.destroy(); plot.current = null; };
     // The chart is rebuilt only when its series change; data goes through setData below.
-  }, [key, title, unit, height]);
+  }, [key, title, unit, height, right?.unit]);
 
   useEffect(() => { plot.current?.setData(data as uPlot.AlignedData); }, [data]);
 

@@ -100,7 +100,7 @@ export function Plots({ index, sampler }: { index: number; sampler: MachineSampl
                 <strong>/dev/{r.disk}</strong>
                 <div>{r.mib.toFixed(1)} MiB in {r.seconds.toFixed(1)} s · {(r.mib / Math.max(r.seconds, 1e-9)).toFixed(1)} MiB/s</div>
                 <div>exits per MiB: port I/O {rate(r.exits.io / r.mib)} · MMIO {rate(r.exits.mmio / r.mib)} · hypercalls {rate(r.exits.hypercall / r.mib)}</div>
-                <Chart title={`/dev/${r.disk} while busy`} unit="" series={['MiB/s', 'exits/s']} data={r.points} height={120} />
+                <Chart title={`/dev/${r.disk} while busy`} unit="MiB/s" series={['MiB/s', 'exits/s']} right={{ series: ['exits/s'], unit: 'exits/s' }} data={r.points} height={130} />
               </div>
             ))}
           </div>
