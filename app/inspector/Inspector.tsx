@@ -54,10 +54,11 @@ function XenstoreTree({ sample }: { sample: InspectorSample }) {
   const changed = useRef(new Map<string, { gen: number; at: number }>());
   const now = performance.now();
   const nodes = sample.xen!.xenstore.nodes;
-  // A node is highlighted for a while after its generation moves.
+  // A node is highlighted for a while after its generation moves (or it appears), not on the first sample.
+  const first = changed.current.size === 0;
   for (const n of nodes) {
     const seen = changed.current.get(n.path);
-    if (!seen) changed.current.set(n.path, { gen: n.gen, at: changed.current.size === 0 ? 0 : now });
+    if (!seen) changed.current.set(n.path, { gen: n.gen, at: first ? 0 : now });
     else if (seen.gen !== n.gen) changed.current.set(n.path, { gen: n.gen, at: now });
   }
   const shown = nodes.filter((n) => !filter || n.path.includes(filter) || n.value.includes(filter));

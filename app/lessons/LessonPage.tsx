@@ -31,7 +31,8 @@ export async function loadLesson(name: string): Promise<Lesson> {
 }
 
 interface Running {
-  machine: MachineHandle;
+  /** Null when it could not start (see status). */
+  machine: MachineHandle | null;
   console: string;
   phase: 'loading' | 'running' | 'stopped' | 'error';
   status: string;
@@ -66,7 +67,7 @@ export function LessonPage({ name, onExit }: { name: string; onExit: () => void 
     while (d < l.steps.length) {
       const step = l.steps[d];
       const views = machines.current.map((m) => {
-        if (!m) return undefined;
+        if (!m?.machine) return undefined;
         const s = samplerFor(m.machine);
         const stats = s.history[s.history.length - 1]?.stats ?? null;
         // Counters count from the first sample taken once the step began.
@@ -123,9 +124,8 @@ export function LessonPage({ name, onExit }: { name: string; onExit: () => void 
         r.phase = reason.kind === 'error' ? 'error' : 'stopped';
         r.status = reason.kind === 'error' ? `error: ${reason.message}` : `stopped (${reason.kind})`;
       } catch (e) {
-        started[i] = r ?? ({ machine: null as unknown as MachineHandle, console: '', phase: 'error', status: `could not start: ${(e as Error).message}`, start: null, events: [] });
-        started[i]!.phase = 'error';
-        if (!r) started[i]!.status = `could not start: ${(e as Error).message}`;
+        if (r) { r.phase = 'error'; r.status = `error: ${(e as Error).message}`; }
+        else started[i] = { machine: null, console: '', phase: 'error', status: `could not start: ${(e as Error).message}`, start: null, events: [] };
       }
       setTick((n) => n + 1);
     });
@@ -208,7 +208,7 @@ export function LessonPage({ name, onExit }: { name: string; onExit: () => void 
                 </span>
               </div>
               <Console index={i} onInput={(b) => machines.current[i]?.machine?.sendInput(b)} onReady={(api) => { consoles.current[i] = api; }} />
-              {m?.phase === 'running' && <MachineTools index={i} machine={m.machine} open={{ inspector: true }} />}
+              {m?.phase === 'running' && m.machine && <MachineTools index={i} machine={m.machine} open={{ inspector: true }} />}
             </section>
           );
         })}

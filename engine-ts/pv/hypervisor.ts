@@ -75,7 +75,7 @@ export class Hypervisor implements Stateful {
   private readonly queuedPorts = new Set<number>();
   private draining = false;
   readonly dom0: Dom0Events;
-  /** Hypercalls by operation number since power-on (for the inspector). */
+  /** Hypercalls by operation number since power-on, for the inspector (Xen's ops are below 64). */
   readonly hypercallCounts = new Float64Array(64);
   /** Grants dom0 mapped and unmapped since power-on (each copy through withGrant is one of each). */
   grantMaps = 0;

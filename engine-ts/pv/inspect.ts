@@ -7,7 +7,7 @@
 import type { GrantEntryInfo, PortInfo, PvDeviceInfo, RingInfo, XenSample } from '../config/inspect';
 import type { StateRecord } from '../platform/bus';
 import type { Hypervisor } from './hypervisor';
-import type { GuestRecord, Toolstack } from './toolstack';
+import { xvdName, type GuestRecord, type Toolstack } from './toolstack';
 import { ECS_INTERDOMAIN, ECS_IPI, ECS_UNBOUND, ECS_VIRQ, EVTCHN_TABLE } from './event-channels';
 import { GRANT_TABLE } from './grant-table';
 import { ringSize } from './ring';
@@ -15,7 +15,6 @@ import { BLKBACK_STATE, BLKIF_OP_DISCARD, BLKIF_OP_FLUSH_DISKCACHE, BLKIF_OP_IND
 import { NETBACK_STATE } from './backends/netback';
 import { XENSTORE_RING_SIZE } from './xenstore/ring-server';
 import { backendPathFor, frontendPathFor } from './backends/xenbus-backend';
-import { xvdName } from './toolstack';
 import * as X from './xen-public';
 import { hypercallName } from './names';
 

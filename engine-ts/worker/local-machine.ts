@@ -276,7 +276,7 @@ export class LocalMachine {
     const trace = b.xen?.trace;
     const recording = !!trace && opts.timeline !== false;
     if (trace) trace.on = recording;
-    let timeline = EMPTY_TIMELINE;
+    let timeline = emptyTimeline();
     if (trace && recording) {
       const from = opts.eventsFrom ?? trace.sequence;
       timeline = trace.since(from > trace.sequence ? 0 : from);
@@ -363,9 +363,10 @@ export class LocalMachine {
   }
 }
 
-const EMPTY_TIMELINE: TimelineChunk = {
-  first: 0, lost: 0, time: new Float64Array(0), kind: new Uint8Array(0), dom: new Uint16Array(0), args: new Int32Array(0), text: [], text2: [],
-};
+/** A new one each time: the worker transfers (detaches) a sample's buffers. */
+function emptyTimeline(): TimelineChunk {
+  return { first: 0, lost: 0, time: new Float64Array(0), kind: new Uint8Array(0), dom: new Uint16Array(0), args: new Int32Array(0), text: [], text2: [] };
+}
 
 /** Flush and close each disk. */
 async function closeAll(disks: Array<{ dev: BlockDevice }>): Promise<void> {
