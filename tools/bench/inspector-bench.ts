@@ -17,9 +17,11 @@ const WORKLOAD = 'dd if=/dev/zero of=/dev/xvda bs=1M count=32 oflag=direct 2>/de
 
 export interface InspectorFigures {
   rounds: number;
-  /** Host wall seconds of each run, by mode. */
+  /** Host wall seconds of each run, by mode, and the process's CPU seconds (less sensitive to other load). */
   closedS: number[];
   openS: number[];
+  closedCpuS: number[];
+  openCpuS: number[];
   /** Samples the open runs took, and timeline events they read. */
   samples: number;
   events: number;
@@ -31,20 +33,23 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[(xs.length - 1) >
 export function inspectorSummary(f: InspectorFigures): string {
   if (f.error) return `Inspector open vs closed: failed (${f.error}).`;
   const c = median(f.closedS), o = median(f.openS);
+  const cc = median(f.closedCpuS), oc = median(f.openCpuS);
+  const list = (xs: number[]) => xs.map((x) => x.toFixed(2)).join(', ');
+  const pct = (a: number, b: number) => `${((a / b - 1) * 100).toFixed(1)} %`;
   return [
-    `Inspector open vs closed (the shipped Xen snapshot with a hot-plugged PV disk, \`${WORKLOAD}\`, ${f.rounds} runs each, alternating; median host wall s):`,
+    `Inspector open vs closed (the shipped Xen snapshot with a hot-plugged PV disk, \`${WORKLOAD}\`, ${f.rounds} runs each, alternating):`,
     '',
-    '| inspector | runs (wall s) | median wall s |',
-    '| --- | --- | ---: |',
-    `| closed | ${f.closedS.map((x) => x.toFixed(2)).join(', ')} | ${c.toFixed(2)} |`,
-    `| open (sample every 100 ms, counters every 500 ms) | ${f.openS.map((x) => x.toFixed(2)).join(', ')} | ${o.toFixed(2)} |`,
+    '| inspector | host wall s per run | median | process CPU s per run | median |',
+    '| --- | --- | ---: | --- | ---: |',
+    `| closed | ${list(f.closedS)} | ${c.toFixed(2)} | ${list(f.closedCpuS)} | ${cc.toFixed(2)} |`,
+    `| open (a sample every 100 ms, the counters every 500 ms) | ${list(f.openS)} | ${o.toFixed(2)} | ${list(f.openCpuS)} | ${oc.toFixed(2)} |`,
     '',
-    `Open / closed: ${(o / c).toFixed(3)} (${((o / c - 1) * 100).toFixed(1)} %); the open runs took ${f.samples} samples and read ${f.events} timeline events.`,
+    `Open against closed: ${pct(o, c)} wall, ${pct(oc, cc)} CPU (medians); the open runs took ${f.samples} samples and read ${f.events} timeline events.`,
   ].join('\n');
 }
 
 export async function measureInspector(coreWasm: string, root: string, rounds: number, verbose: boolean): Promise<InspectorFigures> {
-  const fig: InspectorFigures = { rounds, closedS: [], openS: [], samples: 0, events: 0 };
+  const fig: InspectorFigures = { rounds, closedS: [], openS: [], closedCpuS: [], openCpuS: [], samples: 0, events: 0 };
   const snap = path.join(root, 'public/snapshots/linux-xen.pvsnap');
   if (!fs.existsSync(snap)) return { ...fig, error: 'public/snapshots/linux-xen.pvsnap is missing: build it with `node tools/run-ts.mjs tools/build-snapshots.ts`' };
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pvlab-inspector-bench-'));
@@ -58,7 +63,7 @@ export async function measureInspector(coreWasm: string, root: string, rounds: n
     void machine.run();
     await machine.addDisk({ bus: 'xen', file });
     let n = 0;
-    const run = async (open: boolean): Promise<number> => {
+    const run = async (open: boolean): Promise<{ wallS: number; cpuS: number }> => {
       const k = ++n;
       let from: number | undefined;
       let ticks = 0;
@@ -72,21 +77,24 @@ export async function measureInspector(coreWasm: string, root: string, rounds: n
         if (ticks % 5 === 0) void machine!.stats();
       }, 100) : null;
       const start = performance.now();
+      const cpu = process.cpuUsage();
       const at = session.length;
       machine!.sendInput(new TextEncoder().encode(`${WORKLOAD}; echo "INSP""-END ${k}"\r`));
       const end = await session.waitFor(new RegExp(`INSP-END ${k}\\n`), 600_000, `inspector run ${k}`, at);
+      const used = process.cpuUsage(cpu);
       if (timer) {
         clearInterval(timer);
         await machine!.inspect({ timeline: false }); // the inspector closes: the timeline stops recording
       }
-      return (end.atMs - start) / 1000;
+      return { wallS: (end.atMs - start) / 1000, cpuS: (used.user + used.system) / 1e6 };
     };
     await run(false); // warm up: the disk's first blocks, the JIT
     for (let i = 0; i < rounds; i++) {
       for (const open of i % 2 === 0 ? [false, true] : [true, false]) {
-        const s = await run(open);
-        (open ? fig.openS : fig.closedS).push(s);
-        process.stderr.write(`[inspector] ${open ? 'open  ' : 'closed'} ${s.toFixed(2)} s\n`);
+        const r = await run(open);
+        (open ? fig.openS : fig.closedS).push(r.wallS);
+        (open ? fig.openCpuS : fig.closedCpuS).push(r.cpuS);
+        process.stderr.write(`[inspector] ${open ? 'open  ' : 'closed'} ${r.wallS.toFixed(2)} s wall, ${r.cpuS.toFixed(2)} s CPU\n`);
       }
     }
   } catch (e) {
