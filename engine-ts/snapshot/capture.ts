@@ -38,6 +38,9 @@ export function captureMachine(board: Board, memory: MachineMemory, n: number): 
     names.add(s.name);
   }
   const vcpu = new Uint8Array(memory.buffer, board.vcpu.base, MM.VCPU_STATE_SIZE).slice();
+  // PEND_EXIT is the host asking the core to return, not the machine's state.
+  const pending = new DataView(vcpu.buffer, MM.R_PENDING, 4);
+  pending.setUint32(0, pending.getUint32(0, true) & ~MM.PEND_EXIT, true);
   const words = guestWords(memory, n);
   const bytes = new Uint8Array(memory.buffer, MM.RAM_BASE, n * PAGE);
   const pages = new Map<number, Uint8Array>();
@@ -95,7 +98,7 @@ export function restoreMachine(board: Board, memory: MachineMemory, n: number, s
   }
   const claimed = new Set<string>();
   for (const p of parts) {
-    if (!byName.has(p.stateName)) throw new SnapshotError(`the snapshot has no state for "${p.stateName}" (it is of another kind of machine)`);
+    if (!byName.has(p.stateName) && !p.stateOptional) throw new SnapshotError(`the snapshot has no state for "${p.stateName}" (it is of another kind of machine)`);
     claimed.add(p.stateName);
   }
   for (const name of byName.keys()) if (!claimed.has(name)) throw new SnapshotError(`the snapshot holds state for "${name}", which this machine does not have`);
@@ -103,7 +106,10 @@ export function restoreMachine(board: Board, memory: MachineMemory, n: number, s
   bytes.fill(0);
   for (const [p, d] of snap.pages) bytes.set(d, p * PAGE);
   new Uint8Array(memory.buffer, board.vcpu.base, MM.VCPU_STATE_SIZE).set(vcpu);
-  for (const p of parts) loadPart(p, byName.get(p.stateName)!);
+  for (const p of parts) {
+    const s = byName.get(p.stateName);
+    if (s) loadPart(p, s);
+  }
 }
 
 function loadPart(p: Stateful, s: StateSection): void {
