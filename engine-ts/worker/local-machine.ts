@@ -229,9 +229,9 @@ export class LocalMachine {
         this.config = resolveConfig({ ...machineConfigOf(r.saved, found, this.config.disks), pacing: this.config.pacing });
         this.reboot = null;
       }
-      // A device the guest was letting go of is gone once it reboots.
+      // A device the guest was letting go of is gone once it reboots (before the machine is built again).
       for (const d of this.disks.filter((x) => x.removed)) d.removed!();
-      for (const n of this.nicsRemoved.values()) n();
+      for (const n of [...this.nicsRemoved.values()]) n();
       new Uint8Array(this.memory.buffer, MM.RAM_BASE, this.config.layout.backedBytes).fill(0);
       const { board, runner } = await LocalMachine.power(this.module, this.memory, this.config, this.events, this.host, this.disks);
       this.board = board;
@@ -328,16 +328,20 @@ export class LocalMachine {
     if (!d) throw new ConfigError(`this machine has no PV disk at unit ${unit}`);
     if (d.removed) throw new ConfigError(`PV disk ${unit} is being unplugged already`);
     await new Promise<void>((resolve, reject) => {
-      d.removed = resolve;
-      this.runner.betweenSlices(async () => this.xenHost().removeDisk(unit, resolve)).catch((e) => { d.removed = undefined; reject(e); });
+      // Called by the toolstack once the guest closed it, or at a reboot (the guest let go of everything).
+      d.removed = () => {
+        if (!this.disks.includes(d)) return;
+        this.disks.splice(this.disks.indexOf(d), 1);
+        this.config = { ...this.config, disks: (this.config.disks ?? []).filter((x) => x !== d.spec) };
+        this.saved = null;
+        resolve();
+      };
+      this.runner.betweenSlices(async () => this.xenHost().removeDisk(unit, d.removed!)).catch((e) => { d.removed = undefined; reject(e); });
     });
-    this.disks.splice(this.disks.indexOf(d), 1);
-    this.config = { ...this.config, disks: (this.config.disks ?? []).filter((x) => x !== d.spec) };
-    this.saved = null;
     await closeAll([d]);
   }
 
-  /** NICs being hot-unplugged: each is called once the guest let it go. */
+  /** NICs being hot-unplugged, by devid: each is called once the guest let it go (or rebooted). */
   private readonly nicsRemoved = new Map<number, () => void>();
 
   async addNic(nic: NicSpec): Promise<number> {
@@ -355,13 +359,17 @@ export class LocalMachine {
     if (!n) throw new ConfigError(`this machine has no network interface ${devid}`);
     if (this.nicsRemoved.has(devid)) throw new ConfigError(`network interface ${devid} is being unplugged already`);
     await new Promise<void>((resolve, reject) => {
-      this.nicsRemoved.set(devid, resolve);
-      this.runner.betweenSlices(async () => this.xenHost().removeNic(devid, resolve)).catch((e) => { this.nicsRemoved.delete(devid); reject(e); });
+      const removed = () => {
+        this.nicsRemoved.delete(devid);
+        this.config = { ...this.config, nics: (this.config.nics ?? []).filter((x) => x !== n) };
+        this.saved = null;
+        resolve();
+      };
+      this.nicsRemoved.set(devid, removed);
+      this.runner.betweenSlices(async () => this.xenHost().removeNic(devid, removed)).catch((e) => { this.nicsRemoved.delete(devid); reject(e); });
     });
-    this.nicsRemoved.delete(devid);
-    this.config = { ...this.config, nics: (this.config.nics ?? []).filter((x) => x !== n) };
-    this.saved = null;
   }
+
 
   /** A snapshot taken between two slices, whether the machine runs or not (see snapshot()). */
   save(opts: SnapshotOptions = {}): Promise<Uint8Array> {
