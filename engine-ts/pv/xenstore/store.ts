@@ -568,16 +568,21 @@ export class XenStore implements Stateful {
     return out;
   }
 
+  /** The inspector's last walk of the tree, kept while nothing changes (the generation counter says). */
+  private inspected: { gen: number; root: XsNode; nodes: XsNodeInfo[] } | null = null;
+
   /** The tree with each node's generation, and every watch, for the inspector. */
   inspect(): { nodes: XsNodeInfo[]; watches: XsWatchInfo[] } {
+    const watches: XsWatchInfo[] = [];
+    for (const c of this.conns) for (const w of c.watches) watches.push({ owner: c.name, domid: c.domid, path: w.path, token: w.token });
+    if (this.inspected?.gen === this.gen && this.inspected.root === this.live.root) return { nodes: this.inspected.nodes, watches };
     const nodes: XsNodeInfo[] = [];
     const walk = (n: XsNode, path: string): void => {
       nodes.push({ path, value: n.value, perms: permsToStrings(n.perms), gen: n.gen });
       for (const [name, ch] of n.children) walk(ch, path === '/' ? `/${name}` : `${path}/${name}`);
     };
     walk(this.live.root, '/');
-    const watches: XsWatchInfo[] = [];
-    for (const c of this.conns) for (const w of c.watches) watches.push({ owner: c.name, domid: c.domid, path: w.path, token: w.token });
+    this.inspected = { gen: this.gen, root: this.live.root, nodes };
     return { nodes, watches };
   }
 
