@@ -43,7 +43,9 @@ for (const name of index.lessons) {
     }
     for (let i = 1; i <= steps; i++) {
       const step = page.getByTestId(`step-${i}`);
-      await expect(step).toHaveAttribute('data-state', 'current', { timeout: 30_000 });
+      // A step whose checks already hold is green as soon as it begins (nothing to do).
+      await expect(step).toHaveAttribute('data-state', /current|done/, { timeout: 30_000 });
+      if ((await step.getAttribute('data-state')) === 'done') continue;
       await ACTIONS[name]?.[i]?.(page);
       const buttons = step.getByRole('button', { name: /^Type this into machine/ });
       for (let b = 0; b < (await buttons.count()); b++) {
