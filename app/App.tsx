@@ -4,6 +4,7 @@ import { DisksPanel } from './disks/DisksPanel';
 import { MachinePanel, type InitialSnapshot, type MachineControl } from './MachinePanel';
 import { SnapshotsPanel } from './snapshots/SnapshotsPanel';
 import { shippedBySha, shippedFile } from './snapshots/shipped';
+import { Classroom, useLessonParam } from './lessons/Classroom';
 
 const MAX_MACHINES = 4;
 /** A snapshot fetched from ?snapshot=URL may be at most this big. */
@@ -58,18 +59,21 @@ export function App() {
     return controls.get(i)!;
   };
   const addMachine = () => setMachines((m) => (m.length >= MAX_MACHINES ? m : [...m, Math.max(...m) + 1]));
+  const [lesson, openLesson] = useLessonParam();
 
   return (
     <div className="app">
       <header>
         <h1>pvlab</h1>
         <span className="tagline">a virtualisation lab in your browser</span>
+        <Classroom.TextSize />
       </header>
       {!isolated && (
         <p className="warning" role="alert">
           This page is not cross-origin isolated, so guests cannot run (shared memory needs COOP/COEP headers).
         </p>
       )}
+      {lesson !== null ? <Classroom.Lesson name={lesson} onExit={() => openLesson(null)} /> : <>
       {machines.map((i) => (
         <MachinePanel
           key={i}
@@ -86,7 +90,9 @@ export function App() {
         <button onClick={addMachine} disabled={machines.length >= MAX_MACHINES}>Add machine</button>{' '}
         <span className="description">Machines booted with PV (Xen) devices share the lab network (DHCP on 10.0.2.0/24: run <code>udhcpc -i eth0</code>).</span>
       </p>
+      <Classroom.Lessons onOpen={openLesson} />
       <SnapshotsPanel machines={machines} refresh={savedCount} onResume={(m, file, name) => void control(m).current?.resume(file, name)} />
+      </>}
       <DisksPanel onAttachChange={setAttachedDisk} />
     </div>
   );

@@ -6,6 +6,7 @@ import {
 import { shippedFile, shippedSnapshots } from './snapshots/shipped';
 import { Console, type ConsoleApi } from './Console';
 import { GUESTS } from './guests';
+import { MachineTools } from './inspector/MachineTools';
 
 type Phase = 'idle' | 'loading' | 'running' | 'stopped' | 'error';
 export type DiskBus = 'none' | 'ide' | 'xen';
@@ -376,6 +377,7 @@ export function MachinePanel(props: {
         </div>
       )}
       <Console index={index} onInput={(b) => machineRef.current?.sendInput(b)} onReady={(api) => { consoleRef.current = api; }} />
+      {phase === 'running' && <MachineTools index={index} machine={machineRef.current} />}
     </section>
   );
 }

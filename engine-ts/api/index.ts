@@ -1,5 +1,8 @@
 // The engine API for the browser: machines run in Web Workers.
 export * from '../config/machine';
+// The inspector's sample and timeline (MachineHandle.inspect), and Xen's names for what it shows.
+export * from '../config/inspect';
+export { describeHypercall, hypercallName } from '../pv/names';
 // Snapshots: .pvsnap files (engine-ts/snapshot/format.ts).
 export { resumeWorkerMachine as resumeMachine, type BrowserResumeOptions as ResumeOptions } from '../worker/browser';
 export { SnapshotError, readHeader as readSnapshotHeader, type SnapshotHeader, type ImageRef } from '../snapshot/format';

@@ -1,6 +1,8 @@
 // The engine API for Node hosts (CLI, tests, benchmarks): the same machine as the page,
 // running in-process.
 export * from '../config/machine';
+export * from '../config/inspect';
+export { describeHypercall, hypercallName } from '../pv/names';
 // Snapshots: .pvsnap files (engine-ts/snapshot/format.ts).
 export { resumeNodeMachine as resumeMachine } from '../worker/node-host';
 export { SnapshotError, readHeader as readSnapshotHeader, type SnapshotHeader, type ImageRef } from '../snapshot/format';

@@ -119,6 +119,8 @@ export class Board implements Stateful {
   exitCode: number | null = null;
   /** Counts of VM exits by kind, for the emulated-vs-PV comparison. */
   readonly exits = { io: 0, mmio: 0, hypercall: 0, halt: 0 };
+  /** Interrupts the vCPU took (an acknowledged vector: device IRQ or Xen upcall). */
+  interrupts = 0;
   /** The guest asked for a reset (keyboard controller, 0xCF9). */
   resetRequested = false;
   /** EIP sampling (see profile()): every this many instructions, 0 = off. */
@@ -403,6 +405,7 @@ export class Board implements Stateful {
     mmioWrite: (addr, size, value) => { this.exits.mmio++; this.mmio.write(addr, size as AccessSize, value); },
     intAck: () => {
       const v = this.acknowledgeInterrupt();
+      if (v >= 0) this.interrupts++;
       this.xen?.afterInterruptAck();
       return v;
     },
@@ -538,6 +541,15 @@ export class Board implements Stateful {
     await this.ide.quiesce();
     await this.xen?.quiesce();
     this.flushOutput();
+  }
+
+  /** VM exits by device since power-on: port I/O and MMIO accesses by each device's name. */
+  exitsByDevice(): Array<{ name: string; io: number; mmio: number }> {
+    const out = new Map<string, { name: string; io: number; mmio: number }>();
+    const at = (name: string) => out.get(name) ?? out.set(name, { name, io: 0, mmio: 0 }).get(name)!;
+    for (const [name, n] of this.ports.accessesByOwner()) at(name).io += n;
+    for (const [name, n] of this.mmio.accessesByOwner()) at(name).mmio += n;
+    return [...out.values()].sort((a, b) => b.io + b.mmio - (a.io + a.mmio));
   }
 
   /** Guest time of the next scheduled event, or Infinity. */

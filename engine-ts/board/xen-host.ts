@@ -20,7 +20,10 @@ import type { MachineLayout } from '../config/machine';
 import { GuestVirtual } from '../platform/guest-virtual';
 import { Hypervisor } from '../pv/hypervisor';
 import type { HvmDomain } from '../pv/domain';
-import { Toolstack, type GuestRecord } from '../pv/toolstack';
+import { Toolstack, xvdDevid, xvdName, type GuestRecord } from '../pv/toolstack';
+import { EventTrace } from '../platform/event-trace';
+import { inspectXen } from '../pv/inspect';
+import type { XenSample } from '../config/inspect';
 import { XenPlatformPci, UNPLUG_ALL_IDE_DISKS, UNPLUG_AUX_IDE_DISKS, XEN_PLATFORM_BAR1_SIZE } from '../pv/xen-platform-pci';
 import { HypercallExit } from '../pv/interfaces';
 import type { FramePort, FrameUplink } from '../network/net-switch';
@@ -84,7 +87,7 @@ export class XenHost implements Stateful {
     if (ramBytes % XEN_PLATFORM_BAR1_SIZE !== 0 || backedBytes !== ramBytes + XEN_PLATFORM_BAR1_SIZE || mem.size !== backedBytes)
       throw new Error('Xen mode needs guest RAM in multiples of 16 MiB and the BAR1 window right above it');
     this.gva = new GuestVirtual(board.vcpu, mem);
-    this.hv = new Hypervisor((m) => opts.log?.(m));
+    this.hv = new Hypervisor((m) => opts.log?.(m), new EventTrace(() => board.clock.now()));
     this.platform = new XenPlatformPci({
       unplug: (mask) => {
         this.unplugged |= mask;
@@ -194,12 +197,39 @@ export class XenHost implements Stateful {
     for (const b of this.guest.disks.values()) await b.quiesce();
   }
 
-  addDisk(n: number, disk: BlockDevice): void {
-    this.toolstack.addDisk(GUEST_DOMID, n, disk, { onHostDone: () => this.board.wake() });
+  /** Attach `disk` as xvd<n> (at power-on, or hot-plugged into the running guest). */
+  addDisk(n: number, disk: BlockDevice): { devid: number; name: string } {
+    const b = this.toolstack.addDisk(GUEST_DOMID, n, disk, { onHostDone: () => this.board.wake() });
+    return { devid: b.devid, name: xvdName(n) };
+  }
+
+  /** Hot-unplug xvd<n>: `done` runs once the guest has closed it and it is gone. */
+  removeDisk(n: number, done: () => void): void {
+    this.toolstack.unplug(GUEST_DOMID, 'vbd', xvdDevid(n), done);
   }
 
   addNic(devid: number, mac: string): void {
     this.toolstack.addNic(GUEST_DOMID, devid, mac);
+  }
+
+  removeNic(devid: number, done: () => void): void {
+    this.toolstack.unplug(GUEST_DOMID, 'vif', devid, done);
+  }
+
+  /** A device is being unplugged (waiting for the guest to close it). */
+  get unplugging(): boolean {
+    for (const d of [...this.guest.disks.values(), ...this.guest.nics.values()]) if (d.unplugging) return true;
+    return false;
+  }
+
+  /** The PV side as the inspector shows it. */
+  inspect(): XenSample {
+    return inspectXen(this.hv, this.toolstack, this.guest);
+  }
+
+  /** The timeline of PV events (recording while an inspector reads it). */
+  get trace(): EventTrace {
+    return this.hv.trace;
   }
 
   /** Connect the machine's virtual switch to something outside (another machine's switch). */

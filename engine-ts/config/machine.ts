@@ -3,6 +3,7 @@
 // layer may import it, it imports only the shared memory map; engine-ts/api re-exports it.
 
 import * as MM from '../../engine-wasm/memory-map';
+import type { InspectOptions, InspectorSample } from './inspect';
 
 export type Pacing = 'realtime' | 'fast';
 
@@ -37,7 +38,14 @@ export interface MachineConfig {
   /** Disks: a VHD file (Node) or an IndexedDB disk id (browser), on the emulated IDE bus or PV. */
   disks?: DiskSpec[];
   /** Network interfaces (Xen mode): xen-netfront NICs on the machine's virtual switch. */
-  nics?: Array<{ mac: string }>;
+  nics?: NicSpec[];
+}
+
+export interface NicSpec {
+  /** "aa:bb:cc:dd:ee:ff" */
+  mac: string;
+  /** Xen's vif device id (0 = the guest's first NIC); default: the lowest free one, in list order. */
+  devid?: number;
 }
 
 export interface DiskSpec {
@@ -48,6 +56,11 @@ export interface DiskSpec {
   /** A disk id from the browser's disk library (engine-ts/api/disks). */
   idbDisk?: string;
   readOnly?: boolean;
+  /**
+   * Where on its bus: IDE 0..3 (0 primary master, 1 primary slave, 2-3 the secondary channel),
+   * PV the xvd number (0 = xvda, 1 = xvdb ...). Default: the lowest free one, in list order.
+   */
+  unit?: number;
 }
 
 export type StopReason =
@@ -60,6 +73,10 @@ export type StopReason =
 
 export interface MachineStats {
   instructions: number;
+  /** Interrupts the vCPU took (device IRQs and Xen event-channel upcalls) since power-on. */
+  interrupts: number;
+  /** Bytes each disk moved since power-on (as the host saw them). */
+  disks: DiskStats[];
   /** The vCPU's cycle count (retired instructions plus idle time skipped, 1 ns each): see RunOptions.untilCycle. */
   cycles: number;
   guestNs: number;
@@ -67,6 +84,24 @@ export interface MachineStats {
   mips: number;
   halted: boolean;
   exits: { io: number; mmio: number; hypercall: number; halt: number };
+}
+
+export interface DiskStats {
+  /** How the guest names it when it is the only disk of its kind: sda, sdb (IDE) or xvda, xvdb (PV). */
+  name: string;
+  bus: 'ide' | 'xen';
+  unit: number;
+  readBytes: number;
+  writtenBytes: number;
+}
+
+/** A disk hot-plugged into a running machine (MachineHandle.addDisk). */
+export interface HotplugDisk {
+  unit: number;
+  /** xvdb ... */
+  name: string;
+  /** The xenbus virtual-device number (51728 for xvdb). */
+  devid: number;
 }
 
 /** Where the guest ran: EIP sampled every `everyInstructions` retired instructions. */
@@ -119,6 +154,21 @@ export interface MachineHandle {
    * otherwise 100..1e9). Returns the samples taken since the previous call.
    */
   profile(everyInstructions: number): Promise<GuestProfile>;
+  /**
+   * A sample of the machine for the inspector: exits by device, and in Xen mode the PV side
+   * (xenstore, event channels, grants, rings, hypercalls) and the timeline of PV events since
+   * `opts.eventsFrom`. The first call starts recording the timeline; `{ timeline: false }`
+   * stops it. Meant to be called a few times a second at most.
+   */
+  inspect(opts?: InspectOptions): Promise<InspectorSample>;
+  /** Hot-plug a PV disk (Xen mode) into the running guest: blkfront and blkback then connect through xenstore. */
+  addDisk(spec: DiskSpec): Promise<HotplugDisk>;
+  /** Hot-unplug PV disk `unit`: resolves once the guest has let it go (a mounted disk stays until unmounted). */
+  removeDisk(unit: number): Promise<void>;
+  /** Hot-plug a PV NIC onto the machine's switch; resolves with its devid. */
+  addNic(nic: NicSpec): Promise<number>;
+  /** Hot-unplug NIC `devid`: resolves once the guest has closed it. */
+  removeNic(devid: number): Promise<void>;
   /** Release the machine (terminates its worker). */
   dispose(): void;
 }
@@ -179,5 +229,42 @@ export function resolveConfig(c: MachineConfig): ResolvedConfig {
     if (!d.file === !d.idbDisk) throw new ConfigError('a disk needs exactly one of file or idbDisk');
   }
   if ((c.nics?.length ?? 0) > 0 && !c.xen) throw new ConfigError('network interfaces need Xen mode');
-  return { ...c, memoryMiB, pacing, debugPorts: c.debugPorts ?? true, layout: machineLayout(memoryMiB, !!c.xen) };
+  let disks = c.disks;
+  if (disks) {
+    // Units are per bus; the list keeps its order (a snapshot's disk slots follow it).
+    const ide = disks.filter((d) => d.bus === 'ide');
+    const xen = disks.filter((d) => d.bus === 'xen');
+    const placed = new Map<DiskSpec, DiskSpec>();
+    withUnits(ide, 'unit', MAX_IDE_UNITS, 'IDE disk').forEach((d, i) => placed.set(ide[i], d));
+    withUnits(xen, 'unit', MAX_XVD_UNITS, 'PV disk').forEach((d, i) => placed.set(xen[i], d));
+    disks = disks.map((d) => placed.get(d)!);
+  }
+  const nics = c.nics && withUnits(c.nics, 'devid', MAX_NICS, 'network interface');
+  return { ...c, disks, nics, memoryMiB, pacing, debugPorts: c.debugPorts ?? true, layout: machineLayout(memoryMiB, !!c.xen) };
+}
+
+/** IDE units: two channels with a master and a slave each. */
+export const MAX_IDE_UNITS = 4;
+/** PV disks: xvda..xvdp (the 16 units of Xen's major 202). */
+export const MAX_XVD_UNITS = 16;
+export const MAX_NICS = 8;
+
+/** Give each item its unit (the one it names, else the lowest free), checking range and clashes. */
+function withUnits<T extends object, K extends keyof T & string>(items: T[], key: K, max: number, what: string): Array<T & Record<K, number>> {
+  const used = new Set<number>();
+  for (const it of items) {
+    const u = it[key] as unknown;
+    if (u === undefined) continue;
+    if (typeof u !== 'number' || !Number.isInteger(u) || u < 0 || u >= max) throw new ConfigError(`${what} ${key} must be 0 to ${max - 1} (got ${String(u)})`);
+    if (used.has(u)) throw new ConfigError(`two ${what}s have ${key} ${u}`);
+    used.add(u);
+  }
+  if (items.length > max) throw new ConfigError(`at most ${max} ${what}s`);
+  let next = 0;
+  return items.map((it) => {
+    if (it[key] !== undefined) return it as T & Record<K, number>;
+    while (used.has(next)) next++;
+    used.add(next);
+    return { ...it, [key]: next } as T & Record<K, number>;
+  });
 }

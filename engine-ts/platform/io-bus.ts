@@ -9,6 +9,9 @@ export class PortBus implements IoPorts {
   private readonly map: Int16Array = new Int16Array(0x10000).fill(-1);
   private readonly handlers: PortHandler[] = [];
   private readonly owners: string[] = [];
+  /** Accesses per handler, and to ports nobody claims (the inspector's exits by device). */
+  private readonly hits: number[] = [];
+  private unclaimed = 0;
   /** Count of port accesses (VM exits of the emulated-device path). */
   accesses = 0;
 
@@ -21,6 +24,7 @@ export class PortBus implements IoPorts {
     const idx = this.handlers.length;
     this.handlers.push(handler);
     this.owners.push(owner);
+    this.hits.push(0);
     for (let p = base; p < base + count; p++) this.map[p] = idx;
   }
 
@@ -36,7 +40,8 @@ export class PortBus implements IoPorts {
   read(port: number, size: AccessSize): number {
     this.accesses++;
     const i = this.map[port & 0xffff];
-    if (i < 0) return ONES[size];
+    if (i < 0) { this.unclaimed++; return ONES[size]; }
+    this.hits[i]++;
     // A wider access that starts in a device's range is handled by that device.
     return this.handlers[i].read(port, size) & ONES[size];
   }
@@ -44,7 +49,17 @@ export class PortBus implements IoPorts {
   write(port: number, size: AccessSize, value: number): void {
     this.accesses++;
     const i = this.map[port & 0xffff];
-    if (i >= 0) this.handlers[i].write(port, size, value & ONES[size]);
+    if (i < 0) { this.unclaimed++; return; }
+    this.hits[i]++;
+    this.handlers[i].write(port, size, value & ONES[size]);
+  }
+
+  /** Accesses by owner since power-on (owners that registered several ranges are summed). */
+  accessesByOwner(): Map<string, number> {
+    const m = new Map<string, number>();
+    this.owners.forEach((o, i) => { if (this.hits[i]) m.set(o, (m.get(o) ?? 0) + this.hits[i]); });
+    if (this.unclaimed) m.set('(no device)', this.unclaimed);
+    return m;
   }
 }
 
@@ -53,6 +68,8 @@ interface Region {
   end: number; // exclusive
   handler: MmioHandler;
   owner: string;
+  /** Accesses since it was mapped. */
+  hits: number;
 }
 
 export class MmioBus implements MmioSpace {
@@ -69,7 +86,7 @@ export class MmioBus implements MmioSpace {
     for (const r of this.regions) {
       if (base < r.end && r.base < end) throw new Error(`${owner}: MMIO 0x${base.toString(16)} overlaps ${r.owner}`);
     }
-    this.regions.push({ base, end, handler, owner });
+    this.regions.push({ base, end, handler, owner, hits: 0 });
     this.regions.sort((a, b) => a.base - b.base);
   }
 
@@ -89,12 +106,26 @@ export class MmioBus implements MmioSpace {
   read(addr: number, size: AccessSize): number {
     this.accesses++;
     const r = this.find(addr);
-    return r ? r.handler.read(addr - r.base, size) >>> 0 : ONES[size];
+    if (!r) { this.unclaimed++; return ONES[size]; }
+    r.hits++;
+    return r.handler.read(addr - r.base, size) >>> 0;
   }
 
   write(addr: number, size: AccessSize, value: number): void {
     this.accesses++;
     const r = this.find(addr);
-    if (r) r.handler.write(addr - r.base, size, value);
+    if (!r) { this.unclaimed++; return; }
+    r.hits++;
+    r.handler.write(addr - r.base, size, value);
+  }
+
+  private unclaimed = 0;
+
+  /** Accesses by owner of the regions mapped now. */
+  accessesByOwner(): Map<string, number> {
+    const m = new Map<string, number>();
+    for (const r of this.regions) if (r.hits) m.set(r.owner, (m.get(r.owner) ?? 0) + r.hits);
+    if (this.unclaimed) m.set('(no device)', this.unclaimed);
+    return m;
   }
 }

@@ -10,6 +10,8 @@ import { fillHypercallPage, type CpuVendor } from './cpuid';
 import { EVTCHN_TABLE, Evtchn2L, EvtchnTable } from './event-channels';
 import { GRANT_TABLE, GrantTable } from './grant-table';
 import { put32, put64, put64big } from './bytes';
+import type { EventTrace } from '../platform/event-trace';
+import { TRACE } from '../config/inspect';
 import {
   EINVAL,
   EBUSY,
@@ -98,6 +100,11 @@ export class HvmDomain implements Stateful {
   readonly params: bigint[] = new Array<bigint>(HVM_NR_PARAMS).fill(0n);
   /** SCHEDOP_shutdown_code, reported to the toolstack. */
   shutdownCode = -1;
+  /** Notifications the guest sent on each port, and those raised on each port, since power-on (the inspector's). */
+  readonly portSent = new Float64Array(EVTCHN_2L_NR_CHANNELS);
+  readonly portRaised = new Float64Array(EVTCHN_2L_NR_CHANNELS);
+  /** The hypervisor's timeline (upcalls are recorded here). */
+  trace: EventTrace | null = null;
   /** Hypercall page MSR: last value written (reads return 0 as in Xen). */
   private hypercallMsr = 0n;
 
@@ -333,6 +340,7 @@ export class HvmDomain implements Stateful {
   /** evtchn_upcall_pending went 0 -> 1 on `vcpu`. */
   private deliverUpcall(vcpu: number): void {
     const via = this.callbackVia();
+    this.trace?.record(TRACE.upcall, this.domid, vcpu, via?.type === HVM_PARAM_CALLBACK_TYPE_VECTOR ? via.value & 0xff : -1);
     if (via?.type === HVM_PARAM_CALLBACK_TYPE_VECTOR) this.config.upcalls.injectVector(vcpu, via.value & 0xff);
     else this.refreshCallbackLevel();
     this.config.upcalls.kick(vcpu);

@@ -31,6 +31,8 @@ import {
 import { dispatchHypercall } from './hypercalls';
 import { HypercallExit, type HypercallContext } from './interfaces';
 import type { SharedPage, StateRecord, Stateful } from '../platform/bus';
+import { EventTrace } from '../platform/event-trace';
+import { TRACE } from '../config/inspect';
 
 export type Dom0PortHandler = (port: number) => void;
 
@@ -73,8 +75,17 @@ export class Hypervisor implements Stateful {
   private readonly queuedPorts = new Set<number>();
   private draining = false;
   readonly dom0: Dom0Events;
+  /** Hypercalls by operation number since power-on, for the inspector (Xen's ops are below 64). */
+  readonly hypercallCounts = new Float64Array(64);
+  /** Grants dom0 mapped and unmapped since power-on (each copy through withGrant is one of each). */
+  grantMaps = 0;
+  grantUnmaps = 0;
 
-  constructor(private readonly logger: (msg: string) => void = () => {}) {
+  constructor(
+    private readonly logger: (msg: string) => void = () => {},
+    /** The inspector's timeline (recording only while someone looks). */
+    readonly trace: EventTrace = new EventTrace(() => 0, 1),
+  ) {
     this.dom0 = {
       bindInterdomain: (rd, rp, h) => this.bindInterdomain(DOMID_DOM0, rd, rp, (p) => this.dom0Handlers.set(p, h)),
       allocUnbound: (rd, h) => {
@@ -129,6 +140,7 @@ export class Hypervisor implements Stateful {
   createDomain(config: HvmDomainConfig): HvmDomain {
     if (this.domains.has(config.domid)) throw new Error(`domain ${config.domid} already exists`);
     const d = new HvmDomain(config, (dom, virq, vcpu) => this.sendVirq(dom.domid, virq, vcpu));
+    d.trace = this.trace;
     this.domains.set(d.domid, d);
     return d;
   }
@@ -161,6 +173,9 @@ export class Hypervisor implements Stateful {
       return HypercallExit.Continue;
     }
     let exit: HypercallExit = HypercallExit.Continue;
+    const op = ctx.regs.eax >>> 0;
+    const cmd = ctx.regs.ebx | 0;
+    this.hypercallCounts[op & 63]++;
     try {
       exit = dispatchHypercall(this, d, ctx);
     } catch (e) {
@@ -168,6 +183,7 @@ export class Hypervisor implements Stateful {
       this.log(`d${domid}: hypercall ${ctx.regs.eax} raised ${(e as Error).message}`);
       ctx.regs.eax = -EINVAL >>> 0;
     }
+    this.trace.record(TRACE.hypercall, domid, op, cmd, ctx.regs.eax | 0);
     this.drain();
     return exit;
   }
@@ -225,7 +241,10 @@ export class Hypervisor implements Stateful {
       });
       return;
     }
-    this.domains.get(domid)?.raisePort(port);
+    const d = this.domains.get(domid);
+    if (!d) return;
+    if (port > 0 && port < d.portRaised.length) d.portRaised[port]++;
+    d.raisePort(port);
   }
 
   /** Resolve DOMID_SELF; -EPERM if an unprivileged caller names another domain. */
@@ -305,8 +324,13 @@ export class Hypervisor implements Stateful {
   send(caller: number, port: number): number {
     const e = this.table(caller)?.get(port);
     if (!e) return -EINVAL;
+    if (caller !== DOMID_DOM0) {
+      const d = this.domains.get(caller);
+      if (d && port < d.portSent.length) d.portSent[port]++;
+    }
     switch (e.state) {
       case ECS_INTERDOMAIN:
+        this.trace.record(TRACE['evtchn-send'], caller, port, e.remoteDom, e.remotePort);
         this.raise(e.remoteDom, e.remotePort);
         return 0;
       case ECS_IPI:
@@ -324,7 +348,9 @@ export class Hypervisor implements Stateful {
     const t = this.table(domid);
     if (!t) return;
     const p = t.findVirq(virq, VIRQ_IS_PER_VCPU(virq) ? vcpu : 0);
-    if (p) this.raise(domid, p);
+    if (!p) return;
+    this.trace.record(TRACE.virq, domid, virq, p, vcpu);
+    this.raise(domid, p);
   }
 
   bindVcpu(caller: number, port: number, vcpu: number): number {
@@ -380,12 +406,16 @@ export class Hypervisor implements Stateful {
     if (!d) return { ok: false, status: GNTST_bad_domain };
     const a = d.grants.acquire(gref, DOMID_DOM0, write);
     if (a.status !== GNTST_okay) return { ok: false, status: a.status };
+    this.grantMaps++;
+    this.trace.record(TRACE['grant-map'], domid, gref, a.frame, write ? 1 : 0);
     try {
       const page = d.mem.view(a.frame * PAGE_SIZE, PAGE_SIZE);
       if (!page) return { ok: false, status: GNTST_bad_page };
       return { ok: true, value: fn(page) };
     } finally {
       d.grants.release(gref, write);
+      this.grantUnmaps++;
+      this.trace.record(TRACE['grant-unmap'], domid, gref, a.frame, write ? 1 : 0);
     }
   }
 
@@ -395,6 +425,8 @@ export class Hypervisor implements Stateful {
     if (!d) return GNTST_bad_domain;
     const a = d.grants.acquire(gref, DOMID_DOM0, write);
     if (a.status !== GNTST_okay) return a.status;
+    this.grantMaps++;
+    this.trace.record(TRACE['grant-map'], domid, gref, a.frame, (write ? 1 : 0) | 2);
     return { domid, gref, frame: a.frame, writable: write, mapped: true };
   }
 
@@ -409,6 +441,8 @@ export class Hypervisor implements Stateful {
     if (!m.mapped) return;
     m.mapped = false;
     this.domains.get(m.domid)?.grants.release(m.gref, m.writable);
+    this.grantUnmaps++;
+    this.trace.record(TRACE['grant-unmap'], m.domid, m.gref, m.frame, (m.writable ? 1 : 0) | 2);
   }
 
   /** A restored mapping must name a grant its domain's table holds pinned (the table came back with the snapshot). */

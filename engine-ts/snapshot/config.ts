@@ -44,8 +44,8 @@ export async function savedConfig(c: ResolvedConfig): Promise<{ config: SavedCon
       debugPorts: c.debugPorts,
       consoleInput: c.consoleInput ?? 'serial',
       rtcStartSeconds: c.rtcStartSeconds ?? 0,
-      nics: (c.nics ?? []).map((n) => ({ mac: n.mac })),
-      disks: (c.disks ?? []).map((d) => ({ bus: d.bus, readOnly: d.readOnly === true })),
+      nics: (c.nics ?? []).map((n) => ({ mac: n.mac, devid: n.devid })),
+      disks: (c.disks ?? []).map((d) => ({ bus: d.bus, readOnly: d.readOnly === true, unit: d.unit })),
       guest: {
         kind: g.kind,
         name: g.name ?? '',
@@ -106,7 +106,8 @@ export function machineConfigOf(saved: SavedConfig, data: Array<Uint8Array | und
     consoleInput: saved.consoleInput,
     rtcStartSeconds: saved.rtcStartSeconds,
     nics: saved.nics,
-    disks: given,
+    // The slots keep their units (a machine with a hot-plugged xvdb and no xvda stays so).
+    disks: given.map((d, i) => (wanted[i].unit === undefined ? d : { ...d, unit: wanted[i].unit })),
     guest,
   };
 }

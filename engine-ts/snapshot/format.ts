@@ -59,8 +59,9 @@ export interface SavedConfig {
   debugPorts: boolean;
   consoleInput: 'serial' | 'hvc0';
   rtcStartSeconds: number;
-  nics: Array<{ mac: string }>;
-  disks: Array<{ bus: 'ide' | 'xen'; readOnly: boolean }>;
+  /** `devid` and a disk's `unit` are written since hot-plug (older files: list order). */
+  nics: Array<{ mac: string; devid?: number }>;
+  disks: Array<{ bus: 'ide' | 'xen'; readOnly: boolean; unit?: number }>;
   guest: { kind: 'flat' | 'linux' | 'bios' | 'multiboot'; name: string; cmdline: string; loadAddress: number; images: ImageRef[] };
 }
 
@@ -136,6 +137,21 @@ const IMAGE: Codec<ImageRef> = {
   },
 };
 
+/** A record codec with one more field that older files leave out (a hot-plugged device's unit). */
+function withOptional(of: ReturnType<typeof fields>, key: string, codec: Codec<number>): Codec<Record<string, unknown>> {
+  return {
+    describe: of.describe,
+    save: (r) => ({ ...of.save(r) as Record<string, unknown>, ...(r[key] === undefined ? {} : { [key]: codec.save(r[key] as number) }) }) as StateRecord,
+    load: (v, path) => {
+      const x = v as Record<string, unknown> | null;
+      const { [key]: opt, ...rest } = typeof x === 'object' && x !== null && !Array.isArray(x) ? x : { [key]: undefined };
+      const r = of.load(typeof x === 'object' && x !== null && !Array.isArray(x) ? rest : v, path);
+      if (opt !== undefined) r[key] = codec.load(opt, `${path}.${key}`);
+      return r;
+    },
+  };
+}
+
 const CONFIG = fields({
   memoryMiB: int(1, 3072),
   xen: bool,
@@ -143,8 +159,8 @@ const CONFIG = fields({
   debugPorts: bool,
   consoleInput: oneOf(['serial', 'hvc0'] as const),
   rtcStartSeconds: int(0, 2 ** 40),
-  nics: list(fields({ mac: str(17) }, 'nic'), 8),
-  disks: list(fields({ bus: oneOf(['ide', 'xen'] as const), readOnly: bool }, 'disk'), 8),
+  nics: list(withOptional(fields({ mac: str(17) }, 'nic'), 'devid', int(0, 7)), 8),
+  disks: list(withOptional(fields({ bus: oneOf(['ide', 'xen'] as const), readOnly: bool }, 'disk'), 'unit', int(0, 15)), 20),
   guest: fields({
     kind: oneOf(['flat', 'linux', 'bios', 'multiboot'] as const),
     name: str(256),

@@ -8,7 +8,8 @@ import { ConsoleRing } from './console-ring';
 import type { LinkEndpoint } from '../network/link-endpoint';
 import type { EventWants, MachineWorkerApi } from './machine.worker';
 import { readHeader, type SnapshotHeader } from '../snapshot/format';
-import type { DiskSpec, MachineConfig, MachineEvents, MachineHandle, MachineLayout, RunOptions, SnapshotOptions, StopReason } from '../config/machine';
+import type { InspectOptions } from '../config/inspect';
+import type { NicSpec, DiskSpec, MachineConfig, MachineEvents, MachineHandle, MachineLayout, RunOptions, SnapshotOptions, StopReason } from '../config/machine';
 import { machineLayout, resolveConfig } from '../config/machine';
 import { VcpuState } from '../platform/vcpu-state';
 
@@ -101,6 +102,11 @@ function workerHandle({ worker, remote, ring, vcpu0 }: StartedWorker): MachineHa
     },
     stats: () => remote.stats(),
     profile: (everyInstructions: number) => remote.profile(everyInstructions),
+    inspect: (opts?: InspectOptions) => remote.inspect(opts),
+    addDisk: (spec: DiskSpec) => remote.addDisk(spec),
+    removeDisk: (unit: number) => remote.removeDisk(unit),
+    addNic: (nic: NicSpec) => remote.addNic(nic),
+    removeNic: (devid: number) => remote.removeNic(devid),
     [LINK]: (port: MessagePort) => remote.attachLink(Comlink.transfer(port, [port])),
     dispose() {
       ring.request(MM.REQ_STOP);

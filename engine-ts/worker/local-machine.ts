@@ -8,8 +8,9 @@ import { loadFlatBinary } from '../board/loaders/flat';
 import { loadLinux } from '../board/loaders/linux';
 import { loadMultiboot } from '../board/loaders/multiboot';
 import { Runner, type RunnerHost } from './runner';
-import type { DiskSpec, GuestProfile, MachineEvents, MachineStats, ResolvedConfig, RunOptions, SnapshotOptions, StopReason } from '../config/machine';
-import type { BlockDevice } from '../disk/block-device';
+import type { DiskSpec, GuestProfile, HotplugDisk, MachineEvents, MachineStats, NicSpec, ResolvedConfig, RunOptions, SnapshotOptions, StopReason } from '../config/machine';
+import { CountingDevice, type BlockDevice } from '../disk/block-device';
+import { type InspectOptions, type InspectorSample, type TimelineChunk } from '../config/inspect';
 
 /** Opens the disk a machine config names (a VHD file in Node, an IndexedDB disk in the browser). */
 export type DiskOpener = (spec: DiskSpec) => Promise<BlockDevice>;
@@ -34,6 +35,14 @@ export interface ResumeOptions {
 }
 import * as MM from '../../engine-wasm/memory-map';
 
+/** A disk the machine holds: its slot in the configuration and the open device (counting its bytes). */
+interface HeldDisk {
+  spec: DiskSpec;
+  dev: CountingDevice;
+  /** Set while it is being hot-unplugged: called once the guest let it go. */
+  removed?: () => void;
+}
+
 export class LocalMachine {
   board: Board;
   runner: Runner;
@@ -47,7 +56,8 @@ export class LocalMachine {
     private readonly host: RunnerHost,
     board: Board,
     runner: Runner,
-    private readonly disks: Array<{ spec: DiskSpec; dev: BlockDevice }>,
+    private readonly disks: HeldDisk[],
+    private readonly openDisk?: DiskOpener,
   ) {
     this.board = board;
     this.runner = runner;
@@ -70,7 +80,7 @@ export class LocalMachine {
   ): Promise<LocalMachine> {
     const mem = memory ?? createMachineMemoryFor(config.layout);
     // Disks are opened once and survive guest reboots (the machine keeps its drives).
-    const disks: Array<{ spec: DiskSpec; dev: BlockDevice }> = [];
+    const disks: HeldDisk[] = [];
     try {
       for (const spec of config.disks ?? []) {
         if (!openDisk) throw new Error('this host cannot open disks');
@@ -83,10 +93,10 @@ export class LocalMachine {
           if (spec.file) throw new ConfigError(`${spec.file}: ${(e as Error).message}`);
           throw e;
         }
-        disks.push({ spec, dev });
+        disks.push({ spec, dev: new CountingDevice(dev) });
       }
       const { board, runner } = await LocalMachine.power(module, mem, config, events, host, disks, restore);
-      return new LocalMachine(mem, module, config, events, host, board, runner, disks);
+      return new LocalMachine(mem, module, config, events, host, board, runner, disks, openDisk);
     } catch (e) {
       await closeAll(disks); // release what was opened (files, locks); nothing was written
       throw e;
@@ -138,6 +148,7 @@ export class LocalMachine {
    * snapshot is written (a delta, for share links). `console` is the screen's last text.
    */
   async snapshot(opts: { console?: string; base?: Uint8Array } = {}): Promise<Uint8Array> {
+    if (this.board.xen?.unplugging) throw new Error('a device is being unplugged (the guest has not let it go yet): take the snapshot once it is gone');
     await this.board.quiesce();
     // What the guest wrote is on the disks now (a host may copy them beside the snapshot).
     for (const d of this.disks) await d.dev.flush();
@@ -159,7 +170,7 @@ export class LocalMachine {
   /** Build the board, attach a fresh core instance and load the guest (power-on). */
   private static async power(
     module: WebAssembly.Module, mem: WebAssembly.Memory, config: ResolvedConfig, events: MachineEvents, host: RunnerHost,
-    disks: Array<{ spec: DiskSpec; dev: BlockDevice }>,
+    disks: HeldDisk[],
     restore?: Pick<Snapshot, 'state' | 'vcpus' | 'pages'>,
   ): Promise<{ board: Board; runner: Runner }> {
     const board = new Board(machineMemory(mem, config.layout), config.layout, {
@@ -171,18 +182,12 @@ export class LocalMachine {
       xen: config.xen ? { name: config.guest.name ?? 'guest' } : undefined,
       consoleInput: config.consoleInput,
     });
-    let xvd = 0;
-    let ata = 0;
+    // Units come from resolveConfig. IDE: 0 primary master (/dev/sda), 1 primary slave, 2-3 the secondary channel.
     for (const d of disks) {
-      if (d.spec.bus === 'xen') board.xen!.addDisk(xvd++, d.dev);
-      else {
-        // IDE slots: 0 primary master (/dev/sda), 1 primary slave, 2-3 the secondary channel.
-        if (ata > 3) throw new Error('at most 4 IDE disks');
-        board.ide.attachDisk(ata >> 1, ata & 1, d.dev);
-        ata++;
-      }
+      if (d.spec.bus === 'xen') board.xen!.addDisk(d.spec.unit!, d.dev);
+      else board.ide.attachDisk(d.spec.unit! >> 1, d.spec.unit! & 1, d.dev);
     }
-    (config.nics ?? []).forEach((n, i) => board.xen!.addNic(i, n.mac));
+    for (const n of config.nics ?? []) board.xen!.addNic(n.devid!, n.mac);
     const core = await instantiateCore(module, mem, board.coreHost);
     board.attachCore(core);
     const g = config.guest;
@@ -224,6 +229,9 @@ export class LocalMachine {
         this.config = resolveConfig({ ...machineConfigOf(r.saved, found, this.config.disks), pacing: this.config.pacing });
         this.reboot = null;
       }
+      // A device the guest was letting go of is gone once it reboots (before the machine is built again).
+      for (const d of this.disks.filter((x) => x.removed)) d.removed!();
+      for (const n of [...this.nicsRemoved.values()]) n();
       new Uint8Array(this.memory.buffer, MM.RAM_BASE, this.config.layout.backedBytes).fill(0);
       const { board, runner } = await LocalMachine.power(this.module, this.memory, this.config, this.events, this.host, this.disks);
       this.board = board;
@@ -258,8 +266,110 @@ export class LocalMachine {
   }
 
   stats(): MachineStats {
-    return { ...this.runner.stats(), cycles: Number(this.board.vcpu.icount), exits: { ...this.board.exits } };
+    let ide = 0;
+    const disks = [...this.disks]
+      .sort((a, b) => (a.spec.bus === b.spec.bus ? a.spec.unit! - b.spec.unit! : a.spec.bus === 'ide' ? -1 : 1))
+      .map((d) => ({
+        // Linux names IDE disks in probe order (sda, sdb ...) and PV disks by unit (xvda = 0).
+        name: d.spec.bus === 'ide' ? `sd${String.fromCharCode(97 + ide++)}` : `xvd${String.fromCharCode(97 + d.spec.unit!)}`,
+        bus: d.spec.bus, unit: d.spec.unit!, readBytes: d.dev.readBytes, writtenBytes: d.dev.writtenBytes,
+      }));
+    return { ...this.runner.stats(), cycles: Number(this.board.vcpu.icount), exits: { ...this.board.exits }, interrupts: this.board.interrupts, disks };
   }
+
+  /**
+   * The inspector's sample (see MachineHandle.inspect). The timeline records while someone
+   * asks for it; a reboot starts a new one (its sequence numbers start again at 0).
+   */
+  inspect(opts: InspectOptions = {}): InspectorSample {
+    const b = this.board;
+    const trace = b.xen?.trace;
+    const recording = !!trace && opts.timeline !== false;
+    if (trace) trace.on = recording;
+    let timeline = emptyTimeline();
+    if (trace && recording) {
+      const from = opts.eventsFrom ?? trace.sequence;
+      timeline = trace.since(from > trace.sequence ? 0 : from);
+    }
+    return { guestNs: b.now(), devices: b.exitsByDevice(), xen: b.xen?.inspect() ?? null, timeline, recording };
+  }
+
+  // ---- hot-plug (Xen mode) ------------------------------------------------------------------
+
+  private xenHost() {
+    const xen = this.board.xen;
+    if (!xen) throw new ConfigError('hot-plug needs a machine in Xen mode (PV devices)');
+    return xen;
+  }
+
+  /** Open `spec` and plug it into the running guest as a PV disk (see MachineHandle.addDisk). */
+  async addDisk(spec: DiskSpec): Promise<HotplugDisk> {
+    if (spec.bus !== 'xen') throw new ConfigError('only PV disks can be plugged into a running machine (IDE has no hot-plug here)');
+    this.xenHost();
+    if (!this.openDisk) throw new Error('this host cannot open disks');
+    const config = resolveConfig({ ...this.config, disks: [...(this.config.disks ?? []), spec] });
+    const slot = config.disks!.find((d) => d.bus === 'xen' && !(this.config.disks ?? []).includes(d))!;
+    const dev = new CountingDevice(await this.openDisk(spec));
+    try {
+      const added = await this.runner.betweenSlices(async () => this.xenHost().addDisk(slot.unit!, dev));
+      this.disks.push({ spec: slot, dev });
+      this.config = config;
+      this.saved = null;
+      return { unit: slot.unit!, ...added };
+    } catch (e) {
+      await dev.close();
+      throw e;
+    }
+  }
+
+  /** Unplug PV disk `unit`; resolves once the guest let it go and the disk is flushed and closed. */
+  async removeDisk(unit: number): Promise<void> {
+    const d = this.disks.find((x) => x.spec.bus === 'xen' && x.spec.unit === unit);
+    if (!d) throw new ConfigError(`this machine has no PV disk at unit ${unit}`);
+    if (d.removed) throw new ConfigError(`PV disk ${unit} is being unplugged already`);
+    await new Promise<void>((resolve, reject) => {
+      // Called by the toolstack once the guest closed it, or at a reboot (the guest let go of everything).
+      d.removed = () => {
+        if (!this.disks.includes(d)) return;
+        this.disks.splice(this.disks.indexOf(d), 1);
+        this.config = { ...this.config, disks: (this.config.disks ?? []).filter((x) => x !== d.spec) };
+        this.saved = null;
+        resolve();
+      };
+      this.runner.betweenSlices(async () => this.xenHost().removeDisk(unit, d.removed!)).catch((e) => { d.removed = undefined; reject(e); });
+    });
+    await closeAll([d]);
+  }
+
+  /** NICs being hot-unplugged, by devid: each is called once the guest let it go (or rebooted). */
+  private readonly nicsRemoved = new Map<number, () => void>();
+
+  async addNic(nic: NicSpec): Promise<number> {
+    this.xenHost();
+    const config = resolveConfig({ ...this.config, nics: [...(this.config.nics ?? []), nic] });
+    const added = config.nics![config.nics!.length - 1];
+    await this.runner.betweenSlices(async () => this.xenHost().addNic(added.devid!, added.mac));
+    this.config = config;
+    this.saved = null;
+    return added.devid!;
+  }
+
+  async removeNic(devid: number): Promise<void> {
+    const n = (this.config.nics ?? []).find((x) => x.devid === devid);
+    if (!n) throw new ConfigError(`this machine has no network interface ${devid}`);
+    if (this.nicsRemoved.has(devid)) throw new ConfigError(`network interface ${devid} is being unplugged already`);
+    await new Promise<void>((resolve, reject) => {
+      const removed = () => {
+        this.nicsRemoved.delete(devid);
+        this.config = { ...this.config, nics: (this.config.nics ?? []).filter((x) => x !== n) };
+        this.saved = null;
+        resolve();
+      };
+      this.nicsRemoved.set(devid, removed);
+      this.runner.betweenSlices(async () => this.xenHost().removeNic(devid, removed)).catch((e) => { this.nicsRemoved.delete(devid); reject(e); });
+    });
+  }
+
 
   /** A snapshot taken between two slices, whether the machine runs or not (see snapshot()). */
   save(opts: SnapshotOptions = {}): Promise<Uint8Array> {
@@ -273,6 +383,11 @@ export class LocalMachine {
   profile(everyInstructions: number): GuestProfile {
     return this.board.profile(everyInstructions);
   }
+}
+
+/** A new one each time: the worker transfers (detaches) a sample's buffers. */
+function emptyTimeline(): TimelineChunk {
+  return { first: 0, lost: 0, time: new Float64Array(0), kind: new Uint8Array(0), dom: new Uint16Array(0), args: new Int32Array(0), text: [], text2: [] };
 }
 
 /** Flush and close each disk. */

@@ -8,7 +8,8 @@ import { LocalMachine } from './local-machine';
 import { ConsoleRing } from './console-ring';
 import { openDisk } from '../disk/library';
 import type { RunnerHost } from './runner';
-import type { DiskSpec, GuestProfile, MachineEvents, MachineStats, ResolvedConfig, RunOptions, SnapshotOptions, StopReason } from '../config/machine';
+import type { InspectOptions, InspectorSample } from '../config/inspect';
+import type { HotplugDisk, NicSpec, DiskSpec, GuestProfile, MachineEvents, MachineStats, ResolvedConfig, RunOptions, SnapshotOptions, StopReason } from '../config/machine';
 import type { BlockDevice } from '../disk/block-device';
 import type { ImageRef, SnapshotHeader } from '../snapshot/format';
 
@@ -107,6 +108,28 @@ const api = {
   profile(everyInstructions: number): GuestProfile {
     if (!machine) throw new Error('machine not created');
     return machine.profile(everyInstructions);
+  },
+  inspect(opts?: InspectOptions): InspectorSample {
+    if (!machine) throw new Error('machine not created');
+    const s = machine.inspect(opts);
+    const t = s.timeline;
+    return Comlink.transfer(s, [t.time.buffer, t.kind.buffer, t.dom.buffer, t.args.buffer]);
+  },
+  addDisk(spec: DiskSpec): Promise<HotplugDisk> {
+    if (!machine) throw new Error('machine not created');
+    return machine.addDisk(spec);
+  },
+  removeDisk(unit: number): Promise<void> {
+    if (!machine) throw new Error('machine not created');
+    return machine.removeDisk(unit);
+  },
+  addNic(nic: NicSpec): Promise<number> {
+    if (!machine) throw new Error('machine not created');
+    return machine.addNic(nic);
+  },
+  removeNic(devid: number): Promise<void> {
+    if (!machine) throw new Error('machine not created');
+    return machine.removeNic(devid);
   },
   crossOriginIsolated(): boolean { return self.crossOriginIsolated; },
   /** One end of a cable to another machine's switch (frames as transferred ArrayBuffers). */

@@ -8,7 +8,8 @@ import type { BlockDevice } from '../disk/block-device';
 import type { SnapshotHeader } from '../snapshot/format';
 import type { RunnerHost } from './runner';
 import type { LinkEndpoint } from '../network/link-endpoint';
-import { resolveConfig, type DiskSpec, type GuestProfile, type MachineConfig, type MachineEvents, type MachineHandle, type MachineStats, type RunOptions, type SnapshotOptions, type StopReason } from '../config/machine';
+import type { InspectOptions } from '../config/inspect';
+import { resolveConfig, type NicSpec, type DiskSpec, type GuestProfile, type MachineConfig, type MachineEvents, type MachineHandle, type MachineStats, type RunOptions, type SnapshotOptions, type StopReason } from '../config/machine';
 
 let cached: { path: string; module: Promise<WebAssembly.Module> } | null = null;
 
@@ -85,6 +86,11 @@ function nodeHandle(m: LocalMachine, host: NodeHost): MachineHandle {
     },
     async stats(): Promise<MachineStats> { return m.stats(); },
     async profile(everyInstructions: number): Promise<GuestProfile> { return m.profile(everyInstructions); },
+    async inspect(opts?: InspectOptions) { return m.inspect(opts); },
+    addDisk: (spec: DiskSpec) => m.addDisk(spec),
+    removeDisk: (unit: number) => m.removeDisk(unit),
+    addNic: (nic: NicSpec) => m.addNic(nic),
+    removeNic: (devid: number) => m.removeNic(devid),
     dispose() {
       m.runner.requestStop();
       host.notify();

@@ -112,6 +112,8 @@ export class BlkBack extends XenbusBackend implements Stateful {
   private generation = 0;
   /** Requests consumed from the ring and not yet answered. */
   private inFlight = 0;
+  /** The same requests as the inspector shows them: ring index, operation, first sector, sectors. */
+  readonly requestsInFlight = new Set<{ index: number; op: number; sector: number; sectors: number }>();
   /** Settles when the latest WRITE_BARRIER's host I/O has finished; later requests start after it. */
   private barrier: Promise<unknown> | null = null;
   /** Host I/O of the requests in flight (a barrier waits for all of it). */
@@ -233,6 +235,7 @@ export class BlkBack extends XenbusBackend implements Stateful {
   protected disconnect(): void {
     this.generation++;
     this.inFlight = 0;
+    this.requestsInFlight.clear();
     this.barrier = null;
     this.pending.clear();
     this.ring = null;
@@ -260,6 +263,7 @@ export class BlkBack extends XenbusBackend implements Stateful {
   loadState(rec: StateRecord, version: number): void {
     BLKBACK_STATE.load(this, rec, version);
     this.inFlight = 0;
+    this.requestsInFlight.clear();
     this.barrier = null;
     this.pending.clear();
     if (this.mapping) this.ctx.hv.checkMapping(this.mapping, this.backendPath);
@@ -306,14 +310,15 @@ export class BlkBack extends XenbusBackend implements Stateful {
         // Copy the request out before looking at it: the guest may rewrite the slot.
         const off = ring.slot(ring.req_cons);
         const raw = page.slice(off, off + this.abi.requestSize);
+        const index = ring.req_cons;
         ring.req_cons = (ring.req_cons + 1) >>> 0;
-        this.startRequest(raw, gen);
+        this.startRequest(raw, gen, index);
       }
     }
   }
 
   /** Validate one request and start its host I/O; it is answered at its due guest time. */
-  private startRequest(raw: Uint8Array, gen: number): void {
+  private startRequest(raw: Uint8Array, gen: number, index: number): void {
     // The response names the request's operation (for INDIRECT, the operation inside it).
     const op = raw[0] === BLKIF_OP_INDIRECT ? raw[1] : raw[0];
     const req = this.parse(raw);
@@ -335,6 +340,8 @@ export class BlkBack extends XenbusBackend implements Stateful {
       data = new Uint8Array(req.nr_sectors * SECTOR_SIZE);
     }
     this.inFlight++;
+    const shown = { index, op: req.operation, sector: req.sector_number, sectors: req.nr_sectors };
+    this.requestsInFlight.add(shown);
     this.stats.requests++;
     this.stats.maxInFlight = Math.max(this.stats.maxInFlight, this.inFlight);
     let done: Promise<number>;
@@ -363,6 +370,7 @@ export class BlkBack extends XenbusBackend implements Stateful {
     });
     this.queue.submit(ioCostNs(this.timing, data ? data.length / SECTOR_SIZE : 0), () => hostDone, (error) => {
       if (error !== null) status = this.error(`internal error: ${error}`);
+      this.requestsInFlight.delete(shown);
       this.complete(gen, raw, op, req, data, status);
     });
   }
@@ -544,7 +552,7 @@ const ABI: Codec<BlkifAbi> = {
   load: (v, path) => (oneOf([ABI_X86_32.name, ABI_X86_64.name]).load(v, path) === ABI_X86_32.name ? ABI_X86_32 : ABI_X86_64),
 };
 
-const BLKBACK_STATE = declareState('blkback', {
+export const BLKBACK_STATE = declareState('blkback', {
   ...XENBUS_FIELDS,
   mapping: optional(GRANT_MAPPING),
   port: int(-1, 0xffff),

@@ -346,7 +346,7 @@ export class NetBack extends XenbusBackend implements FramePort, Stateful {
 
 const RING_AND_MAP = fields({ ring: BACK_RING, map: GRANT_MAPPING }, 'ring');
 
-const NETBACK_STATE = declareState('netback', {
+export const NETBACK_STATE = declareState('netback', {
   ...XENBUS_FIELDS,
   tx: optional(RING_AND_MAP),
   rx: optional(RING_AND_MAP),
