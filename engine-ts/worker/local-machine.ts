@@ -103,7 +103,9 @@ export class LocalMachine {
   ): Promise<{ machine: LocalMachine; header: SnapshotHeader }> {
     const snap = await decodeSnapshot(file);
     const header = snap.header;
-    if (header.mapVersion !== MM.MAP_VERSION)
+    // Version 3 added the control block's SMP area (not saved) and nothing in the vCPU block:
+    // a version 2 snapshot's vCPU block loads as it is.
+    if (header.mapVersion !== MM.MAP_VERSION && header.mapVersion !== 2)
       throw new SnapshotError(`this snapshot's vCPU layout is version ${header.mapVersion}; this pvlab reads version ${MM.MAP_VERSION} (no upgrade step is known)`);
     let pages = snap.pages;
     if (header.base) {
