@@ -46,6 +46,8 @@ export function MachinePanel(props: { index: number; network: LabNetwork; attach
   /** As typed: the engine checks it (whole MiB, 1 to 3072; multiples of 16 with PV devices). */
   const [memory, setMemory] = useState(String(GUESTS[0].memoryMiB));
   const [pv, setPv] = useState(false);
+  /** Virtual CPUs (Linux guests): each runs in a Web Worker of its own. */
+  const [cpus, setCpus] = useState(1);
   const [diskBus, setDiskBus] = useState<DiskBus>('none');
   const [phase, setPhase] = useState<Phase>('idle');
   const [status, setStatus] = useState('Pick a guest and press Boot.');
@@ -72,7 +74,7 @@ export function MachinePanel(props: { index: number; network: LabNetwork; attach
       let spec: MachineConfig['guest'];
       let watch: ((text: string) => void) | null = null;
       const xen = linux && pv;
-      const config: Omit<MachineConfig, 'guest'> = { pacing: 'realtime', rtcStartSeconds: Math.floor(Date.now() / 1000), memoryMiB: memory.trim() === '' ? NaN : Number(memory) };
+      const config: Omit<MachineConfig, 'guest'> = { pacing: 'realtime', rtcStartSeconds: Math.floor(Date.now() / 1000), memoryMiB: memory.trim() === '' ? NaN : Number(memory), vcpus: linux ? cpus : 1 };
       // With PV devices Linux's console is hvc0, and blkfront may send 1 MiB requests
       // (blkback takes 256 indirect segments; Linux's own default is 32).
       const linuxCmdline = (c: string) => (xen ? `${c.replace(/console=ttyS0[^ ]*/, 'console=hvc0')} ${BLKFRONT_CMDLINE}` : c);
@@ -176,6 +178,14 @@ export function MachinePanel(props: { index: number; network: LabNetwork; attach
           Memory{' '}
           <input type="number" min={1} max={3072} step={1} size={5} value={memory} onChange={(e) => setMemory(e.target.value)} disabled={busy} aria-label="Memory (MiB)" className="memory" /> MiB
         </label>
+        {linux && (
+          <label title="Virtual CPUs: each runs in its own Web Worker over the machine's one shared memory">
+            vCPUs{' '}
+            <select value={cpus} onChange={(e) => setCpus(Number(e.target.value))} disabled={busy} aria-label="vCPUs">
+              {[1, 2, 4, 8].map((n) => <option key={n} value={n}>{n}</option>)}
+            </select>
+          </label>
+        )}
         {linux && (
           <label title="Boot with Xen para-virtual devices: hvc0 console, xen-blkfront disk, xen-netfront NIC on the lab network">
             <input type="checkbox" checked={pv} onChange={(e) => setPv(e.target.checked)} disabled={busy} /> PV (Xen) devices

@@ -83,6 +83,13 @@ export const REQ_PAUSE: u32 = 2; // leave the run loop and wait for resume
 export const REQ_INPUT: u32 = 4; // console input is waiting
 export const REQ_RESET: u32 = 8; // reset the machine
 
+/**
+ * One byte per I/O port, 1 where a device claims the port (the board keeps it current): the
+ * other vCPUs' threads answer accesses to unclaimed ports themselves (all ones, writes
+ * ignored) instead of asking vCPU 0's thread.
+ */
+export const PORT_CLAIMS: u32 = 0x180000; // 64 KiB, between the control block and the vCPU blocks
+
 // ---- per-vCPU block ---------------------------------------------------------
 export const VCPU_BASE: u32 = 0x200000;
 export const VCPU_STRIDE: u32 = 0x500000; // 64 KiB of state + a 4 MiB TLB (+ slack)

@@ -19,6 +19,8 @@ export type GuestSpec =
 export interface MachineConfig {
   /** Guest RAM in MiB (default 32). */
   memoryMiB?: number;
+  /** Virtual CPUs, 1 to MAX_VCPUS (default 1); each runs in its own thread over the one shared memory. */
+  vcpus?: number;
   guest: GuestSpec;
   /** 'realtime' (default in the page): idle guest time follows the wall clock; 'fast': idle time is skipped. */
   pacing?: Pacing;
@@ -145,6 +147,7 @@ export interface MachineLayout {
 /** A configuration that passed `resolveConfig`: defaults filled in, the layout computed. */
 export interface ResolvedConfig extends MachineConfig {
   readonly memoryMiB: number;
+  readonly vcpus: number;
   readonly pacing: Pacing;
   readonly debugPorts: boolean;
   readonly layout: MachineLayout;
@@ -164,6 +167,9 @@ export function resolveConfig(c: MachineConfig): ResolvedConfig {
     throw new ConfigError(`memory must be a whole number of MiB (got ${String(memoryMiB)})`);
   if (memoryMiB < MIN_MEMORY_MIB || memoryMiB > MAX_MEMORY_MIB)
     throw new ConfigError(`memory must be ${MIN_MEMORY_MIB} to ${MAX_MEMORY_MIB} MiB (got ${memoryMiB})`);
+  const vcpus = c.vcpus ?? 1;
+  if (typeof vcpus !== 'number' || !Number.isInteger(vcpus) || vcpus < 1 || vcpus > MM.MAX_VCPUS)
+    throw new ConfigError(`vCPUs must be a whole number from 1 to ${MM.MAX_VCPUS} (got ${String(vcpus)})`);
   const pacing = c.pacing ?? 'realtime';
   if (pacing !== 'realtime' && pacing !== 'fast') throw new ConfigError(`pacing must be 'realtime' or 'fast'`);
   if (!c.guest || typeof c.guest !== 'object') throw new ConfigError('no guest given');
@@ -174,5 +180,5 @@ export function resolveConfig(c: MachineConfig): ResolvedConfig {
     if (!d.file === !d.idbDisk) throw new ConfigError('a disk needs exactly one of file or idbDisk');
   }
   if ((c.nics?.length ?? 0) > 0 && !c.xen) throw new ConfigError('network interfaces need Xen mode');
-  return { ...c, memoryMiB, pacing, debugPorts: c.debugPorts ?? true, layout: machineLayout(memoryMiB, !!c.xen) };
+  return { ...c, memoryMiB, vcpus, pacing, debugPorts: c.debugPorts ?? true, layout: machineLayout(memoryMiB, !!c.xen) };
 }
