@@ -17,7 +17,7 @@ export default defineConfig({
     // The Linux boots run against the production build only: the dev server serves the same
     // engine and page, and booting Linux twice would double the suite's longest tests.
     // static-host.spec.ts serves the production build (dist/), which the preview server makes.
-    { name: 'dev', use: { baseURL: 'http://127.0.0.1:5173' }, testIgnore: ['linux.spec.ts', 'pv.spec.ts', 'static-host.spec.ts'] },
+    { name: 'dev', use: { baseURL: 'http://127.0.0.1:5173' }, testIgnore: ['linux.spec.ts', 'pv.spec.ts', 'static-host.spec.ts', 'snapshot.spec.ts'] },
     { name: 'preview', use: { baseURL: 'http://127.0.0.1:4173' } },
   ],
   webServer: [

@@ -15,7 +15,7 @@ test('a Linux guest that was not built says so and how to build it', async ({ pa
   // As on a server where `npm run guest:linux` never ran: the guest's files are 404s.
   await page.route('**/guests/linux/**', (route) => route.fulfill({ status: 404, body: 'not found' }));
   await page.goto('./');
-  await page.getByRole('button', { name: 'Boot' }).click();
+  await page.getByRole('button', { name: 'Boot', exact: true }).click();
   const status = page.getByTestId('status-0');
   await expect(status).toHaveAttribute('data-phase', 'error');
   await expect(status).toContainText('the Linux guest is not built on this server. Run `npm run guest:linux`');
@@ -32,7 +32,7 @@ for (const [mem, expected] of [
     await page.goto('./');
     await page.getByLabel('Guest').selectOption('hello');
     await page.getByLabel('Memory (MiB)').fill(mem);
-    await page.getByRole('button', { name: 'Boot' }).click();
+    await page.getByRole('button', { name: 'Boot', exact: true }).click();
     if (expected.startsWith('Hello')) await expectConsole(page, expected);
     else {
       await expect(page.getByTestId('status-0')).toHaveAttribute('data-phase', 'error');

@@ -41,7 +41,7 @@ test('dist/ on a static host without COOP/COEP headers boots a guest', async ({ 
     await expect.poll(() => page.evaluate(() => crossOriginIsolated), { timeout: 20_000 }).toBe(true);
     await expect(page.getByRole('alert')).toHaveCount(0);
     await page.getByLabel('Guest').selectOption('hello');
-    await page.getByRole('button', { name: 'Boot' }).click();
+    await page.getByRole('button', { name: 'Boot', exact: true }).click();
     await expectConsole(page, 'Hello from pvlab');
   } finally {
     server.close();

@@ -12,7 +12,7 @@
 //
 // Bump MAP_VERSION whenever an offset or meaning changes (snapshots record it).
 
-export const MAP_VERSION: u32 = 3;
+export const MAP_VERSION: u32 = 5;
 
 export const WASM_PAGE: u32 = 65536;
 
@@ -161,8 +161,14 @@ export const R_LAST_EXC_CODE: u32 = 0x288;
 export const R_LAST_EXC_EIP: u32 = 0x28c;
 export const R_EXC_COUNT: u32 = 0x290;
 
-// x87 FPU state. Registers are IEEE doubles (64-bit): see the core's notes on precision.
-export const R_FPU_ST: u32 = 0x300; // 8 × f64, physical register order R0..R7
+// x87 FPU state. 0x300-0x33F is unused (the data registers were doubles there up to MAP_VERSION 3).
+/**
+ * The eight data registers in the 80-bit double-extended format, physical order R0..R7, 16
+ * bytes each: the 64-bit significand (explicit integer bit) at +0, the sign|exponent word
+ * (u16, bias 16383) at +8, zero bytes at +10..+15.
+ */
+export const R_FPU_ST: u32 = 0x500;
+export const FPU_ST_STRIDE: u32 = 16;
 export const R_FPU_CW: u32 = 0x340;
 export const R_FPU_SW: u32 = 0x344; // without TOP; TOP is kept apart
 export const R_FPU_TOP: u32 = 0x348;
@@ -206,6 +212,7 @@ export const PEND_EXIT: u32 = 4; // the host wants run() to return soon (EXIT_RE
 export const PEND_INIT: u32 = 8; // INIT IPI latched (SMP)
 export const PEND_SIPI: u32 = 16; // startup IPI latched; vector in R_SIPI_VECTOR
 export const PEND_TF: u32 = 32; // EFLAGS.TF is set: single-step traps are checked
+export const PEND_DBG: u32 = 64; // DR7 enables a breakpoint: each instruction is checked (core-owned, like PEND_TF)
 export const R_SIPI_VECTOR: u32 = 0x1e4;
 /** 1 while an NMI handler runs (NMIs blocked until the next IRET). */
 export const R_NMI_BLOCKED: u32 = 0x1e8;
@@ -213,8 +220,8 @@ export const R_NMI_BLOCKED: u32 = 0x1e8;
 export const R_CPUID_FLAGS: u32 = 0x1ec;
 export const CPUIDF_APIC: u32 = 1; // a local APIC is present (CPUID.1:EDX.APIC)
 export const CPUIDF_HYPERVISOR: u32 = 2; // report the hypervisor bit and leaves 0x40000000+ (answered by the host)
-/** 1: a single-step trap deferred past a MOV SS / POP SS shadow fires after the next instruction. */
-export const R_STEP_TRAP: u32 = 0x1f0;
+/** DR6 bits of a #DB trap deferred past a MOV SS / POP SS shadow (0: none); it fires after the next instruction. */
+export const R_DEFERRED_DB: u32 = 0x1f0;
 
 // MODE_* bits of R_MODE
 export const MODE_PROT: u32 = 1; // CR0.PE

@@ -3,6 +3,8 @@ export * from '../config/machine';
 // Snapshots: .pvsnap files (engine-ts/snapshot/format.ts).
 export { resumeWorkerMachine as resumeMachine, type BrowserResumeOptions as ResumeOptions } from '../worker/browser';
 export { SnapshotError, readHeader as readSnapshotHeader, type SnapshotHeader, type ImageRef } from '../snapshot/format';
+export { SnapshotLibrary, snapshotLibrary, describeMachine, type SnapshotInfo } from '../snapshot/library';
+export { LINK_MAX_BYTES, linkFragment, snapshotFromFragment } from '../snapshot/link';
 /** Kernel parameter for Linux guests with a PV disk: blkfront may then send 1 MiB requests. */
 export { BLKFRONT_CMDLINE } from '../pv/backends/blkback';
 export { createWorkerMachine as createMachine } from '../worker/browser';

@@ -27,6 +27,8 @@ import { buildAcpiTables, type AcpiPciRoute } from '../devices/acpi/acpi-tables'
 import { i440fxSwizzle } from '../devices/pci/pci-bus';
 import { XenHost } from './xen-host';
 import { PiixIde } from '../devices/ide-piix/piix-ide';
+import { FwCfg, e820File } from '../devices/fw-cfg/fw-cfg';
+import { buildE820 } from './loaders/linux';
 
 /** The x86 core's entry points (engine-ts/worker instantiates it). */
 export interface CpuCore {
@@ -113,6 +115,7 @@ export class Board implements Stateful {
   readonly com1: Uart16550;
   readonly com2: Uart16550;
   readonly debug: DebugPorts;
+  readonly fwCfg: FwCfg;
   readonly acpiPm: AcpiPm;
   readonly ide: PiixIde;
   readonly xen: XenHost | null = null;
@@ -251,6 +254,9 @@ export class Board implements Stateful {
       },
     });
     if (options.debugPorts !== false) this.debug.register(this.ports);
+    // QEMU's firmware configuration ports: QEMU-style test kernels read the CPU count and RAM size there.
+    this.fwCfg = new FwCfg({ ramBytes: layout.ramBytes, cpus: 1, memory: this.ram, files: [{ name: 'etc/e820', data: e820File(buildE820(layout.ramBytes)) }] });
+    this.fwCfg.register(this.ports);
     this.acpiPm = new AcpiPm(this.clock, {
       sci: this.isaIrq(SCI_IRQ, 'acpi-sci'),
       onSleep: (typ) => {
@@ -287,7 +293,7 @@ export class Board implements Stateful {
    */
   stateParts(): Stateful[] {
     return [
-      this, this.pit, this.rtc, this.i8042, this.com1, this.com2, this.debug, this.acpiPm,
+      this, this.pit, this.rtc, this.i8042, this.com1, this.com2, this.debug, this.fwCfg, this.acpiPm,
       this.pci, this.hostBridge, this.piix3, this.ide,
       ...(this.xen?.stateParts() ?? []),
       this.pic, this.ioapic, ...this.lapics,

@@ -99,6 +99,11 @@ export interface SnapshotOptions {
   console?: string;
   /** A full snapshot of this same machine: write only what differs (a delta, for share links). */
   base?: Uint8Array;
+  /**
+   * In-process (Node) machines only: runs after the capture, before the machine goes on — the
+   * moment to copy its disk files, which then match the snapshot.
+   */
+  whilePaused?: () => Promise<void> | void;
 }
 
 export interface MachineHandle {

@@ -63,6 +63,11 @@ export interface Stateful {
   saveState(): StateRecord;
   /** Restore from a record saved at `version` (older ones are upgraded first); checks it all before changing anything. */
   loadState(state: StateRecord, version: number): void;
+  /**
+   * A part added after snapshots existed: restoring a snapshot that lacks it leaves it in its
+   * power-on state (instead of refusing the snapshot as one of another machine).
+   */
+  readonly stateOptional?: boolean;
 }
 
 /**

@@ -144,8 +144,8 @@ const TIMER_TABLE: Codec<Entry[]> = {
     const byName = new Map(timers.map((t) => [t.name, t]));
     const seen = new Set<string>();
     for (const t of saved) {
-      if (!byName.has(t.name)) throw new StateError(path, `names a timer this machine does not have ("${t.name}")`);
-      if (seen.has(t.name)) throw new StateError(path, `lists timer "${t.name}" twice`);
+      if (!byName.has(t.name)) throw new StateError(path, `names a timer this machine does not have (${JSON.stringify(t.name.slice(0, 40))})`);
+      if (seen.has(t.name)) throw new StateError(path, `lists timer ${JSON.stringify(t.name.slice(0, 40))} twice`);
       seen.add(t.name);
     }
     if (saved.length !== timers.length) throw new StateError(path, `lists ${saved.length} timers, this machine has ${timers.length}`);

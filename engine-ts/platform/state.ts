@@ -36,7 +36,16 @@ export interface Codec<T> {
 }
 
 function fail(path: string, problem: string): never {
-  throw new StateError(path, problem);
+  throw new StateError(path.length > 200 ? `${path.slice(0, 200)}…` : path, problem);
+}
+
+/** A value from outside, shown briefly in an error (never all of a long string or array). */
+function show(v: unknown): string {
+  if (v instanceof Uint8Array) return `${v.length} bytes`;
+  if (Array.isArray(v)) return `a list of ${v.length}`;
+  let s: string;
+  try { s = typeof v === 'string' ? JSON.stringify(v) : String(JSON.stringify(v) ?? v); } catch { s = typeof v; }
+  return s.length > 40 ? `${s.slice(0, 40)}…` : s;
 }
 
 export function int(min: number, max: number): Codec<number> {
@@ -106,7 +115,7 @@ export function str(maxLength: number, allowed?: readonly string[]): Codec<strin
     load: (v, path) => {
       if (typeof v !== 'string') fail(path, 'is not a string');
       if (v.length > maxLength) fail(path, `is ${v.length} characters long, at most ${maxLength} allowed`);
-      if (allowed && !allowed.includes(v)) fail(path, `is "${v}", expected one of ${allowed.join(', ')}`);
+      if (allowed && !allowed.includes(v)) fail(path, `is ${show(v)}, expected one of ${allowed.join(', ')}`);
       return v;
     },
   };
@@ -118,7 +127,7 @@ export function oneOf<T extends string | number>(values: readonly T[]): Codec<T>
     describe: values.join('|'),
     save: (v) => v,
     load: (v, path) => {
-      if (!values.includes(v as T)) fail(path, `is ${JSON.stringify(v)}, expected one of ${values.join(', ')}`);
+      if (!values.includes(v as T)) fail(path, `is ${show(v)}, expected one of ${values.join(', ')}`);
       return v as T;
     },
   };

@@ -37,7 +37,13 @@ export function captureMachine(board: Board, memory: MachineMemory, n: number): 
     if (names.has(s.name)) throw new Error(`two parts of the machine save their state as "${s.name}"`);
     names.add(s.name);
   }
-  const vcpus = board.vcpus.map((v) => new Uint8Array(memory.buffer, v.base, MM.VCPU_STATE_SIZE).slice());
+  const vcpus = board.vcpus.map((v) => {
+    const block = new Uint8Array(memory.buffer, v.base, MM.VCPU_STATE_SIZE).slice();
+    // PEND_EXIT is the host asking the core to return, not the machine's state.
+    const pending = new DataView(block.buffer, MM.R_PENDING, 4);
+    pending.setUint32(0, pending.getUint32(0, true) & ~MM.PEND_EXIT, true);
+    return block;
+  });
   const words = guestWords(memory, n);
   const bytes = new Uint8Array(memory.buffer, MM.RAM_BASE, n * PAGE);
   const pages = new Map<number, Uint8Array>();
@@ -98,7 +104,7 @@ export function restoreMachine(board: Board, memory: MachineMemory, n: number, s
   }
   const claimed = new Set<string>();
   for (const p of parts) {
-    if (!byName.has(p.stateName)) throw new SnapshotError(`the snapshot has no state for "${p.stateName}" (it is of another kind of machine)`);
+    if (!byName.has(p.stateName) && !p.stateOptional) throw new SnapshotError(`the snapshot has no state for "${p.stateName}" (it is of another kind of machine)`);
     claimed.add(p.stateName);
   }
   for (const name of byName.keys()) if (!claimed.has(name)) throw new SnapshotError(`the snapshot holds state for "${name}", which this machine does not have`);
@@ -106,7 +112,10 @@ export function restoreMachine(board: Board, memory: MachineMemory, n: number, s
   bytes.fill(0);
   for (const [p, d] of snap.pages) bytes.set(d, p * PAGE);
   for (const v of board.vcpus) new Uint8Array(memory.buffer, v.base, MM.VCPU_STATE_SIZE).set(snap.vcpus[v.id]);
-  for (const p of parts) loadPart(p, byName.get(p.stateName)!);
+  for (const p of parts) {
+    const s = byName.get(p.stateName);
+    if (s) loadPart(p, s);
+  }
 }
 
 function loadPart(p: Stateful, s: StateSection): void {

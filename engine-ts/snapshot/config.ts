@@ -58,6 +58,11 @@ export async function savedConfig(c: ResolvedConfig): Promise<{ config: SavedCon
   };
 }
 
+/** The same machine (pacing is how a host runs it, not what it is): a delta needs this of its base. */
+export function sameMachine(a: SavedConfig, b: SavedConfig): boolean {
+  return JSON.stringify({ ...a, pacing: '' }) === JSON.stringify({ ...b, pacing: '' });
+}
+
 /** The guest images a snapshot names, found again: carried ones, else asked of `images` (and checked). */
 export async function findImages(saved: SavedConfig, embedded: Map<number, Uint8Array>, images: ImageSource | undefined): Promise<Array<Uint8Array | undefined>> {
   const data: Array<Uint8Array | undefined> = [];

@@ -204,7 +204,7 @@ function checkHeader(raw: unknown): SnapshotHeader {
     throw new SnapshotError(`the snapshot header is damaged: ${(e as Error).message}`);
   }
   const pages = pagesOf(header.config);
-  const seen = new Set<number>();
+  const seen = { pages: new Set<number>(), zero: new Set<number>() };
   let states = 0;
   const vcpus = new Set<number>();
   for (const [i, b] of header.blocks.entries()) {
@@ -228,8 +228,8 @@ function checkHeader(raw: unknown): SnapshotHeader {
       case 'zero':
         if (b.count < 1 || b.first + b.count > pages) throw new SnapshotError(`${where} covers pages ${b.first}..${b.first + b.count - 1}, outside the machine's ${pages} pages`);
         for (let p = b.first; p < b.first + b.count; p++) {
-          if (seen.has(p)) throw new SnapshotError(`${where} covers page ${p} twice`);
-          seen.add(p);
+          if (seen[b.kind].has(p)) throw new SnapshotError(`${where} covers page ${p} twice`);
+          seen[b.kind].add(p);
         }
         if (b.kind === 'zero' && !header.base) throw new SnapshotError(`${where}: zero-page lists belong in deltas only`);
         if (b.rawLength > Math.ceil(b.count / 8) + (b.kind === 'pages' ? b.count * PAGE : 0)) throw new SnapshotError(`${where} declares more bytes than its pages can hold`);
@@ -252,29 +252,30 @@ function u32(b: Uint8Array, o: number): number {
   return (b[o] | (b[o + 1] << 8) | (b[o + 2] << 16) | (b[o + 3] << 24)) >>> 0;
 }
 
-/** Just the header (fast: nothing is inflated); checks the magic, the format and the checksum. */
+/** Just the header (fast: nothing is inflated); checks the magic, the format, the sizes and the checksum. */
 export async function readHeader(file: Uint8Array): Promise<{ header: SnapshotHeader; bodyStart: number; sha256: string }> {
-  if (file.length < 16 + 32) throw new SnapshotError(`not a pvlab snapshot: only ${file.length} bytes`);
-  if (String.fromCharCode(...file.subarray(0, 8)) !== MAGIC) throw new SnapshotError('not a pvlab snapshot (wrong magic: it does not start with "PVLABSNP")');
+  if (file.length < 8 || String.fromCharCode(...file.subarray(0, 8)) !== MAGIC) throw new SnapshotError('not a pvlab snapshot (wrong magic: it does not start with "PVLABSNP")');
+  if (file.length < 16 + 32) throw new SnapshotError(`the snapshot is truncated (only ${file.length} bytes)`);
   const format = u32(file, 8);
   if (format > FORMAT_VERSION) throw new SnapshotError(`this snapshot is format ${format}, made by a newer pvlab; this one reads up to format ${FORMAT_VERSION}`);
   if (format < 1) throw new SnapshotError(`the snapshot claims format ${format}, which does not exist`);
   const hlen = u32(file, 12);
-  if (hlen > MAX_HEADER || 16 + hlen + 32 > file.length) throw new SnapshotError('the snapshot is truncated (its header runs past the end of the file)');
-  const body = file.subarray(0, file.length - 32);
-  const digest = await sha256(body);
-  const want = file.subarray(file.length - 32);
-  if (!digest.every((x, i) => x === want[i])) throw new SnapshotError('the snapshot is damaged or was altered (checksum mismatch)');
+  if (hlen > MAX_HEADER) throw new SnapshotError(`the snapshot's header claims ${hlen} bytes, more than a header can be (${MAX_HEADER})`);
+  if (16 + hlen + 32 > file.length) throw new SnapshotError(`the snapshot is truncated (its header alone needs ${16 + hlen + 32} bytes, the file has ${file.length})`);
   let raw: unknown;
   try {
     raw = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(file.subarray(16, 16 + hlen)));
   } catch {
-    throw new SnapshotError('the snapshot header is not readable JSON');
+    throw new SnapshotError('the snapshot is damaged: its header is not readable JSON');
   }
   const header = checkHeader(raw);
-  let total = 16 + hlen;
+  let total = 16 + hlen + 32;
   for (const b of header.blocks) total += b.length;
-  if (total !== file.length - 32) throw new SnapshotError(`the snapshot's blocks add up to ${total - 16 - hlen} bytes, but the file holds ${file.length - 32 - 16 - hlen}`);
+  if (total > file.length) throw new SnapshotError(`the snapshot is truncated: it should be ${total} bytes, the file has ${file.length}`);
+  if (total < file.length) throw new SnapshotError(`the snapshot has ${file.length - total} bytes of junk after its end`);
+  const digest = await sha256(file.subarray(0, file.length - 32));
+  const want = file.subarray(file.length - 32);
+  if (!digest.every((x, i) => x === want[i])) throw new SnapshotError('the snapshot is damaged or was altered (its checksum does not match)');
   return { header, bodyStart: 16 + hlen, sha256: hex(digest) };
 }
 
@@ -298,6 +299,7 @@ export async function decodeSnapshot(file: Uint8Array): Promise<Snapshot & { sha
   } catch (e) {
     throw e instanceof SnapshotError ? e : new SnapshotError((e as Error).message);
   }
+  for (const p of snap.zeroPages) if (snap.pages.has(p)) throw new SnapshotError(`the snapshot lists page ${p} both as data and as zero`);
   return snap;
 }
 

@@ -116,7 +116,10 @@ function workerHandle(w: StartedWorker): MachineHandle {
       vcpu0.raisePending(MM.PEND_EXIT);
       if (running) await running;
     },
-    snapshot: (opts?: SnapshotOptions) => remote.snapshot(opts),
+    snapshot: (opts?: SnapshotOptions) => {
+      if (opts?.whilePaused) throw new Error('whilePaused is for in-process machines (a page\'s machine runs in a worker)');
+      return remote.snapshot({ console: opts?.console, base: opts?.base });
+    },
     sendInput(bytes: Uint8Array) {
       let off = 0;
       const pushMore = () => {

@@ -17,7 +17,8 @@ export type DiskOpener = (spec: DiskSpec) => Promise<BlockDevice>;
 import { ConfigError, resolveConfig, type DiskSpec as DiskSpecT } from '../config/machine';
 import { captureMachine, diffPages, applyDelta, restoreMachine } from '../snapshot/capture';
 import { ENGINE, FORMAT_VERSION, SnapshotError, decodeSnapshot, encodeSnapshot, type SavedConfig, type Snapshot, type SnapshotHeader } from '../snapshot/format';
-import { findImages, machineConfigOf, savedConfig, type ImageSource } from '../snapshot/config';
+import { findImages, machineConfigOf, sameMachine, savedConfig, type ImageSource } from '../snapshot/config';
+import { upgradeVcpuBlock } from '../snapshot/vcpu-upgrades';
 
 /** How to resume a snapshot (see LocalMachine.resume). */
 export interface ResumeOptions {
@@ -104,26 +105,31 @@ export class LocalMachine {
   ): Promise<{ machine: LocalMachine; header: SnapshotHeader }> {
     const snap = await decodeSnapshot(file);
     const header = snap.header;
-    // Version 3 added the control block's SMP area (not saved) and nothing in the vCPU block:
-    // a version 2 snapshot's vCPU block loads as it is.
-    if (header.mapVersion !== MM.MAP_VERSION && header.mapVersion !== 2)
-      throw new SnapshotError(`this snapshot's vCPU layout is version ${header.mapVersion}; this pvlab reads version ${MM.MAP_VERSION} (no upgrade step is known)`);
+    for (const block of snap.vcpus) upgradeVcpuBlock(block, header.mapVersion);
     let pages = snap.pages;
     if (header.base) {
       if (!opts.base) throw new SnapshotError(`this snapshot is a delta; it needs its base snapshot (SHA-256 ${header.base.slice(0, 12)}…)`);
       const base = await decodeSnapshot(opts.base);
       if (base.sha256 !== header.base) throw new SnapshotError(`this delta was made against snapshot ${header.base.slice(0, 12)}…, not against ${base.sha256.slice(0, 12)}… (wrong base)`);
       if (base.header.base) throw new SnapshotError('a delta cannot be the base of another delta');
-      if (JSON.stringify(base.header.config) !== JSON.stringify(header.config)) throw new SnapshotError('the delta and its base describe different machines');
+      if (!sameMachine(base.header.config, header.config)) throw new SnapshotError('the delta and its base describe different machines');
       for (const [i, img] of base.images) snap.images.set(i, img);
       pages = applyDelta(base.pages, snap);
     }
     // The guest images matter only for a reboot: they are looked for then (carried ones are at hand).
     const carried = header.config.guest.images.map((_, i) => snap.images.get(i));
     const config = machineConfigOf(header.config, carried, opts.disks);
-    const resolved = resolveConfig({ ...config, pacing: opts.pacing ?? config.pacing });
+    let resolved: ResolvedConfig;
+    try {
+      resolved = resolveConfig({ ...config, pacing: opts.pacing ?? config.pacing });
+    } catch (e) {
+      throw e instanceof ConfigError ? new SnapshotError(`the snapshot describes a machine that cannot be built: ${e.message}`) : e;
+    }
     const machine = await LocalMachine.create(module, resolved, events, host, opts.memory, opts.openDisk, { ...snap, pages });
     if (carried.some((c) => !c)) machine.reboot = { saved: header.config, embedded: snap.images, images: opts.images };
+    // It is the saved machine: its later snapshots describe it the same way (the images by the
+    // hashes the snapshot gave, whether or not they are at hand).
+    machine.saved = Promise.resolve({ config: { ...header.config, pacing: resolved.pacing }, embedded: snap.images });
     return { machine, header };
   }
 
@@ -134,6 +140,8 @@ export class LocalMachine {
    */
   async snapshot(opts: { console?: string; base?: Uint8Array } = {}): Promise<Uint8Array> {
     await this.board.quiesce();
+    // What the guest wrote is on the disks now (a host may copy them beside the snapshot).
+    for (const d of this.disks) await d.dev.flush();
     const cap = captureMachine(this.board, machineMemory(this.memory, this.config.layout), this.config.layout.backedBytes / 4096);
     this.saved ??= savedConfig(this.config);
     const saved = await this.saved;
@@ -144,7 +152,7 @@ export class LocalMachine {
     if (!opts.base) return encodeSnapshot({ header, state: cap.state, vcpus: cap.vcpus, pages: cap.pages, zeroPages: new Set(), images: saved.embedded });
     const base = await decodeSnapshot(opts.base);
     if (base.header.base) throw new SnapshotError('a delta cannot be the base of another delta');
-    if (JSON.stringify(base.header.config) !== JSON.stringify(saved.config)) throw new SnapshotError('the base snapshot is of a different machine (another guest, memory size or devices)');
+    if (!sameMachine(base.header.config, saved.config)) throw new SnapshotError('the base snapshot is of a different machine (another guest, memory size or devices)');
     const d = diffPages(cap.pages, base.pages);
     return encodeSnapshot({ header: { ...header, base: base.sha256 }, state: cap.state, vcpus: cap.vcpus, pages: d.pages, zeroPages: d.zeroPages, images: new Map() });
   }
@@ -260,7 +268,11 @@ export class LocalMachine {
 
   /** A snapshot taken between two slices, whether the machine runs or not (see snapshot()). */
   save(opts: SnapshotOptions = {}): Promise<Uint8Array> {
-    return this.runner.betweenSlices(() => this.snapshot(opts));
+    return this.runner.betweenSlices(async () => {
+      const file = await this.snapshot(opts);
+      await opts.whilePaused?.();
+      return file;
+    });
   }
 
   profile(everyInstructions: number): GuestProfile {

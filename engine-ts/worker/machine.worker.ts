@@ -97,7 +97,7 @@ const api = {
   },
   async snapshot(opts?: SnapshotOptions): Promise<Uint8Array> {
     if (!machine) throw new Error('machine not created');
-    const file = await machine.save(opts);
+    const file = await machine.save({ console: opts?.console, base: opts?.base });
     return Comlink.transfer(file, [file.buffer]);
   },
   stats(): MachineStats {

@@ -49,6 +49,14 @@ describe('x86 core vs host CPU (differential)', () => {
     expect(s.failed, s.reports.join('\n\n')).toBe(0);
   }, 60_000);
 
+  it('seed 13: 20000 stack sequences on a 16-bit stack segment (SS.B=0) agree, every form seen', () => {
+    const s = runDifftest(ctx, { seed: 13, cases: 20_000, stack16: true });
+    expect(s.failed, s.reports.join('\n\n')).toBe(0);
+    expect(s.passed).toBe(20_000);
+    // Each push/pop form with both operand sizes ran (24 kinds; CALL also with a stray 66h).
+    expect([...s.kinds.keys()].filter((k) => k.startsWith('ss16 ')).length).toBeGreaterThanOrEqual(24);
+  }, 60_000);
+
   // A known issue that no longer reproduces has been fixed: remove it from known-issues.ts
   // so the main runs above cover that feature again.
   for (const issue of KNOWN_ISSUES) {

@@ -4,7 +4,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { LinuxSession, root } from './guest';
-import { BLKFRONT_CMDLINE } from '../../engine-ts/api/node';
+import { BLKFRONT_CMDLINE, resumeMachine } from '../../engine-ts/api/node';
+import { createHash } from 'node:crypto';
+
+const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
 const pvlab = (...args: string[]) => execFileSync(process.execPath, [path.join(root, 'tools/pvlab.mjs'), ...args], { cwd: root, encoding: 'utf8' });
 
@@ -45,6 +48,29 @@ describe('Debian Linux guest on the PV bus (Xen HVM)', () => {
       expect(back).toContain('persisted-through-blkback');
       expect(back).toContain(`${md5}  /mnt/blob`);
       expect(s.text).not.toMatch(/Oops|BUG:|WARNING:|Call Trace|Kernel panic/);
+
+      // Determinism with a PV disk in the middle of a write: saved at cycle N (the disk file
+      // copied beside the snapshot), the original runs to N+M; the snapshot resumed in a new
+      // machine on the copy runs to N+M too; both end in the same machine and the same disk.
+      await s.stop();
+      const m = s.machine;
+      s.type('dd if=/dev/urandom of=/dev/xvda bs=64k count=600 oflag=direct; echo dd-$((6*7))-done');
+      const c0 = (await m.stats()).cycles;
+      await m.run({ untilCycle: c0 + 150e6 });
+      const s1 = await m.snapshot();
+      const copy = path.join(dir, 'at-save.vhd');
+      fs.copyFileSync(vhd, copy);
+      const out0 = s.text.length;
+      await m.run({ untilCycle: c0 + 1500e6 });
+      expect(s.text.slice(out0)).toContain('dd-42-done');
+      const s2 = await m.snapshot();
+      const { machine: b } = await resumeMachine(path.join(root, 'engine-wasm/build/core.wasm'), s1, {}, { disks: [{ bus: 'xen', file: copy }] });
+      await b.run({ untilCycle: c0 + 1500e6 });
+      const s2b = await b.snapshot();
+      b.dispose();
+      expect(sha(s2b)).toBe(sha(s2));
+      const rawOf = (f: string) => { const r = `${f}.raw`; execFileSync('qemu-img', ['convert', '-f', 'vpc', '-O', 'raw', f, r]); return sha(fs.readFileSync(r)); };
+      expect(rawOf(copy)).toBe(rawOf(vhd));
     } finally {
       await s.stop().catch(() => {});
     }

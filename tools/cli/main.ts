@@ -192,7 +192,7 @@ export async function bootCommand(args: string[], io: CliIo, root: string): Prom
     if (e instanceof ImageError) throw new ImageError(`${values.kernel}: ${e.message}`);
     throw e;
   }
-  return runSession(machine, io, session, out);
+  return runSession(machine, io, session, out, disks);
 }
 
 // ---- a console session: --send, --until, --timeout, --save-at/--save ----------------------
@@ -259,15 +259,22 @@ function consoleOutput(io: CliIo, seed = ''): ConsoleOut {
   return out;
 }
 
-async function runSession(machine: MachineHandle, io: CliIo, o: SessionOptions, out: ConsoleOut): Promise<number> {
+/** Where `pvlab boot --save FILE` keeps the machine's disk i as it was at the save (pvlab resume takes it from there). */
+function diskCopyPath(snapshot: string, i: number): string {
+  return `${snapshot.replace(/\.pvsnap$/, '')}.disk${i}.vhd`;
+}
+
+async function runSession(machine: MachineHandle, io: CliIo, o: SessionOptions, out: ConsoleOut, disks: Array<{ file: string }> = []): Promise<number> {
   let matched = false;
   let saving: Promise<void> | null = null;
   let saveError: string | null = null;
   const prompt = /(^|\n)[^\n]*[#$] $/;
   const save = (): Promise<void> => {
-    saving ??= machine.snapshot({ console: out.tail }).then((file) => {
+    // The disks are copied while the machine is still paused: they match the snapshot.
+    const copyDisks = () => disks.forEach((d, i) => fs.copyFileSync(d.file, diskCopyPath(o.save!, i)));
+    saving ??= machine.snapshot({ console: out.tail, whilePaused: copyDisks }).then((file) => {
       fs.writeFileSync(o.save!, file);
-      io.stderr.write(`pvlab: saved ${o.save} (${(file.length / 2 ** 20).toFixed(1)} MiB)\n`);
+      io.stderr.write(`pvlab: saved ${o.save} (${(file.length / 2 ** 20).toFixed(1)} MiB)${disks.length ? ` and its disk${disks.length > 1 ? 's' : ''} as ${disks.map((_, i) => diskCopyPath(o.save!, i)).join(', ')}` : ''}\n`);
     }, (e: unknown) => { saveError = (e as Error).message; });
     return saving;
   };
@@ -342,10 +349,17 @@ export async function resumeCommand(args: string[], io: CliIo, root: string): Pr
     return undefined;
   };
   let out = consoleOutput(io);
+  // Disks: those given, else the copies `pvlab boot --save` made beside the snapshot.
+  let disks = diskArgs(values.disk, values['pv-disk']);
+  if (disks.length === 0) {
+    const { header } = await readSnapshotHeader(snap).catch((e: unknown) => { throw new ImageError(`${file}: ${(e as Error).message}`); });
+    disks = header.config.disks.map((d, i) => ({ bus: d.bus, file: diskCopyPath(file, i) }));
+    for (const d of disks) if (!fs.existsSync(d.file)) throw new ImageError(`${file}: its machine had a disk; give it with --disk/--pv-disk (${d.file} is not there)`);
+  }
   let r: Awaited<ReturnType<typeof resumeMachine>>;
   try {
     r = await resumeMachine(path.join(root, 'engine-wasm/build/core.wasm'), snap, { onConsole: (b) => out.write(b) }, {
-      base, images, disks: diskArgs(values.disk, values['pv-disk']), pacing: values.realtime ? 'realtime' : 'fast',
+      base, images, disks, pacing: values.realtime ? 'realtime' : 'fast',
     });
   } catch (e) {
     if (e instanceof SnapshotError) throw new ImageError(`${file}: ${e.message}`);
@@ -354,7 +368,7 @@ export async function resumeCommand(args: string[], io: CliIo, root: string): Pr
   // The screen as it was, then the session goes on from there.
   io.stdout.write(r.header.console);
   out = Object.assign(out, { transcript: r.header.console, tail: r.header.console.slice(-16384) });
-  return runSession(r.machine, io, session, out);
+  return runSession(r.machine, io, session, out, disks);
 }
 
 export async function snapshotCommand(args: string[], io: CliIo): Promise<number> {

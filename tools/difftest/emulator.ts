@@ -13,6 +13,7 @@ import { CODE_BASE, CODE_SIZE, DATA_BASE, DATA_SIZE, FIXED_FLAGS } from './layou
 import { fillData } from './prng';
 import type { DiffCase } from './generator';
 import { checkCodePlacement, type RunResult } from './native';
+import { SS16_CASE } from './stack16';
 
 const RAM_BYTES = 4 << 20;
 const GDT = 0x500;
@@ -49,6 +50,8 @@ export class EmuRunner {
   private readonly data = new Uint32Array(DATA_SIZE / 4);
   private readonly pristine = new Uint32Array(DATA_SIZE / 4);
   private readonly dataBytes = new Uint8Array(this.data.buffer);
+  /** SS is currently the 16-bit segment of stack16.ts cases. */
+  private ss16 = false;
 
   private constructor(readonly core: CoreExports, readonly state: VcpuState, readonly ram: Uint8Array, readonly paging: boolean) {
     if (CODE_SIZE % 4096 !== 0 || DATA_SIZE % 4096 !== 0) throw new Error('code and data areas must be whole pages');
@@ -130,7 +133,13 @@ export class EmuRunner {
     this.pristine.set(this.data);
     this.syncData(true);
     for (let r = 0; r < 8; r++) state.setGpr(r, c.gpr[r]);
-    core.setEflags((c.eflags | FIXED_FLAGS) >>> 0);
+    const ss16 = (c.eflags & SS16_CASE) !== 0;
+    if (ss16 !== this.ss16) { // the native runner's LDT segment: base DATA_BASE, limit 0xFFFF, B=0
+      this.ss16 = ss16;
+      state.setSeg('ss', ss16 ? { selector: 0x10, base: DATA_BASE, limit: 0xffff, access: 0x093 } : { selector: 0x10, base: 0, limit: 0xffffffff, access: 0xc93 });
+      core.refresh();
+    }
+    core.setEflags(((c.eflags & ~SS16_CASE) | FIXED_FLAGS) >>> 0);
     state.eip = c.codeAddr;
     state.halted = false;
     const excBefore = state.lastException.count;

@@ -5,7 +5,7 @@
 
 import type { Board } from '../board';
 import { ImageError } from './flat';
-import { buildE820 } from './linux';
+import { buildE820, E820_RAM } from './linux';
 
 const MB_MAGIC = 0x1badb002;
 const MB_BOOT_MAGIC = 0x2badb002;
@@ -22,11 +22,18 @@ const MBI_MODS = 1 << 3;
 const MBI_MMAP = 1 << 6;
 const MBI_LOADER_NAME = 1 << 9;
 
-/** Where the loader puts its own structures (below the conventional 640 KiB). */
-const MBI_ADDR = 0x9000;
-const STRINGS_ADDR = 0xa000;
-const MMAP_ADDR = 0xc000;
-const MODS_ADDR = 0xd000;
+/**
+ * The loader's own block: a 4 KiB stack, then the info structure, strings, memory map and
+ * module list, at these offsets from its base. The base is INFO_BASE unless the kernel
+ * occupies that range; then the block goes after the kernel and its modules.
+ */
+const INFO_BASE = 0x6000;
+const STACK_TOP = 0x1000;
+const MBI_OFF = 0x3000;
+const STRINGS_OFF = 0x4000;
+const MMAP_OFF = 0x6000;
+const MODS_OFF = 0x7000;
+const INFO_SIZE = 0x8000;
 
 export interface MultibootModule { data: Uint8Array; cmdline?: string }
 export interface MultibootOptions { kernel: Uint8Array; cmdline?: string; modules?: MultibootModule[] }
@@ -93,12 +100,18 @@ function planSegments(k: Uint8Array, hdr: number, ramBytes: number): { segments:
     }
     if (segments.length === 0) throw new ImageError('Multiboot ELF kernel has no loadable segment');
   }
+  // Anywhere in RAM the memory map does not reserve (as QEMU's loader allows), e.g. below 1 MiB.
+  const ramRanges = buildE820(ramBytes).filter((e) => e.type === E820_RAM);
   for (const s of segments) {
-    if (s.memAddr < 0x100000 || s.memAddr + s.memSize > ramBytes)
-      throw new ImageError(`kernel segment at 0x${s.memAddr.toString(16)} (+${s.memSize}) does not fit in RAM above 1 MiB (${ramBytes >> 20} MiB)`);
+    if (!ramRanges.some((r) => s.memAddr >= r.addr && s.memAddr + s.memSize <= r.addr + r.size)) {
+      const where = ramRanges.map((r) => `0x${r.addr.toString(16)}-0x${(r.addr + r.size - 1).toString(16)}`).join(', ');
+      throw new ImageError(`kernel segment at 0x${s.memAddr.toString(16)} (+${s.memSize}) is not inside guest RAM that is free for it (${where}; ${ramBytes >> 20} MiB)`);
+    }
   }
   return { segments, entry };
 }
+
+const overlaps = (a: number, aEnd: number, b: number, bEnd: number) => a < bEnd && b < aEnd;
 
 export function loadMultiboot(board: Board, opts: MultibootOptions): void {
   const k = opts.kernel;
@@ -114,6 +127,20 @@ export function loadMultiboot(board: Board, opts: MultibootOptions): void {
     ram.set(k.subarray(s.fileOff, s.fileOff + s.fileSize), s.memAddr);
     top = Math.max(top, s.memAddr + s.memSize);
   }
+  // Modules go page-aligned after the kernel (above 1 MiB), the loader's block at INFO_BASE
+  // or, when the kernel is there, after the modules.
+  const mods = opts.modules ?? [];
+  if (mods.length > 64) throw new ImageError('too many Multiboot modules');
+  const modAt: number[] = [];
+  let at = Math.ceil(top / 4096) * 4096;
+  mods.forEach((m, i) => {
+    if (at + m.data.length > ramBytes) throw new ImageError(`module ${i} does not fit in RAM`);
+    modAt.push(at);
+    at = Math.ceil((at + m.data.length) / 4096) * 4096;
+  });
+  const base = segments.some((s) => overlaps(s.memAddr, s.memAddr + s.memSize, INFO_BASE, INFO_BASE + INFO_SIZE)) ? at : INFO_BASE;
+  if (base + INFO_SIZE > ramBytes) throw new ImageError('no room in RAM for the Multiboot information after the kernel and its modules');
+  const MBI_ADDR = base + MBI_OFF, STRINGS_ADDR = base + STRINGS_OFF, MMAP_ADDR = base + MMAP_OFF, MODS_ADDR = base + MODS_OFF;
   // Strings and modules.
   const enc = new TextEncoder();
   let strPtr = STRINGS_ADDR;
@@ -132,19 +159,14 @@ export function loadMultiboot(board: Board, opts: MultibootOptions): void {
   mbi.setUint32(4, 639, true); // mem_lower (KiB)
   mbi.setUint32(8, (ramBytes - 0x100000) >> 10, true); // mem_upper (KiB above 1 MiB)
   mbi.setUint32(16, putString(opts.cmdline ?? ''), true);
-  const mods = opts.modules ?? [];
-  if (mods.length > 64) throw new ImageError('too many Multiboot modules');
   if (mods.length) {
     flags |= MBI_MODS;
-    let at = Math.ceil(top / 4096) * 4096;
     const md = new DataView(ram.buffer, ram.byteOffset + MODS_ADDR, 16 * mods.length);
     mods.forEach((m, i) => {
-      if (at + m.data.length > ramBytes) throw new ImageError(`module ${i} does not fit in RAM`);
-      ram.set(m.data, at);
-      md.setUint32(i * 16, at, true);
-      md.setUint32(i * 16 + 4, at + m.data.length, true);
+      ram.set(m.data, modAt[i]);
+      md.setUint32(i * 16, modAt[i], true);
+      md.setUint32(i * 16 + 4, modAt[i] + m.data.length, true);
       md.setUint32(i * 16 + 8, putString(m.cmdline ?? ''), true);
-      at = Math.ceil((at + m.data.length) / 4096) * 4096;
     });
     mbi.setUint32(20, mods.length, true);
     mbi.setUint32(24, MODS_ADDR, true);
@@ -174,7 +196,7 @@ export function loadMultiboot(board: Board, opts: MultibootOptions): void {
   s.cpl = 0;
   s.setGpr('eax', MB_BOOT_MAGIC);
   s.setGpr('ebx', MBI_ADDR);
-  s.setGpr('esp', 0x7000);
+  s.setGpr('esp', base + STACK_TOP);
   s.eip = entry;
   cpu.refresh();
   cpu.setEflags(0x2);
