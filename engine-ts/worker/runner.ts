@@ -57,6 +57,8 @@ export class Runner {
   private tasks: Array<() => Promise<void>> = [];
   /** Stop once this many instructions have retired in all (exact; for lockstep tests and deterministic saves). */
   stopAtInstruction: bigint | null = null;
+  /** vCPU 0 was halted, following the other vCPUs' time (multi-vCPU machines). */
+  private followed = false;
   /** Set when a vCPU thread failed: the run ends with this error. */
   private failure: string | null = null;
 
@@ -168,8 +170,16 @@ export class Runner {
           if (this.waitsForInterrupt()) {
             // Halted: not running (the others are not held back by its time), it follows them.
             smp.setRunstate(0, MM.RS_HALTED);
+            this.followed = true;
             await this.idleSmp(smp);
             continue;
+          }
+          if (this.followed) {
+            // Woken: catch up with the time of the running vCPUs it was following.
+            this.followed = false;
+            const now = this.board.now();
+            const t = smp.followTarget(epochMs());
+            if (t > now && t !== Infinity && smp.room(now) !== Infinity) this.board.skipToNextEvent(t - now);
           }
           // Never more than the skew bound ahead of the slowest other running vCPU.
           const room = smp.room(this.board.now());

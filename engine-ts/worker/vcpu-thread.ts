@@ -190,6 +190,8 @@ export function vcpuThreadMain(init: VcpuThreadInit): void {
     Atomics.store(ctrl, RUNSTATE, C.RS_RUNNING);
   }
 
+  /** Set while the vCPU waits (halted, or before its start-up IPI): its time follows the others'. */
+  let idle = true;
   for (;;) {
     if (Atomics.load(ctrl, C.CTRL_SMP_RUN >> 2) !== 1) {
       // Parked: the machine is stopped, saving, or being reset. The host may change this
@@ -210,16 +212,23 @@ export function vcpuThreadMain(init: VcpuThreadInit): void {
       continue;
     }
     const deadline = ctrlF[DEADLINE];
-    if (runstate(id) === C.RS_WAIT_SIPI) { follow(Infinity); continue; }
+    if (runstate(id) === C.RS_WAIT_SIPI) { idle = true; follow(Infinity); continue; }
     const halted = me[C.R_HALTED >> 2] !== 0;
     if (halted) {
       // An NMI always wakes HLT; INTR only with interrupts enabled.
       const ifSet = (me[C.R_EFLAGS >> 2] & 0x200) !== 0;
       if (!(p & C.PEND_NMI) && !((p & C.PEND_INTR) && ifSet)) {
         Atomics.store(ctrl, RUNSTATE, C.RS_HALTED);
+        idle = true;
         follow(deadline);
         continue;
       }
+    }
+    if (idle) {
+      // Woken: the time it followed while waiting is the others' time now, not of its last look.
+      idle = false;
+      const s = slowestRunning();
+      if (s !== Infinity && s > now()) setNow(Math.min(s, deadline));
     }
     const t = now();
     if (deadline <= t) { call(C.RQ_TIMERS); continue; }
