@@ -87,7 +87,7 @@ export function MachinePanel(props: {
   /** The console's last bytes as the guest wrote them (a snapshot keeps them). */
   const consoleTail = useRef('');
   /** What the running machine is, to find the shipped snapshot a share link can be a delta of. */
-  const runningConf = useRef<{ xen: boolean; memoryMiB: number; cmdline: string; disks: number; mac: string | null } | null>(null);
+  const runningConf = useRef<{ xen: boolean; memoryMiB: number; vcpus: number; cmdline: string; disks: number; mac: string | null } | null>(null);
   const [note, setNote] = useState('');
   const [link, setLink] = useState('');
 
@@ -137,7 +137,7 @@ export function MachinePanel(props: {
       consoleRef.current?.write(header.console);
       consoleTail.current = header.console;
       const c = header.config;
-      runningConf.current = { xen: c.xen, memoryMiB: c.memoryMiB, cmdline: c.guest.cmdline, disks: c.disks.length, mac: c.nics[0]?.mac ?? null };
+      runningConf.current = { xen: c.xen, memoryMiB: c.memoryMiB, vcpus: c.vcpus, cmdline: c.guest.cmdline, disks: c.disks.length, mac: c.nics[0]?.mac ?? null };
       const name = c.guest.name || 'guest';
       await runMachine(machine, name, c.xen, null, `${name}: resumed from ${what}`);
     } catch (e) {
@@ -188,14 +188,14 @@ export function MachinePanel(props: {
         // Instant start: the shipped snapshot of exactly this machine, if the server has one.
         const cmdline = linuxCmdline(guest.cmdline);
         const shipped = (await shippedSnapshots()).find((s) =>
-          s.xen === xen && s.memoryMiB === config.memoryMiB && s.cmdline === cmdline && diskBus === 'none' && (!xen || s.nics?.[0]?.mac === mac));
+          s.xen === xen && s.memoryMiB === config.memoryMiB && config.vcpus === 1 && s.cmdline === cmdline && diskBus === 'none' && (!xen || s.nics?.[0]?.mac === mac));
         if (shipped) {
           setStatus(`Loading ${shipped.title} (at its shell)…`);
           const file = await shippedFile(shipped);
           const { machine, header } = await resumeMachine(file, { onConsole: onConsole(null) }, { pacing: 'realtime', imageUrls: LINUX_IMAGE_URLS });
           consoleRef.current?.write(header.console);
           consoleTail.current = header.console;
-          runningConf.current = { xen, memoryMiB: shipped.memoryMiB, cmdline, disks: 0, mac: xen ? mac : null };
+          runningConf.current = { xen, memoryMiB: shipped.memoryMiB, vcpus: 1, cmdline, disks: 0, mac: xen ? mac : null };
           const name = `${guest.title} ${index + 1}`;
           await runMachine(machine, name, xen, null, `${name}: shell (started from a snapshot; Cold boot boots it afresh)`);
           return;
@@ -235,7 +235,7 @@ export function MachinePanel(props: {
       }
       const machine = await createMachine({ ...config, guest: spec }, { onConsole: onConsole(watch) });
       runningConf.current = spec.kind === 'linux'
-        ? { xen, memoryMiB: config.memoryMiB ?? 0, cmdline: spec.cmdline ?? '', disks: config.disks?.length ?? 0, mac: xen ? mac : null }
+        ? { xen, memoryMiB: config.memoryMiB ?? 0, vcpus: config.vcpus ?? 1, cmdline: spec.cmdline ?? '', disks: config.disks?.length ?? 0, mac: xen ? mac : null }
         : null;
       const name = spec.name ?? guest.title;
       await runMachine(machine, name, xen, watch, linux ? `${name}: booting${xen ? ' (Xen PV devices)' : ''}` : `Running ${guest.title}`);
@@ -274,7 +274,7 @@ export function MachinePanel(props: {
     setLink('');
     try {
       const shipped = (await shippedSnapshots()).find((s) =>
-        s.xen === conf.xen && s.memoryMiB === conf.memoryMiB && s.cmdline === conf.cmdline && conf.disks === 0 && (s.nics?.[0]?.mac ?? null) === conf.mac);
+        s.xen === conf.xen && s.memoryMiB === conf.memoryMiB && conf.vcpus === 1 && s.cmdline === conf.cmdline && conf.disks === 0 && (s.nics?.[0]?.mac ?? null) === conf.mac);
       if (!shipped) throw new Error('links work for the bundled Debian guest as the page starts it (no disk, 128 MiB): save a snapshot and export it as a file instead');
       setNote('Making a link…');
       const delta = await m.snapshot({ console: consoleTail.current, base: await shippedFile(shipped) });
