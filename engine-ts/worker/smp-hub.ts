@@ -15,7 +15,7 @@ export class SmpHub {
   private readonly pendings: Int32Array[];
   private board: Board | null = null;
 
-  constructor(private readonly buffer: ArrayBufferLike, readonly count: number) {
+  constructor(buffer: ArrayBufferLike, readonly count: number) {
     this.ctrl = new Int32Array(buffer, MM.CTRL_BASE, MM.CTRL_SIZE >> 2);
     this.ctrlF = new Float64Array(buffer, MM.CTRL_BASE, MM.CTRL_SIZE >> 3);
     this.nows = Array.from({ length: count }, (_, k) => new Float64Array(buffer, MM.VCPU_BASE + k * MM.VCPU_STRIDE + MM.R_NOW, 1));
@@ -157,10 +157,5 @@ export class SmpHub {
   /** vCPU 0's time moved: wake the others (held at the skew bound, or halted and following it). */
   kickOthers(): void {
     for (let k = 1; k < this.count; k++) this.wake(k);
-  }
-
-  /** The shared TSC high-water mark (saved with a multi-vCPU machine). */
-  get tscMax(): bigint {
-    return new BigUint64Array(this.buffer, MM.CTRL_BASE + MM.CTRL_TSC_MAX, 1)[0];
   }
 }
