@@ -12,8 +12,10 @@ test('the server answers a missing guest file with 404, not with the page', asyn
 });
 
 test('a Linux guest that was not built says so and how to build it', async ({ page }) => {
-  // As on a server where `npm run guest:linux` never ran: the guest's files are 404s.
+  // As on a server where `npm run guest:linux` never ran: the guest's files (and so its
+  // snapshots) are 404s.
   await page.route('**/guests/linux/**', (route) => route.fulfill({ status: 404, body: 'not found' }));
+  await page.route('**/snapshots/**', (route) => route.fulfill({ status: 404, body: 'not found' }));
   await page.goto('./');
   await page.getByRole('button', { name: 'Boot', exact: true }).click();
   const status = page.getByTestId('status-0');

@@ -54,18 +54,19 @@ describe('Debian Linux guest on the PV bus (Xen HVM)', () => {
       // machine on the copy runs to N+M too; both end in the same machine and the same disk.
       await s.stop();
       const m = s.machine;
-      s.type('dd if=/dev/urandom of=/dev/xvda bs=64k count=600 oflag=direct; echo dd-$((6*7))-done');
+      s.type('dd if=/dev/urandom of=/dev/xvda bs=64k count=160 oflag=direct; echo dd-$((6*7))-done');
       const c0 = (await m.stats()).cycles;
       await m.run({ untilCycle: c0 + 150e6 });
+      expect(s.text).not.toContain('dd-42-done'); // saved while dd writes
       const s1 = await m.snapshot();
       const copy = path.join(dir, 'at-save.vhd');
       fs.copyFileSync(vhd, copy);
       const out0 = s.text.length;
-      await m.run({ untilCycle: c0 + 1500e6 });
+      await m.run({ untilCycle: c0 + 8000e6 });
       expect(s.text.slice(out0)).toContain('dd-42-done');
       const s2 = await m.snapshot();
       const { machine: b } = await resumeMachine(path.join(root, 'engine-wasm/build/core.wasm'), s1, {}, { disks: [{ bus: 'xen', file: copy }] });
-      await b.run({ untilCycle: c0 + 1500e6 });
+      await b.run({ untilCycle: c0 + 8000e6 });
       const s2b = await b.snapshot();
       b.dispose();
       expect(sha(s2b)).toBe(sha(s2));
