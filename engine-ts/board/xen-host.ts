@@ -126,6 +126,11 @@ export class XenHost implements Stateful {
         setGsiLevel: (gsi, level) => board.driveGsi(gsi, 'xen-callback', level),
         setPciIntxLevel: (level) => this.platform.setIrq(level),
         kick: (v) => board.wakeCpu(v),
+        unblock: (v) => {
+          const vcpu = board.vcpus[v];
+          if (vcpu) vcpu.halted = false;
+          board.wakeCpu(v);
+        },
       },
       physmap: {
         // RAM and the BAR1 window are both backed memory; nothing to add.

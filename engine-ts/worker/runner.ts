@@ -202,6 +202,9 @@ export class Runner {
             return { kind: 'triple-fault' };
           case MM.EXIT_STOPPED:
             if (this.board.exitCode !== null) return { kind: 'exit', code: this.board.exitCode };
+            // With other vCPUs, something can still wake this one (an NMI, INIT, the end of a
+            // Xen SCHEDOP_poll made with interrupts disabled): it waits like HLT.
+            if (smp) { await this.idleSmp(smp); break; }
             return { kind: 'halted' };
           case MM.EXIT_HALT:
             if (smp) await this.idleSmp(smp);
