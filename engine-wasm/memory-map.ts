@@ -61,6 +61,7 @@ export const SLOT_ARGS: u32 = 0x10; // 4 × u32
 export const SLOT_RESULT: u32 = 0x20; // i32
 export const SLOT_PARKED: u32 = 0x24; // 1 while the vCPU thread is parked (not inside run())
 export const SLOT_FLAGS: u32 = 0x28; // SF_*
+export const SLOT_UNBLOCK: u32 = 0x2c; // bumped when a blocking hypercall of the vCPU ended (a Xen poll)
 export const SLOT_DEADLINE: u32 = 0x30; // f64: the vCPU's next timer deadline (guest ns, Infinity: none)
 export const SLOT_SLICE_END: u32 = 0x38; // f64: guest time at which the vCPU's current slice ends
 export const RS_RUNNING: u32 = 1;

@@ -436,6 +436,19 @@ export class Board implements Stateful {
     }, 'lapic');
   }
 
+  /**
+   * A blocking hypercall of vCPU `id` ended (a Xen poll): it runs on. Its thread may be just
+   * about to mark it halted for that very hypercall: the bumped counter tells it not to.
+   */
+  unblockCpu(id: number): void {
+    const vcpu = this.vcpus[id];
+    if (!vcpu) return;
+    vcpu.halted = false;
+    const w = this.memory.words(MM.CTRL_SMP_SLOTS + id * MM.SMP_SLOT_SIZE + MM.SLOT_UNBLOCK, 1);
+    w.store(0, (w.load(0) + 1) | 0);
+    this.wakeVcpu(id);
+  }
+
   /** Tell vCPU `id`'s thread it has an event (vCPU 0: onWake). */
   wakeCpu(id: number): void {
     this.wakeVcpu(id);

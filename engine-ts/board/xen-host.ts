@@ -57,6 +57,8 @@ export interface XenBoard {
   updateIntr(id: number): void;
   /** Let halted vCPU `id` run. */
   wakeCpu(id: number): void;
+  /** A blocking hypercall of vCPU `id` ended: it runs on (even with interrupts disabled). */
+  unblockCpu(id: number): void;
   /** Let vCPU 0 run (an I/O completion). */
   wake(): void;
   driveGsi(gsi: number, source: string, level: boolean): void;
@@ -126,11 +128,7 @@ export class XenHost implements Stateful {
         setGsiLevel: (gsi, level) => board.driveGsi(gsi, 'xen-callback', level),
         setPciIntxLevel: (level) => this.platform.setIrq(level),
         kick: (v) => board.wakeCpu(v),
-        unblock: (v) => {
-          const vcpu = board.vcpus[v];
-          if (vcpu) vcpu.halted = false;
-          board.wakeCpu(v);
-        },
+        unblock: (v) => board.unblockCpu(v),
       },
       physmap: {
         // RAM and the BAR1 window are both backed memory; nothing to add.

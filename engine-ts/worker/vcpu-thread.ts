@@ -27,7 +27,7 @@ export const VCPU_THREAD_CONSTANTS = {
   CTRL_SMP_RUN: MM.CTRL_SMP_RUN, CTRL_SMP_PACING: MM.CTRL_SMP_PACING, CTRL_SMP_GUEST0: MM.CTRL_SMP_GUEST0, CTRL_SMP_WALL0: MM.CTRL_SMP_WALL0,
   CTRL_SMP_SLOTS: MM.CTRL_SMP_SLOTS, SMP_SLOT_SIZE: MM.SMP_SLOT_SIZE,
   SLOT_WAKE: MM.SLOT_WAKE, SLOT_RUNSTATE: MM.SLOT_RUNSTATE, SLOT_REQ: MM.SLOT_REQ, SLOT_KIND: MM.SLOT_KIND, SLOT_ARGS: MM.SLOT_ARGS,
-  SLOT_RESULT: MM.SLOT_RESULT, SLOT_PARKED: MM.SLOT_PARKED, SLOT_FLAGS: MM.SLOT_FLAGS, SLOT_DEADLINE: MM.SLOT_DEADLINE,
+  SLOT_RESULT: MM.SLOT_RESULT, SLOT_UNBLOCK: MM.SLOT_UNBLOCK, SLOT_PARKED: MM.SLOT_PARKED, SLOT_FLAGS: MM.SLOT_FLAGS, SLOT_DEADLINE: MM.SLOT_DEADLINE,
   RS_RUNNING: MM.RS_RUNNING, RS_HALTED: MM.RS_HALTED, RS_WAIT_SIPI: MM.RS_WAIT_SIPI, SF_RESET: MM.SF_RESET,
   RQ_IO_READ: MM.RQ_IO_READ, RQ_IO_WRITE: MM.RQ_IO_WRITE, RQ_MMIO_READ: MM.RQ_MMIO_READ, RQ_MMIO_WRITE: MM.RQ_MMIO_WRITE,
   RQ_INT_ACK: MM.RQ_INT_ACK, RQ_MSR: MM.RQ_MSR, RQ_CPUID: MM.RQ_CPUID, RQ_HYPERCALL: MM.RQ_HYPERCALL, RQ_TIMERS: MM.RQ_TIMERS,
@@ -67,6 +67,9 @@ export function vcpuThreadMain(init: VcpuThreadInit): void {
   const WAKE = slot(id, C.SLOT_WAKE);
   const RUNSTATE = slot(id, C.SLOT_RUNSTATE);
   const DEADLINE = slotF(id, C.SLOT_DEADLINE);
+  const UNBLOCK = slot(id, C.SLOT_UNBLOCK);
+  /** The unblock count when the last hypercall was made: a later bump ended that hypercall's block. */
+  let unblockSeen = 0;
 
   /** Ask vCPU 0's thread to serve an exit; sleeps until the answer is there. */
   function call(kind: number, a = 0, b = 0, c = 0, d = 0): number {
@@ -107,7 +110,7 @@ export function vcpuThreadMain(init: VcpuThreadInit): void {
     msrHost: (w: number, i: number, lo: number, hi: number) => call(C.RQ_MSR, w, i, lo, hi),
     cpuidHost: (l: number, s: number) => call(C.RQ_CPUID, l, s),
     crWrite: () => {},
-    hypercall: () => call(C.RQ_HYPERCALL),
+    hypercall: () => { unblockSeen = Atomics.load(ctrl, UNBLOCK); return call(C.RQ_HYPERCALL); },
   };
   const core = new WebAssembly.Instance(module, { env }).exports as unknown as {
     init(id: number): number; reset(): void; run(budget: number): number; refresh(): void;
@@ -213,6 +216,11 @@ export function vcpuThreadMain(init: VcpuThreadInit): void {
     }
     const deadline = ctrlF[DEADLINE];
     if (runstate(id) === C.RS_WAIT_SIPI) { idle = true; follow(Infinity); continue; }
+    if (me[C.R_HALTED >> 2] !== 0 && Atomics.load(ctrl, UNBLOCK) !== unblockSeen) {
+      // A poll ended between the hypercall's answer and the core marking the vCPU halted for it.
+      unblockSeen = Atomics.load(ctrl, UNBLOCK);
+      me[C.R_HALTED >> 2] = 0;
+    }
     const halted = me[C.R_HALTED >> 2] !== 0;
     if (halted) {
       // An NMI always wakes HLT; INTR only with interrupts enabled.
