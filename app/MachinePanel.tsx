@@ -68,6 +68,8 @@ export function MachinePanel(props: {
   /** As typed: the engine checks it (whole MiB, 1 to 3072; multiples of 16 with PV devices). */
   const [memory, setMemory] = useState(String(GUESTS[0].memoryMiB));
   const [pv, setPv] = useState(false);
+  /** Virtual CPUs (Linux guests): each runs in a Web Worker of its own. */
+  const [cpus, setCpus] = useState(1);
   const [diskBus, setDiskBus] = useState<DiskBus>('none');
   const [phase, setPhase] = useState<Phase>('idle');
   const [status, setStatus] = useState('Pick a guest and press Boot.');
@@ -86,7 +88,7 @@ export function MachinePanel(props: {
   /** The console's last bytes as the guest wrote them (a snapshot keeps them). */
   const consoleTail = useRef('');
   /** What the running machine is, to find the shipped snapshot a share link can be a delta of. */
-  const runningConf = useRef<{ xen: boolean; memoryMiB: number; cmdline: string; disks: number; mac: string | null } | null>(null);
+  const runningConf = useRef<{ xen: boolean; memoryMiB: number; vcpus: number; cmdline: string; disks: number; mac: string | null } | null>(null);
   const [note, setNote] = useState('');
   const [link, setLink] = useState('');
 
@@ -135,7 +137,7 @@ export function MachinePanel(props: {
       consoleRef.current?.write(header.console);
       consoleTail.current = header.console;
       const c = header.config;
-      runningConf.current = { xen: c.xen, memoryMiB: c.memoryMiB, cmdline: c.guest.cmdline, disks: c.disks.length, mac: c.nics[0]?.mac ?? null };
+      runningConf.current = { xen: c.xen, memoryMiB: c.memoryMiB, vcpus: c.vcpus, cmdline: c.guest.cmdline, disks: c.disks.length, mac: c.nics[0]?.mac ?? null };
       const name = c.guest.name || 'guest';
       await runMachine(machine, name, c.xen, `${name}: resumed from ${what}`);
     } catch (e) {
@@ -165,7 +167,7 @@ export function MachinePanel(props: {
       let spec: MachineConfig['guest'];
       let watch: ((text: string) => void) | null = null;
       const xen = linux && pv;
-      const config: Omit<MachineConfig, 'guest'> = { pacing: 'realtime', rtcStartSeconds: Math.floor(Date.now() / 1000), memoryMiB: memory.trim() === '' ? NaN : Number(memory) };
+      const config: Omit<MachineConfig, 'guest'> = { pacing: 'realtime', rtcStartSeconds: Math.floor(Date.now() / 1000), memoryMiB: memory.trim() === '' ? NaN : Number(memory), vcpus: linux ? cpus : 1 };
       // With PV devices Linux's console is hvc0, and blkfront may send 1 MiB requests
       // (blkback takes 256 indirect segments; Linux's own default is 32).
       const linuxCmdline = (c: string) => (xen ? `${c.replace(/console=ttyS0[^ ]*/, 'console=hvc0')} ${BLKFRONT_CMDLINE}` : c);
@@ -186,14 +188,14 @@ export function MachinePanel(props: {
         // Instant start: the shipped snapshot of exactly this machine, if the server has one.
         const cmdline = linuxCmdline(guest.cmdline);
         const shipped = (await shippedSnapshots()).find((s) =>
-          s.xen === xen && s.memoryMiB === config.memoryMiB && s.cmdline === cmdline && diskBus === 'none' && (!xen || s.nics?.[0]?.mac === mac));
+          s.xen === xen && s.memoryMiB === config.memoryMiB && config.vcpus === 1 && s.cmdline === cmdline && diskBus === 'none' && (!xen || s.nics?.[0]?.mac === mac));
         if (shipped) {
           setStatus(`Loading ${shipped.title} (at its shell)…`);
           const file = await shippedFile(shipped);
           const { machine, header } = await resumeMachine(file, { onConsole: onConsole(null) }, { pacing: 'realtime', imageUrls: LINUX_IMAGE_URLS });
           consoleRef.current?.write(header.console);
           consoleTail.current = header.console;
-          runningConf.current = { xen, memoryMiB: shipped.memoryMiB, cmdline, disks: 0, mac: xen ? mac : null };
+          runningConf.current = { xen, memoryMiB: shipped.memoryMiB, vcpus: 1, cmdline, disks: 0, mac: xen ? mac : null };
           const name = `${guest.title} ${index + 1}`;
           await runMachine(machine, name, xen, `${name}: shell (started from a snapshot; Cold boot boots it afresh)`);
           return;
@@ -233,7 +235,7 @@ export function MachinePanel(props: {
       }
       const machine = await createMachine({ ...config, guest: spec }, { onConsole: onConsole(watch) });
       runningConf.current = spec.kind === 'linux'
-        ? { xen, memoryMiB: config.memoryMiB ?? 0, cmdline: spec.cmdline ?? '', disks: config.disks?.length ?? 0, mac: xen ? mac : null }
+        ? { xen, memoryMiB: config.memoryMiB ?? 0, vcpus: config.vcpus ?? 1, cmdline: spec.cmdline ?? '', disks: config.disks?.length ?? 0, mac: xen ? mac : null }
         : null;
       const name = spec.name ?? guest.title;
       await runMachine(machine, name, xen, linux ? `${name}: booting${xen ? ' (Xen PV devices)' : ''}` : `Running ${guest.title}`);
@@ -272,7 +274,7 @@ export function MachinePanel(props: {
     setLink('');
     try {
       const shipped = (await shippedSnapshots()).find((s) =>
-        s.xen === conf.xen && s.memoryMiB === conf.memoryMiB && s.cmdline === conf.cmdline && conf.disks === 0 && (s.nics?.[0]?.mac ?? null) === conf.mac);
+        s.xen === conf.xen && s.memoryMiB === conf.memoryMiB && conf.vcpus === 1 && s.cmdline === conf.cmdline && conf.disks === 0 && (s.nics?.[0]?.mac ?? null) === conf.mac);
       if (!shipped) throw new Error('links work for the bundled Debian guest as the page starts it (no disk, 128 MiB): save a snapshot and export it as a file instead');
       setNote('Making a link…');
       const delta = await m.snapshot({ console: consoleTail.current, base: await shippedFile(shipped) });
@@ -328,6 +330,14 @@ export function MachinePanel(props: {
           Memory{' '}
           <input type="number" min={1} max={3072} step={1} size={5} value={memory} onChange={(e) => setMemory(e.target.value)} disabled={busy} aria-label="Memory (MiB)" className="memory" /> MiB
         </label>
+        {linux && (
+          <label title="Virtual CPUs: each runs in its own Web Worker over the machine's one shared memory">
+            vCPUs{' '}
+            <select value={cpus} onChange={(e) => setCpus(Number(e.target.value))} disabled={busy} aria-label="vCPUs">
+              {[1, 2, 4, 8].map((n) => <option key={n} value={n}>{n}</option>)}
+            </select>
+          </label>
+        )}
         {linux && (
           <label title="Boot with Xen para-virtual devices: hvc0 console, xen-blkfront disk, xen-netfront NIC on the lab network">
             <input type="checkbox" checked={pv} onChange={(e) => setPv(e.target.checked)} disabled={busy} /> PV (Xen) devices

@@ -12,7 +12,7 @@
 //
 // Bump MAP_VERSION whenever an offset or meaning changes (snapshots record it).
 
-export const MAP_VERSION: u32 = 4;
+export const MAP_VERSION: u32 = 5;
 
 export const WASM_PAGE: u32 = 65536;
 
@@ -41,10 +41,55 @@ export const MEMT_RAM: u32 = 0;
 export const MEMT_ROM: u32 = 1; // readable RAM, writes ignored
 export const MEMT_MMIO: u32 = 2; // every access goes to the host
 
+// SMP coordination (host only, except CTRL_TSC_MAX, which the core reads and writes).
+/** u64: the largest TSC value any vCPU has read, so RDTSC never goes back between vCPUs. */
+export const CTRL_TSC_MAX: u32 = 0x900;
+/** 1 while the machine's vCPU threads may run; 0 parks them (stop, snapshot, reset). */
+export const CTRL_SMP_RUN: u32 = 0x908;
+/** Pacing across vCPU threads: 1 realtime, 0 fast; guest ns and host epoch ms at the last pacing origin (f64s). */
+export const CTRL_SMP_PACING: u32 = 0x90c;
+export const CTRL_SMP_GUEST0: u32 = 0x910;
+export const CTRL_SMP_WALL0: u32 = 0x918;
+/** One slot per vCPU (SLOT_*), SMP_SLOT_SIZE apart: run state, wake word, device requests. */
+export const CTRL_SMP_SLOTS: u32 = 0xa00;
+export const SMP_SLOT_SIZE: u32 = 0x40;
+export const SLOT_WAKE: u32 = 0x00; // futex: bumped and notified when the vCPU has news
+export const SLOT_RUNSTATE: u32 = 0x04; // RS_*
+export const SLOT_REQ: u32 = 0x08; // futex: 0 idle, 1 a request waits for vCPU 0's thread, 2 answered
+export const SLOT_KIND: u32 = 0x0c; // RQ_*
+export const SLOT_ARGS: u32 = 0x10; // 4 × u32
+export const SLOT_RESULT: u32 = 0x20; // i32
+export const SLOT_PARKED: u32 = 0x24; // 1 while the vCPU thread is parked (not inside run())
+export const SLOT_FLAGS: u32 = 0x28; // SF_*
+export const SLOT_UNBLOCK: u32 = 0x2c; // bumped when a blocking hypercall of the vCPU ended (a Xen poll)
+export const SLOT_DEADLINE: u32 = 0x30; // f64: the vCPU's next timer deadline (guest ns, Infinity: none)
+export const SLOT_SLICE_END: u32 = 0x38; // f64: guest time at which the vCPU's current slice ends
+export const RS_RUNNING: u32 = 1;
+export const RS_HALTED: u32 = 2; // HLT: waits for an interrupt
+export const RS_WAIT_SIPI: u32 = 3; // an application processor before its start-up IPI
+export const SF_RESET: u32 = 1; // the vCPU thread resets its core (power-on) before it runs
+export const RQ_IO_READ: u32 = 1;
+export const RQ_IO_WRITE: u32 = 2;
+export const RQ_MMIO_READ: u32 = 3;
+export const RQ_MMIO_WRITE: u32 = 4;
+export const RQ_INT_ACK: u32 = 5;
+export const RQ_MSR: u32 = 6;
+export const RQ_CPUID: u32 = 7;
+export const RQ_HYPERCALL: u32 = 8;
+export const RQ_TIMERS: u32 = 9; // the vCPU's guest time reached its deadline: fire its timers
+export const RQ_TRIPLE_FAULT: u32 = 10; // the vCPU triple-faulted: the machine resets
+
 export const REQ_STOP: u32 = 1; // leave the run loop and stay stopped
 export const REQ_PAUSE: u32 = 2; // leave the run loop and wait for resume
 export const REQ_INPUT: u32 = 4; // console input is waiting
 export const REQ_RESET: u32 = 8; // reset the machine
+
+/**
+ * One byte per I/O port, 1 where a device claims the port (the board keeps it current): the
+ * other vCPUs' threads answer accesses to unclaimed ports themselves (all ones, writes
+ * ignored) instead of asking vCPU 0's thread.
+ */
+export const PORT_CLAIMS: u32 = 0x180000; // 64 KiB, between the control block and the vCPU blocks
 
 // ---- per-vCPU block ---------------------------------------------------------
 export const VCPU_BASE: u32 = 0x200000;

@@ -4,7 +4,7 @@
 
 import * as MM from '../../engine-wasm/memory-map';
 import type { AccessSize, GuestMemory, IrqLine, MachineMemory, StateRecord, Stateful } from '../platform/bus';
-import { bool, declareState, list, map, str } from '../platform/state';
+import { bool, declareState, list, map, str, u64 } from '../platform/state';
 import type { GuestProfile, MachineLayout } from '../config/machine';
 import { PortBus, MmioBus } from '../platform/io-bus';
 import { VirtualClock } from '../platform/clock';
@@ -16,6 +16,7 @@ import { RtcMc146818 } from '../devices/rtc-mc146818/rtc-mc146818';
 import { I8042 } from '../devices/i8042/i8042';
 import { DebugPorts } from '../devices/debug-ports/debug-ports';
 import { Lapic, LAPIC_EXTINT } from '../devices/lapic/lapic';
+import { APIC_DM_LOWEST } from '../devices/common/apic-message';
 import { IoApic } from '../devices/ioapic/ioapic';
 import { PciBus } from '../devices/pci/pci-bus';
 import { I440fxHostBridge } from '../devices/pci/i440fx';
@@ -68,6 +69,8 @@ export interface BoardOptions {
   xen?: { name: string; log?: (line: string) => void };
   /** Where console input goes: COM1 (default) or hvc0 (Xen mode). */
   consoleInput?: 'serial' | 'hvc0';
+  /** Virtual CPUs (default 1). vCPU 0 runs on the board's thread; the others call in (see coreHostFor). */
+  vcpus?: number;
 }
 
 export class BiosError extends Error {
@@ -87,13 +90,22 @@ export class Board implements Stateful {
   readonly stateVersion = BOARD_STATE.version;
   readonly ports = new PortBus();
   readonly mmio: MmioBus;
+  /** The board's clock: vCPU 0's guest time (every device but the other vCPUs' local APICs runs on it). */
   readonly clock = new VirtualClock(1);
   /** Guest RAM as devices see it (DMA, loaders). */
   readonly ram: GuestMemory;
+  /** vCPU 0 (the bootstrap processor), and every vCPU by id. */
   readonly vcpu: VcpuState;
+  readonly vcpus: VcpuState[];
+  /** Each vCPU's own guest time (clocks[0] is `clock`): its local APIC's timer runs on it. */
+  readonly clocks: VirtualClock[];
   readonly pic: Pic8259;
   readonly ioapic: IoApic;
+  /** vCPU 0's local APIC, and every vCPU's by id (APIC ID = vCPU id). */
   readonly lapic: Lapic;
+  readonly lapics: Lapic[];
+  /** The vCPU whose exit is being handled (0 but while another vCPU's call is served). */
+  private caller = 0;
   readonly pit: Pit8254;
   readonly rtc: RtcMc146818;
   readonly i8042: I8042;
@@ -110,6 +122,8 @@ export class Board implements Stateful {
   private core: CpuCore | null = null;
   /** Called when something outside the vCPU (an I/O completion, an event) needs it to run. */
   onWake: (() => void) | null = null;
+  /** Called when vCPU `id` (not 0) has an event to look at (an interrupt, a start-up IPI). */
+  onWakeVcpu: ((id: number) => void) | null = null;
   private consoleBuf: number[] = [];
   private debugBuf: number[] = [];
   /** ISA IRQ lines: each is the OR of the devices (and PCI PIRQ routes) driving it. */
@@ -133,32 +147,56 @@ export class Board implements Stateful {
   constructor(readonly memory: MachineMemory, readonly layout: MachineLayout, readonly options: BoardOptions) {
     this.ram = memory.ram;
     this.mmio = new MmioBus(layout.ramBytes);
-    this.vcpu = new VcpuState(memory, 0);
-    // Devices read live guest time: the cycle count the core publishes before each host call.
-    const nowView = new Float64Array(memory.buffer, this.vcpu.base + MM.R_NOW, 1);
-    this.clock.setSource(() => nowView[0]);
-    this.clock.onPreempt = () => this.vcpu.raisePending(MM.PEND_EXIT);
-
-    // Interrupts: 8259 pair → local APIC LINT0 (ExtINT) → CPU INTR; I/O APIC → local APIC.
-    this.lapic = new Lapic(this.clock, {
-      id: 0,
-      bsp: true,
-      cpu: {
-        setIntr: () => this.updateIntr(),
-        nmi: () => this.vcpu.raisePending(MM.PEND_NMI),
-        init: () => {},
-        startup: () => {},
-      },
-      sendIpi: (m, shorthand) => { if (shorthand !== 3) this.deliverApic(m); },
-      eoiBroadcast: (v) => this.ioapic.eoi(v),
-      onBaseChange: () => { this.mmio.unregister(this.lapic.stateName); this.lapic.register(this.mmio); },
-    });
-    this.lapic.register(this.mmio);
+    this.ports.mirrorClaims(new Uint8Array(memory.buffer, MM.PORT_CLAIMS, 0x10000));
+    const n = options.vcpus ?? 1;
+    if (!Number.isInteger(n) || n < 1 || n > MM.MAX_VCPUS) throw new RangeError(`a board has 1 to ${MM.MAX_VCPUS} vCPUs (not ${n})`);
+    const ctrl = new DataView(memory.buffer, MM.CTRL_BASE, MM.CTRL_SIZE);
+    ctrl.setUint32(MM.CTRL_NR_VCPUS, n, true);
+    ctrl.setBigUint64(MM.CTRL_TSC_MAX, 0n, true);
+    this.vcpus = [];
+    this.clocks = [];
+    this.lapics = [];
+    for (let id = 0; id < n; id++) {
+      const vcpu = new VcpuState(memory, id);
+      vcpu.setU32(MM.R_VCPU_ID, id);
+      vcpu.setU32(MM.R_CPUID_FLAGS, MM.CPUIDF_APIC);
+      // Devices read live guest time: the cycle count the core publishes before each host call.
+      const clock = id === 0 ? this.clock : new VirtualClock(1, `clock-${id}`);
+      const nowView = new Float64Array(memory.buffer, vcpu.base + MM.R_NOW, 1);
+      clock.setSource(() => nowView[0]);
+      // vCPU 0's slices end at the next deadline; another vCPU's thread computes its own
+      // budget, so any timer armed on its clock ends its slice (it then reads the new deadline).
+      clock.onPreempt = () => vcpu.raisePending(MM.PEND_EXIT);
+      this.vcpus.push(vcpu);
+      this.clocks.push(clock);
+      // Interrupts: 8259 pair → vCPU 0's local APIC LINT0 (ExtINT) → CPU INTR; I/O APIC → local APICs.
+      this.lapics.push(new Lapic(clock, {
+        id,
+        bsp: id === 0,
+        cpu: {
+          setIntr: () => this.updateIntr(id),
+          nmi: () => { vcpu.raisePending(MM.PEND_NMI); this.wakeVcpu(id); },
+          // INIT and start-up IPIs: the vCPU's thread resets or starts its core (the BSP ignores them).
+          init: () => { if (id !== 0) { vcpu.raisePending(MM.PEND_INIT | MM.PEND_EXIT); this.wakeVcpu(id); } },
+          startup: (vector) => {
+            if (id === 0) return;
+            vcpu.setU32(MM.R_SIPI_VECTOR, vector);
+            vcpu.raisePending(MM.PEND_SIPI | MM.PEND_EXIT);
+            this.wakeVcpu(id);
+          },
+        },
+        sendIpi: (m, shorthand, source) => this.sendIpi(m, shorthand, source),
+        eoiBroadcast: (v) => this.ioapic.eoi(v),
+        onBaseChange: id === 0 ? () => { this.mmio.unregister('lapic'); this.registerLapicWindow(); } : undefined,
+      }));
+    }
+    this.vcpu = this.vcpus[0];
+    this.lapic = this.lapics[0];
+    this.registerLapicWindow();
     this.ioapic = new IoApic({ deliver: (m) => this.deliverApic(m) });
     this.ioapic.register(this.mmio);
     this.pic = new Pic8259({ set: (level) => this.lapic.setLint(0, level) });
     this.pic.register(this.ports);
-    this.vcpu.setU32(MM.R_CPUID_FLAGS, MM.CPUIDF_APIC);
 
     this.pit = new Pit8254(this.clock, { irq0: this.isaIrq(0, 'pit') });
     this.pit.register(this.ports);
@@ -260,13 +298,37 @@ export class Board implements Stateful {
       this, this.pit, this.rtc, this.i8042, this.com1, this.com2, this.debug, this.fwCfg, this.acpiPm,
       this.pci, this.hostBridge, this.piix3, this.ide,
       ...(this.xen?.stateParts() ?? []),
-      this.pic, this.ioapic, this.lapic,
-      this.clock,
+      this.pic, this.ioapic, ...this.lapics,
+      ...(this.vcpus.length > 1 ? [this.smpState()] : []),
+      ...this.clocks,
     ];
   }
 
   saveState(): StateRecord {
     return BOARD_STATE.save(this);
+  }
+
+  /**
+   * What a multi-vCPU machine shares beyond each vCPU's block: the TSC's high-water mark and
+   * which vCPUs still wait for their start-up IPI (in the control block's SMP area).
+   */
+  private smpState(): Stateful {
+    const ctrl = new DataView(this.memory.buffer, MM.CTRL_BASE, MM.CTRL_SIZE);
+    const runstate = (k: number) => MM.CTRL_SMP_SLOTS + k * MM.SMP_SLOT_SIZE + MM.SLOT_RUNSTATE;
+    const view = {
+      get tscMax() { return ctrl.getBigUint64(MM.CTRL_TSC_MAX, true); },
+      set tscMax(v: bigint) { ctrl.setBigUint64(MM.CTRL_TSC_MAX, v, true); },
+      get waitingForSipi() { return Array.from({ length: n }, (_, k) => ctrl.getUint32(runstate(k), true) === MM.RS_WAIT_SIPI); },
+      set waitingForSipi(w: boolean[]) { w.forEach((x, k) => ctrl.setUint32(runstate(k), x ? MM.RS_WAIT_SIPI : MM.RS_RUNNING, true)); },
+    };
+    const n = this.vcpus.length;
+    const decl = declareState('smp', { tscMax: u64, waitingForSipi: list(bool, n, { exact: true }) });
+    return {
+      stateName: 'smp',
+      stateVersion: decl.version,
+      saveState: () => decl.save(view),
+      loadState: (rec, version) => decl.load(view, rec, version),
+    };
   }
 
   loadState(rec: StateRecord, version: number): void {
@@ -307,7 +369,7 @@ export class Board implements Stateful {
       for (let pin = 0; pin < 4; pin++) routes.push({ device, pin, gsi: PIRQ_IRQS[i440fxSwizzle(device, pin)] });
     }
     const t = buildAcpiTables(ACPI_TABLES_ADDR, {
-      apicIds: [0],
+      apicIds: this.vcpus.map((v) => v.id),
       ioapic: { id: 0, address: 0xfec00000, gsiBase: 0 },
       sciIrq: SCI_IRQ,
       pciRoutes: routes,
@@ -349,9 +411,57 @@ export class Board implements Stateful {
     this.ioapic.setIrq(irq === 0 ? 2 : irq, any);
   }
 
-  /** Carry an APIC-bus message to the (only) local APIC if it is a destination. */
+  /**
+   * Carry an APIC-bus message to every local APIC it addresses (physical ID, logical flat or
+   * cluster, broadcast); lowest-priority delivery picks one of them, the one with the lowest
+   * processor priority (the lowest APIC ID among equals).
+   */
   private deliverApic(m: ApicMessage): void {
-    if (m.destination === 0xff || this.lapic.matchesDestination(m.destination, m.logical)) this.lapic.receive(m);
+    const to = this.lapics.filter((l) => m.destination === 0xff || l.matchesDestination(m.destination, m.logical));
+    if (m.deliveryMode === APIC_DM_LOWEST && to.length > 1) {
+      let best = to[0];
+      for (const l of to) if (l.processorPriority < best.processorPriority) best = l;
+      best.receive(m);
+      return;
+    }
+    for (const l of to) l.receive(m);
+  }
+
+  /** An IPI from local APIC `source`: shorthand 0 by destination, 2 to all, 3 to all but itself (1, self, stays in the APIC). */
+  private sendIpi(m: ApicMessage, shorthand: number, source: number): void {
+    if (shorthand === 0) this.deliverApic(m);
+    else for (const l of this.lapics) if (shorthand === 2 || l.apicId !== source) l.receive(m);
+  }
+
+  /** The local APIC window: every vCPU sees its own local APIC at the same address. */
+  private registerLapicWindow(): void {
+    this.mmio.register(this.lapic.base, 0x1000, {
+      read: (o, s) => this.lapics[this.caller].read(o, s),
+      write: (o, s, v) => this.lapics[this.caller].write(o, s, v),
+    }, 'lapic');
+  }
+
+  /**
+   * A blocking hypercall of vCPU `id` ended (a Xen poll): it runs on. Its thread may be just
+   * about to mark it halted for that very hypercall: the bumped counter tells it not to.
+   */
+  unblockCpu(id: number): void {
+    const vcpu = this.vcpus[id];
+    if (!vcpu) return;
+    vcpu.halted = false;
+    const w = this.memory.words(MM.CTRL_SMP_SLOTS + id * MM.SMP_SLOT_SIZE + MM.SLOT_UNBLOCK, 1);
+    w.store(0, (w.load(0) + 1) | 0);
+    this.wakeVcpu(id);
+  }
+
+  /** Tell vCPU `id`'s thread it has an event (vCPU 0: onWake). */
+  wakeCpu(id: number): void {
+    this.wakeVcpu(id);
+  }
+
+  private wakeVcpu(id: number): void {
+    if (id === 0) this.wake();
+    else this.onWakeVcpu?.(id);
   }
 
   private setA20(on: boolean): void {
@@ -397,42 +507,87 @@ export class Board implements Stateful {
     }, 'bios rom');
   }
 
-  /** Callbacks for the core (see engine-ts/worker/wasm-core.ts). */
-  readonly coreHost: BoardCoreHost = {
-    ioRead: (port, size) => { this.exits.io++; return this.ports.read(port, size as AccessSize); },
-    ioWrite: (port, size, value) => { this.exits.io++; this.ports.write(port, size as AccessSize, value); },
-    mmioRead: (addr, size) => { this.exits.mmio++; return this.mmio.read(addr, size as AccessSize); },
-    mmioWrite: (addr, size, value) => { this.exits.mmio++; this.mmio.write(addr, size as AccessSize, value); },
-    intAck: () => {
-      const v = this.acknowledgeInterrupt();
-      if (v >= 0) this.interrupts++;
-      this.xen?.afterInterruptAck();
-      return v;
-    },
-    msrHost: (write, index, lo, hi) => {
-      if (index === 0x1b && write) { this.lapic.writeApicBaseMsr(lo); return 0; }
-      if (write && this.xen?.wrmsr(index, lo, hi)) return 0;
-      return 1;
-    },
-    cpuidHost: (leaf, sub) => (this.xen?.cpuid(leaf, sub) ? 1 : 0),
-    crWrite: () => {},
-    hypercall: () => {
-      this.exits.hypercall++;
-      return this.xen ? this.xen.hypercall() : -1;
-    },
-  };
+  /** Callbacks for vCPU 0's core (see engine-ts/worker/wasm-core.ts). */
+  readonly coreHost: BoardCoreHost = this.makeCoreHost(0);
+  private readonly hosts: BoardCoreHost[] = [];
 
-  /** The CPU's INTR input: the local APIC, or a pending Xen event-channel callback. */
-  updateIntr(): void {
-    if (this.lapic.hasInterrupt() || this.xen?.callbackPending()) this.vcpu.raisePending(MM.PEND_INTR);
-    else this.vcpu.clearPending(MM.PEND_INTR);
+  /** The callbacks for vCPU `id`'s core: another vCPU's thread forwards its exits to these (on this thread). */
+  coreHostFor(id: number): BoardCoreHost {
+    if (id === 0) return this.coreHost;
+    if (!this.vcpus[id]) throw new RangeError(`this board has no vCPU ${id}`);
+    return (this.hosts[id] ??= this.asCaller(id, this.makeCoreHost(id)));
   }
 
-  private acknowledgeInterrupt(): number {
-    const cb = this.xen ? this.xen.takeCallback() : -1;
+  /** Wrap each callback so that devices serve vCPU `id` (its local APIC, its registers) during it. */
+  private asCaller(id: number, h: BoardCoreHost): BoardCoreHost {
+    const wrapped = {} as Record<string, unknown>;
+    for (const [k, f] of Object.entries(h) as Array<[string, (...a: number[]) => number]>) {
+      wrapped[k] = (...a: number[]) => {
+        this.caller = id;
+        try { return f(...a); } finally { this.caller = 0; }
+      };
+    }
+    return wrapped as unknown as BoardCoreHost;
+  }
+
+  /** Another vCPU triple-faulted: the machine resets (as the PC's shutdown cycle does). */
+  tripleFault(): void {
+    this.requestReset();
+  }
+
+  /** Fire vCPU `id`'s due timers (its thread saw its guest time reach its next deadline). */
+  runTimers(id: number): void {
+    this.caller = id;
+    try { this.clocks[id].runDue(); } finally { this.caller = 0; }
+    this.flushOutput();
+  }
+
+  /** The vCPU whose call the devices are serving (vCPU 0 outside such calls). */
+  get callerVcpu(): VcpuState {
+    return this.vcpus[this.caller];
+  }
+
+  private makeCoreHost(id: number): BoardCoreHost {
+    return {
+      ioRead: (port, size) => { this.exits.io++; return this.ports.read(port, size as AccessSize); },
+      ioWrite: (port, size, value) => { this.exits.io++; this.ports.write(port, size as AccessSize, value); },
+      mmioRead: (addr, size) => { this.exits.mmio++; return this.mmio.read(addr, size as AccessSize); },
+      mmioWrite: (addr, size, value) => { this.exits.mmio++; this.mmio.write(addr, size as AccessSize, value); },
+      intAck: () => {
+        const v = this.acknowledgeInterrupt(id);
+        if (v >= 0) this.interrupts++;
+        if (id === 0) this.xen?.afterInterruptAck();
+        return v;
+      },
+      msrHost: (write, index, lo, hi) => {
+        if (index === 0x1b && write) { this.lapics[id].writeApicBaseMsr(lo); return 0; }
+        if (write && this.xen?.wrmsr(index, lo, hi)) return 0;
+        return 1;
+      },
+      cpuidHost: (leaf, sub) => (this.xen?.cpuid(leaf, sub) ? 1 : 0),
+      crWrite: () => {},
+      hypercall: () => {
+        this.exits.hypercall++;
+        return this.xen ? this.xen.hypercall() : -1;
+      },
+    };
+  }
+
+  /** vCPU `id`'s INTR input: its local APIC, or (vCPU 0) a pending Xen event-channel callback. */
+  updateIntr(id = 0): void {
+    const vcpu = this.vcpus[id];
+    if (this.lapics[id].hasInterrupt() || this.xen?.callbackPending(id)) {
+      vcpu.raisePending(MM.PEND_INTR);
+      if (id !== 0) this.wakeVcpu(id);
+    } else vcpu.clearPending(MM.PEND_INTR);
+  }
+
+  private acknowledgeInterrupt(id: number): number {
+    const cb = this.xen ? this.xen.takeCallback(id) : -1;
     if (cb >= 0) return cb;
-    if (!this.lapic.hasInterrupt()) { this.updateIntr(); return -1; }
-    const v = this.lapic.acknowledge();
+    const lapic = this.lapics[id];
+    if (!lapic.hasInterrupt()) { this.updateIntr(id); return -1; }
+    const v = lapic.acknowledge();
     return v === LAPIC_EXTINT ? this.pic.acknowledge() : v;
   }
 
@@ -501,13 +656,13 @@ export class Board implements Stateful {
 
   /**
    * The vCPU is halted waiting for an interrupt: jump guest time to the next timer deadline
-   * (and fire it). Returns the ns skipped, or -1 if nothing is scheduled (only outside
-   * input can wake the guest).
+   * (and fire it), or by `maxNs` if that comes first. Returns the ns skipped, or -1 if nothing
+   * is scheduled and no limit given (only outside input can wake the guest).
    */
   skipToNextEvent(maxNs = Infinity): number {
     this.syncClock();
     const next = this.clock.nextDeadline();
-    if (next === Infinity) return -1;
+    if (next === Infinity && maxNs === Infinity) return -1;
     const now = this.clock.now();
     const target = Math.min(next, now + maxNs);
     const skip = Math.max(0, Math.ceil(target - now));

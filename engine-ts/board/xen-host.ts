@@ -46,15 +46,23 @@ export interface XenHostOptions {
 
 /** What Xen mode needs of the board (a narrow view: the board wires XenHost, not the reverse). */
 export interface XenBoard {
+  /** vCPU 0, and every vCPU by id. */
   readonly vcpu: VcpuState;
+  readonly vcpus: readonly VcpuState[];
+  /** The vCPU whose exit (hypercall, CPUID) is being served. */
+  readonly callerVcpu: VcpuState;
   readonly clock: VirtualClock;
   readonly ports: IoPorts;
   readonly pci: { addFunction(device: number, func: number, fn: PciFunction): void };
   /** Unix seconds of the guest's RTC at power-on (Xen's wall clock). */
   readonly rtcStartSeconds: number;
-  /** Re-evaluate the CPU's INTR line (the callback vector became pending or was taken). */
-  updateIntr(): void;
-  /** Let a halted vCPU run. */
+  /** Re-evaluate vCPU `id`'s INTR line (the callback vector became pending or was taken). */
+  updateIntr(id: number): void;
+  /** Let halted vCPU `id` run. */
+  wakeCpu(id: number): void;
+  /** A blocking hypercall of vCPU `id` ended: it runs on (even with interrupts disabled). */
+  unblockCpu(id: number): void;
+  /** Let vCPU 0 run (an I/O completion). */
   wake(): void;
   driveGsi(gsi: number, source: string, level: boolean): void;
   /** SCHEDOP_shutdown: poweroff 0, reboot 1, crash 3. */
@@ -69,7 +77,8 @@ export class XenHost implements Stateful {
   readonly domain: HvmDomain;
   readonly guest: GuestRecord;
   readonly platform: XenPlatformPci;
-  private readonly gva: GuestVirtual;
+  /** Each vCPU's view of guest-virtual memory (hypercall arguments are virtual addresses). */
+  private readonly gvas: GuestVirtual[];
   /** Bits of UNPLUG_* the guest asked for. */
   unplugged = 0;
   /** HVM_PARAM_CALLBACK_IRQ vector (type 2), once the domain has asked to inject it. */
@@ -86,7 +95,7 @@ export class XenHost implements Stateful {
     const { ramBytes, backedBytes } = layout;
     if (ramBytes % XEN_PLATFORM_BAR1_SIZE !== 0 || backedBytes !== ramBytes + XEN_PLATFORM_BAR1_SIZE || mem.size !== backedBytes)
       throw new Error('Xen mode needs guest RAM in multiples of 16 MiB and the BAR1 window right above it');
-    this.gva = new GuestVirtual(board.vcpu, mem);
+    this.gvas = board.vcpus.map((v) => new GuestVirtual(v, mem));
     this.hv = new Hypervisor((m) => opts.log?.(m), new EventTrace(() => board.clock.now()));
     this.platform = new XenPlatformPci({
       unplug: (mask) => {
@@ -108,19 +117,21 @@ export class XenHost implements Stateful {
       domid: GUEST_DOMID,
       name: opts.name,
       memory: mem,
-      nrVcpus: 1,
+      nrVcpus: board.vcpus.length,
       upcalls: {
         // Xen injects the callback vector straight into the vCPU, not through the local APIC:
         // no IRR/ISR bits, and Linux never EOIs it (an ISR bit would block lower vectors for
-        // good). It is offered at every interrupt window while evtchn_upcall_pending is set.
-        injectVector: (_v, vector) => {
+        // good). It is offered at every interrupt window while that vCPU's
+        // evtchn_upcall_pending is set.
+        injectVector: (v, vector) => {
           this.callbackVector = vector;
-          board.updateIntr();
-          board.wake();
+          board.updateIntr(v);
+          board.wakeCpu(v);
         },
         setGsiLevel: (gsi, level) => board.driveGsi(gsi, 'xen-callback', level),
         setPciIntxLevel: (level) => this.platform.setIrq(level),
-        kick: () => board.wake(),
+        kick: (v) => board.wakeCpu(v),
+        unblock: (v) => board.unblockCpu(v),
       },
       physmap: {
         // RAM and the BAR1 window are both backed memory; nothing to add.
@@ -148,7 +159,7 @@ export class XenHost implements Stateful {
       console: { write: (b) => opts.console(b) },
       memoryKiB: ramBytes / 1024,
     });
-    vcpu.setU32(MM.R_CPUID_FLAGS, vcpu.u32(MM.R_CPUID_FLAGS) | MM.CPUIDF_HYPERVISOR);
+    for (const v of board.vcpus) v.setU32(MM.R_CPUID_FLAGS, v.u32(MM.R_CPUID_FLAGS) | MM.CPUIDF_HYPERVISOR);
   }
 
   /**
@@ -239,9 +250,9 @@ export class XenHost implements Stateful {
 
   // ---- core callbacks ---------------------------------------------------------------------
   cpuid(leaf: number, sub: number): boolean {
-    const r = xenCpuid(leaf, sub, 0, GUEST_DOMID);
+    const s = this.board.callerVcpu;
+    const r = xenCpuid(leaf, sub, s.id, GUEST_DOMID);
     if (!r) return false;
-    const s = this.board.vcpu;
     s.setGpr('eax', r.eax); s.setGpr('ebx', r.ebx); s.setGpr('ecx', r.ecx); s.setGpr('edx', r.edx);
     return true;
   }
@@ -253,9 +264,9 @@ export class XenHost implements Stateful {
   }
 
   hypercall(): number {
-    const s = this.board.vcpu;
+    const s = this.board.callerVcpu;
     const regs = { eax: s.gpr(0), ebx: s.gpr(3), ecx: s.gpr(1), edx: s.gpr(2), esi: s.gpr(6), edi: s.gpr(7) };
-    const exit = this.hv.hypercall(GUEST_DOMID, { vcpu: 0, cpl: s.cpl, regs, mem: this.gva });
+    const exit = this.hv.hypercall(GUEST_DOMID, { vcpu: s.id, cpl: s.cpl, regs, mem: this.gvas[s.id] });
     s.setGpr('eax', regs.eax); s.setGpr('ebx', regs.ebx); s.setGpr('ecx', regs.ecx);
     s.setGpr('edx', regs.edx); s.setGpr('esi', regs.esi); s.setGpr('edi', regs.edi);
     return exit === HypercallExit.Block ? 1 : 0;
@@ -266,14 +277,14 @@ export class XenHost implements Stateful {
     this.domain.refreshCallbackLevel();
   }
 
-  /** Is the event-channel callback vector to be injected (vCPU 0 has an upcall pending)? */
-  callbackPending(): boolean {
-    return this.callbackVector >= 0 && this.domain.evtchn2l.upcallPending(0);
+  /** Is the event-channel callback vector to be injected into vCPU `id` (it has an upcall pending)? */
+  callbackPending(id: number): boolean {
+    return this.callbackVector >= 0 && this.domain.evtchn2l.upcallPending(id);
   }
 
-  /** The callback vector to inject now, or -1. */
-  takeCallback(): number {
-    return this.callbackPending() ? this.callbackVector : -1;
+  /** The callback vector to inject into vCPU `id` now, or -1. */
+  takeCallback(id: number): number {
+    return this.callbackPending(id) ? this.callbackVector : -1;
   }
 }
 

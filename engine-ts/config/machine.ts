@@ -20,6 +20,8 @@ export type GuestSpec =
 export interface MachineConfig {
   /** Guest RAM in MiB (default 32). */
   memoryMiB?: number;
+  /** Virtual CPUs, 1 to MAX_VCPUS (default 1); each runs in its own thread over the one shared memory. */
+  vcpus?: number;
   guest: GuestSpec;
   /** 'realtime' (default in the page): idle guest time follows the wall clock; 'fast': idle time is skipped. */
   pacing?: Pacing;
@@ -200,6 +202,7 @@ export interface MachineLayout {
 /** A configuration that passed `resolveConfig`: defaults filled in, the layout computed. */
 export interface ResolvedConfig extends MachineConfig {
   readonly memoryMiB: number;
+  readonly vcpus: number;
   readonly pacing: Pacing;
   readonly debugPorts: boolean;
   readonly layout: MachineLayout;
@@ -219,6 +222,9 @@ export function resolveConfig(c: MachineConfig): ResolvedConfig {
     throw new ConfigError(`memory must be a whole number of MiB (got ${String(memoryMiB)})`);
   if (memoryMiB < MIN_MEMORY_MIB || memoryMiB > MAX_MEMORY_MIB)
     throw new ConfigError(`memory must be ${MIN_MEMORY_MIB} to ${MAX_MEMORY_MIB} MiB (got ${memoryMiB})`);
+  const vcpus = c.vcpus ?? 1;
+  if (typeof vcpus !== 'number' || !Number.isInteger(vcpus) || vcpus < 1 || vcpus > MM.MAX_VCPUS)
+    throw new ConfigError(`vCPUs must be a whole number from 1 to ${MM.MAX_VCPUS} (got ${String(vcpus)})`);
   const pacing = c.pacing ?? 'realtime';
   if (pacing !== 'realtime' && pacing !== 'fast') throw new ConfigError(`pacing must be 'realtime' or 'fast'`);
   if (!c.guest || typeof c.guest !== 'object') throw new ConfigError('no guest given');
@@ -240,7 +246,7 @@ export function resolveConfig(c: MachineConfig): ResolvedConfig {
     disks = disks.map((d) => placed.get(d)!);
   }
   const nics = c.nics && withUnits(c.nics, 'devid', MAX_NICS, 'network interface');
-  return { ...c, disks, nics, memoryMiB, pacing, debugPorts: c.debugPorts ?? true, layout: machineLayout(memoryMiB, !!c.xen) };
+  return { ...c, disks, nics, memoryMiB, vcpus, pacing, debugPorts: c.debugPorts ?? true, layout: machineLayout(memoryMiB, !!c.xen) };
 }
 
 /** IDE units: two channels with a master and a slave each. */

@@ -27,7 +27,6 @@ interface Entry {
 }
 
 export class VirtualClock implements Stateful {
-  readonly stateName = 'clock';
   readonly stateVersion = CLOCK_STATE.version;
   /** Guest time in nanoseconds at the last sync point. */
   private base = 0;
@@ -39,7 +38,8 @@ export class VirtualClock implements Stateful {
   /** Called when a timer is armed for a time before `sliceEnd` (the board ends the slice early). */
   onPreempt: (() => void) | null = null;
 
-  constructor(readonly nsPerInstruction = 1) {}
+  /** `stateName`: 'clock' for the board's clock; each further vCPU's clock has its own name. */
+  constructor(readonly nsPerInstruction = 1, readonly stateName = 'clock') {}
 
   /**
    * Read live guest time from `source` (the vCPU's published cycle count) instead of the

@@ -14,6 +14,15 @@ export class PortBus implements IoPorts {
   private unclaimed = 0;
   /** Count of port accesses (VM exits of the emulated-device path). */
   accesses = 0;
+  /** Where the claimed ports are mirrored, one byte per port (see mirrorClaims). */
+  private claims: Uint8Array | null = null;
+
+  /** Keep `bytes` (65536, one per port) saying which ports a device claims: 1 claimed, 0 free. */
+  mirrorClaims(bytes: Uint8Array): void {
+    if (bytes.length !== 0x10000) throw new RangeError('the port claim map has one byte per port (65536)');
+    for (let p = 0; p < 0x10000; p++) bytes[p] = this.map[p] >= 0 ? 1 : 0;
+    this.claims = bytes;
+  }
 
   register(base: number, count: number, handler: PortHandler, owner: string): void {
     if (!Number.isInteger(base) || !Number.isInteger(count) || base < 0 || count < 1 || base + count > 0x10000)
@@ -26,10 +35,12 @@ export class PortBus implements IoPorts {
     this.owners.push(owner);
     this.hits.push(0);
     for (let p = base; p < base + count; p++) this.map[p] = idx;
+    this.claims?.fill(1, base, base + count);
   }
 
   unregister(base: number, count: number): void {
     for (let p = base; p < base + count && p < 0x10000; p++) this.map[p] = -1;
+    this.claims?.fill(0, base, Math.min(base + count, 0x10000));
   }
 
   owner(port: number): string | null {

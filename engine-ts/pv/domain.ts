@@ -327,7 +327,8 @@ export class HvmDomain implements Stateful {
     if (!pv || !pv.pollPorts) return;
     pv.pollPorts = null;
     pv.pollTimer.cancel();
-    this.config.upcalls.kick(vcpu);
+    if (this.config.upcalls.unblock) this.config.upcalls.unblock(vcpu);
+    else this.config.upcalls.kick(vcpu);
   }
 
   /** The callback "via" from HVM_PARAM_CALLBACK_IRQ. */

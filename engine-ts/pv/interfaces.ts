@@ -56,6 +56,11 @@ export interface UpcallSink {
   setPciIntxLevel(level: boolean): void;
   /** A vCPU blocked in SCHEDOP_block/poll has an event (or a poll timed out): let it run. */
   kick(vcpu: number): void;
+  /**
+   * A SCHEDOP_poll ended (an event on a polled port, or its timeout): the vCPU's hypercall
+   * returns, even with interrupts disabled (Linux's PV spinlocks poll that way).
+   */
+  unblock?(vcpu: number): void;
 }
 
 /**

@@ -29,7 +29,7 @@ export interface Captured {
   pages: Map<number, Uint8Array>;
 }
 
-/** Copy out the whole machine: every part's state, the vCPU block, and every page that is not zero. */
+/** Copy out the whole machine (every vCPU stopped): every part's state, each vCPU's block, and every page that is not zero. */
 export function captureMachine(board: Board, memory: MachineMemory, n: number): Captured {
   const state = board.stateParts().map((p) => ({ name: p.stateName, version: p.stateVersion, record: p.saveState() }));
   const names = new Set<string>();
@@ -37,15 +37,18 @@ export function captureMachine(board: Board, memory: MachineMemory, n: number): 
     if (names.has(s.name)) throw new Error(`two parts of the machine save their state as "${s.name}"`);
     names.add(s.name);
   }
-  const vcpu = new Uint8Array(memory.buffer, board.vcpu.base, MM.VCPU_STATE_SIZE).slice();
-  // PEND_EXIT is the host asking the core to return, not the machine's state.
-  const pending = new DataView(vcpu.buffer, MM.R_PENDING, 4);
-  pending.setUint32(0, pending.getUint32(0, true) & ~MM.PEND_EXIT, true);
+  const vcpus = board.vcpus.map((v) => {
+    const block = new Uint8Array(memory.buffer, v.base, MM.VCPU_STATE_SIZE).slice();
+    // PEND_EXIT is the host asking the core to return, not the machine's state.
+    const pending = new DataView(block.buffer, MM.R_PENDING, 4);
+    pending.setUint32(0, pending.getUint32(0, true) & ~MM.PEND_EXIT, true);
+    return block;
+  });
   const words = guestWords(memory, n);
   const bytes = new Uint8Array(memory.buffer, MM.RAM_BASE, n * PAGE);
   const pages = new Map<number, Uint8Array>();
   for (let p = 0; p < n; p++) if (!isZero(words, p)) pages.set(p, bytes.slice(p * PAGE, (p + 1) * PAGE));
-  return { state, vcpus: [vcpu], pages };
+  return { state, vcpus, pages };
 }
 
 /**
@@ -88,8 +91,11 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
 export function restoreMachine(board: Board, memory: MachineMemory, n: number, snap: Pick<Snapshot, 'state' | 'vcpus' | 'pages'>): void {
   const bytes = new Uint8Array(memory.buffer, MM.RAM_BASE, n * PAGE);
   for (const p of snap.pages.keys()) if (p >= n) throw new SnapshotError(`the snapshot holds page ${p}; this machine has ${n}`);
-  const vcpu = snap.vcpus[0];
-  if (!vcpu || vcpu.length !== MM.VCPU_STATE_SIZE) throw new SnapshotError('the snapshot has no vCPU state');
+  for (const v of board.vcpus) {
+    const b = snap.vcpus[v.id];
+    if (!b || b.length !== MM.VCPU_STATE_SIZE) throw new SnapshotError(`the snapshot has no state for vCPU ${v.id}`);
+  }
+  if (snap.vcpus.length > board.vcpus.length) throw new SnapshotError(`the snapshot holds ${snap.vcpus.length} vCPUs; this machine has ${board.vcpus.length}`);
   const parts = board.stateParts();
   const byName = new Map<string, StateSection>();
   for (const s of snap.state) {
@@ -105,7 +111,7 @@ export function restoreMachine(board: Board, memory: MachineMemory, n: number, s
 
   bytes.fill(0);
   for (const [p, d] of snap.pages) bytes.set(d, p * PAGE);
-  new Uint8Array(memory.buffer, board.vcpu.base, MM.VCPU_STATE_SIZE).set(vcpu);
+  for (const v of board.vcpus) new Uint8Array(memory.buffer, v.base, MM.VCPU_STATE_SIZE).set(snap.vcpus[v.id]);
   for (const p of parts) {
     const s = byName.get(p.stateName);
     if (s) loadPart(p, s);

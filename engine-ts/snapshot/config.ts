@@ -39,6 +39,7 @@ export async function savedConfig(c: ResolvedConfig): Promise<{ config: SavedCon
     embedded,
     config: {
       memoryMiB: c.memoryMiB,
+      vcpus: c.vcpus,
       xen: !!c.xen,
       pacing: c.pacing,
       debugPorts: c.debugPorts,
@@ -100,6 +101,7 @@ export function machineConfigOf(saved: SavedConfig, data: Array<Uint8Array | und
   });
   return {
     memoryMiB: saved.memoryMiB,
+    vcpus: saved.vcpus,
     xen: saved.xen,
     pacing: saved.pacing,
     debugPorts: saved.debugPorts,

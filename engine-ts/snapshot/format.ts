@@ -24,7 +24,7 @@ import { bool, count, fields, int, list, oneOf, str, StateError, type Codec } fr
 import { deflate, hex, inflate, recordsFromJson, recordsToJson, sha256, type StateRecord } from './bytes';
 
 export const MAGIC = 'PVLABSNP';
-export const FORMAT_VERSION = 1;
+export const FORMAT_VERSION = 2;
 /** Written into every snapshot (informational: versions of each part decide what loads). */
 export const ENGINE = 'pvlab 0.2';
 export const PAGE = 4096;
@@ -54,6 +54,8 @@ export interface ImageRef {
 /** The machine configuration as a snapshot keeps it (no host paths, no image bytes). */
 export interface SavedConfig {
   memoryMiB: number;
+  /** Virtual CPUs (format 2; a format 1 snapshot is of a one-vCPU machine). */
+  vcpus: number;
   xen: boolean;
   pacing: 'realtime' | 'fast';
   debugPorts: boolean;
@@ -154,6 +156,7 @@ function withOptional(of: ReturnType<typeof fields>, key: string, codec: Codec<n
 
 const CONFIG = fields({
   memoryMiB: int(1, 3072),
+  vcpus: int(1, MM.MAX_VCPUS),
   xen: bool,
   pacing: oneOf(['realtime', 'fast'] as const),
   debugPorts: bool,
@@ -199,7 +202,9 @@ const HEADER = fields({
  * The upgrade chain of the file format itself: step `from` turns a header of that format into
  * the next. (Format 1 is the first; each part's state upgrades itself through its own steps.)
  */
-const UPGRADES: Array<{ from: number; name: string; run(h: Record<string, unknown>): Record<string, unknown> }> = [];
+const UPGRADES: Array<{ from: number; name: string; run(h: Record<string, unknown>): Record<string, unknown> }> = [
+  { from: 1, name: 'machines had one vCPU', run: (h) => ({ ...h, config: { ...(h.config as Record<string, unknown>), vcpus: 1 } }) },
+];
 
 /** Check the header and what it promises, for a machine memory of `layoutPages` pages. */
 function checkHeader(raw: unknown): SnapshotHeader {
@@ -226,7 +231,7 @@ function checkHeader(raw: unknown): SnapshotHeader {
         if (b.rawLength > MAX_STATE) throw new SnapshotError(`${where} declares ${b.rawLength} bytes of state, more than ${MAX_STATE}`);
         break;
       case 'vcpu':
-        if (b.id !== 0) throw new SnapshotError(`${where} is for vCPU ${b.id}; this machine has one`);
+        if (b.id >= header.config.vcpus) throw new SnapshotError(`${where} is for vCPU ${b.id}; this machine has ${header.config.vcpus}`);
         if (b.rawLength !== MM.VCPU_STATE_SIZE) throw new SnapshotError(`${where} holds ${b.rawLength} bytes; a vCPU's state is ${MM.VCPU_STATE_SIZE}`);
         if (vcpus.has(b.id)) throw new SnapshotError(`${where} repeats vCPU ${b.id}`);
         vcpus.add(b.id);
@@ -248,7 +253,7 @@ function checkHeader(raw: unknown): SnapshotHeader {
     }
   }
   if (states !== 1) throw new SnapshotError(`the snapshot has ${states} state blocks; it needs exactly one`);
-  if (vcpus.size !== 1) throw new SnapshotError('the snapshot has no vCPU');
+  if (vcpus.size !== header.config.vcpus) throw new SnapshotError(`the snapshot holds the state of ${vcpus.size} vCPUs; its machine has ${header.config.vcpus}`);
   return header;
 }
 

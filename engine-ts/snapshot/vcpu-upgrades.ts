@@ -45,6 +45,11 @@ export const VCPU_UPGRADES: readonly VcpuUpgrade[] = [
       block.fill(0, 0x300, 0x340);
     },
   },
+  {
+    from: 4,
+    name: 'SMP: the control block gained its SMP area and the port claim map; the vCPU block is unchanged',
+    run() {},
+  },
 ];
 
 /** Bring `block`, saved with layout `version`, to this build's layout (in place). */

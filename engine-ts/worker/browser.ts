@@ -12,6 +12,7 @@ import type { InspectOptions } from '../config/inspect';
 import type { NicSpec, DiskSpec, MachineConfig, MachineEvents, MachineHandle, MachineLayout, RunOptions, SnapshotOptions, StopReason } from '../config/machine';
 import { machineLayout, resolveConfig } from '../config/machine';
 import { VcpuState } from '../platform/vcpu-state';
+import { VCPU_THREAD_CONSTANTS } from './vcpu-thread';
 
 let modulePromise: Promise<WebAssembly.Module> | null = null;
 function coreModule(): Promise<WebAssembly.Module> {
@@ -22,7 +23,14 @@ function coreModule(): Promise<WebAssembly.Module> {
 export async function createWorkerMachine(config: MachineConfig, events: MachineEvents): Promise<MachineHandle> {
   const resolved = resolveConfig(config);
   const w = startWorker(resolved.layout, events);
-  await w.remote.create(await coreModule(), w.memory, resolved, Comlink.proxy(events), w.wants);
+  try {
+    const module = await coreModule();
+    startVcpuWorkers(w, module, resolved.vcpus);
+    await w.remote.create(module, w.memory, resolved, Comlink.proxy(events), w.wants);
+  } catch (e) {
+    terminate(w);
+    throw e;
+  }
   return workerHandle(w);
 }
 
@@ -42,16 +50,20 @@ export async function resumeWorkerMachine(file: Uint8Array, events: MachineEvent
   const { header } = await readHeader(file);
   const w = startWorker(machineLayout(header.config.memoryMiB, header.config.xen), events);
   try {
-    const h = await w.remote.resume(await coreModule(), w.memory, file, Comlink.proxy(events), w.wants, opts);
+    const module = await coreModule();
+    startVcpuWorkers(w, module, header.config.vcpus);
+    const h = await w.remote.resume(module, w.memory, file, Comlink.proxy(events), w.wants, opts);
     return { machine: workerHandle(w), header: h };
   } catch (e) {
-    w.worker.terminate();
+    terminate(w);
     throw e;
   }
 }
 
 interface StartedWorker {
   worker: Worker;
+  /** The workers of vCPUs 1..N-1 (vcpu.worker.ts); vCPU 0 runs in `worker`, with the board. */
+  vcpuWorkers: Worker[];
   remote: Comlink.Remote<MachineWorkerApi>;
   memory: WebAssembly.Memory;
   ring: ConsoleRing;
@@ -66,6 +78,7 @@ function startWorker(layout: MachineLayout, events: MachineEvents): StartedWorke
   const worker = new Worker(new URL('./machine.worker.ts', import.meta.url), { type: 'module', name: 'vcpu0' });
   return {
     worker,
+    vcpuWorkers: [],
     remote: Comlink.wrap<MachineWorkerApi>(worker),
     memory,
     ring: new ConsoleRing(memory),
@@ -76,7 +89,23 @@ function startWorker(layout: MachineLayout, events: MachineEvents): StartedWorke
   };
 }
 
-function workerHandle({ worker, remote, ring, vcpu0 }: StartedWorker): MachineHandle {
+/** One Web Worker for each vCPU after the first; they wait, parked, until vCPU 0's worker runs the machine. */
+function startVcpuWorkers(w: StartedWorker, module: WebAssembly.Module, count: number): void {
+  for (let id = 1; id < count; id++) {
+    const vw = new Worker(new URL('./vcpu.worker.ts', import.meta.url), { type: 'module', name: `vcpu${id}` });
+    vw.onerror = (e) => console.error(`vCPU ${id}:`, e.message);
+    vw.postMessage({ module, memory: w.memory, id, C: VCPU_THREAD_CONSTANTS });
+    w.vcpuWorkers.push(vw);
+  }
+}
+
+function terminate(w: StartedWorker): void {
+  w.worker.terminate();
+  for (const vw of w.vcpuWorkers) vw.terminate();
+}
+
+function workerHandle(w: StartedWorker): MachineHandle {
+  const { remote, ring, vcpu0 } = w;
   let running: Promise<StopReason> | null = null;
   return ({
     run(opts?: RunOptions) {
@@ -112,7 +141,7 @@ function workerHandle({ worker, remote, ring, vcpu0 }: StartedWorker): MachineHa
       ring.request(MM.REQ_STOP);
       vcpu0.raisePending(MM.PEND_EXIT);
       // Flush and release the disks (a stopped machine keeps them), then end the thread.
-      void (running ?? Promise.resolve()).then(() => remote.release()).finally(() => worker.terminate());
+      void (running ?? Promise.resolve()).then(() => remote.release()).finally(() => terminate(w));
     },
   } as MachineHandle);
 }

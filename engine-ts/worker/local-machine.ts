@@ -8,6 +8,7 @@ import { loadFlatBinary } from '../board/loaders/flat';
 import { loadLinux } from '../board/loaders/linux';
 import { loadMultiboot } from '../board/loaders/multiboot';
 import { Runner, type RunnerHost } from './runner';
+import { SmpHub } from './smp-hub';
 import type { DiskSpec, GuestProfile, HotplugDisk, MachineEvents, MachineStats, NicSpec, ResolvedConfig, RunOptions, SnapshotOptions, StopReason } from '../config/machine';
 import { CountingDevice, type BlockDevice } from '../disk/block-device';
 import { type InspectOptions, type InspectorSample, type TimelineChunk } from '../config/inspect';
@@ -174,6 +175,7 @@ export class LocalMachine {
     restore?: Pick<Snapshot, 'state' | 'vcpus' | 'pages'>,
   ): Promise<{ board: Board; runner: Runner }> {
     const board = new Board(machineMemory(mem, config.layout), config.layout, {
+      vcpus: config.vcpus,
       debugPorts: config.debugPorts,
       onConsole: (b) => events.onConsole?.(b),
       onDebugOut: (b) => events.onDebug?.(b),
@@ -191,7 +193,9 @@ export class LocalMachine {
     const core = await instantiateCore(module, mem, board.coreHost);
     board.attachCore(core);
     const g = config.guest;
-    const runner = new Runner(board, host, config.pacing);
+    // vCPUs 1..N-1 run in threads of their own, which the host started (see smp-hub.ts).
+    const smp = config.vcpus > 1 ? new SmpHub(mem.buffer, config.vcpus) : null;
+    const runner = new Runner(board, host, config.pacing, smp);
     // With firmware, a triple fault resets the machine as on a PC (the BIOS runs again).
     if (g.kind === 'bios') runner.onTripleFault = () => { board.resetRequested = true; return true; };
     if (restore) {
@@ -200,6 +204,7 @@ export class LocalMachine {
       board.cpu.refresh();
       return { board, runner };
     }
+    smp?.powerOn();
     const tables = board.firmwareTables();
     switch (g.kind) {
       case 'flat': loadFlatBinary(board, g.image, g.loadAddress); break;

@@ -12,6 +12,7 @@
 import * as MM from '../../engine-wasm/memory-map';
 import type { Board } from '../board/board';
 import type { StopReason } from '../config/machine';
+import type { SmpHub } from './smp-hub';
 
 export interface RunnerHost {
   /** Wait up to `ms` for news (input, a control request); may return early. */
@@ -56,14 +57,31 @@ export class Runner {
   private tasks: Array<() => Promise<void>> = [];
   /** Stop once this many instructions have retired in all (exact; for lockstep tests and deterministic saves). */
   stopAtInstruction: bigint | null = null;
+  /** vCPU 0 was halted, following the other vCPUs' time (multi-vCPU machines). */
+  private followed = false;
+  /** Set when a vCPU thread failed: the run ends with this error. */
+  private failure: string | null = null;
 
+  /**
+   * `smp`: the other vCPUs' threads of a multi-vCPU machine (this loop runs vCPU 0 and serves
+   * them, see smp-hub.ts); null for one vCPU, whose runs stay deterministic.
+   */
   constructor(
     readonly board: Board,
     private readonly host: RunnerHost,
     readonly pacing: Pacing,
-    private readonly sliceInstructions = 2_000_000,
+    private readonly smp: SmpHub | null = null,
+    private readonly sliceInstructions = smp ? 200_000 : 2_000_000,
   ) {
     board.onWake = () => host.wake?.();
+    smp?.attach(board);
+  }
+
+  /** A vCPU thread failed: end the run with this message. */
+  fail(message: string): void {
+    this.failure ??= message;
+    this.requestStop();
+    this.host.wake?.();
   }
 
   /**
@@ -115,10 +133,24 @@ export class Runner {
     this.wallStart = this.windowStart = this.host.wallNow();
     this.guestStart = this.board.now();
     let lastYield = this.wallStart;
+    const smp = this.smp;
+    smp?.start(this.pacing, this.guestStart, epochMs());
     try {
       for (;;) {
+        const wall = this.host.wallNow();
+        if (wall - lastYield >= 8) {
+          await this.host.yieldToHost();
+          lastYield = this.host.wallNow();
+        }
         this.host.poll?.();
-        while (this.tasks.length) await this.tasks.shift()!();
+        smp?.service();
+        if (this.tasks.length) {
+          // Work on the whole machine (a snapshot): every vCPU stands still meanwhile.
+          if (smp) await this.parkOthers(smp);
+          while (this.tasks.length) await this.tasks.shift()!();
+          smp?.start(this.pacing, this.board.now(), epochMs());
+        }
+        if (this.failure) return { kind: 'error', message: this.failure };
         if (this.stopRequested) return { kind: 'stopped' };
         if (this.stopAtInstruction !== null && this.board.vcpu.icount >= this.stopAtInstruction) return { kind: 'stopped' };
         if (this.board.exitCode !== null) return { kind: 'exit', code: this.board.exitCode };
@@ -127,36 +159,100 @@ export class Runner {
         // Guest time may not pass a disk completion's deadline before the host's I/O has
         // finished: hold the vCPU (keeps runs deterministic for any disk speed).
         if (this.board.waitingForHost) {
-          await this.board.hostReady();
+          // The other vCPUs' requests are served meanwhile (they may be what the host waits for).
+          if (smp) await Promise.race([this.board.hostReady(), this.host.idleWait(1)]);
+          else await this.board.hostReady();
           continue;
         }
         const before = this.board.vcpu.icount;
-        const budget = this.stopAtInstruction === null ? this.sliceInstructions : Math.min(this.sliceInstructions, Number(this.stopAtInstruction - before));
+        let budget = this.stopAtInstruction === null ? this.sliceInstructions : Math.min(this.sliceInstructions, Number(this.stopAtInstruction - before));
+        if (smp) {
+          if (this.waitsForInterrupt()) {
+            // Halted: not running (the others are not held back by its time), it follows them.
+            smp.setRunstate(0, MM.RS_HALTED);
+            this.followed = true;
+            await this.idleSmp(smp);
+            continue;
+          }
+          if (this.followed) {
+            // Woken: catch up with the time of the running vCPUs it was following.
+            this.followed = false;
+            const now = this.board.now();
+            const t = smp.followTarget(epochMs());
+            if (t > now && t !== Infinity && smp.room(now) !== Infinity) this.board.skipToNextEvent(t - now);
+          }
+          // Never more than the skew bound ahead of the slowest other running vCPU.
+          const room = smp.room(this.board.now());
+          if (room < 1) { await this.host.idleWait(1); continue; } // the slowest one wakes us when it moves on
+          budget = Math.min(budget, room);
+          smp.setRunstate(0, MM.RS_RUNNING);
+        }
         const exit = this.board.runSlice(budget);
         this.account(Number(this.board.vcpu.icount - before));
         this.halted = exit === MM.EXIT_HALT;
+        if (smp) {
+          smp.service();
+          smp.publishDeadlines();
+          smp.kickOthers();
+          if (exit === MM.EXIT_HALT || exit === MM.EXIT_STOPPED) smp.setRunstate(0, MM.RS_HALTED);
+        }
         switch (exit) {
           case MM.EXIT_TRIPLE_FAULT:
             if (this.onTripleFault?.()) break;
             return { kind: 'triple-fault' };
           case MM.EXIT_STOPPED:
             if (this.board.exitCode !== null) return { kind: 'exit', code: this.board.exitCode };
+            // With other vCPUs, something can still wake this one (an NMI, INIT, the end of a
+            // Xen SCHEDOP_poll made with interrupts disabled): it waits like HLT.
+            if (smp) { await this.idleSmp(smp); break; }
             return { kind: 'halted' };
           case MM.EXIT_HALT:
-            await this.idle();
+            if (smp) await this.idleSmp(smp);
+            else await this.idle();
             break;
           default:
             break;
         }
-        const now = this.host.wallNow();
-        if (now - lastYield >= 8) {
-          await this.host.yieldToHost();
-          lastYield = this.host.wallNow();
-        }
       }
     } finally {
+      if (smp) await this.parkOthers(smp);
       this.running = false;
     }
+  }
+
+  /** vCPU 0 is in HLT with nothing it would take (an NMI, or INTR with interrupts enabled). */
+  private waitsForInterrupt(): boolean {
+    const v = this.board.vcpu;
+    if (!v.halted) return false;
+    const p = v.pending;
+    return !(p & MM.PEND_NMI) && !((p & MM.PEND_INTR) && (v.eflagsRaw & 0x200));
+  }
+
+  /** Park the other vCPUs' threads (serving their requests until each has finished its slice). */
+  private async parkOthers(smp: SmpHub): Promise<void> {
+    smp.requestPark();
+    while (!smp.parked()) {
+      smp.service();
+      await this.host.idleWait(1);
+    }
+  }
+
+  /**
+   * vCPU 0 waits for an interrupt on a multi-vCPU machine: its guest time follows the running
+   * vCPUs, or, when all wait, jumps to the earliest timer deadline of any of them.
+   */
+  private async idleSmp(smp: SmpHub): Promise<void> {
+    const now = this.board.now();
+    const next = this.board.nextEventTime();
+    const cap = this.stopAtInstruction === null ? Infinity : Number(this.stopAtInstruction - this.board.vcpu.icount);
+    const to = Math.min(smp.followTarget(epochMs()), next, now + cap);
+    if (to > now && to !== Infinity) {
+      this.board.skipToNextEvent(to - now);
+      smp.publishDeadlines();
+      smp.kickOthers();
+      return;
+    }
+    await this.host.idleWait(1);
   }
 
   /** The vCPU waits for an interrupt: move guest time to the next event (pacing permitting). */
@@ -182,4 +278,9 @@ export class Runner {
     }
     this.board.skipToNextEvent(cap);
   }
+}
+
+/** Host time as ms since the epoch: comparable between threads (each has its own performance.now() origin). */
+function epochMs(): number {
+  return performance.timeOrigin + performance.now();
 }

@@ -6,7 +6,7 @@ import {
   R_GDTR_BASE, R_GDTR_LIMIT, R_IDTR_BASE, R_IDTR_LIMIT, R_CR0, R_CR2, R_CR3, R_CR4, R_DR, R_EFER,
   R_SYSENTER_CS, R_SYSENTER_ESP, R_SYSENTER_EIP, R_TSC_OFFSET, R_APIC_BASE, R_PAT, R_MISC_ENABLE,
   R_MTRR, R_ICOUNT, R_HALTED, R_CPUID_FLAGS, CPUIDF_APIC, CPUIDF_HYPERVISOR, R_XEN_MSR, R_EXIT_VALUE, R_VCPU_ID,
-  R_EFLAGS,
+  R_EFLAGS, CTRL_BASE, CTRL_NR_VCPUS, CTRL_TSC_MAX,
 } from '../memory-map';
 import {
   cpu, modrm, fault, opsize32, adsize32, cpl, protMode, v86Mode, eip, setEip, raise, raiseGP, raiseUD, EXC_DB,
@@ -280,7 +280,23 @@ export function HLT(): bool {
 // ---- TSC, MSRs ------------------------------------------------------------------------------------------
 /** Current TSC: virtual cycles (R_ICOUNT plus this run's steps) plus the guest's offset. */
 export function readTsc(): u64 {
-  return load<u64>(cpu + R_ICOUNT) + <u64>getSteps() + load<u64>(cpu + R_TSC_OFFSET);
+  const t = load<u64>(cpu + R_ICOUNT) + <u64>getSteps() + load<u64>(cpu + R_TSC_OFFSET);
+  return load<u32>(CTRL_BASE + CTRL_NR_VCPUS) > 1 ? sharedTsc(t) : t;
+}
+/**
+ * With several vCPUs each counts its own cycles, and their clocks differ by a bounded skew.
+ * A TSC read returns at least the largest value any vCPU has read, so the TSC never goes back
+ * from one vCPU to the next (Linux's TSC warp check, and any read ordered after another).
+ */
+function sharedTsc(t: u64): u64 {
+  const p = <usize>(CTRL_BASE + CTRL_TSC_MAX);
+  let seen = atomic.load<u64>(p);
+  while (seen < t) {
+    const was = atomic.cmpxchg<u64>(p, seen, t);
+    if (was == seen) return t;
+    seen = was;
+  }
+  return seen;
 }
 export function RDTSC(): void {
   if ((cr4() & CR4_TSD) && protMode && cpl != 0) { raiseGP(0); return; }

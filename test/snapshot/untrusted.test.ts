@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { SnapshotError, readSnapshotHeader } from '../../engine-ts/api/node';
-import { decodeSnapshot, encodeSnapshot } from '../../engine-ts/snapshot/format';
+import { FORMAT_VERSION, decodeSnapshot, encodeSnapshot } from '../../engine-ts/snapshot/format';
 import { deflate, sha256 } from '../../engine-ts/snapshot/bytes';
 import { resume, root, sha } from './helpers';
 
@@ -54,7 +54,7 @@ describe('untrusted snapshots', () => {
   it('from a newer pvlab: the file format, or a part\'s state', async () => {
     const f = fixture.slice();
     new DataView(f.buffer).setUint32(8, 9, true);
-    expect(await refused(f)).toBe('this snapshot is format 9, made by a newer pvlab; this one reads up to format 1');
+    expect(await refused(f)).toBe(`this snapshot is format 9, made by a newer pvlab; this one reads up to format ${FORMAT_VERSION}`);
     const snap = await decodeSnapshot(fixture);
     snap.state.find((s) => s.name === 'pit-8254')!.version = 7;
     expect(await refused(await encodeSnapshot(snap))).toBe('the snapshot\'s state of "pit-8254" does not load: pit-8254 state is version 7; this build reads up to 1 (a newer pvlab saved it)');

@@ -23,11 +23,12 @@ commands:
       Map a 64/128/256 KiB firmware image below 1 MiB and below 4 GiB and start at the
       reset vector; --debug-ports prints port 0xE9 output and POST codes (0x80, 0x190).
   boot --kernel FILE [--initrd FILE] [--append CMDLINE] [--module FILE[=CMDLINE]]...
-       [--mem MiB] [--until REGEX] [--timeout SECONDS] [--send TEXT] [--realtime] [--debug-ports]
+       [--mem MiB] [--cpus N] [--until REGEX] [--timeout SECONDS] [--send TEXT] [--realtime] [--debug-ports]
        [--xen] [--console serial|hvc0] [--disk FILE.vhd]... [--pv-disk FILE.vhd]... [--nic MAC]...
        [--save-at REGEX] [--save FILE.pvsnap]
       Boot a Linux bzImage (or a Multiboot v1 kernel, with modules) with the serial
       console (COM1) on stdin/stdout. A guest write of V to port 0xF4 exits with (V << 1) | 1.
+      --cpus     virtual CPUs, 1 to 8 (default 1): each runs in its own thread
       --xen      Xen HVM mode: the guest finds Xen and binds its PV drivers (implied by
                  --pv-disk, --nic and --console hvc0); give the kernel console=hvc0 to use hvc0
       --disk     attach a VHD on the emulated IDE controller (/dev/sda, /dev/sdb, ...)
@@ -126,6 +127,7 @@ export async function bootCommand(args: string[], io: CliIo, root: string): Prom
       initrd: { type: 'string' },
       append: { type: 'string' },
       mem: { type: 'string' },
+      cpus: { type: 'string' },
       until: { type: 'string' },
       timeout: { type: 'string' },
       send: { type: 'string', multiple: true },
@@ -159,6 +161,7 @@ export async function bootCommand(args: string[], io: CliIo, root: string): Prom
   });
   if (modules.length && !multiboot) throw new UsageError('boot: --module needs a Multiboot kernel');
   const memoryMiB = values.mem !== undefined ? parseMemory(values.mem) : 128;
+  const vcpus = values.cpus !== undefined ? parseNumber(values.cpus, '--cpus') : 1;
   if (values.console !== undefined && values.console !== 'serial' && values.console !== 'hvc0') throw new UsageError('--console must be serial or hvc0');
   const pvDisks = values['pv-disk'] ?? [];
   const nics = values.nic ?? [];
@@ -169,6 +172,7 @@ export async function bootCommand(args: string[], io: CliIo, root: string): Prom
   try {
     machine = await createMachine(path.join(root, 'engine-wasm/build/core.wasm'), {
       memoryMiB,
+      vcpus,
       guest: multiboot
         ? { kind: 'multiboot', kernel, cmdline: values.append ?? '', modules, name: path.basename(values.kernel) }
         : { kind: 'linux', kernel, initrd, cmdline: values.append ?? 'console=ttyS0', name: path.basename(values.kernel) },
