@@ -19,7 +19,7 @@ import { ConfigError, resolveConfig, type DiskSpec as DiskSpecT } from '../confi
 import { captureMachine, diffPages, applyDelta, restoreMachine } from '../snapshot/capture';
 import { ENGINE, FORMAT_VERSION, SnapshotError, decodeSnapshot, encodeSnapshot, type CarriedDisk, type SavedConfig, type Snapshot, type SnapshotHeader } from '../snapshot/format';
 import { readDiskChunks } from '../snapshot/disks';
-import { findImages, machineConfigOf, sameMachine, savedConfig, type ImageSource } from '../snapshot/config';
+import { findImages, machineConfigOf, sameMachine, savedConfig, savedDevices, type ImageSource } from '../snapshot/config';
 import { upgradeVcpuBlock } from '../snapshot/vcpu-upgrades';
 
 /** How to resume a snapshot (see LocalMachine.resume). */
@@ -249,16 +249,17 @@ export class LocalMachine {
       const reason = await this.runner.run();
       if (reason.kind !== 'reset') return reason;
       if (++this.resets > 1000) return { kind: 'error', message: 'the guest keeps resetting the machine' };
+      // A device the guest was letting go of is gone once it reboots (before the machine is built again).
+      for (const d of this.disks.filter((x) => x.removed)) d.removed!();
+      for (const n of [...this.nicsRemoved.values()]) n();
       if (this.reboot) {
         const r = this.reboot;
         const found = await findImages(r.saved, r.embedded, r.images);
         if (found.some((f) => !f)) return { kind: 'error', message: 'the guest restarted; this machine was resumed from a snapshot and the guest images it names are not at hand, so it cannot boot again' };
-        this.config = resolveConfig({ ...machineConfigOf(r.saved, found, this.config.disks), pacing: this.config.pacing });
+        // (The devices as they are now: some may have been plugged in since the snapshot.)
+        this.config = resolveConfig({ ...machineConfigOf({ ...r.saved, ...savedDevices(this.config) }, found, this.config.disks), pacing: this.config.pacing });
         this.reboot = null;
       }
-      // A device the guest was letting go of is gone once it reboots (before the machine is built again).
-      for (const d of this.disks.filter((x) => x.removed)) d.removed!();
-      for (const n of [...this.nicsRemoved.values()]) n();
       new Uint8Array(this.memory.buffer, MM.RAM_BASE, this.config.layout.backedBytes).fill(0);
       const { board, runner } = await LocalMachine.power(this.module, this.memory, this.config, this.events, this.host, this.disks);
       this.board = board;
@@ -341,7 +342,7 @@ export class LocalMachine {
       const added = await this.runner.betweenSlices(async () => this.xenHost().addDisk(slot.unit!, dev));
       this.disks.push({ spec: slot, dev });
       this.config = config;
-      this.saved = null;
+      this.devicesChanged();
       return { unit: slot.unit!, ...added };
     } catch (e) {
       await dev.close();
@@ -360,7 +361,7 @@ export class LocalMachine {
         if (!this.disks.includes(d)) return;
         this.disks.splice(this.disks.indexOf(d), 1);
         this.config = { ...this.config, disks: (this.config.disks ?? []).filter((x) => x !== d.spec) };
-        this.saved = null;
+        this.devicesChanged();
         resolve();
       };
       this.runner.betweenSlices(async () => this.xenHost().removeDisk(unit, d.removed!)).catch((e) => { d.removed = undefined; reject(e); });
@@ -377,7 +378,7 @@ export class LocalMachine {
     const added = config.nics![config.nics!.length - 1];
     await this.runner.betweenSlices(async () => this.xenHost().addNic(added.devid!, added.mac));
     this.config = config;
-    this.saved = null;
+    this.devicesChanged();
     return added.devid!;
   }
 
@@ -389,7 +390,7 @@ export class LocalMachine {
       const removed = () => {
         this.nicsRemoved.delete(devid);
         this.config = { ...this.config, nics: (this.config.nics ?? []).filter((x) => x !== n) };
-        this.saved = null;
+        this.devicesChanged();
         resolve();
       };
       this.nicsRemoved.set(devid, removed);
@@ -397,6 +398,18 @@ export class LocalMachine {
     });
   }
 
+
+  /**
+   * A device was plugged or unplugged: later snapshots describe the machine with its devices as
+   * they are now, and the guest as before (a resumed machine names its images by the hashes its
+   * snapshot gave, whether or not they are at hand).
+   */
+  private devicesChanged(): void {
+    const prev = this.saved;
+    if (!prev) return; // described afresh at the next snapshot
+    const devices = savedDevices(this.config);
+    this.saved = prev.then((s) => ({ ...s, config: { ...s.config, ...devices } }));
+  }
 
   /** The disks in the machine's slots (config.disks order). */
   diskSlots(): readonly DiskSpec[] {
