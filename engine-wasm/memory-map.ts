@@ -12,7 +12,7 @@
 //
 // Bump MAP_VERSION whenever an offset or meaning changes (snapshots record it).
 
-export const MAP_VERSION: u32 = 1;
+export const MAP_VERSION: u32 = 2;
 
 export const WASM_PAGE: u32 = 65536;
 
@@ -102,6 +102,8 @@ export const R_MISC_ENABLE: u32 = 0x148;
 export const R_XEN_MSR: u32 = 0x14c; // last value written to the Xen hypercall-page MSR
 /** Guest cycles (R_ICOUNT + this run's retired instructions) as an f64, updated before every call into the host. */
 export const R_NOW: u32 = 0x150;
+/** Guest cycles that PAUSE took beyond one each (u64; R_ICOUNT includes them: it counts cycles). */
+export const R_PAUSE_CYCLES: u32 = 0x158;
 // Derived segment checks (recomputed whenever a segment register is loaded): the valid
 // offset range [LO, HI] and permission bits (SEGP_*).
 export const R_SEG_LO: u32 = 0x180; // 8 × i32

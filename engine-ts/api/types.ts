@@ -65,9 +65,13 @@ export interface MachineStats {
   mips: number;
   halted: boolean;
   exits: { io: number; mmio: number; hypercall: number; halt: number };
+  /** Where the wall time went (core, device models, idle) and the idle guest time skipped. */
+  split: RunnerSplit;
 }
 
 import type { GuestProfile } from '../machine/board';
+import type { RunnerSplit } from '../worker/runner';
+export type { RunnerSplit };
 export type { GuestProfile };
 
 export interface MachineEvents {

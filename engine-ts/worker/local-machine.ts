@@ -97,7 +97,8 @@ export class LocalMachine {
       }
     }
     (config.nics ?? []).forEach((n, i) => board.xen!.addNic(i, n.mac));
-    const core = await instantiateCore(module, mem, board.coreHost);
+    const coreTimes = { runMs: 0, hostMs: 0 };
+    const core = await instantiateCore(module, mem, board.coreHost, coreTimes);
     board.attachCore(core);
     const g = config.guest;
     const tables = board.firmwareTables();
@@ -113,6 +114,7 @@ export class LocalMachine {
       board.firmwareCpuSetup();
     }
     const runner = new Runner(board, host, v.pacing);
+    runner.coreTimes = coreTimes;
     // With firmware, a triple fault resets the machine as on a PC (the BIOS runs again).
     if (g.kind === 'bios') runner.onTripleFault = () => { board.resetRequested = true; return true; };
     return { board, runner };

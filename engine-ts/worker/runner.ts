@@ -12,6 +12,7 @@
 import * as MM from '../../engine-wasm/memory-map';
 import type { Board } from '../machine/board';
 import type { StopReason } from '../api/types';
+import type { CoreTimes } from './wasm-core';
 
 export interface RunnerHost {
   /** Wait up to `ms` for news (input, a control request); may return early. */
@@ -38,6 +39,22 @@ export interface RunnerStats {
   /** Emulated speed over the last measurement window (million instructions per second). */
   mips: number;
   halted: boolean;
+  /** Where the wall time went since the run loop started (see RunnerSplit). */
+  split: RunnerSplit;
+}
+
+/** The run loop's wall time by where it went, and the guest time it skipped. */
+export interface RunnerSplit {
+  /** In the core's run(): executing guest code, with the host calls below. */
+  coreMs: number;
+  /** Of coreMs, inside calls from the core into the device models (port I/O, MMIO, interrupt acknowledge, hypercalls...). */
+  hostCallMs: number;
+  /** Between core runs: timers firing and console output (device models too). */
+  timersMs: number;
+  /** Waiting while the guest was idle (pacing 'realtime', or nothing scheduled). */
+  idleWaitMs: number;
+  /** Guest time jumped over while the vCPU was halted, ns. */
+  idleSkippedNs: number;
 }
 
 export class Runner {
@@ -50,6 +67,11 @@ export class Runner {
   private halted = false;
   private wallStart = 0;
   private guestStart = 0;
+  private sliceMs = 0;
+  private idleWaitMs = 0;
+  private idleSkippedNs = 0;
+  /** Filled by the core's instance (instantiateCore with times): wall time in run() and in host calls. */
+  coreTimes: CoreTimes = { runMs: 0, hostMs: 0 };
   /** Called when the guest triple-faults; return true if the machine was reset and should go on. */
   onTripleFault: (() => boolean) | null = null;
 
@@ -76,6 +98,13 @@ export class Runner {
       wallMs: now - this.wallStart,
       mips: this.lastMips,
       halted: this.halted,
+      split: {
+        coreMs: this.coreTimes.runMs,
+        hostCallMs: this.coreTimes.hostMs,
+        timersMs: Math.max(0, this.sliceMs - this.coreTimes.runMs),
+        idleWaitMs: this.idleWaitMs,
+        idleSkippedNs: this.idleSkippedNs,
+      },
     };
   }
 
@@ -111,9 +140,11 @@ export class Runner {
           await this.board.hostReady();
           continue;
         }
-        const before = this.board.vcpu.icount;
+        const before = this.board.vcpu.retired;
+        const t = this.host.wallNow();
         const exit = this.board.runSlice(this.sliceInstructions);
-        this.account(Number(this.board.vcpu.icount - before));
+        this.sliceMs += this.host.wallNow() - t;
+        this.account(Number(this.board.vcpu.retired - before));
         this.halted = exit === MM.EXIT_HALT;
         switch (exit) {
           case MM.EXIT_TRIPLE_FAULT:
@@ -144,20 +175,26 @@ export class Runner {
     const next = this.board.nextEventTime();
     if (next === Infinity) {
       // Nothing scheduled: only outside input (or a stop) can wake the guest.
-      await this.host.idleWait(50);
+      await this.timedWait(50);
       return;
     }
     if (this.pacing === 'realtime') {
       const wallNs = (this.host.wallNow() - this.wallStart) * 1e6;
       const ahead = next - this.guestStart - wallNs; // ns the guest would be ahead of the wall clock
       if (ahead > 1e6) {
-        await this.host.idleWait(Math.min(ahead / 1e6, 50));
+        await this.timedWait(Math.min(ahead / 1e6, 50));
         // Input may have arrived; jump only as far as wall time allows.
         const allowed = this.guestStart + (this.host.wallNow() - this.wallStart) * 1e6 - this.board.now();
-        if (allowed > 0) this.board.skipToNextEvent(allowed);
+        if (allowed > 0) this.idleSkippedNs += Math.max(0, this.board.skipToNextEvent(allowed));
         return;
       }
     }
-    this.board.skipToNextEvent();
+    this.idleSkippedNs += Math.max(0, this.board.skipToNextEvent());
+  }
+
+  private async timedWait(ms: number): Promise<void> {
+    const t = this.host.wallNow();
+    await this.host.idleWait(ms);
+    this.idleWaitMs += this.host.wallNow() - t;
   }
 }

@@ -57,7 +57,37 @@ export function createMemoryFor(config: { memoryMiB: number; xen?: boolean }): W
   return createMachineMemory(config.memoryMiB << 20, config.xen ? MM.XEN_EXTRA_BYTES : 0);
 }
 
-export async function instantiateCore(module: WebAssembly.Module, memory: WebAssembly.Memory, host: CoreHost): Promise<CoreExports> {
+/**
+ * Where the wall time of the core's runs goes (for benchmarks and the machine's stats):
+ * `runMs` inside run(), `hostMs` of it inside calls back into the host (the device models).
+ * The worker layer may read the host clock; the engine may not.
+ */
+export interface CoreTimes { runMs: number; hostMs: number }
+
+/** The host's callbacks, each timed into `times.hostMs`. */
+function timedHost(host: CoreHost, times: CoreTimes): CoreHost {
+  const clock = globalThis.performance;
+  const timed = <A extends unknown[], R>(f: (...a: A) => R) => (...a: A): R => {
+    const t = clock.now();
+    try { return f(...a); } finally { times.hostMs += clock.now() - t; }
+  };
+  return {
+    ioRead: timed((p, s) => host.ioRead(p, s)),
+    ioWrite: timed((p, s, v) => host.ioWrite(p, s, v)),
+    mmioRead: timed((a, s) => host.mmioRead(a, s)),
+    mmioWrite: timed((a, s, v) => host.mmioWrite(a, s, v)),
+    intAck: timed(() => host.intAck()),
+    msrHost: timed((w, i, lo, hi) => host.msrHost(w, i, lo, hi)),
+    cpuidHost: timed((l, s) => host.cpuidHost(l, s)),
+    crWrite: timed((r, v) => host.crWrite(r, v)),
+    hypercall: timed(() => host.hypercall()),
+  };
+}
+
+export async function instantiateCore(
+  module: WebAssembly.Module, memory: WebAssembly.Memory, coreHost: CoreHost, times?: CoreTimes,
+): Promise<CoreExports> {
+  const host = times ? timedHost(coreHost, times) : coreHost;
   const env = {
     memory,
     abort: () => { throw new Error('x86 core aborted'); },
@@ -72,7 +102,17 @@ export async function instantiateCore(module: WebAssembly.Module, memory: WebAss
     hypercall: () => host.hypercall(),
   };
   const instance = await WebAssembly.instantiate(module, { env });
-  return instance.exports as unknown as CoreExports;
+  const exports = instance.exports as unknown as CoreExports;
+  if (!times) return exports;
+  const clock = globalThis.performance;
+  const run = exports.run;
+  return {
+    ...exports,
+    run(budget: number): number {
+      const t = clock.now();
+      try { return run(budget); } finally { times.runMs += clock.now() - t; }
+    },
+  };
 }
 
 export async function compileCore(bytes: BufferSource): Promise<WebAssembly.Module> {

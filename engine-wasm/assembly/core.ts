@@ -16,7 +16,7 @@ import { dispatch, dispatchLocked, dispatchFull } from './dispatch.gen';
 import { deliverInterrupt, recordException, INT_EXT } from './system';
 import { HLT } from './ops-sys';
 import { fpuEsc, fxsave, fxrstor } from './fpu';
-import { steps, stepsEnd, setSteps, setStepsEnd, stopRun, syncNow, loopEnd, setLoopEnd } from './steps';
+import { steps, stepsEnd, setSteps, setStepsEnd, stopRun, syncNow, loopEnd, setLoopEnd, pauseExtra, pauseHint, foldPause } from './steps';
 
 @external("env", "intAck") declare function hostIntAck(): i32;
 
@@ -81,6 +81,9 @@ export function doHLT(): void {
     stopRun();
   }
 }
+
+/** NOP; with F3 it is PAUSE, a spin-wait hint that takes more guest time (steps.ts pauseHint). */
+export function NOP(): void { if (prefixes & PFX_REP) pauseHint(); }
 
 /** Pseudo-vector for "re-execute this instruction" (a LOCKed compare-and-swap lost a race). */
 export const VEC_RETRY: u32 = 0xffffffff;
@@ -180,6 +183,7 @@ export function run(budget: i32): i32 {
   // A halted vCPU leaves HLT only through an event (R_PENDING); HLT itself ends the run.
   if (load<u32>(cpu + R_HALTED) && load<u32>(cpu + R_PENDING) == 0) setStepsEnd(0);
   while (steps < stepsEnd) {
+    if (pauseExtra) { foldPause(); continue; }
     if (load<u32>(cpu + R_INT_SHADOW)) { runShadowed(); continue; }
     const pend = load<u32>(cpu + R_PENDING);
     if (pend != 0) {
@@ -191,6 +195,7 @@ export function run(budget: i32): i32 {
     // instructions; core changes to it end the chunk at once, see endChunk()).
     execute(stepsEnd - steps > CHUNK ? steps + CHUNK : stepsEnd);
   }
+  if (pauseExtra) foldPause();
   if (load<u32>(cpu + R_HALTED) && exitReason == EXIT_BUDGET) haltExit();
   syncEipToMemory();
   store<u64>(cpu + R_ICOUNT, load<u64>(cpu + R_ICOUNT) + <u64>steps);
