@@ -38,6 +38,11 @@ export interface MachineConfig {
   disks?: DiskSpec[];
   /** Network interfaces (Xen mode): xen-netfront NICs on the machine's virtual switch. */
   nics?: Array<{ mac: string }>;
+  /**
+   * Translate hot guest code to WebAssembly (default on; in Node, PVLAB_JIT=0 makes the
+   * default off). Off: every instruction is interpreted.
+   */
+  jit?: boolean;
 }
 
 export interface DiskSpec {
@@ -67,11 +72,13 @@ export interface MachineStats {
   exits: { io: number; mmio: number; hypercall: number; halt: number };
   /** Where the wall time went (core, device models, idle) and the idle guest time skipped. */
   split: RunnerSplit;
+  /** Translation to WebAssembly: whether it is on, the share of instructions it ran, what it holds. */
+  jit: RunnerJitStats;
 }
 
 import type { GuestProfile } from '../machine/board';
-import type { RunnerSplit } from '../worker/runner';
-export type { RunnerSplit };
+import type { RunnerJitStats, RunnerSplit } from '../worker/runner';
+export type { RunnerJitStats, RunnerSplit };
 export type { GuestProfile };
 
 export interface MachineEvents {

@@ -3,6 +3,7 @@
 // devices' timers. The only file that knows which devices exist.
 
 import * as MM from '../../engine-wasm/memory-map';
+import { CodePages } from './code-pages';
 import type { AccessSize, GuestMemory, IrqLine } from './bus';
 import { PortBus, MmioBus } from './io-bus';
 import { VirtualClock } from './clock';
@@ -83,10 +84,12 @@ function store32(memory: WebAssembly.Memory, byteOffset: number, v: number): voi
 
 export class GuestRam implements GuestMemory {
   readonly size: number;
-  constructor(readonly memory: WebAssembly.Memory, size: number) { this.size = size; }
-  private bytes(): Uint8Array { return new Uint8Array(this.memory.buffer, MM.RAM_BASE, this.size); }
+  private readonly code: CodePages;
+  constructor(readonly memory: WebAssembly.Memory, size: number) { this.size = size; this.code = new CodePages(memory); }
+  private bytes(): Uint8Array { this.code.noteWrite(0, this.size); return new Uint8Array(this.memory.buffer, MM.RAM_BASE, this.size); }
   view(addr: number, length: number): Uint8Array | null {
     if (!Number.isInteger(addr) || !Number.isInteger(length) || addr < 0 || length < 0 || addr + length > this.size) return null;
+    this.code.noteWrite(addr, length); // the caller may write through the view
     return new Uint8Array(this.memory.buffer, MM.RAM_BASE + addr, length);
   }
   read(addr: number, dst: Uint8Array): boolean {

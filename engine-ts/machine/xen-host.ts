@@ -9,6 +9,7 @@
 // memory to the core (no MMIO exits) and to the backends.
 
 import * as MM from '../../engine-wasm/memory-map';
+import { CodePages } from './code-pages';
 import type { AccessSize, GuestMemory, MmioHandler, PortHandler } from './bus';
 import type { Board } from './board';
 import { GuestVirtual } from './guest-virtual';
@@ -90,12 +91,15 @@ class PlatformFunction implements PciFunction {
 
 /** Guest-physical memory the PV layer sees: RAM plus the backed BAR1 window above it. */
 class BackedMemory implements GuestMemory {
+  private readonly code: CodePages;
   constructor(private readonly memory: WebAssembly.Memory, readonly size: number) {
+    this.code = new CodePages(memory);
     if (MM.RAM_BASE + size > memory.buffer.byteLength)
       throw new Error(`Xen mode needs ${size >> 20} MiB of machine memory above the layout area (RAM plus the 16 MiB BAR1 window); this machine's memory is smaller`);
   }
   view(addr: number, length: number): Uint8Array | null {
     if (!Number.isInteger(addr) || !Number.isInteger(length) || addr < 0 || length < 0 || addr + length > this.size) return null;
+    this.code.noteWrite(addr, length); // the caller may write through the view
     return new Uint8Array(this.memory.buffer, MM.RAM_BASE + addr, length);
   }
   read(addr: number, dst: Uint8Array): boolean {

@@ -98,7 +98,7 @@ export class LocalMachine {
     }
     (config.nics ?? []).forEach((n, i) => board.xen!.addNic(i, n.mac));
     const coreTimes = { runMs: 0, hostMs: 0 };
-    const core = await instantiateCore(module, mem, board.coreHost, coreTimes);
+    const core = await instantiateCore(module, mem, board.coreHost, { times: coreTimes, jit: config.jit });
     board.attachCore(core);
     const g = config.guest;
     const tables = board.firmwareTables();
@@ -115,6 +115,7 @@ export class LocalMachine {
     }
     const runner = new Runner(board, host, v.pacing);
     runner.coreTimes = coreTimes;
+    runner.jit = core.jit;
     // With firmware, a triple fault resets the machine as on a PC (the BIOS runs again).
     if (g.kind === 'bios') runner.onTripleFault = () => { board.resetRequested = true; return true; };
     return { board, runner };

@@ -13,6 +13,7 @@ import * as MM from '../../engine-wasm/memory-map';
 import type { Board } from '../machine/board';
 import type { StopReason } from '../api/types';
 import type { CoreTimes } from './wasm-core';
+import type { JitHost } from './jit/jit-host';
 
 export interface RunnerHost {
   /** Wait up to `ms` for news (input, a control request); may return early. */
@@ -41,6 +42,22 @@ export interface RunnerStats {
   halted: boolean;
   /** Where the wall time went since the run loop started (see RunnerSplit). */
   split: RunnerSplit;
+  jit: RunnerJitStats;
+}
+
+/** The translator's share of the work and what it holds. */
+export interface RunnerJitStats {
+  enabled: boolean;
+  /** Of the instructions retired since the run loop started, the share run from translated code (0-1). */
+  share: number;
+  /** The same over the last measurement window (as `mips`). */
+  recentShare: number;
+  translations: number;
+  /** Translations alive now, and the bytes of their WebAssembly modules (the cache is bounded). */
+  live: number;
+  liveBytes: number;
+  /** Host wall time spent translating, ms. */
+  compileMs: number;
 }
 
 /** The run loop's wall time by where it went, and the guest time it skipped. */
@@ -72,6 +89,11 @@ export class Runner {
   private idleSkippedNs = 0;
   /** Filled by the core's instance (instantiateCore with times): wall time in run() and in host calls. */
   coreTimes: CoreTimes = { runMs: 0, hostMs: 0 };
+  /** The core instance's translator (null: stats only say it is off). */
+  jit: JitHost | null = null;
+  private jitRetired = 0;
+  private windowJit = 0;
+  private lastJitShare = 0;
   /** Called when the guest triple-faults; return true if the machine was reset and should go on. */
   onTripleFault: (() => boolean) | null = null;
 
@@ -105,18 +127,31 @@ export class Runner {
         idleWaitMs: this.idleWaitMs,
         idleSkippedNs: this.idleSkippedNs,
       },
+      jit: {
+        enabled: this.jit?.enabled ?? false,
+        share: this.instructions > 0 ? this.jitRetired / this.instructions : 0,
+        recentShare: this.lastJitShare,
+        translations: this.jit?.stats.translations ?? 0,
+        live: this.jit?.stats.live ?? 0,
+        liveBytes: this.jit?.stats.liveBytes ?? 0,
+        compileMs: this.jit?.stats.compileMs ?? 0,
+      },
     };
   }
 
-  private account(executed: number): void {
+  private account(executed: number, translated: number): void {
     this.instructions += executed;
     this.windowInstr += executed;
+    this.jitRetired += translated;
+    this.windowJit += translated;
     const now = this.host.wallNow();
     const dt = now - this.windowStart;
     if (dt >= 500) {
       this.lastMips = this.windowInstr / dt / 1000;
+      this.lastJitShare = this.windowInstr > 0 ? this.windowJit / this.windowInstr : 0;
       this.windowStart = now;
       this.windowInstr = 0;
+      this.windowJit = 0;
     }
   }
 
@@ -141,10 +176,11 @@ export class Runner {
           continue;
         }
         const before = this.board.vcpu.retired;
+        const jitBefore = this.board.vcpu.jitRetired;
         const t = this.host.wallNow();
         const exit = this.board.runSlice(this.sliceInstructions);
         this.sliceMs += this.host.wallNow() - t;
-        this.account(Number(this.board.vcpu.retired - before));
+        this.account(Number(this.board.vcpu.retired - before), Number(this.board.vcpu.jitRetired - jitBefore));
         this.halted = exit === MM.EXIT_HALT;
         switch (exit) {
           case MM.EXIT_TRIPLE_FAULT:

@@ -2,6 +2,7 @@
 // This folder is the only place that touches WebAssembly, Worker, postMessage and Atomics.
 
 import * as MM from '../../engine-wasm/memory-map';
+import { JitHost } from './jit/jit-host';
 
 /** What the core calls back into the host for (all synchronous). */
 export interface CoreHost {
@@ -29,6 +30,35 @@ export interface CoreExports {
   getEflags(): number;
   setEflags(v: number): void;
   flushTlb(): void;
+  jitEnable(on: number): void;
+  jitThreshold(n: number): void;
+  jitCond(cc: number): number;
+  jitCF(): number;
+}
+
+/** A core instance with its translator (engine-ts/worker/jit/). */
+export type CoreInstance = CoreExports & { readonly jit: JitHost };
+
+export interface CoreOptions {
+  /** Time run() and the host calls into these counters. */
+  times?: CoreTimes;
+  /** Translate hot guest code to WebAssembly (default: defaultJit()). */
+  jit?: boolean;
+  /** Which vCPU this instance will run (init(id)); default 0. */
+  vcpuId?: number;
+  /** Translate a block once it has started this many times (default 16; PVLAB_JIT_HOT in Node). */
+  jitHot?: number;
+}
+
+/**
+ * Whether translation is on when a machine's config does not say: on, unless the Node
+ * environment says PVLAB_JIT=0 (PVLAB_JIT=1 forces it on).
+ */
+export function defaultJit(): boolean {
+  return nodeEnv()?.PVLAB_JIT !== '0';
+}
+function nodeEnv(): Record<string, string | undefined> | undefined {
+  return (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env;
 }
 
 /** Pages the core module declares as its minimum (must match engine-wasm/asconfig.json). */
@@ -85,11 +115,15 @@ function timedHost(host: CoreHost, times: CoreTimes): CoreHost {
 }
 
 export async function instantiateCore(
-  module: WebAssembly.Module, memory: WebAssembly.Memory, coreHost: CoreHost, times?: CoreTimes,
-): Promise<CoreExports> {
+  module: WebAssembly.Module, memory: WebAssembly.Memory, coreHost: CoreHost, opts: CoreOptions = {},
+): Promise<CoreInstance> {
+  const times = opts.times;
   const host = times ? timedHost(coreHost, times) : coreHost;
+  const jit = new JitHost(memory, MM.VCPU_BASE + (opts.vcpuId ?? 0) * MM.VCPU_STRIDE);
   const env = {
     memory,
+    table: jit.table,
+    jitCompile: (bucket: number, phys: number, eip: number, mode: number) => jit.compile(bucket >>> 0, phys >>> 0, eip >>> 0, mode >>> 0),
     abort: () => { throw new Error('x86 core aborted'); },
     ioRead: (p: number, s: number) => host.ioRead(p, s) >>> 0,
     ioWrite: (p: number, s: number, v: number) => host.ioWrite(p, s, v >>> 0),
@@ -103,11 +137,17 @@ export async function instantiateCore(
   };
   const instance = await WebAssembly.instantiate(module, { env });
   const exports = instance.exports as unknown as CoreExports;
-  if (!times) return exports;
+  jit.attach(exports);
+  jit.enabled = opts.jit ?? defaultJit();
+  exports.jitEnable(jit.enabled ? 1 : 0);
+  const hot = opts.jitHot ?? Number(nodeEnv()?.PVLAB_JIT_HOT ?? 16);
+  exports.jitThreshold(Number.isInteger(hot) && hot >= 1 ? hot : 16);
+  if (!times) return { ...exports, jit };
   const clock = globalThis.performance;
   const run = exports.run;
   return {
     ...exports,
+    jit,
     run(budget: number): number {
       const t = clock.now();
       try { return run(budget); } finally { times.runMs += clock.now() - t; }

@@ -13,6 +13,7 @@ import {
 } from './state';
 import { fetch8 } from './state';
 import { dispatch, dispatchLocked, dispatchFull } from './dispatch.gen';
+import { jitOn, jitEnter } from './jit';
 import { deliverInterrupt, recordException, INT_EXT } from './system';
 import { HLT } from './ops-sys';
 import { fpuEsc, fxsave, fxrstor } from './fpu';
@@ -258,7 +259,16 @@ function execute(limit: u32): void {
   let n = steps;
   let ip = eip;
   setLoopEnd(limit);
+  // Translated code may run to the end of the run (nothing it does can change R_PENDING),
+  // but a single step (a shadowed or traced instruction) stays a single step.
+  const jitEnd = limit - n > 1 ? stepsEnd : limit;
   do {
+    // Right after a jump (or translated code), look for a translation of the code at ip.
+    if (jitOn && ip - instrEip > 15) {
+      const r = jitEnter(ip, jitEnd - n);
+      const k = <u32>(r >>> 32);
+      if (k) { n += k; setSteps(n); ip = <u32>r; setInstrEip(ip + 16); continue; }
+    }
     setInstrEip(ip);
     if (ip - fetchLo < fetchFast) {
       const p = fetchBase + <usize>ip;
