@@ -259,13 +259,12 @@ function execute(limit: u32): void {
   let n = steps;
   let ip = eip;
   setLoopEnd(limit);
-  // Translated code may run to the end of the run (nothing it does can change R_PENDING),
-  // but a single step (a shadowed or traced instruction) stays a single step.
-  const jitEnd = limit - n > 1 ? stepsEnd : limit;
+  if (jitOn) setInstrEip(ip + 16); // a chunk starts with a look for translated code too
   do {
-    // Right after a jump (or translated code), look for a translation of the code at ip.
+    // Right after a jump (or translated code), look for a translation of the code at ip. It
+    // runs at most to the end of this chunk, so interrupts come in where the interpreter takes them.
     if (jitOn && ip - instrEip > 15) {
-      const r = jitEnter(ip, jitEnd - n);
+      const r = jitEnter(ip, loopEnd > n ? loopEnd - n : 1);
       const k = <u32>(r >>> 32);
       if (k) { n += k; setSteps(n); ip = <u32>r; setInstrEip(ip + 16); continue; }
     }
@@ -282,8 +281,8 @@ function execute(limit: u32): void {
   } while (n < loopEnd);
   setEip(ip);
 }
-/** Instructions between two looks at R_PENDING. */
-const CHUNK: u32 = 64;
+/** Instructions between two looks at R_PENDING (translated code runs at most to the end of one). */
+const CHUNK: u32 = 256;
 
 /**
  * Execute the instruction at `ip` with the full decoder, fetching through the checked paths

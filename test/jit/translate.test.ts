@@ -31,7 +31,7 @@ describe('translation to WebAssembly', () => {
     expect(runs[1].flags).toBe(runs[0].flags);
     expect(runs[1].n).toBe(runs[0].n);
     expect(runs[0].jit).toBe(0);
-    expect(runs[1].jit).toBeGreaterThan(0.99 * runs[1].n); // all but the first round or so
+    expect(runs[1].jit).toBeGreaterThan(0.98 * runs[1].n); // all but the first rounds and a few at chunk ends
   });
 
   it('stops exactly at the run budget, as the interpreter does', async () => {
