@@ -39,8 +39,8 @@ export interface MachineConfig {
   /** Network interfaces (Xen mode): xen-netfront NICs on the machine's virtual switch. */
   nics?: Array<{ mac: string }>;
   /**
-   * Translate hot guest code to WebAssembly (default on; in Node, PVLAB_JIT=0 makes the
-   * default off). Off: every instruction is interpreted.
+   * Translate hot guest code to WebAssembly (default off; in Node, PVLAB_JIT=1 makes the
+   * default on). Off: every instruction is interpreted.
    */
   jit?: boolean;
 }

@@ -18,7 +18,7 @@ export { jitCond, jitCF } from './jit';
 
 /** Turn translation to WebAssembly on (1) or off (0). */
 export function jitEnable(on: i32): void { setJit(on != 0); }
-/** Translate a block once it has started this many times (default 16; tests use 1). */
+/** Translate a block once it has started this many times (tests use 1). */
 export function jitThreshold(n: i32): void { setJitHot(<u32>n); }
 
 /** Bind this instance to vCPU `id`. Returns 0, or -1 if the host's memory map differs. */

@@ -18,8 +18,8 @@ import { TLB_VALID, TLB_RAM, TLB_USER_R, TLB_USER_X, TLB_NX, tlbStripWrites } fr
 
 @external("env", "jitCompile") declare function hostJitCompile(bucket: u32, phys: u32, eip: u32, mode: u32): u32;
 
-/** Block starts seen before a block is translated (tests set 1: translate everything at once). */
-let jitHot: u32 = 16;
+/** Block starts seen before a block is translated (the host sets it; tests set 1: translate everything at once). */
+let jitHot: u32 = 1000;
 export function setJitHot(n: u32): void { jitHot = n < 1 ? 1 : n; }
 
 export let jitOn: bool = false;

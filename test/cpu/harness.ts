@@ -2,7 +2,7 @@
 // writes to port 0xE9 are collected), helpers to enter real mode or flat 32-bit protected
 // mode and run code until HLT.
 import fs from 'node:fs';
-import { createMachineMemory, instantiateCore, type CoreExports, type CoreHost } from '../../engine-ts/worker/wasm-core';
+import { createMachineMemory, instantiateCore, testJit, type CoreExports, type CoreHost } from '../../engine-ts/worker/wasm-core';
 import { VcpuState } from '../../engine-ts/machine/vcpu-state';
 import * as MM from '../../engine-wasm/memory-map';
 import { CodePages } from '../../engine-ts/machine/code-pages';
@@ -76,8 +76,8 @@ export async function createCpuHarness(ramBytes = 16 << 20): Promise<CpuHarness>
     crWrite: () => {},
     hypercall: () => -1,
   };
-  // Translation as PVLAB_JIT says (default on), of every block at its first start.
-  const core = await instantiateCore(await coreModule(), memory, host, { jitHot: 1 });
+  // Translation on unless PVLAB_JIT=0, of every block at its first start.
+  const core = await instantiateCore(await coreModule(), memory, host, { jit: testJit(), jitHot: 1 });
   const code = new CodePages(memory);
   if (core.init(0) !== 0) throw new Error('core init failed');
   core.reset();

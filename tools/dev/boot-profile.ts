@@ -34,7 +34,8 @@ const waitFor = async (re: RegExp, from: number): Promise<number> => {
 const at = await waitFor(/root@pvlab:~# /, 0);
 const boot = await machine.profile(0);
 const st = await machine.stats();
-console.log(`boot: ${(st.instructions / 1e6).toFixed(0)} M instructions, ${((Date.now() - t0) / 1000).toFixed(1)} s wall, guest ${(st.guestNs / 1e9).toFixed(2)} s; translated ${(st.jit.share * 100).toFixed(1)} %`, st.jit);
+const cpu = process.cpuUsage();
+console.log(`boot: ${(st.instructions / 1e6).toFixed(0)} M instructions, ${((Date.now() - t0) / 1000).toFixed(1)} s wall, ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s CPU, guest ${(st.guestNs / 1e9).toFixed(2)} s; translated ${(st.jit.share * 100).toFixed(1)} %`, st.jit);
 {
   const { DEBUG_KEYS } = await import('../../engine-ts/worker/jit/jit-host');
   if (DEBUG_KEYS) {

@@ -6,7 +6,7 @@
 // With paging on (the default) the two code pages and the two data pages are mapped to
 // swapped, non-adjacent physical frames: invisible to the guest, but an access or fetch
 // that crosses a page boundary then only works if the core splits it correctly.
-import { createMachineMemory, instantiateCore, type CoreExports, type CoreHost } from '../../engine-ts/worker/wasm-core';
+import { createMachineMemory, instantiateCore, testJit, type CoreExports, type CoreHost } from '../../engine-ts/worker/wasm-core';
 import { VcpuState } from '../../engine-ts/machine/vcpu-state';
 import * as MM from '../../engine-wasm/memory-map';
 import { CodePages } from '../../engine-ts/machine/code-pages';
@@ -69,9 +69,9 @@ export class EmuRunner {
       crWrite: () => {},
       hypercall: () => -1,
     };
-    // Translation as PVLAB_JIT says (default on), of every block at its first start: each
-    // case's code is then run by the translator wherever it handles the instructions.
-    const core = await instantiateCore(await WebAssembly.compile(wasm), memory, host, { jitHot: 1 });
+    // Translation on unless PVLAB_JIT=0, of every block at its first start: each case's code
+    // is then run by the translator wherever it handles the instructions.
+    const core = await instantiateCore(await WebAssembly.compile(wasm), memory, host, { jit: testJit(), jitHot: 1 });
     if (core.init(0) !== 0) throw new Error('core init failed');
     core.reset();
     const state = new VcpuState(memory, 0);
