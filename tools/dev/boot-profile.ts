@@ -36,16 +36,6 @@ const boot = await machine.profile(0);
 const st = await machine.stats();
 const cpu = process.cpuUsage();
 console.log(`boot: ${(st.instructions / 1e6).toFixed(0)} M instructions, ${((Date.now() - t0) / 1000).toFixed(1)} s wall, ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s CPU, guest ${(st.guestNs / 1e9).toFixed(2)} s; translated ${(st.jit.share * 100).toFixed(1)} %`, st.jit);
-{
-  const { DEBUG_KEYS } = await import('../../engine-ts/worker/jit/jit-host');
-  if (DEBUG_KEYS) {
-    const counts = [...DEBUG_KEYS.values()];
-    const hist = new Map<number, number>();
-    for (const c of counts) hist.set(Math.min(c, 20), (hist.get(Math.min(c, 20)) ?? 0) + 1);
-    console.log([...DEBUG_KEYS].sort((a, b) => b[1] - a[1]).slice(0, 25).map(([k, v]) => { const [p, e] = k.split(':').map(Number); return `${p.toString(16)}/${e.toString(16)}:${v}`; }).join(' '));
-    console.log(`unique keys ${DEBUG_KEYS.size}, compiles ${counts.reduce((a, b) => a + b, 0)}; by count:`, [...hist].sort((a, b) => a[0] - b[0]));
-  }
-}
 machine.sendInput(new TextEncoder().encode("grep -E '^[0-9a-f]+ [tTwW] ' /proc/kallsyms; echo KALL''END\r"));
 const end = await waitFor(/KALLEND\r?\n/, at);
 const syms = KernelSymbols.parse(out.slice(at, end));

@@ -9,8 +9,6 @@ import * as MM from '../../../engine-wasm/memory-map';
 import { translateBlock } from './translate';
 import { blockModule } from './wasm-writer';
 
-export const DEBUG_KEYS: Map<string, number> | null = (globalThis as { process?: { env?: Record<string, string> } }).process?.env?.PVLAB_JIT_DEBUG ? new Map() : null;
-
 export interface JitStats {
   /** Blocks translated so far (a block translated again after its code changed counts again). */
   translations: number;
@@ -55,7 +53,6 @@ export class JitHost {
     const page = MM.RAM_BASE + (phys & ~0xfff);
     const ram = this.ram;
     const read = (off: number): number => (off >= 0 && off < 4096 ? ram[page + off] : -1);
-    if (DEBUG_KEYS) { const key = `${phys}:${eip}:${mode}`; DEBUG_KEYS.set(key, (DEBUG_KEYS.get(key) ?? 0) + 1); }
     const tr = translateBlock(read, phys, eip, this.vcpuBase, (mode & MM.JITM_USER) !== 0);
     if (!tr) {
       this.stats.refused++;

@@ -1,15 +1,17 @@
-// x86 → WebAssembly: translate one basic block of flat 32-bit code into a function
-// (limit: i32) → i64 that works directly on the machine's shared memory (registers in the
-// vCPU block, guest RAM through the vCPU's software TLB). See engine-wasm/assembly/jit.ts
-// for how the core finds and calls it.
+// x86 → WebAssembly: translate a region of flat 32-bit code (the basic blocks of one page
+// reachable from a hot entry) into a function (limit: i32) → i64 that works directly on the
+// machine's shared memory: registers in locals while it runs (the vCPU block at its exits),
+// guest RAM through the vCPU's software TLB. See engine-wasm/assembly/jit.ts for how the
+// core finds and calls it.
 //
 // The contract, instruction by instruction, is the interpreter's: same registers, same
-// memory, same lazy-flag record (engine-wasm/assembly/state.ts), same retired count. A block
-// never raises a fault: before an instruction whose memory access the TLB fast path cannot
-// do (not mapped, MMIO, a page with translated code, crossing a page) it returns with that
-// instruction's EIP and the count of instructions before it, having committed nothing of
-// it; the interpreter then runs it. A block ends before an instruction it does not
-// translate, at a control transfer, or at the end of its page.
+// memory, same lazy-flag record (engine-wasm/assembly/state.ts), same retired count. The
+// function never raises a fault: before an instruction whose memory access the TLB fast path
+// cannot do (not mapped, MMIO, a page with translated code, crossing a page) it returns with
+// that instruction's EIP and the count of instructions before it, having committed nothing
+// of it; the interpreter then runs it. A block ends before an instruction it does not
+// translate, at a control transfer, or at the end of its page; a jump to a block of the
+// region goes through the function's dispatch loop, anything else returns.
 
 import * as MM from '../../../engine-wasm/memory-map';
 import { Code, Op, uleb } from './wasm-writer';
@@ -36,7 +38,6 @@ interface ModRM {
   index: number; // -1: none
   scale: number;
   disp: number;
-  seg: number; // SS or DS (default segment of the address)
 }
 
 interface Insn {
@@ -72,7 +73,7 @@ function decodeModrm(rd: CodeReader, at: number): { m: ModRM; len: number } | nu
   const b = rd(at);
   if (b < 0) return null;
   const mod = b >> 6, reg = (b >> 3) & 7, rm = b & 7;
-  const m: ModRM = { reg, rmReg: -1, base: -1, index: -1, scale: 0, disp: 0, seg: DS };
+  const m: ModRM = { reg, rmReg: -1, base: -1, index: -1, scale: 0, disp: 0 };
   if (mod === 3) { m.rmReg = rm; return { m, len: 1 }; }
   let len = 1;
   if (rm === 4) {
@@ -87,7 +88,6 @@ function decodeModrm(rd: CodeReader, at: number): { m: ModRM; len: number } | nu
       if (Number.isNaN(m.disp)) return null;
     } else {
       m.base = base;
-      if (base === ESP || base === 5) m.seg = SS;
     }
   } else if (rm === 5 && mod === 0) {
     m.disp = read32(rd, at + 1); len += 4;
@@ -95,7 +95,6 @@ function decodeModrm(rd: CodeReader, at: number): { m: ModRM; len: number } | nu
     return { m, len };
   } else {
     m.base = rm;
-    if (rm === 5) m.seg = SS;
   }
   if (mod === 1) {
     const d = rd(at + len);
@@ -336,7 +335,7 @@ class Emitter {
     c.get(this.LIMIT).get(this.ret).op(Op.I32Sub).i32(n).op(Op.I32LtU).if_();
     this.exitTo(0, b.eip);
     c.end();
-    for (let k = 0; k < n; k++) this.insn(b.insns[k], k, n);
+    for (let k = 0; k < n; k++) this.insn(b.insns[k], k);
     const last = b.insns[n - 1];
     if (!endsBlock(last)) this.jumpTo(n, (last.eip + last.len) >>> 0, 0);
   }
@@ -543,7 +542,7 @@ class Emitter {
   }
 
   // ---- instructions --------------------------------------------------------------------------
-  private insn(i: Insn, k: number, _n: number): void {
+  private insn(i: Insn, k: number): void {
     const c = this.c, op = i.op, next = (i.eip + i.len) >>> 0;
     const t0 = this.t[0], t1 = this.t[1];
     if (op < 0x40 && (op & 7) < 6) {
