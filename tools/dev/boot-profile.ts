@@ -1,14 +1,15 @@
 // Development aid: where the Linux guest's boot instructions go. Boots public/guests/linux
 // with EIP sampling on, types `grep … /proc/kallsyms` at the prompt to name the kernel's
 // functions, and prints the top functions of the boot (power-on → prompt) by samples.
-// Usage: node tools/run-ts.mjs tools/dev/boot-profile.ts [--every N] [--top N] [--append 'kernel args']
+// Usage: node tools/run-ts.mjs tools/dev/boot-profile.ts [--every N (0: no samples)] [--top N] [--append 'kernel args']
+// (PVLAB_JIT=1 boots with translation; it prints the boot's CPU seconds and the translator's stats.)
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { createMachine } from '../../engine-ts/api/node';
 import { functionShares, KernelSymbols } from '../bench/guest-profile';
 
-const { values } = parseArgs({ options: { every: { type: 'string' }, top: { type: 'string' }, jit: { type: 'string' }, append: { type: 'string' } } });
+const { values } = parseArgs({ options: { every: { type: 'string' }, top: { type: 'string' }, append: { type: 'string' } } });
 const every = Number(values.every ?? 10_000);
 const top = Number(values.top ?? 40);
 const dir = 'public/guests/linux';
