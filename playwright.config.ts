@@ -2,6 +2,10 @@ import { defineConfig } from '@playwright/test';
 
 import { CHROMIUM_FLAGS, CHROMIUM_PATH } from './e2e/chromium';
 
+// Other ports for a second checkout on the same machine: PVLAB_DEV_PORT, PVLAB_PREVIEW_PORT.
+const DEV = Number(process.env.PVLAB_DEV_PORT ?? 5173);
+const PREVIEW = Number(process.env.PVLAB_PREVIEW_PORT ?? 4173);
+
 export default defineConfig({
   testDir: 'e2e',
   timeout: 120_000,
@@ -16,11 +20,12 @@ export default defineConfig({
   projects: [
     // The Linux boots run against the production build only: the dev server serves the same
     // engine and page, and booting Linux twice would double the suite's longest tests.
-    { name: 'dev', use: { baseURL: 'http://127.0.0.1:5173' }, testIgnore: ['linux.spec.ts', 'pv.spec.ts'] },
-    { name: 'preview', use: { baseURL: 'http://127.0.0.1:4173' } },
+    // static-host.spec.ts serves the production build (dist/), which the preview server makes.
+    { name: 'dev', use: { baseURL: `http://127.0.0.1:${DEV}` }, testIgnore: ['linux.spec.ts', 'pv.spec.ts', 'static-host.spec.ts', 'snapshot.spec.ts', 'lessons.spec.ts', 'hotplug.spec.ts'] },
+    { name: 'preview', use: { baseURL: `http://127.0.0.1:${PREVIEW}` } },
   ],
   webServer: [
-    { command: 'npx vite --logLevel warn', url: 'http://127.0.0.1:5173', reuseExistingServer: !process.env.CI, timeout: 60_000 },
-    { command: 'npx vite build --logLevel warn && npx vite preview', url: 'http://127.0.0.1:4173', reuseExistingServer: !process.env.CI, timeout: 180_000 },
+    { command: `npx vite --logLevel warn --port ${DEV}`, url: `http://127.0.0.1:${DEV}`, reuseExistingServer: !process.env.CI, timeout: 60_000 },
+    { command: `npx vite build --logLevel warn && npx vite preview --port ${PREVIEW}`, url: `http://127.0.0.1:${PREVIEW}`, reuseExistingServer: !process.env.CI, timeout: 180_000 },
   ],
 });

@@ -196,7 +196,7 @@ test('rename, attach at next boot, and delete with confirmation (refused while i
 
   await page.getByRole('button', { name: 'Rename scratch' }).click();
   await page.getByLabel('New name for scratch').fill('work');
-  await page.getByRole('button', { name: 'Save' }).click();
+  await page.getByRole('button', { name: 'Save', exact: true }).click();
   await expect(row(page, 'work')).toBeVisible();
   await page.getByLabel('Attach work at next boot').check();
   await page.reload();

@@ -10,7 +10,7 @@ test('the page is cross-origin isolated (shared memory available)', async ({ pag
 test('boots the hello guest, greets, echoes typed characters and halts on Ctrl-D', async ({ page }) => {
   await page.goto('/');
   await page.getByLabel('Guest').selectOption('hello');
-  await page.getByRole('button', { name: 'Boot' }).click();
+  await page.getByRole('button', { name: 'Boot', exact: true }).click();
   await expectConsole(page, 'Hello from pvlab');
   await expect(page.getByTestId('status-0')).toHaveAttribute('data-phase', 'running');
 
@@ -33,7 +33,7 @@ test('your own Linux: a file that is not a bzImage is refused with a clear error
   await page.goto('/');
   await page.getByLabel('Guest').selectOption('custom');
   await page.getByLabel('Kernel (bzImage)').setInputFiles({ name: 'not-a-kernel.bin', mimeType: 'application/octet-stream', buffer: Buffer.alloc(4096, 0x90) });
-  await page.getByRole('button', { name: 'Boot' }).click();
+  await page.getByRole('button', { name: 'Boot', exact: true }).click();
   await expect(page.getByTestId('status-0')).toHaveAttribute('data-phase', 'error');
   await expect(page.getByTestId('status-0')).toContainText('not a bzImage: no 0xAA55 boot flag');
 });

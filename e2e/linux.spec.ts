@@ -39,7 +39,7 @@ test('boots Debian Linux; the guest formats an IndexedDB disk over IDE; files su
   const m1 = page.getByRole('region', { name: 'Machine 1' });
   await m1.getByLabel('Guest').selectOption('linux');
   await m1.getByLabel('Disk').selectOption('ide');
-  await m1.getByRole('button', { name: 'Boot' }).click();
+  await m1.getByRole('button', { name: 'Boot', exact: true }).click();
   await expect(page.getByTestId('status-0')).toContainText(/Loading kernel|Loading initrd|booting/, { timeout: 60_000 });
   await expectConsole(page, 'Linux version', 300_000);
   await expectConsole(page, /pvlab: ready[\s\S]*root@pvlab:~# $/m, 600_000);

@@ -12,7 +12,7 @@ async function bootPv(page: Page, machine: number, disk: boolean): Promise<void>
   await m.getByLabel('Guest').selectOption('linux');
   await m.getByLabel('PV (Xen) devices').check();
   if (disk) await m.getByLabel('Disk').selectOption('xen');
-  await m.getByRole('button', { name: 'Boot' }).click();
+  await m.getByRole('button', { name: 'Boot', exact: true }).click();
 }
 
 test('two PV guests: Xen detected, xvda from IndexedDB survives a reboot, eth0 via DHCP, ping both ways', async ({ page }) => {

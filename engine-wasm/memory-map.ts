@@ -6,13 +6,15 @@
 // Layout of one machine's memory (byte offsets):
 //   0x0000_0000  AssemblyScript static data (constant tables only; the core never allocates)
 //   CTRL_BASE    machine control block: run flags, interrupt lines, I/O exit scratch
-//   VCPU_BASE    per-vCPU blocks, VCPU_STRIDE apart: registers, then the software TLB
+//   VCPU_BASE    per-vCPU blocks, VCPU_STRIDE apart: registers, then the software TLB,
+//                then the vCPU's cache of translated code
+//   JIT_PAGE_GEN one word per physical page: which pages translated code was made from
 //   RAM_BASE     guest physical address 0 .. ramSize-1 (then, on a Xen-mode machine,
 //                XEN_EXTRA_BYTES more backed memory for the platform device's BAR1)
 //
 // Bump MAP_VERSION whenever an offset or meaning changes (snapshots record it).
 
-export const MAP_VERSION: u32 = 3;
+export const MAP_VERSION: u32 = 6;
 
 export const WASM_PAGE: u32 = 65536;
 
@@ -41,10 +43,55 @@ export const MEMT_RAM: u32 = 0;
 export const MEMT_ROM: u32 = 1; // readable RAM, writes ignored
 export const MEMT_MMIO: u32 = 2; // every access goes to the host
 
+// SMP coordination (host only, except CTRL_TSC_MAX, which the core reads and writes).
+/** u64: the largest TSC value any vCPU has read, so RDTSC never goes back between vCPUs. */
+export const CTRL_TSC_MAX: u32 = 0x900;
+/** 1 while the machine's vCPU threads may run; 0 parks them (stop, snapshot, reset). */
+export const CTRL_SMP_RUN: u32 = 0x908;
+/** Pacing across vCPU threads: 1 realtime, 0 fast; guest ns and host epoch ms at the last pacing origin (f64s). */
+export const CTRL_SMP_PACING: u32 = 0x90c;
+export const CTRL_SMP_GUEST0: u32 = 0x910;
+export const CTRL_SMP_WALL0: u32 = 0x918;
+/** One slot per vCPU (SLOT_*), SMP_SLOT_SIZE apart: run state, wake word, device requests. */
+export const CTRL_SMP_SLOTS: u32 = 0xa00;
+export const SMP_SLOT_SIZE: u32 = 0x40;
+export const SLOT_WAKE: u32 = 0x00; // futex: bumped and notified when the vCPU has news
+export const SLOT_RUNSTATE: u32 = 0x04; // RS_*
+export const SLOT_REQ: u32 = 0x08; // futex: 0 idle, 1 a request waits for vCPU 0's thread, 2 answered
+export const SLOT_KIND: u32 = 0x0c; // RQ_*
+export const SLOT_ARGS: u32 = 0x10; // 4 × u32
+export const SLOT_RESULT: u32 = 0x20; // i32
+export const SLOT_PARKED: u32 = 0x24; // 1 while the vCPU thread is parked (not inside run())
+export const SLOT_FLAGS: u32 = 0x28; // SF_*
+export const SLOT_UNBLOCK: u32 = 0x2c; // bumped when a blocking hypercall of the vCPU ended (a Xen poll)
+export const SLOT_DEADLINE: u32 = 0x30; // f64: the vCPU's next timer deadline (guest ns, Infinity: none)
+export const SLOT_SLICE_END: u32 = 0x38; // f64: guest time at which the vCPU's current slice ends
+export const RS_RUNNING: u32 = 1;
+export const RS_HALTED: u32 = 2; // HLT: waits for an interrupt
+export const RS_WAIT_SIPI: u32 = 3; // an application processor before its start-up IPI
+export const SF_RESET: u32 = 1; // the vCPU thread resets its core (power-on) before it runs
+export const RQ_IO_READ: u32 = 1;
+export const RQ_IO_WRITE: u32 = 2;
+export const RQ_MMIO_READ: u32 = 3;
+export const RQ_MMIO_WRITE: u32 = 4;
+export const RQ_INT_ACK: u32 = 5;
+export const RQ_MSR: u32 = 6;
+export const RQ_CPUID: u32 = 7;
+export const RQ_HYPERCALL: u32 = 8;
+export const RQ_TIMERS: u32 = 9; // the vCPU's guest time reached its deadline: fire its timers
+export const RQ_TRIPLE_FAULT: u32 = 10; // the vCPU triple-faulted: the machine resets
+
 export const REQ_STOP: u32 = 1; // leave the run loop and stay stopped
 export const REQ_PAUSE: u32 = 2; // leave the run loop and wait for resume
 export const REQ_INPUT: u32 = 4; // console input is waiting
 export const REQ_RESET: u32 = 8; // reset the machine
+
+/**
+ * One byte per I/O port, 1 where a device claims the port (the board keeps it current): the
+ * other vCPUs' threads answer accesses to unclaimed ports themselves (all ones, writes
+ * ignored) instead of asking vCPU 0's thread.
+ */
+export const PORT_CLAIMS: u32 = 0x180000; // 64 KiB, between the control block and the vCPU blocks
 
 // ---- per-vCPU block ---------------------------------------------------------
 export const VCPU_BASE: u32 = 0x200000;
@@ -102,9 +149,12 @@ export const R_MISC_ENABLE: u32 = 0x148;
 export const R_XEN_MSR: u32 = 0x14c; // last value written to the Xen hypercall-page MSR
 /** Guest cycles (R_ICOUNT + this run's retired instructions) as an f64, updated before every call into the host. */
 export const R_NOW: u32 = 0x150;
-/** Guest cycles that PAUSE took beyond one each (u64; R_ICOUNT includes them: it counts cycles). */
+/** Guest cycles that PAUSE took beyond one each (u64; R_ICOUNT includes them: it counts cycles). Since MAP_VERSION 6. */
 export const R_PAUSE_CYCLES: u32 = 0x158;
-/** Instructions retired in translated code (u64; the JIT's share of R_ICOUNT). */
+/**
+ * Instructions retired in translated code (u64; the JIT's share of R_ICOUNT). Since MAP_VERSION
+ * 6. A statistic, not machine state: snapshots save it as 0 (they carry nothing of the JIT).
+ */
 export const R_JIT_RETIRED: u32 = 0x160;
 // Derived segment checks (recomputed whenever a segment register is loaded): the valid
 // offset range [LO, HI] and permission bits (SEGP_*).
@@ -121,8 +171,14 @@ export const R_LAST_EXC_CODE: u32 = 0x288;
 export const R_LAST_EXC_EIP: u32 = 0x28c;
 export const R_EXC_COUNT: u32 = 0x290;
 
-// x87 FPU state. Registers are IEEE doubles (64-bit): see the core's notes on precision.
-export const R_FPU_ST: u32 = 0x300; // 8 × f64, physical register order R0..R7
+// x87 FPU state. 0x300-0x33F is unused (the data registers were doubles there up to MAP_VERSION 3).
+/**
+ * The eight data registers in the 80-bit double-extended format, physical order R0..R7, 16
+ * bytes each: the 64-bit significand (explicit integer bit) at +0, the sign|exponent word
+ * (u16, bias 16383) at +8, zero bytes at +10..+15.
+ */
+export const R_FPU_ST: u32 = 0x500;
+export const FPU_ST_STRIDE: u32 = 16;
 export const R_FPU_CW: u32 = 0x340;
 export const R_FPU_SW: u32 = 0x344; // without TOP; TOP is kept apart
 export const R_FPU_TOP: u32 = 0x348;
@@ -198,6 +254,7 @@ export const PEND_EXIT: u32 = 4; // the host wants run() to return soon (EXIT_RE
 export const PEND_INIT: u32 = 8; // INIT IPI latched (SMP)
 export const PEND_SIPI: u32 = 16; // startup IPI latched; vector in R_SIPI_VECTOR
 export const PEND_TF: u32 = 32; // EFLAGS.TF is set: single-step traps are checked
+export const PEND_DBG: u32 = 64; // DR7 enables a breakpoint: each instruction is checked (core-owned, like PEND_TF)
 export const R_SIPI_VECTOR: u32 = 0x1e4;
 /** 1 while an NMI handler runs (NMIs blocked until the next IRET). */
 export const R_NMI_BLOCKED: u32 = 0x1e8;
@@ -205,6 +262,8 @@ export const R_NMI_BLOCKED: u32 = 0x1e8;
 export const R_CPUID_FLAGS: u32 = 0x1ec;
 export const CPUIDF_APIC: u32 = 1; // a local APIC is present (CPUID.1:EDX.APIC)
 export const CPUIDF_HYPERVISOR: u32 = 2; // report the hypervisor bit and leaves 0x40000000+ (answered by the host)
+/** DR6 bits of a #DB trap deferred past a MOV SS / POP SS shadow (0: none); it fires after the next instruction. */
+export const R_DEFERRED_DB: u32 = 0x1f0;
 
 // MODE_* bits of R_MODE
 export const MODE_PROT: u32 = 1; // CR0.PE

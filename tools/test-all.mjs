@@ -28,6 +28,12 @@ if (!step('build the x86 core', process.execPath, ['tools/build-core.mjs'])) {
 if (!fs.existsSync('public/guests/linux/bzImage') || !fs.existsSync('public/guests/linux/initrd.img')) {
   if (!step('build the Linux guest', 'bash', ['guests/linux/build.sh'])) problems.push('Linux guest build (its tests will fail)');
 }
+// The shipped snapshots (public/snapshots/) come from the guest: built when missing or when this
+// engine no longer loads them (the snapshot and e2e tests resume them instead of booting cold).
+if (fs.existsSync('public/guests/linux/manifest.json')
+  && !step('check the shipped snapshots', process.execPath, ['tools/run-ts.mjs', 'tools/build-snapshots.ts', '--check'])) {
+  if (!step('build the shipped snapshots', process.execPath, ['tools/run-ts.mjs', 'tools/build-snapshots.ts'])) problems.push('shipped snapshots (their tests will fail)');
+}
 if (step('typecheck', npx, ['tsc', '-p', '.'])) passed++; else { failed++; problems.push('typecheck'); }
 
 const vitestJson = '.cache/vitest-results.json';

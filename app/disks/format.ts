@@ -19,7 +19,7 @@ export function formatDate(ms: number): string {
 }
 
 /** A file name for a download: keeps letters, digits and a few marks, never a path. */
-export function downloadName(name: string): string {
+export function downloadName(name: string, ext = '.vhd'): string {
   const safe = name.replace(/[\\/:*?"<>|\u0000-\u001f]+/g, '_').replace(/^\.+/, '').slice(0, 100);
-  return `${safe || 'disk'}.vhd`;
+  return `${safe || (ext === '.vhd' ? 'disk' : 'machine')}${ext}`;
 }

@@ -20,3 +20,31 @@ export interface BlockDevice {
   /** Tell the disk the range is unused (may be a no-op). */
   discard?(sector: number, count: number): Promise<void>;
 }
+
+/** A disk that counts the bytes read and written through it (the page's disk throughput). */
+export class CountingDevice implements BlockDevice {
+  readBytes = 0;
+  writtenBytes = 0;
+  readonly discard?: (sector: number, count: number) => Promise<void>;
+
+  constructor(readonly inner: BlockDevice & { close?(): Promise<void> }) {
+    if (inner.discard) this.discard = (sector, count) => inner.discard!(sector, count);
+  }
+
+  get size(): number { return this.inner.size; }
+  get readOnly(): boolean { return this.inner.readOnly; }
+
+  read(sector: number, dst: Uint8Array): Promise<void> {
+    this.readBytes += dst.length;
+    return this.inner.read(sector, dst);
+  }
+
+  write(sector: number, src: Uint8Array): Promise<void> {
+    this.writtenBytes += src.length;
+    return this.inner.write(sector, src);
+  }
+
+  flush(): Promise<void> { return this.inner.flush(); }
+
+  async close(): Promise<void> { await this.inner.close?.(); }
+}

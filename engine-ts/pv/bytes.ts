@@ -47,15 +47,6 @@ export function put64big(b: Uint8Array, off: number, v: bigint): void {
   put32(b, off + 4, Number(x >> 32n));
 }
 
-/**
- * A page as 32-bit words for atomic access (the guest's vCPUs may run in other workers
- * on a SharedArrayBuffer). Null when the view is not 4-byte aligned in its buffer.
- */
-export function wordsOf(b: Uint8Array): Int32Array | null {
-  if ((b.byteOffset & 3) !== 0 || (b.length & 3) !== 0) return null;
-  return new Int32Array(b.buffer, b.byteOffset, b.length >> 2);
-}
-
 /** Bytes as a string with one char per byte (xenstore values are octet strings). */
 export function latin1(bytes: Uint8Array): string {
   let s = '';

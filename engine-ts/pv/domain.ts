@@ -2,14 +2,16 @@
 // grant-table frames live in its memory, its HVM params, its event-channel ports and
 // per-vCPU timers, and how an upcall reaches it (spec §5, §6, §8).
 
-import type { GuestMemory, StateRecord, Stateful } from '../machine/bus';
-import type { Timer } from '../machine/clock';
-import { checkVersion, readBytes, readInt, readRecord, readString, StateError } from '../devices/common/state-fields';
+import type { GuestMemory, StateRecord, Stateful } from '../platform/bus';
+import type { Timer } from '../platform/clock';
+import { bytes, count, declareState, fields, int, list, objects, optional, u32, u64 } from '../platform/state';
 import type { DomainHost, GuestTime, PhysmapHost, UpcallSink } from './interfaces';
 import { fillHypercallPage, type CpuVendor } from './cpuid';
-import { Evtchn2L, EvtchnTable } from './event-channels';
-import { GrantTable } from './grant-table';
+import { EVTCHN_TABLE, Evtchn2L, EvtchnTable } from './event-channels';
+import { GRANT_TABLE, GrantTable } from './grant-table';
 import { put32, put64, put64big } from './bytes';
+import type { EventTrace } from '../platform/event-trace';
+import { TRACE } from '../config/inspect';
 import {
   EINVAL,
   EBUSY,
@@ -87,7 +89,7 @@ interface VcpuPv {
 const STATE_NAME_PREFIX = 'xen-domain-';
 
 export class HvmDomain implements Stateful {
-  readonly stateVersion = 1;
+  readonly stateVersion = DOMAIN_STATE.version;
   readonly domid: number;
   readonly name: string;
   readonly mem: GuestMemory;
@@ -98,6 +100,11 @@ export class HvmDomain implements Stateful {
   readonly params: bigint[] = new Array<bigint>(HVM_NR_PARAMS).fill(0n);
   /** SCHEDOP_shutdown_code, reported to the toolstack. */
   shutdownCode = -1;
+  /** Notifications the guest sent on each port, and those raised on each port, since power-on (the inspector's). */
+  readonly portSent = new Float64Array(EVTCHN_2L_NR_CHANNELS);
+  readonly portRaised = new Float64Array(EVTCHN_2L_NR_CHANNELS);
+  /** The hypervisor's timeline (upcalls are recorded here). */
+  trace: EventTrace | null = null;
   /** Hypercall page MSR: last value written (reads return 0 as in Xen). */
   private hypercallMsr = 0n;
 
@@ -126,6 +133,7 @@ export class HvmDomain implements Stateful {
       () => this.sharedInfo(),
       (v) => this.vcpuInfo(v),
       (v) => this.deliverUpcall(v),
+      (view) => this.mem.words(view),
     );
     const clock = config.time.clock;
     for (let v = 0; v < config.nrVcpus; v++) {
@@ -319,7 +327,8 @@ export class HvmDomain implements Stateful {
     if (!pv || !pv.pollPorts) return;
     pv.pollPorts = null;
     pv.pollTimer.cancel();
-    this.config.upcalls.kick(vcpu);
+    if (this.config.upcalls.unblock) this.config.upcalls.unblock(vcpu);
+    else this.config.upcalls.kick(vcpu);
   }
 
   /** The callback "via" from HVM_PARAM_CALLBACK_IRQ. */
@@ -332,6 +341,7 @@ export class HvmDomain implements Stateful {
   /** evtchn_upcall_pending went 0 -> 1 on `vcpu`. */
   private deliverUpcall(vcpu: number): void {
     const via = this.callbackVia();
+    this.trace?.record(TRACE.upcall, this.domid, vcpu, via?.type === HVM_PARAM_CALLBACK_TYPE_VECTOR ? via.value & 0xff : -1);
     if (via?.type === HVM_PARAM_CALLBACK_TYPE_VECTOR) this.config.upcalls.injectVector(vcpu, via.value & 0xff);
     else this.refreshCallbackLevel();
     this.config.upcalls.kick(vcpu);
@@ -413,64 +423,41 @@ export class HvmDomain implements Stateful {
   // ---- state --------------------------------------------------------------------------------
 
   saveState(): StateRecord {
-    return {
-      shinfoGfn: this.shinfoGfn,
-      shinfoPriv: this.shinfoPriv ? this.shinfoPriv.slice() : new Uint8Array(0),
-      wcVersion: this.wcVersion,
-      params: this.params.map((p) => p.toString()).join(','),
-      shutdownCode: this.shutdownCode,
-      hypercallMsr: this.hypercallMsr.toString(),
-      heldLine: this.heldLine ? `${this.heldLine.type}:${this.heldLine.value}` : '',
-      vcpus: this.vcpus.map((pv) => ({
-        infoGpa: pv.infoGpa,
-        singleshot: pv.singleshot.armed ? pv.singleshot.deadline : -1,
-        periodic: pv.periodic.armed ? pv.periodic.deadline : -1,
-        periodNs: pv.periodNs,
-        timeVersion: pv.timeVersion,
-      })),
-      evtchn: this.evtchn.saveState(),
-      grants: this.grants.saveState(),
-    };
+    return DOMAIN_STATE.save(this);
   }
 
-  loadState(rec: StateRecord): void {
-    const dev = this.stateName;
-    checkVersion(dev, this.stateVersion, 1);
-    this.shinfoGfn = readInt(rec, dev, 'shinfoGfn', -1, 0xfffff);
-    this.shinfoPriv = this.shinfoGfn < 0 ? readBytes(rec, dev, 'shinfoPriv', PAGE_SIZE) : null;
-    this.wcVersion = readInt(rec, dev, 'wcVersion', 0, 0xffffffff);
-    const params = readString(rec, dev, 'params').split(',');
-    if (params.length !== HVM_NR_PARAMS) throw new StateError(dev, 'params', `must hold ${HVM_NR_PARAMS} values`);
-    params.forEach((p, i) => {
-      if (!/^\d{1,20}$/.test(p)) throw new StateError(dev, 'params', `entry ${i} is not a u64`);
-      this.params[i] = BigInt.asUintN(64, BigInt(p));
-    });
-    this.shutdownCode = readInt(rec, dev, 'shutdownCode', -1, 255);
-    const msr = readString(rec, dev, 'hypercallMsr');
-    if (!/^\d{1,20}$/.test(msr)) throw new StateError(dev, 'hypercallMsr', 'is not a u64');
-    this.hypercallMsr = BigInt(msr);
-    const held = readString(rec, dev, 'heldLine');
-    const m = /^(0|1):(\d{1,10})$/.exec(held);
-    if (held !== '' && !m) throw new StateError(dev, 'heldLine', 'is not "type:value"');
-    this.heldLine = m ? { type: Number(m[1]), value: Number(m[2]) } : null;
-    const vcpus = rec.vcpus;
-    if (!Array.isArray(vcpus) || vcpus.length !== this.nrVcpus) throw new StateError(dev, 'vcpus', `must list ${this.nrVcpus} vCPUs`);
-    vcpus.forEach((v, i) => {
-      if (typeof v !== 'object' || v === null || v instanceof Uint8Array || Array.isArray(v)) throw new StateError(dev, `vcpus[${i}]`, 'is not a record');
-      const r = v as StateRecord;
-      const pv = this.vcpus[i];
-      pv.infoGpa = readInt(r, dev, 'infoGpa', -1, 0xffffffff);
-      const ss = readInt(r, dev, 'singleshot', -1, Number.MAX_SAFE_INTEGER);
-      const pe = readInt(r, dev, 'periodic', -1, Number.MAX_SAFE_INTEGER);
-      pv.periodNs = readInt(r, dev, 'periodNs', 0, Number.MAX_SAFE_INTEGER);
-      pv.timeVersion = readInt(r, dev, 'timeVersion', 0, 0xffffffff);
-      if (ss >= 0) pv.singleshot.setDeadline(ss);
-      else pv.singleshot.cancel();
-      if (pe >= 0) pv.periodic.setDeadline(pe);
-      else pv.periodic.cancel();
-      pv.pollPorts = null;
-    });
-    this.evtchn.loadState(readRecord(rec, dev, 'evtchn'), dev);
-    this.grants.loadState(readRecord(rec, dev, 'grants'), dev);
+  /** Restore; the domain's timers (singleshot, periodic, poll) come back with the clock's state. */
+  loadState(rec: StateRecord, version: number): void {
+    DOMAIN_STATE.load(this, rec, version);
+    if (this.shinfoGfn >= 0) this.shinfoPriv = null;
+    else this.shinfoPriv ??= new Uint8Array(PAGE_SIZE);
   }
 }
+
+const VCPU_PV = fields({
+  /** Guest-physical address of the registered vcpu_info, or -1 (still inside shared_info). */
+  infoGpa: int(-1, 0xffffffff),
+  periodNs: count,
+  timeVersion: u32,
+  /** Ports a SCHEDOP_poll is waiting on. */
+  pollPorts: optional({
+    describe: 'set of ports',
+    save: (ports: Set<number>) => [...ports],
+    load: (v, path) => new Set(list(int(1, EVTCHN_2L_NR_CHANNELS - 1), EVTCHN_2L_NR_CHANNELS).load(v, path)),
+  }),
+}, 'vcpu');
+
+const DOMAIN_STATE = declareState('xen-domain', {
+  shinfoGfn: int(-1, 0xfffff),
+  /** The shared_info page while it is the hypervisor's own (before the guest places it). */
+  shinfoPriv: optional(bytes(PAGE_SIZE)),
+  wcVersion: u32,
+  params: list(u64, HVM_NR_PARAMS, { exact: true }),
+  shutdownCode: int(-1, 255),
+  hypercallMsr: u64,
+  /** The callback line the domain holds asserted (GSI or PCI INTx), if any. */
+  heldLine: optional(fields({ type: int(0, 1), value: u32 }, 'line')),
+  vcpus: objects(VCPU_PV),
+  evtchn: EVTCHN_TABLE,
+  grants: GRANT_TABLE,
+});

@@ -2,8 +2,7 @@
 // ABI bitmaps in a guest's shared_info (spec §6). Cross-domain operations (interdomain
 // binding, send to the remote end) live in hypervisor.ts, which owns every table.
 
-import type { StateRecord } from '../machine/bus';
-import { readInt, readRecord, StateError } from '../devices/common/state-fields';
+import { StateError, fields, int, list, u16, u8, type Codec } from '../platform/state';
 import {
   EVTCHNSTAT_closed,
   EVTCHNSTAT_interdomain,
@@ -15,7 +14,7 @@ import {
   VCPUINFO_evtchn_pending_sel,
   VCPUINFO_evtchn_upcall_pending,
 } from './xen-public';
-import { wordsOf } from './bytes';
+import type { AtomicWords, StateValue } from '../platform/bus';
 
 /** Port states (Xen's ECS_*); the numbers are the EVTCHNOP_status values. */
 export const ECS_FREE = EVTCHNSTAT_closed;
@@ -87,31 +86,33 @@ export class EvtchnTable {
     this.ports.length = 0;
   }
 
-  saveState(): StateRecord {
-    const rec: StateRecord = {};
-    for (const [p, e] of this.entries()) {
-      rec[String(p)] = { state: e.state, notifyVcpu: e.notifyVcpu, remoteDom: e.remoteDom, remotePort: e.remotePort, virq: e.virq };
-    }
-    return rec;
-  }
-
-  loadState(rec: StateRecord, device: string): void {
+  /** Replace every port (a snapshot's table, already checked). */
+  restore(ports: Array<{ port: number } & EvtchnPort>): void {
     this.clear();
-    for (const key of Object.keys(rec)) {
-      const port = Number(key);
-      if (!Number.isInteger(port) || port <= 0 || port >= this.nrPorts) throw new StateError(device, key, 'is not a valid port');
-      const r = readRecord(rec, device, key);
-      const state = readInt(r, device, 'state', ECS_UNBOUND, ECS_IPI);
-      this.ports[port] = {
-        state,
-        notifyVcpu: readInt(r, device, 'notifyVcpu', 0, 255),
-        remoteDom: readInt(r, device, 'remoteDom', 0, 0xffff),
-        remotePort: readInt(r, device, 'remotePort', 0, 0xffff),
-        virq: readInt(r, device, 'virq', 0, 255),
-      };
-    }
+    for (const { port, ...e } of ports) this.ports[port] = e;
   }
 }
+
+const PORT = fields({
+  port: int(1, 0xffff), state: int(ECS_UNBOUND, ECS_IPI), notifyVcpu: u8, remoteDom: u16, remotePort: u16, virq: u8,
+}, 'event channel');
+
+/** A domain's bound ports, saved as a list and loaded into the live table. */
+export const EVTCHN_TABLE: Codec<EvtchnTable> = {
+  describe: 'event-channel ports',
+  save: (t) => [...t.entries()].map(([port, e]) => PORT.save({ port, ...e })) as StateValue,
+  load: () => { throw new Error('event-channel tables load in place'); },
+  loadInto: (t, v, path) => {
+    const ports = list(PORT, t.nrPorts).load(v, path) as unknown as Array<{ port: number } & EvtchnPort>;
+    const seen = new Set<number>();
+    for (const p of ports) {
+      if (p.port >= t.nrPorts) throw new StateError(`${path}`, `names port ${p.port}; the table has ${t.nrPorts}`);
+      if (seen.has(p.port)) throw new StateError(`${path}`, `lists port ${p.port} twice`);
+      seen.add(p.port);
+    }
+    return () => t.restore(ports);
+  },
+};
 
 /** Where a vCPU's vcpu_info lives right now (a bounded 64-byte view), or null. */
 export type VcpuInfoLocator = (vcpu: number) => Uint8Array | null;
@@ -127,16 +128,16 @@ export class Evtchn2L {
     private readonly vcpuInfo: VcpuInfoLocator,
     /** upcall_pending went 0 -> 1 on `vcpu`: inject the callback. */
     private readonly upcall: (vcpu: number) => void,
+    /** Atomic access to a view of guest memory (the guest's vCPUs may write it concurrently). */
+    private readonly wordsOf: (view: Uint8Array) => AtomicWords,
   ) {}
 
-  private words(): Int32Array | null {
-    return wordsOf(this.shinfo());
+  private words(): AtomicWords {
+    return this.wordsOf(this.shinfo());
   }
 
   private testBit(base: number, port: number): boolean {
-    const w = this.words();
-    if (!w) return false;
-    return (Atomics.load(w, (base >> 2) + (port >>> 5)) & (1 << (port & 31))) !== 0;
+    return (this.words().load((base >> 2) + (port >>> 5)) & (1 << (port & 31))) !== 0;
   }
 
   isPending(port: number): boolean {
@@ -148,39 +149,34 @@ export class Evtchn2L {
   }
 
   clearPending(port: number): void {
-    const w = this.words();
-    if (w) Atomics.and(w, (SHINFO_evtchn_pending >> 2) + (port >>> 5), ~(1 << (port & 31)));
+    this.words().and((SHINFO_evtchn_pending >> 2) + (port >>> 5), ~(1 << (port & 31)));
   }
 
   /** Xen's evtchn_2l_set_pending: pending bit, then (if unmasked) selector and upcall. */
   setPending(port: number, vcpu: number): void {
     const w = this.words();
-    if (!w) return;
     const word = port >>> 5;
     const bit = 1 << (port & 31);
-    const old = Atomics.or(w, (SHINFO_evtchn_pending >> 2) + word, bit);
+    const old = w.or((SHINFO_evtchn_pending >> 2) + word, bit);
     if (old & bit) return;
-    if (Atomics.load(w, (SHINFO_evtchn_mask >> 2) + word) & bit) return;
+    if (w.load((SHINFO_evtchn_mask >> 2) + word) & bit) return;
     this.markSelector(vcpu, word);
   }
 
   /** EVTCHNOP_unmask: clear the mask; if it was set and the port is pending, redo the upcall. */
   unmask(port: number, vcpu: number): void {
     const w = this.words();
-    if (!w) return;
     const word = port >>> 5;
     const bit = 1 << (port & 31);
-    const old = Atomics.and(w, (SHINFO_evtchn_mask >> 2) + word, ~bit);
+    const old = w.and((SHINFO_evtchn_mask >> 2) + word, ~bit);
     if (!(old & bit)) return;
-    if (Atomics.load(w, (SHINFO_evtchn_pending >> 2) + word) & bit) this.markSelector(vcpu, word);
+    if (w.load((SHINFO_evtchn_pending >> 2) + word) & bit) this.markSelector(vcpu, word);
   }
 
   private markSelector(vcpu: number, word: number): void {
     const vi = this.vcpuInfo(vcpu);
     if (!vi) return;
-    const viw = wordsOf(vi);
-    if (!viw) return;
-    const old = Atomics.or(viw, VCPUINFO_evtchn_pending_sel >> 2, 1 << word);
+    const old = this.wordsOf(vi).or(VCPUINFO_evtchn_pending_sel >> 2, 1 << word);
     if (old & (1 << word)) return;
     this.markUpcall(vcpu);
   }
@@ -189,20 +185,19 @@ export class Evtchn2L {
   markUpcall(vcpu: number): void {
     const vi = this.vcpuInfo(vcpu);
     if (!vi) return;
-    if (Atomics.exchange(vi, VCPUINFO_evtchn_upcall_pending, 1) === 0) this.upcall(vcpu);
+    if (this.wordsOf(vi).exchangeByte(VCPUINFO_evtchn_upcall_pending, 1) === 0) this.upcall(vcpu);
   }
 
   /** After vcpu_info moved: Xen marks every selector bit and the upcall so nothing is lost. */
   markAllPending(vcpu: number): void {
     const vi = this.vcpuInfo(vcpu);
     if (!vi) return;
-    const viw = wordsOf(vi);
-    if (viw) Atomics.store(viw, VCPUINFO_evtchn_pending_sel >> 2, -1);
+    this.wordsOf(vi).store(VCPUINFO_evtchn_pending_sel >> 2, -1);
     this.markUpcall(vcpu);
   }
 
   upcallPending(vcpu: number): boolean {
     const vi = this.vcpuInfo(vcpu);
-    return vi ? Atomics.load(vi, VCPUINFO_evtchn_upcall_pending) !== 0 : false;
+    return vi ? this.wordsOf(vi).loadByte(VCPUINFO_evtchn_upcall_pending) !== 0 : false;
   }
 }

@@ -6,9 +6,9 @@
 // (type permit_access, domid is the caller, readonly respected, frame is guest RAM), marks
 // it GTF_reading/GTF_writing while in use, and the caller gets only that one page.
 
-import type { GuestMemory, StateRecord } from '../machine/bus';
-import { readInt, StateError } from '../devices/common/state-fields';
-import { u32, wordsOf } from './bytes';
+import type { GuestMemory, StateRecord } from '../platform/bus';
+import { StateError, fields, int, list, map, type Codec } from '../platform/state';
+import { u32 } from './bytes';
 import {
   GNTST_bad_gntref,
   GNTST_bad_page,
@@ -113,24 +113,20 @@ export class GrantTable {
     if (!Number.isInteger(ref) || ref < 0 || ref >= this.nrEntries) return { status: GNTST_bad_gntref, frame: 0 };
     const e = this.entry(ref);
     if (!e) return { status: GNTST_general_error, frame: 0 };
-    const w = wordsOf(e);
+    const w = this.mem.words(e);
     const act = this.active.get(ref);
     // Set the in-use bits with compare-and-swap so a concurrent revoke (the guest's cmpxchg
     // of flags to 0) either happens before us and we see it, or fails because of our bits.
     for (let attempt = 0; ; attempt++) {
       if (attempt > 8) return { status: GNTST_general_error, frame: 0 };
-      const old = w ? Atomics.load(w, 0) : u32(e, 0) | 0;
+      const old = w.load(0);
       const flags = old & 0xffff;
       const domid = (old >>> 16) & 0xffff;
       if ((flags & GTF_type_mask) !== GTF_permit_access || domid !== dom) return { status: GNTST_general_error, frame: 0 };
       if (write && flags & GTF_readonly) return { status: GNTST_permission_denied, frame: 0 };
       const want = old | GTF_reading | (write ? GTF_writing : 0);
       if (want === old) break;
-      if (!w) {
-        e[0] = want & 0xff;
-        break;
-      }
-      if (Atomics.compareExchange(w, 0, old, want) === old) break;
+      if (w.compareExchange(0, old, want) === old) break;
     }
     if (act) {
       act.pins++;
@@ -159,6 +155,12 @@ export class GrantTable {
     }
   }
 
+  /** Is `ref` pinned at `frame` (for writing, if `write`)? */
+  isPinned(ref: number, frame: number, write: boolean): boolean {
+    const a = this.active.get(ref);
+    return a !== undefined && a.frame === frame && (!write || a.writePins > 0);
+  }
+
   /** Grants currently pinned (for tests and the inspector). */
   activeCount(): number {
     return this.active.size;
@@ -167,25 +169,40 @@ export class GrantTable {
   private clearBits(ref: number, bits: number): void {
     const e = this.entry(ref);
     if (!e) return;
-    const w = wordsOf(e);
-    if (w) Atomics.and(w, 0, ~bits);
-    else e[0] &= ~bits;
+    this.mem.words(e).and(0, ~bits);
   }
 
-  saveState(): StateRecord {
-    // Only the placement is state: frame contents live in guest memory (or are private
-    // and still zero, because a guest can only write frames it has placed).
-    return { nrFrames: this.frames.length, gfns: this.frames.map((f) => f.gfn) };
-  }
-
-  loadState(rec: StateRecord, device: string): void {
-    const n = readInt(rec, device, 'nrFrames', 1, this.maxFrames);
-    const gfns = rec.gfns;
-    if (!Array.isArray(gfns) || gfns.length !== n) throw new StateError(device, 'gfns', `must list ${n} frames`);
+  /** Replace placement and pins (a snapshot's, already checked). Private frames are zero: a guest writes only placed ones. */
+  restore(gfns: number[], active: Map<number, ActiveGrant>): void {
+    this.frames = gfns.map((gfn) => ({ gfn, priv: gfn < 0 ? new Uint8Array(PAGE_SIZE) : null }));
     this.active.clear();
-    this.frames = gfns.map((g) => {
-      if (typeof g !== 'number' || !Number.isInteger(g) || g < -1 || g >= 0x100000) throw new StateError(device, 'gfns', 'holds an invalid frame');
-      return { gfn: g, priv: g < 0 ? new Uint8Array(PAGE_SIZE) : null };
-    });
+    for (const [ref, a] of active) this.active.set(ref, { ...a });
   }
+
+  /** For saving: where each frame sits, and the grants in use with their pin counts. */
+  get placement(): { gfns: number[]; active: ReadonlyMap<number, ActiveGrant> } {
+    return { gfns: this.frames.map((f) => f.gfn), active: this.active };
+  }
+
 }
+
+const ACTIVE = fields({ frame: int(0, 0xfffff), pins: int(1, 0xffff), writePins: int(0, 0xffff) }, 'active grant',
+  (a) => ((a.writePins as number) > (a.pins as number) ? 'has more write pins than pins' : null));
+
+/** Frame placement and the grants dom0 holds (mappings keep pins across a snapshot). */
+export const GRANT_TABLE: Codec<GrantTable> = {
+  describe: 'grant table',
+  save: (t) => {
+    const { gfns, active } = t.placement;
+    return { gfns, active: map(int(0, 0xffffff), ACTIVE, 1 << 20).save(active as unknown as Map<number, Record<string, unknown>>) } as StateRecord;
+  },
+  load: () => { throw new Error('grant tables load in place'); },
+  loadInto: (t, v, path) => {
+    const r = fields({ gfns: list(int(-1, 0xfffff), t.maxFrames), active: map(int(0, 0xffffff), ACTIVE, t.maxFrames * GRANT_ENTRIES_PER_FRAME) }, 'grant table').load(v, path);
+    const gfns = r.gfns as number[];
+    if (gfns.length < 1) throw new StateError(`${path}.gfns`, 'is empty');
+    const active = r.active as unknown as Map<number, ActiveGrant>;
+    for (const ref of active.keys()) if (ref >= gfns.length * GRANT_ENTRIES_PER_FRAME) throw new StateError(`${path}.active`, `pins grant ${ref}, beyond the table`);
+    return () => t.restore(gfns, active);
+  },
+};

@@ -9,7 +9,8 @@
 // handler finishes, never recursively, and an exception in a backend is caught and logged.
 
 import { HvmDomain, type HvmDomainConfig } from './domain';
-import { ECS_INTERDOMAIN, ECS_IPI, ECS_UNBOUND, ECS_VIRQ, EvtchnTable, type EvtchnPort } from './event-channels';
+import { ECS_INTERDOMAIN, ECS_IPI, ECS_UNBOUND, ECS_VIRQ, EVTCHN_TABLE, EvtchnTable, type EvtchnPort } from './event-channels';
+import { declareState } from '../platform/state';
 import {
   DOMID_DOM0,
   DOMID_FIRST_RESERVED,
@@ -29,20 +30,25 @@ import {
 } from './xen-public';
 import { dispatchHypercall } from './hypercalls';
 import { HypercallExit, type HypercallContext } from './interfaces';
+import type { SharedPage, StateRecord, Stateful } from '../platform/bus';
+import { EventTrace } from '../platform/event-trace';
+import { TRACE } from '../config/inspect';
 
 export type Dom0PortHandler = (port: number) => void;
 
 export type GrantResult<T> = { ok: true; value: T } | { ok: false; status: number };
 
-/** A grant the backend keeps pinned (e.g. a ring page) until unmap(). */
+/**
+ * A grant a backend keeps pinned (e.g. a ring page) until Hypervisor.unmapGrant. Plain data
+ * (a snapshot saves it as is); the pin itself is in the granting domain's table.
+ */
 export interface GrantMapping {
   readonly domid: number;
   readonly gref: number;
   readonly frame: number;
   readonly writable: boolean;
-  /** The granted page, bounded to 4 KiB; null once the domain is gone. Do not keep it. */
-  view(): Uint8Array | null;
-  unmap(): void;
+  /** False once unmapped (unmapping twice is harmless). */
+  mapped: boolean;
 }
 
 /** dom0's event-channel API (what a backend or xenstored uses). */
@@ -53,11 +59,15 @@ export interface Dom0Events {
   allocUnbound(remoteDom: number, handler: Dom0PortHandler): number;
   notify(port: number): void;
   close(port: number): void;
+  /** After a restore: hand `port` (bound in the restored table) to its backend again. */
+  attach(port: number, handler: Dom0PortHandler): void;
 }
 
 const DOM0_NR_PORTS = 4096;
 
-export class Hypervisor {
+export class Hypervisor implements Stateful {
+  readonly stateName = 'hypervisor';
+  readonly stateVersion = HV_STATE.version;
   private readonly domains = new Map<number, HvmDomain>();
   private readonly dom0Table = new EvtchnTable(DOM0_NR_PORTS);
   private readonly dom0Handlers = new Map<number, Dom0PortHandler>();
@@ -65,8 +75,17 @@ export class Hypervisor {
   private readonly queuedPorts = new Set<number>();
   private draining = false;
   readonly dom0: Dom0Events;
+  /** Hypercalls by operation number since power-on, for the inspector (Xen's ops are below 64). */
+  readonly hypercallCounts = new Float64Array(64);
+  /** Grants dom0 mapped and unmapped since power-on (each copy through withGrant is one of each). */
+  grantMaps = 0;
+  grantUnmaps = 0;
 
-  constructor(private readonly logger: (msg: string) => void = () => {}) {
+  constructor(
+    private readonly logger: (msg: string) => void = () => {},
+    /** The inspector's timeline (recording only while someone looks). */
+    readonly trace: EventTrace = new EventTrace(() => 0, 1),
+  ) {
     this.dom0 = {
       bindInterdomain: (rd, rp, h) => this.bindInterdomain(DOMID_DOM0, rd, rp, (p) => this.dom0Handlers.set(p, h)),
       allocUnbound: (rd, h) => {
@@ -80,7 +99,36 @@ export class Hypervisor {
       close: (p) => {
         this.close(DOMID_DOM0, p);
       },
+      attach: (p, h) => {
+        const e = this.dom0Table.get(p);
+        if (!e || e.state !== ECS_INTERDOMAIN) throw new Error(`dom0 port ${p} is not bound in the restored table`);
+        if (this.dom0Handlers.has(p)) throw new Error(`dom0 port ${p} is claimed twice`);
+        this.dom0Handlers.set(p, h);
+      },
     };
+  }
+
+  // ---- state --------------------------------------------------------------------------------
+  // dom0's ports are saved as a table; the backends that own them attach their handlers again
+  // after a restore (each knows its port: it is part of its own saved state).
+
+  saveState(): StateRecord {
+    if (this.work.length || this.queuedPorts.size) throw new Error('hypervisor: dom0 work is queued (save between instructions)');
+    return HV_STATE.save(this);
+  }
+
+  loadState(rec: StateRecord, version: number): void {
+    HV_STATE.load(this, rec, version);
+    this.dom0Handlers.clear();
+    this.queuedPorts.clear();
+    this.work.length = 0;
+  }
+
+  /** After every owner attached: each interdomain dom0 port must have its backend again. */
+  checkRestored(): void {
+    for (const [p, e] of this.dom0Table.entries()) {
+      if (e.state === ECS_INTERDOMAIN && !this.dom0Handlers.has(p)) throw new Error(`dom0 port ${p} (to domain ${e.remoteDom} port ${e.remotePort}) has no backend after the restore`);
+    }
   }
 
   log(msg: string): void {
@@ -92,6 +140,7 @@ export class Hypervisor {
   createDomain(config: HvmDomainConfig): HvmDomain {
     if (this.domains.has(config.domid)) throw new Error(`domain ${config.domid} already exists`);
     const d = new HvmDomain(config, (dom, virq, vcpu) => this.sendVirq(dom.domid, virq, vcpu));
+    d.trace = this.trace;
     this.domains.set(d.domid, d);
     return d;
   }
@@ -124,6 +173,9 @@ export class Hypervisor {
       return HypercallExit.Continue;
     }
     let exit: HypercallExit = HypercallExit.Continue;
+    const op = ctx.regs.eax >>> 0;
+    const cmd = ctx.regs.ebx | 0;
+    this.hypercallCounts[op & 63]++;
     try {
       exit = dispatchHypercall(this, d, ctx);
     } catch (e) {
@@ -131,6 +183,7 @@ export class Hypervisor {
       this.log(`d${domid}: hypercall ${ctx.regs.eax} raised ${(e as Error).message}`);
       ctx.regs.eax = -EINVAL >>> 0;
     }
+    this.trace.record(TRACE.hypercall, domid, op, cmd, ctx.regs.eax | 0);
     this.drain();
     return exit;
   }
@@ -188,7 +241,10 @@ export class Hypervisor {
       });
       return;
     }
-    this.domains.get(domid)?.raisePort(port);
+    const d = this.domains.get(domid);
+    if (!d) return;
+    if (port > 0 && port < d.portRaised.length) d.portRaised[port]++;
+    d.raisePort(port);
   }
 
   /** Resolve DOMID_SELF; -EPERM if an unprivileged caller names another domain. */
@@ -268,8 +324,13 @@ export class Hypervisor {
   send(caller: number, port: number): number {
     const e = this.table(caller)?.get(port);
     if (!e) return -EINVAL;
+    if (caller !== DOMID_DOM0) {
+      const d = this.domains.get(caller);
+      if (d && port < d.portSent.length) d.portSent[port]++;
+    }
     switch (e.state) {
       case ECS_INTERDOMAIN:
+        this.trace.record(TRACE['evtchn-send'], caller, port, e.remoteDom, e.remotePort);
         this.raise(e.remoteDom, e.remotePort);
         return 0;
       case ECS_IPI:
@@ -287,7 +348,9 @@ export class Hypervisor {
     const t = this.table(domid);
     if (!t) return;
     const p = t.findVirq(virq, VIRQ_IS_PER_VCPU(virq) ? vcpu : 0);
-    if (p) this.raise(domid, p);
+    if (!p) return;
+    this.trace.record(TRACE.virq, domid, virq, p, vcpu);
+    this.raise(domid, p);
   }
 
   bindVcpu(caller: number, port: number, vcpu: number): number {
@@ -343,45 +406,61 @@ export class Hypervisor {
     if (!d) return { ok: false, status: GNTST_bad_domain };
     const a = d.grants.acquire(gref, DOMID_DOM0, write);
     if (a.status !== GNTST_okay) return { ok: false, status: a.status };
+    this.grantMaps++;
+    this.trace.record(TRACE['grant-map'], domid, gref, a.frame, write ? 1 : 0);
     try {
       const page = d.mem.view(a.frame * PAGE_SIZE, PAGE_SIZE);
       if (!page) return { ok: false, status: GNTST_bad_page };
       return { ok: true, value: fn(page) };
     } finally {
       d.grants.release(gref, write);
+      this.grantUnmaps++;
+      this.trace.record(TRACE['grant-unmap'], domid, gref, a.frame, write ? 1 : 0);
     }
   }
 
-  /** Keep grant `gref` pinned (for a ring page) until unmap(). */
+  /** Keep grant `gref` pinned (for a ring page) until unmapGrant(). */
   mapGrant(domid: number, gref: number, write: boolean): GrantMapping | number {
     const d = this.domains.get(domid);
     if (!d) return GNTST_bad_domain;
     const a = d.grants.acquire(gref, DOMID_DOM0, write);
     if (a.status !== GNTST_okay) return a.status;
-    let mapped = true;
-    const frame = a.frame;
-    return {
-      domid,
-      gref,
-      frame,
-      writable: write,
-      view: () => (mapped && this.domains.get(domid) === d ? d.mem.view(frame * PAGE_SIZE, PAGE_SIZE) : null),
-      unmap: () => {
-        if (!mapped) return;
-        mapped = false;
-        if (this.domains.get(domid) === d) d.grants.release(gref, write);
-      },
-    };
+    this.grantMaps++;
+    this.trace.record(TRACE['grant-map'], domid, gref, a.frame, (write ? 1 : 0) | 2);
+    return { domid, gref, frame: a.frame, writable: write, mapped: true };
+  }
+
+  /** The mapped page, bounded to 4 KiB, with atomic access to its words; null once unmapped or the domain is gone. Do not keep it. */
+  mappedPage(m: GrantMapping): SharedPage | null {
+    const d = this.domains.get(m.domid);
+    const bytes = m.mapped && d ? d.mem.view(m.frame * PAGE_SIZE, PAGE_SIZE) : null;
+    return bytes && { bytes, words: d!.mem.words(bytes) };
+  }
+
+  unmapGrant(m: GrantMapping): void {
+    if (!m.mapped) return;
+    m.mapped = false;
+    this.domains.get(m.domid)?.grants.release(m.gref, m.writable);
+    this.grantUnmaps++;
+    this.trace.record(TRACE['grant-unmap'], m.domid, m.gref, m.frame, (m.writable ? 1 : 0) | 2);
+  }
+
+  /** A restored mapping must name a grant its domain's table holds pinned (the table came back with the snapshot). */
+  checkMapping(m: GrantMapping, where: string): void {
+    const d = this.domains.get(m.domid);
+    if (!m.mapped || !d || !d.grants.isPinned(m.gref, m.frame, m.writable)) throw new Error(`${where}: the snapshot maps grant ${m.gref} of domain ${m.domid}, which its grant table does not hold`);
   }
 
   /**
    * dom0's privileged mapping of a guest frame it set up itself (the xenstore and console
    * rings, which the toolstack places before boot). Null if the frame is not guest memory.
    */
-  foreignPage(domid: number, gfn: number): Uint8Array | null {
+  foreignPage(domid: number, gfn: number): SharedPage | null {
     const d = this.domains.get(domid);
     if (!d || !Number.isInteger(gfn) || gfn < 0 || gfn >= 0x100000) return null;
-    return d.mem.view(gfn * PAGE_SIZE, PAGE_SIZE);
+    const bytes = d.mem.view(gfn * PAGE_SIZE, PAGE_SIZE);
+    return bytes && { bytes, words: d.mem.words(bytes) };
   }
 }
 
+const HV_STATE = declareState('hypervisor', { dom0Table: EVTCHN_TABLE });

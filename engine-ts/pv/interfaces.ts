@@ -2,10 +2,10 @@
 // the engine. The x86 core, the board and the host implement these; nothing in pv/ imports
 // the core, a device or the worker code.
 
-import type { GuestMemory } from '../machine/bus';
-import type { VirtualClock } from '../machine/clock';
+import type { GuestMemory } from '../platform/bus';
+import type { VirtualClock } from '../platform/clock';
 
-export type { GuestMemory } from '../machine/bus';
+export type { GuestMemory } from '../platform/bus';
 
 /** The guest's registers at a VMCALL/VMMCALL (32-bit guest: EAX = op, EBX..EDI = args 1..5). */
 export interface HypercallRegs {
@@ -56,6 +56,11 @@ export interface UpcallSink {
   setPciIntxLevel(level: boolean): void;
   /** A vCPU blocked in SCHEDOP_block/poll has an event (or a poll timed out): let it run. */
   kick(vcpu: number): void;
+  /**
+   * A SCHEDOP_poll ended (an event on a polled port, or its timeout): the vCPU's hypercall
+   * returns, even with interrupts disabled (Linux's PV spinlocks poll that way).
+   */
+  unblock?(vcpu: number): void;
 }
 
 /**
@@ -96,16 +101,4 @@ export interface DomainHost {
 /** Host side of a console: bytes the guest printed. Input goes the other way via a method. */
 export interface ConsoleSink {
   write(bytes: Uint8Array): void;
-}
-
-/** One port of a virtual Ethernet switch: something frames can be delivered to. */
-export interface FramePort {
-  /** Deliver a whole Ethernet frame (no FCS) to this port's owner. The array is not kept by the sender. */
-  deliver(frame: Uint8Array): void;
-}
-
-/** The other direction: how a port's owner sends frames into the switch. */
-export interface FrameUplink {
-  send(frame: Uint8Array): void;
-  detach(): void;
 }

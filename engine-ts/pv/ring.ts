@@ -5,7 +5,8 @@
 // are req_cons and rsp_prod_pvt. Everything the frontend wrote is untrusted: a producer
 // index more than RING_SIZE ahead of our responses is an overflow, reported as -1.
 
-import { wordsOf } from './bytes';
+import type { AtomicWords } from '../platform/bus';
+import { fields, int, u32, type Codec } from '../platform/state';
 import { PAGE_SIZE } from './xen-public';
 
 export const RING_HEADER_SIZE = 64;
@@ -31,25 +32,20 @@ export class BackRing {
     this.size = ringSize(entrySize);
   }
 
-  /** Words of the page for atomic index access (null if the page cannot be used). */
-  static words(page: Uint8Array): Int32Array | null {
-    return page.length === PAGE_SIZE ? wordsOf(page.subarray(0, 16)) : null;
-  }
-
   /** Byte offset of the entry for ring index `idx`. */
   slot(idx: number): number {
     return RING_HEADER_SIZE + (idx & (this.size - 1)) * this.entrySize;
   }
 
-  req_prod(w: Int32Array): number {
-    return Atomics.load(w, REQ_PROD) >>> 0;
+  req_prod(w: AtomicWords): number {
+    return w.load(REQ_PROD) >>> 0;
   }
 
   /**
    * Requests the backend may consume now: min(req_prod - req_cons, free response slots).
    * -1 when req_prod is further ahead than the ring can hold (RING_REQUEST_PROD_OVERFLOW).
    */
-  unconsumedRequests(w: Int32Array): number {
+  unconsumedRequests(w: AtomicWords): number {
     const prod = this.req_prod(w);
     if (((prod - this.rsp_prod_pvt) >>> 0) > this.size) return -1;
     const req = (prod - this.req_cons) >>> 0;
@@ -61,11 +57,11 @@ export class BackRing {
    * RING_PUSH_RESPONSES_AND_CHECK_NOTIFY: publish rsp_prod_pvt; notify only if the frontend's
    * rsp_event lies in (old, new].
    */
-  pushResponsesAndCheckNotify(w: Int32Array): boolean {
-    const old = Atomics.load(w, RSP_PROD) >>> 0;
+  pushResponsesAndCheckNotify(w: AtomicWords): boolean {
+    const old = w.load(RSP_PROD) >>> 0;
     const now = this.rsp_prod_pvt >>> 0;
-    Atomics.store(w, RSP_PROD, now | 0);
-    const event = Atomics.load(w, RSP_EVENT) >>> 0;
+    w.store(RSP_PROD, now | 0);
+    const event = w.load(RSP_EVENT) >>> 0;
     return ((now - event) >>> 0) < ((now - old) >>> 0);
   }
 
@@ -74,9 +70,9 @@ export class BackRing {
    * (req_event = req_cons + 1) and look once more to close the race. True if work remains
    * (or the ring overflowed: the caller's next unconsumedRequests() reports that).
    */
-  finalCheckForRequests(w: Int32Array): boolean {
+  finalCheckForRequests(w: AtomicWords): boolean {
     if (this.unconsumedRequests(w) !== 0) return true;
-    Atomics.store(w, REQ_EVENT, (this.req_cons + 1) | 0);
+    w.store(REQ_EVENT, (this.req_cons + 1) | 0);
     return this.unconsumedRequests(w) !== 0;
   }
 
@@ -86,3 +82,18 @@ export class BackRing {
     this.rsp_prod_pvt = start >>> 0;
   }
 }
+
+const RING_INDEXES = fields({ entrySize: int(1, PAGE_SIZE - RING_HEADER_SIZE), req_cons: u32, rsp_prod_pvt: u32 }, 'back ring');
+
+/** A back ring's private indexes (the shared ones live in the guest's page). */
+export const BACK_RING: Codec<BackRing> = {
+  describe: 'back ring',
+  save: (r) => RING_INDEXES.save(r as unknown as Record<string, unknown>),
+  load: (v, path) => {
+    const x = RING_INDEXES.load(v, path) as { entrySize: number; req_cons: number; rsp_prod_pvt: number };
+    const r = new BackRing(x.entrySize);
+    r.req_cons = x.req_cons;
+    r.rsp_prod_pvt = x.rsp_prod_pvt;
+    return r;
+  },
+};

@@ -10,7 +10,8 @@
 import type { BlockDevice } from '../disk/block-device';
 import type { Hypervisor } from './hypervisor';
 import type { HvmDomain } from './domain';
-import type { ConsoleSink, FramePort, FrameUplink } from './interfaces';
+import type { ConsoleSink } from './interfaces';
+import type { FramePort, FrameUplink } from '../network/net-switch';
 import { XenStore, type XsPerm } from './xenstore/store';
 import { XsClient } from './xenstore/client';
 import { XenstoreRingServer } from './xenstore/ring-server';
@@ -18,7 +19,7 @@ import { domainPath } from './xenstore/paths';
 import { ConsoleBackend } from './backends/console-back';
 import { BlkBack, type BlkbackOptions } from './backends/blkback';
 import { NetBack } from './backends/netback';
-import { EthernetSwitch, parseMac } from './backends/net-switch';
+import { EthernetSwitch, parseMac } from '../network/net-switch';
 import { backendPathFor, frontendPathFor, type BackendContext } from './backends/xenbus-backend';
 import {
   DOMID_DOM0,
@@ -79,6 +80,7 @@ export class Toolstack {
     readonly store: XenStore = new XenStore(),
   ) {
     this.store.log = (m) => hv.log(`xenstore: ${m}`);
+    this.store.trace = hv.trace;
     this.xs = new XsClient(this.store, 'toolstack', (fn) => hv.post(fn));
     this.backendCtx = { hv, xs: this.xs, log: (m) => hv.log(m) };
     this.xs.write(`${domainPath(0)}/name`, 'Domain-0');
@@ -213,6 +215,28 @@ export class Toolstack {
     g.nics.set(devid, n);
     n.start();
     return n;
+  }
+
+  /**
+   * Hot-unplug a disk ('vbd') or NIC ('vif'): the backend asks the frontend to close; once it
+   * has, both xenstore directories go (the guest's xenbus then drops the device) and `done`
+   * runs. A disk the guest still uses stays until the guest lets it go.
+   */
+  unplug(domid: number, type: 'vbd' | 'vif', devid: number, done: () => void): void {
+    const g = this.guests.get(domid);
+    if (!g) throw new Error(`domain ${domid} is not built`);
+    const devices: Map<number, BlkBack | NetBack> = type === 'vbd' ? g.disks : g.nics;
+    const dev = devices.get(devid);
+    if (!dev) throw new Error(`domain ${domid} has no ${type} ${devid}`);
+    if (dev.unplugging) throw new Error(`${type} ${devid} of domain ${domid} is being unplugged already`);
+    dev.unplug(() => {
+      dev.destroy();
+      devices.delete(devid);
+      this.xs.rm(frontendPathFor(type, domid, devid));
+      this.xs.rm(backendPathFor(type, domid, devid));
+      this.xs.rm(`/local/domain/0/error/backend/${type}/${domid}/${devid}`);
+      done();
+    });
   }
 
   /** Ask the guest to power off or reboot (it watches control/shutdown). */

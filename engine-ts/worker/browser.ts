@@ -2,13 +2,17 @@
 import * as Comlink from 'comlink';
 import * as MM from '../../engine-wasm/memory-map';
 import coreWasmUrl from '../../engine-wasm/build/core.wasm?url';
-import { createMemoryFor } from './wasm-core';
+import { createMachineMemoryFor } from './wasm-core';
+import { machineMemory } from './machine-memory';
 import { ConsoleRing } from './console-ring';
-import { atomicOr } from './atomics';
-import type { LinkEndpoint } from './link-endpoint';
-import type { MachineWorkerApi } from './machine.worker';
-import type { MachineConfig, MachineEvents, MachineHandle, StopReason } from '../api/types';
-import { validateConfig } from '../api/types';
+import type { LinkEndpoint } from '../network/link-endpoint';
+import type { EventWants, MachineWorkerApi } from './machine.worker';
+import { readHeader, type SnapshotHeader } from '../snapshot/format';
+import type { InspectOptions } from '../config/inspect';
+import type { NicSpec, DiskSpec, MachineConfig, MachineEvents, MachineHandle, MachineLayout, RunOptions, SnapshotOptions, StopReason } from '../config/machine';
+import { machineLayout, resolveConfig } from '../config/machine';
+import { VcpuState } from '../platform/vcpu-state';
+import { VCPU_THREAD_CONSTANTS } from './vcpu-thread';
 
 let modulePromise: Promise<WebAssembly.Module> | null = null;
 function coreModule(): Promise<WebAssembly.Module> {
@@ -17,27 +21,107 @@ function coreModule(): Promise<WebAssembly.Module> {
 }
 
 export async function createWorkerMachine(config: MachineConfig, events: MachineEvents): Promise<MachineHandle> {
+  const resolved = resolveConfig(config);
+  const w = startWorker(resolved.layout, events);
+  try {
+    const module = await coreModule();
+    startVcpuWorkers(w, module, resolved.vcpus);
+    await w.remote.create(module, w.memory, resolved, Comlink.proxy(events), w.wants);
+  } catch (e) {
+    terminate(w);
+    throw e;
+  }
+  return workerHandle(w);
+}
+
+/** What resumeMachine takes in the page (see LocalMachine.resume). */
+export interface BrowserResumeOptions {
+  /** The full snapshot a delta was made against. */
+  base?: Uint8Array;
+  /** URLs of guest images the page can offer if the guest reboots (matched by SHA-256). */
+  imageUrls?: string[];
+  /** Disks from the disk library for the snapshot machine's disk slots. */
+  disks?: DiskSpec[];
+  pacing?: 'realtime' | 'fast';
+  /** Translate hot guest code (MachineConfig.jit; not part of the snapshot). */
+  jit?: boolean;
+}
+
+/** Resume a .pvsnap in a new worker. Its header is checked here first (it says how much memory to make). */
+export async function resumeWorkerMachine(file: Uint8Array, events: MachineEvents, opts: BrowserResumeOptions = {}): Promise<{ machine: MachineHandle; header: SnapshotHeader }> {
+  const { header } = await readHeader(file);
+  const w = startWorker(machineLayout(header.config.memoryMiB, header.config.xen), events);
+  try {
+    const module = await coreModule();
+    startVcpuWorkers(w, module, header.config.vcpus);
+    const h = await w.remote.resume(module, w.memory, file, Comlink.proxy(events), w.wants, opts);
+    return { machine: workerHandle(w), header: h };
+  } catch (e) {
+    terminate(w);
+    throw e;
+  }
+}
+
+interface StartedWorker {
+  worker: Worker;
+  /** The workers of vCPUs 1..N-1 (vcpu.worker.ts); vCPU 0 runs in `worker`, with the board. */
+  vcpuWorkers: Worker[];
+  remote: Comlink.Remote<MachineWorkerApi>;
+  memory: WebAssembly.Memory;
+  ring: ConsoleRing;
+  vcpu0: VcpuState;
+  wants: EventWants;
+}
+
+function startWorker(layout: MachineLayout, events: MachineEvents): StartedWorker {
   if (!globalThis.crossOriginIsolated)
     throw new Error('this page is not cross-origin isolated (COOP/COEP headers missing): shared memory is unavailable');
-  const v = validateConfig(config);
-  const memory = createMemoryFor({ memoryMiB: v.memoryMiB, xen: config.xen });
-  const ring = new ConsoleRing(memory);
+  const memory = createMachineMemoryFor(layout);
   const worker = new Worker(new URL('./machine.worker.ts', import.meta.url), { type: 'module', name: 'vcpu0' });
-  const remote = Comlink.wrap<MachineWorkerApi>(worker);
-  // Comlink proxies can't say which callbacks exist: tell the worker, so it never calls a
-  // missing one (Linux writes port 0x80 constantly; each would be a failing round trip).
-  const wants = { console: !!events.onConsole, debug: !!events.onDebug, postCode: !!events.onPostCode };
-  await remote.create(await coreModule(), memory, config, Comlink.proxy(events), wants);
+  return {
+    worker,
+    vcpuWorkers: [],
+    remote: Comlink.wrap<MachineWorkerApi>(worker),
+    memory,
+    ring: new ConsoleRing(memory),
+    vcpu0: new VcpuState(machineMemory(memory, layout), 0),
+    // Comlink proxies can't say which callbacks exist: tell the worker, so it never calls a
+    // missing one (Linux writes port 0x80 constantly; each would be a failing round trip).
+    wants: { console: !!events.onConsole, debug: !!events.onDebug, postCode: !!events.onPostCode },
+  };
+}
+
+/** One Web Worker for each vCPU after the first; they wait, parked, until vCPU 0's worker runs the machine. */
+function startVcpuWorkers(w: StartedWorker, module: WebAssembly.Module, count: number): void {
+  for (let id = 1; id < count; id++) {
+    const vw = new Worker(new URL('./vcpu.worker.ts', import.meta.url), { type: 'module', name: `vcpu${id}` });
+    vw.onerror = (e) => console.error(`vCPU ${id}:`, e.message);
+    vw.postMessage({ module, memory: w.memory, id, C: VCPU_THREAD_CONSTANTS });
+    w.vcpuWorkers.push(vw);
+  }
+}
+
+function terminate(w: StartedWorker): void {
+  w.worker.terminate();
+  for (const vw of w.vcpuWorkers) vw.terminate();
+}
+
+function workerHandle(w: StartedWorker): MachineHandle {
+  const { remote, ring, vcpu0 } = w;
   let running: Promise<StopReason> | null = null;
   return ({
-    run() {
-      if (!running) running = remote.run().finally(() => { running = null; });
+    run(opts?: RunOptions) {
+      if (!running) running = remote.run(opts).finally(() => { running = null; });
       return running;
     },
     async stop() {
       ring.request(MM.REQ_STOP);
-      atomicOr(memory, MM.VCPU_BASE + MM.R_PENDING, MM.PEND_EXIT);
+      vcpu0.raisePending(MM.PEND_EXIT);
       if (running) await running;
+    },
+    snapshot: (opts?: SnapshotOptions) => {
+      if (opts?.whilePaused) throw new Error('whilePaused is for in-process machines (a page\'s machine runs in a worker)');
+      return remote.snapshot({ console: opts?.console, base: opts?.base });
     },
     sendInput(bytes: Uint8Array) {
       let off = 0;
@@ -49,10 +133,17 @@ export async function createWorkerMachine(config: MachineConfig, events: Machine
     },
     stats: () => remote.stats(),
     profile: (everyInstructions: number) => remote.profile(everyInstructions),
+    inspect: (opts?: InspectOptions) => remote.inspect(opts),
+    addDisk: (spec: DiskSpec) => remote.addDisk(spec),
+    removeDisk: (unit: number) => remote.removeDisk(unit),
+    addNic: (nic: NicSpec) => remote.addNic(nic),
+    removeNic: (devid: number) => remote.removeNic(devid),
     [LINK]: (port: MessagePort) => remote.attachLink(Comlink.transfer(port, [port])),
     dispose() {
       ring.request(MM.REQ_STOP);
-      worker.terminate();
+      vcpu0.raisePending(MM.PEND_EXIT);
+      // Flush and release the disks (a stopped machine keeps them), then end the thread.
+      void (running ?? Promise.resolve()).then(() => remote.release()).finally(() => terminate(w));
     },
   } as MachineHandle);
 }

@@ -1,19 +1,50 @@
 // A machine running on the current thread: memory, core instance, board, guest loading and
 // the run loop. The browser's machine worker and the Node host both build on this.
 
-import { createMemoryFor, instantiateCore } from './wasm-core';
-import { Board } from '../machine/board';
-import { loadFlatBinary } from '../machine/loaders/flat';
-import { loadLinux } from '../machine/loaders/linux';
-import { loadMultiboot } from '../machine/loaders/multiboot';
+import { createMachineMemoryFor, defaultJit, instantiateCore } from './wasm-core';
+import { machineMemory } from './machine-memory';
+import { Board } from '../board/board';
+import { loadFlatBinary } from '../board/loaders/flat';
+import { loadLinux } from '../board/loaders/linux';
+import { loadMultiboot } from '../board/loaders/multiboot';
 import { Runner, type RunnerHost } from './runner';
-import type { DiskSpec, GuestProfile, MachineConfig, MachineEvents, MachineStats, StopReason } from '../api/types';
-import type { BlockDevice } from '../disk/block-device';
+import { SmpHub } from './smp-hub';
+import type { DiskSpec, GuestProfile, HotplugDisk, MachineEvents, MachineStats, NicSpec, ResolvedConfig, RunOptions, SnapshotOptions, StopReason } from '../config/machine';
+import { CountingDevice, type BlockDevice } from '../disk/block-device';
+import { type InspectOptions, type InspectorSample, type TimelineChunk } from '../config/inspect';
 
 /** Opens the disk a machine config names (a VHD file in Node, an IndexedDB disk in the browser). */
 export type DiskOpener = (spec: DiskSpec) => Promise<BlockDevice>;
-import { ConfigError, validateConfig } from '../api/types';
+import { ConfigError, resolveConfig, type DiskSpec as DiskSpecT } from '../config/machine';
+import { captureMachine, diffPages, applyDelta, restoreMachine } from '../snapshot/capture';
+import { ENGINE, FORMAT_VERSION, SnapshotError, decodeSnapshot, encodeSnapshot, type SavedConfig, type Snapshot, type SnapshotHeader } from '../snapshot/format';
+import { findImages, machineConfigOf, sameMachine, savedConfig, type ImageSource } from '../snapshot/config';
+import { upgradeVcpuBlock } from '../snapshot/vcpu-upgrades';
+
+/** How to resume a snapshot (see LocalMachine.resume). */
+export interface ResumeOptions {
+  /** The full snapshot a delta was made against. */
+  base?: Uint8Array;
+  /** Where the guest images the snapshot names are found (for a reboot). */
+  images?: ImageSource;
+  /** The host's disks for the snapshot machine's disk slots, in order. */
+  disks?: DiskSpecT[];
+  /** Override the saved pacing ('fast' for scripted runs). */
+  pacing?: 'realtime' | 'fast';
+  /** Translate hot guest code (MachineConfig.jit): how a host runs the machine, so a snapshot does not say. */
+  jit?: boolean;
+  memory?: WebAssembly.Memory;
+  openDisk?: DiskOpener;
+}
 import * as MM from '../../engine-wasm/memory-map';
+
+/** A disk the machine holds: its slot in the configuration and the open device (counting its bytes). */
+interface HeldDisk {
+  spec: DiskSpec;
+  dev: CountingDevice;
+  /** Set while it is being hot-unplugged: called once the guest let it go. */
+  removed?: () => void;
+}
 
 export class LocalMachine {
   board: Board;
@@ -23,29 +54,36 @@ export class LocalMachine {
   private constructor(
     readonly memory: WebAssembly.Memory,
     private readonly module: WebAssembly.Module,
-    private readonly config: MachineConfig,
+    private config: ResolvedConfig,
     private readonly events: MachineEvents,
     private readonly host: RunnerHost,
     board: Board,
     runner: Runner,
-    private readonly disks: Array<{ spec: DiskSpec; dev: BlockDevice }>,
+    private readonly disks: HeldDisk[],
+    private readonly openDisk?: DiskOpener,
   ) {
     this.board = board;
     this.runner = runner;
   }
 
+  /** A machine resumed from a snapshot: how to find the guest images it needs to boot again. */
+  private reboot: { saved: SavedConfig; embedded: Map<number, Uint8Array>; images?: ImageSource } | null = null;
+  /** The configuration as snapshots keep it (computed at the first save). */
+  private saved: Promise<{ config: SavedConfig; embedded: Map<number, Uint8Array> }> | null = null;
+
+  /** `config` comes from resolveConfig (checked once, by whoever created the machine). */
   static async create(
     module: WebAssembly.Module,
-    config: MachineConfig,
+    config: ResolvedConfig,
     events: MachineEvents,
     host: RunnerHost,
     memory?: WebAssembly.Memory,
     openDisk?: DiskOpener,
+    restore?: Pick<Snapshot, 'state' | 'vcpus' | 'pages'>,
   ): Promise<LocalMachine> {
-    const v = validateConfig(config);
-    const mem = memory ?? createMemoryFor({ memoryMiB: v.memoryMiB, xen: config.xen });
+    const mem = memory ?? createMachineMemoryFor(config.layout);
     // Disks are opened once and survive guest reboots (the machine keeps its drives).
-    const disks: Array<{ spec: DiskSpec; dev: BlockDevice }> = [];
+    const disks: HeldDisk[] = [];
     try {
       for (const spec of config.disks ?? []) {
         if (!openDisk) throw new Error('this host cannot open disks');
@@ -58,26 +96,89 @@ export class LocalMachine {
           if (spec.file) throw new ConfigError(`${spec.file}: ${(e as Error).message}`);
           throw e;
         }
-        disks.push({ spec, dev });
+        disks.push({ spec, dev: new CountingDevice(dev) });
       }
-      const { board, runner } = await LocalMachine.power(module, mem, config, events, host, disks);
-      return new LocalMachine(mem, module, config, events, host, board, runner, disks);
+      const { board, runner } = await LocalMachine.power(module, mem, config, events, host, disks, restore);
+      return new LocalMachine(mem, module, config, events, host, board, runner, disks, openDisk);
     } catch (e) {
       await closeAll(disks); // release what was opened (files, locks); nothing was written
       throw e;
     }
   }
 
+  /**
+   * A machine that goes on where a snapshot left it: the same machine built again from the
+   * snapshot's configuration, then every part, the vCPU and memory loaded. A delta needs its
+   * `base` (the full snapshot it was made against). Nothing outside the new machine changes,
+   * whatever the file holds: a bad one is a SnapshotError naming the problem.
+   */
+  static async resume(
+    module: WebAssembly.Module, file: Uint8Array, events: MachineEvents, host: RunnerHost, opts: ResumeOptions = {},
+  ): Promise<{ machine: LocalMachine; header: SnapshotHeader }> {
+    const snap = await decodeSnapshot(file);
+    const header = snap.header;
+    for (const block of snap.vcpus) upgradeVcpuBlock(block, header.mapVersion);
+    let pages = snap.pages;
+    if (header.base) {
+      if (!opts.base) throw new SnapshotError(`this snapshot is a delta; it needs its base snapshot (SHA-256 ${header.base.slice(0, 12)}…)`);
+      const base = await decodeSnapshot(opts.base);
+      if (base.sha256 !== header.base) throw new SnapshotError(`this delta was made against snapshot ${header.base.slice(0, 12)}…, not against ${base.sha256.slice(0, 12)}… (wrong base)`);
+      if (base.header.base) throw new SnapshotError('a delta cannot be the base of another delta');
+      if (!sameMachine(base.header.config, header.config)) throw new SnapshotError('the delta and its base describe different machines');
+      for (const [i, img] of base.images) snap.images.set(i, img);
+      pages = applyDelta(base.pages, snap);
+    }
+    // The guest images matter only for a reboot: they are looked for then (carried ones are at hand).
+    const carried = header.config.guest.images.map((_, i) => snap.images.get(i));
+    const config = machineConfigOf(header.config, carried, opts.disks);
+    let resolved: ResolvedConfig;
+    try {
+      resolved = resolveConfig({ ...config, pacing: opts.pacing ?? config.pacing, jit: opts.jit });
+    } catch (e) {
+      throw e instanceof ConfigError ? new SnapshotError(`the snapshot describes a machine that cannot be built: ${e.message}`) : e;
+    }
+    const machine = await LocalMachine.create(module, resolved, events, host, opts.memory, opts.openDisk, { ...snap, pages });
+    if (carried.some((c) => !c)) machine.reboot = { saved: header.config, embedded: snap.images, images: opts.images };
+    // It is the saved machine: its later snapshots describe it the same way (the images by the
+    // hashes the snapshot gave, whether or not they are at hand).
+    machine.saved = Promise.resolve({ config: { ...header.config, pacing: resolved.pacing }, embedded: snap.images });
+    return { machine, header };
+  }
+
+  /**
+   * Quiesce and save the whole machine, between two instructions (call it with the vCPU
+   * stopped: see Runner.betweenSlices). With `base`, only what differs from that full
+   * snapshot is written (a delta, for share links). `console` is the screen's last text.
+   */
+  async snapshot(opts: { console?: string; base?: Uint8Array } = {}): Promise<Uint8Array> {
+    if (this.board.xen?.unplugging) throw new Error('a device is being unplugged (the guest has not let it go yet): take the snapshot once it is gone');
+    await this.board.quiesce();
+    // What the guest wrote is on the disks now (a host may copy them beside the snapshot).
+    for (const d of this.disks) await d.dev.flush();
+    const cap = captureMachine(this.board, machineMemory(this.memory, this.config.layout), this.config.layout.backedBytes / 4096);
+    this.saved ??= savedConfig(this.config);
+    const saved = await this.saved;
+    const header: SnapshotHeader = {
+      format: FORMAT_VERSION, engine: ENGINE, mapVersion: MM.MAP_VERSION, config: saved.config, base: null,
+      guestNs: this.board.now(), icount: String(this.board.vcpu.icount), console: (opts.console ?? '').slice(-16384), blocks: [],
+    };
+    if (!opts.base) return encodeSnapshot({ header, state: cap.state, vcpus: cap.vcpus, pages: cap.pages, zeroPages: new Set(), images: saved.embedded });
+    const base = await decodeSnapshot(opts.base);
+    if (base.header.base) throw new SnapshotError('a delta cannot be the base of another delta');
+    if (!sameMachine(base.header.config, saved.config)) throw new SnapshotError('the base snapshot is of a different machine (another guest, memory size or devices)');
+    const d = diffPages(cap.pages, base.pages);
+    return encodeSnapshot({ header: { ...header, base: base.sha256 }, state: cap.state, vcpus: cap.vcpus, pages: d.pages, zeroPages: d.zeroPages, images: new Map() });
+  }
+
   /** Build the board, attach a fresh core instance and load the guest (power-on). */
   private static async power(
-    module: WebAssembly.Module, mem: WebAssembly.Memory, config: MachineConfig, events: MachineEvents, host: RunnerHost,
-    disks: Array<{ spec: DiskSpec; dev: BlockDevice }>,
+    module: WebAssembly.Module, mem: WebAssembly.Memory, config: ResolvedConfig, events: MachineEvents, host: RunnerHost,
+    disks: HeldDisk[],
+    restore?: Pick<Snapshot, 'state' | 'vcpus' | 'pages'>,
   ): Promise<{ board: Board; runner: Runner }> {
-    const v = validateConfig(config);
-    const ramBytes = v.memoryMiB << 20;
-    const board = new Board(mem, {
-      ramBytes,
-      debugPorts: v.debugPorts,
+    const board = new Board(machineMemory(mem, config.layout), config.layout, {
+      vcpus: config.vcpus,
+      debugPorts: config.debugPorts,
       onConsole: (b) => events.onConsole?.(b),
       onDebugOut: (b) => events.onDebug?.(b),
       onPostCode: (c, p) => events.onPostCode?.(c, p),
@@ -85,22 +186,32 @@ export class LocalMachine {
       xen: config.xen ? { name: config.guest.name ?? 'guest' } : undefined,
       consoleInput: config.consoleInput,
     });
-    let xvd = 0;
-    let ata = 0;
+    // Units come from resolveConfig. IDE: 0 primary master (/dev/sda), 1 primary slave, 2-3 the secondary channel.
     for (const d of disks) {
-      if (d.spec.bus === 'xen') board.xen!.addDisk(xvd++, d.dev);
-      else {
-        // IDE slots: 0 primary master (/dev/sda), 1 primary slave, 2-3 the secondary channel.
-        if (ata > 3) throw new Error('at most 4 IDE disks');
-        board.ide.attachDisk(ata >> 1, ata & 1, d.dev);
-        ata++;
-      }
+      if (d.spec.bus === 'xen') board.xen!.addDisk(d.spec.unit!, d.dev);
+      else board.ide.attachDisk(d.spec.unit! >> 1, d.spec.unit! & 1, d.dev);
     }
-    (config.nics ?? []).forEach((n, i) => board.xen!.addNic(i, n.mac));
+    for (const n of config.nics ?? []) board.xen!.addNic(n.devid!, n.mac);
     const coreTimes = { runMs: 0, hostMs: 0 };
-    const core = await instantiateCore(module, mem, board.coreHost, { times: coreTimes, jit: config.jit });
+    // Only a one-vCPU machine translates (see MachineConfig.jit).
+    const jit = config.vcpus === 1 && (config.jit ?? defaultJit());
+    const core = await instantiateCore(module, mem, board.coreHost, { times: coreTimes, jit });
     board.attachCore(core);
     const g = config.guest;
+    // vCPUs 1..N-1 run in threads of their own, which the host started (see smp-hub.ts).
+    const smp = config.vcpus > 1 ? new SmpHub(mem.buffer, config.vcpus) : null;
+    const runner = new Runner(board, host, config.pacing, smp);
+    runner.coreTimes = coreTimes;
+    runner.jit = core.jit;
+    // With firmware, a triple fault resets the machine as on a PC (the BIOS runs again).
+    if (g.kind === 'bios') runner.onTripleFault = () => { board.resetRequested = true; return true; };
+    if (restore) {
+      if (g.kind === 'bios') board.loadBios(g.rom); // the ROM's high alias is a mapping, not memory
+      restoreMachine(board, machineMemory(mem, config.layout), config.layout.backedBytes / 4096, restore);
+      board.cpu.refresh();
+      return { board, runner };
+    }
+    smp?.powerOn();
     const tables = board.firmwareTables();
     switch (g.kind) {
       case 'flat': loadFlatBinary(board, g.image, g.loadAddress); break;
@@ -113,22 +224,27 @@ export class LocalMachine {
       board.installFirmwareTables();
       board.firmwareCpuSetup();
     }
-    const runner = new Runner(board, host, v.pacing);
-    runner.coreTimes = coreTimes;
-    runner.jit = core.jit;
-    // With firmware, a triple fault resets the machine as on a PC (the BIOS runs again).
-    if (g.kind === 'bios') runner.onTripleFault = () => { board.resetRequested = true; return true; };
     return { board, runner };
   }
 
   /** Run until the machine stops; a guest-requested reset reboots it with the same configuration. */
-  async run(): Promise<StopReason> {
+  async run(opts: RunOptions = {}): Promise<StopReason> {
     for (;;) {
+      this.runner.stopAtInstruction = opts.untilCycle === undefined ? null : BigInt(Math.floor(opts.untilCycle));
       const reason = await this.runner.run();
       if (reason.kind !== 'reset') return reason;
       if (++this.resets > 1000) return { kind: 'error', message: 'the guest keeps resetting the machine' };
-      const backed = new DataView(this.memory.buffer).getUint32(MM.CTRL_BASE + MM.CTRL_RAM_SIZE, true);
-      new Uint8Array(this.memory.buffer, MM.RAM_BASE, backed).fill(0);
+      if (this.reboot) {
+        const r = this.reboot;
+        const found = await findImages(r.saved, r.embedded, r.images);
+        if (found.some((f) => !f)) return { kind: 'error', message: 'the guest restarted; this machine was resumed from a snapshot and the guest images it names are not at hand, so it cannot boot again' };
+        this.config = resolveConfig({ ...machineConfigOf(r.saved, found, this.config.disks), pacing: this.config.pacing, jit: this.config.jit });
+        this.reboot = null;
+      }
+      // A device the guest was letting go of is gone once it reboots (before the machine is built again).
+      for (const d of this.disks.filter((x) => x.removed)) d.removed!();
+      for (const n of [...this.nicsRemoved.values()]) n();
+      new Uint8Array(this.memory.buffer, MM.RAM_BASE, this.config.layout.backedBytes).fill(0);
       const { board, runner } = await LocalMachine.power(this.module, this.memory, this.config, this.events, this.host, this.disks);
       this.board = board;
       this.runner = runner;
@@ -162,12 +278,128 @@ export class LocalMachine {
   }
 
   stats(): MachineStats {
-    return { ...this.runner.stats(), exits: { ...this.board.exits } };
+    let ide = 0;
+    const disks = [...this.disks]
+      .sort((a, b) => (a.spec.bus === b.spec.bus ? a.spec.unit! - b.spec.unit! : a.spec.bus === 'ide' ? -1 : 1))
+      .map((d) => ({
+        // Linux names IDE disks in probe order (sda, sdb ...) and PV disks by unit (xvda = 0).
+        name: d.spec.bus === 'ide' ? `sd${String.fromCharCode(97 + ide++)}` : `xvd${String.fromCharCode(97 + d.spec.unit!)}`,
+        bus: d.spec.bus, unit: d.spec.unit!, readBytes: d.dev.readBytes, writtenBytes: d.dev.writtenBytes,
+      }));
+    return { ...this.runner.stats(), cycles: Number(this.board.vcpu.icount), exits: { ...this.board.exits }, interrupts: this.board.interrupts, disks };
+  }
+
+  /**
+   * The inspector's sample (see MachineHandle.inspect). The timeline records while someone
+   * asks for it; a reboot starts a new one (its sequence numbers start again at 0).
+   */
+  inspect(opts: InspectOptions = {}): InspectorSample {
+    const b = this.board;
+    const trace = b.xen?.trace;
+    const recording = !!trace && opts.timeline !== false;
+    if (trace) trace.on = recording;
+    let timeline = emptyTimeline();
+    if (trace && recording) {
+      const from = opts.eventsFrom ?? trace.sequence;
+      timeline = trace.since(from > trace.sequence ? 0 : from);
+    }
+    return { guestNs: b.now(), devices: b.exitsByDevice(), xen: b.xen?.inspect() ?? null, timeline, recording };
+  }
+
+  // ---- hot-plug (Xen mode) ------------------------------------------------------------------
+
+  private xenHost() {
+    const xen = this.board.xen;
+    if (!xen) throw new ConfigError('hot-plug needs a machine in Xen mode (PV devices)');
+    return xen;
+  }
+
+  /** Open `spec` and plug it into the running guest as a PV disk (see MachineHandle.addDisk). */
+  async addDisk(spec: DiskSpec): Promise<HotplugDisk> {
+    if (spec.bus !== 'xen') throw new ConfigError('only PV disks can be plugged into a running machine (IDE has no hot-plug here)');
+    this.xenHost();
+    if (!this.openDisk) throw new Error('this host cannot open disks');
+    const config = resolveConfig({ ...this.config, disks: [...(this.config.disks ?? []), spec] });
+    const slot = config.disks!.find((d) => d.bus === 'xen' && !(this.config.disks ?? []).includes(d))!;
+    const dev = new CountingDevice(await this.openDisk(spec));
+    try {
+      const added = await this.runner.betweenSlices(async () => this.xenHost().addDisk(slot.unit!, dev));
+      this.disks.push({ spec: slot, dev });
+      this.config = config;
+      this.saved = null;
+      return { unit: slot.unit!, ...added };
+    } catch (e) {
+      await dev.close();
+      throw e;
+    }
+  }
+
+  /** Unplug PV disk `unit`; resolves once the guest let it go and the disk is flushed and closed. */
+  async removeDisk(unit: number): Promise<void> {
+    const d = this.disks.find((x) => x.spec.bus === 'xen' && x.spec.unit === unit);
+    if (!d) throw new ConfigError(`this machine has no PV disk at unit ${unit}`);
+    if (d.removed) throw new ConfigError(`PV disk ${unit} is being unplugged already`);
+    await new Promise<void>((resolve, reject) => {
+      // Called by the toolstack once the guest closed it, or at a reboot (the guest let go of everything).
+      d.removed = () => {
+        if (!this.disks.includes(d)) return;
+        this.disks.splice(this.disks.indexOf(d), 1);
+        this.config = { ...this.config, disks: (this.config.disks ?? []).filter((x) => x !== d.spec) };
+        this.saved = null;
+        resolve();
+      };
+      this.runner.betweenSlices(async () => this.xenHost().removeDisk(unit, d.removed!)).catch((e) => { d.removed = undefined; reject(e); });
+    });
+    await closeAll([d]);
+  }
+
+  /** NICs being hot-unplugged, by devid: each is called once the guest let it go (or rebooted). */
+  private readonly nicsRemoved = new Map<number, () => void>();
+
+  async addNic(nic: NicSpec): Promise<number> {
+    this.xenHost();
+    const config = resolveConfig({ ...this.config, nics: [...(this.config.nics ?? []), nic] });
+    const added = config.nics![config.nics!.length - 1];
+    await this.runner.betweenSlices(async () => this.xenHost().addNic(added.devid!, added.mac));
+    this.config = config;
+    this.saved = null;
+    return added.devid!;
+  }
+
+  async removeNic(devid: number): Promise<void> {
+    const n = (this.config.nics ?? []).find((x) => x.devid === devid);
+    if (!n) throw new ConfigError(`this machine has no network interface ${devid}`);
+    if (this.nicsRemoved.has(devid)) throw new ConfigError(`network interface ${devid} is being unplugged already`);
+    await new Promise<void>((resolve, reject) => {
+      const removed = () => {
+        this.nicsRemoved.delete(devid);
+        this.config = { ...this.config, nics: (this.config.nics ?? []).filter((x) => x !== n) };
+        this.saved = null;
+        resolve();
+      };
+      this.nicsRemoved.set(devid, removed);
+      this.runner.betweenSlices(async () => this.xenHost().removeNic(devid, removed)).catch((e) => { this.nicsRemoved.delete(devid); reject(e); });
+    });
+  }
+
+
+  /** A snapshot taken between two slices, whether the machine runs or not (see snapshot()). */
+  save(opts: SnapshotOptions = {}): Promise<Uint8Array> {
+    return this.runner.betweenSlices(async () => {
+      const file = await this.snapshot(opts);
+      await opts.whilePaused?.();
+      return file;
+    });
   }
 
   profile(everyInstructions: number): GuestProfile {
     return this.board.profile(everyInstructions);
   }
+}
+
+/** A new one each time: the worker transfers (detaches) a sample's buffers. */
+function emptyTimeline(): TimelineChunk {
+  return { first: 0, lost: 0, time: new Float64Array(0), kind: new Uint8Array(0), dom: new Uint16Array(0), args: new Int32Array(0), text: [], text2: [] };
 }
 
 /** Flush and close each disk. */

@@ -6,9 +6,12 @@ import * as Comlink from 'comlink';
 import * as MM from '../../engine-wasm/memory-map';
 import { LocalMachine } from './local-machine';
 import { ConsoleRing } from './console-ring';
-import { openDisk } from '../api/disks';
+import { openDisk } from '../disk/library';
 import type { RunnerHost } from './runner';
-import type { GuestProfile, MachineConfig, MachineEvents, MachineStats, StopReason } from '../api/types';
+import type { InspectOptions, InspectorSample } from '../config/inspect';
+import type { HotplugDisk, NicSpec, DiskSpec, GuestProfile, MachineEvents, MachineStats, ResolvedConfig, RunOptions, SnapshotOptions, StopReason } from '../config/machine';
+import type { BlockDevice } from '../disk/block-device';
+import type { ImageRef, SnapshotHeader } from '../snapshot/format';
 
 let machine: LocalMachine | null = null;
 
@@ -20,41 +23,84 @@ function macrotask(): Promise<void> {
   });
 }
 
+/** The worker side of a machine: events relayed to the page, the control block as the host. */
+function workerHost(memory: WebAssembly.Memory, remoteEvents: MachineEvents, wants: EventWants): { events: MachineEvents; host: RunnerHost } {
+  const events: MachineEvents = {
+    onConsole: wants.console ? (b) => void remoteEvents.onConsole!(b) : undefined,
+    onDebug: wants.debug ? (b) => void remoteEvents.onDebug!(b) : undefined,
+    onPostCode: wants.postCode ? (c, p) => void remoteEvents.onPostCode!(c, p) : undefined,
+  };
+  const ring = new ConsoleRing(memory);
+  const host: RunnerHost = {
+    idleWait: (ms) => ring.waitForNews(ms),
+    wake: () => ring.wake(),
+    yieldToHost: macrotask,
+    wallNow: () => performance.now(),
+    poll: () => {
+      const input = ring.drain();
+      if (input && machine) machine.board.sendConsoleInput(input);
+      const req = ring.takeRequests();
+      if (req & (MM.REQ_STOP | MM.REQ_PAUSE)) machine?.runner.requestStop();
+    },
+  };
+  return { events, host };
+}
+
+async function openLibraryDisk(spec: DiskSpec): Promise<BlockDevice> {
+  if (!spec.idbDisk) throw new Error('machines in the page take disks from the disk library');
+  return openDisk(spec.idbDisk, { readOnly: spec.readOnly === true });
+}
+
+export interface EventWants { console: boolean; debug: boolean; postCode: boolean }
+
+/** What the page may pass to resume(): no functions cross this boundary, so images come as candidates. */
+export interface WorkerResumeOptions {
+  base?: Uint8Array;
+  /** Guest images the page has (the bundled guest's); matched by SHA-256 if the guest reboots. */
+  imageUrls?: string[];
+  disks?: DiskSpec[];
+  pacing?: 'realtime' | 'fast';
+  jit?: boolean;
+}
+
 const api = {
-  async create(
-    module: WebAssembly.Module, memory: WebAssembly.Memory, config: MachineConfig, remoteEvents: MachineEvents,
-    wants: { console: boolean; debug: boolean; postCode: boolean },
-  ): Promise<void> {
-    const events: MachineEvents = {
-      onConsole: wants.console ? (b) => void remoteEvents.onConsole!(b) : undefined,
-      onDebug: wants.debug ? (b) => void remoteEvents.onDebug!(b) : undefined,
-      onPostCode: wants.postCode ? (c, p) => void remoteEvents.onPostCode!(c, p) : undefined,
-    };
-    const ring = new ConsoleRing(memory);
-    const host: RunnerHost = {
-      idleWait: (ms) => ring.waitForNews(ms),
-      wake: () => ring.wake(),
-      yieldToHost: macrotask,
-      wallNow: () => performance.now(),
-      poll: () => {
-        const input = ring.drain();
-        if (input && machine) machine.board.sendConsoleInput(input);
-        const req = ring.takeRequests();
-        if (req & (MM.REQ_STOP | MM.REQ_PAUSE)) machine?.runner.requestStop();
-      },
-    };
-    machine = await LocalMachine.create(module, config, events, host, memory, async (spec) => {
-      if (!spec.idbDisk) throw new Error('machines in the page take disks from the disk library');
-      return openDisk(spec.idbDisk, { readOnly: spec.readOnly === true });
-    });
+  async create(module: WebAssembly.Module, memory: WebAssembly.Memory, config: ResolvedConfig, remoteEvents: MachineEvents, wants: EventWants): Promise<void> {
+    const { events, host } = workerHost(memory, remoteEvents, wants);
+    machine = await LocalMachine.create(module, config, events, host, memory, openLibraryDisk);
   },
-  async run(): Promise<StopReason> {
+  async resume(
+    module: WebAssembly.Module, memory: WebAssembly.Memory, file: Uint8Array, remoteEvents: MachineEvents, wants: EventWants, opts: WorkerResumeOptions,
+  ): Promise<SnapshotHeader> {
+    const { events, host } = workerHost(memory, remoteEvents, wants);
+    const images = async (ref: ImageRef): Promise<Uint8Array | undefined> => {
+      for (const url of opts.imageUrls ?? []) {
+        try {
+          const res = await fetch(url);
+          if (!res.ok) continue;
+          const b = new Uint8Array(await res.arrayBuffer());
+          if (b.length === ref.size) return b; // resume() checks the SHA-256
+        } catch { /* try the next one */ }
+      }
+      return undefined;
+    };
+    const r = await LocalMachine.resume(module, file, events, host, { ...opts, images, memory, openDisk: openLibraryDisk });
+    machine = r.machine;
+    return r.header;
+  },
+  async run(opts?: RunOptions): Promise<StopReason> {
     if (!machine) throw new Error('machine not created');
-    try {
-      return await machine.run();
-    } finally {
-      await machine.closeDisks(); // flush what the guest wrote and release the disks' locks
-    }
+    const reason = await machine.run(opts);
+    // Stopped on request: it may run again. Otherwise flush what the guest wrote and release the disks' locks.
+    if (reason.kind !== 'stopped') await machine.closeDisks();
+    return reason;
+  },
+  async release(): Promise<void> {
+    await machine?.closeDisks();
+  },
+  async snapshot(opts?: SnapshotOptions): Promise<Uint8Array> {
+    if (!machine) throw new Error('machine not created');
+    const file = await machine.save({ console: opts?.console, base: opts?.base });
+    return Comlink.transfer(file, [file.buffer]);
   },
   stats(): MachineStats {
     if (!machine) throw new Error('machine not created');
@@ -63,6 +109,28 @@ const api = {
   profile(everyInstructions: number): GuestProfile {
     if (!machine) throw new Error('machine not created');
     return machine.profile(everyInstructions);
+  },
+  inspect(opts?: InspectOptions): InspectorSample {
+    if (!machine) throw new Error('machine not created');
+    const s = machine.inspect(opts);
+    const t = s.timeline;
+    return Comlink.transfer(s, [t.time.buffer, t.kind.buffer, t.dom.buffer, t.args.buffer]);
+  },
+  addDisk(spec: DiskSpec): Promise<HotplugDisk> {
+    if (!machine) throw new Error('machine not created');
+    return machine.addDisk(spec);
+  },
+  removeDisk(unit: number): Promise<void> {
+    if (!machine) throw new Error('machine not created');
+    return machine.removeDisk(unit);
+  },
+  addNic(nic: NicSpec): Promise<number> {
+    if (!machine) throw new Error('machine not created');
+    return machine.addNic(nic);
+  },
+  removeNic(devid: number): Promise<void> {
+    if (!machine) throw new Error('machine not created');
+    return machine.removeNic(devid);
   },
   crossOriginIsolated(): boolean { return self.crossOriginIsolated; },
   /** One end of a cable to another machine's switch (frames as transferred ArrayBuffers). */

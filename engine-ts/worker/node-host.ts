@@ -2,11 +2,20 @@
 // slices (so stdin and timers work) and sleeps with timers while the guest idles.
 
 import fs from 'node:fs';
+import { Worker } from 'node:worker_threads';
+import * as MM from '../../engine-wasm/memory-map';
 import { openVhd } from '../disk/vhd-files';
-import { LocalMachine } from './local-machine';
+import { createMachineMemoryFor } from './wasm-core';
+import { VCPU_THREAD_CONSTANTS, vcpuThreadMain } from './vcpu-thread';
+import { readHeader } from '../snapshot/format';
+import { machineLayout } from '../config/machine';
+import { LocalMachine, type ResumeOptions } from './local-machine';
+import type { BlockDevice } from '../disk/block-device';
+import type { SnapshotHeader } from '../snapshot/format';
 import type { RunnerHost } from './runner';
-import type { LinkEndpoint } from './link-endpoint';
-import type { GuestProfile, MachineConfig, MachineEvents, MachineHandle, MachineStats, StopReason } from '../api/types';
+import type { LinkEndpoint } from '../network/link-endpoint';
+import type { InspectOptions } from '../config/inspect';
+import { resolveConfig, type NicSpec, type DiskSpec, type GuestProfile, type MachineConfig, type MachineEvents, type MachineHandle, type MachineStats, type RunOptions, type SnapshotOptions, type StopReason } from '../config/machine';
 
 let cached: { path: string; module: Promise<WebAssembly.Module> } | null = null;
 
@@ -18,31 +27,102 @@ export function loadCoreModuleFromFile(path: string): Promise<WebAssembly.Module
   return module;
 }
 
+/**
+ * The run loop's host on Node's main thread: it sleeps on the control block's wake word
+ * (Atomics.waitAsync, so stdin, timers and disk I/O go on), which input, I/O completions and
+ * the other vCPUs' requests bump.
+ */
 class NodeHost implements RunnerHost {
-  private waker: (() => void) | null = null;
+  private readonly ctrl: Int32Array;
+  constructor(memory: WebAssembly.Memory) {
+    this.ctrl = new Int32Array(memory.buffer, MM.CTRL_BASE, MM.CTRL_SIZE >> 2);
+  }
   idleWait(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const t = setTimeout(() => { this.waker = null; resolve(); }, ms);
-      this.waker = () => { clearTimeout(t); this.waker = null; resolve(); };
-    });
+    const waitAsync = (Atomics as unknown as { waitAsync: (a: Int32Array, i: number, v: number, t: number) => { async: boolean; value: Promise<string> | string } }).waitAsync;
+    const r = waitAsync(this.ctrl, MM.CTRL_WAKE >> 2, Atomics.load(this.ctrl, MM.CTRL_WAKE >> 2), ms);
+    return r.async ? (r.value as Promise<string>).then(() => {}) : Promise.resolve();
   }
   yieldToHost(): Promise<void> { return new Promise((r) => setImmediate(r)); }
   wallNow(): number { return performance.now(); }
-  wake(): void { this.waker?.(); }
-  notify(): void { this.waker?.(); }
+  wake(): void {
+    Atomics.add(this.ctrl, MM.CTRL_WAKE >> 2, 1);
+    Atomics.notify(this.ctrl, MM.CTRL_WAKE >> 2);
+  }
+  notify(): void { this.wake(); }
+}
+
+/**
+ * One worker thread per vCPU after the first (vcpu-thread.ts): the thread runs the source of
+ * vcpuThreadMain, which is self-contained, so no TypeScript needs loading there.
+ */
+function startVcpuThreads(module: WebAssembly.Module, memory: WebAssembly.Memory, count: number, fail: (message: string) => void): Worker[] {
+  // `__name`: some TypeScript transforms wrap inner functions in it to keep their names.
+  const src = `const __name = (f) => f; const { workerData } = require('node:worker_threads'); (${vcpuThreadMain.toString()})(workerData);`;
+  const workers: Worker[] = [];
+  for (let id = 1; id < count; id++) {
+    const w = new Worker(src, { eval: true, workerData: { module, memory, id, C: VCPU_THREAD_CONSTANTS } });
+    w.on('error', (e) => fail(`vCPU ${id}: ${(e as Error).message}`));
+    w.unref();
+    workers.push(w);
+  }
+  return workers;
 }
 
 export async function createNodeMachine(coreWasmPath: string, config: MachineConfig, events: MachineEvents): Promise<MachineHandle> {
   const module = await loadCoreModuleFromFile(coreWasmPath);
-  const host = new NodeHost();
-  const m = await LocalMachine.create(module, config, events, host, undefined, async (spec) => {
-    if (!spec.file) throw new Error('Node machines take disks as VHD files');
-    return openVhd(spec.file, spec.readOnly ? 'read' : 'read-write');
-  });
+  const resolved = resolveConfig(config);
+  const memory = createMachineMemoryFor(resolved.layout);
+  const host = new NodeHost(memory);
+  let m: LocalMachine | null = null;
+  const threads = startVcpuThreads(module, memory, resolved.vcpus, (msg) => m?.runner.fail(msg));
+  try {
+    m = await LocalMachine.create(module, resolved, events, host, memory, openFileDisk);
+  } catch (e) {
+    for (const t of threads) void t.terminate();
+    throw e;
+  }
+  return nodeHandle(m, host, threads);
+}
+
+/** Node hosts: resume a .pvsnap (see LocalMachine.resume); its disks are VHD files given in `opts.disks`. */
+export async function resumeNodeMachine(
+  coreWasmPath: string, file: Uint8Array, events: MachineEvents, opts: Omit<ResumeOptions, 'memory' | 'openDisk'> = {},
+): Promise<{ machine: MachineHandle; header: SnapshotHeader }> {
+  const module = await loadCoreModuleFromFile(coreWasmPath);
+  const { header: h } = await readHeader(file);
+  const memory = createMachineMemoryFor(machineLayout(h.config.memoryMiB, h.config.xen));
+  const host = new NodeHost(memory);
+  let m: LocalMachine | null = null;
+  const threads = startVcpuThreads(module, memory, h.config.vcpus ?? 1, (msg) => m?.runner.fail(msg));
+  try {
+    const r = await LocalMachine.resume(module, file, events, host, { ...opts, memory, openDisk: openFileDisk });
+    m = r.machine;
+    return { machine: nodeHandle(r.machine, host, threads), header: r.header };
+  } catch (e) {
+    for (const t of threads) void t.terminate();
+    throw e;
+  }
+}
+
+function openFileDisk(spec: DiskSpec): Promise<BlockDevice> {
+  if (!spec.file) throw new Error('Node machines take disks as VHD files');
+  return openVhd(spec.file, spec.readOnly ? 'read' : 'read-write');
+}
+
+function nodeHandle(m: LocalMachine, host: NodeHost, threads: Worker[]): MachineHandle {
   let running: Promise<StopReason> | null = null;
+  let closed = false;
+  const close = async () => {
+    if (closed) return;
+    closed = true;
+    for (const t of threads) void t.terminate();
+    await m.closeDisks();
+  };
   return {
-    run() {
-      if (!running) running = m.run().finally(async () => { running = null; await m.closeDisks(); });
+    run(opts?: RunOptions) {
+      if (closed) return Promise.resolve({ kind: 'error', message: 'this machine was released' } as StopReason);
+      // A machine stopped on request keeps its disks open and may run again; one that ended releases them.
+      if (!running) running = m.run(opts).then(async (r) => { if (r.kind !== 'stopped') await close(); return r; }).finally(() => { running = null; });
       return running;
     },
     async stop() {
@@ -50,13 +130,25 @@ export async function createNodeMachine(coreWasmPath: string, config: MachineCon
       host.notify();
       if (running) await running;
     },
+    snapshot(opts?: SnapshotOptions) {
+      return m.save(opts);
+    },
     sendInput(bytes: Uint8Array) {
       m.board.sendConsoleInput(bytes);
       host.notify();
     },
     async stats(): Promise<MachineStats> { return m.stats(); },
     async profile(everyInstructions: number): Promise<GuestProfile> { return m.profile(everyInstructions); },
-    dispose() { m.runner.requestStop(); host.notify(); },
+    async inspect(opts?: InspectOptions) { return m.inspect(opts); },
+    addDisk: (spec: DiskSpec) => m.addDisk(spec),
+    removeDisk: (unit: number) => m.removeDisk(unit),
+    addNic: (nic: NicSpec) => m.addNic(nic),
+    removeNic: (devid: number) => m.removeNic(devid),
+    dispose() {
+      m.runner.requestStop();
+      host.notify();
+      void (running ?? Promise.resolve()).then(close);
+    },
     [LOCAL]: m,
   } as MachineHandle;
 }

@@ -10,8 +10,9 @@
 // once (benchmarks, scripted runs), which keeps runs deterministic.
 
 import * as MM from '../../engine-wasm/memory-map';
-import type { Board } from '../machine/board';
-import type { StopReason } from '../api/types';
+import type { Board } from '../board/board';
+import type { RunnerJitStats, RunnerSplit, StopReason } from '../config/machine';
+import type { SmpHub } from './smp-hub';
 import type { CoreTimes } from './wasm-core';
 import type { JitHost } from './jit/jit-host';
 
@@ -45,35 +46,6 @@ export interface RunnerStats {
   jit: RunnerJitStats;
 }
 
-/** The translator's share of the work and what it holds. */
-export interface RunnerJitStats {
-  enabled: boolean;
-  /** Of the instructions retired since the run loop started, the share run from translated code (0-1). */
-  share: number;
-  /** The same over the last measurement window (as `mips`). */
-  recentShare: number;
-  translations: number;
-  /** Translations alive now, and the bytes of their WebAssembly modules (the cache is bounded). */
-  live: number;
-  liveBytes: number;
-  /** Host wall time spent translating, ms. */
-  compileMs: number;
-}
-
-/** The run loop's wall time by where it went, and the guest time it skipped. */
-export interface RunnerSplit {
-  /** In the core's run(): executing guest code, with the host calls below. */
-  coreMs: number;
-  /** Of coreMs, inside calls from the core into the device models (port I/O, MMIO, interrupt acknowledge, hypercalls...). */
-  hostCallMs: number;
-  /** Between core runs: timers firing and console output (device models too). */
-  timersMs: number;
-  /** Waiting while the guest was idle (pacing 'realtime', or nothing scheduled). */
-  idleWaitMs: number;
-  /** Guest time jumped over while the vCPU was halted, ns. */
-  idleSkippedNs: number;
-}
-
 export class Runner {
   private stopRequested = false;
   private running = false;
@@ -96,14 +68,48 @@ export class Runner {
   private lastJitShare = 0;
   /** Called when the guest triple-faults; return true if the machine was reset and should go on. */
   onTripleFault: (() => boolean) | null = null;
+  /** Work to do between two slices (a snapshot), with the vCPU stopped at an instruction boundary. */
+  private tasks: Array<() => Promise<void>> = [];
+  /** Stop once this many instructions have retired in all (exact; for lockstep tests and deterministic saves). */
+  stopAtInstruction: bigint | null = null;
+  /** vCPU 0 was halted, following the other vCPUs' time (multi-vCPU machines). */
+  private followed = false;
+  /** Set when a vCPU thread failed: the run ends with this error. */
+  private failure: string | null = null;
 
+  /**
+   * `smp`: the other vCPUs' threads of a multi-vCPU machine (this loop runs vCPU 0 and serves
+   * them, see smp-hub.ts); null for one vCPU, whose runs stay deterministic.
+   */
   constructor(
     readonly board: Board,
     private readonly host: RunnerHost,
     readonly pacing: Pacing,
-    private readonly sliceInstructions = 2_000_000,
+    private readonly smp: SmpHub | null = null,
+    private readonly sliceInstructions = smp ? 200_000 : 2_000_000,
   ) {
     board.onWake = () => host.wake?.();
+    smp?.attach(board);
+  }
+
+  /** A vCPU thread failed: end the run with this message. */
+  fail(message: string): void {
+    this.failure ??= message;
+    this.requestStop();
+    this.host.wake?.();
+  }
+
+  /**
+   * Run `fn` with the vCPU stopped between two instructions: at once if the machine is not
+   * running, else at the end of the current slice, after which the run goes on.
+   */
+  betweenSlices<T>(fn: () => Promise<T>): Promise<T> {
+    if (!this.running) return fn();
+    return new Promise<T>((resolve, reject) => {
+      this.tasks.push(() => fn().then(resolve, reject));
+      this.board.vcpu.raisePending(MM.PEND_EXIT);
+      this.host.wake?.();
+    });
   }
 
   /** Ask the loop to stop soon (safe to call at any time). */
@@ -162,53 +168,137 @@ export class Runner {
     this.wallStart = this.windowStart = this.host.wallNow();
     this.guestStart = this.board.now();
     let lastYield = this.wallStart;
+    const smp = this.smp;
+    smp?.start(this.pacing, this.guestStart, epochMs());
     try {
       for (;;) {
+        const wall = this.host.wallNow();
+        if (wall - lastYield >= 8) {
+          await this.host.yieldToHost();
+          lastYield = this.host.wallNow();
+        }
         this.host.poll?.();
+        smp?.service();
+        if (this.tasks.length) {
+          // Work on the whole machine (a snapshot): every vCPU stands still meanwhile.
+          if (smp) await this.parkOthers(smp);
+          while (this.tasks.length) await this.tasks.shift()!();
+          smp?.start(this.pacing, this.board.now(), epochMs());
+        }
+        if (this.failure) return { kind: 'error', message: this.failure };
         if (this.stopRequested) return { kind: 'stopped' };
+        if (this.stopAtInstruction !== null && this.board.vcpu.icount >= this.stopAtInstruction) return { kind: 'stopped' };
         if (this.board.exitCode !== null) return { kind: 'exit', code: this.board.exitCode };
         if (this.board.poweredOff) return { kind: 'poweroff' };
         if (this.board.resetRequested) return { kind: 'reset' };
         // Guest time may not pass a disk completion's deadline before the host's I/O has
         // finished: hold the vCPU (keeps runs deterministic for any disk speed).
         if (this.board.waitingForHost) {
-          await this.board.hostReady();
+          // The other vCPUs' requests are served meanwhile (they may be what the host waits for).
+          if (smp) await Promise.race([this.board.hostReady(), this.host.idleWait(1)]);
+          else await this.board.hostReady();
           continue;
         }
-        const before = this.board.vcpu.retired;
+        const before = this.board.vcpu.icount;
+        let budget = this.stopAtInstruction === null ? this.sliceInstructions : Math.min(this.sliceInstructions, Number(this.stopAtInstruction - before));
+        if (smp) {
+          if (this.waitsForInterrupt()) {
+            // Halted: not running (the others are not held back by its time), it follows them.
+            smp.setRunstate(0, MM.RS_HALTED);
+            this.followed = true;
+            await this.idleSmp(smp);
+            continue;
+          }
+          if (this.followed) {
+            // Woken: catch up with the time of the running vCPUs it was following.
+            this.followed = false;
+            const now = this.board.now();
+            const t = smp.followTarget(epochMs());
+            if (t > now && t !== Infinity && smp.room(now) !== Infinity) this.board.skipToNextEvent(t - now);
+          }
+          // Never more than the skew bound ahead of the slowest other running vCPU.
+          const room = smp.room(this.board.now());
+          if (room < 1) { await this.host.idleWait(1); continue; } // the slowest one wakes us when it moves on
+          budget = Math.min(budget, room);
+          smp.setRunstate(0, MM.RS_RUNNING);
+        }
+        const retiredBefore = this.board.vcpu.retired;
         const jitBefore = this.board.vcpu.jitRetired;
         const t = this.host.wallNow();
-        const exit = this.board.runSlice(this.sliceInstructions);
+        const exit = this.board.runSlice(budget);
         this.sliceMs += this.host.wallNow() - t;
-        this.account(Number(this.board.vcpu.retired - before), Number(this.board.vcpu.jitRetired - jitBefore));
+        this.account(Number(this.board.vcpu.retired - retiredBefore), Number(this.board.vcpu.jitRetired - jitBefore));
         this.halted = exit === MM.EXIT_HALT;
+        if (smp) {
+          smp.service();
+          smp.publishDeadlines();
+          smp.kickOthers();
+          if (exit === MM.EXIT_HALT || exit === MM.EXIT_STOPPED) smp.setRunstate(0, MM.RS_HALTED);
+        }
         switch (exit) {
           case MM.EXIT_TRIPLE_FAULT:
             if (this.onTripleFault?.()) break;
             return { kind: 'triple-fault' };
           case MM.EXIT_STOPPED:
             if (this.board.exitCode !== null) return { kind: 'exit', code: this.board.exitCode };
+            // With other vCPUs, something can still wake this one (an NMI, INIT, the end of a
+            // Xen SCHEDOP_poll made with interrupts disabled): it waits like HLT.
+            if (smp) { await this.idleSmp(smp); break; }
             return { kind: 'halted' };
           case MM.EXIT_HALT:
-            await this.idle();
+            if (smp) await this.idleSmp(smp);
+            else await this.idle();
             break;
           default:
             break;
         }
-        const now = this.host.wallNow();
-        if (now - lastYield >= 8) {
-          await this.host.yieldToHost();
-          lastYield = this.host.wallNow();
-        }
       }
     } finally {
+      if (smp) await this.parkOthers(smp);
       this.running = false;
     }
+  }
+
+  /** vCPU 0 is in HLT with nothing it would take (an NMI, or INTR with interrupts enabled). */
+  private waitsForInterrupt(): boolean {
+    const v = this.board.vcpu;
+    if (!v.halted) return false;
+    const p = v.pending;
+    return !(p & MM.PEND_NMI) && !((p & MM.PEND_INTR) && (v.eflagsRaw & 0x200));
+  }
+
+  /** Park the other vCPUs' threads (serving their requests until each has finished its slice). */
+  private async parkOthers(smp: SmpHub): Promise<void> {
+    smp.requestPark();
+    while (!smp.parked()) {
+      smp.service();
+      await this.host.idleWait(1);
+    }
+  }
+
+  /**
+   * vCPU 0 waits for an interrupt on a multi-vCPU machine: its guest time follows the running
+   * vCPUs, or, when all wait, jumps to the earliest timer deadline of any of them.
+   */
+  private async idleSmp(smp: SmpHub): Promise<void> {
+    const now = this.board.now();
+    const next = this.board.nextEventTime();
+    const cap = this.stopAtInstruction === null ? Infinity : Number(this.stopAtInstruction - this.board.vcpu.icount);
+    const to = Math.min(smp.followTarget(epochMs()), next, now + cap);
+    if (to > now && to !== Infinity) {
+      this.idleSkippedNs += Math.max(0, this.board.skipToNextEvent(to - now));
+      smp.publishDeadlines();
+      smp.kickOthers();
+      return;
+    }
+    await this.timedWait(1);
   }
 
   /** The vCPU waits for an interrupt: move guest time to the next event (pacing permitting). */
   private async idle(): Promise<void> {
     const next = this.board.nextEventTime();
+    // Never skip past an exact stop point (guest time and instructions are one count).
+    const cap = this.stopAtInstruction === null ? Infinity : Number(this.stopAtInstruction - this.board.vcpu.icount);
     if (next === Infinity) {
       // Nothing scheduled: only outside input (or a stop) can wake the guest.
       await this.timedWait(50);
@@ -221,11 +311,11 @@ export class Runner {
         await this.timedWait(Math.min(ahead / 1e6, 50));
         // Input may have arrived; jump only as far as wall time allows.
         const allowed = this.guestStart + (this.host.wallNow() - this.wallStart) * 1e6 - this.board.now();
-        if (allowed > 0) this.idleSkippedNs += Math.max(0, this.board.skipToNextEvent(allowed));
+        if (allowed > 0) this.idleSkippedNs += Math.max(0, this.board.skipToNextEvent(Math.min(allowed, cap)));
         return;
       }
     }
-    this.idleSkippedNs += Math.max(0, this.board.skipToNextEvent());
+    this.idleSkippedNs += Math.max(0, this.board.skipToNextEvent(cap));
   }
 
   private async timedWait(ms: number): Promise<void> {
@@ -233,4 +323,9 @@ export class Runner {
     await this.host.idleWait(ms);
     this.idleWaitMs += this.host.wallNow() - t;
   }
+}
+
+/** Host time as ms since the epoch: comparable between threads (each has its own performance.now() origin). */
+function epochMs(): number {
+  return performance.timeOrigin + performance.now();
 }

@@ -2,6 +2,7 @@
 // This folder is the only place that touches WebAssembly, Worker, postMessage and Atomics.
 
 import * as MM from '../../engine-wasm/memory-map';
+import type { MachineLayout } from '../config/machine';
 import { JitHost } from './jit/jit-host';
 
 /** What the core calls back into the host for (all synchronous). */
@@ -70,7 +71,6 @@ function nodeEnv(): Record<string, string | undefined> | undefined {
 export const CORE_MIN_PAGES = 1025;
 export const CORE_MAX_PAGES = 65536;
 
-/** Create the machine memory: layout area + guest RAM. */
 /**
  * Create the machine memory: layout area + guest RAM + `extraBytes` of memory above RAM that
  * the core treats as RAM but the guest's memory map does not list (Xen's BAR1 window).
@@ -80,16 +80,21 @@ export function createMachineMemory(ramBytes: number, extraBytes = 0): WebAssemb
     throw new RangeError(`guest RAM must be a multiple of 4 KiB between 1 MiB and 3 GiB (got ${ramBytes})`);
   const backed = ramBytes + extraBytes;
   const pages = Math.max(CORE_MIN_PAGES, Math.ceil((MM.RAM_BASE + backed) / MM.WASM_PAGE));
-  const memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
+  let memory: WebAssembly.Memory;
+  try {
+    memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
+  } catch (e) {
+    throw new RangeError(`could not reserve ${Math.ceil((pages * MM.WASM_PAGE) / 2 ** 20)} MiB of shared memory for the machine (${(e as Error).message}); give it less memory`);
+  }
   const ctrl = new DataView(memory.buffer, MM.CTRL_BASE, MM.CTRL_SIZE);
   ctrl.setUint32(MM.CTRL_RAM_SIZE, backed, true);
   ctrl.setUint32(MM.CTRL_MAP_VERSION, MM.MAP_VERSION, true);
   return memory;
 }
 
-/** The memory a machine with this configuration needs (Xen mode adds the BAR1 window). */
-export function createMemoryFor(config: { memoryMiB: number; xen?: boolean }): WebAssembly.Memory {
-  return createMachineMemory(config.memoryMiB << 20, config.xen ? MM.XEN_EXTRA_BYTES : 0);
+/** The memory a machine with this layout needs (Xen mode adds the BAR1 window). */
+export function createMachineMemoryFor(layout: MachineLayout): WebAssembly.Memory {
+  return createMachineMemory(layout.ramBytes, layout.windowBytes);
 }
 
 /**

@@ -1,15 +1,15 @@
 // The fetch-decode-execute loop, prefixes, exception and interrupt delivery.
 
 import {
-  R_EIP, R_PENDING, R_INT_SHADOW, R_HALTED, R_ICOUNT, R_EXIT_REASON, R_NMI_BLOCKED, R_EFLAGS, R_DR,
-  PEND_INTR, PEND_NMI, PEND_EXIT, PEND_TF,
+  R_EIP, R_PENDING, R_INT_SHADOW, R_DEFERRED_DB, R_HALTED, R_ICOUNT, R_EXIT_REASON, R_NMI_BLOCKED, R_EFLAGS,
+  PEND_INTR, PEND_NMI, PEND_EXIT, PEND_TF, PEND_DBG,
   EXIT_BUDGET, EXIT_HALT, EXIT_STOPPED, EXIT_REQUEST, EXIT_TRIPLE_FAULT,
 } from '../memory-map';
 import {
   cpu, eip, setEip, instrEip, setInstrEip, code32, setOpsize32, setAdsize32, opsize32, adsize32,
   prefixes, setPrefixes, setSegOvr, fault, clearFault, excVector, excCode, excHasCode, raise, raiseGP, raiseUD,
   loadLazy, PFX_LOCK, KEY_RESET, setKeyBase, keyBase, fetchLo, fetchFast, fetchBase, PFX_OPSIZE, PFX_ADSIZE, PFX_REP, PFX_REPNE, PFX_SEG, EXC_DF, EXC_PF, EXC_NM, EXC_DB, EXC_NMI, EXC_UD,
-  FLAG_IF, FLAG_TF, getEflags, delivered, setDelivered, clipFetchToInstruction, invalidateFetch, cr0, CR0_EM, CR0_TS, syncEipToMemory, loadEipFromMemory, modrm,
+  FLAG_IF, FLAG_TF, FLAG_RF, csBase, getEflags, delivered, setDelivered, clipFetchToInstruction, invalidateFetch, cr0, CR0_EM, CR0_TS, syncEipToMemory, loadEipFromMemory, modrm,
 } from './state';
 import { fetch8 } from './state';
 import { dispatch, dispatchLocked, dispatchFull } from './dispatch.gen';
@@ -18,6 +18,7 @@ import { deliverInterrupt, recordException, INT_EXT } from './system';
 import { HLT } from './ops-sys';
 import { fpuEsc, fxsave, fxrstor } from './fpu';
 import { steps, stepsEnd, setSteps, setStepsEnd, stopRun, syncNow, loopEnd, setLoopEnd, pauseExtra, pauseHint, foldPause } from './steps';
+import { dbgHit, clearDbgHit, dbgExecHits, dbgReport, DR6_BS } from './debug';
 
 @external("env", "intAck") declare function hostIntAck(): i32;
 
@@ -190,7 +191,7 @@ export function run(budget: i32): i32 {
     if (pend != 0) {
       if (!servicePending(pend)) break;
       if (load<u32>(cpu + R_HALTED)) break;
-      if (pend & PEND_TF) { stepTraced(); continue; }
+      if (pend & (PEND_TF | PEND_DBG)) { stepTraced(); continue; }
     }
     // R_PENDING is looked at between chunks of instructions (an event waits at most CHUNK
     // instructions; core changes to it end the chunk at once, see endChunk()).
@@ -212,15 +213,17 @@ export function run(budget: i32): i32 {
  */
 function runShadowed(): void {
   store<u32>(cpu + R_INT_SHADOW, 0);
-  if (pendingStepTrap) {
+  const deferred = load<u32>(cpu + R_DEFERRED_DB);
+  if (deferred) {
     // The deferred trap belongs after the instruction following MOV SS: run it now.
-    pendingStepTrap = false;
+    const bits = deferred;
+    store<u32>(cpu + R_DEFERRED_DB, 0);
     setDelivered(false);
     execute(steps + 1);
-    if (!delivered && exitReason != EXIT_TRIPLE_FAULT) singleStepTrap();
+    if (!delivered && exitReason != EXIT_TRIPLE_FAULT) debugTrap(bits);
     return;
   }
-  if (load<u32>(cpu + R_PENDING) & PEND_TF) { stepTraced(); return; }
+  if (load<u32>(cpu + R_PENDING) & (PEND_TF | PEND_DBG)) { stepTraced(); return; }
   execute(steps + 1);
 }
 
@@ -228,20 +231,35 @@ function haltExit(): void {
   exitReason = (load<u32>(cpu + R_EFLAGS) & FLAG_IF) ? EXIT_HALT : EXIT_STOPPED;
 }
 
-/** One instruction with EFLAGS.TF possibly set: #DB trap afterwards if TF was set before it. */
+/**
+ * One instruction with EFLAGS.TF set or a debug register armed (PEND_DBG): an instruction
+ * breakpoint at it is a #DB fault before it (unless EFLAGS.RF), and single-step, data and
+ * I/O breakpoints are one #DB trap after it (SDM Vol. 3B §18.3).
+ */
 function stepTraced(): void {
   if (load<u32>(cpu + R_HALTED)) { haltExit(); stopRun(); return; }
-  const tf = (load<u32>(cpu + R_EFLAGS) & FLAG_TF) != 0;
+  const fl = load<u32>(cpu + R_EFLAGS);
+  if (load<u32>(cpu + R_PENDING) & PEND_DBG) {
+    if (!(fl & FLAG_RF)) {
+      const hits = dbgExecHits(csBase + eip);
+      if (hits) { debugFault(hits); return; }
+    }
+    clearDbgHit();
+  }
+  const tf = (fl & FLAG_TF) != 0;
   setDelivered(false);
   execute(steps + 1);
+  // RF suppresses instruction breakpoints for one instruction only.
+  if ((fl & FLAG_RF) && !delivered) store<u32>(cpu + R_EFLAGS, load<u32>(cpu + R_EFLAGS) & ~FLAG_RF);
+  const bits = (tf ? DR6_BS : 0) | dbgHit;
+  clearDbgHit();
   // No trap when the instruction faulted or was INT n (the handler runs with TF clear), or
   // after MOV SS / POP SS, which hold off debug traps for one instruction (shadow kind 2).
-  if (!tf || delivered || exitReason == EXIT_TRIPLE_FAULT || load<u32>(cpu + R_HALTED)) return;
-  if (load<u32>(cpu + R_INT_SHADOW) == 2) { pendingStepTrap = true; return; }
-  singleStepTrap();
+  if (!bits || delivered || exitReason == EXIT_TRIPLE_FAULT || load<u32>(cpu + R_HALTED)) return;
+  // Held in the vCPU block (not a wasm global): a snapshot between these two instructions keeps it.
+  if (load<u32>(cpu + R_INT_SHADOW) == 2) { store<u32>(cpu + R_DEFERRED_DB, bits); return; }
+  debugTrap(bits);
 }
-/** A single-step trap deferred past a MOV SS / POP SS shadow fires after the next instruction. */
-let pendingStepTrap: bool = false;
 
 /**
  * The hot loop: execute instructions (at least one) while fewer than `limit` have retired in
@@ -309,13 +327,20 @@ function afterFault(): void {
   if (!deliverFault()) { exitReason = EXIT_TRIPLE_FAULT; stopRun(); }
 }
 
-function singleStepTrap(): void {
-  // #DB trap after the instruction: DR6.BS set.
-  store<u32>(cpu + R_DR + 6 * 4, load<u32>(cpu + R_DR + 6 * 4) | 0x4000);
+/** #DB trap after the instruction, with these DR6 bits (BS, B0-B3) set. */
+function debugTrap(bits: u32): void {
+  dbgReport(bits);
   setInstrEip(eip);
   if (!deliverInterrupt(EXC_DB, INT_EXT, false, 0, eip)) {
     if (!deliverFault()) { exitReason = EXIT_TRIPLE_FAULT; stopRun(); }
   }
+}
+/** #DB fault for instruction breakpoints at EIP: the instruction has not run. */
+function debugFault(bits: u32): void {
+  dbgReport(bits);
+  raise(EXC_DB, 0, false);
+  setInstrEip(eip);
+  afterFault();
 }
 
 export { EXIT_BUDGET };

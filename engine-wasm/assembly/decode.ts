@@ -249,10 +249,12 @@ function rmwRead32Mem(): u32 {
   return rmwOld;
 }
 
-// With LOCK (or an implicitly locked XCHG) on naturally aligned RAM, the write is a
-// compare-and-swap against the value read, so another vCPU's update in between is never
-// lost: the loser re-executes the instruction. Unaligned locked accesses are not atomic
-// across vCPUs (wasm atomics need alignment); they are rare and split-lock on hardware too.
+// With LOCK (or an implicitly locked XCHG) on RAM, the write is a compare-and-swap against
+// the value read, so another vCPU's update in between is never lost: the loser re-executes
+// the instruction. Wasm atomics need natural alignment, so an unaligned operand swaps the
+// aligned 4- or 8-byte word around it (a change to a neighbouring byte also counts as a lost
+// race). Only an operand that straddles an 8-byte boundary (a split lock, which hardware
+// also punishes) is written plainly.
 @inline export function rmwWrite8(v: u32): void {
   if (modrm >= 0xc0) setReg8(modrm & 7, v);
   else if (rmwHost != 0 && !(prefixes & PFX_LOCK)) store<u8>(rmwHost, <u8>v);
@@ -272,8 +274,10 @@ function rmwWrite8Mem(v: u32): void {
 }
 function rmwWrite16Mem(v: u32): void {
   if (rmwHost) {
-    if ((prefixes & PFX_LOCK) && !(rmwHost & 1)) {
-      if (<u32>atomic.cmpxchg<u16>(rmwHost, <u16>rmwOld, <u16>v) != (rmwOld & 0xffff)) lostRace();
+    if (prefixes & PFX_LOCK) {
+      if (!(rmwHost & 1)) {
+        if (<u32>atomic.cmpxchg<u16>(rmwHost, <u16>rmwOld, <u16>v) != (rmwOld & 0xffff)) lostRace();
+      } else if (!casUnaligned(rmwHost, 2, rmwOld & 0xffff, v & 0xffff)) lostRace();
     } else store<u16>(rmwHost, <u16>v);
   } else writeLin16(rmwLin, v);
 }
@@ -284,10 +288,60 @@ function rmwWrite16Mem(v: u32): void {
 }
 function rmwWrite32Mem(v: u32): void {
   if (rmwHost) {
-    if ((prefixes & PFX_LOCK) && !(rmwHost & 3)) {
-      if (atomic.cmpxchg<u32>(rmwHost, rmwOld, v) != rmwOld) lostRace();
+    if (prefixes & PFX_LOCK) {
+      if (!(rmwHost & 3)) {
+        if (atomic.cmpxchg<u32>(rmwHost, rmwOld, v) != rmwOld) lostRace();
+      } else if (!casUnaligned(rmwHost, 4, rmwOld, v)) lostRace();
     } else store<u32>(rmwHost, v);
   } else writeLin32(rmwLin, v);
+}
+
+/**
+ * Compare-and-swap of a `size`-byte operand at unaligned host address `h` through the aligned
+ * word that holds it (4 bytes if it fits, else 8). False when memory no longer held `old`.
+ * An operand across an 8-byte boundary is stored plainly (not atomic: a split lock).
+ */
+function casUnaligned(h: usize, size: u32, old: u32, v: u32): bool {
+  const mask: u64 = size == 2 ? 0xffff : 0xffffffff;
+  if ((h & 3) + size <= 4) {
+    const w = h & ~(<usize>3);
+    const sh = <u32>(h & 3) << 3;
+    const cur = atomic.load<u32>(w);
+    if (((cur >>> sh) & <u32>mask) != old) return false;
+    return atomic.cmpxchg<u32>(w, cur, (cur & ~(<u32>mask << sh)) | (v << sh)) == cur;
+  }
+  if ((h & 7) + size <= 8) {
+    const w = h & ~(<usize>7);
+    const sh = <u64>(h & 7) << 3;
+    const cur = atomic.load<u64>(w);
+    if (((cur >>> sh) & mask) != <u64>old) return false;
+    return atomic.cmpxchg<u64>(w, cur, (cur & ~(mask << sh)) | (<u64>v << sh)) == cur;
+  }
+  if (size == 2) store<u16>(h, <u16>v); else store<u32>(h, v);
+  return true;
+}
+
+/**
+ * LOCK BTS/BTR/BTC (op 1, 2, 3) on the byte at linear `lin` holding bit mask `mask`: one wasm
+ * atomic on RAM, so concurrent bit operations of other vCPUs on the same byte are never lost.
+ * Returns the byte before the operation (check `fault`).
+ */
+export function lockedBitByte(lin: u32, op: u32, mask: u32): u32 {
+  const need: u32 = TLB_VALID | TLB_RAM | (cpl == 3 ? TLB_USER_W : TLB_SUP_W);
+  let e = load<u32>(tlb + ((lin >>> 12) << 2));
+  if ((e & need) != need) {
+    if (!probeWrite(lin, 1, cpl == 3)) return 0;
+    e = load<u32>(tlb + ((lin >>> 12) << 2));
+    if ((e & need) != need) { // not RAM (MMIO): no other vCPU can race on it here
+      const b = readLin8(lin); if (fault) return 0;
+      writeLin8(lin, op == 1 ? b | mask : op == 2 ? b & ~mask : b ^ mask);
+      return b;
+    }
+  }
+  const h = <usize>RAM_BASE + <usize>(e & 0xfffff000) + <usize>(lin & 0xfff);
+  if (op == 1) return <u32>atomic.or<u8>(h, <u8>mask);
+  if (op == 2) return <u32>atomic.and<u8>(h, <u8>~mask);
+  return <u32>atomic.xor<u8>(h, <u8>mask);
 }
 
 // ---- stack ---------------------------------------------------------------------------------

@@ -225,9 +225,10 @@ import { slowStep } from './core';
   }
   return ip + 1 + eaLen(e);
 }
-/** MOV Ev,Iv (C7) with T = u32, MOV Eb,Ib (C6) with T = u8; the ModRM reg field is ignored, as MOV_EvIv does. */
+/** MOV Ev,Iv (C7) with T = u32, MOV Eb,Ib (C6) with T = u8; a reg field other than 0 (#UD) goes to slowStep. */
 @inline export function fMovEI<T>(ip: u32, p: usize): u32 {
   const m = <u32>load<u8>(p + 1);
+  if (m & 0x38) return slowStep(ip);
   if (m >= 0xc0) { st<T>(rp<T>(m & 7), imm<T>(false, p + 2)); return ip + 2 + sizeof<T>(); }
   const e = ea(m, p + 1);
   const len = 1 + eaLen(e);

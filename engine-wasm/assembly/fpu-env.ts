@@ -11,7 +11,7 @@ import {
   getCW, setCW, getSW, setSW, getTagWord, setTagWord, retag, syncES, physOf, physGet, physTag, setPhysTag,
   classify, TAG_EMPTY, CW_INIT,
 } from './fpu-stack';
-import { f64ToExt, extToF64, extSig, extSe } from './fpu-soft';
+import { mk, sigOf, seOf } from './fpu-soft';
 import { R_FPU_ST, R_FPU_TOP } from '../memory-map';
 
 /** MXCSR bits a P6-class FXRSTOR accepts (bit 6, DAZ, and bits 16-31 are reserved). */
@@ -34,16 +34,17 @@ export function operandWriteLin(size: u32): u32 {
   return lin;
 }
 
-/** Write ST value `v` as 80-bit extended at lin. */
-export function writeExt(lin: u32, v: f64): void {
-  f64ToExt(v);
-  writeLin32(lin, <u32>extSig);
-  writeLin32(lin + 4, <u32>(extSig >> 32));
-  writeLin16(lin + 8, extSe);
+/** Write an 80-bit register value at lin (10 bytes: significand, then sign|exponent). */
+export function writeExt(lin: u32, v: v128): void {
+  const sig = sigOf(v);
+  writeLin32(lin, <u32>sig);
+  writeLin32(lin + 4, <u32>(sig >> 32));
+  writeLin16(lin + 8, seOf(v));
 }
-export function readExt(lin: u32): f64 {
+/** Read an 80-bit value at lin, exactly (any encoding, as FLD m80 and FRSTOR load it). */
+export function readExt(lin: u32): v128 {
   const lo = <u64>readLin32(lin), hi = <u64>readLin32(lin + 4), se = readLin16(lin + 8);
-  return extToF64(lo | (hi << 32), se);
+  return mk(lo | (hi << 32), se);
 }
 
 // ---- FNINIT ----------------------------------------------------------------------------------------
@@ -174,7 +175,7 @@ export function frstor(op32: bool, real: bool): void {
   loadEnv(lin, op32, real);
   if (fault) return;
   for (let i: u32 = 0; i < 8; i++) {
-    store<f64>(cpu + R_FPU_ST + (physOf(i) << 3), readExt(lin + env + i * 10));
+    v128.store(cpu + R_FPU_ST + (physOf(i) << 4), readExt(lin + env + i * 10));
   }
   retag();
 }
@@ -234,7 +235,7 @@ export function fxrstorImage(): void {
   store<u32>(cpu + R_FPU_DS, fds);
   if (osfxsr) store<u32>(cpu + R_MXCSR, mxcsr);
   for (let i: u32 = 0; i < 8; i++) {
-    store<f64>(cpu + R_FPU_ST + (physOf(i) << 3), readExt(lin + 32 + i * 16));
+    v128.store(cpu + R_FPU_ST + (physOf(i) << 4), readExt(lin + 32 + i * 16));
   }
   for (let p: u32 = 0; p < 8; p++) {
     setPhysTag(p, (w1 >> p) & 1 ? classify(physGet(p)) : TAG_EMPTY);
@@ -244,7 +245,7 @@ export function fxrstorImage(): void {
 
 /** Power-on state (SDM Vol. 3A table 9-1): CW 0040H, tags 5555H, registers +0.0, MXCSR 1F80H. */
 export function fpuPowerOn(): void {
-  for (let p: u32 = 0; p < 8; p++) store<f64>(cpu + R_FPU_ST + (p << 3), 0.0);
+  for (let p: u32 = 0; p < 8; p++) v128.store(cpu + R_FPU_ST + (p << 4), mk(0, 0));
   setCW(0x0040);
   setSW(0);
   store<u32>(cpu + R_FPU_TOP, 0);

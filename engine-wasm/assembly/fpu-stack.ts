@@ -1,12 +1,13 @@
 // x87 register stack, tag word, status/control words and the exception commit, all kept in
-// this vCPU's state block (memory-map.ts R_FPU_*). Registers are stored in physical order;
+// this vCPU's state block (memory-map.ts R_FPU_*). Registers (80-bit values, see fpu-soft.ts)
+// are stored in physical order;
 // ST(i) is physical register (TOP + i) & 7.
 
 import {
   R_FPU_ST, R_FPU_CW, R_FPU_SW, R_FPU_TOP, R_FPU_TAG, R_FPU_IP, R_FPU_CS, R_FPU_DP, R_FPU_DS, R_FPU_OPCODE,
 } from '../memory-map';
 import { cpu, cr0, CR0_NE, raise, EXC_MF, instrEip, segSel, CS, eaSeg, eaOff, modrm } from './state';
-import { exc, c1, FE_IE, FE_DE, FE_ZE, FE_SF, EXP_MASK, SIGN_BIT, indefinite } from './fpu-soft';
+import { exc, c1, FE_IE, FE_DE, FE_ZE, FE_SF, indefinite, expOf, sigOf, INT_BIT } from './fpu-soft';
 
 // Status word bits (R_FPU_SW keeps everything but TOP, bits 11-13).
 export const SW_ES: u32 = 0x80;
@@ -60,7 +61,7 @@ export function setCC(mask: u32, bits: u32): void {
 
 // ---- registers and tags ------------------------------------------------------------------------------
 @inline export function physOf(i: u32): u32 { return (getTop() + i) & 7; }
-@inline export function physGet(p: u32): f64 { return load<f64>(cpu + R_FPU_ST + ((p & 7) << 3)); }
+@inline export function physGet(p: u32): v128 { return v128.load(cpu + R_FPU_ST + ((p & 7) << 4)); }
 @inline export function physTag(p: u32): u32 { return (getTagWord() >> ((p & 7) << 1)) & 3; }
 
 export function setPhysTag(p: u32, t: u32): void {
@@ -68,24 +69,24 @@ export function setPhysTag(p: u32, t: u32): void {
   setTagWord((getTagWord() & ~(<u32>3 << sh)) | (t << sh));
 }
 
-/** Tag of a value held in a register (a double subnormal is normal in the 80-bit format). */
-export function classify(v: f64): u32 {
-  const b = reinterpret<u64>(v);
-  if ((b & EXP_MASK) == EXP_MASK) return TAG_SPECIAL;
-  if ((b & ~SIGN_BIT) == 0) return TAG_ZERO;
+/** Tag of a value held in a register: denormals, unnormals, NaNs and infinities are special. */
+export function classify(v: v128): u32 {
+  const e = expOf(v), sig = sigOf(v);
+  if (e == 0) return sig == 0 ? TAG_ZERO : TAG_SPECIAL;
+  if (e == 0x7fff || (sig & INT_BIT) == 0) return TAG_SPECIAL;
   return TAG_VALID;
 }
 
-export function physSet(p: u32, v: f64): void {
-  store<f64>(cpu + R_FPU_ST + ((p & 7) << 3), v);
+export function physSet(p: u32, v: v128): void {
+  v128.store(cpu + R_FPU_ST + ((p & 7) << 4), v);
   setPhysTag(p, classify(v));
 }
 
-@inline export function st(i: u32): f64 { return physGet(physOf(i)); }
-@inline export function setST(i: u32, v: f64): void { physSet(physOf(i), v); }
+@inline export function st(i: u32): v128 { return physGet(physOf(i)); }
+@inline export function setST(i: u32, v: v128): void { physSet(physOf(i), v); }
 @inline export function isEmpty(i: u32): bool { return physTag(physOf(i)) == TAG_EMPTY; }
 
-export function push(v: f64): void {
+export function push(v: v128): void {
   const t = (getTop() - 1) & 7;
   setTop(t);
   physSet(t, v);

@@ -1,29 +1,20 @@
 // x87 FPU of the P6 family: escape opcodes D8-DF, FXSAVE/FXRSTOR, and the WAIT check.
 //
-// ---- Precision: what is exact and what is not ------------------------------------------------------
-// The eight data registers are IEEE doubles (53-bit significand, exponent range of a double),
-// not 80-bit extended values. Consequences:
-//  * FADD/FSUB/FMUL/FDIV/FSQRT (and their P/I/R forms) compute the exact result and round it
-//    once, honouring RC (all four modes) and PC (24 bits; 53 and 64 both give 53 bits), so
-//    results, PE, C1 (rounded up), UE (tininess after rounding) and OE are exactly what an x87
-//    with a 53-bit, double-range register would produce. With PC=64 (the Linux default)
-//    results can differ from hardware in the last 11 bits.
-//  * Overflow and underflow happen at the double range (about 1.8e308 / 2.2e-308), not the
-//    extended range, and are signalled there. Unmasked OE/UE with a register destination store
-//    the masked-response value (the hardware would store the result with a biased exponent).
-//  * Loads of m32/m64 and integer m16/m32 are exact; FILD m64 and FBLD beyond 2^53 round to
-//    nearest. FLD m80 rounds the 64-bit significand to nearest (no flags); values outside
-//    the double range become 0 or infinity; unnormals and pseudo-NaN/-infinity load as the
-//    real indefinite. FSTP m80, FSAVE and FXSAVE write every register exactly.
-//  * FST m32 rounds with RC (OE/UE/PE as hardware); FIST/FISTP/FBSTP and FRNDINT round to
-//    integer with RC exactly; FSCALE, FXTRACT, FPREM and FPREM1 are exact.
-//  * F2XM1, FYL2X, FYL2XP1, FPTAN, FPATAN, FSIN, FCOS and FSINCOS use the wasm libm of
-//    AssemblyScript (musl algorithms, within about 1 ulp of the true result, round to
-//    nearest whatever RC says); PE is set for every inexact-looking result, C1 is 0. The
-//    argument reduction of FSIN/FCOS/FPTAN is exact, unlike the 66-bit pi of real hardware,
-//    so results for huge arguments are more accurate than an x87's. |x| >= 2^63 gives C2=1.
-//  * The denormal-operand exception (DE) comes only from m32/m64 operands: a double
-//    subnormal in a register is a normal number in the 80-bit format.
+// ---- Precision ------------------------------------------------------------------------------------------
+// The eight data registers hold 80-bit double-extended values (64-bit significand, 15-bit
+// exponent; fpu-soft.ts). FADD/FSUB/FMUL/FDIV/FSQRT (and their P/I/R forms) compute the
+// exact result and round it once to the precision control's 24, 53 or 64 bits in the
+// extended exponent range, honouring RC; PE, C1 (rounded up), UE (tininess after rounding),
+// OE and DE (denormal operands, from memory or registers) are as an x87 produces them.
+// Loads of every memory format are exact; FST/FIST/FBSTP round with RC. FRNDINT, FSCALE,
+// FXTRACT, FPREM and FPREM1 are exact. Unnormals, pseudo-NaNs and pseudo-infinities are
+// invalid operands (IE). Unmasked OE/UE with a register destination store the
+// masked-response value (the hardware would store the result with a biased exponent).
+//  * F2XM1, FYL2X, FYL2XP1, FPTAN, FPATAN, FSIN, FCOS and FSINCOS go through doubles and the
+//    wasm libm of AssemblyScript (musl algorithms, within about 1 ulp of the true result in
+//    double precision, round to nearest whatever RC says); PE is set for every
+//    inexact-looking result, C1 is 0. The argument reduction of FSIN/FCOS/FPTAN is exact,
+//    unlike the 66-bit pi of real hardware. |x| >= 2^63 gives C2=1.
 // Exceptions: unmasked ones set ES and B; the next waiting x87 instruction or WAIT raises
 // #MF when CR0.NE=1. With CR0.NE=0 a PC routes FERR# to IRQ13; that is not modelled, so the
 // exception just stays pending (see checkPending in fpu-stack.ts).
@@ -36,9 +27,11 @@ import {
 import { readLin16, readLin32, writeLin16, writeLin32 } from './mmu';
 import {
   exc, c1, rc, beginOp, raiseExc, setC1, setExc, FE_IE, FE_DE, FE_ZE, FE_OE, FE_UE, FE_PE, FE_SF,
-  RC_NEAREST, RC_UP, isNaN64, isInf64, isSNaN64, signOf, bitsOf, quiet, indefinite, pickNaN, oneNaN, invalid,
-  addFinite, mulFinite, divFinite, sqrtFinite, roundToInt, f32ToF64, f64ToF32, compare, CMP_GT, CMP_LT, CMP_EQ,
-  unpack, uSign, uExp, uSig, roundPack, packExact, MANT_MASK, SIGN_BIT, EXP_MASK,
+  RC_NEAREST, RC_UP, RC_ZERO, isNaN, isInf, isZero, isDenormal, isUnsupported, isSNaN, isFinite, signOf,
+  indefinite, pickNaN, oneNaN, invalid, addFinite, mulFinite, divFinite, sqrtFinite, roundToIntExt, toInt, iMag, iTooBig,
+  fromF32, fromF64, toF32, toF64, fromI64, toNum, fromNum, compare, CMP_GT, CMP_LT, CMP_EQ,
+  unpack, uSign, uExp, uSig, roundExt, exactExt, mk, sigOf, expOf, neg, absx, zero, inf, one,
+  MANT_MASK, EXP_MASK, INT_BIT, BIAS,
 } from './fpu-soft';
 import {
   getCW, setCW, getSW, getSWRaw, setSWRaw, getTop, setTop, st, setST, isEmpty, push, pop, physOf, physGet, physTag,
@@ -56,15 +49,16 @@ const ABORT_MEM: u32 = FE_IE | FE_DE | FE_ZE | FE_OE | FE_UE;
 // Arithmetic kinds, by the ModRM reg field of D8/DC/DA/DE.
 const OP_ADD: u32 = 0, OP_MUL: u32 = 1, OP_SUB: u32 = 4, OP_SUBR: u32 = 5, OP_DIV: u32 = 6, OP_DIVR: u32 = 7;
 
-/** Significand precision for FADD..FSQRT from CW.PC (the 64-bit setting gives 53). */
-let prec: i32 = 53;
+/** Significand precision for FADD..FSQRT from CW.PC (00: 24, 10: 53, 11: 64; 01 is reserved: 64). */
+let prec: i32 = 64;
 /** The memory operand just loaded was an m32fp/m64fp denormal. */
 let memDenormal: bool = false;
 
 function begin(): void {
   const cw = getCW();
   beginOp(cw);
-  prec = ((cw >> 8) & 3) == 0 ? 24 : 53;
+  const pc = (cw >> 8) & 3;
+  prec = pc == 0 ? 24 : pc == 2 ? 53 : 64;
 }
 
 // ---- entry points -----------------------------------------------------------------------------------------
@@ -145,29 +139,29 @@ function escMem(op: u32, r: u32): void {
 
 @inline function realFormat(): bool { return !protMode || v86Mode; }
 
-/** Read the arithmetic/load memory operand as a double. */
-function loadOperand(fmt: u32): f64 {
+/** Read the arithmetic/load memory operand as an extended value (every format converts exactly). */
+function loadOperand(fmt: u32): v128 {
   memDenormal = false;
   if (fmt == M_F64) {
     const lin = operandReadLin(8);
-    if (fault) return 0;
+    if (fault) return zero(false);
     const lo = <u64>readLin32(lin), hi = <u64>readLin32(lin + 4);
-    if (fault) return 0;
+    if (fault) return zero(false);
     const b = lo | (hi << 32);
     if ((b & EXP_MASK) == 0 && (b & MANT_MASK) != 0) memDenormal = true;
-    return reinterpret<f64>(b);
+    return fromF64(b);
   }
   if (fmt == M_I16) {
     const lin = operandReadLin(2);
-    if (fault) return 0;
-    return <f64><i16>readLin16(lin);
+    if (fault) return zero(false);
+    return fromI64(<i64><i16>readLin16(lin));
   }
   const lin = operandReadLin(4);
-  if (fault) return 0;
+  if (fault) return zero(false);
   const v = readLin32(lin);
-  if (fmt == M_I32) return <f64><i32>v;
+  if (fmt == M_I32) return fromI64(<i64><i32>v);
   if ((v & 0x7f800000) == 0 && (v & 0x7fffff) != 0) memDenormal = true;
-  return f32ToF64(v);
+  return fromF32(v);
 }
 
 // ---- arithmetic core ---------------------------------------------------------------------------------------
@@ -178,13 +172,15 @@ function denormalAborts(): bool {
 }
 
 /** x + y, x × y or x / y (kind OP_ADD/OP_MUL/OP_DIV) with the x87 special cases. */
-function arith(kind: u32, x: f64, y: f64, de: bool): f64 {
-  if (isNaN64(x) || isNaN64(y)) return pickNaN(x, y);
-  const xi = isInf64(x), yi = isInf64(y);
-  const neg = signOf(x) != signOf(y);
+function arith(kind: u32, x: v128, y: v128, de: bool): v128 {
+  if (isUnsupported(x) || isUnsupported(y)) return invalid();
+  if (isNaN(x) || isNaN(y)) return pickNaN(x, y);
+  de = de || isDenormal(x) || isDenormal(y);
+  const xi = isInf(x), yi = isInf(y);
+  const ng = signOf(x) != signOf(y);
   if (kind == OP_ADD) {
     if (xi || yi) {
-      if (xi && yi && neg) return invalid();
+      if (xi && yi && ng) return invalid();
       if (de) raiseExc(FE_DE);
       return xi ? x : y;
     }
@@ -193,9 +189,9 @@ function arith(kind: u32, x: f64, y: f64, de: bool): f64 {
   }
   if (kind == OP_MUL) {
     if (xi || yi) {
-      if (x == 0 || y == 0) return invalid();
+      if (isZero(x) || isZero(y)) return invalid();
       if (de) raiseExc(FE_DE);
-      return neg ? -Infinity : Infinity;
+      return inf(ng);
     }
     if (de && denormalAborts()) return x;
     return mulFinite(x, y, prec);
@@ -204,25 +200,28 @@ function arith(kind: u32, x: f64, y: f64, de: bool): f64 {
   if (xi) {
     if (yi) return invalid();
     if (de) raiseExc(FE_DE);
-    return neg ? -Infinity : Infinity;
+    return inf(ng);
   }
-  if (yi) { if (de) raiseExc(FE_DE); return neg ? -0.0 : 0.0; }
-  if (y == 0) {
-    if (x == 0) return invalid();
+  if (yi) { if (de) raiseExc(FE_DE); return zero(ng); }
+  if (isZero(y)) {
+    if (isZero(x)) return invalid();
+    if (de) raiseExc(FE_DE);
     raiseExc(FE_ZE);
-    return neg ? -Infinity : Infinity;
+    return inf(ng);
   }
   if (de && denormalAborts()) return x;
   return divFinite(x, y, prec);
 }
 
 /** The result of arithmetic kind r (ModRM reg) in terms of ST(0) and the other operand. */
-function calc(r: u32, s0: f64, other: f64, de: bool): f64 {
+function calc(r: u32, s0: v128, other: v128, de: bool): v128 {
+  if (isUnsupported(s0) || isUnsupported(other)) return invalid(); // before any NaN propagation
+  const nan = isNaN(s0) || isNaN(other);
   switch (r) {
     case OP_ADD: return arith(OP_ADD, s0, other, de);
     case OP_MUL: return arith(OP_MUL, s0, other, de);
-    case OP_SUB: return isNaN64(s0) || isNaN64(other) ? pickNaN(s0, other) : arith(OP_ADD, s0, -other, de);
-    case OP_SUBR: return isNaN64(s0) || isNaN64(other) ? pickNaN(other, s0) : arith(OP_ADD, other, -s0, de);
+    case OP_SUB: return nan ? pickNaN(s0, other) : arith(OP_ADD, s0, neg(other), de);
+    case OP_SUBR: return nan ? pickNaN(other, s0) : arith(OP_ADD, other, neg(s0), de);
     case OP_DIV: return arith(OP_DIV, s0, other, de);
     default: return arith(OP_DIV, other, s0, de);
   }
@@ -281,7 +280,7 @@ function ccOf(c: u32): u32 {
 const CC_MASK: u32 = SW_C3 | SW_C2 | SW_C0;
 
 /** Compare ST(0) with `b` (already fetched; ST(0) emptiness checked here), set C3/C2/C0, pop `pops` times. */
-function fcom(b: f64, unordered: bool, pops: u32, bEmpty: bool): void {
+function fcom(b: v128, unordered: bool, pops: u32, bEmpty: bool): void {
   if (isEmpty(0) || bEmpty) {
     raiseExc(FE_IE | FE_SF);
     setC1(0);
@@ -290,8 +289,9 @@ function fcom(b: f64, unordered: bool, pops: u32, bEmpty: bool): void {
     for (let k: u32 = 0; k < pops; k++) pop();
     return;
   }
-  const c = compare(st(0), b, unordered);
-  if (memDenormal && c != 3) raiseExc(FE_DE);
+  const a = st(0);
+  const c = compare(a, b, unordered);
+  if (c != 3 && (memDenormal || isDenormal(a) || isDenormal(b))) raiseExc(FE_DE);
   if (commit(ABORT_REG)) return;
   setCC(CC_MASK, ccOf(c));
   for (let k: u32 = 0; k < pops; k++) pop();
@@ -308,7 +308,9 @@ function fcomi(op: u32, i: u32, unordered: bool, pops: bool): void {
     if (commit(ABORT_REG)) return;
     flags = FLAG_ZF | FLAG_PF | FLAG_CF;
   } else {
-    const c = compare(st(0), st(i), unordered);
+    const a = st(0), b = st(i);
+    const c = compare(a, b, unordered);
+    if (c != 3 && (isDenormal(a) || isDenormal(b))) raiseExc(FE_DE);
     if (commit(ABORT_REG)) return;
     flags = c == CMP_GT ? 0 : c == CMP_LT ? FLAG_CF : c == CMP_EQ ? FLAG_ZF : (FLAG_ZF | FLAG_PF | FLAG_CF);
   }
@@ -319,7 +321,7 @@ function fcomi(op: u32, i: u32, unordered: bool, pops: bool): void {
 
 // ---- loads and stores ----------------------------------------------------------------------------------------
 /** Push `v` (after begin): stack overflow check, then commit (an unmasked IE/DE aborts). */
-function pushValue(v: f64): void {
+function pushValue(v: v128): void {
   if (!isEmpty(7)) { overflowPush(); return; }
   if (commit(ABORT_REG)) return;
   push(v);
@@ -332,7 +334,7 @@ function fldMem(op: u32, fmt: u32): void {
   recordPointers(op, true);
   begin();
   if (fmt == M_F32 || fmt == M_F64) {
-    if (isSNaN64(v)) v = oneNaN(v);
+    if (isSNaN(v)) v = oneNaN(v);
     else if (memDenormal) raiseExc(FE_DE);
   }
   pushValue(v);
@@ -346,7 +348,7 @@ function fildM64(op: u32): void {
   if (fault) return;
   recordPointers(op, true);
   begin();
-  pushValue(<f64>(<i64>(lo | (hi << 32)))); // rounds to nearest above 2^53
+  pushValue(fromI64(<i64>(lo | (hi << 32))));
 }
 
 function fldExt(op: u32): void {
@@ -371,12 +373,11 @@ function fstMem(op: u32, fmt: u32, pops: bool): void {
   if (isEmpty(0)) {
     raiseExc(FE_IE | FE_SF);
     b = size == 8 ? 0xfff8000000000000 : 0xffc00000;
-  } else if (size == 8) {
-    let v = st(0);
-    if (isSNaN64(v)) v = oneNaN(v);
-    b = bitsOf(v);
   } else {
-    b = <u64>f64ToF32(st(0));
+    const x = st(0);
+    // A denormal register value gives UE (tiny in the smaller format), not DE, as the host CPU.
+    if (isUnsupported(x)) { raiseExc(FE_IE); b = size == 8 ? 0xfff8000000000000 : 0xffc00000; }
+    else b = size == 8 ? toF64(x) : <u64>toF32(x);
   }
   if (commit(ABORT_MEM)) return;
   writeLin32(lin, <u32>b);
@@ -405,23 +406,26 @@ function fistMem(op: u32, size: u32, pops: bool): void {
   recordPointers(op, true);
   begin();
   let bad = true;
-  let r: f64 = 0;
+  let v: i64 = 0;
   if (isEmpty(0)) raiseExc(FE_IE | FE_SF);
   else {
     const x = st(0);
-    if (!isNaN64(x) && !isInf64(x)) {
-      r = roundToInt(x);
-      if (size == 2) bad = r < -32768.0 || r > 32767.0;
-      else if (size == 4) bad = r < -2147483648.0 || r > 2147483647.0;
-      else bad = r < -9223372036854775808.0 || r >= 9223372036854775808.0;
+    if (isFinite(x) && !isUnsupported(x)) { // (no DE for a denormal: FIST signals only IE and PE)
+      toInt(x, rc);
+      const neg = signOf(x);
+      const limit: u64 = size == 2 ? 0x8000 : size == 4 ? 0x80000000 : 0x8000000000000000;
+      bad = iTooBig || iMag > limit || (iMag == limit && !neg);
+      v = neg ? <i64>(0 - iMag) : <i64>iMag;
     }
     if (bad) { setExc(FE_IE); setC1(0); }
   }
   if (commit(ABORT_MEM)) return;
-  const v: i64 = bad ? <i64>0x8000000000000000 : <i64>r;
   if (size == 2) writeLin16(lin, bad ? 0x8000 : <u32>v);
   else if (size == 4) writeLin32(lin, bad ? 0x80000000 : <u32>v);
-  else { writeLin32(lin, <u32>v); writeLin32(lin + 4, <u32>(v >> 32)); }
+  else {
+    if (bad) v = <i64>0x8000000000000000;
+    writeLin32(lin, <u32>v); writeLin32(lin + 4, <u32>(v >> 32));
+  }
   if (pops) pop();
 }
 
@@ -439,8 +443,8 @@ function FBLD(op: u32): void {
   n = bcdByte(n, hi & 0xff);
   for (let k: i32 = 3; k >= 0; k--) n = bcdByte(n, (mid >> (<u32>k << 3)) & 0xff);
   for (let k: i32 = 3; k >= 0; k--) n = bcdByte(n, (lo >> (<u32>k << 3)) & 0xff);
-  const v = <f64>n; // rounds to nearest above 2^53
-  pushValue((hi & 0x8000) != 0 ? -v : v);
+  const v = fromI64(<i64>n); // n < 10^18 < 2^63: exact
+  pushValue((hi & 0x8000) != 0 ? neg(v) : v);
 }
 @inline function bcdByte(n: u64, b: u32): u64 { return n * 100 + <u64>((b >> 4) * 10 + (b & 15)); }
 
@@ -451,11 +455,15 @@ function FBSTP(op: u32): void {
   recordPointers(op, true);
   begin();
   let bad = true;
-  let r: f64 = 0;
+  let sign = false;
   if (isEmpty(0)) raiseExc(FE_IE | FE_SF);
   else {
     const x = st(0);
-    if (!isNaN64(x) && !isInf64(x)) { r = roundToInt(x); bad = abs<f64>(r) >= 1e18; }
+    if (isFinite(x) && !isUnsupported(x)) { // (no DE, as FIST)
+      toInt(x, rc);
+      sign = signOf(x);
+      bad = iTooBig || iMag >= 1000000000000000000;
+    }
     if (bad) { setExc(FE_IE); setC1(0); }
   }
   if (commit(ABORT_MEM)) return;
@@ -464,7 +472,7 @@ function FBSTP(op: u32): void {
     writeLin32(lin + 4, 0xc0000000);
     writeLin16(lin + 8, 0xffff);
   } else {
-    let n = <u64>abs<f64>(r);
+    let n = iMag;
     let digits: u64 = 0; // bytes 0-7
     for (let k: u64 = 0; k < 8; k++) {
       const d = n % 100; n /= 100;
@@ -473,7 +481,7 @@ function FBSTP(op: u32): void {
     const top = <u32>(((n / 10) << 4) | (n % 10)); // byte 8
     writeLin32(lin, <u32>digits);
     writeLin32(lin + 4, <u32>(digits >> 32));
-    writeLin16(lin + 8, top | (signOf(r) ? 0x8000 : 0));
+    writeLin16(lin + 8, top | (sign ? 0x8000 : 0));
   }
   pop();
 }
@@ -673,18 +681,21 @@ function FNCLEX(): void {
 function unaryST0(op: u32, kind: u32): void {
   if (!start(op)) return;
   if (isEmpty(0)) { underflow(0, 0); return; }
-  const b = bitsOf(st(0));
+  const x = st(0);
   commit(ABORT_REG);
-  setST(0, reinterpret<f64>(kind == 0 ? b ^ SIGN_BIT : b & ~SIGN_BIT));
+  setST(0, kind == 0 ? neg(x) : absx(x));
 }
 
 function FTST(op: u32): void {
   if (!start(op)) return;
   memDenormal = false;
-  fcom(0.0, false, 0, false);
+  fcom(zero(false), false, 0, false);
 }
 
-/** FXAM: C1 = sign; C3 C2 C0 = class (empty 101, NaN 001, infinity 011, zero 100, normal 010). */
+/**
+ * FXAM: C1 = sign; C3 C2 C0 = class (unsupported 000, NaN 001, normal 010, infinity 011,
+ * zero 100, empty 101, denormal 110).
+ */
 function FXAM(op: u32): void {
   if (!start(op)) return;
   commit(ABORT_REG);
@@ -692,28 +703,36 @@ function FXAM(op: u32): void {
   const v = physGet(p);
   let cc: u32;
   if (physTag(p) == TAG_EMPTY) cc = SW_C3 | SW_C0;
-  else if (isNaN64(v)) cc = SW_C0;
-  else if (isInf64(v)) cc = SW_C2 | SW_C0;
-  else if (v == 0) cc = SW_C3;
-  else cc = SW_C2; // double subnormals are normal numbers in the 80-bit format
+  else if (isUnsupported(v)) cc = 0;
+  else if (isNaN(v)) cc = SW_C0;
+  else if (isInf(v)) cc = SW_C2 | SW_C0;
+  else if (isZero(v)) cc = SW_C3;
+  else if (isDenormal(v)) cc = SW_C3 | SW_C2;
+  else cc = SW_C2;
   setCC(SW_C3 | SW_C2 | SW_C1 | SW_C0, cc | (signOf(v) ? SW_C1 : 0));
 }
 
-// Constants correctly rounded down / up to a double (the x87 rounds its internal constants with RC).
+/**
+ * FLD1, FLDL2T, FLDL2E, FLDPI, FLDLG2, FLDLN2, FLDZ. The x87 keeps the irrational constants
+ * with more bits than the register format and rounds them with RC (PC does not apply):
+ * each constant below is listed truncated to 64 bits, with the next bits deciding where
+ * round-to-nearest goes.
+ */
 function fldConst(op: u32, k: u32): void {
   if (!start(op)) return;
-  const up = rc == RC_UP; // every constant is positive: RD and RZ take the lower neighbour
-  let b: u64;
+  // Every constant is positive: RD and RZ give the lower neighbour, RU the upper one.
+  const up = rc == RC_UP, near = rc == RC_NEAREST;
+  let sig: u64 = INT_BIT, se: u32 = 0x3fff;
   switch (k) {
-    case 0: b = 0x3ff0000000000000; break; // FLD1
-    case 1: b = up ? 0x400a934f0979a372 : 0x400a934f0979a371; break; // FLDL2T: log2(10)
-    case 2: b = up ? 0x3ff71547652b82ff : 0x3ff71547652b82fe; break; // FLDL2E: log2(e)
-    case 3: b = up ? 0x400921fb54442d19 : 0x400921fb54442d18; break; // FLDPI
-    case 4: b = up || rc == RC_NEAREST ? 0x3fd34413509f79ff : 0x3fd34413509f79fe; break; // FLDLG2: log10(2)
-    case 5: b = up ? 0x3fe62e42fefa39f0 : 0x3fe62e42fefa39ef; break; // FLDLN2: ln(2)
-    default: b = 0; break; // FLDZ
+    case 0: break; // FLD1
+    case 1: sig = up ? 0xd49a784bcd1b8aff : 0xd49a784bcd1b8afe; se = 0x4000; break; // log2(10): next bits 0x49.. round down
+    case 2: sig = up || near ? 0xb8aa3b295c17f0bc : 0xb8aa3b295c17f0bb; break; // log2(e): next bits 0xbe.. round up
+    case 3: sig = up || near ? 0xc90fdaa22168c235 : 0xc90fdaa22168c234; se = 0x4000; break; // pi: next bits 0xc4..
+    case 4: sig = up || near ? 0x9a209a84fbcff799 : 0x9a209a84fbcff798; se = 0x3ffd; break; // log10(2): next bits 0x8f..
+    case 5: sig = up || near ? 0xb17217f7d1cf79ac : 0xb17217f7d1cf79ab; se = 0x3ffe; break; // ln(2): next bits 0xc9..
+    default: sig = 0; se = 0; break; // FLDZ
   }
-  pushValue(reinterpret<f64>(b));
+  pushValue(mk(sig, se));
 }
 
 // ---- one- and two-operand functions --------------------------------------------------------------------
@@ -721,10 +740,12 @@ function FSQRT(op: u32): void {
   if (!start(op)) return;
   if (isEmpty(0)) { underflow(0, 0); return; }
   const x = st(0);
-  let r: f64;
-  if (isNaN64(x)) r = oneNaN(x);
-  else if (x == 0 || (isInf64(x) && !signOf(x))) r = x;
+  let r: v128;
+  if (isUnsupported(x)) r = invalid();
+  else if (isNaN(x)) r = oneNaN(x);
+  else if (isZero(x) || (isInf(x) && !signOf(x))) r = x;
   else if (signOf(x)) r = invalid();
+  else if (isDenormal(x) && denormalAborts()) r = x;
   else r = sqrtFinite(x, prec);
   if (commit(ABORT_REG)) return;
   setST(0, r);
@@ -734,10 +755,14 @@ function FRNDINT(op: u32): void {
   if (!start(op)) return;
   if (isEmpty(0)) { underflow(0, 0); return; }
   const x = st(0);
-  let r: f64;
-  if (isNaN64(x)) r = oneNaN(x);
-  else if (isInf64(x) || x == 0) r = x;
-  else r = roundToInt(x);
+  let r: v128;
+  if (isUnsupported(x)) r = invalid();
+  else if (isNaN(x)) r = oneNaN(x);
+  else if (isInf(x) || isZero(x)) r = x;
+  else {
+    if (isDenormal(x)) raiseExc(FE_DE);
+    r = roundToIntExt(x);
+  }
   if (commit(ABORT_REG)) return;
   setST(0, r);
 }
@@ -747,17 +772,23 @@ function FSCALE(op: u32): void {
   if (!start(op)) return;
   if (isEmpty(0) || isEmpty(1)) { underflow(0, 0); return; }
   const x = st(0), y = st(1);
-  let r: f64;
-  if (isNaN64(x) || isNaN64(y)) r = pickNaN(x, y);
-  else if (isInf64(y)) {
-    if (!signOf(y)) r = x == 0 ? invalid() : isInf64(x) ? x : (signOf(x) ? -Infinity : Infinity);
-    else r = isInf64(x) ? invalid() : (signOf(x) ? -0.0 : 0.0);
-  } else if (x == 0 || isInf64(x)) r = x;
+  let r: v128;
+  if (isUnsupported(x) || isUnsupported(y)) r = invalid();
+  else if (isNaN(x) || isNaN(y)) r = pickNaN(x, y);
+  else if (isInf(y)) {
+    if (!signOf(y)) r = isZero(x) ? invalid() : isInf(x) ? x : inf(signOf(x));
+    else r = isInf(x) ? invalid() : zero(signOf(x));
+  } else if (isZero(x) || isInf(x)) r = x;
   else {
-    const t = trunc<f64>(y);
-    const n: i32 = t > 100000 ? 100000 : t < -100000 ? -100000 : <i32>t;
+    if (isDenormal(x) || isDenormal(y)) raiseExc(FE_DE);
+    // trunc(ST(1)), clamped far beyond any exponent that can still give a finite non-zero result
+    const savedExc = exc, savedC1 = c1;
+    toInt(y, RC_ZERO);
+    setExc(savedExc); setC1(savedC1);
+    const mag: i32 = iTooBig || iMag > 100000 ? 100000 : <i32>iMag;
+    const n: i32 = signOf(y) ? -mag : mag;
     unpack(x);
-    r = roundPack(uSign, uExp + n, uSig, 53, -1022, 1023, rc);
+    r = roundExt(uSign, uExp + n, uSig, 0, 64);
   }
   if (commit(ABORT_REG)) return;
   setST(0, r);
@@ -776,7 +807,7 @@ function twoResultFault(): bool {
 }
 
 /** Write two results: ST(0) ← a, then push b. */
-function twoResults(a: f64, b: f64): void {
+function twoResults(a: v128, b: v128): void {
   if (commit(ABORT_REG)) return;
   setST(0, a);
   push(b);
@@ -787,12 +818,13 @@ function FXTRACT(op: u32): void {
   if (!start(op)) return;
   if (twoResultFault()) return;
   const x = st(0);
-  if (isNaN64(x)) { const q = oneNaN(x); twoResults(q, q); return; }
-  if (isInf64(x)) { twoResults(Infinity, x); return; }
-  if (x == 0) { raiseExc(FE_ZE); twoResults(-Infinity, x); return; }
+  if (isUnsupported(x)) { const q = invalid(); twoResults(q, q); return; }
+  if (isNaN(x)) { const q = oneNaN(x); twoResults(q, q); return; }
+  if (isInf(x)) { twoResults(inf(false), x); return; }
+  if (isZero(x)) { raiseExc(FE_ZE); twoResults(inf(true), x); return; }
+  if (isDenormal(x) && denormalAborts()) { commit(ABORT_REG); return; }
   unpack(x);
-  const sig = reinterpret<f64>((uSign ? SIGN_BIT : 0) | (<u64>1023 << 52) | ((uSig >> 11) & MANT_MASK));
-  twoResults(<f64>uExp, sig);
+  twoResults(fromI64(<i64>uExp), mk(uSig, (uSign ? 0x8000 : 0) | <u32>BIAS));
 }
 
 /** FPREM (IEEE=false: quotient truncated) / FPREM1 (quotient rounded to nearest even). */
@@ -800,77 +832,95 @@ function fprem(op: u32, ieee: bool): void {
   if (!start(op)) return;
   if (isEmpty(0) || isEmpty(1)) { underflow(0, 0); return; }
   const x = st(0), y = st(1);
-  let r: f64;
+  let r: v128;
   let q: u64 = 0;
   let partial = false;
-  if (isNaN64(x) || isNaN64(y)) r = pickNaN(x, y);
-  else if (isInf64(x) || y == 0) r = invalid();
-  else if (x == 0 || isInf64(y)) r = x;
+  let noQuotient = true; // NaN and invalid operands: C0 and C3 stay as they were (as the host CPU)
+  if (isUnsupported(x) || isUnsupported(y)) r = invalid();
+  else if (isNaN(x) || isNaN(y)) r = pickNaN(x, y);
+  else if (isInf(x) || isZero(y)) r = invalid();
+  else if (isZero(x) || isInf(y)) { r = x; noQuotient = false; }
   else {
+    noQuotient = false;
+    if (isDenormal(x) || isDenormal(y)) raiseExc(FE_DE);
     unpack(x);
-    const sx = uSign, ex = uExp, mx = uSig >> 11;
+    const sx = uSign, ex = uExp, mx = uSig;
     unpack(y);
-    const ey = uExp, my = uSig >> 11;
+    const ey = uExp, my = uSig;
     const d = ex - ey;
     if (d < 0) {
       r = x;
-      // FPREM1 with |x| in [|y|/2, |y|): the nearest quotient may be 1.
-      if (ieee && d == -1 && mx > my) { q = 1; r = packExact(!sx, 2 * my - mx, ey - 53); }
+      // FPREM1 with |x| in (|y|/2, |y|): the nearest quotient is 1, the remainder |y| - |x|.
+      if (ieee && d == -1 && mx > my) { q = 1; r = exactExt(!sx, (my << 1) - mx, ey - 64); }
     } else {
-      // Long division of the significands, one quotient bit per step. A difference of 64
-      // or more is reduced by d - 63 per instruction (C2 = 1: incomplete), as the SDM allows.
+      // Long division of the significands, one quotient bit per step (a 65-bit partial
+      // remainder). A difference D of 64 or more is reduced by N = 32 + (D mod 32) per
+      // instruction (C2 = 1: incomplete; the SDM leaves N in 32..63 to the implementation,
+      // this is what the host CPU does, see tools/difftest/x87.ts).
       partial = d >= 64;
-      const steps = partial ? 63 : d;
+      const steps = partial ? 32 + (d & 31) : d;
       let rem = mx;
       if (rem >= my) { rem -= my; q = 1; }
       for (let k = 0; k < steps; k++) {
+        const carry = rem >> 63;
         rem <<= 1;
         q <<= 1;
-        if (rem >= my) { rem -= my; q |= 1; }
+        if (carry != 0 || rem >= my) { rem -= my; q |= 1; }
       }
       let sign = sx;
-      if (ieee && !partial && (2 * rem > my || (2 * rem == my && (q & 1) != 0))) {
+      // FPREM1: round the quotient to nearest: take y - rem when rem > y/2 (or = y/2 and q odd).
+      if (ieee && !partial && (rem > my - rem || (rem == my - rem && (q & 1) != 0))) {
         rem = my - rem;
         q++;
         sign = !sx;
       }
-      r = packExact(rem == 0 ? sx : sign, rem, ex - steps - 52);
+      r = exactExt(rem == 0 ? sx : sign, rem, ex - steps - 63);
     }
   }
   if (commit(ABORT_REG)) return;
   setST(0, r);
-  const qq = <u32>q;
-  setCC(SW_C0 | SW_C1 | SW_C2 | SW_C3,
+  const qq = partial ? 0 : <u32>q; // an incomplete reduction reports no quotient bits (as the host CPU)
+  setCC(noQuotient ? SW_C1 | SW_C2 : SW_C0 | SW_C1 | SW_C2 | SW_C3,
     (qq & 4 ? SW_C0 : 0) | (qq & 2 ? SW_C3 : 0) | (qq & 1 ? SW_C1 : 0) | (partial ? SW_C2 : 0));
 }
 
-// ---- transcendental functions (libm, round to nearest) ------------------------------------------------------
+// ---- transcendental functions (doubles and libm, round to nearest) ------------------------------------------
 const LN2: f64 = 0.6931471805599453;
 const LOG2E: f64 = 1.4426950408889634;
-const TWO63: f64 = 9223372036854775808.0;
 const MIN_NORMAL: f64 = 2.2250738585072014e-308;
 
-/** Flags for a libm result: PE unless exact; UE for a tiny one. */
-function inexact(r: f64): f64 {
-  if (isNaN64(r)) return invalid();
-  if (r != 0 && !isInf64(r)) {
+/** A libm result as a register value: PE unless exact, UE for a tiny one; a NaN is invalid. */
+function inexact(r: f64): v128 {
+  if (r != r) return invalid();
+  if (r != 0 && abs<f64>(r) != Infinity) {
     raiseExc(FE_PE);
     if (abs<f64>(r) < MIN_NORMAL) raiseExc(FE_UE);
   }
-  return r;
+  return fromNum(r);
+}
+/** Operand checks shared by the one-operand functions: the result for a special x, or null-like (false). */
+let special: v128 = i64x2.splat(0);
+function specialOperand(x: v128): bool {
+  if (isUnsupported(x)) { special = invalid(); return true; }
+  if (isNaN(x)) { special = oneNaN(x); return true; }
+  if (isDenormal(x)) raiseExc(FE_DE);
+  return false;
 }
 
 function F2XM1(op: u32): void {
   if (!start(op)) return;
   if (isEmpty(0)) { underflow(0, 0); return; }
   const x = st(0);
-  let r: f64;
-  if (isNaN64(x)) r = oneNaN(x);
-  else if (x == 0) r = x;
-  else if (isInf64(x)) r = signOf(x) ? -1.0 : x;
-  else if (x == 1.0) r = 1.0;
-  else if (x == -1.0) r = -0.5;
-  else r = inexact(Math.expm1(x * LN2));
+  let r: v128;
+  if (specialOperand(x)) r = special;
+  else if (isZero(x)) r = x;
+  else if (isInf(x)) r = signOf(x) ? one(true) : x;
+  else {
+    const v = toNum(x);
+    if (v == 1.0) r = one(false);
+    else if (v == -1.0) r = mk(INT_BIT, 0xbffe); // -0.5
+    else r = inexact(Math.expm1(v * LN2));
+  }
   if (commit(ABORT_REG)) return;
   setST(0, r);
 }
@@ -879,27 +929,39 @@ function F2XM1(op: u32): void {
 function fyl2x(op: u32, plus1: bool): void {
   if (!start(op)) return;
   if (isEmpty(0) || isEmpty(1)) { underflow(1, 1); return; }
-  const x = st(0), y = st(1);
-  let r: f64;
-  if (isNaN64(x) || isNaN64(y)) r = pickNaN(x, y);
-  else if (!plus1) {
-    if (signOf(x) && x != 0) r = invalid();
-    else if (x == 0) {
-      if (y == 0) r = invalid();
-      else { if (!isInf64(y)) raiseExc(FE_ZE); r = signOf(y) ? Infinity : -Infinity; }
+  const xe = st(0), ye = st(1);
+  let r: v128;
+  if (isUnsupported(xe) || isUnsupported(ye)) r = invalid();
+  else if (isNaN(xe) || isNaN(ye)) r = pickNaN(xe, ye);
+  else {
+    if (isDenormal(xe) || isDenormal(ye)) raiseExc(FE_DE);
+    const x = toNum(xe), y = toNum(ye);
+    if (!plus1) {
+      if (signOf(xe) && !isZero(xe)) r = invalid();
+      else if (isZero(xe)) {
+        if (isZero(ye)) r = invalid();
+        else { if (!isInf(ye)) raiseExc(FE_ZE); r = inf(!signOf(ye)); }
+      } else if (isInf(xe)) {
+        r = isZero(ye) ? invalid() : inf(signOf(ye));
+      } else if (sigOf(xe) == INT_BIT) {
+        // A power of two: log2 is the exponent, exactly; the product is rounded once.
+        unpack(xe);
+        const l = fromI64(<i64>uExp);
+        if (isInf(ye)) r = uExp == 0 ? invalid() : inf(signOf(ye) != (uExp < 0));
+        else r = isZero(l) ? zero(signOf(ye)) : mulFinite(ye, l, prec);
+      } else {
+        const l = Math.log2(x);
+        if (isInf(ye)) r = inf(signOf(ye) != (l < 0));
+        else r = inexact(y * l);
+      }
     } else {
-      const l = Math.log2(x); // exact for powers of two
-      if ((isInf64(l) && y == 0) || (l == 0 && isInf64(y))) r = invalid();
-      else if ((bitsOf(x) & MANT_MASK) == 0 && !isInf64(x) && !isInf64(y)) r = mulFinite(y, l, 53);
-      else r = inexact(y * l);
-    }
-  } else {
-    if (x < -1.0 || (isInf64(x) && signOf(x))) r = invalid();
-    else {
-      const l = Math.log1p(x) * LOG2E;
-      if ((isInf64(l) && y == 0) || (l == 0 && isInf64(y))) r = invalid();
-      else if (x == 0) r = (signOf(x) != signOf(y)) ? -0.0 : 0.0;
-      else r = inexact(y * l);
+      if (x < -1.0 || (isInf(xe) && signOf(xe))) r = invalid();
+      else {
+        const l = Math.log1p(x) * LOG2E;
+        if ((abs<f64>(l) == Infinity && isZero(ye)) || (l == 0 && isInf(ye))) r = invalid();
+        else if (isZero(xe)) r = zero(signOf(xe) != signOf(ye));
+        else r = inexact(y * l);
+      }
     }
   }
   if (commit(ABORT_REG)) return;
@@ -912,24 +974,31 @@ function FPATAN(op: u32): void {
   if (!start(op)) return;
   if (isEmpty(0) || isEmpty(1)) { underflow(1, 1); return; }
   const x = st(0), y = st(1);
-  let r: f64;
-  if (isNaN64(x) || isNaN64(y)) r = pickNaN(x, y);
-  else r = inexact(Math.atan2(y, x));
+  let r: v128;
+  if (isUnsupported(x) || isUnsupported(y)) r = invalid();
+  else if (isNaN(x) || isNaN(y)) r = pickNaN(x, y);
+  else {
+    if (isDenormal(x) || isDenormal(y)) raiseExc(FE_DE);
+    r = inexact(Math.atan2(toNum(y), toNum(x)));
+  }
   if (commit(ABORT_REG)) return;
   setST(1, r);
   pop();
 }
 
+/** |x| >= 2^63 (out of the FSIN/FCOS/FPTAN range)? */
+function tooLarge(x: v128): bool { return expOf(x) >= <u32>(BIAS + 63); }
+
 function FPTAN(op: u32): void {
   if (!start(op)) return;
   if (twoResultFault()) return;
   const x = st(0);
-  if (isNaN64(x)) { const q = oneNaN(x); twoResults(q, q); return; }
-  if (isInf64(x)) { const q = invalid(); twoResults(q, q); return; }
-  if (abs<f64>(x) >= TWO63) { outOfRange(); return; }
-  const t = x == 0 ? x : inexact(Math.tan(x));
+  if (specialOperand(x)) { twoResults(special, special); return; }
+  if (isInf(x)) { const q = invalid(); twoResults(q, q); return; }
+  if (tooLarge(x)) { outOfRange(); return; }
+  const t = isZero(x) ? x : inexact(Math.tan(toNum(x)));
   setCC(SW_C2, 0);
-  twoResults(t, 1.0);
+  twoResults(t, one(false));
 }
 
 /** |x| >= 2^63: C2 = 1 and the stack is unchanged. */
@@ -944,14 +1013,15 @@ function trig(op: u32, kind: u32): void {
   if (kind == 2) { if (twoResultFault()) return; }
   else if (isEmpty(0)) { underflow(0, 0); return; }
   const x = st(0);
-  let s: f64, c: f64;
-  if (isNaN64(x)) { s = oneNaN(x); c = s; }
-  else if (isInf64(x)) { s = invalid(); c = s; }
-  else if (abs<f64>(x) >= TWO63) { outOfRange(); return; }
-  else if (x == 0) { s = x; c = 1.0; }
+  let s: v128, c: v128;
+  if (specialOperand(x)) { s = special; c = special; }
+  else if (isInf(x)) { s = invalid(); c = s; }
+  else if (tooLarge(x)) { outOfRange(); return; }
+  else if (isZero(x)) { s = x; c = one(false); }
   else {
-    s = kind != 1 ? inexact(Math.sin(x)) : 0;
-    c = kind != 0 ? inexact(Math.cos(x)) : 0;
+    const v = toNum(x);
+    s = kind != 1 ? inexact(Math.sin(v)) : x;
+    c = kind != 0 ? inexact(Math.cos(v)) : x;
   }
   setCC(SW_C2, 0);
   if (kind == 2) { twoResults(s, c); return; }

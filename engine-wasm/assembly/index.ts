@@ -1,5 +1,6 @@
 // Entry points of the x86 core (one instance per vCPU; see ../CONTEXT.md).
 
+import { dbgRefresh } from './debug';
 import {
   MAP_VERSION, CTRL_BASE, CTRL_MAP_VERSION, VCPU_BASE, VCPU_STRIDE, MAX_VCPUS,
   R_EIP, R_CR0, R_CR2, R_CR3, R_CR4, R_DR, R_EFER, R_GDTR_BASE, R_GDTR_LIMIT, R_IDTR_BASE, R_IDTR_LIMIT,
@@ -78,6 +79,7 @@ export function refresh(): void {
   setTlbMasks(cpl == 3);
   tlbReset();
   syncTF();
+  dbgRefresh();
   jitClear(); // translations are a cache: they refer to this instance's table
 }
 

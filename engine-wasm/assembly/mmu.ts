@@ -12,6 +12,7 @@ import {
 } from './state';
 import { syncNow } from './steps';
 import { isCodePage, noteCodeWrite } from './jit';
+import { dbgData, dbgPageWatched, dbgCheckMem } from './debug';
 
 @external("env", "mmioRead") declare function hostMmioRead(addr: u32, size: u32): u32;
 @external("env", "mmioWrite") declare function hostMmioWrite(addr: u32, size: u32, value: u32): void;
@@ -181,6 +182,7 @@ export function translate(lin: u32, kind: u32, user: bool): bool {
     let e = phys | TLB_VALID | TLB_USER_R | TLB_USER_X | TLB_SUP_W | TLB_USER_W;
     if (t == MEMT_RAM) e |= TLB_RAM;
     else if (t == MEMT_ROM) e = (e | TLB_RAM) & ~(TLB_SUP_W | TLB_USER_W);
+    if (dbgData && dbgPageWatched(page)) e &= ~TLB_RAM; // every access to it is checked (debug.ts)
     if (t == MEMT_RAM && isCodePage(phys)) e &= ~(TLB_SUP_W | TLB_USER_W);
     tlbInsert(page, e);
     walkEntry = e;
@@ -281,6 +283,7 @@ export function translate(lin: u32, kind: u32, user: bool): bool {
   else if (t == MEMT_ROM) e = (e | TLB_RAM) & ~(TLB_SUP_W | TLB_USER_W);
   // Writes to a page with translated code take the slow path, which makes them stale.
   if (t == MEMT_RAM && isCodePage(frame)) e &= ~(TLB_SUP_W | TLB_USER_W);
+  if (dbgData && dbgPageWatched(page)) e &= ~TLB_RAM; // every access to it is checked (debug.ts)
   tlbInsert(page, e);
   walkEntry = e;
   return true;
@@ -318,6 +321,7 @@ export function readLin8(lin: u32): u32 {
   if ((e & rmask) == rmask) return <u32>load<u8>(<usize>RAM_BASE + <usize>(e & 0xfffff000) + (lin & 0xfff));
   const p = linToPhys(lin, ACC_READ, isUser());
   if (fault) return 0;
+  if (dbgData) dbgCheckMem(lin, 1, false);
   return physRead8(p);
 }
 export function readLin16(lin: u32): u32 {
@@ -338,6 +342,7 @@ function readLinSlow(lin: u32, size: u32, user: bool): u32 {
     if (fault) return 0;
     const p2 = linToPhys((lin | 0xfff) + 1, ACC_READ, user);
     if (fault) return 0;
+    if (dbgData) dbgCheckMem(lin, size, false);
     const first: u32 = 0x1000 - (lin & 0xfff);
     let v: u32 = 0;
     for (let i: u32 = 0; i < size; i++) {
@@ -347,6 +352,7 @@ function readLinSlow(lin: u32, size: u32, user: bool): u32 {
   }
   const p = linToPhys(lin, ACC_READ, user);
   if (fault) return 0;
+  if (dbgData) dbgCheckMem(lin, size, false);
   return size == 2 ? physRead16(p) : physRead32(p);
 }
 
@@ -355,6 +361,7 @@ export function writeLin8(lin: u32, v: u32): void {
   if ((e & wmask) == wmask) { store<u8>(<usize>RAM_BASE + <usize>(e & 0xfffff000) + (lin & 0xfff), <u8>v); return; }
   const p = linToPhys(lin, ACC_WRITE, isUser());
   if (fault) return;
+  if (dbgData) dbgCheckMem(lin, 1, true);
   physWrite8(p, v);
 }
 export function writeLin16(lin: u32, v: u32): void {
@@ -374,6 +381,7 @@ function writeLinSlow(lin: u32, size: u32, v: u32, user: bool): void {
     if (fault) return;
     const p2 = linToPhys((lin | 0xfff) + 1, ACC_WRITE, user);
     if (fault) return;
+    if (dbgData) dbgCheckMem(lin, size, true);
     const first: u32 = 0x1000 - (lin & 0xfff);
     for (let i: u32 = 0; i < size; i++) {
       physWrite8(i < first ? p1 + i : p2 + (i - first), (v >>> (i << 3)) & 0xff);
@@ -382,6 +390,7 @@ function writeLinSlow(lin: u32, size: u32, v: u32, user: bool): void {
   }
   const p = linToPhys(lin, ACC_WRITE, user);
   if (fault) return;
+  if (dbgData) dbgCheckMem(lin, size, true);
   if (size == 2) physWrite16(p, v); else physWrite32(p, v);
 }
 
@@ -406,21 +415,32 @@ export function probeRead(lin: u32, size: u32, user: bool): bool {
 }
 
 // Supervisor ("system") accesses: descriptor tables, TSS, IDT — always CPL-0 permissions.
-export function sysRead8(lin: u32): u32 { const p = linToPhys(lin, ACC_READ, false); return fault ? 0 : physRead8(p); }
+export function sysRead8(lin: u32): u32 { return readLinAs(lin, 1, false); }
 export function sysRead16(lin: u32): u32 { return readLinSlowSys(lin, 2); }
 export function sysRead32(lin: u32): u32 { return readLinSlowSys(lin, 4); }
 function readLinSlowSys(lin: u32, size: u32): u32 { return readLinSlow(lin, size, false); }
-export function sysWrite8(lin: u32, v: u32): void { const p = linToPhys(lin, ACC_WRITE, false); if (!fault) physWrite8(p, v); }
+export function sysWrite8(lin: u32, v: u32): void { writeLinAs(lin, 1, v, false); }
 export function sysWrite16(lin: u32, v: u32): void { writeLinSlow(lin, 2, v, false); }
 export function sysWrite32(lin: u32, v: u32): void { writeLinSlow(lin, 4, v, false); }
 
 // Explicit-privilege variants (task switches and gates access memory with a given privilege).
 export function readLinAs(lin: u32, size: u32, user: bool): u32 {
-  if (size == 1) { const p = linToPhys(lin, ACC_READ, user); return fault ? 0 : physRead8(p); }
+  if (size == 1) {
+    const p = linToPhys(lin, ACC_READ, user);
+    if (fault) return 0;
+    if (dbgData) dbgCheckMem(lin, 1, false);
+    return physRead8(p);
+  }
   return readLinSlow(lin, size, user);
 }
 export function writeLinAs(lin: u32, size: u32, v: u32, user: bool): void {
-  if (size == 1) { const p = linToPhys(lin, ACC_WRITE, user); if (!fault) physWrite8(p, v); return; }
+  if (size == 1) {
+    const p = linToPhys(lin, ACC_WRITE, user);
+    if (fault) return;
+    if (dbgData) dbgCheckMem(lin, 1, true);
+    physWrite8(p, v);
+    return;
+  }
   writeLinSlow(lin, size, v, user);
 }
 
@@ -428,7 +448,7 @@ export function writeLinAs(lin: u32, size: u32, v: u32, user: bool): void {
 export function ramHostAddr(lin: u32, kind: u32): usize {
   const p = linToPhys(lin, kind, isUser());
   if (fault) return 0;
-  if (physType(p) != MEMT_RAM) return 0;
+  if (physType(p) != MEMT_RAM || (dbgData && dbgPageWatched(lin >>> 12))) return 0;
   if (kind == ACC_WRITE) noteCodeWrite(p);
   return <usize>RAM_BASE + <usize>p;
 }

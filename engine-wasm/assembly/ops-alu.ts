@@ -8,11 +8,12 @@ import {
   reg8, setReg8, reg16, setReg16, reg32, setReg32, EAX, ECX, EDX,
   setLazy, LF_ADD, LF_SUB, LF_LOGIC, FLAGS_ARITH, FLAG_CF, FLAG_OF, FLAG_AF, FLAG_ZF, FLAG_SF, FLAG_PF,
   getCF, getAF, getZF, getSF, getOF, flushFlags, setCFOnly, setCFOF, incDecFlags, cond, eaSeg, eaOff, adsize32,
+  prefixes, PFX_LOCK,
 } from './state';
 import {
   fetch8, fetch16, fetch32, fetchS8, readE8, readE16, readE32, writeE8, writeE16, writeE32,
   rmwRead8, rmwRead16, rmwRead32, rmwWrite8, rmwWrite16, rmwWrite32, regField, isReg,
-  readEA16, readEA32, readV8, readV16, readV32, segWrite,
+  readEA16, readEA32, readV8, readV16, readV32, segWrite, lockedBitByte,
 } from './decode';
 import { readLin8, writeLin8 } from './mmu';
 
@@ -556,8 +557,13 @@ function btOp(op: u32, bitIn: u32, imm: bool, size: u32): void {
   // Byte-granular RMW keeps this simple and correct for any alignment.
   const boff = adsize32 ? eaOff + <u32>(<i32>bit >> 3) : (eaOff + <u32>(<i32>bit >> 3)) & 0xffff;
   const lin = segWrite(eaSeg, boff, 1); if (fault) return;
-  const byte = readLin8(lin); if (fault) return;
   const bb = bit & 7;
+  if (prefixes & PFX_LOCK) { // set_bit() and friends with a variable bit number: atomic across vCPUs
+    const old = lockedBitByte(lin, op, 1 << bb);
+    if (!fault) setCFOnly((old >>> bb) & 1);
+    return;
+  }
+  const byte = readLin8(lin); if (fault) return;
   const nb = op == 1 ? byte | (1 << bb) : op == 2 ? byte & ~(1 << bb) : byte ^ (1 << bb);
   writeLin8(lin, nb); if (fault) return;
   setCFOnly((byte >>> bb) & 1);

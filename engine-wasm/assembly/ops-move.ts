@@ -2,6 +2,7 @@
 
 import { RAM_BASE, R_INT_SHADOW, R_EFLAGS, MEMT_RAM } from '../memory-map';
 import {
+  vmeActive, pviActive, cr4, CR4_VME,
   cpu, tlb, modrm, fault, eip, setEip, instrEip, opsize32, adsize32, prefixes, PFX_REP, PFX_REPNE,
   cpl, protMode, v86Mode, stack32, raise, raiseGP, raiseUD, EXC_BR, EXC_UD, EXC_NM, EXC_OF, EXC_BP, EXC_DB,
   reg8, setReg8, reg16, setReg16, reg32, setReg32, EAX, ECX, EDX, EBX, ESP, EBP, ESI, EDI,
@@ -17,10 +18,11 @@ import {
   push16, push32, pushV, pop16, pop32, popV, pushFast32, popFast32, hostRead, peek16, peek32, adjustSP, readEA16, readEA32,
 } from './decode';
 import { readLin8, readLin16, readLin32, writeLin8, writeLin16, writeLin32, TLB_VALID, TLB_RAM, TLB_SUP_W, TLB_USER_W, TLB_USER_R } from './mmu';
-import { loadSeg, farTransfer, farReturn, iret, deliverInterrupt, INT_SOFT, INT_SOFT_EXC, INT_ICEBP, ioAllowed } from './system';
+import { loadSeg, farTransfer, farReturn, iret, deliverInterrupt, INT_SOFT, INT_SOFT_EXC, INT_ICEBP, ioAllowed, intRedirected, v86Redirect, vmeFlags16, vmeLoadFlags } from './system';
 import { alu, ALU_CMP } from './ops-alu';
 import { syncNow, endChunk } from './steps';
 import { fpuWaitCheck } from './fpu';
+import { dbgHit } from './debug';
 
 @external("env", "ioRead") declare function hostIoRead(port: u32, size: u32): u32;
 @external("env", "ioWrite") declare function hostIoWrite(port: u32, size: u32, value: u32): void;
@@ -32,9 +34,11 @@ import { fpuWaitCheck } from './fpu';
 @inline export function MOV_GbEb(): void { const v = readE8(); if (!fault) setReg8(regField(), v); }
 @inline export function MOV_GvEv16(): void { const v = readE16(); if (!fault) setReg16(regField(), v); }
 @inline export function MOV_GvEv32(): void { const v = readE32(); if (!fault) setReg32(regField(), v); }
-@inline export function MOV_EbIb(): void { const i = fetch8(); if (!fault) writeE8(i); }
-@inline export function MOV_EvIv16(): void { const i = fetch16(); if (!fault) writeE16(i); }
-@inline export function MOV_EvIv32(): void { const i = fetch32(); if (!fault) writeE32(i); }
+// C6/C7 (group 11): only /0 is MOV; the other reg values are reserved and raise #UD on a
+// P6-class CPU (SDM Vol. 2, opcode map table A-6; /7 is XABORT/XBEGIN only with RTM).
+@inline export function MOV_EbIb(): void { if (modrm & 0x38) { raiseUD(); return; } const i = fetch8(); if (!fault) writeE8(i); }
+@inline export function MOV_EvIv16(): void { if (modrm & 0x38) { raiseUD(); return; } const i = fetch16(); if (!fault) writeE16(i); }
+@inline export function MOV_EvIv32(): void { if (modrm & 0x38) { raiseUD(); return; } const i = fetch32(); if (!fault) writeE32(i); }
 @inline export function MOV_ZbIb(r: u32): void { const i = fetch8(); if (!fault) setReg8(r, i); }
 @inline export function MOV_ZvIv16(r: u32): void { const i = fetch16(); if (!fault) setReg16(r, i); }
 @inline export function MOV_ZvIv32(r: u32): void { const i = fetch32(); if (!fault) setReg32(r, i); }
@@ -125,28 +129,32 @@ export function PUSH_Sw16(s: u32): void { push16(segSel(s)); }
 // A 32-bit push of a segment register writes only the low 16 bits on P6-class CPUs.
 export function PUSH_Sw32(s: u32): void {
   const sp = stack32 ? reg32(ESP) - 4 : (reg16(ESP) - 4) & 0xffff;
+  segWrite(SS, sp, 4); // the whole slot must be within the limit before anything is written
+  if (fault) return;
   writeV16(SS, sp, segSel(s));
   if (fault) return;
-  if (!segWriteOk(sp)) return;
   if (stack32) setReg32(ESP, sp); else setReg16(ESP, sp);
 }
-function segWriteOk(sp: u32): bool { segWrite(SS, sp, 4); return !fault; }
-export function POP_Sw16(s: u32): void {
-  const v = peek16(0); if (fault) return;
-  if (!loadSeg(s, v)) return;
-  adjustSP(2);
-  if (s == SS) setShadow(2);
-}
-export function POP_Sw32(s: u32): void {
-  const v = peek32(0); if (fault) return;
+export function POP_Sw16(s: u32): void { popSeg(s, 2); }
+export function POP_Sw32(s: u32): void { popSeg(s, 4); }
+/**
+ * POP ES/SS/DS/FS/GS: the stack pointer is incremented in the stack size of the SS the
+ * value was popped from, even when the popped selector is a new SS of the other size
+ * (SDM Vol. 2B POP: the operation reads and updates SP/ESP per the old SS.B).
+ */
+function popSeg(s: u32, size: u32): void {
+  const v = size == 4 ? peek32(0) : peek16(0); if (fault) return;
+  const big = stack32, esp = reg32(ESP);
   if (!loadSeg(s, v & 0xffff)) return;
-  adjustSP(4);
+  if (big) setReg32(ESP, esp + size); else setReg16(ESP, (esp + size) & 0xffff);
   if (s == SS) setShadow(2);
 }
 export function PUSH_Ev16(): void { const v = readE16(); if (!fault) push16(v); }
 export function PUSH_Ev32(): void { const v = readE32(); if (!fault) push32(v); }
 // POP Ev: the address is computed after ESP is incremented (SDM: POP).
+// 8F (group 1A): only /0 is POP; the other reg values raise #UD (SDM Vol. 2, table A-6).
 export function POP_Ev16(): void {
+  if (modrm & 0x38) { raiseUD(); return; }
   const v = peek16(0); if (fault) return;
   const old = reg32(ESP);
   adjustSP(2);
@@ -155,6 +163,7 @@ export function POP_Ev16(): void {
   if (fault) setReg32(ESP, old);
 }
 export function POP_Ev32(): void {
+  if (modrm & 0x38) { raiseUD(); return; }
   const v = peek32(0); if (fault) return;
   const old = reg32(ESP);
   adjustSP(4);
@@ -224,7 +233,9 @@ function enter(op32: bool): void {
   sp = stack32 ? sp - sz : (sp - sz) & 0xffff;
   if (op32) writeV32(SS, sp, bp); else writeV16(SS, sp, bp & 0xffff);
   if (fault) return;
-  const frame = sp;
+  // With a 32-bit operand on a 16-bit stack the frame pointer is the whole ESP after the push
+  // (its upper half kept), as the host CPU does (tools/difftest/stack16.ts), not zero-extended SP.
+  const frame = op32 && !stack32 ? (reg32(ESP) & 0xffff0000) | sp : sp;
   if (level > 0) {
     let tbp = stack32 ? bp : bp & 0xffff;
     for (let i: u32 = 1; i < level; i++) {
@@ -360,6 +371,11 @@ function incDec(a: u32, msb: u32, dec: bool): u32 { return incDecFlags(a, msb, d
 // INT n / INT3 / INTO / INT1 / BOUND
 export function INT_Ib(): void {
   const v = fetch8(); if (fault) return;
+  if (v86Mode && (cr4() & CR4_VME)) {
+    // VME: the TSS's interrupt redirection bitmap decides (SDM Vol. 3B §20.3.3, table 20-2).
+    const r = intRedirected(v); if (fault) return;
+    if (r) { v86Redirect(v); return; }
+  }
   if (v86Mode && ((getEflags() & FLAG_IOPL) >> 12) != 3) { raiseGP(0); return; }
   deliverInterrupt(v, INT_SOFT, false, 0, eip);
 }
@@ -404,11 +420,18 @@ export function CLD(): void { setFlagBits(FLAG_DF, false); }
 export function STD(): void { setFlagBits(FLAG_DF, true); }
 function iopl(): u32 { return (load<u32>(cpu + R_EFLAGS) & FLAG_IOPL) >> 12; }
 export function CLI(): void {
-  if (protMode && (v86Mode ? iopl() != 3 : cpl > iopl())) { raiseGP(0); return; }
+  if (protMode && (v86Mode ? iopl() != 3 : cpl > iopl())) {
+    if (vmeActive() || pviActive()) { setFlagBits(FLAG_VIF, false); return; }
+    raiseGP(0); return;
+  }
   setFlagBits(FLAG_IF, false);
 }
 export function STI(): void {
-  if (protMode && (v86Mode ? iopl() != 3 : cpl > iopl())) { raiseGP(0); return; }
+  if (protMode && (v86Mode ? iopl() != 3 : cpl > iopl())) {
+    // VME/PVI: set VIF, unless an interrupt is pending for the monitor (VIP): then #GP(0).
+    if ((vmeActive() || pviActive()) && !(load<u32>(cpu + R_EFLAGS) & FLAG_VIP)) { setFlagBits(FLAG_VIF, true); return; }
+    raiseGP(0); return;
+  }
   if (!(load<u32>(cpu + R_EFLAGS) & FLAG_IF)) setShadow(1);
   setFlagBits(FLAG_IF, true);
 }
@@ -419,7 +442,11 @@ export function SAHF(): void {
 }
 export function LAHF(): void { setReg8(4, getEflags() & 0xff); }
 export function PUSHF16(): void {
-  if (v86Mode && iopl() != 3) { raiseGP(0); return; }
+  if (v86Mode && iopl() != 3) {
+    if (!vmeActive()) { raiseGP(0); return; }
+    push16(vmeFlags16()); // VME: IF shows VIF, IOPL shows 3
+    return;
+  }
   push16(getEflags() & 0xffff);
 }
 export function PUSHF32(): void {
@@ -427,7 +454,13 @@ export function PUSHF32(): void {
   push32(getEflags() & 0x00fcffff); // VM and RF read as 0
 }
 export function POPF16(): void {
-  if (v86Mode && iopl() != 3) { raiseGP(0); return; }
+  if (v86Mode && iopl() != 3) {
+    if (!vmeActive()) { raiseGP(0); return; }
+    const v = peek16(0); if (fault) return;
+    if (!vmeLoadFlags(v)) return;
+    adjustSP(2);
+    return;
+  }
   const v = peek16(0); if (fault) return;
   adjustSP(2);
   writeFlags(v, 0xffff);
@@ -452,6 +485,8 @@ function writeFlags(v: u32, width: u32): void {
 }
 
 // ---- string instructions ------------------------------------------------------------------------
+// A REP loop also stops after an iteration that hit a data or I/O breakpoint: the #DB trap
+// then comes between iterations, with EIP still at the instruction (SDM Vol. 3B §18.3.1.2).
 const REP_CHUNK: u32 = 0x4000; // iterations before an interrupt window
 
 @inline function siOff(): u32 { return adsize32 ? reg32(ESI) : reg16(ESI); }
@@ -496,7 +531,7 @@ export function MOVS(size: u32): void {
   if (n == 0) return;
   const d = delta(size);
   let budget = REP_CHUNK;
-  while (n != 0 && budget != 0) {
+  while (n != 0 && budget != 0 && dbgHit == 0) {
     // Bulk path: forward, both sides in RAM, no overlap hazard within the block.
     if (d == size && size <= 4) {
       const so = siOff(), dof = diOff();
@@ -536,7 +571,7 @@ export function STOS(size: u32): void {
   if (n == 0) return;
   const d = delta(size);
   let budget = REP_CHUNK;
-  while (n != 0 && budget != 0) {
+  while (n != 0 && budget != 0 && dbgHit == 0) {
     if (d == size) {
       const dof = diOff();
       let cnt = n < budget ? n : budget;
@@ -568,7 +603,7 @@ export function LODS(size: u32): void {
   if (isRep()) { n = counter(); if (n == 0) return; }
   const d = delta(size);
   let budget = REP_CHUNK;
-  while (n != 0 && budget != 0) {
+  while (n != 0 && budget != 0 && dbgHit == 0) {
     const v = readSz(src, siOff(), size); if (fault) return;
     if (size == 1) setReg8(0, v); else if (size == 2) setReg16(EAX, v); else setReg32(EAX, v);
     advSI(d); n--; budget--;
@@ -592,7 +627,7 @@ export function CMPS(size: u32): void {
   if (n == 0) return;
   const repz = (prefixes & PFX_REP) != 0;
   let budget = REP_CHUNK;
-  while (n != 0 && budget != 0) {
+  while (n != 0 && budget != 0 && dbgHit == 0) {
     const a = readSz(src, siOff(), size); if (fault) return;
     const b = readSz(ES, diOff(), size); if (fault) return;
     alu(ALU_CMP, a, b, msb);
@@ -616,7 +651,7 @@ export function SCAS(size: u32): void {
   if (n == 0) return;
   const repz = (prefixes & PFX_REP) != 0;
   let budget = REP_CHUNK;
-  while (n != 0 && budget != 0) {
+  while (n != 0 && budget != 0 && dbgHit == 0) {
     const b = readSz(ES, diOff(), size); if (fault) return;
     alu(ALU_CMP, a, b, msb);
     advDI(d); n--; setCounter(n); budget--;
@@ -656,7 +691,7 @@ export function INS(size: u32): void {
   if (isRep()) { n = counter(); if (n == 0) return; }
   const d = delta(size);
   let budget = REP_CHUNK;
-  while (n != 0 && budget != 0) {
+  while (n != 0 && budget != 0 && dbgHit == 0) {
     // Check the destination before reading the port (a port read can have side effects).
     segWrite(ES, diOff(), size); if (fault) return;
     syncNow();
@@ -675,7 +710,7 @@ export function OUTS(size: u32): void {
   if (isRep()) { n = counter(); if (n == 0) return; }
   const d = delta(size);
   let budget = REP_CHUNK;
-  while (n != 0 && budget != 0) {
+  while (n != 0 && budget != 0 && dbgHit == 0) {
     const v = readSz(src, siOff(), size); if (fault) return;
     syncNow();
     hostIoWrite(port, size, v);

@@ -1,14 +1,15 @@
 // System instructions: descriptor tables, control/debug registers, MSRs, CPUID, TSC,
 // SYSENTER/SYSEXIT, LAR/LSL/VERR/VERW/ARPL, HLT, CMPXCHG8B.
 
+import { dbgRefresh, dbgReport, DR7_GD, DR6_BD, DR6_FIXED } from './debug';
 import {
   R_GDTR_BASE, R_GDTR_LIMIT, R_IDTR_BASE, R_IDTR_LIMIT, R_CR0, R_CR2, R_CR3, R_CR4, R_DR, R_EFER,
   R_SYSENTER_CS, R_SYSENTER_ESP, R_SYSENTER_EIP, R_TSC_OFFSET, R_APIC_BASE, R_PAT, R_MISC_ENABLE,
   R_MTRR, R_ICOUNT, R_HALTED, R_CPUID_FLAGS, CPUIDF_APIC, CPUIDF_HYPERVISOR, R_XEN_MSR, R_EXIT_VALUE, R_VCPU_ID,
-  R_EFLAGS,
+  R_EFLAGS, CTRL_BASE, CTRL_NR_VCPUS, CTRL_TSC_MAX,
 } from '../memory-map';
 import {
-  cpu, modrm, fault, opsize32, adsize32, cpl, protMode, v86Mode, eip, setEip, raise, raiseGP, raiseUD,
+  cpu, modrm, fault, opsize32, adsize32, cpl, protMode, v86Mode, eip, setEip, raise, raiseGP, raiseUD, EXC_DB,
   reg32, setReg32, reg16, setReg16, EAX, ECX, EDX, EBX, ESP,
   segSel, segBase, segLimit, segAcc, setSegCache, LDTR, TR, CS, SS, eaSeg, eaOff,
   refreshMode, setCpl, getEflags, setEflagsRaw, setCFOnly, flushFlags, FLAG_ZF, FLAG_IF, FLAG_VM, FLAG_RF,
@@ -227,17 +228,24 @@ export function MOV_CdRd(): void {
     case 3: store<u32>(cpu + R_CR3, v); tlbFlushAll(true); return;
     case 4: {
       if (v & ~CR4_VALID) { raiseGP(0); return; }
-      if (v & (CR4_VME | CR4_PVI)) { raiseGP(0); return; } // VME is not implemented (CPUID says so)
       const old = cr4();
       store<u32>(cpu + R_CR4, v);
       if ((old ^ v) & (CR4_PAE | CR4_PSE | CR4_PGE)) tlbFlushAll(false);
+      if ((old ^ v) & CR4_DE) dbgRefresh(); // I/O breakpoints exist only with DE
       return;
     }
     default: raiseUD(); return;
   }
 }
+/** DR7.GD: any MOV to or from a debug register is a #DB fault with DR6.BD (SDM Vol. 3B §18.2.4). */
+function debugRegsGuarded(): bool {
+  if (!(load<u32>(cpu + R_DR + 7 * 4) & DR7_GD)) return false;
+  dbgReport(DR6_BD);
+  raise(EXC_DB, 0, false);
+  return true;
+}
 export function MOV_RdDd(): void {
-  if (!needCpl0()) return;
+  if (!needCpl0() || debugRegsGuarded()) return;
   let d = regField();
   if ((d == 4 || d == 5) && (cr4() & CR4_DE)) { raiseUD(); return; }
   if (d == 4) d = 6; else if (d == 5) d = 7;
@@ -246,11 +254,15 @@ export function MOV_RdDd(): void {
   setReg32(modrm & 7, v);
 }
 export function MOV_DdRd(): void {
-  if (!needCpl0()) return;
+  if (!needCpl0() || debugRegsGuarded()) return;
   let d = regField();
   if ((d == 4 || d == 5) && (cr4() & CR4_DE)) { raiseUD(); return; }
   if (d == 4) d = 6; else if (d == 5) d = 7;
-  store<u32>(cpu + R_DR + (d << 2), reg32(modrm & 7)); // breakpoints are recorded, not armed
+  let v = reg32(modrm & 7);
+  if (d == 6) v = (v | DR6_FIXED) & ~0x1000;
+  else if (d == 7) v = (v & 0xffff2bff) | 0x400; // bits 10 (1), 12, 14, 15 (0) are fixed
+  store<u32>(cpu + R_DR + (d << 2), v);
+  if (d != 6 && dbgRefresh()) tlbFlushAll(false); // (dis)arm breakpoints; watched pages leave the fast paths
 }
 export function CLTS(): void {
   if (!needCpl0()) return;
@@ -268,7 +280,23 @@ export function HLT(): bool {
 // ---- TSC, MSRs ------------------------------------------------------------------------------------------
 /** Current TSC: virtual cycles (R_ICOUNT plus this run's steps) plus the guest's offset. */
 export function readTsc(): u64 {
-  return load<u64>(cpu + R_ICOUNT) + <u64>getSteps() + load<u64>(cpu + R_TSC_OFFSET);
+  const t = load<u64>(cpu + R_ICOUNT) + <u64>getSteps() + load<u64>(cpu + R_TSC_OFFSET);
+  return load<u32>(CTRL_BASE + CTRL_NR_VCPUS) > 1 ? sharedTsc(t) : t;
+}
+/**
+ * With several vCPUs each counts its own cycles, and their clocks differ by a bounded skew.
+ * A TSC read returns at least the largest value any vCPU has read, so the TSC never goes back
+ * from one vCPU to the next (Linux's TSC warp check, and any read ordered after another).
+ */
+function sharedTsc(t: u64): u64 {
+  const p = <usize>(CTRL_BASE + CTRL_TSC_MAX);
+  let seen = atomic.load<u64>(p);
+  while (seen < t) {
+    const was = atomic.cmpxchg<u64>(p, seen, t);
+    if (was == seen) return t;
+    seen = was;
+  }
+  return seen;
 }
 export function RDTSC(): void {
   if ((cr4() & CR4_TSD) && protMode && cpl != 0) { raiseGP(0); return; }
@@ -358,6 +386,7 @@ export function WRMSR(): void {
 // An i686-class (family 6) processor that reports exactly what this core implements.
 const FEAT_EDX: u32 =
   (1 << 0) | // FPU
+  (1 << 1) | // VME (CR4.VME and CR4.PVI: virtual interrupt flags, INT n redirection)
   (1 << 2) | // DE (CR4.DE and DR4/DR5 aliasing)
   (1 << 3) | // PSE
   (1 << 4) | // TSC

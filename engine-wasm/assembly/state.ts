@@ -482,3 +482,16 @@ export function setCFOnly(v: u32): void {
   }
   return (r ^ (cc & 1)) != 0;
 }
+
+/**
+ * Virtual-8086 mode extensions (SDM Vol. 3B §20.3): in V86 mode with CR4.VME and IOPL < 3,
+ * CLI/STI/PUSHF/POPF/IRET use VIF instead of IF and INT n may be redirected to the V86
+ * program's own vector table.
+ */
+export function vmeActive(): bool {
+  return v86Mode && (cr4() & CR4_VME) != 0 && (load<u32>(cpu + R_EFLAGS) & FLAG_IOPL) != FLAG_IOPL;
+}
+/** Protected-mode virtual interrupts (CR4.PVI): CLI/STI at CPL 3 with IOPL < 3 use VIF. */
+export function pviActive(): bool {
+  return protMode && !v86Mode && cpl == 3 && (cr4() & CR4_PVI) != 0 && (load<u32>(cpu + R_EFLAGS) & FLAG_IOPL) != FLAG_IOPL;
+}

@@ -4,6 +4,7 @@
 // switches (16- and 32-bit TSS), and the I/O permission check.
 // Reference: Intel SDM Vol. 2 (JMP, CALL, RET, INT n, IRET pseudo-code) and Vol. 3A ch. 5-7.
 
+import { dbgIo, dbgCheckIo } from './debug';
 import {
   R_GDTR_BASE, R_GDTR_LIMIT, R_IDTR_BASE, R_IDTR_LIMIT, R_CR3, R_EFLAGS, R_LAST_EXC, R_LAST_EXC_CODE,
   R_LAST_EXC_EIP, R_EXC_COUNT, R_CR0, R_INT_SHADOW, R_NMI_BLOCKED,
@@ -17,7 +18,7 @@ import {
   ACC_A, ACC_RW, ACC_DC, ACC_CODE, ACC_S, ACC_P, ACC_DB, ACC_G,
   FLAG_TF, FLAG_IF, FLAG_DF, FLAG_NT, FLAG_RF, FLAG_VM, FLAG_IOPL, FLAG_AC, FLAG_VIF, FLAG_VIP,
   EXC_GP, EXC_NP, EXC_SS, EXC_TS, EXC_DF, EXC_PF, EXC_DE, EXC_UD,
-  raiseGP, raiseNP, raiseSS, raiseTS, CR0_TS, CR0_PG, CR0_PE,
+  raiseGP, raiseNP, raiseSS, raiseTS, CR0_TS, CR0_PG, CR0_PE, cr4, CR4_VME,
 } from './state';
 import { sysRead8, sysRead16, sysRead32, sysWrite8, sysWrite16, sysWrite32, tlbFlushAll, setTlbMasks, writeLinAs, readLinAs, probeWrite, probeRead } from './mmu';
 
@@ -555,7 +556,18 @@ export function iret(op32: bool): void {
     return;
   }
   if (v86Mode) {
-    if (((fl & FLAG_IOPL) >> 12) != 3) { raiseGP(0); return; }
+    if (((fl & FLAG_IOPL) >> 12) != 3) {
+      // VME: a 16-bit IRET works on VIF (as POPF does); a 32-bit one still raises #GP(0).
+      if (op32 || !(cr4() & CR4_VME)) { raiseGP(0); return; }
+      const sp = reg16(ESP);
+      const nip = readStackVal(sp, 2), ncs = readStackVal(sp + 2, 2), nfl = readStackVal(sp + 4, 2);
+      if (fault) return;
+      if ((nfl & FLAG_TF) || ((nfl & FLAG_IF) && (fl & FLAG_VIP))) { raiseGP(0); return; }
+      loadCSReal(ncs, nip);
+      addSP(6);
+      vmeLoadFlags(nfl);
+      return;
+    }
     const sp = stack32 ? reg32(ESP) : reg16(ESP);
     const nip = readStackVal(sp, size);
     const ncs = readStackVal(sp + size, size) & 0xffff;
@@ -804,9 +816,67 @@ function taskLoadData(seg: u32, sel: u32): bool {
   return true;
 }
 
+// ---- virtual-8086 mode extensions (CR4.VME) ---------------------------------------------------
+/** The FLAGS image a V86 program sees under VME: IF ← VIF, IOPL = 3. */
+export function vmeFlags16(): u32 {
+  const f = getEflags();
+  return (f & 0xffff & ~FLAG_IF) | FLAG_IOPL | ((f & FLAG_VIF) ? FLAG_IF : 0);
+}
+/**
+ * A 16-bit POPF/IRET image under VME: #GP(0) if it sets TF, or sets IF while VIP is set;
+ * else IF goes to VIF and every other FLAGS bit but IOPL and IF is loaded. False on #GP.
+ */
+export function vmeLoadFlags(v: u32): bool {
+  const old = getEflags();
+  if ((v & FLAG_TF) || ((v & FLAG_IF) && (old & FLAG_VIP))) { raiseGP(0); return false; }
+  const mask: u32 = 0xffff & ~(FLAG_IF | FLAG_IOPL);
+  setEflagsRaw(((old & ~mask & ~FLAG_VIF) | (v & mask) | ((v & FLAG_IF) ? FLAG_VIF : 0)) | 2);
+  return true;
+}
+/** INT n in V86 mode with CR4.VME: is vector `v` redirected (its bit in the TSS's bitmap clear)? */
+export function intRedirected(v: u32): bool {
+  // The 32-byte redirection bitmap lies just below the I/O permission bitmap of a 32-bit TSS.
+  const type = segAcc(TR) & 0x0f;
+  if (type != 0x09 && type != 0x0b) { raiseGP(0); return false; }
+  const base = segBase(TR);
+  const at = sysRead16(base + 0x66) - 32 + (v >> 3);
+  if (fault) return false;
+  if (at > segLimit(TR) || at < 0x68 - 32) { raiseGP(0); return false; }
+  const bits = sysRead8(base + at);
+  if (fault) return false;
+  if ((bits >> (v & 7)) & 1) return false;
+  return true;
+}
+/**
+ * A redirected INT n: like real mode, through the V86 program's vector table at linear 0,
+ * pushing FLAGS (under IOPL < 3 with IF ← VIF and IOPL = 3), CS and IP on its stack; then
+ * VIF (IOPL < 3) or IF (IOPL = 3) and TF are cleared (SDM Vol. 3B §20.3.3.4-5).
+ */
+export function v86Redirect(v: u32): void {
+  const fl = getEflags();
+  const iopl3 = (fl & FLAG_IOPL) == FLAG_IOPL;
+  const ip = readLinAs(v * 4, 2, true), cs = readLinAs(v * 4 + 2, 2, true);
+  if (fault) return;
+  const sp = reg16(ESP);
+  const image = iopl3 ? fl & 0xffff : vmeFlags16();
+  const base = segBase(SS);
+  writeLinAs(base + ((sp - 2) & 0xffff), 2, image, true);
+  writeLinAs(base + ((sp - 4) & 0xffff), 2, segSel(CS), true);
+  writeLinAs(base + ((sp - 6) & 0xffff), 2, eip, true);
+  if (fault) return;
+  setReg16(ESP, (sp - 6) & 0xffff);
+  setEflagsRaw(fl & ~(FLAG_TF | (iopl3 ? FLAG_IF : FLAG_VIF)));
+  loadCSReal(cs, ip);
+}
+
 // ---- I/O permission ---------------------------------------------------------------------------
 /** May the current code access ports [port, port+size)? Raises #GP(0) if not. */
 export function ioAllowed(port: u32, size: u32): bool {
+  if (!ioPermitted(port, size)) return false;
+  if (dbgIo) dbgCheckIo(port, size); // an I/O breakpoint (CR4.DE) traps after the instruction
+  return true;
+}
+function ioPermitted(port: u32, size: u32): bool {
   if (!protMode) return true;
   const iopl = (getEflags() & FLAG_IOPL) >> 12;
   if (!v86Mode && cpl <= iopl) return true;

@@ -1,7 +1,9 @@
 ; v86: virtual-8086 mode entered with IRET (VM=1), real-mode style code and segment
 ; arithmetic, IOPL-sensitive instructions with IOPL=3 and IOPL=0 (#GP(0) to the
 ; monitor), INT n through the protected-mode IDT, I/O through the TSS bitmap, the
-; interrupt frame of a v86 task, and the return to the monitor.
+; interrupt frame of a v86 task, the return to the monitor, and the virtual-8086 mode
+; extensions (CR4.VME: VIF for CLI/STI/PUSHF/POPF/IRET, INT n redirection through the
+; TSS bitmap to the v86 program's own vector table).
 %include "lib.inc"
 
 test_name: db "v86", 0
@@ -99,9 +101,94 @@ test_main:
         mov     eax, [v86_exit_eflags]
         and     eax, 0x3200
         CHECK_EQ "v86 IOPL0: IF and IOPL unchanged by the trapped CLI/STI/POPF", eax, 0
+        UNLESS_WORD "no-vme", "VME"
+        call    t_vme
+        END_UNLESS
         UNHOOK  13
         UNHOOK  0
         UNHOOK  0x42
+        ret
+
+; ---- VME ----
+EFL_VIF  equ 0x80000
+EFL_VIP  equ 0x100000
+t_vme:
+        mov     eax, 1
+        cpuid
+        and     edx, 2
+        CHECK_EQ "CPUID.1:EDX reports VME", edx, 2
+        test    edx, edx
+        jnz     .has
+        ret                                     ; the failure above is reported; skip the rest
+.has:
+        ; The main TSS gets a 32-byte interrupt redirection bitmap at offset 104 (I/O map
+        ; base 136, beyond the limit: still no I/O bitmap). Vector 0x42 is not redirected.
+        mov     edi, main_tss + 104
+        xor     eax, eax
+        mov     ecx, 8
+        rep stosd
+        or      byte [main_tss + 104 + (0x42 >> 3)], 1 << (0x42 & 7)
+        mov     word [main_tss + 102], 136
+        DESC    5, main_tss, 135, 0x89, 0           ; available again, with the bitmap inside the limit
+        mov     ax, MAIN_TSS
+        ltr     ax
+        ; the v86 program's vector 0x43 → 2000:R(v86_int43)
+        mov     word [0x43 * 4], R(v86_int43)
+        mov     word [0x43 * 4 + 2], V86_SEG
+        mov     eax, cr4
+        or      eax, 1                              ; CR4.VME
+        mov     cr4, eax
+        mov     dword [gp_n], 0
+        mov     dword [i42_count], 0
+        mov     eax, R(v86_vme)
+        mov     edx, EFL_VM | 2                     ; IOPL 0, VIF 0
+        call    run_v86
+        CHECK_EQ "VME IOPL0: returned to the monitor", [user_ret_eax], 0x5678
+        movzx   eax, word [V(r_vme_f1)]
+        and     eax, 0x3200
+        CHECK_EQ "VME PUSHF after CLI: IF shows VIF (0), IOPL shows 3", eax, 0x3000
+        movzx   eax, word [V(r_vme_f2)]
+        and     eax, 0x0200
+        CHECK_EQ "VME STI sets VIF, PUSHF shows it as IF", eax, 0x200
+        movzx   eax, word [V(r_vme_f3)]
+        and     eax, 0x0200
+        CHECK_EQ "VME POPF with IF=0 clears VIF", eax, 0
+        movzx   eax, word [V(r_vme_i43)]
+        CHECK_EQ "VME INT 0x43 (bitmap bit clear): the v86 vector table's handler ran", eax, 0x4343
+        movzx   eax, word [V(r_vme_i43f)]
+        and     eax, 0x3000
+        CHECK_EQ "VME redirected INT: pushed FLAGS show IOPL=3", eax, 0x3000
+        movzx   eax, word [V(r_vme_after)]
+        CHECK_EQ "VME IRET (16-bit) from the v86 handler resumes the program", eax, 0x4343
+        CHECK_EQ "VME: only INT 0x42 (bitmap bit set) and HLT trapped", [gp_n], 1
+        CHECK_EQ "VME INT 0x42 with its bitmap bit set: #GP to the monitor", [gp_op], 0xCD
+        CHECK_EQ "VME INT 0x42 did not reach its protected-mode handler", [i42_count], 0
+        mov     eax, [v86_exit_eflags]
+        and     eax, 0x200 | EFL_VIF
+        CHECK_EQ "VME: IF untouched by the v86 program, VIF as it left it (set)", eax, EFL_VIF
+        ; STI with VIP set: #GP(0)
+        mov     dword [gp_n], 0
+        mov     eax, R(v86_vme_vip)
+        mov     edx, EFL_VM | EFL_VIP | 2
+        call    run_v86
+        CHECK_EQ "VME STI with VIP set: #GP", [gp_op], 0xFB
+        CHECK_EQ "VME STI with VIP set: one #GP", [gp_n], 1
+        ; PVI: CLI/STI at CPL 3 with IOPL 0 work on VIF
+        mov     eax, cr4
+        and     eax, ~1
+        or      eax, 2                              ; CR4.PVI
+        mov     cr4, eax
+        RUN_USER u_pvi, 0x0002
+        mov     eax, [user_ret_eax]
+        and     eax, 0x200 | EFL_VIF
+        CHECK_EQ "PVI: STI at CPL 3, IOPL 0 sets VIF and leaves IF clear", eax, EFL_VIF
+        mov     eax, cr4
+        and     eax, ~2
+        mov     cr4, eax
+        mov     word [main_tss + 102], 104
+        DESC    5, main_tss, 103, 0x89, 0
+        mov     ax, MAIN_TSS
+        ltr     ax
         ret
 
 ; run_v86: eax = IP in segment V86_SEG, edx = EFLAGS (with VM). Returns when the v86
@@ -192,6 +279,12 @@ hook_int42:
         mov     word [ebp + F_EAX], 0x4242      ; the v86 code sees AX changed
         ret
 
+u_pvi:
+        sti
+        pushfd
+        pop     eax
+        USER_EXIT
+
 ; ================= the v86 program (copied to 2000:0000) =================
 bits 16
 v86_blob:
@@ -254,6 +347,41 @@ v86_far:
         mov     ax, 0x7777
         retf
 
+v86_vme:
+        cli                                     ; VIF = 0, no #GP
+        pushf
+        pop     ax
+        mov     [R(r_vme_f1)], ax
+        sti                                     ; VIF = 1
+        pushf
+        pop     ax
+        mov     [R(r_vme_f2)], ax
+        push    word 0
+        popf                                    ; VIF = 0
+        pushf
+        pop     ax
+        mov     [R(r_vme_f3)], ax
+        xor     ax, ax
+        int     0x43                            ; redirected: the handler below
+        mov     [R(r_vme_after)], ax
+        int     0x42                            ; not redirected, IOPL 0: #GP
+        sti
+        mov     ax, 0x5678
+        hlt
+v86_int43:
+        push    bp
+        mov     bp, sp
+        mov     ax, [bp + 6]                    ; the pushed FLAGS
+        mov     [R(r_vme_i43f)], ax
+        pop     bp
+        mov     ax, 0x4343
+        mov     [R(r_vme_i43)], ax
+        iret
+v86_vme_vip:
+        sti                                     ; VIP set: #GP
+        xor     ax, ax
+        hlt
+
 v86_iopl0:
         cli
         sti
@@ -280,6 +408,12 @@ r_flags2:       dw 0
 r_if:           dw 0
 r_after_int:    dw 0
 r_es_after:     dw 0
+r_vme_f1:       dw 0
+r_vme_f2:       dw 0
+r_vme_f3:       dw 0
+r_vme_i43:      dw 0
+r_vme_i43f:     dw 0
+r_vme_after:    dw 0
                 align 4
 r_pushfd:       dd 0
 v86_blob_end:

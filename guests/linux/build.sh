@@ -81,7 +81,7 @@ bb_ver=$(apt-cache "${apt_opts[@]}" policy busybox-static | awk '/Candidate:/ { 
 log "kernel $kpkg $kpkg_ver, busybox-static $bb_ver"
 
 # Up to date? Same package versions and the same recipe files as the last build.
-recipe_hash=$( (cd "$here" && cat build.sh make-guest.mjs cpio-newc.mjs modinfo.mjs && find rootfs -type f | sort | xargs cat; echo "$CMDLINE") | sha256sum | cut -d' ' -f1)
+recipe_hash=$( (cd "$here" && cat build.sh make-guest.mjs cpio-newc.mjs modinfo.mjs && find rootfs tools -type f | sort | xargs cat; echo "$CMDLINE") | sha256sum | cut -d' ' -f1)
 stamp="$kpkg=$kpkg_ver busybox-static=$bb_ver recipe=$recipe_hash"
 if [ -f "$out/manifest.json" ] && [ -f "$out/bzImage" ] && [ -f "$out/initrd.img" ] && [ "$(cat "$work/built.stamp" 2>/dev/null)" = "$stamp" ]; then
   log "up to date: $out"
@@ -109,8 +109,13 @@ mkdir -p "$x/kernel" "$x/busybox"
 dpkg-deb -x "$kdeb" "$x/kernel"
 dpkg-deb -x "$bbdeb" "$x/busybox"
 
+# Small test programs for the guest (guests/linux/tools), freestanding i386 binaries.
+mkdir -p "$x/extra/usr/bin"
+gcc -m32 -static -nostdlib -ffreestanding -fno-pic -no-pie -Os -s -o "$x/extra/usr/bin/hwwatch" "$here/tools/hwwatch.c" ||
+  { echo "guest:linux: building guests/linux/tools/hwwatch.c needs gcc -m32 (Debian package gcc-multilib)" >&2; exit 1; }
+
 packages=$(printf '{"%s":"%s","busybox-static":"%s"}' "$kpkg" "$kpkg_ver" "$bb_ver")
 node "$here/make-guest.mjs" --kernel-root "$x/kernel" --kernel-version "$kver" \
-  --busybox "$x/busybox/bin/busybox" --out "$out" --packages "$packages" --cmdline "$CMDLINE"
+  --busybox "$x/busybox/bin/busybox" --out "$out" --packages "$packages" --cmdline "$CMDLINE" --extra-root "$x/extra"
 echo "$stamp" > "$work/built.stamp"
 log "wrote $out (bzImage, initrd.img, manifest.json)"

@@ -4,7 +4,8 @@
 // (device nodes are written straight into the cpio archive).
 //
 // usage: node make-guest.mjs --kernel-root DIR --kernel-version V --busybox FILE
-//          --out DIR --packages JSON --cmdline STRING
+//          --out DIR --packages JSON --cmdline STRING [--extra-root DIR]
+//   --extra-root: files built by build.sh (guests/linux/tools), added like rootfs/
 import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync, readdirSync, statSync, mkdirSync, renameSync } from 'node:fs';
 import { join, relative, dirname } from 'node:path';
@@ -113,6 +114,9 @@ function main() {
 
   const rootfs = join(here, 'rootfs');
   let testMd5 = '';
+  for (const file of args['extra-root'] ? walk(args['extra-root']) : []) {
+    addFile(relative(args['extra-root'], file), readFileSync(file), statSync(file).mode & 0o111 ? 0o755 : 0o644);
+  }
   for (const file of walk(rootfs)) {
     const rel = relative(rootfs, file);
     const data = readFileSync(file);

@@ -2,11 +2,9 @@
 // RAM) and on the plain one (unaligned, MMIO), and atomicity between two vCPUs running at the
 // same time on one shared memory (two worker threads).
 import { describe, it, expect, beforeAll } from 'vitest';
-import fs from 'node:fs';
-import { Worker } from 'node:worker_threads';
-import { createCpuHarness, setupFlat32, type CpuHarness } from './harness';
+import { createCpuHarness, type CpuHarness } from './harness';
+import { runOnVcpus } from './vcpu-threads';
 import { createMachineMemory } from '../../engine-ts/worker/wasm-core';
-import { VcpuState } from '../../engine-ts/machine/vcpu-state';
 import * as MM from '../../engine-wasm/memory-map';
 
 const ZF = 0x40;
@@ -74,36 +72,7 @@ describe('CMPXCHG8B', () => {
     ];
     ram.set(code, 0x1000);
 
-    const module = await WebAssembly.compile(fs.readFileSync(new URL('../../engine-wasm/build/core.wasm', import.meta.url)));
-    // Both workers instantiate the core on the shared memory, bind vCPU `id` and reset it; the
-    // main thread then sets up the vCPU state; they start together on a shared flag.
-    const sync = new Int32Array(new SharedArrayBuffer(8)); // [0]: ready count, [1]: go
-    const src = `
-      const { workerData, parentPort } = require('node:worker_threads');
-      const { module, memory, id, sync, stopped } = workerData;
-      const env = { memory, abort: () => { throw new Error('abort'); }, ioRead: () => 0xff, ioWrite: () => {},
-        mmioRead: () => 0xffffffff, mmioWrite: () => {}, intAck: () => -1, msrHost: () => 1, cpuidHost: () => 0,
-        crWrite: () => {}, hypercall: () => -1,
-        table: new WebAssembly.Table({ element: 'anyfunc', initial: 1 }), jitCompile: () => 0 }; // translation stays off
-      const core = new WebAssembly.Instance(module, { env }).exports;
-      if (core.init(id) !== 0) throw new Error('init failed');
-      core.reset();
-      Atomics.add(sync, 0, 1); Atomics.notify(sync, 0);
-      Atomics.wait(sync, 1, 0);
-      core.refresh();
-      let exit = 0, runs = 0;
-      do { exit = core.run(200000); runs++; } while (exit !== stopped && runs < 10000);
-      parentPort.postMessage(exit);`;
-    const workers = [0, 1].map((id) => new Worker(src, { eval: true, workerData: { module, memory, id, sync, stopped: MM.EXIT_STOPPED } }));
-    const done = workers.map((w) => new Promise<number>((resolve, reject) => { w.once('message', resolve); w.once('error', reject); }));
-    try {
-      while (Atomics.load(sync, 0) < 2) await new Promise((r) => setTimeout(r, 5));
-      for (const id of [0, 1]) setupFlat32(memory, new VcpuState(memory, id), 0x1000, 0x80000 + id * 0x1000);
-      Atomics.store(sync, 1, 1); Atomics.notify(sync, 1);
-      expect(await Promise.all(done)).toEqual([MM.EXIT_STOPPED, MM.EXIT_STOPPED]);
-    } finally {
-      await Promise.all(workers.map((w) => w.terminate()));
-    }
+    expect(await runOnVcpus(memory, 2, 0x1000)).toEqual([MM.EXIT_STOPPED, MM.EXIT_STOPPED]);
     const total = BigInt(start) + 2n * BigInt(N);
     expect(cdv.getBigUint64(0, true)).toBe(total);
   }, 60_000);

@@ -49,6 +49,23 @@ describe('x86 core vs host CPU (differential)', () => {
     expect(s.failed, s.reports.join('\n\n')).toBe(0);
   }, 60_000);
 
+  it('seed 13: 20000 stack sequences on a 16-bit stack segment (SS.B=0) agree, every form seen', () => {
+    const s = runDifftest(ctx, { seed: 13, cases: 20_000, stack16: true });
+    expect(s.failed, s.reports.join('\n\n')).toBe(0);
+    expect(s.passed).toBe(20_000);
+    // Each push/pop form with both operand sizes ran (24 kinds; CALL also with a stray 66h).
+    expect([...s.kinds.keys()].filter((k) => k.startsWith('ss16 ')).length).toBeGreaterThanOrEqual(24);
+  }, 60_000);
+
+  it('seed 14: 20000 x87 sequences agree with the host x87 at 80-bit precision (FSTP m80 of every register left)', () => {
+    const s = runDifftest(ctx, { seed: 14, cases: 20_000, x87: true });
+    expect(s.failed, s.reports.join('\n\n')).toBe(0);
+    expect(s.passed).toBe(20_000);
+    for (const k of ['x87 arith m', 'x87 arith st', 'x87 fsqrt', 'x87 fprem1', 'x87 fscale', 'x87 fxtract', 'x87 fld m80', 'x87 fst m', 'x87 fucomi']) {
+      expect(s.kinds.get(k) ?? 0, k).toBeGreaterThan(100);
+    }
+  }, 60_000);
+
   // A known issue that no longer reproduces has been fixed: remove it from known-issues.ts
   // so the main runs above cover that feature again.
   for (const issue of KNOWN_ISSUES) {

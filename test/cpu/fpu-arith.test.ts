@@ -1,10 +1,11 @@
-// x87 arithmetic: FADD/FSUB/FMUL/FDIV/FSQRT checked bit for bit against an exact rational
-// reference in every rounding mode and precision control, special operands and masked
-// responses, the register/pop/reverse/integer forms, and the compare family.
+// x87 arithmetic: FADD/FSUB/FMUL/FDIV/FSQRT checked bit for bit (80-bit results) against an
+// exact rational reference in every rounding mode and precision control over the whole
+// extended exponent range, special operands and masked responses, the register/pop/
+// reverse/integer forms, and the compare family.
 import { describe, it, expect, beforeAll } from 'vitest';
 import {
   X87, DATA, OUT, IE, DE, ZE, OE, UE, PE, SF, C0, C1, C2, C3, INDEFINITE, bitsOf, hex,
-  ratOf, ratAdd, ratSub, ratMul, ratDiv, ratSqrt, roundRat, prng, randomDouble, RN, RD, RU, RZ, type Rat,
+  ratOf, ratOfExt, ratAdd, ratSub, ratMul, ratDiv, ratSqrt, roundRat, extOfRounded, prng, randomDouble, RN, RD, RU, RZ, type Rat,
 } from './fpu-harness';
 
 let x: X87;
@@ -39,51 +40,127 @@ function batch(op: string, pairs: Array<[Num, Num]>, cw: number): Array<{ r: num
   return pairs.map((_, i) => ({ r: x.f64(OUT + i * 16), bits: x.bits64(OUT + i * 16), sw: x.u16(OUT + i * 16 + 8) }));
 }
 
-function randomPairs(seed: number, n: number): Array<[number, number]> {
+/** An 80-bit operand: significand (explicit integer bit) and sign|exponent word. */
+interface Ext { sig: bigint; se: number }
+const extHex = (e: Ext) => `${e.se.toString(16)}:${e.sig.toString(16).padStart(16, '0')}`;
+
+/**
+ * Run `op` (taking ST0 and qword [esi+16], or a bare one) over pairs: ST0 is loaded from an
+ * m80 operand, the result is stored with FSTP m80 (exact), with the status word after `op`.
+ */
+function batch80(op: string, pairs: Array<[Ext, number]>, cw: number): Array<{ r: Ext; sw: number }> {
+  pairs.forEach(([a, b], i) => {
+    x.setBits64(DATA + i * 32, a.sig);
+    x.setU16(DATA + i * 32 + 8, a.se);
+    x.setF64(DATA + i * 32 + 16, b);
+  });
+  x.setU16(CWA, cw);
+  x.run32(`
+    fninit
+    fldcw [${CWA}]
+    mov esi, ${DATA}
+    mov edi, ${OUT}
+    mov ecx, ${pairs.length}
+  .l:
+    fnclex
+    fld tword [esi]
+    ${op}
+    fnstsw [edi+16]
+    fstp tword [edi]
+    add esi, 32
+    add edi, 32
+    dec ecx
+    jnz .l
+  `, { budget: 100 * pairs.length + 100 });
+  expect(x.exceptionTaken()).toBe(-1);
+  return pairs.map((_, i) => ({ r: { sig: x.bits64(OUT + i * 32), se: x.u16(OUT + i * 32 + 8) }, sw: x.u16(OUT + i * 32 + 16) }));
+}
+
+/** A random finite non-zero 80-bit value with an exponent in [emin, emax] (denormals below -16382). */
+function randomExt(rnd: () => number, emin: number, emax: number): Ext {
+  const e = emin + Math.floor(rnd() * (emax - emin + 1));
+  let sig = (BigInt(Math.floor(rnd() * 2 ** 31)) << 32n) | BigInt(Math.floor(rnd() * 2 ** 32));
+  const r = rnd();
+  if (r < 0.2) sig &= ~((1n << 40n) - 1n); // short significands: exact results and ties occur too
+  else if (r < 0.3) sig &= ~((1n << 11n) - 1n);
+  sig |= 1n << 63n;
+  const sign = rnd() < 0.5 ? 0x8000 : 0;
+  if (e < -16382) return { sig: sig >> BigInt(Math.min(63, -16382 - e)), se: sign }; // a denormal
+  return { sig, se: sign | (e + 16383) };
+}
+
+function randomPairs(seed: number, n: number): Array<[Ext, number]> {
   const rnd = prng(seed);
-  const out: Array<[number, number]> = [];
+  const out: Array<[Ext, number]> = [];
   for (let i = 0; i < n; i++) {
-    const kind = i % 6;
-    if (kind === 0) out.push([randomDouble(rnd, -20, 20), randomDouble(rnd, -20, 20)]);
-    else if (kind === 1) { // near cancellation
-      const a = randomDouble(rnd, -5, 5);
-      out.push([a, -a * (1 + (rnd() - 0.5) * 2 ** -40)]);
-    } else if (kind === 2) out.push([randomDouble(rnd, 480, 1023), randomDouble(rnd, 480, 1023)]); // overflow
-    else if (kind === 3) out.push([randomDouble(rnd, -1074, -480), randomDouble(rnd, -560, 30)]); // underflow
-    else if (kind === 4) out.push([randomDouble(rnd, -1074, -1000), randomDouble(rnd, -1074, -1000)]); // subnormals
-    else out.push([randomDouble(rnd, -1022, 1023), randomDouble(rnd, -1022, 1023)]);
+    const kind = i % 8;
+    if (kind === 7) { // short significands and a power of two: exact products, quotients and sums
+      const e = Math.floor(rnd() * 41) - 20;
+      out.push([{ sig: (BigInt(4 + Math.floor(rnd() * 4)) << 61n), se: (rnd() < 0.5 ? 0x8000 : 0) | (16383 + e) }, (rnd() < 0.5 ? -1 : 1) * 2 ** (Math.floor(rnd() * 9) - 4)]);
+      continue;
+    }
+    if (kind === 0) out.push([randomExt(rnd, -20, 20), randomDouble(rnd, -20, 20)]);
+    else if (kind === 1) { // near cancellation: a double close to -a
+      const a = randomExt(rnd, -5, 5);
+      const v = Number(a.sig) * 2 ** ((a.se & 0x7fff) - 16383 - 63) * (a.se & 0x8000 ? -1 : 1);
+      out.push([a, -v * (1 + (rnd() - 0.5) * 2 ** -40)]);
+    } else if (kind === 2) { // huge ST0: overflows (× a big operand, ÷ a small one), or FDIVR underflows
+      out.push([randomExt(rnd, 15800, 16383), rnd() < 0.5 ? randomDouble(rnd, 400, 1023) : randomDouble(rnd, -1074, -400)]);
+    } else if (kind === 3) { // tiny ST0: underflows (× a small operand, ÷ a big one), or FDIVR overflows
+      out.push([randomExt(rnd, -16440, -15800), rnd() < 0.5 ? randomDouble(rnd, -1074, 30) : randomDouble(rnd, 30, 1023)]);
+    }
+    else if (kind === 4) out.push([randomExt(rnd, -16445, -16383), randomDouble(rnd, -1074, -1000)]); // denormals
+    else if (kind === 5) out.push([randomExt(rnd, -1100, 1100), randomDouble(rnd, -1022, 1023)]);
+    else out.push([randomExt(rnd, -16382, 16383), randomDouble(rnd, -1022, 1023)]);
   }
-  return out.filter(([a, b]) => a !== 0 && b !== 0 && Number.isFinite(a) && Number.isFinite(b));
+  return out.filter(([, b]) => b !== 0 && Number.isFinite(b));
 }
 
 const MODES: Array<[string, number]> = [['nearest', RN], ['down', RD], ['up', RU], ['zero', RZ]];
 const OPS: Array<[string, string, (a: Rat, b: Rat) => Rat]> = [
-  ['FADD', 'fadd qword [esi+8]', ratAdd],
-  ['FSUB', 'fsub qword [esi+8]', ratSub],
-  ['FSUBR', 'fsubr qword [esi+8]', (a, b) => ratSub(b, a)],
-  ['FMUL', 'fmul qword [esi+8]', ratMul],
-  ['FDIV', 'fdiv qword [esi+8]', ratDiv],
-  ['FDIVR', 'fdivr qword [esi+8]', (a, b) => ratDiv(b, a)],
+  ['FADD', 'fadd qword [esi+16]', ratAdd],
+  ['FSUB', 'fsub qword [esi+16]', ratSub],
+  ['FSUBR', 'fsubr qword [esi+16]', (a, b) => ratSub(b, a)],
+  ['FMUL', 'fmul qword [esi+16]', ratMul],
+  ['FDIV', 'fdiv qword [esi+16]', ratDiv],
+  ['FDIVR', 'fdivr qword [esi+16]', (a, b) => ratDiv(b, a)],
 ];
+const EMIN = -16382, EMAX = 16383;
 
-describe('x87 arithmetic is correctly rounded (exact reference)', () => {
-  for (const [pcName, pc, prec] of [['PC=53', 2, 53], ['PC=24', 0, 24], ['PC=64 (53 here)', 3, 53]] as const) {
+/** √ of an 80-bit value as a rational that rounds like the true root (see ratSqrt). */
+function ratSqrtExt(a: Ext): Rat {
+  const r = ratOfExt(a.sig, a.se);
+  let n = r.n, k = r.d.toString(2).length - 1;
+  if (k % 2) { n <<= 1n; k++; }
+  const t = 300n;
+  const big = n << t;
+  let s = 1n << BigInt(Math.ceil(big.toString(2).length / 2));
+  for (;;) { const y = (s + big / s) >> 1n; if (y >= s) break; s = y; }
+  const half = BigInt(k / 2) + t / 2n;
+  if (s * s === big) return { n: s, d: 1n << half };
+  return { n: 2n * s + 1n, d: 1n << (half + 1n) };
+}
+
+describe('x87 arithmetic is correctly rounded (exact reference, 80-bit registers)', () => {
+  for (const [pcName, pc, prec] of [['PC=64', 3, 64], ['PC=53', 2, 53], ['PC=24', 0, 24]] as const) {
     for (const [name, op, ref] of OPS) {
-      it(`${name} ${pcName} in all rounding modes: value, PE, UE, OE, C1`, () => {
-        const pairs = randomPairs(0x1234 + name.length * 77 + pc, 240);
+      it(`${name} ${pcName} in all rounding modes: value, PE, UE, OE, C1, DE`, () => {
+        const pairs = randomPairs(0x1234 + name.length * 77 + pc, 280);
         const seen = { exact: 0, inexact: 0, up: 0, overflow: 0, underflow: 0 };
         for (const [modeName, mode] of MODES) {
-          const got = batch(op, pairs, 0x3f | (pc << 8) | (mode << 10));
+          const got = batch80(op, pairs, 0x3f | (pc << 8) | (mode << 10));
           pairs.forEach(([a, b], i) => {
-            const q = ref(ratOf(a), ratOf(b));
-            const want = q.n === 0n ? { value: mode === RD ? -0 : 0, inexact: false, up: false, overflow: false, underflow: false } : roundRat(q, prec, mode);
+            const q = ref(ratOfExt(a.sig, a.se), ratOf(b));
+            const want = q.n === 0n
+              ? { sig: 0n, se: mode === RD ? 0x8000 : 0, inexact: false, up: false, overflow: false, underflow: false }
+              : (() => { const w = roundRat(q, prec, mode, EMIN, EMAX); return { ...extOfRounded(w, prec), ...w }; })();
             const g = got[i];
-            const ctx = `${name} ${modeName} ${hex(a)} ${hex(b)}: got ${hex(g.r)} want ${hex(want.value)}`;
-            expect(g.bits, ctx).toBe(bitsOf(want.value));
+            const ctx = `${name} ${modeName} ${extHex(a)} ${hex(b)}: got ${extHex(g.r)} want ${extHex(want)}`;
+            expect(extHex(g.r), ctx).toBe(extHex(want));
             expect(g.sw & (IE | ZE | SF), ctx).toBe(0);
-            // An m64 denormal source (FLD or the operand) signals DE; a register never does.
-            const den = (v: number) => v !== 0 && Math.abs(v) < 2 ** -1022;
-            expect(!!(g.sw & DE), ctx + ' DE').toBe(den(a) || den(b));
+            // A denormal operand (the m80 one in a register, or the m64 one) signals DE.
+            const den = (a.se & 0x7fff) === 0 || (b !== 0 && Math.abs(b) < 2 ** -1022);
+            expect(!!(g.sw & DE), ctx + ' DE').toBe(den);
             expect(!!(g.sw & PE), ctx + ' PE').toBe(want.inexact || want.overflow);
             expect(!!(g.sw & OE), ctx + ' OE').toBe(want.overflow);
             expect(!!(g.sw & UE), ctx + ' UE').toBe(want.underflow);
@@ -102,17 +179,21 @@ describe('x87 arithmetic is correctly rounded (exact reference)', () => {
     }
     it(`FSQRT ${pcName} in all rounding modes`, () => {
       const rnd = prng(99 + pc);
-      const vals: Array<[number, number]> = [];
-      for (let i = 0; i < 200; i++) vals.push([Math.abs(randomDouble(rnd, i % 4 === 0 ? -1074 : -60, i % 4 === 1 ? 1023 : 60)), 0]);
-      vals.push([4, 0], [2, 0], [2 ** -1074, 0], [1.5 * 2 ** -1050, 0], [Number.MAX_VALUE, 0]);
+      const vals: Array<[Ext, number]> = [];
+      for (let i = 0; i < 200; i++) {
+        const v = randomExt(rnd, i % 4 === 0 ? -16445 : -60, i % 4 === 1 ? 16383 : 60);
+        vals.push([{ sig: v.sig, se: v.se & 0x7fff }, 1]);
+      }
+      vals.push([{ sig: 1n << 63n, se: 16385 }, 1], [{ sig: 1n << 63n, se: 16384 }, 1], [{ sig: 1n, se: 0 }, 1], [{ sig: (1n << 64n) - 1n, se: 0x7ffe }, 1]);
       for (const [modeName, mode] of MODES) {
-        const got = batch('fsqrt', vals, 0x3f | (pc << 8) | (mode << 10));
+        const got = batch80('fsqrt', vals, 0x3f | (pc << 8) | (mode << 10));
         vals.forEach(([a], i) => {
-          const want = roundRat(ratSqrt(a), prec, mode);
-          const ctx = `FSQRT ${modeName} ${hex(a)}: got ${hex(got[i].r)} want ${hex(want.value)}`;
-          expect(got[i].bits, ctx).toBe(bitsOf(want.value));
-          expect(!!(got[i].sw & PE), ctx).toBe(want.inexact);
-          expect(!!(got[i].sw & C1), ctx).toBe(want.up);
+          const w = roundRat(ratSqrtExt(a), prec, mode, EMIN, EMAX);
+          const want = extOfRounded(w, prec);
+          const ctx = `FSQRT ${modeName} ${extHex(a)}: got ${extHex(got[i].r)} want ${extHex(want)}`;
+          expect(extHex(got[i].r), ctx).toBe(extHex(want));
+          expect(!!(got[i].sw & PE), ctx).toBe(w.inexact);
+          expect(!!(got[i].sw & C1), ctx).toBe(w.up);
         });
       }
     });
@@ -167,22 +248,27 @@ describe('x87 special operands and masked responses', () => {
     expect(batch('fadd qword [esi+8]', [[-0, 0]], 0x27f)[0].bits).toBe(0n);
   });
 
-  it('masked overflow: infinity or the largest finite number by rounding mode', () => {
-    const big = Number.MAX_VALUE;
-    const r = (rc: number) => batch('fmul qword [esi+8]', [[big, -2]], 0x27f | (rc << 10))[0];
-    expect(r(RN).r).toBe(-Infinity);
-    expect(r(RZ).r).toBe(-big);
-    expect(r(RU).r).toBe(-big);
-    expect(r(RD).r).toBe(-Infinity);
+  it('masked overflow (at the 80-bit range): infinity or the largest finite number by rounding mode', () => {
+    const big: Ext = { sig: (1n << 64n) - 1n, se: 0x7ffe }; // the largest finite 80-bit value
+    const r = (rc: number) => batch80('fmul qword [esi+16]', [[big, -2]], 0x37f | (rc << 10))[0];
+    expect(extHex(r(RN).r)).toBe('ffff:8000000000000000'); // -inf
+    expect(extHex(r(RZ).r)).toBe('fffe:ffffffffffffffff');
+    expect(extHex(r(RU).r)).toBe('fffe:ffffffffffffffff');
+    expect(extHex(r(RD).r)).toBe('ffff:8000000000000000');
     expect(r(RN).sw & (OE | PE | C1)).toBe(OE | PE | C1);
     expect(r(RZ).sw & (OE | PE | C1)).toBe(OE | PE);
+    // A double result that overflows only on the way to memory: FST m64 signals it.
+    const [g] = batch('fmul qword [esi+8]', [[Number.MAX_VALUE, 2]], 0x37f);
+    expect(g.sw & OE).toBe(0); // 2^1025 fits in a register
+    expect(g.r).toBe(Infinity);
   });
 
-  it('masked underflow: denormal result with UE and PE only when inexact', () => {
-    const inexact = batch('fmul qword [esi+8]', [[3 * 2 ** -1040, 2 ** -30 + 2 ** -80]], 0x27f)[0];
+  it('masked underflow (at the 80-bit range): denormal result with UE and PE only when inexact', () => {
+    const a: Ext = { sig: 3n << 62n, se: 16383 - 16379 }; // 1.5 × 2^-16379 = 3 × 2^-16380
+    const inexact = batch80('fmul qword [esi+16]', [[a, 2 ** -30 + 2 ** -80]], 0x37f)[0];
     expect(inexact.sw & (UE | PE)).toBe(UE | PE);
-    const exact = batch('fmul qword [esi+8]', [[3 * 2 ** -1040, 2 ** -30]], 0x27f)[0];
-    expect(exact.r).toBe(3 * 2 ** -1070);
+    const exact = batch80('fmul qword [esi+16]', [[a, 2 ** -30]], 0x37f)[0];
+    expect(extHex(exact.r)).toBe(extHex({ sig: 3n << 35n, se: 0 })); // 3 × 2^-16410 = 3·2^35 × 2^-16445
     expect(exact.sw & (UE | PE)).toBe(0);
   });
 

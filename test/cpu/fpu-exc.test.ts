@@ -149,6 +149,8 @@ describe('unmasked exception responses', () => {
   it('unmasked OE on FST m32: memory untouched and no pop; on a register the result is written', () => {
     x.setU16(DATA, 0x377); // OE unmasked
     x.setF64(DATA + 8, 1e300);
+    x.setBits64(DATA + 16, 0x8000000000000000n); // 2^16383, the top binade of the 80-bit format
+    x.setU16(DATA + 24, 0x7ffe);
     x.setU32(OUT, 0xdeadbeef);
     x.run32(`fninit
       fldcw [${DATA}]
@@ -156,6 +158,7 @@ describe('unmasked exception responses', () => {
       fstp dword [${OUT}]
       fnstsw [${OUT + 4}]
       fnclex
+      fld tword [${DATA + 16}]
       fmul st0, st0
       fnstsw [${OUT + 6}]
       fnclex
@@ -187,18 +190,21 @@ describe('unmasked exception responses', () => {
 
 describe('unmasked underflow', () => {
   it('UE unmasked: an exact tiny result still signals UE (masked, only an inexact one does)', () => {
-    x.setF64(DATA + 8, 2 ** -1000, 2 ** -50);
+    // 2^-16000 (m80) × 2^-400 = 2^-16400: an exact denormal of the 80-bit register format.
+    x.setBits64(DATA + 8, 0x8000000000000000n);
+    x.setU16(DATA + 16, 16383 - 16000);
+    x.setF64(DATA + 24, 2 ** -400);
     for (const [cw, want] of [[0x36f, 0x10 | ES], [0x37f, 0]] as const) {
       x.setU16(DATA, cw);
       x.run32(`fninit
         fldcw [${DATA}]
-        fld qword [${DATA + 8}]
-        fmul qword [${DATA + 16}]
+        fld tword [${DATA + 8}]
+        fmul qword [${DATA + 24}]
         fnstsw [${OUT}]
         fnclex
-        fstp qword [${OUT + 8}]`);
+        fstp tword [${OUT + 8}]`);
       expect(x.u16(OUT) & (EXC | ES)).toBe(want);
-      expect(x.f64(OUT + 8)).toBe(2 ** -1050);
+      if (!want) expect([x.bits64(OUT + 8), x.u16(OUT + 16)]).toEqual([1n << 45n, 0]); // 2^45 × 2^-16445
     }
   });
 });

@@ -38,13 +38,28 @@ describe('FSCALE', () => {
     expect(run2('fscale', -1.5, -2.9).r[0]).toBe(-0.375);
     expect(run2('fscale', 3, 0.5).r[0]).toBe(3);
   });
-  it('overflow and underflow at the register range, rounded with RC', () => {
-    const o = run2('fscale', 1, 2000);
-    expect([o.r[0], o.sw & EXC]).toEqual([Infinity, OE | PE]);
-    const u = run2('fscale', 3, -1075); // 3 × 2^-1075 = 1.5 × 2^-1074: tie → 2 × 2^-1074 (even)
-    expect([u.r[0], u.sw & EXC]).toEqual([2 * 2 ** -1074, UE | PE]);
-    expect(run2('fscale', 3, -1075, 1, 0x37f | (RZ << 10)).r[0]).toBe(2 ** -1074);
-    expect(run2('fscale', 1, -1074).sw & EXC).toBe(0); // exact denormal
+  it('overflow and underflow at the register range (80-bit exponents), rounded with RC', () => {
+    /** ST0 × 2^n as the 80-bit result [significand, sign|exponent] and the flags. */
+    const scale = (v: number, n: number, cw = 0x37f) => {
+      x.setF64(DATA, v, n);
+      x.setU16(DATA + 16, cw);
+      x.run32(`fninit
+        fldcw [${DATA + 16}]
+        fld qword [${DATA + 8}]
+        fld qword [${DATA}]
+        fscale
+        fnstsw [${OUT}]
+        fstp tword [${OUT + 16}]`);
+      return [x.bits64(OUT + 16), x.u16(OUT + 24), x.u16(OUT) & EXC];
+    };
+    expect(run2('fscale', 1, 2000).r[0]).toBe(Infinity); // 2^2000 is fine in a register; the m64 store overflows
+    expect(scale(1, 2000)).toEqual([1n << 63n, 16383 + 2000, 0]);
+    expect(scale(1, 20000)).toEqual([1n << 63n, 0x7fff, OE | PE]); // infinity
+    expect(scale(1, 20000, 0x37f | (RZ << 10))).toEqual([(1n << 64n) - 1n, 0x7ffe, OE | PE]); // the largest finite
+    // 3 × 2^-16446 = 1.5 × 2^-16445 (the denormal quantum): a tie → 2 × 2^-16445 (even)
+    expect(scale(3, -16446)).toEqual([2n, 0, UE | PE]);
+    expect(scale(3, -16446, 0x37f | (RZ << 10))).toEqual([1n, 0, UE | PE]);
+    expect(scale(1, -16445)).toEqual([1n, 0, 0]); // an exact denormal
   });
   it('infinite scale factors', () => {
     expect(run2('fscale', 2, Infinity).r[0]).toBe(Infinity);

@@ -115,14 +115,13 @@ export class X87 {
   get fds(): number { return this.vcpu(MM.R_FPU_DS); }
   get fop(): number { return this.vcpu(MM.R_FPU_OPCODE); }
   get mxcsr(): number { return this.vcpu(MM.R_MXCSR); }
-  /** ST(i) in stack order. */
-  st(i: number): number {
+  /** ST(i) in stack order, as the nearest JS number (exact when the 80-bit value is a double). */
+  st(i: number): number { const e = this.stExt(i); return extToNumber(e.sig, e.se); }
+  /** ST(i) in stack order as its 80-bit encoding: significand and sign|exponent word. */
+  stExt(i: number): { sig: bigint; se: number } {
     const p = (this.top + i) & 7;
-    return new DataView(this.h.memory.buffer, this.h.state.base + MM.R_FPU_ST + p * 8, 8).getFloat64(0, true);
-  }
-  stBits(i: number): bigint {
-    const p = (this.top + i) & 7;
-    return new DataView(this.h.memory.buffer, this.h.state.base + MM.R_FPU_ST + p * 8, 8).getBigUint64(0, true);
+    const dv = new DataView(this.h.memory.buffer, this.h.state.base + MM.R_FPU_ST + p * MM.FPU_ST_STRIDE, 10);
+    return { sig: dv.getBigUint64(0, true), se: dv.getUint16(8, true) };
   }
   /** 2-bit tag of ST(i). */
   tagOf(i: number): number { return (this.tag >> (((this.top + i) & 7) * 2)) & 3; }
@@ -137,6 +136,41 @@ export function bitsOf(x: number): bigint {
   const dv = new DataView(new ArrayBuffer(8));
   dv.setFloat64(0, x, true);
   return dv.getBigUint64(0, true);
+}
+/** An 80-bit value as the nearest JS number (NaN payloads are lost; unsupported encodings give NaN). */
+export function extToNumber(sig: bigint, se: number): number {
+  const neg = (se & 0x8000) !== 0, e = se & 0x7fff;
+  if (e === 0x7fff) return (sig & ((1n << 63n) - 1n)) === 0n && sig >> 63n === 1n ? (neg ? -Infinity : Infinity) : NaN;
+  if (sig === 0n) return neg ? -0 : 0;
+  if (e !== 0 && sig >> 63n === 0n) return NaN;
+  const v = ratToNumber({ n: neg ? -sig : sig, d: 1n }, (e === 0 ? 1 : e) - 16383 - 63);
+  return v;
+}
+/** n/d × 2^k rounded to the nearest double (exact when representable). */
+function ratToNumber(q: Rat, k: number): number {
+  const r = roundRat(k >= 0 ? { n: q.n << BigInt(k), d: q.d } : { n: q.n, d: q.d << BigInt(-k) }, 53, RN);
+  return r.value;
+}
+/**
+ * The 80-bit encoding of a roundRat result made with emin = -16382, emax = 16383 and `prec`
+ * bits (24, 53 or 64: the significand field holds the bits left-aligned).
+ */
+export function extOfRounded(r: Rounded, prec: number): { sig: bigint; se: number } {
+  const s = r.neg ? 0x8000 : 0;
+  if (r.inf) return { sig: 1n << 63n, se: s | 0x7fff };
+  let k = r.k ?? 0n, q = r.q ?? 0;
+  if (k === 0n) return { sig: 0n, se: s };
+  if (k.toString(2).length > prec) { k >>= 1n; q++; } // rounding carried into a new binade
+  const sig = k << BigInt(64 - prec);
+  if (k.toString(2).length < prec) return { sig, se: s }; // denormal
+  return { sig, se: s | (q + prec - 1 + 16383) };
+}
+/** The exact value of an 80-bit encoding (finite). */
+export function ratOfExt(sig: bigint, se: number): Rat {
+  const neg = (se & 0x8000) !== 0, e = se & 0x7fff;
+  const k = (e === 0 ? 1 : e) - 16383 - 63;
+  const n = neg ? -sig : sig;
+  return k >= 0 ? { n: n << BigInt(k), d: 1n } : { n, d: 1n << BigInt(-k) };
 }
 export function fromBits(b: bigint): number {
   const dv = new DataView(new ArrayBuffer(8));
@@ -201,7 +235,11 @@ export function ratSqrt(x: number): Rat {
 
 export const RN = 0, RD = 1, RU = 2, RZ = 3;
 
-export interface Rounded { value: number; inexact: boolean; up: boolean; overflow: boolean; underflow: boolean }
+export interface Rounded {
+  value: number; inexact: boolean; up: boolean; overflow: boolean; underflow: boolean;
+  /** The exact result: (-1)^neg × k × 2^q (k = 0 for zero; for an overflow, the masked response's k and q). */
+  neg?: boolean; k?: bigint; q?: number; inf?: boolean;
+}
 
 /**
  * Round the rational q to `prec` significant bits in a format with normal exponents
@@ -241,7 +279,7 @@ export function roundRat(q: Rat, prec: number, mode: number, emin = -1022, emax 
     const toInf = mode === RN || (mode === RU && !neg) || (mode === RD && neg);
     const max = (2 ** prec - 1) * 2 ** (emax - prec + 1);
     const v = toInf ? Infinity : max;
-    return { value: neg ? -v : v, inexact: true, up: toInf, overflow: true, underflow: false };
+    return { value: neg ? -v : v, inexact: true, up: toInf, overflow: true, underflow: false, neg, k: (1n << BigInt(prec)) - 1n, q: emax - prec + 1, inf: toInf };
   }
   const mag = Number(k) * 2 ** Q;
   return {
@@ -250,6 +288,7 @@ export function roundRat(q: Rat, prec: number, mode: number, emin = -1022, emax 
     up: r.inc,
     overflow: false,
     underflow: tiny && (r.inexact || ueUnmasked),
+    neg, k, q: Q,
   };
 }
 

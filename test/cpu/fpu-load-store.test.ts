@@ -132,38 +132,47 @@ describe('80-bit extended', () => {
     expect(x.bits64(OUT + 7 * 32)).toBe(0x8000000000000000n);
   });
 
-  it('FLD m80 rounds the 64-bit significand to nearest and maps what a double cannot hold', () => {
-    const put = (i: number, sig: bigint, se: number) => { x.setBits64(DATA + i * 16, sig); x.setU16(DATA + i * 16 + 8, se); };
-    put(0, 0x8000000000000400n, 0x3fff); // 1 + 2^-53: a tie, rounds to even (1.0)
-    put(1, 0x8000000000000c00n, 0x3fff); // 1 + 3×2^-53: tie, rounds up to 1 + 2^-51
-    put(2, 0x8000000000000401n, 0x3fff); // just above the tie: up
-    put(3, 0x8000000000000000n, 0x7000); // 2^12289: beyond the double range
-    put(4, 0x8000000000000000n, 0x0001); // 2^-16382: below it
-    put(5, 0x4000000000000000n, 0x3fff); // unnormal (integer bit clear)
-    put(6, 0xc000000000000000n, 0xffff); // -QNaN indefinite
-    put(7, 0x0000000000000000n, 0x8000); // -0
+  it('FLD m80 loads every encoding exactly (FSTP m80 gives it back); FST m64 then rounds with RC and flags', () => {
+    const cases: Array<[bigint, number]> = [
+      [0x8000000000000400n, 0x3fff], // 1 + 2^-53: a tie for a double, rounds to even (1.0)
+      [0x8000000000000c00n, 0x3fff], // 1 + 3×2^-53: tie, rounds up to 1 + 2^-51
+      [0x8000000000000401n, 0x3fff], // just above the tie: up
+      [0x8000000000000000n, 0x7000], // 2^12289: beyond the double range
+      [0x8000000000000000n, 0x0001], // 2^-16382: below it
+      [0x4000000000000000n, 0x3fff], // unnormal (integer bit clear)
+      [0xc000000000000000n, 0xffff], // -QNaN indefinite
+      [0x0000000000000000n, 0x8000], // -0
+      [0x0000000000000001n, 0x0000], // the smallest denormal, 2^-16445
+    ];
+    cases.forEach(([sig, se], i) => { x.setBits64(DATA + i * 16, sig); x.setU16(DATA + i * 16 + 8, se); });
+    const n = cases.length;
     x.run32(`fninit
       mov esi, ${DATA}
       mov edi, ${OUT}
-      mov ecx, 8
+      mov ecx, ${n}
     .l:
       fld tword [esi]
-      fstp qword [edi]
+      fstp tword [edi]
       add esi, 16
-      add edi, 8
+      add edi, 16
       dec ecx
       jnz .l
-      fnstsw [${OUT + 64}]`);
-    const r = (i: number) => x.bits64(OUT + i * 8);
-    expect(r(0)).toBe(bitsOf(1));
-    expect(r(1)).toBe(bitsOf(1 + 2 ** -51));
-    expect(r(2)).toBe(bitsOf(1 + 2 ** -52));
-    expect(r(3)).toBe(bitsOf(Infinity));
-    expect(r(4)).toBe(0n);
-    expect(r(5)).toBe(INDEFINITE);
-    expect(r(6)).toBe(INDEFINITE);
-    expect(r(7)).toBe(bitsOf(-0));
-    expect(x.u16(OUT + 64) & EXC).toBe(0); // loads never signal
+      fnstsw [${OUT + 16 * n}]`);
+    cases.forEach(([sig, se], i) => expect([x.bits64(OUT + i * 16), x.u16(OUT + i * 16 + 8)], `case ${i}`).toEqual([sig, se]));
+    expect(x.u16(OUT + 16 * n) & EXC).toBe(0); // loads never signal
+    // FST m64 of each (RN, all masked): value and the flags of that one store
+    const want: Array<[bigint, number]> = [
+      [bitsOf(1), PE], [bitsOf(1 + 2 ** -51), PE | C1], [bitsOf(1 + 2 ** -52), PE | C1], [bitsOf(Infinity), OE | PE | C1],
+      [0n, UE | PE], [INDEFINITE, IE], [INDEFINITE, 0], [bitsOf(-0), 0], [0n, UE | PE], // (no DE for a store, as hardware)
+    ];
+    cases.forEach(([sig, se], i) => {
+      x.setBits64(DATA, sig); x.setU16(DATA + 8, se);
+      x.run32(`fninit
+        fld tword [${DATA}]
+        fstp qword [${OUT}]
+        fnstsw [${OUT + 8}]`);
+      expect([x.bits64(OUT), x.u16(OUT + 8) & (EXC | C1)], `FST m64 of case ${i}`).toEqual(want[i]);
+    });
   });
 });
 
@@ -263,7 +272,7 @@ describe('integers', () => {
       fld qword [${DATA + 40}]
       fbstp [${OUT + 80}]`);
     expect(x.f64(OUT + 64)).toBe(-123456789012345678);
-    expect(x.bytes(OUT, 10)).toEqual([0x78, 0x56, 0x34, 0x12, 0x90, 0x78, 0x56, 0x34, 0x12, 0x80].map((b, i) => (i === 0 ? 0x80 : b)));
+    expect(x.bytes(OUT, 10)).toEqual([0x78, 0x56, 0x34, 0x12, 0x90, 0x78, 0x56, 0x34, 0x12, 0x80]); // all 18 digits survive (64-bit significand)
     expect(x.bytes(OUT + 16, 10)).toEqual([0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0]); // 2.5 → 2 (nearest even)
     expect(x.bytes(OUT + 32, 10)).toEqual([0x00, 0x01, 0, 0, 0, 0, 0, 0, 0, 0x80]); // -99.5 → -100
     expect(x.bytes(OUT + 48, 10)).toEqual([0, 0, 0, 0, 0, 0, 0, 0xc0, 0xff, 0xff]); // indefinite
@@ -273,26 +282,36 @@ describe('integers', () => {
 });
 
 describe('constants', () => {
-  it('FLD1, FLDZ, FLDPI, FLDL2T, FLDL2E, FLDLG2, FLDLN2 in round-to-nearest', () => {
-    x.run32(`fninit
-      fld1
-      fldz
-      fldpi
-      fldl2t
-      fldl2e
-      fldlg2
-      fldln2
-      mov edi, ${OUT}
-      mov ecx, 7
-    .l:
-      fstp qword [edi]
-      add edi, 8
-      dec ecx
-      jnz .l
-      fnstsw [${OUT + 64}]`);
-    const got = Array.from({ length: 7 }, (_, i) => x.f64(OUT + i * 8));
-    expect(got).toEqual([Math.LN2, Math.log10(2), Math.LOG2E, Math.log2(10), Math.PI, 0, 1]);
-    expect(x.u16(OUT + 64) & EXC).toBe(0);
+  it('FLD1, FLDZ, FLDPI, FLDL2T, FLDL2E, FLDLG2, FLDLN2 as 80-bit values, rounded with RC', () => {
+    const load = (mode: number) => {
+      x.setU16(DATA, 0x37f | (mode << 10));
+      x.run32(`fninit
+        fldcw [${DATA}]
+        fld1
+        fldz
+        fldpi
+        fldl2t
+        fldl2e
+        fldlg2
+        fldln2
+        mov edi, ${OUT}
+        mov ecx, 7
+      .l:
+        fstp tword [edi]
+        add edi, 16
+        dec ecx
+        jnz .l
+        fnstsw [${OUT + 112}]`);
+      expect(x.u16(OUT + 112) & EXC).toBe(0);
+      return Array.from({ length: 7 }, (_, i) => `${x.u16(OUT + i * 16 + 8).toString(16)}:${x.bits64(OUT + i * 16).toString(16)}`);
+    };
+    // ln 2, log10 2, log2 e, log2 10, pi, 0, 1 (the order FSTP pops them)
+    const nearest = ['3ffe:b17217f7d1cf79ac', '3ffd:9a209a84fbcff799', '3fff:b8aa3b295c17f0bc', '4000:d49a784bcd1b8afe', '4000:c90fdaa22168c235', '0:0', '3fff:8000000000000000'];
+    expect(load(RN)).toEqual(nearest);
+    const down = ['3ffe:b17217f7d1cf79ab', '3ffd:9a209a84fbcff798', '3fff:b8aa3b295c17f0bb', '4000:d49a784bcd1b8afe', '4000:c90fdaa22168c234', '0:0', '3fff:8000000000000000'];
+    expect(load(RD)).toEqual(down);
+    expect(load(RZ)).toEqual(down);
+    expect(load(RU)).toEqual([...nearest.slice(0, 3), '4000:d49a784bcd1b8aff', ...nearest.slice(4)]);
   });
   it('constants are rounded with RC: up gives the next double above, down/zero the one below', () => {
     const load = (mode: number) => {

@@ -3,9 +3,9 @@
 // mode and run code until HLT.
 import fs from 'node:fs';
 import { createMachineMemory, instantiateCore, testJit, type CoreExports, type CoreHost } from '../../engine-ts/worker/wasm-core';
-import { VcpuState } from '../../engine-ts/machine/vcpu-state';
+import { VcpuState } from '../../engine-ts/platform/vcpu-state';
 import * as MM from '../../engine-wasm/memory-map';
-import { CodePages } from '../../engine-ts/machine/code-pages';
+import { CodePages } from '../../engine-ts/worker/code-pages';
 
 // Next to this file in the repo; from the repository root when bundled by tools/run-ts.mjs.
 const NEAR = new URL('../../engine-wasm/build/core.wasm', import.meta.url);
@@ -78,7 +78,7 @@ export async function createCpuHarness(ramBytes = 16 << 20): Promise<CpuHarness>
   };
   // Translation on unless PVLAB_JIT=0, of every block at its first start.
   const core = await instantiateCore(await coreModule(), memory, host, { jit: testJit(), jitHot: 1 });
-  const code = new CodePages(memory);
+  const code = new CodePages(memory.buffer);
   if (core.init(0) !== 0) throw new Error('core init failed');
   core.reset();
   const state = new VcpuState(memory, 0);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { VirtualClock } from '../../engine-ts/machine/clock';
+import { VirtualClock } from '../../engine-ts/platform/clock';
 import { buildAcpiTables, type AcpiConfig } from '../../engine-ts/devices/acpi/acpi-tables';
 import { ACPI_SLP_TYP_S5, AcpiPm, PM_TIMER_HZ } from '../../engine-ts/devices/acpi/acpi-pm';
 import { eisaId, pkgLength } from '../../engine-ts/devices/acpi/aml';
@@ -370,11 +370,11 @@ describe('ACPI PM block', () => {
     const saved = structuredClone(a.pm.saveState());
     const b = setup();
     b.clock.setNow(a.clock.now());
-    b.pm.loadState(saved);
+    b.pm.loadState(saved, 1);
     expect(b.sci.level).toBe(true);
     expect(b.io.inl(0xb008)).toBe(a.io.inl(0xb008));
     expect(b.io.inw(0xb000)).toBe(a.io.inw(0xb000));
     expect(b.clock.nextDeadline()).toBe(a.clock.nextDeadline());
-    expect(() => b.pm.loadState({ ...saved, en: -1 })).toThrow(/en/);
+    expect(() => b.pm.loadState({ ...saved, en: -1 }, 1)).toThrow(/en/);
   });
 });

@@ -45,9 +45,9 @@ describe('debug ports', () => {
     a.io.outb(0x80, 0xaa);
     a.io.outb(0x80, 0x55);
     const b = setup();
-    b.dev.loadState(structuredClone(a.dev.saveState()));
+    b.dev.loadState(structuredClone(a.dev.saveState()), 1);
     expect(b.dev.postCodes).toEqual([0xaa, 0x55]);
     expect(b.io.inb(0x80)).toBe(0x55);
-    expect(() => b.dev.loadState({ lastPostCode: 300, postHistory: [] })).toThrow(/lastPostCode/);
+    expect(() => b.dev.loadState({ lastPostCode: 300, postHistory: [] }, 1)).toThrow(/lastPostCode/);
   });
 });

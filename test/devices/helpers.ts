@@ -1,8 +1,8 @@
 // Test doubles for the bus: a port space and MMIO space that dispatch like the board
 // will, and an IRQ line that records every level change.
 
-import type { AccessSize, IoPorts, IrqLine, MmioHandler, MmioSpace, PortHandler } from '../../engine-ts/machine/bus';
-import { VirtualClock } from '../../engine-ts/machine/clock';
+import type { AccessSize, IoPorts, IrqLine, MmioHandler, MmioSpace, PortHandler } from '../../engine-ts/platform/bus';
+import { VirtualClock } from '../../engine-ts/platform/clock';
 
 export class RecordingIrq implements IrqLine {
   level = false;

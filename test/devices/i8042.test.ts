@@ -171,7 +171,7 @@ describe('i8042 controller', () => {
     a.io.outb(0x64, 0xd1); // output port write pending
     const saved = structuredClone(a.kbc.saveState());
     const b = setup();
-    b.kbc.loadState(saved);
+    b.kbc.loadState(saved, 1);
     expect(b.irq1.level).toBe(a.irq1.level);
     for (const t of [a, b]) t.io.outb(0x60, 0xdf);
     const rest = (t: ReturnType<typeof setup>) => {
@@ -182,6 +182,6 @@ describe('i8042 controller', () => {
     expect(b.kbc.configByte).toBe(0x47);
     const bad = structuredClone(saved);
     bad.kbdSet = 7;
-    expect(() => b.kbc.loadState(bad)).toThrow(/kbdSet/);
+    expect(() => b.kbc.loadState(bad, 1)).toThrow(/kbdSet/);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { StateRecord } from '../../engine-ts/machine/bus';
+import type { StateRecord } from '../../engine-ts/platform/bus';
 import {
   ATA_BUSY, ATA_DRQ, ATA_SRST, CMD, ManualDisk, MemDisk, firstDiff, lba28, makeBench, pioRead, pioWrite,
 } from './ide-harness';
@@ -155,7 +155,7 @@ describe('state', () => {
     const saved = a.ide.saveState();
 
     const b = makeBench({ master: disk });
-    b.ide.loadState(structuredClone(saved));
+    b.ide.loadState(structuredClone(saved), 1);
     const rest = b.ch0.readData(256);
     expect(await b.ch0.waitIrq()).toBe(0x58);
     const last = b.ch0.readData(512);
@@ -172,7 +172,7 @@ describe('state', () => {
     a.ch0.exec({ device: 0 }, CMD.CHK_POWER);
     const saved = a.ide.saveState();
     const b = makeBench({ master: new MemDisk(MiB) });
-    b.ide.loadState(saved);
+    b.ide.loadState(saved, 1);
     expect(b.irq14.level).toBe(true);
     expect(b.ch0.status()).toBe(0x50);
     expect(b.ch0.reg(2)).toBe(0xff);
@@ -190,12 +190,12 @@ describe('state', () => {
     const saved = a.ide.saveState();
     const b = makeBench({ master: new MemDisk(2 * MiB) });
     b.ch0.exec({ device: 0 }, CMD.CHK_POWER);
-    expect(() => b.ide.loadState(saved)).toThrow(/2048 sectors.*4096/);
+    expect(() => b.ide.loadState(saved, 1)).toThrow(/2048 sectors.*4096/);
     expect(b.irq14.level).toBe(true); // untouched
     const c = makeBench({ master: new MemDisk(MiB), slave: new MemDisk(MiB) });
-    expect(() => c.ide.loadState(saved)).toThrow(/device 1 was absent/);
+    expect(() => c.ide.loadState(saved, 1)).toThrow(/drives\[1\] was absent when saved/);
     const broken = structuredClone(saved) as StateRecord;
-    (broken.primary as StateRecord).selected = 7;
-    expect(() => a.ide.loadState(broken)).toThrow(/selected/);
+    (broken.channels as StateRecord[])[0].selected = 7;
+    expect(() => a.ide.loadState(broken, 1)).toThrow(/piix-ide\.channels\[0\]\.selected is 7, outside \[0, 1\]/);
   });
 });

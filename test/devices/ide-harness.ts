@@ -3,13 +3,14 @@
 // edges, and a small driver that talks to the controller the way libata-sff / ata_piix do
 // (config mechanism #1, taskfile loads, Status polling, BMDMA setup/start/stop).
 
-import type { GuestMemory } from '../../engine-ts/machine/bus';
+import type { GuestMemory } from '../../engine-ts/platform/bus';
+import { BufferGuestMemory } from '../../engine-ts/worker/machine-memory';
 import type { BlockDevice } from '../../engine-ts/disk/block-device';
-import { VirtualClock } from '../../engine-ts/machine/clock';
+import { VirtualClock } from '../../engine-ts/platform/clock';
 import { PciBus } from '../../engine-ts/devices/pci/pci-bus';
 import { Piix3IsaBridge } from '../../engine-ts/devices/pci/piix3';
 import { PiixIde, type PiixIdeOptions } from '../../engine-ts/devices/ide-piix/piix-ide';
-import type { HostIoTiming } from '../../engine-ts/devices/common/host-io-queue';
+import type { HostIoTiming } from '../../engine-ts/platform/host-io-queue';
 import { RecordingIrq, TestPorts } from './helpers';
 
 // ---- disks -----------------------------------------------------------------------------------
@@ -107,26 +108,13 @@ export class SparseDisk implements BlockDevice {
 
 // ---- guest RAM ---------------------------------------------------------------------------------
 
-export class FakeRam implements GuestMemory {
+/** Guest RAM for device tests: the engine's memory class over a plain buffer, plus PRD table helpers. */
+export class FakeRam extends BufferGuestMemory {
   readonly bytes: Uint8Array;
-  constructor(readonly size: number) {
-    this.bytes = new Uint8Array(size);
-  }
-  view(addr: number, length: number): Uint8Array | null {
-    if (!Number.isInteger(addr) || !Number.isInteger(length) || addr < 0 || length < 0 || addr + length > this.size) return null;
-    return this.bytes.subarray(addr, addr + length);
-  }
-  read(addr: number, dst: Uint8Array): boolean {
-    const v = this.view(addr, dst.length);
-    if (!v) return false;
-    dst.set(v);
-    return true;
-  }
-  write(addr: number, src: Uint8Array): boolean {
-    const v = this.view(addr, src.length);
-    if (!v) return false;
-    v.set(src);
-    return true;
+  constructor(size: number) {
+    const buffer = new ArrayBuffer(size);
+    super(buffer, 0, size);
+    this.bytes = new Uint8Array(buffer);
   }
   /** Write a PRD table at `at`: [address, byte count (65536 allowed), eot?]. */
   prdTable(at: number, entries: [number, number, boolean?][]): void {

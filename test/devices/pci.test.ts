@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { PciBus } from '../../engine-ts/devices/pci/pci-bus';
-import { PciConfigFunction, type PciBarMapper } from '../../engine-ts/devices/pci/pci-function';
+import { PciConfigFunction, type PciBarMapper } from '../../engine-ts/platform/pci-function';
 import { I440fxHostBridge, type PamRegion } from '../../engine-ts/devices/pci/i440fx';
 import { Piix3IsaBridge } from '../../engine-ts/devices/pci/piix3';
 import { TestMmio, TestPorts } from './helpers';
@@ -244,10 +244,10 @@ describe('PCI configuration mechanism #1', () => {
     });
     // Slot 3 INTA on PIRQC; route A and C to 10 to see the restored level.
     const b = setup();
-    b.bus.loadState(saved.bus);
-    b.host.loadState(saved.host);
-    b.piix.loadState(saved.piix);
-    b.dev.loadState(saved.dev);
+    b.bus.loadState(saved.bus, 1);
+    b.host.loadState(saved.host, 1);
+    b.piix.loadState(saved.piix, 1);
+    b.dev.loadState(saved.dev, 1);
     expect(b.events).toEqual(['mapIo c100']);
     expect(b.io.inb(0xc102)).toBe(0x42);
     expect(b.io.inl(0xcf8)).toBe(0x80001808);
@@ -256,6 +256,6 @@ describe('PCI configuration mechanism #1', () => {
     expect(b.bus.pirqLevel(2)).toBe(true);
     b.cfgWrite(1, 0, 0x62, 10, 1);
     expect(b.isaIrqs[10]).toBe(true);
-    expect(() => b.dev.loadState({ config: new Uint8Array(10), intxLevel: false })).toThrow(/config/);
+    expect(() => b.dev.loadState({ config: new Uint8Array(10), intxLevel: false }, 1)).toThrow(/config/);
   });
 });

@@ -1,6 +1,6 @@
 import { describe, it, expect, beforeEach } from 'vitest';
 import { Pic8259 } from '../../engine-ts/devices/pic-8259/pic-8259';
-import { PortBus } from '../../engine-ts/machine/io-bus';
+import { PortBus } from '../../engine-ts/platform/io-bus';
 
 function setup() {
   const intr = { level: false, set(l: boolean) { this.level = l; } };
@@ -83,7 +83,7 @@ describe('8259A PIC pair', () => {
     t.pic.setIrq(3, true);
     const s = t.pic.saveState();
     const u = setup();
-    u.pic.loadState(structuredClone(s));
+    u.pic.loadState(structuredClone(s), 1);
     expect(u.pic.acknowledge()).toBe(0x23);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { VirtualClock } from '../../engine-ts/machine/clock';
+import { VirtualClock } from '../../engine-ts/platform/clock';
 import { PIT_HZ, Pit8254 } from '../../engine-ts/devices/pit-8254/pit-8254';
 import { RecordingIrq, TestPorts, runFor } from './helpers';
 
@@ -195,7 +195,7 @@ describe('PIT 8254', () => {
 
     const b = setup();
     b.clock.setNow(a.clock.now());
-    b.pit.loadState(saved);
+    b.pit.loadState(saved, b.pit.stateVersion);
     a.irq.rises = b.irq.rises = 0;
     a.io.outb(0x42, 0x12);
     b.io.outb(0x42, 0x12);
@@ -212,9 +212,10 @@ describe('PIT 8254', () => {
     const { pit, io } = setup();
     const good = pit.saveState();
     const bad = structuredClone(good);
-    (bad.counter1 as Record<string, unknown>).mode = 9;
-    expect(() => pit.loadState(bad)).toThrow(/counter1.*mode/);
-    expect(() => pit.loadState({ ...good, portB: 'x' })).toThrow(/portB/);
+    (bad.counters as Array<Record<string, unknown>>)[1].mode = 9;
+    expect(() => pit.loadState(bad, 1)).toThrow(/pit-8254\.counters\[1\]\.mode is 9, outside \[0, 5\]/);
+    expect(() => pit.loadState({ ...good, portB: 'x' }, 1)).toThrow(/pit-8254\.portB is not an integer/);
+    expect(() => pit.loadState(good, 2)).toThrow(/version 2; this build reads up to 1/);
     expect(io.inb(0x61) & 0x0f).toBe(0);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { VirtualClock } from '../../engine-ts/machine/clock';
+import { VirtualClock } from '../../engine-ts/platform/clock';
 import { RtcMc146818 } from '../../engine-ts/devices/rtc-mc146818/rtc-mc146818';
 import { civilFromDays, daysFromCivil } from '../../engine-ts/devices/rtc-mc146818/calendar';
 import { RecordingIrq, TestPorts, runFor } from './helpers';
@@ -215,7 +215,7 @@ describe('MC146818 RTC', () => {
     const saved = structuredClone(a.rtc.saveState());
     const b = setup(0);
     b.clock.setNow(a.clock.now());
-    b.rtc.loadState(saved);
+    b.rtc.loadState(saved, 1);
     expect(b.irq.level).toBe(a.irq.level);
     const seen = (t: ReturnType<typeof setup>) => {
       const out: number[] = [];
@@ -228,6 +228,6 @@ describe('MC146818 RTC', () => {
     expect(seen(b)).toEqual(seen(a));
     const bad = structuredClone(saved);
     bad.cmos = new Uint8Array(12);
-    expect(() => b.rtc.loadState(bad)).toThrow(/cmos/);
+    expect(() => b.rtc.loadState(bad, 1)).toThrow(/cmos/);
   });
 });

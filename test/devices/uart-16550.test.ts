@@ -1,6 +1,6 @@
 import { describe, it, expect, beforeEach } from 'vitest';
 import { Uart16550 } from '../../engine-ts/devices/uart-16550/uart-16550';
-import { VirtualClock } from '../../engine-ts/machine/clock';
+import { VirtualClock } from '../../engine-ts/platform/clock';
 
 function setup() {
   const clock = new VirtualClock();
@@ -99,9 +99,9 @@ describe('16550A UART', () => {
     t.wr(2, 0xc1); t.wr(1, 0x05); t.wr(7, 0x99); t.u.receive([7, 8]);
     const s = t.u.saveState();
     const t2 = setup();
-    t2.u.loadState(structuredClone(s));
+    t2.u.loadState(structuredClone(s), 1);
     expect(t2.rd(7)).toBe(0x99);
     expect([t2.rd(0), t2.rd(0)]).toEqual([7, 8]);
-    expect(() => t2.u.loadState({ ...s, ier: 0x100 })).toThrow(/ier/);
+    expect(() => t2.u.loadState({ ...s, ier: 0x100 }, 1)).toThrow(/ier/);
   });
 });

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   DiskLibrary, DiskLibraryError, LocalLocks, type DiskImageBackend, type DiskLibraryHost, type DiskRecordBackend,
-} from '../../engine-ts/api/disks';
+} from '../../engine-ts/disk/library';
 import type { ChunkBackend, ChunkBatch } from '../../engine-ts/disk/chunked-store';
 import { MemoryStore } from '../../engine-ts/disk/block-store';
 import { VhdDisk } from '../../engine-ts/disk/vhd';

@@ -13,7 +13,7 @@ const pvlab = (...args: string[]) => execFileSync(process.execPath, [path.join(r
  * then checks with qemu-img and debugfs that the files the guest wrote are in the image.
  */
 describe('Debian Linux guest, headless (emulated devices)', () => {
-  it('boots to a shell; uname, /proc/cpuinfo, md5sum; formats and writes an IDE disk that qemu-img reads', async () => {
+  it('boots to a shell; uname, /proc/cpuinfo, hardware watchpoints, md5sum; formats and writes an IDE disk that qemu-img reads', async () => {
     const g = loadLinuxGuest();
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pvlab-linux-'));
     const vhd = path.join(dir, 'disk.vhd');
@@ -32,6 +32,8 @@ describe('Debian Linux guest, headless (emulated devices)', () => {
       // (PAT is in CPUID too, but Linux hides it on family-6 models below 15: a P6 erratum.)
       for (const f of ['fpu', 'tsc', 'pae', 'cx8', 'apic', 'sep', 'mtrr', 'pge', 'cmov', 'fxsr', 'nx']) expect(flags).toContain(f);
       expect(flags).not.toContain('sse'); // CPUID describes exactly what is implemented
+      // Hardware watchpoints through perf_event_open fire in the guest (the debug registers work).
+      expect(await s.sh('hwwatch')).toMatch(/hwwatch: write 3\/3 {2}read\/write 2\/2 {2}exec 4\/4 {2}OK/);
       const md5 = await s.sh(`md5sum ${g.manifest.testFile!.path}`);
       expect(md5).toContain(`${g.manifest.testFile!.md5}  ${g.manifest.testFile!.path}`);
       expect(bootLog).toMatch(/ata1\.00: ATA-8: PVLAB VHD DISK/);

@@ -4,7 +4,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { LinuxSession, root } from './guest';
-import { BLKFRONT_CMDLINE } from '../../engine-ts/api/node';
+import { BLKFRONT_CMDLINE, resumeMachine } from '../../engine-ts/api/node';
+import { createHash } from 'node:crypto';
+
+const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
 const pvlab = (...args: string[]) => execFileSync(process.execPath, [path.join(root, 'tools/pvlab.mjs'), ...args], { cwd: root, encoding: 'utf8' });
 
@@ -34,7 +37,7 @@ describe('Debian Linux guest on the PV bus (Xen HVM)', () => {
       expect(await s.sh('tty')).toMatch(/\/dev\/(hvc0|console)/);
       // The initramfs passed blkfront its option from the command line: 1 MiB indirect requests.
       expect(await s.sh('cat /sys/block/xvda/queue/max_hw_sectors_kb')).toMatch(/^1024\r?$/m);
-      const out = await s.sh('mke2fs -q /dev/xvda && mount /dev/xvda /mnt && echo persisted-through-blkback > /mnt/note.txt && dd if=/dev/urandom of=/mnt/blob bs=64k count=16 2>/dev/null && md5sum /mnt/blob && sync && umount /mnt', 600_000);
+      const out = await s.sh('mke2fs -q /dev/xvda 32768 && mount /dev/xvda /mnt && echo persisted-through-blkback > /mnt/note.txt && dd if=/dev/urandom of=/mnt/blob bs=64k count=16 2>/dev/null && md5sum /mnt/blob && sync && umount /mnt', 600_000);
       const md5 = out.match(/^([0-9a-f]{32})  \/mnt\/blob$/m)?.[1];
       expect(md5).toBeTruthy();
       // Reboot from inside the guest; the machine comes back with the same disk.
@@ -45,6 +48,33 @@ describe('Debian Linux guest on the PV bus (Xen HVM)', () => {
       expect(back).toContain('persisted-through-blkback');
       expect(back).toContain(`${md5}  /mnt/blob`);
       expect(s.text).not.toMatch(/Oops|BUG:|WARNING:|Call Trace|Kernel panic/);
+
+      // Determinism with a PV disk in the middle of a write: saved at cycle N (the disk file
+      // copied beside the snapshot), the original runs to N+M; the snapshot resumed in a new
+      // machine on the copy runs to N+M too; both end in the same machine and the same disk.
+      await s.stop();
+      const m = s.machine;
+      // (It writes the disk's second half: the file system in the first half stays whole.)
+      s.type('dd if=/dev/urandom of=/dev/xvda bs=64k seek=512 count=160 oflag=direct; echo dd-$((6*7))-done');
+      const c0 = (await m.stats()).cycles;
+      await m.run({ untilCycle: c0 + 150e6 });
+      expect(s.text).not.toContain('dd-42-done'); // saved while dd writes
+      const s1 = await m.snapshot();
+      const copy = path.join(dir, 'at-save.vhd');
+      fs.copyFileSync(vhd, copy);
+      const out0 = s.text.length;
+      await m.run({ untilCycle: c0 + 8000e6 });
+      expect(s.text.slice(out0)).toContain('dd-42-done');
+      const s2 = await m.snapshot();
+      const { machine: b } = await resumeMachine(path.join(root, 'engine-wasm/build/core.wasm'), s1, {}, { disks: [{ bus: 'xen', file: copy }] });
+      await b.run({ untilCycle: c0 + 8000e6 });
+      const s2b = await b.snapshot();
+      // Both machines are stopped with their disks flushed (a snapshot flushes them): compare now.
+      const rawOf = (f: string) => { const r = `${f}.raw`; execFileSync('qemu-img', ['convert', '-f', 'vpc', '-O', 'raw', f, r]); return sha(fs.readFileSync(r)); };
+      const disks = [rawOf(copy), rawOf(vhd)];
+      b.dispose();
+      expect(sha(s2b)).toBe(sha(s2));
+      expect(disks[0]).toBe(disks[1]);
     } finally {
       await s.stop().catch(() => {});
     }

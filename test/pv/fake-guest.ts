@@ -2,8 +2,10 @@
 // veto touches), identity-mapped "virtual" memory for hypercall arguments, an upcall sink
 // that records deliveries, and a helper that issues hypercalls the way the core will.
 
-import type { GuestMemory } from '../../engine-ts/machine/bus';
-import { VirtualClock } from '../../engine-ts/machine/clock';
+import type { GuestMemory } from '../../engine-ts/platform/bus';
+import type { AtomicWords } from '../../engine-ts/platform/bus';
+import { wordsOf } from '../../engine-ts/worker/machine-memory';
+import { VirtualClock } from '../../engine-ts/platform/clock';
 import { Hypervisor } from '../../engine-ts/pv/hypervisor';
 import type { HvmDomain } from '../../engine-ts/pv/domain';
 import {
@@ -51,6 +53,10 @@ export class FakeMemory implements GuestMemory {
       this.touched.add(g);
       this.audit?.(g);
     }
+  }
+
+  words(view: Uint8Array): AtomicWords {
+    return wordsOf(view);
   }
 
   view(addr: number, length: number): Uint8Array | null {

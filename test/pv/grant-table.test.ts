@@ -78,7 +78,7 @@ describe('grant tables v1', () => {
     grant(g, 20, 0x300, 0);
     const m = g.hv.mapGrant(1, 20, true);
     if (typeof m === 'number') throw new Error(`map failed ${m}`);
-    m.view()![5] = 0x55;
+    g.hv.mappedPage(m)!.bytes[5] = 0x55;
     expect(g.mem.peek(0x300 * PAGE + 5, 1)[0]).toBe(0x55);
     // Linux's revoke: cmpxchg flags to 0 only if reading/writing are clear.
     const busy = (flagsOf(g, 20) & (X.GTF_reading | X.GTF_writing)) !== 0;
@@ -86,10 +86,10 @@ describe('grant tables v1', () => {
     // A nested transient read pin shares the entry; unmapping the write pin keeps GTF_reading.
     const inner = g.hv.withGrant(1, 20, false, () => flagsOf(g, 20));
     expect(inner).toEqual({ ok: true, value: X.GTF_permit_access | X.GTF_reading | X.GTF_writing });
-    m.unmap();
-    m.unmap(); // idempotent
+    g.hv.unmapGrant(m);
+    g.hv.unmapGrant(m); // idempotent
     expect(flagsOf(g, 20)).toBe(X.GTF_permit_access);
-    expect(m.view()).toBeNull();
+    expect(g.hv.mappedPage(m)).toBeNull();
     expect(g.dom.grants.activeCount()).toBe(0);
   });
 
@@ -131,7 +131,7 @@ describe('grant tables v1', () => {
     mapGrantFrame(g, 2);
     const saved = g.dom.saveState();
     const h = makeGuest();
-    h.dom.loadState(saved);
+    h.dom.loadState(saved, 1);
     expect(h.dom.grants.nrFrames).toBe(3);
     expect(h.dom.grants.frameGfn(2)).toBe(BAR1 + 2);
     expect(h.dom.grants.frameGfn(1)).toBe(-1);

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import * as X from '../../engine-ts/pv/xen-public';
 import { NETTXF_csum_blank, NETTXF_extra_info, NETTXF_more_data } from '../../engine-ts/pv/backends/netback';
-import { checksumIsValid, completeChecksum } from '../../engine-ts/pv/backends/net-checksum';
-import { EthernetSwitch } from '../../engine-ts/pv/backends/net-switch';
+import { checksumIsValid, completeChecksum } from '../../engine-ts/network/net-checksum';
+import { EthernetSwitch } from '../../engine-ts/network/net-switch';
 import { PAGE, poke } from './fake-guest';
 import { ethFrame, settle, SimNetFront, World } from './sim-guest';
 

@@ -4,7 +4,7 @@
 // the backends: it only uses hypercalls and its own memory, as a real guest would.
 
 import type { BlockDevice } from '../../engine-ts/disk/block-device';
-import { VirtualClock } from '../../engine-ts/machine/clock';
+import { VirtualClock } from '../../engine-ts/platform/clock';
 import { Hypervisor } from '../../engine-ts/pv/hypervisor';
 import { Toolstack, type GuestRecord } from '../../engine-ts/pv/toolstack';
 import * as X from '../../engine-ts/pv/xen-public';

@@ -1,40 +1,63 @@
 import { describe, expect, it } from 'vitest';
 import { DebugPortE9, XenPlatformPci } from '../../engine-ts/pv/xen-platform-pci';
+import type { MmioHandler, PortHandler } from '../../engine-ts/platform/bus';
 import { TestPorts } from '../devices/helpers';
 
+/** The device on a bus that records where its BARs are mapped. */
 function make() {
   const unplugs: number[] = [];
   const logs: string[] = [];
   const dev = new XenPlatformPci({ unplug: (m) => unplugs.push(m), log: (l) => logs.push(l) });
   const ports = new TestPorts();
   dev.registerPorts(ports);
-  return { dev, ports, unplugs, logs };
+  const io = new Map<number, PortHandler>();
+  const mem = new Map<number, MmioHandler>();
+  const irq: boolean[] = [];
+  dev.attach({
+    device: 3,
+    func: 0,
+    mapper: {
+      mapIo: (base, _size, h) => io.set(base, h),
+      unmapIo: (base) => io.delete(base),
+      mapMmio: (base, _size, h) => mem.set(base, h),
+      unmapMmio: (base) => mem.delete(base),
+    },
+    setIntx: (level) => irq.push(level),
+    warn: (m) => { throw new Error(m); },
+  });
+  return { dev, ports, unplugs, logs, io, mem, irq };
 }
 
 describe('xen-platform-pci', () => {
-  it('identifies as 5853:0001, class FF80, INTA, I/O + memory enabled', () => {
+  it('identifies as 5853:0001, class FF80, revision 1, INTA', () => {
     const { dev } = make();
-    expect(dev.configRead(0, 4)).toBe(0x00015853);
-    expect(dev.configRead(0x2c, 4)).toBe(0x00015853);
-    expect(dev.configRead(0x08, 4) >>> 8).toBe(0xff8000);
-    expect(dev.configRead(0x08, 1)).toBe(1);
-    expect(dev.configRead(0x3d, 1)).toBe(1);
-    expect(dev.configRead(0x04, 2) & 3).toBe(3);
+    expect(dev.readConfig(0, 4)).toBe(0x00015853);
+    expect(dev.readConfig(0x2c, 4)).toBe(0x00015853);
+    expect(dev.readConfig(0x08, 4) >>> 8).toBe(0xff8000);
+    expect(dev.readConfig(0x08, 1)).toBe(1);
+    expect(dev.readConfig(0x3d, 1)).toBe(1);
   });
 
-  it('BAR sizing: all-ones reads back the size mask with the type bits', () => {
+  it('BAR sizing: all-ones reads back the size mask with the type bits; identity is read-only', () => {
     const { dev } = make();
-    dev.configWrite(0x10, 4, 0xffffffff);
-    expect(dev.configRead(0x10, 4)).toBe(0xffffff01);
-    dev.configWrite(0x14, 4, 0xffffffff);
-    expect(dev.configRead(0x14, 4)).toBe(0xff000008);
-    dev.configWrite(0x14, 4, 0xf1234567);
-    expect(dev.barBase(1)).toBe(0xf1000000);
-    dev.configWrite(0x10, 4, 0xc123);
-    expect(dev.barBase(0)).toBe(0xc100);
-    // Identity is read-only.
-    dev.configWrite(0, 4, 0);
-    expect(dev.configRead(0, 2)).toBe(0x5853);
+    dev.writeConfig(0x10, 4, 0xffffffff);
+    expect(dev.readConfig(0x10, 4)).toBe(0xffffff01);
+    dev.writeConfig(0x14, 4, 0xffffffff);
+    expect(dev.readConfig(0x14, 4)).toBe(0xff000008);
+    dev.writeConfig(0, 4, 0);
+    expect(dev.readConfig(0, 2)).toBe(0x5853);
+  });
+
+  it('maps its BARs where firmware puts them once decoding is on, and moves them', () => {
+    const { dev, io, mem } = make();
+    dev.writeConfig(0x10, 4, 0xc123);
+    dev.writeConfig(0x14, 4, 0xf1234567);
+    expect(io.size + mem.size).toBe(0); // decoding still off
+    dev.writeConfig(0x04, 2, 3);
+    expect([...io.keys()]).toEqual([0xc100]);
+    expect([...mem.keys()]).toEqual([0xf1000000]);
+    dev.writeConfig(0x14, 4, 0xf2000000);
+    expect([...mem.keys()]).toEqual([0xf2000000]);
   });
 
   it('runs Linux unplug protocol: magic, version 1, product, build, magic again, mask', () => {
@@ -50,22 +73,33 @@ describe('xen-platform-pci', () => {
   });
 
   it('collects log lines from port 0x12 and BAR0 offset 8', () => {
-    const { ports, logs, dev } = make();
+    const { ports, logs, dev, io } = make();
     for (const c of 'hello\n') ports.write(0x12, 1, c.charCodeAt(0));
-    const bar0 = dev.barHandler(0)!;
-    for (const c of 'bar\n') bar0.write(8, 1, c.charCodeAt(0));
+    dev.writeConfig(0x10, 4, 0xc000);
+    dev.writeConfig(0x04, 2, 1);
+    const bar0 = io.get(0xc000)!;
+    for (const c of 'bar\n') bar0.write(0xc008, 1, c.charCodeAt(0));
     expect(logs).toEqual(['hello', 'bar']);
   });
 
-  it('state keeps BARs and the unplug mask', () => {
+  it('drives INTA# unless the guest disables INTx', () => {
+    const { dev, irq } = make();
+    dev.setIrq(true);
+    dev.writeConfig(0x04, 2, 0x400);
+    expect(irq).toEqual([true, false]);
+  });
+
+  it('state keeps BARs, decoding and the unplug mask; the BARs are mapped again', () => {
     const { dev, ports } = make();
-    dev.configWrite(0x14, 4, 0xf2000000);
+    dev.writeConfig(0x14, 4, 0xf2000000);
+    dev.writeConfig(0x04, 2, 2);
     ports.write(0x10, 2, 1);
     const s = dev.saveState();
-    const other = make().dev;
-    other.loadState(s);
-    expect(other.barBase(1)).toBe(0xf2000000);
-    expect(other.unplugMask).toBe(1);
+    const other = make();
+    other.dev.loadState(s, 1);
+    expect(other.dev.barAddress(1)).toBe(0xf2000000);
+    expect([...other.mem.keys()]).toEqual([0xf2000000]);
+    expect(other.dev.unplugMask).toBe(1);
   });
 
   it('port 0xE9 forwards early console bytes', () => {

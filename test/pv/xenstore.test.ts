@@ -5,6 +5,7 @@ import { XenstoreRingServer } from '../../engine-ts/pv/xenstore/ring-server';
 import * as W from '../../engine-ts/pv/xenstore/wire';
 import { canonicalize, isValidPath } from '../../engine-ts/pv/xenstore/paths';
 import { GuestXsRing, xsMessage } from './xs-guest';
+import { wordsOf } from '../../engine-ts/worker/machine-memory';
 
 const now = (fn: () => void) => fn();
 
@@ -15,7 +16,7 @@ function setup(opts: { startIdx?: number } = {}) {
   const page = new Uint8Array(4096);
   const logs: string[] = [];
   let notifies = 0;
-  const server = new XenstoreRingServer(store, 1, { page: () => page, notify: () => notifies++, log: (m) => logs.push(m) });
+  const server = new XenstoreRingServer(store, 1, { page: () => ({ bytes: page, words: wordsOf(page) }), notify: () => notifies++, log: (m) => logs.push(m) });
   const guest = new GuestXsRing(() => page, () => server.onEvent());
   if (opts.startIdx !== undefined) guest.setIndexes(opts.startIdx);
   dom0.write('/local/domain/1', '');
@@ -315,8 +316,8 @@ describe('xenstore wire protocol over the ring', () => {
     const ringState = a.server.saveState();
 
     const b = setup();
-    b.store.loadState(storeState);
-    b.server.loadState(ringState);
+    b.store.loadState(storeState, 1);
+    b.server.loadState(ringState, 1);
     b.page.set(a.page);
     expect(b.dom0.read('/local/domain/1/device/x')).toBe('v\0bin');
     expect(b.dom0.getPerms('/local/domain/1')).toEqual([{ id: 0, kind: 'n' }, { id: 1, kind: 'r' }]);
@@ -330,6 +331,6 @@ describe('xenstore wire protocol over the ring', () => {
     // The guest's watch is still registered.
     b.dom0.write('/local/domain/1/device/y', '1');
     expect(rest.takeEvents()).toEqual(['device/y|tok\n1|']);
-    expect(() => b.store.loadState({ nodes: [{ path: 'relative', value: '', perms: 'n0' }], introduced: [] })).toThrow(/first entry/);
+    expect(() => b.store.loadState({ nodes: [{ path: 'relative', value: '', perms: 'n0' }], introduced: [] }, 1)).toThrow(/first entry/);
   });
 });

@@ -5,8 +5,10 @@
 // (/proc/uptime read before and after, inside the same command line) and the host's wall
 // time (from typing the line to the end marker arriving on the console). Prints a markdown
 // table and writes it into BENCHMARKS.md (between the linux-bench markers).
-// Usage: npm run bench:linux -- [--only pvlab|v86] [--mem MiB] [--boot-timeout S]
-//        [--work-timeout S] [--bios FILE] [--no-write] [--verbose]
+// Usage: npm run bench:linux -- [--only pvlab|v86|inspector] [--mem MiB] [--boot-timeout S]
+//        [--work-timeout S] [--bios FILE] [--inspector-rounds N] [--no-write] [--verbose]
+// With pvlab it also measures what the inspector costs (tools/bench/inspector-bench.ts):
+// the same workload on the shipped Xen snapshot with the inspector closed and open.
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -14,13 +16,13 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { ConsoleSession, PhaseError, type ConsoleGuest } from './console-session';
-import { checkV86, pvlabGuest, SetupError, v86Guest, type LinuxImage } from './linux-guests';
+import { inspectorSummary, measureInspector } from './inspector-bench';
+import { checkV86, loadGuest, pvlabGuest, SetupError, v86Guest, type GuestFiles, type LinuxImage } from './linux-guests';
 import {
-  DD_TITLE, describeCommit, describeHost, formatLoad, LOOP_TITLE, renderSplit, renderTable, splitDelta, updateBenchmarksFile,
+  DD_TITLE, describeCommit, describeHost, formatLoad, LINUX_SECTION, LOOP_TITLE, renderSplit, renderTable, splitDelta, updateBenchmarksFile,
   type EmulatorFigures, type PhaseFigures,
 } from './linux-report';
 
-const GUEST_DIR = 'public/guests/linux';
 const DEFAULT_BIOS = '/usr/share/seabios/bios-256k.bin'; // Debian package `seabios`
 const SETUP_TIMEOUT_S = 120;
 const LOOP_ITERATIONS = 100_000;
@@ -30,12 +32,15 @@ const READY = /pvlab: ready\n/;
 
 interface Options {
   only: Array<'v86' | 'pvlab'>;
+  /** Run the inspector comparison (with pvlab, or alone with --only inspector). */
+  inspector: boolean;
   memoryMiB: number;
   bootTimeoutS: number;
   workTimeoutS: number;
   bios: string;
   write: boolean;
   verbose: boolean;
+  inspectorRounds: number;
 }
 
 class UsageError extends Error {}
@@ -52,6 +57,7 @@ function parseOptions(args: string[]): Options {
       bios: { type: 'string' },
       'no-write': { type: 'boolean' },
       verbose: { type: 'boolean' },
+      'inspector-rounds': { type: 'string' },
     },
   });
   if (positionals.length) throw new UsageError(`unexpected argument ${positionals[0]}`);
@@ -66,60 +72,20 @@ function parseOptions(args: string[]): Options {
   if ((memoryMiB & (memoryMiB - 1)) !== 0) throw new UsageError(`--mem must be a power of two (got ${memoryMiB})`);
   let only: Options['only'] = ['v86', 'pvlab']; // v86 first: it is quick, and its figures exist even if pvlab times out
   if (values.only !== undefined) {
-    if (values.only !== 'v86' && values.only !== 'pvlab') throw new UsageError(`--only takes pvlab or v86 (got ${values.only})`);
-    only = [values.only];
+    if (values.only !== 'v86' && values.only !== 'pvlab' && values.only !== 'inspector') throw new UsageError(`--only takes pvlab, v86 or inspector (got ${values.only})`);
+    only = values.only === 'inspector' ? [] : [values.only];
   }
+  const inspectorRounds = int(values['inspector-rounds'], 4, '--inspector-rounds', 0, 50);
   return {
     only,
+    inspector: inspectorRounds > 0 && (only.includes('pvlab') || values.only === 'inspector'),
     memoryMiB,
     bootTimeoutS: int(values['boot-timeout'], 1800, '--boot-timeout', 10, 86_400),
     workTimeoutS: int(values['work-timeout'], 1200, '--work-timeout', 10, 86_400),
     bios: values.bios ?? DEFAULT_BIOS,
     write: !values['no-write'],
     verbose: !!values.verbose,
-  };
-}
-
-interface GuestFiles {
-  image: Omit<LinuxImage, 'memoryMiB'>;
-  kernelVersion: string;
-  describe: string;
-}
-
-/** Read the guest the page uses, checking it against its manifest. */
-function loadGuest(root: string): GuestFiles {
-  const dir = path.join(root, GUEST_DIR);
-  const manifestPath = path.join(dir, 'manifest.json');
-  if (!fs.existsSync(manifestPath)) throw new SetupError(`${GUEST_DIR}/manifest.json is missing: run \`npm run guest:linux\``);
-  const manifest = JSON.parse(fs.readFileSync(manifestPath, 'utf8')) as {
-    kernelVersion?: unknown; cmdline?: unknown; files?: Record<string, { size?: unknown; sha256?: unknown }>;
-  };
-  if (typeof manifest.cmdline !== 'string') throw new SetupError(`${GUEST_DIR}/manifest.json: no cmdline`);
-  if (!/(^| )console=ttyS0(,| |$)/.test(manifest.cmdline)) {
-    throw new SetupError(`${GUEST_DIR}/manifest.json: the command line must put the console on ttyS0 (got "${manifest.cmdline}")`);
-  }
-  const read = (name: string): Uint8Array => {
-    const file = path.join(dir, name);
-    const entry = manifest.files?.[name];
-    if (!entry || typeof entry.size !== 'number' || typeof entry.sha256 !== 'string') {
-      throw new SetupError(`${GUEST_DIR}/manifest.json: no size/sha256 for ${name}`);
-    }
-    if (!fs.existsSync(file)) throw new SetupError(`${GUEST_DIR}/${name} is missing: run \`npm run guest:linux\``);
-    if (fs.statSync(file).size !== entry.size) throw new SetupError(`${GUEST_DIR}/${name}: size differs from the manifest: run \`npm run guest:linux\``);
-    const data = new Uint8Array(fs.readFileSync(file));
-    if (createHash('sha256').update(data).digest('hex') !== entry.sha256) {
-      throw new SetupError(`${GUEST_DIR}/${name}: sha256 differs from the manifest: run \`npm run guest:linux\``);
-    }
-    return data;
-  };
-  const kernel = read('bzImage');
-  const initrd = read('initrd.img');
-  const kernelVersion = typeof manifest.kernelVersion === 'string' ? manifest.kernelVersion : 'unknown kernel';
-  const sha = (name: string) => String(manifest.files?.[name]?.sha256).slice(0, 12);
-  return {
-    image: { kernel, initrd, cmdline: manifest.cmdline },
-    kernelVersion,
-    describe: `Debian ${kernelVersion} bzImage (sha256 ${sha('bzImage')}…), busybox initramfs (sha256 ${sha('initrd.img')}…)`,
+    inspectorRounds,
   };
 }
 
@@ -236,7 +202,7 @@ export async function main(args: string[]): Promise<number> {
   let opts: Options;
   try { opts = parseOptions(args); } catch (e) {
     if (e instanceof UsageError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-      process.stderr.write(`bench:linux: ${(e as Error).message}\nusage: npm run bench:linux -- [--only pvlab|v86] [--mem MiB] [--boot-timeout S] [--work-timeout S] [--bios FILE] [--no-write] [--verbose]\n`);
+      process.stderr.write(`bench:linux: ${(e as Error).message}\nusage: npm run bench:linux -- [--only pvlab|v86|inspector] [--mem MiB] [--boot-timeout S] [--work-timeout S] [--bios FILE] [--inspector-rounds N] [--no-write] [--verbose]\n`);
       return 2;
     }
     throw e;
@@ -250,7 +216,7 @@ export async function main(args: string[]): Promise<number> {
     if (!fs.existsSync(path.join(root, 'package.json'))) throw new SetupError('run this from the repo root (npm run bench:linux)');
     guestFiles = loadGuest(root);
     if (opts.only.includes('v86')) v86Info = checkV86(v86Paths);
-    if (opts.only.includes('pvlab') && !fs.existsSync(coreWasm)) throw new SetupError('engine-wasm/build/core.wasm is missing: run `npm run asbuild`');
+    if ((opts.only.includes('pvlab') || opts.inspector) && !fs.existsSync(coreWasm)) throw new SetupError('engine-wasm/build/core.wasm is missing: run `npm run asbuild`');
   } catch (e) {
     if (!(e instanceof SetupError)) throw e;
     process.stderr.write(`bench:linux: ${e.message}\n`);
@@ -259,7 +225,7 @@ export async function main(args: string[]): Promise<number> {
 
   const host = describeHost();
   const commit = describeCommit();
-  const coreSha = opts.only.includes('pvlab')
+  const coreSha = opts.only.includes('pvlab') || opts.inspector
     ? ` (core.wasm sha256 ${createHash('sha256').update(fs.readFileSync(coreWasm)).digest('hex').slice(0, 12)}…)`
     : '';
   const image: LinuxImage = { ...guestFiles.image, memoryMiB: opts.memoryMiB };
@@ -272,27 +238,40 @@ export async function main(args: string[]): Promise<number> {
     const guest = which === 'pvlab' ? pvlabGuest(coreWasm, image) : v86Guest(v86Paths, image);
     runs.push(await measure(guest, opts, logDir));
   }
+  let inspector: string | null = null;
+  let inspectorFailed: string | null = null;
+  if (opts.inspector) {
+    progress('inspector', `open vs closed, ${opts.inspectorRounds} runs each`);
+    const f = await measureInspector(coreWasm, root, opts.inspectorRounds, opts.verbose);
+    inspector = inspectorSummary(f);
+    inspectorFailed = f.error ?? null;
+    process.stderr.write(`${inspector}\n`);
+  }
   host.loadAtEnd = os.loadavg();
 
   const table = renderTable(runs);
   const failures = runs.filter((r) => r.error).map((r) => `- ${r.name}: ${r.error}`);
+  if (inspectorFailed) failures.push(`- inspector: ${inspectorFailed}`);
   const block = [
     `Measured ${host.date} by \`npm run bench:linux\`: pvlab ${commit}${coreSha}` +
       (v86Info ? `, v86 ${v86Info.version} with ${v86Info.biosVersion}` : '') + '.',
     `Host: ${host.cpuModel}, nproc ${host.nproc}, ${host.totalMemGiB.toFixed(1)} GiB, ${host.os}, node ${host.node}; ` +
       `load average (1/5/15 min) ${formatLoad(host.loadAtStart)} at the start, ${formatLoad(host.loadAtEnd)} at the end.`,
-    `Guest: ${guestFiles.describe}, ${opts.memoryMiB} MiB RAM, command line \`${image.cmdline}\`. ` +
-      `Order: ${opts.only.join(', then ')}, one after the other in one Node process.`,
-    '',
-    table,
-    ...pvlabSplit(runs),
+    ...(runs.length ? [
+      `Guest: ${guestFiles.describe}, ${opts.memoryMiB} MiB RAM, command line \`${image.cmdline}\`. ` +
+        `Order: ${opts.only.join(', then ')}, one after the other in one Node process.`,
+      '',
+      table,
+      ...pvlabSplit(runs),
+    ] : []),
+    ...(inspector ? ['', inspector] : []),
     ...(failures.length ? ['', 'Failures:', ...failures] : []),
   ].join('\n');
   process.stdout.write(`\n${block}\n`);
 
   const complete = runs.length === 2 && failures.length === 0;
   if (opts.write && complete) {
-    updateBenchmarksFile(path.join(root, 'BENCHMARKS.md'), block);
+    updateBenchmarksFile(path.join(root, 'BENCHMARKS.md'), block, LINUX_SECTION);
     process.stderr.write('bench:linux: BENCHMARKS.md updated\n');
   } else if (opts.write) {
     process.stderr.write(`bench:linux: BENCHMARKS.md not updated (${failures.length ? 'a run failed' : 'only one emulator ran'})\n`);

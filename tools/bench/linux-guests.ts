@@ -1,6 +1,7 @@
 // The two emulators of the Linux benchmark behind one small interface (ConsoleGuest):
 // pvlab through its Node API, v86 through its npm package. Both get the same kernel,
 // initrd, command line and RAM size; both run in this process, on the main thread.
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -17,6 +18,51 @@ export interface LinuxImage {
 /** A missing prerequisite (emulator, BIOS, guest): the message says what to install or build. */
 export class SetupError extends Error {
   constructor(message: string) { super(message); this.name = 'SetupError'; }
+}
+
+const GUEST_DIR = 'public/guests/linux';
+
+export interface GuestFiles {
+  image: Omit<LinuxImage, 'memoryMiB'>;
+  kernelVersion: string;
+  describe: string;
+}
+
+/** Read the guest the page uses, checking it against its manifest. */
+export function loadGuest(root: string): GuestFiles {
+  const dir = path.join(root, GUEST_DIR);
+  const manifestPath = path.join(dir, 'manifest.json');
+  if (!fs.existsSync(manifestPath)) throw new SetupError(`${GUEST_DIR}/manifest.json is missing: run \`npm run guest:linux\``);
+  const manifest = JSON.parse(fs.readFileSync(manifestPath, 'utf8')) as {
+    kernelVersion?: unknown; cmdline?: unknown; files?: Record<string, { size?: unknown; sha256?: unknown }>;
+  };
+  if (typeof manifest.cmdline !== 'string') throw new SetupError(`${GUEST_DIR}/manifest.json: no cmdline`);
+  if (!/(^| )console=ttyS0(,| |$)/.test(manifest.cmdline)) {
+    throw new SetupError(`${GUEST_DIR}/manifest.json: the command line must put the console on ttyS0 (got "${manifest.cmdline}")`);
+  }
+  const read = (name: string): Uint8Array => {
+    const file = path.join(dir, name);
+    const entry = manifest.files?.[name];
+    if (!entry || typeof entry.size !== 'number' || typeof entry.sha256 !== 'string') {
+      throw new SetupError(`${GUEST_DIR}/manifest.json: no size/sha256 for ${name}`);
+    }
+    if (!fs.existsSync(file)) throw new SetupError(`${GUEST_DIR}/${name} is missing: run \`npm run guest:linux\``);
+    if (fs.statSync(file).size !== entry.size) throw new SetupError(`${GUEST_DIR}/${name}: size differs from the manifest: run \`npm run guest:linux\``);
+    const data = new Uint8Array(fs.readFileSync(file));
+    if (createHash('sha256').update(data).digest('hex') !== entry.sha256) {
+      throw new SetupError(`${GUEST_DIR}/${name}: sha256 differs from the manifest: run \`npm run guest:linux\``);
+    }
+    return data;
+  };
+  const kernel = read('bzImage');
+  const initrd = read('initrd.img');
+  const kernelVersion = typeof manifest.kernelVersion === 'string' ? manifest.kernelVersion : 'unknown kernel';
+  const sha = (name: string) => String(manifest.files?.[name]?.sha256).slice(0, 12);
+  return {
+    image: { kernel, initrd, cmdline: manifest.cmdline },
+    kernelVersion,
+    describe: `Debian ${kernelVersion} bzImage (sha256 ${sha('bzImage')}…), busybox initramfs (sha256 ${sha('initrd.img')}…)`,
+  };
 }
 
 export function pvlabGuest(coreWasmPath: string, image: LinuxImage): ConsoleGuest {
@@ -106,6 +152,27 @@ function arrayBufferOf(u8: Uint8Array): ArrayBuffer {
   return u8.slice().buffer as ArrayBuffer;
 }
 
+/** v86's constructor, from the npm package (an ES module). */
+export async function importV86<T = V86Constructor>(paths: V86Paths): Promise<T> {
+  const lib = path.join(paths.packageDir, 'build', 'libv86.mjs');
+  const mod = (await import(pathToFileURL(lib).href)) as { V86?: T };
+  if (typeof mod.V86 !== 'function') throw new SetupError(`${lib} does not export V86 (unexpected v86 version)`);
+  return mod.V86;
+}
+
+/** The options that boot `image` in v86 under Node (through the BIOS, the kernel from v86's option ROM). */
+export function v86Options(paths: V86Paths, image: LinuxImage): Record<string, unknown> {
+  return {
+    wasm_path: path.join(paths.packageDir, 'build', 'v86.wasm'),
+    bios: { buffer: arrayBufferOf(new Uint8Array(fs.readFileSync(paths.bios))) },
+    bzimage: { buffer: arrayBufferOf(image.kernel) },
+    initrd: { buffer: arrayBufferOf(image.initrd) },
+    cmdline: image.cmdline,
+    memory_size: image.memoryMiB << 20,
+    disable_speaker: true,
+  };
+}
+
 export function v86Guest(paths: V86Paths, image: LinuxImage): ConsoleGuest {
   let emulator: V86Instance | null = null;
   let poll: ReturnType<typeof setInterval> | null = null;
@@ -124,21 +191,9 @@ export function v86Guest(paths: V86Paths, image: LinuxImage): ConsoleGuest {
   return {
     name: 'v86',
     async start(events: ConsoleEvents) {
-      const lib = path.join(paths.packageDir, 'build', 'libv86.mjs');
-      const mod = (await import(pathToFileURL(lib).href)) as { V86?: V86Constructor };
-      if (typeof mod.V86 !== 'function') throw new SetupError(`${lib} does not export V86 (unexpected v86 version)`);
-      const V86 = mod.V86;
+      const V86 = await importV86(paths);
       const started = new Promise<void>((resolve) => {
-        emulator = new V86({
-          wasm_path: path.join(paths.packageDir, 'build', 'v86.wasm'),
-          bios: { buffer: arrayBufferOf(new Uint8Array(fs.readFileSync(paths.bios))) },
-          bzimage: { buffer: arrayBufferOf(image.kernel) },
-          initrd: { buffer: arrayBufferOf(image.initrd) },
-          cmdline: image.cmdline,
-          memory_size: image.memoryMiB << 20,
-          autostart: true,
-          disable_speaker: true,
-        });
+        emulator = new V86({ ...v86Options(paths, image), autostart: true });
         emulator.add_listener('emulator-started', () => resolve());
         emulator.add_listener('serial0-output-byte', (b) => events.onOutput(Uint8Array.of(b)));
       });

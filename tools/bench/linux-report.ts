@@ -202,22 +202,32 @@ export function renderSplit(f: EmulatorFigures): string | null {
   return lines.join('\n');
 }
 
-export const BEGIN_MARK = '<!-- linux-bench:begin (written by `npm run bench:linux`; edit outside the markers) -->';
-export const END_MARK = '<!-- linux-bench:end -->';
-const SECTION_TITLE = '## Linux boot and workload (pvlab vs v86)';
+/** A section of BENCHMARKS.md that a benchmark rewrites: its markers are named after `name`. */
+export interface BenchmarksSection {
+  /** Marker name, e.g. `linux-bench`. */
+  name: string;
+  /** The command that writes it. */
+  command: string;
+  /** The heading the section gets when the file does not have it yet. */
+  title: string;
+}
 
-/** Replace the results between the markers of BENCHMARKS.md (creating the section if needed). */
-export function updateBenchmarksFile(file: string, block: string): void {
-  const body = `${BEGIN_MARK}\n${block.trim()}\n${END_MARK}`;
+export const LINUX_SECTION: BenchmarksSection = { name: 'linux-bench', command: 'npm run bench:linux', title: '## Linux boot and workload (pvlab vs v86)' };
+
+/** Replace the results between the section's markers in BENCHMARKS.md (creating the section if needed). */
+export function updateBenchmarksFile(file: string, block: string, section: BenchmarksSection): void {
+  const beginPrefix = `<!-- ${section.name}:begin`;
+  const endMark = `<!-- ${section.name}:end -->`;
+  const body = `${beginPrefix} (written by \`${section.command}\`; edit outside the markers) -->\n${block.trim()}\n${endMark}`;
   let text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '# Benchmarks\n';
-  const begin = text.indexOf('<!-- linux-bench:begin');
-  const end = text.indexOf(END_MARK);
+  const begin = text.indexOf(beginPrefix);
+  const end = text.indexOf(endMark);
   if (begin >= 0 && end > begin) {
-    text = text.slice(0, begin) + body + text.slice(end + END_MARK.length);
+    text = text.slice(0, begin) + body + text.slice(end + endMark.length);
   } else if (begin >= 0 || end >= 0) {
-    throw new Error(`${file}: only one of the linux-bench markers is there; fix the file by hand`);
+    throw new Error(`${file}: only one of the ${section.name} markers is there; fix the file by hand`);
   } else {
-    text = `${text.trimEnd()}\n\n${SECTION_TITLE}\n\n${body}\n`;
+    text = `${text.trimEnd()}\n\n${section.title}\n\n${body}\n`;
   }
   fs.writeFileSync(file, text);
 }

@@ -6,15 +6,11 @@ import { stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { BlockStoreError } from '../../engine-ts/disk/block-store';
-import { fileParentResolver, openVhd } from '../../engine-ts/disk/vhd-files';
-import { FileStore } from '../../engine-ts/disk/file-store';
-import { VhdDisk, type OpenParent, type ParentRef, type ParentLocatorSpec } from '../../engine-ts/disk/vhd';
-import { DEFAULT_BLOCK_SIZE, VhdError, sizeForCreate, uuidV4 } from '../../engine-ts/disk/vhd-format';
-import { loadLayout } from '../../engine-ts/disk/vhd-layout';
 import {
-  checkVhd, copyNonZero, describeLayout, rawDevice, rawToVhd, vhdToRaw, vhdToVhd, type VhdInfo,
-} from '../../engine-ts/disk/vhd-tools';
+  BlockStoreError, DEFAULT_BLOCK_SIZE, FileStore, MAX_PARENT_DEPTH, VhdDisk, VhdError, checkVhd, copyNonZero, describeLayout, fileParentResolver,
+  loadLayout, openVhd, rawDevice, rawToVhd, sizeForCreate, uuidV4, vhdToRaw, vhdToVhd,
+  type OpenParent, type ParentLocatorSpec, type ParentRef, type VhdInfo,
+} from '../../engine-ts/api/node';
 
 export interface CommandIo {
   stdout(s: string): void;
@@ -38,7 +34,6 @@ class CliError extends Error {
   }
 }
 
-import { MAX_PARENT_DEPTH } from "../../engine-ts/disk/vhd-files";
 
 export async function diskCommand(argv: string[], io: CommandIo): Promise<number> {
   const [cmd, ...rest] = argv;

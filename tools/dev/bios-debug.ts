@@ -1,11 +1,12 @@
 // Development aid: run a firmware image for a few slices and print where the vCPU is.
 import fs from 'node:fs';
 import { LocalMachine } from '../../engine-ts/worker/local-machine';
+import { resolveConfig } from '../../engine-ts/config/machine';
 import { loadCoreModuleFromFile } from '../../engine-ts/worker/node-host';
 export async function main(args: string[]): Promise<number> {
   const module = await loadCoreModuleFromFile('engine-wasm/build/core.wasm');
   const host = { idleWait: async () => {}, yieldToHost: async () => {}, wallNow: () => performance.now() };
-  const m = await LocalMachine.create(module, { memoryMiB: 16, pacing: 'fast', guest: { kind: 'bios', rom: new Uint8Array(fs.readFileSync(args[0])) } },
+  const m = await LocalMachine.create(module, resolveConfig({ memoryMiB: 16, pacing: 'fast', guest: { kind: 'bios', rom: new Uint8Array(fs.readFileSync(args[0])) } }),
     { onDebug: (b) => process.stdout.write(Buffer.from(b)), onPostCode: (c, p) => console.log(`POST ${p.toString(16)}: ${c}`) }, host);
   const s = m.board.vcpu;
   for (let i = 0; i < 5; i++) {

@@ -3,6 +3,7 @@
 // node tools/run-ts.mjs tools/dev/boot-debug.ts KERNEL INITRD "CMDLINE" [seconds] [memMiB]
 import fs from 'node:fs';
 import { LocalMachine } from '../../engine-ts/worker/local-machine';
+import { resolveConfig } from '../../engine-ts/config/machine';
 import { loadCoreModuleFromFile } from '../../engine-ts/worker/node-host';
 import * as MM from '../../engine-wasm/memory-map';
 
@@ -15,10 +16,10 @@ export async function main(args: string[]): Promise<number> {
     yieldToHost: () => new Promise<void>((r) => setImmediate(r)),
     wallNow: () => performance.now(),
   };
-  const m = await LocalMachine.create(module, {
+  const m = await LocalMachine.create(module, resolveConfig({
     memoryMiB: Number(mem), pacing: 'fast', rtcStartSeconds: 1_700_000_000,
     guest: { kind: 'linux', kernel: new Uint8Array(fs.readFileSync(kernel)), initrd: initrd ? new Uint8Array(fs.readFileSync(initrd)) : undefined, cmdline },
-  }, { onConsole: (b) => { const s = Buffer.from(b).toString('latin1'); out += s; process.stdout.write(s); } }, host);
+  }), { onConsole: (b) => { const s = Buffer.from(b).toString('latin1'); out += s; process.stdout.write(s); } }, host);
   const s = m.board.vcpu;
   const dump = (tag: string) => {
     const e = s.lastException;

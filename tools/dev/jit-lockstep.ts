@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { LocalMachine } from '../../engine-ts/worker/local-machine';
+import { resolveConfig } from '../../engine-ts/config/machine';
 import * as MM from '../../engine-wasm/memory-map';
 
 const { values } = parseArgs({ options: { slice: { type: 'string' }, max: { type: 'string' }, hot: { type: 'string' }, skip: { type: 'string' }, check: { type: 'string' } } });
@@ -19,11 +20,11 @@ const manifest = JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'ut
 const module = await WebAssembly.compile(fs.readFileSync('engine-wasm/build/core.wasm'));
 const host = { idleWait: async () => {}, yieldToHost: async () => {}, wallNow: () => 0 };
 const outs: string[] = ['', ''];
-const mk = (jit: boolean, k: number) => LocalMachine.create(module, {
+const mk = (jit: boolean, k: number) => LocalMachine.create(module, resolveConfig({
   memoryMiB: 128,
   guest: { kind: 'linux', kernel: fs.readFileSync(path.join(dir, 'bzImage')), initrd: fs.readFileSync(path.join(dir, 'initrd.img')), cmdline: manifest.cmdline, name: 'bzImage' },
   pacing: 'fast', rtcStartSeconds: 1_700_000_000, jit,
-}, { onConsole: (b) => { outs[k] += Buffer.from(b).toString('latin1'); } }, host);
+}), { onConsole: (b) => { outs[k] += Buffer.from(b).toString('latin1'); } }, host);
 const ms = [await mk(false, 0), await mk(true, 1)];
 const state = (m: LocalMachine) => {
   const v = m.board.vcpu;

@@ -5,7 +5,7 @@
 // alternate between them (default build: engine-wasm/build/core.wasm).
 import fs from 'node:fs';
 import { createMachineMemory, instantiateCore, compileCore, type CoreExports } from '../../engine-ts/worker/wasm-core';
-import { VcpuState } from '../../engine-ts/machine/vcpu-state';
+import { VcpuState } from '../../engine-ts/platform/vcpu-state';
 import * as MM from '../../engine-wasm/memory-map';
 import { setupFlat32 } from '../../test/cpu/harness';
 

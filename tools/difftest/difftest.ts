@@ -2,6 +2,8 @@
 // core, compare. Used by the CLI (main.ts) and the vitest suite (test/cpu/difftest*.test.ts).
 import path from 'node:path';
 import { generateCase, type DiffCase, type GenOptions } from './generator';
+import { generateStack16Case } from './stack16';
+import { generateX87Case } from './x87';
 import { buildRunner, runNative } from './native';
 import { EmuRunner } from './emulator';
 import { compareRuns, formatDivergence } from './compare';
@@ -15,6 +17,10 @@ export interface DifftestOptions extends GenOptions {
   batch?: number;
   /** Stop collecting reports after this many failures (counting goes on). */
   maxReports?: number;
+  /** Generate stack-operation sequences on a 16-bit stack segment instead (stack16.ts). */
+  stack16?: boolean;
+  /** Generate x87 sequences instead, compared at 80-bit precision (x87.ts). */
+  x87?: boolean;
 }
 
 export interface DifftestSummary {
@@ -49,7 +55,7 @@ export function runDifftest(ctx: DifftestContext, o: DifftestOptions): DifftestS
   for (let start = first; start < first + o.cases; start += batch) {
     const n = Math.min(batch, first + o.cases - start);
     const cases: DiffCase[] = [];
-    for (let i = start; i < start + n; i++) cases.push(generateCase(o.seed, i, o));
+    for (let i = start; i < start + n; i++) cases.push(o.stack16 ? generateStack16Case(o.seed, i) : o.x87 ? generateX87Case(o.seed, i) : generateCase(o.seed, i, o));
     const nat = runNative(ctx.runner, cases, work, `seed${o.seed}-${process.pid}`);
     for (let i = 0; i < cases.length; i++) {
       const c = cases[i];

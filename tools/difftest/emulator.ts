@@ -7,13 +7,14 @@
 // swapped, non-adjacent physical frames: invisible to the guest, but an access or fetch
 // that crosses a page boundary then only works if the core splits it correctly.
 import { createMachineMemory, instantiateCore, testJit, type CoreExports, type CoreHost } from '../../engine-ts/worker/wasm-core';
-import { VcpuState } from '../../engine-ts/machine/vcpu-state';
+import { VcpuState } from '../../engine-ts/platform/vcpu-state';
 import * as MM from '../../engine-wasm/memory-map';
-import { CodePages } from '../../engine-ts/machine/code-pages';
+import { CodePages } from '../../engine-ts/worker/code-pages';
 import { CODE_BASE, CODE_SIZE, DATA_BASE, DATA_SIZE, FIXED_FLAGS } from './layout';
 import { fillData } from './prng';
 import type { DiffCase } from './generator';
 import { checkCodePlacement, type RunResult } from './native';
+import { SS16_CASE } from './stack16';
 
 const RAM_BYTES = 4 << 20;
 const GDT = 0x500;
@@ -50,6 +51,8 @@ export class EmuRunner {
   private readonly data = new Uint32Array(DATA_SIZE / 4);
   private readonly pristine = new Uint32Array(DATA_SIZE / 4);
   private readonly dataBytes = new Uint8Array(this.data.buffer);
+  /** SS is currently the 16-bit segment of stack16.ts cases. */
+  private ss16 = false;
 
   private constructor(readonly core: CoreExports, readonly state: VcpuState, readonly ram: Uint8Array, readonly paging: boolean, private readonly code: CodePages) {
     if (CODE_SIZE % 4096 !== 0 || DATA_SIZE % 4096 !== 0) throw new Error('code and data areas must be whole pages');
@@ -96,7 +99,7 @@ export class EmuRunner {
     state.cpl = 0;
     state.eip = CODE_BASE;
     core.refresh();
-    return new EmuRunner(core, state, ram, paging, new CodePages(memory));
+    return new EmuRunner(core, state, ram, paging, new CodePages(memory.buffer));
   }
 
   /** Physical address of a linear one (only the scrambled pages move). */
@@ -136,7 +139,13 @@ export class EmuRunner {
     this.pristine.set(this.data);
     this.syncData(true);
     for (let r = 0; r < 8; r++) state.setGpr(r, c.gpr[r]);
-    core.setEflags((c.eflags | FIXED_FLAGS) >>> 0);
+    const ss16 = (c.eflags & SS16_CASE) !== 0;
+    if (ss16 !== this.ss16) { // the native runner's LDT segment: base DATA_BASE, limit 0xFFFF, B=0
+      this.ss16 = ss16;
+      state.setSeg('ss', ss16 ? { selector: 0x10, base: DATA_BASE, limit: 0xffff, access: 0x093 } : { selector: 0x10, base: 0, limit: 0xffffffff, access: 0xc93 });
+      core.refresh();
+    }
+    core.setEflags(((c.eflags & ~SS16_CASE) | FIXED_FLAGS) >>> 0);
     state.eip = c.codeAddr;
     state.halted = false;
     const excBefore = state.lastException.count;

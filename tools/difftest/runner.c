@@ -5,6 +5,9 @@
  *   runner CASES RESULTS          run every case of a case file, write a result file
  *   runner --time CASES RESULTS   same, and print each case's guest wall time in ns (one line each)
  *
+ * A case whose EFLAGS word has bit 31 set runs with SS = a 16-bit data segment (LDT entry
+ * 0: base DATA_BASE, limit 0xFFFF, B=0), so its stack operations use SP (stack16.ts).
+ *
  * Code is copied to CODE_BASE and data filled at DATA_BASE (fixed mappings, the same
  * addresses the emulator uses), registers and EFLAGS are loaded, the sequence runs and an
  * epilogue (jmp [exit_ptr]) comes back here to save every register and EFLAGS. Faults
@@ -22,6 +25,8 @@
 #include <time.h>
 #include <ucontext.h>
 #include <unistd.h>
+#include <asm/ldt.h>
+#include <sys/syscall.h>
 
 #if !defined(__i386__)
 #error "build with gcc -m32: the runner executes 32-bit x86 code natively"
@@ -46,6 +51,8 @@ uint32_t exit_ptr;
 uint32_t out_gpr[8]; /* eax ecx edx ebx esp ebp esi edi */
 uint32_t out_eflags;
 volatile uint32_t in_guest;
+/* SS of the host, and the SS a case runs with (the host's, or the 16-bit LDT segment). */
+uint32_t host_ss, guest_ss;
 
 void enter_guest(void);
 void guest_exit(void);
@@ -61,6 +68,7 @@ __asm__(
     "  lea esp, [init_block]\n"
     "  popfd\n"
     "  popad\n"
+    "  mov ss, word ptr [guest_ss]\n"
     "  mov esp, dword ptr [init_esp]\n"
     "  jmp dword ptr [code_entry]\n"
     ".globl guest_exit\n"
@@ -73,6 +81,7 @@ __asm__(
     "  mov dword ptr [out_gpr + 20], ebp\n"
     "  mov dword ptr [out_gpr + 24], esi\n"
     "  mov dword ptr [out_gpr + 28], edi\n"
+    "  mov ss, word ptr [host_ss]\n"
     "  lea esp, [out_eflags + 4]\n"
     "  pushfd\n"
     ".globl fault_resume\n"
@@ -108,6 +117,7 @@ static void on_fault(int sig, siginfo_t *si, void *ucv) {
   out_eflags = (uint32_t)g[REG_EFL];
   /* Resume in fault_resume, which restores the host's registers and returns from enter_guest. */
   g[REG_EIP] = (greg_t)(uintptr_t)fault_resume;
+  g[REG_SS] = (greg_t)host_ss;
   g[REG_EFL] &= ~(greg_t)0x400; /* DF */
 }
 
@@ -178,6 +188,12 @@ int main(int argc, char **argv) {
   for (unsigned i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
     if (sigaction(sigs[i], &sa, NULL) != 0) die("sigaction");
   exit_ptr = (uint32_t)(uintptr_t)guest_exit;
+  /* LDT entry 0 (selector 7): a 16-bit data segment over the data area, for cases that ask
+     for a stack segment with B=0 (EFLAGS word bit 31 in the case file). */
+  struct user_desc ldt = { .entry_number = 0, .base_addr = DATA_BASE, .limit = 0xffff, .seg_32bit = 0,
+    .contents = 0, .read_exec_only = 0, .limit_in_pages = 0, .seg_not_present = 0, .useable = 1 };
+  if (syscall(SYS_modify_ldt, 1, &ldt, sizeof ldt) != 0) die("modify_ldt");
+  { uint16_t s; __asm__ volatile("mov %%ss, %0" : "=r"(s)); host_ss = s; }
 
   size_t len;
   uint8_t *in = read_file(argv[1], &len);
@@ -215,6 +231,7 @@ int main(int argc, char **argv) {
     init_block[1] = gpr[7]; init_block[2] = gpr[6]; init_block[3] = gpr[5]; init_block[4] = 0;
     init_block[5] = gpr[3]; init_block[6] = gpr[2]; init_block[7] = gpr[1]; init_block[8] = gpr[0];
     init_esp = gpr[4];
+    guest_ss = (eflags & 0x80000000u) ? 7 : host_ss;
     fault_sig = 0; fault_trap = 0; fault_eip = 0;
 
     struct timespec t0, t1;

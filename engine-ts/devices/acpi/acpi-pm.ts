@@ -7,9 +7,9 @@
 // The SCI is a level-triggered line (IRQ 9 on a PC). The machine starts in ACPI mode
 // (SCI_EN set; the FADT has no SMI command port), as virtual machines usually do.
 
-import type { AccessSize, IoPorts, IrqLine, PortHandler, Stateful, StateRecord } from '../../machine/bus';
-import type { Timer, VirtualClock } from '../../machine/clock';
-import { readInt, readTime } from '../common/state-fields';
+import type { AccessSize, IoPorts, IrqLine, PortHandler, Stateful, StateRecord } from '../../platform/bus';
+import type { Timer, VirtualClock } from '../../platform/clock';
+import { count, declareState, real, u16 } from '../../platform/state';
 import { nsForTicks, ticksIn } from '../common/ticks';
 
 export const PM_TIMER_HZ = 3_579_545;
@@ -47,7 +47,7 @@ export interface AcpiPmOptions {
 
 export class AcpiPm implements Stateful {
   readonly stateName = 'acpi-pm';
-  readonly stateVersion = 1;
+  readonly stateVersion = ACPI_PM_STATE.version;
   readonly base: number;
 
   private sts = 0;
@@ -188,23 +188,25 @@ export class AcpiPm implements Stateful {
 
   saveState(): StateRecord {
     this.catchUpCarries(this.clock.now());
-    return { sts: this.sts, en: this.en, cnt: this.cnt, epoch: this.epoch, carries: this.carries };
+    return ACPI_PM_STATE.save(this);
   }
 
-  loadState(state: StateRecord): void {
-    const d = this.stateName;
-    const sts = readInt(state, d, 'sts', 0, 0xffff);
-    const en = readInt(state, d, 'en', 0, 0xffff);
-    const cnt = readInt(state, d, 'cnt', 0, 0xffff);
-    const epoch = readTime(state, d, 'epoch');
-    const carries = readInt(state, d, 'carries', 0, Number.MAX_SAFE_INTEGER);
-    this.sts = sts & PM1_STS_MASK;
-    this.en = en & PM1_EN_MASK;
-    this.cnt = cnt & PM1_CNT_MASK;
-    this.epoch = epoch;
-    this.carries = carries;
+  loadState(state: StateRecord, version: number): void {
+    ACPI_PM_STATE.load(this, state, version);
+    this.sts &= PM1_STS_MASK;
+    this.en &= PM1_EN_MASK;
+    this.cnt &= PM1_CNT_MASK;
     this.sciLevel = (this.cnt & PM1_SCI_EN) !== 0 && (this.sts & this.en) !== 0;
     this.options.sci.set(this.sciLevel);
     this.scheduleCarry();
   }
 }
+
+const ACPI_PM_STATE = declareState('acpi-pm', {
+  /** PM1 status, enable and control registers. */
+  sts: u16, en: u16, cnt: u16,
+  /** Guest time (ns) at which the PM timer read 0. */
+  epoch: real,
+  /** Carry periods already accounted for in TMR_STS. */
+  carries: count,
+});

@@ -4,8 +4,8 @@
 //   0xF4         isa-debug-exit (as QEMU's -device isa-debug-exit,iobase=0xf4): writing V
 //                asks the host to stop the machine with status (V << 1) | 1
 
-import type { AccessSize, IoPorts, PortHandler, Stateful, StateRecord } from '../../machine/bus';
-import { readByteList, readInt } from '../common/state-fields';
+import type { AccessSize, IoPorts, PortHandler, Stateful, StateRecord } from '../../platform/bus';
+import { declareState, list, u8 } from '../../platform/state';
 
 /** POST codes kept for the inspector (the newest last). */
 const HISTORY = 32;
@@ -21,7 +21,7 @@ export interface DebugPortsOptions {
 
 export class DebugPorts implements Stateful {
   readonly stateName = 'debug-ports';
-  readonly stateVersion = 1;
+  readonly stateVersion = DEBUG_PORTS_STATE.version;
 
   private lastPostCode = 0;
   private postHistory: number[] = [];
@@ -73,13 +73,12 @@ export class DebugPorts implements Stateful {
   }
 
   saveState(): StateRecord {
-    return { lastPostCode: this.lastPostCode, postHistory: this.postHistory.slice() };
+    return DEBUG_PORTS_STATE.save(this);
   }
 
-  loadState(state: StateRecord): void {
-    const last = readInt(state, this.stateName, 'lastPostCode', 0, 0xff);
-    const history = readByteList(state, this.stateName, 'postHistory', HISTORY);
-    this.lastPostCode = last;
-    this.postHistory = history;
+  loadState(state: StateRecord, version: number): void {
+    DEBUG_PORTS_STATE.load(this, state, version);
   }
 }
+
+const DEBUG_PORTS_STATE = declareState('debug-ports', { lastPostCode: u8, postHistory: list(u8, HISTORY) });

@@ -6,8 +6,8 @@
 // the controller's, the keyboard's or the mouse's queue until it is empty. Transfers
 // are instantaneous (a real PS/2 byte takes about 1 ms; no guest depends on that).
 
-import type { AccessSize, IoPorts, IrqLine, PortHandler, Stateful, StateRecord } from '../../machine/bus';
-import { readBool, readByteList, readBytes, readInt } from '../common/state-fields';
+import type { AccessSize, IoPorts, IrqLine, PortHandler, Stateful, StateRecord } from '../../platform/bus';
+import { bool, bytes, declareState, fields, int, list, u8 } from '../../platform/state';
 import { set1ToSet2, translatedSetNumber } from './scancodes';
 
 // Status register.
@@ -56,7 +56,7 @@ export interface I8042Options {
 
 export class I8042 implements Stateful {
   readonly stateName = 'i8042';
-  readonly stateVersion = 1;
+  readonly stateVersion = I8042_STATE.version;
 
   // Controller.
   /** Internal RAM; byte 0 is the configuration byte. */
@@ -543,80 +543,27 @@ export class I8042 implements Stateful {
   // ---- state ------------------------------------------------------------------------------
 
   saveState(): StateRecord {
-    return {
-      ram: this.ram.slice(),
-      sysFlag: this.sysFlag,
-      lastWasCommand: this.lastWasCommand,
-      pendingCommand: this.pendingCommand,
-      outputPort: this.outputPort,
-      port92: this.port92,
-      obFull: this.obFull,
-      obValue: this.obValue,
-      obAux: this.obAux,
-      ctrlQueue: this.ctrlQueue.map((q) => q.value),
-      ctrlQueueAux: this.ctrlQueue.map((q) => (q.aux ? 1 : 0)),
-      kbdQueue: this.kbdQueue.slice(),
-      auxQueue: this.auxQueue.slice(),
-      kbdScanning: this.kbdScanning,
-      kbdSet: this.kbdSet,
-      kbdLeds: this.kbdLeds,
-      kbdTypematic: this.kbdTypematic,
-      kbdExpect: this.kbdExpect,
-      kbdLast: this.kbdLast,
-      auxEnabled: this.auxEnabled,
-      auxRemote: this.auxRemote,
-      auxWrap: this.auxWrap,
-      auxScaling21: this.auxScaling21,
-      auxResolution: this.auxResolution,
-      auxSampleRate: this.auxSampleRate,
-      auxExpect: this.auxExpect,
-      auxLast: this.auxLast,
-      auxButtons: this.auxButtons,
-    };
+    return I8042_STATE.save(this);
   }
 
-  loadState(state: StateRecord): void {
-    const d = this.stateName;
-    const ram = readBytes(state, d, 'ram', 32);
-    const ctrlValues = readByteList(state, d, 'ctrlQueue', CONTROLLER_QUEUE_MAX);
-    const ctrlAux = readByteList(state, d, 'ctrlQueueAux', CONTROLLER_QUEUE_MAX);
-    if (ctrlAux.length !== ctrlValues.length) throw new Error(`${d} state: ctrlQueueAux length differs from ctrlQueue`);
-    const v = {
-      sysFlag: readBool(state, d, 'sysFlag'),
-      lastWasCommand: readBool(state, d, 'lastWasCommand'),
-      pendingCommand: readInt(state, d, 'pendingCommand', 0, 0xff),
-      outputPort: readInt(state, d, 'outputPort', 0, 0xff),
-      port92: readInt(state, d, 'port92', 0, 3),
-      obFull: readBool(state, d, 'obFull'),
-      obValue: readInt(state, d, 'obValue', 0, 0xff),
-      obAux: readBool(state, d, 'obAux'),
-      kbdQueue: readByteList(state, d, 'kbdQueue', DEVICE_QUEUE_MAX),
-      auxQueue: readByteList(state, d, 'auxQueue', DEVICE_QUEUE_MAX),
-      kbdScanning: readBool(state, d, 'kbdScanning'),
-      kbdSet: readInt(state, d, 'kbdSet', 1, 3),
-      kbdLeds: readInt(state, d, 'kbdLeds', 0, 7),
-      kbdTypematic: readInt(state, d, 'kbdTypematic', 0, 0x7f),
-      kbdExpect: readInt(state, d, 'kbdExpect', 0, 0xff),
-      kbdLast: readInt(state, d, 'kbdLast', 0, 0xff),
-      auxEnabled: readBool(state, d, 'auxEnabled'),
-      auxRemote: readBool(state, d, 'auxRemote'),
-      auxWrap: readBool(state, d, 'auxWrap'),
-      auxScaling21: readBool(state, d, 'auxScaling21'),
-      auxResolution: readInt(state, d, 'auxResolution', 0, 3),
-      auxSampleRate: readInt(state, d, 'auxSampleRate', 0, 0xff),
-      auxExpect: readInt(state, d, 'auxExpect', 0, 0xff),
-      auxLast: readInt(state, d, 'auxLast', 0, 0xff),
-      auxButtons: readInt(state, d, 'auxButtons', 0, 7),
-    };
-    this.ram.set(ram);
-    Object.assign(this, v);
-    this.ctrlQueue = ctrlValues.map((value, i) => ({ value, aux: ctrlAux[i] !== 0 }));
-    const irq1 = this.obFull && !this.obAux && (this.ram[0] & CTR_KBDINT) !== 0;
-    const irq12 = this.obFull && this.obAux && (this.ram[0] & CTR_AUXINT) !== 0;
-    this.irq1Level = irq1;
-    this.irq12Level = irq12;
-    this.irq1.set(irq1);
-    this.irq12.set(irq12);
+  loadState(state: StateRecord, version: number): void {
+    I8042_STATE.load(this, state, version);
+    this.irq1Level = this.obFull && !this.obAux && (this.ram[0] & CTR_KBDINT) !== 0;
+    this.irq12Level = this.obFull && this.obAux && (this.ram[0] & CTR_AUXINT) !== 0;
+    this.irq1.set(this.irq1Level);
+    this.irq12.set(this.irq12Level);
     this.updateA20();
   }
 }
+
+const I8042_STATE = declareState('i8042', {
+  /** Controller RAM; byte 0 is the command byte. */
+  ram: bytes(32),
+  sysFlag: bool, lastWasCommand: bool, pendingCommand: u8, outputPort: u8, port92: int(0, 3),
+  obFull: bool, obValue: u8, obAux: bool,
+  ctrlQueue: list(fields({ value: u8, aux: bool }, 'queued byte'), CONTROLLER_QUEUE_MAX),
+  kbdQueue: list(u8, DEVICE_QUEUE_MAX), auxQueue: list(u8, DEVICE_QUEUE_MAX),
+  kbdScanning: bool, kbdSet: int(1, 3), kbdLeds: int(0, 7), kbdTypematic: int(0, 0x7f), kbdExpect: u8, kbdLast: u8,
+  auxEnabled: bool, auxRemote: bool, auxWrap: bool, auxScaling21: bool, auxResolution: int(0, 3), auxSampleRate: u8,
+  auxExpect: u8, auxLast: u8, auxButtons: int(0, 7),
+});

@@ -1,9 +1,8 @@
 // One ATA disk on a channel: its register copy, its settings, and the BlockDevice behind it.
 // The channel (ide-channel.ts) runs the protocol; this holds the device's own state.
 
-import type { StateRecord } from '../../machine/bus';
 import { SECTOR_SIZE, type BlockDevice } from '../../disk/block-device';
-import { readBool, readInt, readString } from '../common/state-fields';
+import { StateError, bool, fields, int, oneOf, u8, type Codec } from '../../platform/state';
 import { ATA_DIAG_PASS, ATA_DRDY, ATA_DSC } from './ata-defs';
 import {
   LBA48_MAX_SECTORS, MULTIPLE_MAX, buildIdentify, checkAtaString, currentGeometry, defaultGeometry,
@@ -138,63 +137,28 @@ export class AtaDrive {
       this.device = (this.device & 0xf0) | ((lba >>> 24) & 0x0f);
     }
   }
-
-  saveState(): StateRecord {
-    return {
-      totalSectors: this.totalSectors,
-      feature: this.feature,
-      hobFeature: this.hobFeature,
-      nsect: this.nsect,
-      hobNsect: this.hobNsect,
-      lbal: this.lbal,
-      hobLbal: this.hobLbal,
-      lbam: this.lbam,
-      hobLbam: this.hobLbam,
-      lbah: this.lbah,
-      hobLbah: this.hobLbah,
-      device: this.device,
-      status: this.status,
-      error: this.error,
-      intrq: this.intrq,
-      multiple: this.multiple,
-      writeCache: this.writeCache,
-      readAhead: this.readAhead,
-      dmaKind: this.dma.kind,
-      dmaMode: this.dma.kind === 'none' ? 0 : this.dma.mode,
-      heads: this.heads,
-      sectorsPerTrack: this.sectorsPerTrack,
-    };
-  }
-
-  /** Validate a saved record; the returned function applies it (so a bad record changes nothing). */
-  prepareLoad(s: StateRecord, device: string): () => void {
-    const total = readInt(s, device, 'totalSectors', 1, LBA48_MAX_SECTORS);
-    if (total !== this.totalSectors)
-      throw new Error(`${device} state: saved with a disk of ${total} sectors, the attached disk has ${this.totalSectors}`);
-    const byte = (f: string) => readInt(s, device, f, 0, 0xff);
-    const regs = {
-      feature: byte('feature'), hobFeature: byte('hobFeature'), nsect: byte('nsect'), hobNsect: byte('hobNsect'),
-      lbal: byte('lbal'), hobLbal: byte('hobLbal'), lbam: byte('lbam'), hobLbam: byte('hobLbam'),
-      lbah: byte('lbah'), hobLbah: byte('hobLbah'), device: byte('device'), status: byte('status'), error: byte('error'),
-    };
-    const intrq = readBool(s, device, 'intrq');
-    const multiple = readInt(s, device, 'multiple', 0, MULTIPLE_MAX);
-    if (multiple & (multiple - 1)) throw new Error(`${device} state: multiple count ${multiple} is not a power of two`);
-    const writeCache = readBool(s, device, 'writeCache');
-    const readAhead = readBool(s, device, 'readAhead');
-    const dmaKind = readString(s, device, 'dmaKind', ['none', 'mwdma', 'udma']);
-    const dmaMode = readInt(s, device, 'dmaMode', 0, dmaKind === 'udma' ? 5 : 2);
-    const heads = readInt(s, device, 'heads', 1, 16);
-    const sectorsPerTrack = readInt(s, device, 'sectorsPerTrack', 1, 255);
-    return () => {
-      Object.assign(this, regs);
-      this.intrq = intrq;
-      this.multiple = multiple;
-      this.writeCache = writeCache;
-      this.readAhead = readAhead;
-      this.dma = dmaKind === 'none' ? { kind: 'none' } : { kind: dmaKind as 'mwdma' | 'udma', mode: dmaMode };
-      this.heads = heads;
-      this.sectorsPerTrack = sectorsPerTrack;
-    };
-  }
 }
+
+const DMA_FIELDS = fields({ kind: oneOf(['none', 'mwdma', 'udma'] as const), mode: int(0, 5) }, 'dma mode');
+const DMA_MODE: Codec<DmaModeSelection> = {
+  describe: 'none | mwdma 0..2 | udma 0..5',
+  save: (d) => ({ kind: d.kind, mode: d.kind === 'none' ? 0 : d.mode }),
+  load: (v, path) => {
+    const r = DMA_FIELDS.load(v, path);
+    if (r.kind === 'mwdma' && (r.mode as number) > 2) throw new StateError(path, `selects MWDMA mode ${r.mode as number}; the drive has 0..2`);
+    return r.kind === 'none' ? { kind: 'none' } : { kind: r.kind as 'mwdma' | 'udma', mode: r.mode as number };
+  },
+};
+
+/** A drive's task file and settings. Its size is the attached disk's: a record for another size is refused. */
+export const ATA_DRIVE_STATE = fields({
+  totalSectors: int(1, LBA48_MAX_SECTORS),
+  feature: u8, hobFeature: u8, nsect: u8, hobNsect: u8, lbal: u8, hobLbal: u8, lbam: u8, hobLbam: u8, lbah: u8, hobLbah: u8,
+  device: u8, status: u8, error: u8, intrq: bool,
+  multiple: int(0, MULTIPLE_MAX), writeCache: bool, readAhead: bool, dma: DMA_MODE,
+  heads: int(1, 16), sectorsPerTrack: int(1, 255),
+}, 'ata drive', (v, drive) => {
+  if (v.totalSectors !== drive.totalSectors) return `was saved with a disk of ${v.totalSectors as number} sectors, the attached disk has ${drive.totalSectors as number}`;
+  const m = v.multiple as number;
+  return m & (m - 1) ? `multiple count ${m} is not a power of two` : null;
+});

@@ -19,13 +19,13 @@
 // Disk I/O runs in chunks of at most CHUNK_SECTORS through the HostIoQueue, so a guest's
 // sector count never sizes a buffer beyond 128 KiB.
 
-import type { GuestMemory, IrqLine, StateRecord } from '../../machine/bus';
+import type { GuestMemory, IrqLine, StateRecord } from '../../platform/bus';
 import { SECTOR_SIZE } from '../../disk/block-device';
-import { readBool, readBytes, readInt, readRecord, readString } from '../common/state-fields';
+import { StateError, bool, bytes, count, fields, int, oneOf, optional, u8, type Codec } from '../../platform/state';
 import * as A from './ata-defs';
-import { AtaDrive, type AtaDriveOptions } from './ata-drive';
-import { ioCostNs, type HostIoQueue, type HostIoTiming } from '../common/host-io-queue';
-import { PrdWalker } from './prd-walker';
+import { ATA_DRIVE_STATE, AtaDrive, type AtaDriveOptions } from './ata-drive';
+import { ioCostNs, type HostIoQueue, type HostIoTiming } from '../../platform/host-io-queue';
+import { PRD_WALKER_STATE, PrdWalker } from './prd-walker';
 import { MULTIPLE_MAX } from './ata-identify';
 
 /** Largest disk I/O the device issues at once (sectors). A multiple of every multiple-mode block size. */
@@ -38,7 +38,6 @@ const DATA = A.ATA_DRDY | A.ATA_DSC | A.ATA_DRQ;
 const FLOATING = 0x7f;
 
 type TransferKind = 'pio-in' | 'pio-out' | 'dma-in' | 'dma-out' | 'nodata';
-const SAVED_KINDS = ['none', 'pio-in', 'pio-out', 'dma-in', 'dma-out'] as const;
 
 /** The command in progress on the channel. */
 interface Transfer {
@@ -793,97 +792,65 @@ export class IdeChannel {
 
   // ---- state ------------------------------------------------------------------------------------
 
-  saveState(): StateRecord {
-    const x = this.xfer;
-    if (x && x.kind === 'nodata') throw new Error(`${this.name}: a command is waiting for the disk`);
-    return {
-      selected: this.selected,
-      control: this.control,
-      bmCommand: this.bmCommand,
-      bmStatus: this.bmStatus,
-      bmPrdt: this.bmPrdt,
-      prd: this.walker.saveState(),
-      master: this.drives[0] ? this.drives[0].saveState() : { absent: true },
-      slave: this.drives[1] ? this.drives[1].saveState() : { absent: true },
-      transfer: x
-        ? {
-            kind: x.kind,
-            slot: x.slot,
-            lba48: x.lba48,
-            next: x.next,
-            remaining: x.remaining,
-            blockSectors: x.blockSectors,
-            buf: x.buf.slice(),
-            bufLba: x.bufLba,
-            bufLen: x.bufLen,
-            pos: x.pos,
-            blockEnd: x.blockEnd,
-            dmaReady: x.dmaReady,
-          }
-        : { kind: 'none' },
-    };
+  /** A command waiting for the disk cannot be saved: quiesce first (run until the host I/O is done). */
+  get saveable(): boolean {
+    return this.xfer?.kind !== 'nodata';
   }
 
-  /** Validate a saved record; the returned function applies it (so a bad record changes nothing). */
-  prepareLoad(s: StateRecord, device: string): () => void {
-    const dev = `${device} ${this.name}`;
-    const selected = readInt(s, dev, 'selected', 0, 1);
-    const control = readInt(s, dev, 'control', 0, 0xff);
-    const bmCommand = readInt(s, dev, 'bmCommand', 0, 0xff);
-    const bmStatus = readInt(s, dev, 'bmStatus', 0, 0xff);
-    const bmPrdt = readInt(s, dev, 'bmPrdt', 0, 0xfffffffc);
-    const prd = readRecord(s, dev, 'prd');
-    const slots = [readRecord(s, dev, 'master'), readRecord(s, dev, 'slave')];
-    slots.forEach((rec, i) => {
-      const absent = rec.absent === true;
-      if (absent !== (this.drives[i] === null))
-        throw new Error(`${dev} state: device ${i} was ${absent ? 'absent' : 'present'} when saved, but is ${absent ? 'attached' : 'missing'} now`);
-    });
-    const xs = readRecord(s, dev, 'transfer');
-    const xdev = `${dev} transfer`;
-    const kind = readString(xs, xdev, 'kind', SAVED_KINDS);
-    let xfer: Transfer | null = null;
-    if (kind !== 'none') {
-      const slot = readInt(xs, xdev, 'slot', 0, 1);
-      const drive = this.drives[slot];
-      if (!drive) throw new Error(`${dev} state: transfer on absent device ${slot}`);
-      const bufBytes = xs.buf;
-      if (!(bufBytes instanceof Uint8Array) || bufBytes.length > CHUNK_SECTORS * SECTOR_SIZE || bufBytes.length % SECTOR_SIZE !== 0)
-        throw new Error(`${dev} state: transfer buffer must be whole sectors, at most ${CHUNK_SECTORS * SECTOR_SIZE} bytes`);
-      const buf = readBytes(xs, xdev, 'buf', bufBytes.length);
-      const total = drive.totalSectors;
-      xfer = {
-        kind: kind as TransferKind,
-        slot,
-        lba48: readBool(xs, xdev, 'lba48'),
-        next: readInt(xs, xdev, 'next', 0, total),
-        remaining: readInt(xs, xdev, 'remaining', 0, 65536),
-        blockSectors: readInt(xs, xdev, 'blockSectors', 1, MULTIPLE_MAX),
-        buf,
-        bufLba: readInt(xs, xdev, 'bufLba', 0, total),
-        bufLen: readInt(xs, xdev, 'bufLen', 0, buf.length),
-        pos: readInt(xs, xdev, 'pos', 0, buf.length),
-        blockEnd: readInt(xs, xdev, 'blockEnd', 0, buf.length),
-        dmaReady: readBool(xs, xdev, 'dmaReady'),
-      };
-      if (xfer.pos % 2 !== 0 || xfer.blockEnd % 2 !== 0) throw new Error(`${dev} state: transfer position is not word aligned`);
-      if (xfer.bufLba + buf.length / SECTOR_SIZE > total) throw new Error(`${dev} state: transfer buffer runs past the end of the disk`);
-    }
-    const drives = this.drives.map((d, i) => d?.prepareLoad(slots[i], `${dev} device ${i}`));
-    const walker = this.walker.prepareLoad(prd, `${dev} prd`);
-    return () => {
-      for (const apply of drives) apply?.();
-      walker();
-      this.selected = selected;
-      this.control = control & (A.ATA_NIEN | A.ATA_SRST | A.ATA_HOB);
-      this.bmCommand = bmCommand & (A.BM_CMD_START | A.BM_CMD_WRITE_MEMORY);
-      this.bmStatus = bmStatus & ~A.BM_STATUS_SIMPLEX;
-      this.bmPrdt = (bmPrdt & ~3) >>> 0;
-      this.xfer = xfer;
-      this.generation++;
-      const sel = this.drives[this.selected];
-      this.irqLevel = sel !== null && sel.intrq && !(this.control & A.ATA_NIEN);
-      this.ctx.irq.set(this.irqLevel);
-    };
+  /** After IDE_CHANNEL_STATE loaded: keep register bits in range, forget old completions, drive the IRQ line. */
+  afterLoad(): void {
+    this.walker.fault = '';
+    this.control &= A.ATA_NIEN | A.ATA_SRST | A.ATA_HOB;
+    this.bmCommand &= A.BM_CMD_START | A.BM_CMD_WRITE_MEMORY;
+    this.bmStatus &= ~A.BM_STATUS_SIMPLEX;
+    this.bmPrdt = (this.bmPrdt & ~3) >>> 0;
+    this.generation++;
+    const sel = this.drives[this.selected];
+    this.irqLevel = sel !== null && sel.intrq && !(this.control & A.ATA_NIEN);
+    this.ctx.irq.set(this.irqLevel);
   }
 }
+
+/** The two device slots: each the drive's state, or absent; they must match the disks attached now. */
+const DRIVES: Codec<(AtaDrive | null)[]> = {
+  describe: 'master and slave drives',
+  save: (drives) => drives.map((d) => (d ? ATA_DRIVE_STATE.save(d as unknown as Record<string, unknown>) : { absent: true })) as StateRecord[],
+  load: () => { throw new Error('IDE drives load in place'); },
+  loadInto: (drives, v, path) => {
+    if (!Array.isArray(v) || v.length !== 2) throw new StateError(path, 'must list the master and slave slots');
+    const commits = v.map((rec, i) => {
+      const absent = typeof rec === 'object' && rec !== null && (rec as StateRecord).absent === true;
+      const d = drives[i];
+      if (absent !== (d === null)) throw new StateError(`${path}[${i}]`, `was ${absent ? 'absent' : 'a disk'} when saved, but ${absent ? 'a disk is attached' : 'no disk is attached'} now`);
+      return d ? ATA_DRIVE_STATE.loadInto!(d as unknown as Record<string, unknown>, rec, `${path}[${i}]`) : () => {};
+    });
+    return () => commits.forEach((c) => c());
+  },
+};
+
+/** A transfer in progress (a command waiting for the disk is never saved: see IdeChannel.saveable). */
+const TRANSFER = fields({
+  kind: oneOf(['pio-in', 'pio-out', 'dma-in', 'dma-out'] as const), slot: int(0, 1), lba48: bool, next: count,
+  remaining: int(0, 65536), blockSectors: int(1, MULTIPLE_MAX), buf: bytes({ max: CHUNK_SECTORS * SECTOR_SIZE }),
+  bufLba: count, bufLen: count, pos: count, blockEnd: count, dmaReady: bool,
+}, 'ide transfer', (x) => {
+  const len = (x.buf as Uint8Array).length;
+  if (len % SECTOR_SIZE !== 0) return 'transfer buffer is not whole sectors';
+  if ((x.bufLen as number) > len || (x.pos as number) > len || (x.blockEnd as number) > len) return 'transfer position is outside its buffer';
+  return (x.pos as number) % 2 || (x.blockEnd as number) % 2 ? 'transfer position is not word aligned' : null;
+});
+
+export const IDE_CHANNEL_STATE = fields({
+  selected: int(0, 1), control: u8, bmCommand: u8, bmStatus: u8, bmPrdt: int(0, 0xfffffffc),
+  walker: PRD_WALKER_STATE,
+  drives: DRIVES,
+  xfer: optional(TRANSFER),
+}, 'ide channel', (v, ch) => {
+  const x = v.xfer as Transfer | null;
+  if (!x) return null;
+  const drive = (ch.drives as (AtaDrive | null)[])[x.slot];
+  if (!drive) return `transfer on absent device ${x.slot}`;
+  const total = drive.totalSectors;
+  if (x.next > total || x.bufLba > total || x.bufLba + x.buf.length / SECTOR_SIZE > total) return 'transfer runs past the end of the disk';
+  return null;
+});

@@ -13,14 +13,14 @@
 // Disk I/O is asynchronous and ordered by a HostIoQueue shared by both channels; see
 // host-io-queue.ts for how completions are pinned to guest time, and `waitingForHost`.
 
-import type { AccessSize, GuestMemory, IoPorts, IrqLine, PortHandler, StateRecord } from '../../machine/bus';
-import type { VirtualClock } from '../../machine/clock';
+import type { AccessSize, GuestMemory, IoPorts, IrqLine, PortHandler, StateRecord } from '../../platform/bus';
+import type { VirtualClock } from '../../platform/clock';
 import type { BlockDevice } from '../../disk/block-device';
-import { readRecord } from '../common/state-fields';
-import { PCI_COMMAND, PCI_COMMAND_IO, PCI_COMMAND_MASTER, PciConfigFunction, type PciAttachment } from '../pci/pci-function';
+import { declareState, objects, type DeclaredState } from '../../platform/state';
+import { PCI_COMMAND, PCI_COMMAND_IO, PCI_COMMAND_MASTER, PCI_FUNCTION_FIELDS, PciConfigFunction, type PciAttachment } from '../../platform/pci-function';
 import type { AtaDriveOptions } from './ata-drive';
-import { DEFAULT_HOST_IO_TIMING, HostIoQueue, type HostIoTiming } from '../common/host-io-queue';
-import { IdeChannel, type IdeChannelStats } from './ide-channel';
+import { DEFAULT_HOST_IO_TIMING, HostIoQueue, type HostIoTiming } from '../../platform/host-io-queue';
+import { IDE_CHANNEL_STATE, IdeChannel, type IdeChannelStats } from './ide-channel';
 
 export const PIIX_IDE_VENDOR_ID = 0x8086;
 export const PIIX_IDE_DEVICE_ID = 0x7010;
@@ -195,6 +195,11 @@ export class PiixIde extends PciConfigFunction {
     return this.queue.hostReady();
   }
 
+  /** Finish every disk operation now (before a snapshot; see HostIoQueue.drainNow). */
+  quiesce(): Promise<void> {
+    return this.queue.drainNow();
+  }
+
   /** No disk operation is queued: the device can be saved. */
   get ioIdle(): boolean {
     return this.queue.idle;
@@ -220,17 +225,23 @@ export class PiixIde extends PciConfigFunction {
   // ---- state -------------------------------------------------------------------------------------
   // In-flight disk I/O cannot be saved: save once `ioIdle` is true (run the machine until then).
 
-  override saveState(): StateRecord {
-    if (!this.queue.idle) throw new Error(`${this.stateName}: disk I/O in flight; save when ioIdle is true`);
-    return { ...super.saveState(), primary: this.channels[0].saveState(), secondary: this.channels[1].saveState() };
+  protected override get declaredState(): DeclaredState {
+    return PIIX_IDE_STATE;
   }
 
-  override loadState(state: StateRecord): void {
+  override saveState(): StateRecord {
+    if (!this.queue.idle || !this.channels.every((c) => c.saveable)) throw new Error(`${this.stateName}: disk I/O in flight; save when ioIdle is true`);
+    return super.saveState();
+  }
+
+  override loadState(state: StateRecord, version: number): void {
     if (!this.queue.idle) throw new Error(`${this.stateName}: cannot restore while disk I/O is in flight`);
-    const primary = this.channels[0].prepareLoad(readRecord(state, this.stateName, 'primary'), this.stateName);
-    const secondary = this.channels[1].prepareLoad(readRecord(state, this.stateName, 'secondary'), this.stateName);
-    super.loadState(state);
-    primary();
-    secondary();
+    super.loadState(state, version);
+  }
+
+  protected override afterLoad(): void {
+    for (const ch of this.channels) ch.afterLoad();
   }
 }
+
+const PIIX_IDE_STATE = declareState('piix-ide', { ...PCI_FUNCTION_FIELDS, channels: objects(IDE_CHANNEL_STATE, 2) });

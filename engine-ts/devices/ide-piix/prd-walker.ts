@@ -6,8 +6,8 @@
 // or region outside RAM, or a table that runs past its 64 KiB region without EOT, stops the
 // transfer with a fault (the controller then sets its error bit), never an exception.
 
-import type { GuestMemory, StateRecord } from '../../machine/bus';
-import { readBool, readInt } from '../common/state-fields';
+import type { GuestMemory } from '../../platform/bus';
+import { bool, count, fields, int, u32 } from '../../platform/state';
 import { PRD_ENTRY_SIZE, PRD_EOT, PRD_TABLE_LIMIT } from './ata-defs';
 
 export type PrdOutcome =
@@ -91,26 +91,13 @@ export class PrdWalker {
     this.next += PRD_ENTRY_SIZE;
     return true;
   }
-
-  saveState(): StateRecord {
-    return { table: this.table, next: this.next, addr: this.addr, left: this.left, eot: this.eot };
-  }
-
-  /** Validate a saved record; the returned function applies it. */
-  prepareLoad(state: StateRecord, device: string): () => void {
-    const table = readInt(state, device, 'table', 0, 0xfffffffc);
-    const next = readInt(state, device, 'next', table, table - (table % PRD_TABLE_LIMIT) + PRD_TABLE_LIMIT);
-    const addr = readInt(state, device, 'addr', 0, 0xffffffff + 0x10000);
-    const left = readInt(state, device, 'left', 0, 0x10000);
-    const eot = readBool(state, device, 'eot');
-    if ((table & 3) !== 0 || (next - table) % PRD_ENTRY_SIZE !== 0) throw new Error(`${device} state: PRD pointer is not entry-aligned`);
-    return () => {
-      this.table = table;
-      this.next = next;
-      this.addr = addr;
-      this.left = left;
-      this.eot = eot;
-      this.fault = '';
-    };
-  }
 }
+
+/** Where the walker is in the guest's PRD table (the bus master's descriptor list). */
+export const PRD_WALKER_STATE = fields({
+  table: u32, next: count, addr: int(0, 0xffffffff + 0x10000), left: int(0, 0x10000), eot: bool,
+}, 'prd walker', (v) => {
+  const table = v.table as number, next = v.next as number;
+  if ((table & 3) !== 0 || next < table || (next - table) % PRD_ENTRY_SIZE !== 0) return 'PRD pointer is not entry-aligned';
+  return next > table - (table % PRD_TABLE_LIMIT) + PRD_TABLE_LIMIT ? 'PRD pointer runs past the table' : null;
+});

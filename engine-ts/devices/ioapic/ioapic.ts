@@ -10,9 +10,9 @@
 // polarity bit is stored for the guest to read back but does not invert anything; the
 // board never models electrical active-low wires (QEMU does the same).
 
-import type { AccessSize, IrqLine, MmioSpace, Stateful, StateRecord } from '../../machine/bus';
+import type { AccessSize, IrqLine, MmioSpace, Stateful, StateRecord } from '../../platform/bus';
 import type { ApicMessage } from '../common/apic-message';
-import { readInt, StateError } from '../common/state-fields';
+import { declareState, int, u32Array, u8 } from '../../platform/state';
 
 export const IOAPIC_DEFAULT_BASE = 0xfec00000;
 export const IOAPIC_PINS = 24;
@@ -45,7 +45,7 @@ export interface IoApicOptions {
 
 export class IoApic implements Stateful {
   readonly stateName = 'ioapic';
-  readonly stateVersion = 1;
+  readonly stateVersion = IOAPIC_STATE.version;
 
   private id: number;
   private ioregsel = 0;
@@ -167,40 +167,28 @@ export class IoApic implements Stateful {
   // ---- state --------------------------------------------------------------------------
 
   saveState(): StateRecord {
-    const entries: StateRecord[] = [];
-    for (let pin = 0; pin < IOAPIC_PINS; pin++) entries.push({ pin, low: this.low[pin], high: this.high[pin] });
-    return { id: this.id, ioregsel: this.ioregsel, levels: this.levels >>> 0, pendingEdges: this.pendingEdges >>> 0, redirection: entries };
+    return IOAPIC_STATE.save(this);
   }
 
-  loadState(state: StateRecord): void {
-    const d = this.stateName;
-    const id = readInt(state, d, 'id', 0, 15);
-    const ioregsel = readInt(state, d, 'ioregsel', 0, 0xff);
-    const levels = readInt(state, d, 'levels', 0, 2 ** IOAPIC_PINS - 1);
-    const pendingEdges = readInt(state, d, 'pendingEdges', 0, 2 ** IOAPIC_PINS - 1);
-    const entries = state.redirection;
-    if (!Array.isArray(entries) || entries.length !== IOAPIC_PINS) throw new StateError(d, 'redirection', `must list ${IOAPIC_PINS} entries`);
-    const low = new Uint32Array(IOAPIC_PINS);
-    const high = new Uint32Array(IOAPIC_PINS);
-    const seen = new Set<number>();
-    for (const e of entries) {
-      if (typeof e !== 'object' || e === null || Array.isArray(e) || e instanceof Uint8Array) throw new StateError(d, 'redirection', 'holds a non-record');
-      const rec = e as StateRecord;
-      const pin = readInt(rec, `${d}.redirection`, 'pin', 0, IOAPIC_PINS - 1);
-      if (seen.has(pin)) throw new StateError(d, 'redirection', `lists pin ${pin} twice`);
-      seen.add(pin);
-      low[pin] = readInt(rec, `${d}.redirection[${pin}]`, 'low', 0, 0xffffffff) & (RTE_LOW_WRITABLE | RTE_REMOTE_IRR);
-      high[pin] = readInt(rec, `${d}.redirection[${pin}]`, 'high', 0, 0xffffffff) & RTE_HIGH_WRITABLE;
+  loadState(state: StateRecord, version: number): void {
+    IOAPIC_STATE.load(this, state, version);
+    for (let pin = 0; pin < IOAPIC_PINS; pin++) {
+      this.low[pin] &= RTE_LOW_WRITABLE | RTE_REMOTE_IRR;
+      this.high[pin] &= RTE_HIGH_WRITABLE;
     }
-    this.id = id;
-    this.ioregsel = ioregsel;
-    this.levels = levels;
-    this.pendingEdges = pendingEdges;
-    this.low.set(low);
-    this.high.set(high);
   }
 }
 
 function sizeMask(size: AccessSize): number {
   return size === 4 ? 0xffffffff : size === 2 ? 0xffff : 0xff;
 }
+
+const IOAPIC_STATE = declareState('ioapic', {
+  id: int(0, 15),
+  ioregsel: u8,
+  /** Redirection table entries, low and high words per pin. */
+  low: u32Array(IOAPIC_PINS),
+  high: u32Array(IOAPIC_PINS),
+  levels: int(0, 2 ** IOAPIC_PINS - 1),
+  pendingEdges: int(0, 2 ** IOAPIC_PINS - 1),
+});

@@ -12,8 +12,8 @@
 // nanosecond before the divider. Counts are computed from guest time; the only clock
 // timer is the next expiry.
 
-import type { AccessSize, MmioSpace, Stateful, StateRecord } from '../../machine/bus';
-import type { Timer, VirtualClock } from '../../machine/clock';
+import type { AccessSize, MmioSpace, Stateful, StateRecord } from '../../platform/bus';
+import type { Timer, VirtualClock } from '../../platform/clock';
 import {
   APIC_DM_EXTINT,
   APIC_DM_FIXED,
@@ -25,7 +25,7 @@ import {
   type ApicMessage,
   type IpiShorthand,
 } from '../common/apic-message';
-import { readBool, readInt, readTime, StateError } from '../common/state-fields';
+import { bool, declareState, fields, int, list, time, u32, u32Array, u8 } from '../../platform/state';
 
 export const LAPIC_DEFAULT_BASE = 0xfee00000;
 /** Returned by acknowledge(): take the vector from the 8259 (INTA cycle). */
@@ -144,7 +144,7 @@ class VectorSet {
 
 export class Lapic implements Stateful {
   readonly stateName: string;
-  readonly stateVersion = 1;
+  readonly stateVersion = LAPIC_STATE.version;
 
   private id: number;
   private apicBase: number;
@@ -656,98 +656,37 @@ export class Lapic implements Stateful {
   // ---- state -------------------------------------------------------------------------------
 
   saveState(): StateRecord {
-    const lvt: StateRecord = {};
-    LVT_NAMES.forEach((n, i) => (lvt[n] = this.lvt[i]));
-    return {
-      id: this.id,
-      apicBase: this.apicBase,
-      tpr: this.tpr,
-      ldr: this.ldr,
-      dfr: this.dfr,
-      svr: this.svr,
-      irr: Array.from(this.irr.words),
-      isr: Array.from(this.isr.words),
-      tmr: Array.from(this.tmr.words),
-      esr: this.esr,
-      errorsPending: this.errorsPending,
-      icrLow: this.icrLow,
-      icrHigh: this.icrHigh,
-      lvt,
-      divideConfig: this.divideConfig,
-      timerInitial: this.timerInitial,
-      timerCountAtStart: this.timerCountAtStart,
-      timerStart: this.timerStart,
-      timerFiredOneShot: this.timerFiredOneShot,
-      tscDeadline: this.tscDeadline,
-      lint0: this.lint[0],
-      lint1: this.lint[1],
-      extIntLatched: this.extIntLatched,
-    };
+    return LAPIC_STATE.save(this);
   }
 
-  loadState(state: StateRecord): void {
-    const d = this.stateName;
-    const u32 = (f: string) => readInt(state, d, f, 0, 0xffffffff);
-    const words = (f: string) => {
-      const v = state[f];
-      if (!Array.isArray(v) || v.length !== 8 || !v.every((x) => typeof x === 'number' && Number.isInteger(x) && x >= 0 && x <= 0xffffffff))
-        throw new StateError(d, f, 'must be eight 32-bit words (vectors 0-255)');
-      return v as number[];
-    };
-    const lvtRec = state.lvt;
-    if (typeof lvtRec !== 'object' || lvtRec === null || Array.isArray(lvtRec) || lvtRec instanceof Uint8Array)
-      throw new StateError(d, 'lvt', 'is not a record');
-    const lvt = LVT_NAMES.map((n, i) => readInt(lvtRec as StateRecord, `${d}.lvt`, n, 0, 0xffffffff) & (LVT_WRITABLE[i] | LVT_REMOTE_IRR));
-    const v = {
-      id: readInt(state, d, 'id', 0, 255),
-      apicBase: u32('apicBase'),
-      tpr: readInt(state, d, 'tpr', 0, 0xff),
-      ldr: u32('ldr'),
-      dfr: u32('dfr'),
-      svr: readInt(state, d, 'svr', 0, SVR_WRITABLE),
-      irr: words('irr'),
-      isr: words('isr'),
-      tmr: words('tmr'),
-      esr: readInt(state, d, 'esr', 0, 0xff),
-      errorsPending: readInt(state, d, 'errorsPending', 0, 0xff),
-      icrLow: u32('icrLow'),
-      icrHigh: u32('icrHigh'),
-      divideConfig: readInt(state, d, 'divideConfig', 0, 0xb),
-      timerInitial: u32('timerInitial'),
-      timerCountAtStart: u32('timerCountAtStart'),
-      timerStart: readTime(state, d, 'timerStart'),
-      timerFiredOneShot: readBool(state, d, 'timerFiredOneShot'),
-      tscDeadline: readTime(state, d, 'tscDeadline'),
-      lint0: readBool(state, d, 'lint0'),
-      lint1: readBool(state, d, 'lint1'),
-      extIntLatched: readBool(state, d, 'extIntLatched'),
-    };
+  loadState(state: StateRecord, version: number): void {
     const oldBase = this.base;
-    this.id = v.id;
-    this.apicBase = ((v.apicBase & (0xfffff000 | MSR_ENABLE)) | (this.apicBase & MSR_BSP)) >>> 0;
-    this.tpr = v.tpr;
-    this.ldr = (v.ldr & 0xff000000) >>> 0;
-    this.dfr = (v.dfr | 0x0fffffff) >>> 0;
-    this.svr = v.svr;
-    this.irr.words.set(v.irr);
-    this.isr.words.set(v.isr);
-    this.tmr.words.set(v.tmr);
-    this.esr = v.esr;
-    this.errorsPending = v.errorsPending;
-    this.icrLow = v.icrLow & ICR_LOW_WRITABLE;
-    this.icrHigh = (v.icrHigh & 0xff000000) >>> 0;
-    this.lvt.set(lvt);
-    this.divideConfig = v.divideConfig;
-    this.timerInitial = v.timerInitial;
-    this.timerCountAtStart = v.timerCountAtStart;
-    this.timerStart = v.timerStart;
-    this.timerFiredOneShot = v.timerFiredOneShot;
-    this.tscDeadline = v.tscDeadline;
-    this.lint = [v.lint0, v.lint1];
-    this.extIntLatched = v.extIntLatched;
+    const bsp = this.apicBase & MSR_BSP; // the board's wiring, not the file's
+    LAPIC_STATE.load(this, state, version);
+    this.apicBase = ((this.apicBase & (0xfffff000 | MSR_ENABLE)) | bsp) >>> 0;
+    this.ldr = (this.ldr & 0xff000000) >>> 0;
+    this.dfr = (this.dfr | 0x0fffffff) >>> 0;
+    this.icrLow &= ICR_LOW_WRITABLE;
+    this.icrHigh = (this.icrHigh & 0xff000000) >>> 0;
+    LVT_WRITABLE.forEach((w, i) => (this.lvt[i] &= w | LVT_REMOTE_IRR));
     if (this.base !== oldBase) this.opts.onBaseChange?.(this.base);
     this.scheduleTimer(this.clock.now());
     this.intrLevel = !this.hasInterrupt(); // force the CPU line to the restored level
     this.updateIntr();
   }
 }
+
+const VECTORS = fields({ words: u32Array(8) }, '256 vector bits');
+
+const LAPIC_STATE = declareState('lapic', {
+  id: u8, apicBase: u32, tpr: u8, ldr: u32, dfr: u32, svr: int(0, SVR_WRITABLE),
+  irr: VECTORS, isr: VECTORS, tmr: VECTORS,
+  esr: u8, errorsPending: u8, icrLow: u32, icrHigh: u32,
+  /** LVT entries: timer, thermal, performance, LINT0, LINT1, error. */
+  lvt: u32Array(6),
+  divideConfig: int(0, 0xb), timerInitial: u32, timerCountAtStart: u32, timerStart: time, timerFiredOneShot: bool,
+  /** Guest ns; 0 = disarmed. */
+  tscDeadline: time,
+  lint: list(bool, 2, { exact: true }),
+  extIntLatched: bool,
+});

@@ -2,8 +2,8 @@
 // Only what firmware touches: the PAM registers that make the BIOS areas below 1 MiB
 // read from RAM or ROM and accept or drop writes, and the SMRAM register.
 
-import type { AccessSize } from '../../machine/bus';
-import { PciConfigFunction } from './pci-function';
+import type { AccessSize } from '../../platform/bus';
+import { PciConfigFunction } from '../../platform/pci-function';
 
 /** PAM0 (0x59) high nibble covers 0xF0000; PAM1..PAM6 cover 0xC0000..0xEFFFF in 16 KiB halves. */
 export const I440FX_PAM0 = 0x59;

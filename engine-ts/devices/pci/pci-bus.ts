@@ -4,10 +4,10 @@
 // and the PIIX reset control register at 0xCF9 (byte). The board plugs functions in at
 // (device, function); the bus routes their INTx pins onto the four PIRQ lines.
 
-import type { AccessSize, IoPorts, PortHandler, Stateful, StateRecord } from '../../machine/bus';
-import { readInt } from '../common/state-fields';
-import type { PciBarMapper, PciFunction } from './pci-function';
-import { PCI_HEADER_MULTIFUNCTION, PCI_HEADER_TYPE } from './pci-function';
+import type { AccessSize, IoPorts, PortHandler, Stateful, StateRecord } from '../../platform/bus';
+import { declareState, u32, u8 } from '../../platform/state';
+import type { PciBarMapper, PciFunction } from '../../platform/pci-function';
+import { PCI_HEADER_MULTIFUNCTION, PCI_HEADER_TYPE } from '../../platform/pci-function';
 
 const CONFIG_ENABLE = 0x80000000;
 /** Bits of CONFIG_ADDRESS that hold something: enable, bus, device, function, register. */
@@ -41,7 +41,7 @@ interface Slot {
 
 export class PciBus implements Stateful {
   readonly stateName = 'pci-bus';
-  readonly stateVersion = 1;
+  readonly stateVersion = PCI_BUS_STATE.version;
 
   private address = 0;
   private rcr = 0;
@@ -158,13 +158,19 @@ export class PciBus implements Stateful {
   // Functions save their own configuration space; the bus only holds the address latch.
 
   saveState(): StateRecord {
-    return { address: this.address, rcr: this.rcr };
+    return PCI_BUS_STATE.save(this);
   }
 
-  loadState(state: StateRecord): void {
-    const address = readInt(state, this.stateName, 'address', 0, 0xffffffff);
-    const rcr = readInt(state, this.stateName, 'rcr', 0, 0xff);
-    this.address = (address & CONFIG_ADDRESS_MASK) >>> 0;
-    this.rcr = rcr & RCR_SYS_RESET;
+  loadState(state: StateRecord, version: number): void {
+    PCI_BUS_STATE.load(this, state, version);
+    this.address = (this.address & CONFIG_ADDRESS_MASK) >>> 0;
+    this.rcr &= RCR_SYS_RESET;
   }
 }
+
+const PCI_BUS_STATE = declareState('pci-bus', {
+  /** CONFIG_ADDRESS (port 0xCF8). */
+  address: u32,
+  /** Reset control register (port 0xCF9). */
+  rcr: u8,
+});

@@ -2,9 +2,9 @@
 // router (config 0x60-0x63) and the edge/level control registers (ports 0x4D0/0x4D1)
 // that tell the 8259 pair which ISA IRQs are level-triggered.
 
-import type { AccessSize, IoPorts, PortHandler, StateRecord } from '../../machine/bus';
-import { readInt } from '../common/state-fields';
-import { PCI_HEADER_MULTIFUNCTION, PciConfigFunction } from './pci-function';
+import type { AccessSize, IoPorts, PortHandler } from '../../platform/bus';
+import { bool, declareState, list, u16, type DeclaredState } from '../../platform/state';
+import { PCI_FUNCTION_FIELDS, PCI_HEADER_MULTIFUNCTION, PciConfigFunction } from '../../platform/pci-function';
 
 export const PIIX3_PIRQRC = 0x60; // PIRQRC[A..D] at 0x60..0x63
 const PIRQ_DISABLE = 0x80; // IRQEN# set: not routed
@@ -108,18 +108,20 @@ export class Piix3IsaBridge extends PciConfigFunction {
     if (offset < PIIX3_PIRQRC + 4 && offset + size > PIIX3_PIRQRC) this.route();
   }
 
-  override saveState(): StateRecord {
-    return { ...super.saveState(), elcr: this.elcrValue, pirqLevels: this.pirqLevels.map((l) => (l ? 1 : 0)) };
+  protected override get declaredState(): DeclaredState {
+    return PIIX3_STATE;
   }
 
-  override loadState(state: StateRecord): void {
-    const elcr = readInt(state, this.stateName, 'elcr', 0, 0xffff);
-    const levels = state.pirqLevels;
-    if (!Array.isArray(levels) || levels.length !== 4 || !levels.every((l) => l === 0 || l === 1))
-      throw new Error(`${this.stateName} state: field "pirqLevels" must be four 0/1 values`);
-    super.loadState(state);
-    levels.forEach((l, i) => (this.pirqLevels[i] = l === 1));
-    this.setElcr(elcr);
+  protected override afterLoad(): void {
+    this.elcrValue &= ELCR_MASK;
     this.route();
   }
 }
+
+const PIIX3_STATE = declareState('piix3', {
+  ...PCI_FUNCTION_FIELDS,
+  /** Edge/level control register (ports 0x4D0-0x4D1). */
+  elcrValue: u16,
+  /** PIRQA-D input levels. */
+  pirqLevels: list(bool, 4, { exact: true }),
+});

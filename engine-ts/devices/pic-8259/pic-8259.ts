@@ -6,8 +6,8 @@
 // triggering (per-IRQ through the ELCR that the PIIX ISA bridge exposes at 0x4D0/0x4D1),
 // and spurious IRQ 7/15 when a request vanishes before the acknowledge.
 
-import type { AccessSize, IoPorts, IrqLine, PortHandler, Stateful, StateRecord } from '../../machine/bus';
-import { checkVersion, readBool, readInt, readRecord } from '../common/state-fields';
+import type { AccessSize, IoPorts, IrqLine, PortHandler, Stateful, StateRecord } from '../../platform/bus';
+import { bool, declareState, fields, int, u8 } from '../../platform/state';
 
 class Chip {
   irr = 0; // interrupt request register
@@ -70,27 +70,18 @@ class Chip {
   eoi(irq: number): void {
     this.isr &= ~(1 << irq);
   }
-
-  save(): StateRecord {
-    return {
-      irr: this.irr, isr: this.isr, imr: this.imr, lines: this.lines, elcr: this.elcr, vectorBase: this.vectorBase,
-      lowest: this.lowest, readIsr: this.readIsr, poll: this.poll, specialMask: this.specialMask, autoEoi: this.autoEoi,
-      rotateOnAutoEoi: this.rotateOnAutoEoi, initStep: this.initStep, needIcw4: this.needIcw4, single: this.single,
-      specialFullyNested: this.specialFullyNested,
-    };
-  }
-  load(s: StateRecord, d: string): void {
-    for (const k of ['irr', 'isr', 'imr', 'lines', 'elcr', 'vectorBase'] as const) this[k] = readInt(s, d, k, 0, 0xff);
-    this.lowest = readInt(s, d, 'lowest', 0, 7);
-    this.initStep = readInt(s, d, 'initStep', 0, 4);
-    for (const k of ['readIsr', 'poll', 'specialMask', 'autoEoi', 'rotateOnAutoEoi', 'needIcw4', 'single', 'specialFullyNested'] as const)
-      this[k] = readBool(s, d, k);
-  }
 }
+
+const CHIP_STATE = fields({
+  irr: u8, isr: u8, imr: u8, lines: u8, elcr: u8, vectorBase: u8, lowest: int(0, 7), readIsr: bool, poll: bool,
+  specialMask: bool, autoEoi: bool, rotateOnAutoEoi: bool, initStep: int(0, 4), needIcw4: bool, single: bool, specialFullyNested: bool,
+}, '8259 chip');
+
+const PIC_STATE = declareState('pic-8259', { master: CHIP_STATE, slave: CHIP_STATE, intr: bool });
 
 export class Pic8259 implements Stateful {
   readonly stateName = 'pic-8259';
-  readonly stateVersion = 1;
+  readonly stateVersion = PIC_STATE.version;
   private readonly master = new Chip();
   private readonly slave = new Chip();
   private intr = false;
@@ -256,14 +247,10 @@ export class Pic8259 implements Stateful {
   }
 
   saveState(): StateRecord {
-    return { stateVersion: this.stateVersion, master: this.master.save(), slave: this.slave.save(), intr: this.intr };
+    return PIC_STATE.save(this);
   }
-  loadState(s: StateRecord): void {
-    const d = this.stateName;
-    checkVersion(d, readInt(s, d, 'stateVersion', 0, 1 << 30), this.stateVersion);
-    this.master.load(readRecord(s, d, 'master'), `${d} master`);
-    this.slave.load(readRecord(s, d, 'slave'), `${d} slave`);
-    this.intr = readBool(s, d, 'intr');
+  loadState(s: StateRecord, version: number): void {
+    PIC_STATE.load(this, s, version);
     this.cpuIntr.set(this.intr);
     this.update();
   }

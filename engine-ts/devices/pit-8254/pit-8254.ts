@@ -7,9 +7,9 @@
 // which it started and derives its count and output from the elapsed guest time at
 // 1.193182 MHz. Output transitions of counter 0 are scheduled as clock timers.
 
-import type { AccessSize, IoPorts, IrqLine, PortHandler, Stateful, StateRecord } from '../../machine/bus';
-import type { Timer, VirtualClock } from '../../machine/clock';
-import { readBool, readInt, readRecord, readTime } from '../common/state-fields';
+import type { AccessSize, IoPorts, IrqLine, PortHandler, Stateful, StateRecord } from '../../platform/bus';
+import type { Timer, VirtualClock } from '../../platform/clock';
+import { bool, count, declareState, fields, int, objects, time, u16, u8 } from '../../platform/state';
 import { nsForTicks, ticksIn } from '../common/ticks';
 
 /** The 8254's input clock on a PC (14.31818 MHz / 12). */
@@ -190,7 +190,7 @@ export interface Pit8254Options {
 
 export class Pit8254 implements Stateful {
   readonly stateName = 'pit-8254';
-  readonly stateVersion = 1;
+  readonly stateVersion = PIT_STATE.version;
 
   private readonly counters: [Counter, Counter, Counter];
   private readonly timer: Timer;
@@ -522,80 +522,26 @@ export class Pit8254 implements Stateful {
   // ---- state --------------------------------------------------------------------
 
   saveState(): StateRecord {
-    const now = this.clock.now();
-    this.syncCounter0(now);
-    const rec: StateRecord = { portB: this.portB };
-    for (const c of this.counters) {
-      rec[`counter${c.index}`] = {
-        mode: c.mode,
-        bcd: c.bcd,
-        rw: c.rw,
-        count: c.count,
-        loaded: c.loaded,
-        triggered: c.triggered,
-        nullCount: c.nullCount,
-        running: c.running,
-        startTime: c.startTime,
-        startD: c.startD,
-        heldD: c.heldD,
-        gate: c.gate,
-        writeByte: c.writeByte,
-        writeLsb: c.writeLsb,
-        readByte: c.readByte,
-        countLatched: c.countLatched,
-        latchValue: c.latchValue,
-        latchByte: c.latchByte,
-        statusLatched: c.statusLatched,
-        statusValue: c.statusValue,
-        outLevel: c.outLevel,
-        syncedD: c.syncedD,
-      };
-    }
-    return rec;
+    return PIT_STATE.save(this);
   }
 
-  loadState(state: StateRecord): void {
-    const dev = this.stateName;
-    const portB = readInt(state, dev, 'portB', 0, 0x0f);
-    const parsed = this.counters.map((c) => {
-      const name = `counter${c.index}`;
-      const r = readRecord(state, dev, name);
-      const f = `${dev}.${name}`;
-      const bcd = readBool(r, f, 'bcd');
-      return {
-        mode: readInt(r, f, 'mode', 0, 5),
-        bcd,
-        rw: readInt(r, f, 'rw', 0, 3),
-        count: readInt(r, f, 'count', 0, bcd ? 10000 : 0x10000),
-        loaded: readBool(r, f, 'loaded'),
-        triggered: readBool(r, f, 'triggered'),
-        nullCount: readBool(r, f, 'nullCount'),
-        running: readBool(r, f, 'running'),
-        startTime: readTime(r, f, 'startTime'),
-        startD: readInt(r, f, 'startD', 0, Number.MAX_SAFE_INTEGER),
-        heldD: readInt(r, f, 'heldD', 0, Number.MAX_SAFE_INTEGER),
-        gate: readBool(r, f, 'gate'),
-        writeByte: readInt(r, f, 'writeByte', 0, 1),
-        writeLsb: readInt(r, f, 'writeLsb', 0, 0xff),
-        readByte: readInt(r, f, 'readByte', 0, 1),
-        countLatched: readBool(r, f, 'countLatched'),
-        latchValue: readInt(r, f, 'latchValue', 0, 0xffff),
-        latchByte: readInt(r, f, 'latchByte', 0, 1),
-        statusLatched: readBool(r, f, 'statusLatched'),
-        statusValue: readInt(r, f, 'statusValue', 0, 0xff),
-        outLevel: readBool(r, f, 'outLevel'),
-        syncedD: readInt(r, f, 'syncedD', 0, Number.MAX_SAFE_INTEGER),
-      };
-    });
-    // Everything validated: apply.
-    this.portB = portB;
-    parsed.forEach((p, i) => {
-      const c = this.counters[i];
-      Object.assign(c, p);
-      if (c.loaded && c.count === 0) c.count = c.modulus();
-    });
-    const c0 = this.counters[0];
-    this.irq0.set(c0.outLevel);
+  loadState(state: StateRecord, version: number): void {
+    PIT_STATE.load(this, state, version);
+    for (const c of this.counters) if (c.loaded && c.count === 0) c.count = c.modulus();
+    this.irq0.set(this.counters[0].outLevel);
     this.schedule();
   }
 }
+
+const COUNTER_STATE = fields({
+  mode: int(0, 5), bcd: bool, rw: int(0, 3), count: int(0, 0x10000), loaded: bool, triggered: bool, nullCount: bool,
+  running: bool, startTime: time, startD: count, heldD: count, gate: bool,
+  writeByte: int(0, 1), writeLsb: u8, readByte: int(0, 1), countLatched: bool, latchValue: u16, latchByte: int(0, 1),
+  statusLatched: bool, statusValue: u8, outLevel: bool, syncedD: count,
+}, 'pit counter', (c) => (c.bcd && (c.count as number) > 10000 ? `holds BCD count ${c.count as number}, above 10000` : null));
+
+const PIT_STATE = declareState('pit-8254', {
+  /** Port B bits 3:0. */
+  portB: int(0, 0x0f),
+  counters: objects(COUNTER_STATE, 3),
+});

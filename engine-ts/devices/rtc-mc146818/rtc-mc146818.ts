@@ -7,9 +7,9 @@
 // Flags are brought up to date lazily whenever the guest looks; clock timers exist
 // only while an interrupt that needs them (periodic, alarm, update-ended) is enabled.
 
-import type { AccessSize, IoPorts, IrqLine, PortHandler, Stateful, StateRecord } from '../../machine/bus';
-import type { Timer, VirtualClock } from '../../machine/clock';
-import { readBool, readBytes, readInt, readTime } from '../common/state-fields';
+import type { AccessSize, IoPorts, IrqLine, PortHandler, Stateful, StateRecord } from '../../platform/bus';
+import type { Timer, VirtualClock } from '../../platform/clock';
+import { bool, bytes, count, declareState, int, real } from '../../platform/state';
 import { nsForTicks, ticksIn } from '../common/ticks';
 import { civilFromDays, daysFromCivil, daysInMonth } from './calendar';
 
@@ -85,7 +85,7 @@ export interface RtcOptions {
 
 export class RtcMc146818 implements Stateful {
   readonly stateName = 'rtc-mc146818';
-  readonly stateVersion = 1;
+  readonly stateVersion = RTC_STATE.version;
 
   private readonly cmos = new Uint8Array(128);
   private index = 0;
@@ -425,37 +425,24 @@ export class RtcMc146818 implements Stateful {
 
   saveState(): StateRecord {
     this.catchUp(this.clock.now());
-    return {
-      cmos: this.cmos.slice(),
-      index: this.index,
-      nmiMasked: this.nmiMasked,
-      baseSeconds: this.baseSeconds,
-      baseNs: this.baseNs,
-      shownSeconds: this.shownSeconds,
-      lastPeriodic: this.lastPeriodic,
-      irqLevel: this.irqLevel,
-    };
+    return RTC_STATE.save(this);
   }
 
-  loadState(state: StateRecord): void {
-    const dev = this.stateName;
-    const cmos = readBytes(state, dev, 'cmos', 128);
-    const index = readInt(state, dev, 'index', 0, 0x7f);
-    const nmiMasked = readBool(state, dev, 'nmiMasked');
-    const baseSeconds = readInt(state, dev, 'baseSeconds', Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
-    const baseNs = readTime(state, dev, 'baseNs');
-    const shownSeconds = readInt(state, dev, 'shownSeconds', Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
-    const lastPeriodic = readInt(state, dev, 'lastPeriodic', 0, Number.MAX_SAFE_INTEGER);
-    const irqLevel = readBool(state, dev, 'irqLevel');
-    this.cmos.set(cmos);
-    this.index = index;
-    this.nmiMasked = nmiMasked;
-    this.baseSeconds = baseSeconds;
-    this.baseNs = baseNs;
-    this.shownSeconds = shownSeconds;
-    this.lastPeriodic = lastPeriodic;
-    this.irqLevel = irqLevel;
-    this.irq.set(irqLevel);
+  loadState(state: StateRecord, version: number): void {
+    RTC_STATE.load(this, state, version);
+    this.irq.set(this.irqLevel);
     this.schedule(this.clock.now());
   }
 }
+
+const RTC_STATE = declareState('rtc-mc146818', {
+  cmos: bytes(128),
+  index: int(0, 0x7f),
+  nmiMasked: bool,
+  /** The clock read baseSeconds (Unix time) at guest time baseNs. */
+  baseSeconds: int(Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER),
+  baseNs: real,
+  shownSeconds: int(Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER),
+  lastPeriodic: count,
+  irqLevel: bool,
+});

@@ -6,9 +6,9 @@
 // loopback mode (the driver's probe checks it), and the PC wiring where MCR.OUT2 gates the
 // IRQ line. Transmission is instantaneous: a written byte goes straight to the host sink.
 
-import type { AccessSize, IoPorts, IrqLine, PortHandler, Stateful, StateRecord } from '../../machine/bus';
-import type { Timer, VirtualClock } from '../../machine/clock';
-import { checkVersion, readBool, readByteList, readInt, readTime } from '../common/state-fields';
+import type { AccessSize, IoPorts, IrqLine, PortHandler, Stateful, StateRecord } from '../../platform/bus';
+import type { Timer, VirtualClock } from '../../platform/clock';
+import { bool, declareState, int, list, u8 } from '../../platform/state';
 
 // IER bits
 const IER_RDI = 0x01; // received data available
@@ -59,7 +59,7 @@ export interface UartSink {
 
 export class Uart16550 implements PortHandler, Stateful {
   readonly stateName: string;
-  readonly stateVersion = 1;
+  readonly stateVersion = UART_STATE.version;
 
   private rxFifo: number[] = [];
   private ier = 0;
@@ -271,35 +271,22 @@ export class Uart16550 implements PortHandler, Stateful {
 
   // ---- state ---------------------------------------------------------------------------------------
   saveState(): StateRecord {
-    return {
-      stateVersion: this.stateVersion,
-      rxFifo: [...this.rxFifo], backlog: [...this.backlog],
-      ier: this.ier, fcr: this.fcr, lcr: this.lcr, mcr: this.mcr, lsr: this.lsr, msrDelta: this.msrDelta,
-      scr: this.scr, dll: this.dll, dlm: this.dlm, thrIpending: this.thrIpending, timeoutPending: this.timeoutPending,
-      timeoutDeadline: this.timeout.armed ? this.timeout.deadline : -1,
-    };
+    return UART_STATE.save(this);
   }
 
-  loadState(s: StateRecord): void {
-    const d = this.stateName;
-    checkVersion(d, readInt(s, d, 'stateVersion', 0, 1 << 30), this.stateVersion);
-    this.rxFifo = readByteList(s, d, 'rxFifo', FIFO_SIZE);
-    this.backlog = readByteList(s, d, 'backlog', 1 << 20);
-    this.ier = readInt(s, d, 'ier', 0, 0x0f);
-    this.fcr = readInt(s, d, 'fcr', 0, 0xff);
-    this.lcr = readInt(s, d, 'lcr', 0, 0xff);
-    this.mcr = readInt(s, d, 'mcr', 0, 0x1f);
-    this.lsr = readInt(s, d, 'lsr', 0, 0xff);
-    this.msrDelta = readInt(s, d, 'msrDelta', 0, 0x0f);
-    this.scr = readInt(s, d, 'scr', 0, 0xff);
-    this.dll = readInt(s, d, 'dll', 0, 0xff);
-    this.dlm = readInt(s, d, 'dlm', 0, 0xff);
-    this.thrIpending = readBool(s, d, 'thrIpending');
-    this.timeoutPending = readBool(s, d, 'timeoutPending');
-    const dl = readTime(s, d, 'timeoutDeadline');
-    if (dl >= 0) this.timeout.setDeadline(dl); else this.timeout.cancel();
+  loadState(s: StateRecord, version: number): void {
+    UART_STATE.load(this, s, version);
     this.irqLevel = false;
     this.irq.set(false);
     this.update();
   }
 }
+
+/** One UART's registers and FIFOs (the receive timeout lives in the clock's timer). */
+const UART_STATE = declareState('uart-16550', {
+  rxFifo: list(u8, FIFO_SIZE),
+  /** Input not yet taken into the FIFO (the host typed faster than the guest reads). */
+  backlog: list(u8, 1 << 20),
+  ier: int(0, 0x0f), fcr: u8, lcr: u8, mcr: int(0, 0x1f), lsr: u8, msrDelta: int(0, 0x0f), scr: u8, dll: u8, dlm: u8,
+  thrIpending: bool, timeoutPending: bool,
+});

@@ -22,13 +22,15 @@
 
 import type { BlockDevice } from '../../disk/block-device';
 import { SECTOR_SIZE } from '../../disk/block-device';
-import type { VirtualClock } from '../../machine/clock';
-import { DEFAULT_HOST_IO_TIMING, HostIoQueue, ioCostNs, type HostIoTiming } from '../../devices/common/host-io-queue';
+import type { VirtualClock } from '../../platform/clock';
+import { DEFAULT_HOST_IO_TIMING, HostIoQueue, ioCostNs, type HostIoTiming } from '../../platform/host-io-queue';
 import { type GrantMapping } from '../hypervisor';
-import { BackRing } from '../ring';
+import { BACK_RING, BackRing } from '../ring';
+import type { StateRecord, Stateful } from '../../platform/bus';
+import { count, declareState, fields, int, oneOf, optional, type Codec } from '../../platform/state';
 import { put16, put8, u32, u64 } from '../bytes';
 import { PAGE_SIZE } from '../xen-public';
-import { XenbusBackend, type BackendContext } from './xenbus-backend';
+import { GRANT_MAPPING, XENBUS_FIELDS, XenbusBackend, type BackendContext } from './xenbus-backend';
 
 export const BLKIF_OP_READ = 0;
 export const BLKIF_OP_WRITE = 1;
@@ -101,7 +103,7 @@ export interface BlkbackOptions {
   onHostDone?: () => void;
 }
 
-export class BlkBack extends XenbusBackend {
+export class BlkBack extends XenbusBackend implements Stateful {
   private mapping: GrantMapping | null = null;
   private port = -1;
   private ring: BackRing | null = null;
@@ -110,6 +112,8 @@ export class BlkBack extends XenbusBackend {
   private generation = 0;
   /** Requests consumed from the ring and not yet answered. */
   private inFlight = 0;
+  /** The same requests as the inspector shows them: ring index, operation, first sector, sectors. */
+  readonly requestsInFlight = new Set<{ index: number; op: number; sector: number; sectors: number }>();
   /** Settles when the latest WRITE_BARRIER's host I/O has finished; later requests start after it. */
   private barrier: Promise<unknown> | null = null;
   /** Host I/O of the requests in flight (a barrier waits for all of it). */
@@ -157,6 +161,15 @@ export class BlkBack extends XenbusBackend {
   /** Resolves once `waitingForHost` no longer holds. */
   hostReady(): Promise<void> {
     return this.queue.hostReady();
+  }
+
+  /** Answer every request taken from the ring now (before a snapshot; see HostIoQueue.drainNow). */
+  async quiesce(): Promise<void> {
+    for (let n = 0; !this.idle; n++) {
+      if (n > 10_000) throw new Error(`${this.backendPath}: requests keep coming while it drains`);
+      await Promise.all([...this.pending]);
+      await this.queue.drainNow();
+    }
   }
 
   // ---- negotiation ----------------------------------------------------------------------
@@ -222,13 +235,44 @@ export class BlkBack extends XenbusBackend {
   protected disconnect(): void {
     this.generation++;
     this.inFlight = 0;
+    this.requestsInFlight.clear();
     this.barrier = null;
     this.pending.clear();
     this.ring = null;
     if (this.port > 0) this.ctx.hv.dom0.close(this.port);
     this.port = -1;
-    this.mapping?.unmap();
+    if (this.mapping) this.ctx.hv.unmapGrant(this.mapping);
     this.mapping = null;
+  }
+
+  // ---- state ------------------------------------------------------------------------------
+  // Saved between requests: the machine is quiesced first (every answer delivered), so only
+  // the connection is state — its ring mapping, port, private ring indexes and generation.
+
+  get stateName(): string {
+    return `blkback-${this.frontendId}-${this.devid}`;
+  }
+
+  readonly stateVersion = BLKBACK_STATE.version;
+
+  saveState(): StateRecord {
+    if (!this.idle) throw new Error(`${this.backendPath}: requests in flight (quiesce first)`);
+    return BLKBACK_STATE.save(this);
+  }
+
+  loadState(rec: StateRecord, version: number): void {
+    BLKBACK_STATE.load(this, rec, version);
+    this.inFlight = 0;
+    this.requestsInFlight.clear();
+    this.barrier = null;
+    this.pending.clear();
+    if (this.mapping) this.ctx.hv.checkMapping(this.mapping, this.backendPath);
+    if (this.port > 0) {
+      const gen = this.generation;
+      this.ctx.hv.dom0.attach(this.port, () => {
+        if (gen === this.generation) this.kick();
+      });
+    }
   }
 
   // ---- data path --------------------------------------------------------------------------
@@ -250,8 +294,8 @@ export class BlkBack extends XenbusBackend {
   private consume(gen: number): void {
     for (;;) {
       if (gen !== this.generation || !this.ring || !this.mapping) return;
-      const page = this.mapping.view();
-      const w = page ? BackRing.words(page) : null;
+      const shared = this.ctx.hv.mappedPage(this.mapping);
+      const page = shared?.bytes, w = shared?.words;
       if (!page || !w) return this.fatal('ring page is gone');
       const ring = this.ring;
       const n = ring.unconsumedRequests(w);
@@ -266,14 +310,15 @@ export class BlkBack extends XenbusBackend {
         // Copy the request out before looking at it: the guest may rewrite the slot.
         const off = ring.slot(ring.req_cons);
         const raw = page.slice(off, off + this.abi.requestSize);
+        const index = ring.req_cons;
         ring.req_cons = (ring.req_cons + 1) >>> 0;
-        this.startRequest(raw, gen);
+        this.startRequest(raw, gen, index);
       }
     }
   }
 
   /** Validate one request and start its host I/O; it is answered at its due guest time. */
-  private startRequest(raw: Uint8Array, gen: number): void {
+  private startRequest(raw: Uint8Array, gen: number, index: number): void {
     // The response names the request's operation (for INDIRECT, the operation inside it).
     const op = raw[0] === BLKIF_OP_INDIRECT ? raw[1] : raw[0];
     const req = this.parse(raw);
@@ -295,6 +340,8 @@ export class BlkBack extends XenbusBackend {
       data = new Uint8Array(req.nr_sectors * SECTOR_SIZE);
     }
     this.inFlight++;
+    const shown = { index, op: req.operation, sector: req.sector_number, sectors: req.nr_sectors };
+    this.requestsInFlight.add(shown);
     this.stats.requests++;
     this.stats.maxInFlight = Math.max(this.stats.maxInFlight, this.inFlight);
     let done: Promise<number>;
@@ -323,6 +370,7 @@ export class BlkBack extends XenbusBackend {
     });
     this.queue.submit(ioCostNs(this.timing, data ? data.length / SECTOR_SIZE : 0), () => hostDone, (error) => {
       if (error !== null) status = this.error(`internal error: ${error}`);
+      this.requestsInFlight.delete(shown);
       this.complete(gen, raw, op, req, data, status);
     });
   }
@@ -485,8 +533,8 @@ export class BlkBack extends XenbusBackend {
   /** Write {id, operation, status} at rsp_prod_pvt, push, notify if the frontend asked. */
   private respond(raw: Uint8Array, operation: number, status: number): void {
     const ring = this.ring;
-    const page = this.mapping?.view();
-    const w = page ? BackRing.words(page) : null;
+    const shared = this.mapping ? this.ctx.hv.mappedPage(this.mapping) : null;
+    const page = shared?.bytes, w = shared?.words;
     if (!ring || !page || !w) return;
     const off = ring.slot(ring.rsp_prod_pvt);
     page.set(raw.subarray(this.abi.idOff, this.abi.idOff + 8), off);
@@ -497,3 +545,19 @@ export class BlkBack extends XenbusBackend {
     if (ring.pushResponsesAndCheckNotify(w)) this.ctx.hv.dom0.notify(this.port);
   }
 }
+
+const ABI: Codec<BlkifAbi> = {
+  describe: `${ABI_X86_32.name} | ${ABI_X86_64.name}`,
+  save: (a) => a.name,
+  load: (v, path) => (oneOf([ABI_X86_32.name, ABI_X86_64.name]).load(v, path) === ABI_X86_32.name ? ABI_X86_32 : ABI_X86_64),
+};
+
+export const BLKBACK_STATE = declareState('blkback', {
+  ...XENBUS_FIELDS,
+  mapping: optional(GRANT_MAPPING),
+  port: int(-1, 0xffff),
+  ring: optional(BACK_RING),
+  abi: ABI,
+  generation: count,
+  stats: fields({ requests: count, errors: count, bytesRead: count, bytesWritten: count, flushes: count, discards: count, indirect: count, maxInFlight: count }, 'blkback stats'),
+});

@@ -8,7 +8,8 @@
 
 import type { Hypervisor } from '../hypervisor';
 import type { ConsoleSink } from '../interfaces';
-import { wordsOf } from '../bytes';
+import type { AtomicWords, SharedPage, StateRecord, Stateful } from '../../platform/bus';
+import { count, declareState, list, u8 } from '../../platform/state';
 
 const IN = 0;
 const IN_SIZE = 1024;
@@ -22,7 +23,7 @@ const OUT_PROD = 3084 >> 2;
 /** Host input kept while the guest's in[] ring is full. */
 const MAX_PENDING_INPUT = 4096;
 
-export class ConsoleBackend {
+export class ConsoleBackend implements Stateful {
   /** dom0's end of the console event channel. */
   readonly port: number;
   private pending: number[] = [];
@@ -44,6 +45,19 @@ export class ConsoleBackend {
     this.port = p;
   }
 
+  readonly stateName = 'console-back';
+  readonly stateVersion = CONSOLE_STATE.version;
+
+  saveState(): StateRecord {
+    return CONSOLE_STATE.save(this);
+  }
+
+  /** The port is bound at construction, as before the snapshot; its handler is attached again. */
+  loadState(rec: StateRecord, version: number): void {
+    CONSOLE_STATE.load(this, rec, version);
+    this.hv.dom0.attach(this.port, () => this.onEvent());
+  }
+
   /** Host input bytes still waiting for room in the guest's ring. */
   get pendingInput(): number {
     return this.pending.length;
@@ -53,18 +67,16 @@ export class ConsoleBackend {
     this.hv.dom0.close(this.port);
   }
 
-  private page(): { bytes: Uint8Array; w: Int32Array } | null {
-    const bytes = this.hv.foreignPage(this.domid, this.gfn);
-    const w = bytes ? wordsOf(bytes) : null;
-    return bytes && w ? { bytes, w } : null;
+  private page(): SharedPage | null {
+    return this.hv.foreignPage(this.domid, this.gfn);
   }
 
   /** The guest kicked us: drain out[], then feed any waiting input. */
   onEvent(): void {
     const p = this.page();
     if (!p) return;
-    let notify = this.drainOutput(p.bytes, p.w);
-    notify = this.fillInput(p.bytes, p.w) || notify;
+    let notify = this.drainOutput(p.bytes, p.words);
+    notify = this.fillInput(p.bytes, p.words) || notify;
     if (notify) this.hv.dom0.notify(this.port);
   }
 
@@ -78,33 +90,33 @@ export class ConsoleBackend {
       this.pending.push(b);
     }
     const p = this.page();
-    if (p && this.fillInput(p.bytes, p.w)) this.hv.dom0.notify(this.port);
+    if (p && this.fillInput(p.bytes, p.words)) this.hv.dom0.notify(this.port);
   }
 
-  private drainOutput(page: Uint8Array, w: Int32Array): boolean {
-    const cons = Atomics.load(w, OUT_CONS) >>> 0;
-    const prod = Atomics.load(w, OUT_PROD) >>> 0;
+  private drainOutput(page: Uint8Array, w: AtomicWords): boolean {
+    const cons = w.load(OUT_CONS) >>> 0;
+    const prod = w.load(OUT_PROD) >>> 0;
     const n = (prod - cons) >>> 0;
     if (n === 0) return false;
     if (n > OUT_SIZE) {
       // Corrupt indexes: resynchronise at the producer and drop what cannot be trusted.
       this.ringErrors++;
       this.log(`console of domain ${this.domid}: out ring indexes ${cons}..${prod} exceed ${OUT_SIZE}; resynchronised`);
-      Atomics.store(w, OUT_CONS, prod | 0);
+      w.store(OUT_CONS, prod | 0);
       return true;
     }
     const data = new Uint8Array(n);
     for (let i = 0; i < n; i++) data[i] = page[OUT + ((cons + i) & (OUT_SIZE - 1))];
-    Atomics.store(w, OUT_CONS, prod | 0);
+    w.store(OUT_CONS, prod | 0);
     this.bytesOut += n;
     this.sink.write(data);
     return true;
   }
 
-  private fillInput(page: Uint8Array, w: Int32Array): boolean {
+  private fillInput(page: Uint8Array, w: AtomicWords): boolean {
     if (this.pending.length === 0) return false;
-    const cons = Atomics.load(w, IN_CONS) >>> 0;
-    const prod = Atomics.load(w, IN_PROD) >>> 0;
+    const cons = w.load(IN_CONS) >>> 0;
+    const prod = w.load(IN_PROD) >>> 0;
     const used = (prod - cons) >>> 0;
     if (used > IN_SIZE) {
       // The guest moved in_cons past our producer: there is no safe free space to write.
@@ -115,7 +127,15 @@ export class ConsoleBackend {
     if (n === 0) return false;
     for (let i = 0; i < n; i++) page[IN + ((prod + i) & (IN_SIZE - 1))] = this.pending[i];
     this.pending.splice(0, n);
-    Atomics.store(w, IN_PROD, (prod + n) | 0);
+    w.store(IN_PROD, (prod + n) | 0);
     return true;
   }
 }
+
+const CONSOLE_STATE = declareState('console-back', {
+  /** Host input waiting for room in the guest's in[] ring. */
+  pending: list(u8, MAX_PENDING_INPUT),
+  ringErrors: count,
+  bytesOut: count,
+  droppedInput: count,
+});

@@ -13,12 +13,14 @@
 // u16 flags @4, i16 status @6 (bytes, or < 0 error)} in the same slot order.
 
 import { type GrantMapping } from '../hypervisor';
-import type { FramePort, FrameUplink } from '../interfaces';
-import { BackRing } from '../ring';
+import type { FramePort, FrameUplink } from '../../network/net-switch';
+import { BACK_RING, BackRing } from '../ring';
+import type { StateRecord, Stateful } from '../../platform/bus';
+import { bool, bytes, count, declareState, fields, int, list, optional } from '../../platform/state';
 import { put16, u16, u32 } from '../bytes';
 import { PAGE_SIZE } from '../xen-public';
-import { XenbusBackend, type BackendContext } from './xenbus-backend';
-import { completeChecksum } from './net-checksum';
+import { GRANT_MAPPING, XENBUS_FIELDS, XenbusBackend, type BackendContext } from './xenbus-backend';
+import { completeChecksum } from '../../network/net-checksum';
 
 export const NETTXF_csum_blank = 1 << 0;
 export const NETTXF_data_validated = 1 << 1;
@@ -53,7 +55,7 @@ interface TxSlot {
   extra: boolean;
 }
 
-export class NetBack extends XenbusBackend implements FramePort {
+export class NetBack extends XenbusBackend implements FramePort, Stateful {
   private tx: { ring: BackRing; map: GrantMapping } | null = null;
   private rx: { ring: BackRing; map: GrantMapping } | null = null;
   private txPort = -1;
@@ -111,7 +113,7 @@ export class NetBack extends XenbusBackend implements FramePort {
     if (typeof txMap === 'number') return this.fail(`mapping tx-ring-ref ${txRef} failed (grant status ${txMap})`);
     const rxMap = hv.mapGrant(this.frontendId, rxRef, true);
     if (typeof rxMap === 'number') {
-      txMap.unmap();
+      this.ctx.hv.unmapGrant(txMap);
       return this.fail(`mapping rx-ring-ref ${rxRef} failed (grant status ${rxMap})`);
     }
     this.tx = { ring: new BackRing(TX_SLOT), map: txMap };
@@ -135,10 +137,32 @@ export class NetBack extends XenbusBackend implements FramePort {
     if (this.rxPort > 0 && this.rxPort !== this.txPort) this.ctx.hv.dom0.close(this.rxPort);
     if (this.txPort > 0) this.ctx.hv.dom0.close(this.txPort);
     this.txPort = this.rxPort = -1;
-    this.tx?.map.unmap();
-    this.rx?.map.unmap();
+    if (this.tx) this.ctx.hv.unmapGrant(this.tx.map);
+    if (this.rx) this.ctx.hv.unmapGrant(this.rx.map);
     this.tx = this.rx = null;
     this.rxQueue.length = 0;
+  }
+
+  // ---- state ------------------------------------------------------------------------------
+
+  get stateName(): string {
+    return `netback-${this.frontendId}-${this.devid}`;
+  }
+
+  readonly stateVersion = NETBACK_STATE.version;
+
+  saveState(): StateRecord {
+    return NETBACK_STATE.save(this);
+  }
+
+  loadState(rec: StateRecord, version: number): void {
+    NETBACK_STATE.load(this, rec, version);
+    const hv = this.ctx.hv;
+    for (const r of [this.tx, this.rx]) if (r) hv.checkMapping(r.map, this.backendPath);
+    if (this.txPort > 0) hv.dom0.attach(this.txPort, () => this.onEvent());
+    if (this.rxPort > 0 && this.rxPort !== this.txPort) hv.dom0.attach(this.rxPort, () => this.onEvent());
+    this.uplink?.detach();
+    this.uplink = this.tx ? this.attach(this) : null;
   }
 
   // ---- data path --------------------------------------------------------------------------
@@ -178,8 +202,8 @@ export class NetBack extends XenbusBackend implements FramePort {
     for (;;) {
       const t = this.tx;
       if (!t) return;
-      const page = t.map.view();
-      const w = page ? BackRing.words(page) : null;
+      const shared = this.ctx.hv.mappedPage(t.map);
+      const page = shared?.bytes, w = shared?.words;
       if (!page || !w) return this.fatal('tx ring page is gone');
       const ring = t.ring;
       const n = ring.unconsumedRequests(w);
@@ -277,8 +301,8 @@ export class NetBack extends XenbusBackend implements FramePort {
   private processRx(): void {
     const r = this.rx;
     if (!r) return;
-    const page = r.map.view();
-    const w = page ? BackRing.words(page) : null;
+    const shared = this.ctx.hv.mappedPage(r.map);
+    const page = shared?.bytes, w = shared?.words;
     if (!page || !w) return this.fatal('rx ring page is gone');
     const ring = r.ring;
     let notify = false;
@@ -319,3 +343,17 @@ export class NetBack extends XenbusBackend implements FramePort {
     if (notify) this.ctx.hv.dom0.notify(this.rxPort);
   }
 }
+
+const RING_AND_MAP = fields({ ring: BACK_RING, map: GRANT_MAPPING }, 'ring');
+
+export const NETBACK_STATE = declareState('netback', {
+  ...XENBUS_FIELDS,
+  tx: optional(RING_AND_MAP),
+  rx: optional(RING_AND_MAP),
+  txPort: int(-1, 0xffff),
+  rxPort: int(-1, 0xffff),
+  rxSg: bool,
+  /** Frames from the switch waiting for rx buffers. */
+  rxQueue: list(bytes({ max: 0x10000 }), RX_QUEUE_MAX),
+  stats: fields({ txPackets: count, txErrors: count, rxPackets: count, rxDropped: count }, 'netback stats'),
+});

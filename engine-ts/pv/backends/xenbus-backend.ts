@@ -7,6 +7,7 @@
 import type { Hypervisor } from '../hypervisor';
 import type { XsClient } from '../xenstore/client';
 import { XenbusState } from '../xen-public';
+import { bool, fields, int, optional, str, u16, u32 } from '../../platform/state';
 
 export interface BackendContext {
   hv: Hypervisor;
@@ -30,6 +31,8 @@ export abstract class XenbusBackend {
   private unwatch: (() => void) | null = null;
   /** Last fatal error (also written to /local/domain/0/error/...). */
   lastError: string | null = null;
+  /** Set while the toolstack unplugs the device: runs once the frontend has closed. */
+  private unplugged: (() => void) | null = null;
 
   protected constructor(
     protected readonly ctx: BackendContext,
@@ -57,6 +60,22 @@ export abstract class XenbusBackend {
     this.publishFeatures();
     this.switchState(XenbusState.InitWait);
     this.unwatch = this.ctx.xs.watch(`${this.frontendPath}/state`, () => this.frontendChanged());
+  }
+
+  /**
+   * Hot-unplug, as libxl removes a device: the backend goes offline and Closing, the frontend
+   * closes its end (a disk still in use keeps it open until released), and once the frontend
+   * is Closed — or gone, or never started — the backend is Closed and `done` runs.
+   */
+  unplug(done: () => void): void {
+    this.unplugged = done;
+    this.ctx.xs.write(`${this.backendPath}/online`, '0');
+    this.switchState(XenbusState.Closing);
+    this.poke();
+  }
+
+  get unplugging(): boolean {
+    return this.unplugged !== null;
   }
 
   /** Remove the device: stop watching and drop the data path. */
@@ -91,6 +110,14 @@ export abstract class XenbusBackend {
     const fe = this.readFrontendState();
     if (fe === this.lastFrontendState) return;
     this.lastFrontendState = fe;
+    if (this.unplugged && (fe === XenbusState.Closed || fe === XenbusState.Unknown || fe === XenbusState.Initialising)) {
+      this.disconnect();
+      this.switchState(XenbusState.Closed);
+      const done = this.unplugged;
+      this.unplugged = null;
+      done();
+      return;
+    }
     switch (fe) {
       case XenbusState.Initialising:
         // A frontend starting over after we closed: offer the device again.
@@ -130,3 +157,13 @@ export abstract class XenbusBackend {
     this.frontendChanged();
   }
 }
+
+/** What every xenbus backend keeps (its subclass adds its own fields to these). */
+export const XENBUS_FIELDS = {
+  _state: int(XenbusState.Unknown, XenbusState.Reconfigured),
+  lastFrontendState: int(-1, XenbusState.Reconfigured),
+  lastError: optional(str(4096)),
+};
+
+/** A pinned grant, as data (see Hypervisor.mapGrant). */
+export const GRANT_MAPPING = fields({ domid: u16, gref: u32, frame: int(0, 0xfffff), writable: bool, mapped: bool }, 'grant mapping');

@@ -9,9 +9,10 @@
 // stops talking to it) until the toolstack resets it. Replies wait in a bounded queue when
 // the guest does not drain its response ring, and no new request is read meanwhile.
 
-import type { StateRecord, Stateful } from '../../machine/bus';
-import { readString } from '../../devices/common/state-fields';
-import { fromLatin1, latin1, u32, wordsOf } from '../bytes';
+import type { StateRecord, Stateful } from '../../platform/bus';
+import { str } from '../../platform/state';
+import { fromLatin1, latin1, u32 } from '../bytes';
+import type { AtomicWords, SharedPage } from '../../platform/bus';
 import { encodeMessage, handleXsRequest, XENSTORE_PAYLOAD_MAX, XSD_SOCKMSG_SIZE, XS_WATCH_EVENT } from './wire';
 import { isXsError, type XenStore, type XsConnection } from './store';
 
@@ -33,8 +34,8 @@ export const XENSTORE_ERROR_PROTO = 3;
 const MAX_QUEUED_BYTES = 64 * 1024;
 
 export interface XenstoreRingTransport {
-  /** The ring page (4 KiB), or null if it is gone. */
-  page(): Uint8Array | null;
+  /** The ring page (4 KiB) with atomic access to its words, or null if it is gone. */
+  page(): SharedPage | null;
   /** Kick the guest's end of the store event channel. */
   notify(): void;
   log(msg: string): void;
@@ -74,8 +75,8 @@ export class XenstoreRingServer implements Stateful {
     let moved = false;
     try {
       for (let rounds = 0; rounds < 4096; rounds++) {
-        const page = this.transport.page();
-        const w = page ? wordsOf(page) : null;
+        const shared = this.transport.page();
+        const page = shared?.bytes, w = shared?.words;
         if (!page || !w) return this.fail('ring page unavailable', XENSTORE_ERROR_COMM);
         moved = this.flush(page, w) || moved;
         if (this.broken) return;
@@ -86,8 +87,8 @@ export class XenstoreRingServer implements Stateful {
         if (got === 0) break;
         moved = true;
       }
-      const page = this.transport.page();
-      const w = page ? wordsOf(page) : null;
+      const shared = this.transport.page();
+      const page = shared?.bytes, w = shared?.words;
       if (page && w) moved = this.flush(page, w) || moved;
     } finally {
       this.busy = false;
@@ -99,9 +100,9 @@ export class XenstoreRingServer implements Stateful {
    * Copy request bytes into the private buffer; dispatch when a message is complete.
    * Returns bytes consumed (0 = nothing available), or -1 if the connection broke.
    */
-  private readRequest(page: Uint8Array, w: Int32Array): number {
-    const cons = Atomics.load(w, REQ_CONS >> 2) >>> 0;
-    const prod = Atomics.load(w, REQ_PROD >> 2) >>> 0;
+  private readRequest(page: Uint8Array, w: AtomicWords): number {
+    const cons = w.load(REQ_CONS >> 2) >>> 0;
+    const prod = w.load(REQ_PROD >> 2) >>> 0;
     const avail = (prod - cons) >>> 0;
     if (avail > XENSTORE_RING_SIZE) {
       this.fail(`bad request ring indexes (prod ${prod}, cons ${cons})`, XENSTORE_ERROR_RINGIDX);
@@ -112,7 +113,7 @@ export class XenstoreRingServer implements Stateful {
     const n = Math.min(need, avail);
     for (let i = 0; i < n; i++) this.inBuf[this.inLen + i] = page[REQ + ((cons + i) & (XENSTORE_RING_SIZE - 1))];
     this.inLen += n;
-    Atomics.store(w, REQ_CONS >> 2, (cons + n) | 0);
+    w.store(REQ_CONS >> 2, (cons + n) | 0);
     if (this.inLen === XSD_SOCKMSG_SIZE) {
       const len = u32(this.inBuf, 12);
       if (len > XENSTORE_PAYLOAD_MAX) {
@@ -131,11 +132,11 @@ export class XenstoreRingServer implements Stateful {
   }
 
   /** Write queued messages into the response ring. Returns whether anything was written. */
-  private flush(page: Uint8Array, w: Int32Array): boolean {
+  private flush(page: Uint8Array, w: AtomicWords): boolean {
     let wrote = false;
     while (this.out.length > 0) {
-      const cons = Atomics.load(w, RSP_CONS >> 2) >>> 0;
-      const prod = Atomics.load(w, RSP_PROD >> 2) >>> 0;
+      const cons = w.load(RSP_CONS >> 2) >>> 0;
+      const prod = w.load(RSP_PROD >> 2) >>> 0;
       const used = (prod - cons) >>> 0;
       if (used > XENSTORE_RING_SIZE) {
         this.fail(`bad response ring indexes (prod ${prod}, cons ${cons})`, XENSTORE_ERROR_RINGIDX);
@@ -146,7 +147,7 @@ export class XenstoreRingServer implements Stateful {
       const m = this.out[0];
       const n = Math.min(space, m.length - this.outOff);
       for (let i = 0; i < n; i++) page[RSP + ((prod + i) & (XENSTORE_RING_SIZE - 1))] = m[this.outOff + i];
-      Atomics.store(w, RSP_PROD >> 2, (prod + n) | 0);
+      w.store(RSP_PROD >> 2, (prod + n) | 0);
       wrote = true;
       this.outOff += n;
       if (this.outOff === m.length) {
@@ -176,9 +177,9 @@ export class XenstoreRingServer implements Stateful {
 
   private fail(why: string, code: number): void {
     this.broken = why;
-    const page = this.transport.page();
-    const w = page ? wordsOf(page) : null;
-    if (w) Atomics.store(w, ERROR >> 2, code);
+    const shared = this.transport.page();
+    const page = shared?.bytes, w = shared?.words;
+    if (w) w.store(ERROR >> 2, code);
     this.transport.log(`xenstore ring of domain ${this.domid}: ${why}; connection stopped`);
   }
 
@@ -189,9 +190,9 @@ export class XenstoreRingServer implements Stateful {
     this.outOff = 0;
     this.outBytes = 0;
     this.broken = null;
-    const page = this.transport.page();
-    const w = page ? wordsOf(page) : null;
-    if (w) Atomics.store(w, ERROR >> 2, XENSTORE_ERROR_NONE);
+    const shared = this.transport.page();
+    const page = shared?.bytes, w = shared?.words;
+    if (w) w.store(ERROR >> 2, XENSTORE_ERROR_NONE);
   }
 
   get stateName(): string {
@@ -210,8 +211,9 @@ export class XenstoreRingServer implements Stateful {
     };
   }
 
-  loadState(state: StateRecord): void {
+  loadState(state: StateRecord, version: number): void {
     const dev = this.stateName;
+    if (version !== this.stateVersion) throw new Error(`${dev} state: version ${version}, this build reads ${this.stateVersion}`);
     const partial = state.partial;
     const output = state.output;
     if (!(partial instanceof Uint8Array) || partial.length > this.inBuf.length) throw new Error(`${dev} state: bad partial request`);
@@ -231,7 +233,7 @@ export class XenstoreRingServer implements Stateful {
       if (typeof path !== 'string' || typeof token !== 'string' || isXsError(this.store.watch(this.conn, path, token)))
         throw new Error(`${dev} state: bad watch ${JSON.stringify(w)}`);
     }
-    const broken = readString(state, dev, 'broken');
+    const broken = str(4096).load(state.broken, `${dev}.broken`);
     this.broken = broken === '' ? null : broken;
   }
 

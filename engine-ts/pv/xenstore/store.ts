@@ -9,8 +9,10 @@
 // than when the transaction started; otherwise its operations are replayed on the live tree
 // and watches fire then.
 
-import type { StateRecord, Stateful } from '../../machine/bus';
+import type { StateRecord, Stateful } from '../../platform/bus';
 import { canonicalize, domainPath, isChildOf, isSpecialPath, parentOf, segments } from './paths';
+import type { EventTrace } from '../../platform/event-trace';
+import { TRACE, type XsNodeInfo, type XsWatchInfo } from '../../config/inspect';
 
 export type XsErrno =
   | 'EINVAL'
@@ -147,6 +149,8 @@ export class XenStore implements Stateful {
 
   /** Where the store reports internal trouble (a failing watch sink). */
   log: (msg: string) => void = () => {};
+  /** The inspector's timeline: writes, removals and watch events land there. */
+  trace: EventTrace | null = null;
 
   constructor(readonly quota: XsQuota = DEFAULT_QUOTA) {
     const root: XsNode = { value: '', perms: [{ id: 0, kind: 'n' }], children: EMPTY_CHILDREN, gen: 0 };
@@ -386,7 +390,7 @@ export class XenStore implements Stateful {
       ctx.tx.ops.push(op);
     } else {
       this.live = r.tree;
-      this.fire(r.events);
+      this.fire(r.events, c.domid);
     }
     return null;
   }
@@ -447,7 +451,7 @@ export class XenStore implements Stateful {
       seen.add(key);
       return true;
     });
-    this.fire(unique);
+    this.fire(unique, c.domid);
     return null;
   }
 
@@ -496,8 +500,12 @@ export class XenStore implements Stateful {
     return this.access(c, { value: '', perms, children: EMPTY_CHILDREN, gen: 0 }).read;
   }
 
-  private fire(events: readonly XsEvent[]): void {
+  private fire(events: readonly XsEvent[], writer: number): void {
     for (const e of events) {
+      if (this.trace?.on) {
+        if (e.rm) this.trace.record(TRACE['xs-rm'], writer, 0, 0, 0, e.path);
+        else this.trace.record(TRACE['xs-write'], writer, 0, 0, 0, e.path, this.lookup(this.live, e.path)?.value ?? '');
+      }
       for (const c of this.conns) {
         if (c.closed || !this.canSee(c, e.perms)) continue;
         for (const w of c.watches) {
@@ -535,6 +543,7 @@ export class XenStore implements Stateful {
         const { c, w, path } = this.pending.shift()!;
         // The watch may have been removed (or the connection closed) since the event was queued.
         if (c.closed || !c.watches.includes(w)) continue;
+        this.trace?.record(TRACE.watch, c.domid, 0, 0, 0, path, w.token);
         try {
           c.sink(path, w.token);
         } catch (e) {
@@ -557,6 +566,24 @@ export class XenStore implements Stateful {
     };
     walk(this.live.root, '/');
     return out;
+  }
+
+  /** The inspector's last walk of the tree, kept while nothing changes (the generation counter says). */
+  private inspected: { gen: number; root: XsNode; nodes: XsNodeInfo[] } | null = null;
+
+  /** The tree with each node's generation, and every watch, for the inspector. */
+  inspect(): { nodes: XsNodeInfo[]; watches: XsWatchInfo[] } {
+    const watches: XsWatchInfo[] = [];
+    for (const c of this.conns) for (const w of c.watches) watches.push({ owner: c.name, domid: c.domid, path: w.path, token: w.token });
+    if (this.inspected?.gen === this.gen && this.inspected.root === this.live.root) return { nodes: this.inspected.nodes, watches };
+    const nodes: XsNodeInfo[] = [];
+    const walk = (n: XsNode, path: string): void => {
+      nodes.push({ path, value: n.value, perms: permsToStrings(n.perms), gen: n.gen });
+      for (const [name, ch] of n.children) walk(ch, path === '/' ? `/${name}` : `${path}/${name}`);
+    };
+    walk(this.live.root, '/');
+    this.inspected = { gen: this.gen, root: this.live.root, nodes };
+    return { nodes, watches };
   }
 
   /** Replace the whole tree (snapshot restore). Entries must come parents first. */
@@ -593,8 +620,9 @@ export class XenStore implements Stateful {
     };
   }
 
-  loadState(state: StateRecord): void {
+  loadState(state: StateRecord, version: number): void {
     const dev = this.stateName;
+    if (version !== this.stateVersion) throw new Error(`${dev} state: version ${version}, this build reads ${this.stateVersion}`);
     const nodes = state.nodes;
     const introduced = state.introduced;
     if (!Array.isArray(nodes)) throw new Error(`${dev} state: field "nodes" is not a list`);

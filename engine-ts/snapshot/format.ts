@@ -1,0 +1,412 @@
+// The .pvsnap file: a machine's state as one value.
+//
+//   "PVLABSNP"                 8 bytes, magic
+//   u32 LE format version      (FORMAT_VERSION; older ones load through UPGRADES)
+//   u32 LE header length H     ≤ 1 MiB
+//   header                     H bytes of JSON (below): what the machine is and where its blocks are
+//   blocks                     each deflate-raw compressed (the platform's CompressionStream)
+//   SHA-256                    32 bytes over everything before it
+//
+// Blocks: 'state' — every part's declared state as [{name, version, record}] in JSON (byte
+// fields as {"$b": base64}); 'vcpu' — one vCPU's state block as laid out in
+// engine-wasm/memory-map.ts; 'pages' — a run of guest-physical pages: a bitmap (1 = present)
+// and the present pages, 4 KiB each. A full snapshot leaves out pages that are zero; a delta
+// (header.base set) leaves out pages equal to the base snapshot's and lists zero pages that
+// were not zero there in 'zero' blocks. 'image' — a small guest image kept whole (a flat
+// binary, a firmware ROM), so the machine can reboot without the host.
+//
+// Everything here is read as untrusted: every number is checked before anything is allocated
+// from it, each block may not expand past the size the header declares, and the checksum is
+// verified before any block is opened.
+
+import * as MM from '../../engine-wasm/memory-map';
+import { bool, count, fields, int, list, oneOf, str, StateError, type Codec } from '../platform/state';
+import { deflate, hex, inflate, recordsFromJson, recordsToJson, sha256, type StateRecord } from './bytes';
+
+export const MAGIC = 'PVLABSNP';
+export const FORMAT_VERSION = 2;
+/** Written into every snapshot (informational: versions of each part decide what loads). */
+export const ENGINE = 'pvlab 0.2';
+export const PAGE = 4096;
+/** Pages per 'pages' block: 4 MiB of guest memory, compressed on its own. */
+export const PAGES_PER_BLOCK = 1024;
+const MAX_HEADER = 1 << 20;
+const MAX_STATE = 64 << 20;
+const MAX_IMAGE = 16 << 20;
+const MAX_BLOCKS = 1 << 16;
+
+export class SnapshotError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SnapshotError';
+  }
+}
+
+/** A guest image the snapshot refers to by content (or carries, when small). */
+export interface ImageRef {
+  role: 'kernel' | 'initrd' | 'image' | 'rom' | 'module';
+  sha256: string;
+  size: number;
+  /** Multiboot module command line. */
+  cmdline?: string;
+}
+
+/** The machine configuration as a snapshot keeps it (no host paths, no image bytes). */
+export interface SavedConfig {
+  memoryMiB: number;
+  /** Virtual CPUs (format 2; a format 1 snapshot is of a one-vCPU machine). */
+  vcpus: number;
+  xen: boolean;
+  pacing: 'realtime' | 'fast';
+  debugPorts: boolean;
+  consoleInput: 'serial' | 'hvc0';
+  rtcStartSeconds: number;
+  /** `devid` and a disk's `unit` are written since hot-plug (older files: list order). */
+  nics: Array<{ mac: string; devid?: number }>;
+  disks: Array<{ bus: 'ide' | 'xen'; readOnly: boolean; unit?: number }>;
+  guest: { kind: 'flat' | 'linux' | 'bios' | 'multiboot'; name: string; cmdline: string; loadAddress: number; images: ImageRef[] };
+}
+
+export interface BlockInfo {
+  kind: 'state' | 'vcpu' | 'pages' | 'zero' | 'image';
+  /** Compressed bytes in the file. */
+  length: number;
+  /** Bytes once inflated. */
+  rawLength: number;
+  /** vcpu: its id. image: index into config.guest.images. */
+  id: number;
+  /** pages / zero: the first page and how many the block covers. */
+  first: number;
+  count: number;
+}
+
+export interface SnapshotHeader {
+  format: number;
+  /** "pvlab <version>" that saved it. */
+  engine: string;
+  /** engine-wasm/memory-map.ts MAP_VERSION of the vCPU blocks. */
+  mapVersion: number;
+  config: SavedConfig;
+  /** A delta's base: the SHA-256 of the full snapshot it applies to. */
+  base: string | null;
+  /** Guest time and retired instructions at the save. */
+  guestNs: number;
+  icount: string;
+  /** The end of the console as it was (shown by snapshot libraries and restored to the screen). */
+  console: string;
+  blocks: BlockInfo[];
+}
+
+export interface StateSection {
+  name: string;
+  version: number;
+  record: StateRecord;
+}
+
+/** A machine's state in memory (what encode writes and decode reads). */
+export interface Snapshot {
+  header: SnapshotHeader;
+  state: StateSection[];
+  vcpus: Uint8Array[];
+  /** Guest memory page by page: present pages' bytes (a full snapshot: every non-zero page; a delta: every page that differs from the base). */
+  pages: Map<number, Uint8Array>;
+  /** A delta only: pages that are zero now but were not in the base. */
+  zeroPages: Set<number>;
+  /** Images carried whole, by index into config.guest.images. */
+  images: Map<number, Uint8Array>;
+}
+
+// ---- the header, checked field by field ---------------------------------------------------
+
+const SHA = str(64);
+/** A SHA-256 or null, as plain JSON (the header is not a state record). */
+const SHA_OR_NULL: Codec<string | null> = {
+  describe: 'SHA-256 or null',
+  save: (v) => v as string,
+  load: (v, path) => (v === null ? null : SHA.load(v, path)),
+};
+const isSha = (s: string) => /^[0-9a-f]{64}$/.test(s);
+
+const IMAGE: Codec<ImageRef> = {
+  describe: 'image',
+  save: (r) => ({ ...r }),
+  load: (v, path) => {
+    const r = fields({ role: oneOf(['kernel', 'initrd', 'image', 'rom', 'module'] as const), sha256: SHA, size: int(0, 1 << 30) }, 'image').load(v, path) as unknown as ImageRef;
+    if (!isSha(r.sha256)) throw new StateError(`${path}.sha256`, 'is not a SHA-256');
+    const c = (v as { cmdline?: unknown }).cmdline;
+    if (c !== undefined) r.cmdline = str(4096).load(c, `${path}.cmdline`);
+    return r;
+  },
+};
+
+/** A record codec with one more field that older files leave out (a hot-plugged device's unit). */
+function withOptional(of: ReturnType<typeof fields>, key: string, codec: Codec<number>): Codec<Record<string, unknown>> {
+  return {
+    describe: of.describe,
+    save: (r) => ({ ...of.save(r) as Record<string, unknown>, ...(r[key] === undefined ? {} : { [key]: codec.save(r[key] as number) }) }) as StateRecord,
+    load: (v, path) => {
+      const x = v as Record<string, unknown> | null;
+      const { [key]: opt, ...rest } = typeof x === 'object' && x !== null && !Array.isArray(x) ? x : { [key]: undefined };
+      const r = of.load(typeof x === 'object' && x !== null && !Array.isArray(x) ? rest : v, path);
+      if (opt !== undefined) r[key] = codec.load(opt, `${path}.${key}`);
+      return r;
+    },
+  };
+}
+
+const CONFIG = fields({
+  memoryMiB: int(1, 3072),
+  vcpus: int(1, MM.MAX_VCPUS),
+  xen: bool,
+  pacing: oneOf(['realtime', 'fast'] as const),
+  debugPorts: bool,
+  consoleInput: oneOf(['serial', 'hvc0'] as const),
+  rtcStartSeconds: int(0, 2 ** 40),
+  nics: list(withOptional(fields({ mac: str(17) }, 'nic'), 'devid', int(0, 7)), 8),
+  disks: list(withOptional(fields({ bus: oneOf(['ide', 'xen'] as const), readOnly: bool }, 'disk'), 'unit', int(0, 15)), 20),
+  guest: fields({
+    kind: oneOf(['flat', 'linux', 'bios', 'multiboot'] as const),
+    name: str(256),
+    cmdline: str(4096),
+    loadAddress: int(0, 0xfffff),
+    images: list(IMAGE, 64),
+  }, 'guest'),
+}, 'config');
+
+const BLOCK = fields({
+  kind: oneOf(['state', 'vcpu', 'pages', 'zero', 'image'] as const),
+  length: int(0, 2 ** 32),
+  rawLength: int(0, 2 ** 32),
+  id: int(0, 255),
+  first: count,
+  count: int(0, PAGES_PER_BLOCK),
+}, 'block');
+
+const HEADER = fields({
+  format: int(1, FORMAT_VERSION),
+  engine: str(64),
+  mapVersion: int(1, 1 << 16),
+  config: CONFIG,
+  base: SHA_OR_NULL,
+  guestNs: count,
+  icount: str(20),
+  console: str(1 << 16),
+  blocks: list(BLOCK, MAX_BLOCKS),
+}, 'header', (h) => {
+  if (h.base !== null && !isSha(h.base as string)) return 'base is not a SHA-256';
+  if (!/^\d{1,20}$/.test(h.icount as string)) return 'icount is not a count';
+  return null;
+});
+
+/**
+ * The upgrade chain of the file format itself: step `from` turns a header of that format into
+ * the next. (Format 1 is the first; each part's state upgrades itself through its own steps.)
+ */
+const UPGRADES: Array<{ from: number; name: string; run(h: Record<string, unknown>): Record<string, unknown> }> = [
+  { from: 1, name: 'machines had one vCPU', run: (h) => ({ ...h, config: { ...(h.config as Record<string, unknown>), vcpus: 1 } }) },
+];
+
+/** Check the header and what it promises, for a machine memory of `layoutPages` pages. */
+function checkHeader(raw: unknown): SnapshotHeader {
+  let h = raw as Record<string, unknown>;
+  const format = typeof h === 'object' && h !== null ? h.format : undefined;
+  if (typeof format !== 'number' || !Number.isInteger(format)) throw new SnapshotError('the snapshot header has no format version');
+  if (format > FORMAT_VERSION) throw new SnapshotError(`this snapshot is format ${format}, made by a newer pvlab; this one reads up to format ${FORMAT_VERSION}`);
+  for (const u of UPGRADES) if (u.from === h.format) h = { ...u.run(h), format: u.from + 1 };
+  let header: SnapshotHeader;
+  try {
+    header = HEADER.load(h, 'header') as unknown as SnapshotHeader;
+  } catch (e) {
+    throw new SnapshotError(`the snapshot header is damaged: ${(e as Error).message}`);
+  }
+  const pages = pagesOf(header.config);
+  const seen = { pages: new Set<number>(), zero: new Set<number>() };
+  let states = 0;
+  const vcpus = new Set<number>();
+  for (const [i, b] of header.blocks.entries()) {
+    const where = `block ${i} (${b.kind})`;
+    switch (b.kind) {
+      case 'state':
+        states++;
+        if (b.rawLength > MAX_STATE) throw new SnapshotError(`${where} declares ${b.rawLength} bytes of state, more than ${MAX_STATE}`);
+        break;
+      case 'vcpu':
+        if (b.id >= header.config.vcpus) throw new SnapshotError(`${where} is for vCPU ${b.id}; this machine has ${header.config.vcpus}`);
+        if (b.rawLength !== MM.VCPU_STATE_SIZE) throw new SnapshotError(`${where} holds ${b.rawLength} bytes; a vCPU's state is ${MM.VCPU_STATE_SIZE}`);
+        if (vcpus.has(b.id)) throw new SnapshotError(`${where} repeats vCPU ${b.id}`);
+        vcpus.add(b.id);
+        break;
+      case 'image':
+        if (b.id >= header.config.guest.images.length) throw new SnapshotError(`${where} names image ${b.id}, which the header does not list`);
+        if (b.rawLength !== header.config.guest.images[b.id].size || b.rawLength > MAX_IMAGE) throw new SnapshotError(`${where} has the wrong size`);
+        break;
+      case 'pages':
+      case 'zero':
+        if (b.count < 1 || b.first + b.count > pages) throw new SnapshotError(`${where} covers pages ${b.first}..${b.first + b.count - 1}, outside the machine's ${pages} pages`);
+        for (let p = b.first; p < b.first + b.count; p++) {
+          if (seen[b.kind].has(p)) throw new SnapshotError(`${where} covers page ${p} twice`);
+          seen[b.kind].add(p);
+        }
+        if (b.kind === 'zero' && !header.base) throw new SnapshotError(`${where}: zero-page lists belong in deltas only`);
+        if (b.rawLength > Math.ceil(b.count / 8) + (b.kind === 'pages' ? b.count * PAGE : 0)) throw new SnapshotError(`${where} declares more bytes than its pages can hold`);
+        break;
+    }
+  }
+  if (states !== 1) throw new SnapshotError(`the snapshot has ${states} state blocks; it needs exactly one`);
+  if (vcpus.size !== header.config.vcpus) throw new SnapshotError(`the snapshot holds the state of ${vcpus.size} vCPUs; its machine has ${header.config.vcpus}`);
+  return header;
+}
+
+/** Guest-physical pages a machine with this configuration backs (RAM, plus the Xen window). */
+export function pagesOf(c: { memoryMiB: number; xen: boolean }): number {
+  return (c.memoryMiB * 256) + (c.xen ? 4096 : 0);
+}
+
+// ---- reading ----------------------------------------------------------------------------------
+
+function u32(b: Uint8Array, o: number): number {
+  return (b[o] | (b[o + 1] << 8) | (b[o + 2] << 16) | (b[o + 3] << 24)) >>> 0;
+}
+
+/** Just the header (fast: nothing is inflated); checks the magic, the format, the sizes and the checksum. */
+export async function readHeader(file: Uint8Array): Promise<{ header: SnapshotHeader; bodyStart: number; sha256: string }> {
+  if (file.length < 8 || String.fromCharCode(...file.subarray(0, 8)) !== MAGIC) throw new SnapshotError('not a pvlab snapshot (wrong magic: it does not start with "PVLABSNP")');
+  if (file.length < 16 + 32) throw new SnapshotError(`the snapshot is truncated (only ${file.length} bytes)`);
+  const format = u32(file, 8);
+  if (format > FORMAT_VERSION) throw new SnapshotError(`this snapshot is format ${format}, made by a newer pvlab; this one reads up to format ${FORMAT_VERSION}`);
+  if (format < 1) throw new SnapshotError(`the snapshot claims format ${format}, which does not exist`);
+  const hlen = u32(file, 12);
+  if (hlen > MAX_HEADER) throw new SnapshotError(`the snapshot's header claims ${hlen} bytes, more than a header can be (${MAX_HEADER})`);
+  if (16 + hlen + 32 > file.length) throw new SnapshotError(`the snapshot is truncated (its header alone needs ${16 + hlen + 32} bytes, the file has ${file.length})`);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(file.subarray(16, 16 + hlen)));
+  } catch {
+    throw new SnapshotError('the snapshot is damaged: its header is not readable JSON');
+  }
+  const header = checkHeader(raw);
+  let total = 16 + hlen + 32;
+  for (const b of header.blocks) total += b.length;
+  if (total > file.length) throw new SnapshotError(`the snapshot is truncated: it should be ${total} bytes, the file has ${file.length}`);
+  if (total < file.length) throw new SnapshotError(`the snapshot has ${file.length - total} bytes of junk after its end`);
+  const digest = await sha256(file.subarray(0, file.length - 32));
+  const want = file.subarray(file.length - 32);
+  if (!digest.every((x, i) => x === want[i])) throw new SnapshotError('the snapshot is damaged or was altered (its checksum does not match)');
+  return { header, bodyStart: 16 + hlen, sha256: hex(digest) };
+}
+
+/** Read and check a whole snapshot. Throws SnapshotError naming the problem. */
+export async function decodeSnapshot(file: Uint8Array): Promise<Snapshot & { sha256: string }> {
+  const { header, bodyStart, sha256: digest } = await readHeader(file);
+  const snap: Snapshot & { sha256: string } = { header, state: [], vcpus: [], pages: new Map(), zeroPages: new Set(), images: new Map(), sha256: digest };
+  let off = bodyStart;
+  const jobs: Promise<void>[] = [];
+  for (const [i, b] of header.blocks.entries()) {
+    const data = file.subarray(off, off + b.length);
+    off += b.length;
+    const what = `block ${i} (${b.kind})`;
+    jobs.push(inflate(data, b.rawLength, what).then((raw) => {
+      if (raw.length !== b.rawLength) throw new SnapshotError(`${what} holds ${raw.length} bytes, the header says ${b.rawLength}`);
+      readBlock(snap, b, raw, what);
+    }));
+  }
+  try {
+    await Promise.all(jobs);
+  } catch (e) {
+    throw e instanceof SnapshotError ? e : new SnapshotError((e as Error).message);
+  }
+  for (const p of snap.zeroPages) if (snap.pages.has(p)) throw new SnapshotError(`the snapshot lists page ${p} both as data and as zero`);
+  return snap;
+}
+
+function readBlock(snap: Snapshot, b: BlockInfo, raw: Uint8Array, what: string): void {
+  switch (b.kind) {
+    case 'state': {
+      let v: unknown;
+      try {
+        v = recordsFromJson(new TextDecoder('utf-8', { fatal: true }).decode(raw));
+      } catch {
+        throw new SnapshotError(`${what} is not readable`);
+      }
+      try {
+        snap.state = list(fields({ name: str(128), version: int(1, 1 << 16) }, 'section'), 4096).load(v, 'state') as unknown as StateSection[];
+      } catch (e) {
+        throw new SnapshotError(`${what}: ${(e as Error).message}`);
+      }
+      (v as Array<{ record: unknown }>).forEach((s, i) => {
+        const r = s.record;
+        if (typeof r !== 'object' || r === null || Array.isArray(r) || r instanceof Uint8Array) throw new SnapshotError(`${what}: section ${i} has no record`);
+        snap.state[i].record = r as StateRecord;
+      });
+      return;
+    }
+    case 'vcpu':
+      snap.vcpus[b.id] = raw;
+      return;
+    case 'image':
+      snap.images.set(b.id, raw);
+      return;
+    case 'pages':
+    case 'zero': {
+      const bitmapLen = Math.ceil(b.count / 8);
+      if (raw.length < bitmapLen) throw new SnapshotError(`${what} is shorter than its page bitmap`);
+      let present = 0;
+      for (let i = 0; i < b.count; i++) if (raw[i >> 3] & (1 << (i & 7))) present++;
+      if (raw.length !== bitmapLen + (b.kind === 'pages' ? present * PAGE : 0)) throw new SnapshotError(`${what}: its bitmap lists ${present} pages, its data does not match`);
+      let o = bitmapLen;
+      for (let i = 0; i < b.count; i++) {
+        if (!(raw[i >> 3] & (1 << (i & 7)))) continue;
+        if (b.kind === 'zero') snap.zeroPages.add(b.first + i);
+        else {
+          snap.pages.set(b.first + i, raw.subarray(o, o + PAGE));
+          o += PAGE;
+        }
+      }
+      return;
+    }
+  }
+}
+
+// ---- writing ----------------------------------------------------------------------------------
+
+/** Encode; blocks compress concurrently. `header.blocks` is filled in here. */
+export async function encodeSnapshot(snap: Snapshot): Promise<Uint8Array> {
+  const raws: Array<{ info: Omit<BlockInfo, 'length' | 'rawLength'>; raw: Uint8Array }> = [];
+  raws.push({ info: { kind: 'state', id: 0, first: 0, count: 0 }, raw: new TextEncoder().encode(recordsToJson(snap.state)) });
+  snap.vcpus.forEach((v, id) => raws.push({ info: { kind: 'vcpu', id, first: 0, count: 0 }, raw: v }));
+  for (const [id, img] of snap.images) raws.push({ info: { kind: 'image', id, first: 0, count: 0 }, raw: img });
+  const total = pagesOf(snap.header.config);
+  for (let first = 0; first < total; first += PAGES_PER_BLOCK) {
+    const n = Math.min(PAGES_PER_BLOCK, total - first);
+    for (const kind of ['pages', 'zero'] as const) {
+      const bitmap = new Uint8Array(Math.ceil(n / 8));
+      const data: Uint8Array[] = [];
+      for (let i = 0; i < n; i++) {
+        const p = first + i;
+        const has = kind === 'pages' ? snap.pages.get(p) : snap.zeroPages.has(p) ? true : undefined;
+        if (!has) continue;
+        bitmap[i >> 3] |= 1 << (i & 7);
+        if (has instanceof Uint8Array) data.push(has);
+      }
+      if (!bitmap.some((x) => x)) continue;
+      const raw = new Uint8Array(bitmap.length + data.length * PAGE);
+      raw.set(bitmap);
+      data.forEach((d, i) => raw.set(d, bitmap.length + i * PAGE));
+      raws.push({ info: { kind, id: 0, first, count: n }, raw });
+    }
+  }
+  const packed = await Promise.all(raws.map((r) => deflate(r.raw)));
+  snap.header.blocks = raws.map((r, i) => ({ ...r.info, length: packed[i].length, rawLength: r.raw.length }));
+  const head = new TextEncoder().encode(JSON.stringify(snap.header));
+  const size = 16 + head.length + packed.reduce((a, p) => a + p.length, 0);
+  const out = new Uint8Array(size + 32);
+  for (let i = 0; i < 8; i++) out[i] = MAGIC.charCodeAt(i);
+  new DataView(out.buffer).setUint32(8, FORMAT_VERSION, true);
+  new DataView(out.buffer).setUint32(12, head.length, true);
+  out.set(head, 16);
+  let o = 16 + head.length;
+  for (const p of packed) { out.set(p, o); o += p.length; }
+  out.set(await sha256(out.subarray(0, size)), size);
+  return out;
+}
+
