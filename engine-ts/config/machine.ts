@@ -181,6 +181,13 @@ export interface SnapshotOptions {
    * moment to copy its disk files, which then match the snapshot.
    */
   whilePaused?: () => Promise<void> | void;
+  /**
+   * Carry the disks' contents in the snapshot (each disk's 64 KiB chunks that are not zero, at
+   * most 256 MiB per disk): a machine resumed from it gets its own copies of them.
+   */
+  carryDisks?: boolean;
+  /** Names of the carried disks by slot (config.disks order), kept for the copies (default "disk N"). */
+  diskNames?: string[];
 }
 
 export interface MachineHandle {

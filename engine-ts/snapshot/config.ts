@@ -58,9 +58,10 @@ export async function savedConfig(c: ResolvedConfig): Promise<{ config: SavedCon
   };
 }
 
-/** The same machine (pacing is how a host runs it, not what it is): a delta needs this of its base. */
-export function sameMachine(a: SavedConfig, b: SavedConfig): boolean {
-  return JSON.stringify({ ...a, pacing: '' }) === JSON.stringify({ ...b, pacing: '' });
+/** The same machine (pacing is how a host runs it, not what it is): a delta needs this of its base (`disks: false`: but for its disks). */
+export function sameMachine(a: SavedConfig, b: SavedConfig, opts: { disks?: boolean } = {}): boolean {
+  const key = (c: SavedConfig) => JSON.stringify({ ...c, pacing: '', disks: opts.disks === false ? [] : c.disks });
+  return key(a) === key(b);
 }
 
 /** The guest images a snapshot names, found again: carried ones, else asked of `images` (and checked). */

@@ -17,7 +17,8 @@ import { type InspectOptions, type InspectorSample, type TimelineChunk } from '.
 export type DiskOpener = (spec: DiskSpec) => Promise<BlockDevice>;
 import { ConfigError, resolveConfig, type DiskSpec as DiskSpecT } from '../config/machine';
 import { captureMachine, diffPages, applyDelta, restoreMachine } from '../snapshot/capture';
-import { ENGINE, FORMAT_VERSION, SnapshotError, decodeSnapshot, encodeSnapshot, type SavedConfig, type Snapshot, type SnapshotHeader } from '../snapshot/format';
+import { ENGINE, FORMAT_VERSION, SnapshotError, decodeSnapshot, encodeSnapshot, type CarriedDisk, type SavedConfig, type Snapshot, type SnapshotHeader } from '../snapshot/format';
+import { readDiskChunks } from '../snapshot/disks';
 import { findImages, machineConfigOf, sameMachine, savedConfig, type ImageSource } from '../snapshot/config';
 import { upgradeVcpuBlock } from '../snapshot/vcpu-upgrades';
 
@@ -35,6 +36,12 @@ export interface ResumeOptions {
   jit?: boolean;
   memory?: WebAssembly.Memory;
   openDisk?: DiskOpener;
+  /**
+   * Make a disk from one the snapshot carries (a fresh disk of `carried.size` bytes holding
+   * `chunks`: see snapshot/disks.ts) and name it for the slot. Used for carried slots unless
+   * `disks` names a disk for every slot.
+   */
+  makeDisk?: (carried: CarriedDisk, slot: SavedConfig['disks'][number], chunks: Map<number, Uint8Array>) => Promise<DiskSpecT>;
 }
 import * as MM from '../../engine-wasm/memory-map';
 
@@ -124,13 +131,14 @@ export class LocalMachine {
       const base = await decodeSnapshot(opts.base);
       if (base.sha256 !== header.base) throw new SnapshotError(`this delta was made against snapshot ${header.base.slice(0, 12)}…, not against ${base.sha256.slice(0, 12)}… (wrong base)`);
       if (base.header.base) throw new SnapshotError('a delta cannot be the base of another delta');
-      if (!sameMachine(base.header.config, header.config)) throw new SnapshotError('the delta and its base describe different machines');
+      // (A delta may add disks to its base's machine: it carries them.)
+      if (!sameMachine(base.header.config, header.config, { disks: false })) throw new SnapshotError('the delta and its base describe different machines');
       for (const [i, img] of base.images) snap.images.set(i, img);
       pages = applyDelta(base.pages, snap);
     }
     // The guest images matter only for a reboot: they are looked for then (carried ones are at hand).
     const carried = header.config.guest.images.map((_, i) => snap.images.get(i));
-    const config = machineConfigOf(header.config, carried, opts.disks);
+    const config = machineConfigOf(header.config, carried, await disksFor(header, snap.disks, opts));
     let resolved: ResolvedConfig;
     try {
       resolved = resolveConfig({ ...config, pacing: opts.pacing ?? config.pacing, jit: opts.jit });
@@ -150,7 +158,7 @@ export class LocalMachine {
    * stopped: see Runner.betweenSlices). With `base`, only what differs from that full
    * snapshot is written (a delta, for share links). `console` is the screen's last text.
    */
-  async snapshot(opts: { console?: string; base?: Uint8Array } = {}): Promise<Uint8Array> {
+  async snapshot(opts: Omit<SnapshotOptions, 'whilePaused'> = {}): Promise<Uint8Array> {
     if (this.board.xen?.unplugging) throw new Error('a device is being unplugged (the guest has not let it go yet): take the snapshot once it is gone');
     await this.board.quiesce();
     // What the guest wrote is on the disks now (a host may copy them beside the snapshot).
@@ -158,16 +166,30 @@ export class LocalMachine {
     const cap = captureMachine(this.board, machineMemory(this.memory, this.config.layout), this.config.layout.backedBytes / 4096);
     this.saved ??= savedConfig(this.config);
     const saved = await this.saved;
+    const carried: CarriedDisk[] = [];
+    const diskData = new Map<number, Map<number, Uint8Array>>();
+    if (opts.carryDisks) {
+      for (const [slot, spec] of (this.config.disks ?? []).entries()) {
+        const held = this.disks.find((d) => d.spec === spec);
+        if (!held) continue;
+        const name = (opts.diskNames?.[slot] ?? `disk ${slot + 1}`).slice(0, 256);
+        diskData.set(slot, await readDiskChunks(held.dev.inner, name));
+        carried.push({ slot, size: held.dev.size, name });
+      }
+    }
     const header: SnapshotHeader = {
       format: FORMAT_VERSION, engine: ENGINE, mapVersion: MM.MAP_VERSION, config: saved.config, base: null,
-      guestNs: this.board.now(), icount: String(this.board.vcpu.icount), console: (opts.console ?? '').slice(-16384), blocks: [],
+      guestNs: this.board.now(), icount: String(this.board.vcpu.icount), console: (opts.console ?? '').slice(-16384), disks: carried, blocks: [],
     };
-    if (!opts.base) return encodeSnapshot({ header, state: cap.state, vcpus: cap.vcpus, pages: cap.pages, zeroPages: new Set(), images: saved.embedded });
+    if (!opts.base) return encodeSnapshot({ header, state: cap.state, vcpus: cap.vcpus, pages: cap.pages, zeroPages: new Set(), images: saved.embedded, disks: diskData });
     const base = await decodeSnapshot(opts.base);
     if (base.header.base) throw new SnapshotError('a delta cannot be the base of another delta');
-    if (!sameMachine(base.header.config, saved.config)) throw new SnapshotError('the base snapshot is of a different machine (another guest, memory size or devices)');
+    // A delta may add disks to its base's machine, if it carries them.
+    const sameButDisks = sameMachine(base.header.config, saved.config, { disks: false });
+    if (!sameButDisks || (!sameMachine(base.header.config, saved.config) && carried.length !== saved.config.disks.length))
+      throw new SnapshotError('the base snapshot is of a different machine (another guest, memory size or devices)');
     const d = diffPages(cap.pages, base.pages);
-    return encodeSnapshot({ header: { ...header, base: base.sha256 }, state: cap.state, vcpus: cap.vcpus, pages: d.pages, zeroPages: d.zeroPages, images: new Map() });
+    return encodeSnapshot({ header: { ...header, base: base.sha256 }, state: cap.state, vcpus: cap.vcpus, pages: d.pages, zeroPages: d.zeroPages, images: new Map(), disks: diskData });
   }
 
   /** Build the board, attach a fresh core instance and load the guest (power-on). */
@@ -383,6 +405,11 @@ export class LocalMachine {
   }
 
 
+  /** The disks in the machine's slots (config.disks order). */
+  diskSlots(): readonly DiskSpec[] {
+    return this.config.disks ?? [];
+  }
+
   /** A snapshot taken between two slices, whether the machine runs or not (see snapshot()). */
   save(opts: SnapshotOptions = {}): Promise<Uint8Array> {
     return this.runner.betweenSlices(async () => {
@@ -408,4 +435,23 @@ async function closeAll(disks: Array<{ dev: BlockDevice }>): Promise<void> {
     await d.dev.flush();
     await (d.dev as { close?: () => Promise<void> }).close?.();
   }
+}
+
+/**
+ * The disks for a snapshot's disk slots: the host's (`opts.disks`, for every slot, or for the
+ * slots the snapshot does not carry, in order) and copies made of the carried ones.
+ */
+async function disksFor(header: SnapshotHeader, data: Map<number, Map<number, Uint8Array>>, opts: ResumeOptions): Promise<DiskSpecT[] | undefined> {
+  const slots = header.config.disks;
+  if (header.disks.length === 0 || (opts.disks?.length ?? 0) === slots.length) return opts.disks;
+  if (!opts.makeDisk) throw new SnapshotError('this snapshot carries its disks, and this host cannot make disks from them: give a disk for every slot');
+  const rest = [...(opts.disks ?? [])];
+  const out: DiskSpecT[] = [];
+  for (const [slot, want] of slots.entries()) {
+    const c = header.disks.find((x) => x.slot === slot);
+    if (c) out.push(await opts.makeDisk(c, want, data.get(slot) ?? new Map()));
+    else if (rest.length) out.push(rest.shift()!);
+    else throw new SnapshotError(`the snapshot's machine has ${slots.length} disks and carries ${header.disks.length}; ${opts.disks?.length ?? 0} more were given to resume it with`);
+  }
+  return out;
 }
