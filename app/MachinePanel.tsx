@@ -74,6 +74,7 @@ export function MachinePanel(props: {
   const [phase, setPhase] = useState<Phase>('idle');
   const [status, setStatus] = useState('Pick a guest and press Boot.');
   const [mips, setMips] = useState<number | null>(null);
+  const [jit, setJit] = useState<MachineStats['jit'] | null>(null);
   const [exits, setExits] = useState<ExitCounts | null>(null);
   const consoleRef = useRef<ConsoleApi | null>(null);
   const machineRef = useRef<MachineHandle | null>(null);
@@ -301,6 +302,7 @@ export function MachinePanel(props: {
       let s: MachineStats;
       try { s = await m.stats(); } catch { return; /* the worker is busy or gone */ }
       setMips(s.mips);
+      setJit(s.jit);
       const at = performance.now();
       if (last && at > last.at) {
         const per = (k: keyof MachineStats['exits']) => ((s.exits[k] - last!.exits[k]) * 1000) / (at - last!.at);
@@ -361,6 +363,12 @@ export function MachinePanel(props: {
         {props.onRemove && <button onClick={props.onRemove} disabled={busy} aria-label={`Remove machine ${index + 1}`}>Remove</button>}
         <span className="status" data-testid={`status-${index}`} data-phase={phase}>{status}</span>
         {mips !== null && <span className="mips" data-testid={`mips-${index}`}>{mips.toFixed(1)} MIPS</span>}
+        {jit && (
+          <span className="jit" data-testid={`jit-${index}`} data-share={jit.share} data-enabled={jit.enabled}
+            title={`share of instructions run from code translated to WebAssembly; ${jit.translations} translations, ${jit.live} held (${(jit.liveBytes / 1024).toFixed(0)} KiB of wasm)`}>
+            {jit.enabled ? `${(jit.recentShare * 100).toFixed(0)} % translated` : 'interpreter only'}
+          </span>
+        )}
         {exits && (
           <span
             className="exits"

@@ -46,6 +46,18 @@ try {
   if (v.numFailedTestSuites && !v.numFailedTests) { failed += v.numFailedTestSuites; problems.push('unit test files failed to load'); }
 } catch { failed++; problems.push('unit tests produced no results'); }
 
+// Everything above runs with translation to WebAssembly on (the default); the CPU tests run
+// once more on the interpreter alone, so both paths stay covered.
+const interpJson = '.cache/vitest-interpreter.json';
+fs.rmSync(interpJson, { force: true });
+step('CPU tests, interpreter only (PVLAB_JIT=0)', npx, ['vitest', 'run', 'test/cpu', '--reporter=default', '--reporter=json', `--outputFile=${interpJson}`], { PVLAB_JIT: '0' });
+try {
+  const v = JSON.parse(fs.readFileSync(interpJson, 'utf8'));
+  passed += v.numPassedTests; failed += v.numFailedTests;
+  if (v.numFailedTests) problems.push(`${v.numFailedTests} interpreter-only CPU tests`);
+  if (v.numFailedTestSuites && !v.numFailedTests) { failed += v.numFailedTestSuites; problems.push('interpreter-only CPU test files failed to load'); }
+} catch { failed++; problems.push('interpreter-only CPU tests produced no results'); }
+
 const pwJson = path.resolve('.cache/playwright-results.json');
 fs.rmSync(pwJson, { force: true });
 step('end-to-end tests', npx, ['playwright', 'test', '--reporter=list,json'], { PLAYWRIGHT_JSON_OUTPUT_NAME: pwJson, CI: process.env.CI ?? '1' });

@@ -43,6 +43,8 @@ export interface BrowserResumeOptions {
   /** Disks from the disk library for the snapshot machine's disk slots. */
   disks?: DiskSpec[];
   pacing?: 'realtime' | 'fast';
+  /** Translate hot guest code (MachineConfig.jit; not part of the snapshot). */
+  jit?: boolean;
   /** Disks the snapshot carries become library disks named "<disk> (<carriedName>)". */
   carriedName?: string;
 }

@@ -1,7 +1,7 @@
 // A machine running on the current thread: memory, core instance, board, guest loading and
 // the run loop. The browser's machine worker and the Node host both build on this.
 
-import { createMachineMemoryFor, instantiateCore } from './wasm-core';
+import { createMachineMemoryFor, defaultJit, instantiateCore } from './wasm-core';
 import { machineMemory } from './machine-memory';
 import { Board } from '../board/board';
 import { loadFlatBinary } from '../board/loaders/flat';
@@ -32,6 +32,8 @@ export interface ResumeOptions {
   disks?: DiskSpecT[];
   /** Override the saved pacing ('fast' for scripted runs). */
   pacing?: 'realtime' | 'fast';
+  /** Translate hot guest code (MachineConfig.jit): how a host runs the machine, so a snapshot does not say. */
+  jit?: boolean;
   memory?: WebAssembly.Memory;
   openDisk?: DiskOpener;
   /**
@@ -139,7 +141,7 @@ export class LocalMachine {
     const config = machineConfigOf(header.config, carried, await disksFor(header, snap.disks, opts));
     let resolved: ResolvedConfig;
     try {
-      resolved = resolveConfig({ ...config, pacing: opts.pacing ?? config.pacing });
+      resolved = resolveConfig({ ...config, pacing: opts.pacing ?? config.pacing, jit: opts.jit });
     } catch (e) {
       throw e instanceof ConfigError ? new SnapshotError(`the snapshot describes a machine that cannot be built: ${e.message}`) : e;
     }
@@ -212,12 +214,17 @@ export class LocalMachine {
       else board.ide.attachDisk(d.spec.unit! >> 1, d.spec.unit! & 1, d.dev);
     }
     for (const n of config.nics ?? []) board.xen!.addNic(n.devid!, n.mac);
-    const core = await instantiateCore(module, mem, board.coreHost);
+    const coreTimes = { runMs: 0, hostMs: 0 };
+    // Only a one-vCPU machine translates (see MachineConfig.jit).
+    const jit = config.vcpus === 1 && (config.jit ?? defaultJit());
+    const core = await instantiateCore(module, mem, board.coreHost, { times: coreTimes, jit });
     board.attachCore(core);
     const g = config.guest;
     // vCPUs 1..N-1 run in threads of their own, which the host started (see smp-hub.ts).
     const smp = config.vcpus > 1 ? new SmpHub(mem.buffer, config.vcpus) : null;
     const runner = new Runner(board, host, config.pacing, smp);
+    runner.coreTimes = coreTimes;
+    runner.jit = core.jit;
     // With firmware, a triple fault resets the machine as on a PC (the BIOS runs again).
     if (g.kind === 'bios') runner.onTripleFault = () => { board.resetRequested = true; return true; };
     if (restore) {
@@ -257,7 +264,7 @@ export class LocalMachine {
         const found = await findImages(r.saved, r.embedded, r.images);
         if (found.some((f) => !f)) return { kind: 'error', message: 'the guest restarted; this machine was resumed from a snapshot and the guest images it names are not at hand, so it cannot boot again' };
         // (The devices as they are now: some may have been plugged in since the snapshot.)
-        this.config = resolveConfig({ ...machineConfigOf({ ...r.saved, ...savedDevices(this.config) }, found, this.config.disks), pacing: this.config.pacing });
+        this.config = resolveConfig({ ...machineConfigOf({ ...r.saved, ...savedDevices(this.config) }, found, this.config.disks), pacing: this.config.pacing, jit: this.config.jit });
         this.reboot = null;
       }
       new Uint8Array(this.memory.buffer, MM.RAM_BASE, this.config.layout.backedBytes).fill(0);

@@ -61,6 +61,7 @@ export interface WorkerResumeOptions {
   imageUrls?: string[];
   disks?: DiskSpec[];
   pacing?: 'realtime' | 'fast';
+  jit?: boolean;
   /** Named into the library disks made from the snapshot's carried disks ("<disk> (<this>)"). */
   carriedName?: string;
 }

@@ -97,6 +97,10 @@ export function vcpuThreadMain(init: VcpuThreadInit): void {
 
   const env = {
     memory,
+    // The core's function table for translated code. A machine with several vCPUs does not
+    // translate (MachineConfig.jit): the table stays empty and jitCompile is never called.
+    table: new WebAssembly.Table({ element: 'anyfunc', initial: 1 }),
+    jitCompile: () => 0,
     abort: () => { throw new Error(`x86 core aborted (vCPU ${id})`); },
     ioRead: (p: number, s: number) => {
       portTime();

@@ -13,7 +13,14 @@ import {
 } from './state';
 import { tlbReset, tlbFlushAll, setTlbMasks } from './mmu';
 import { fpuReset } from './fpu';
+import { setJit, setJitHot, jitClear } from './jit';
 export { run } from './core';
+export { jitCond, jitCF } from './jit';
+
+/** Turn translation to WebAssembly on (1) or off (0). */
+export function jitEnable(on: i32): void { setJit(on != 0); }
+/** Translate a block once it has started this many times (tests use 1). */
+export function jitThreshold(n: i32): void { setJitHot(<u32>n); }
 
 /** Bind this instance to vCPU `id`. Returns 0, or -1 if the host's memory map differs. */
 export function init(id: i32): i32 {
@@ -73,6 +80,7 @@ export function refresh(): void {
   tlbReset();
   syncTF();
   dbgRefresh();
+  jitClear(); // translations are a cache: they refer to this instance's table
 }
 
 /** EFLAGS with lazy flags resolved (for the host). */

@@ -11,6 +11,7 @@ import {
   CR0_WP, CR4_PSE, CR4_PAE, CR4_PGE, EFER_NXE,
 } from './state';
 import { syncNow } from './steps';
+import { isCodePage, noteCodeWrite } from './jit';
 import { dbgData, dbgPageWatched, dbgCheckMem } from './debug';
 
 @external("env", "mmioRead") declare function hostMmioRead(addr: u32, size: u32): u32;
@@ -74,6 +75,17 @@ export function tlbReset(): void {
   tlbOverflow = false;
 }
 
+/** Take write access from every TLB entry that maps the physical page `frame` (translated code is on it). */
+export function tlbStripWrites(frame: u32): void {
+  if (tlbOverflow) { tlbFlushAll(false); return; }
+  const list = cpu + VCPU_TLB_LIST;
+  for (let i: u32 = 0; i < tlbCount; i++) {
+    const q = tlb + (load<u32>(list + (i << 2)) << 2);
+    const e = load<u32>(q);
+    if ((e & 0xfffff000) == frame) store<u32>(q, e & ~(TLB_SUP_W | TLB_USER_W));
+  }
+}
+
 function tlbInsert(page: u32, entry: u32): void {
   const p = tlb + (page << 2);
   if (load<u32>(p) == 0) {
@@ -117,19 +129,19 @@ export function physRead32(p: u32): u32 {
 }
 export function physWrite8(p: u32, v: u32): void {
   const t = physType(p);
-  if (t == MEMT_RAM) store<u8>(<usize>RAM_BASE + <usize>p, <u8>v);
+  if (t == MEMT_RAM) { noteCodeWrite(p); store<u8>(<usize>RAM_BASE + <usize>p, <u8>v); }
   else if (t != MEMT_ROM) { syncNow(); hostMmioWrite(p, 1, v & 0xff); }
 }
 export function physWrite16(p: u32, v: u32): void {
   if ((p & 0xfff) > 0xffe) { physWrite8(p, v); physWrite8(p + 1, v >>> 8); return; }
   const t = physType(p);
-  if (t == MEMT_RAM) store<u16>(<usize>RAM_BASE + <usize>p, <u16>v);
+  if (t == MEMT_RAM) { noteCodeWrite(p); store<u16>(<usize>RAM_BASE + <usize>p, <u16>v); }
   else if (t != MEMT_ROM) { syncNow(); hostMmioWrite(p, 2, v & 0xffff); }
 }
 export function physWrite32(p: u32, v: u32): void {
   if ((p & 0xfff) > 0xffc) { physWrite16(p, v); physWrite16(p + 2, v >>> 16); return; }
   const t = physType(p);
-  if (t == MEMT_RAM) store<u32>(<usize>RAM_BASE + <usize>p, v);
+  if (t == MEMT_RAM) { noteCodeWrite(p); store<u32>(<usize>RAM_BASE + <usize>p, v); }
   else if (t != MEMT_ROM) { syncNow(); hostMmioWrite(p, 4, v); }
 }
 // 64-bit page-table entries are read as two halves (RAM only in practice).
@@ -171,6 +183,7 @@ export function translate(lin: u32, kind: u32, user: bool): bool {
     if (t == MEMT_RAM) e |= TLB_RAM;
     else if (t == MEMT_ROM) e = (e | TLB_RAM) & ~(TLB_SUP_W | TLB_USER_W);
     if (dbgData && dbgPageWatched(page)) e &= ~TLB_RAM; // every access to it is checked (debug.ts)
+    if (t == MEMT_RAM && isCodePage(phys)) e &= ~(TLB_SUP_W | TLB_USER_W);
     tlbInsert(page, e);
     walkEntry = e;
     return true;
@@ -268,6 +281,8 @@ export function translate(lin: u32, kind: u32, user: bool): bool {
   const t = physType(frame);
   if (t == MEMT_RAM) e |= TLB_RAM;
   else if (t == MEMT_ROM) e = (e | TLB_RAM) & ~(TLB_SUP_W | TLB_USER_W);
+  // Writes to a page with translated code take the slow path, which makes them stale.
+  if (t == MEMT_RAM && isCodePage(frame)) e &= ~(TLB_SUP_W | TLB_USER_W);
   if (dbgData && dbgPageWatched(page)) e &= ~TLB_RAM; // every access to it is checked (debug.ts)
   tlbInsert(page, e);
   walkEntry = e;
@@ -434,5 +449,6 @@ export function ramHostAddr(lin: u32, kind: u32): usize {
   const p = linToPhys(lin, kind, isUser());
   if (fault) return 0;
   if (physType(p) != MEMT_RAM || (dbgData && dbgPageWatched(lin >>> 12))) return 0;
+  if (kind == ACC_WRITE) noteCodeWrite(p);
   return <usize>RAM_BASE + <usize>p;
 }
