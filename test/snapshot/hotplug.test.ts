@@ -97,7 +97,12 @@ describe('hot-plug into a running Linux (shipped Xen snapshot)', () => {
     const delta = await a.machine.snapshot({ carryDisks: true, base: shipped('linux-xen') });
     await expect(a.machine.snapshot({ base: shipped('linux-xen') })).rejects.toThrow(/base snapshot is of a different machine/);
     a.machine.dispose();
-    expect((await readSnapshotHeader(carrying)).header.disks).toEqual([{ slot: 0, size: 16 << 20, name: 'lesson disk' }]);
+    const plug = (await readSnapshotHeader(carrying)).header.disks;
+    // (16 MiB rounded up to a CHS geometry, as qemu-img does.)
+    const vd = await VhdDisk.open(await FileStore.open(file, 'read'));
+    expect(plug).toEqual([{ slot: 0, size: vd.size, name: 'lesson disk' }]);
+    expect(vd.size).toBeGreaterThanOrEqual(16 << 20);
+    await vd.close();
     await expect(resume(carrying)).rejects.toThrow(/carries its disks, and this host cannot make disks from them/);
     const made = path.join(tmp, 'made.vhd');
     const c = await resume(delta, { base: shipped('linux-xen'), carriedDiskFile: () => made });
