@@ -52,7 +52,7 @@ hook_invlpg:
         invlpg  [eax]
         ret
 
-; SETXD address-of-entry, high dword, va  (ring 0; then INVLPG va)
+; SETHI address-of-entry, high dword, va: set the entry's high dword (XD = bit 31), then INVLPG va
 %macro SETHI 3
         mov     dword [(%1) + 4], %2
         invlpg  [%3]
