@@ -27,6 +27,7 @@ export const TLB_RAM: u32 = 16; // plain RAM: the fast path may touch it directl
 export const TLB_GLOBAL: u32 = 32; // survives CR3 reloads (PGE)
 export const TLB_NX: u32 = 64; // not executable
 export const TLB_USER_X: u32 = 128; // CPL 3 may execute (set together with TLB_USER_R)
+export const TLB_LARGE: u32 = 256; // filled from a 2 MiB or 4 MiB page (INVLPG drops all of that page)
 
 // Masks that a fast-path access needs, by privilege (updated when CPL changes).
 export let rmask: u32 = TLB_VALID | TLB_RAM;
@@ -38,6 +39,8 @@ export function setTlbMasks(user: bool): void {
 
 let tlbCount: u32 = 0;
 let tlbOverflow: bool = false;
+/** Some entry may be TLB_LARGE (cleared when a flush drops them all). */
+let tlbLarge: bool = false;
 
 export function tlbFlushAll(keepGlobal: bool): void {
   invalidateFetch();
@@ -46,25 +49,43 @@ export function tlbFlushAll(keepGlobal: bool): void {
     memory.fill(tlb, 0, VCPU_TLB_SIZE);
     tlbOverflow = false;
     tlbCount = 0;
+    tlbLarge = false;
     return;
   }
   let kept: u32 = 0;
+  let large = false;
   for (let i: u32 = 0; i < tlbCount; i++) {
     const page = load<u32>(list + (i << 2));
     const e = load<u32>(tlb + (page << 2));
     if (keepGlobal && (e & TLB_GLOBAL)) {
       store<u32>(list + (kept << 2), page);
       kept++;
+      if (e & TLB_LARGE) large = true;
     } else {
       store<u32>(tlb + (page << 2), 0);
     }
   }
   tlbCount = kept;
+  tlbLarge = large;
 }
 
+/**
+ * INVLPG: drop the translation of the page holding `lin`. The TLB keeps a 2 MiB or 4 MiB
+ * page as 4 KiB entries (one per piece used), and INVLPG of any address in a large page
+ * invalidates all of them (SDM Vol. 3A §4.10.4.1), so every large-page entry in the
+ * aligned 2 MiB (PAE) or 4 MiB region goes too.
+ */
 export function tlbFlushPage(lin: u32): void {
   invalidateFetch();
-  store<u32>(tlb + ((lin >>> 12) << 2), 0);
+  const page = lin >>> 12;
+  store<u32>(tlb + (page << 2), 0);
+  if (!tlbLarge) return;
+  const n: u32 = (cr4() & CR4_PAE) ? 512 : 1024;
+  const first = tlb + ((page & ~(n - 1)) << 2);
+  for (let i: u32 = 0; i < n; i++) {
+    const p = first + (i << 2);
+    if (load<u32>(p) & TLB_LARGE) store<u32>(p, 0);
+  }
 }
 
 /** Called when the per-instance TLB bookkeeping may not match memory (new instance, snapshot). */
@@ -73,6 +94,7 @@ export function tlbReset(): void {
   memory.fill(tlb, 0, VCPU_TLB_SIZE);
   tlbCount = 0;
   tlbOverflow = false;
+  tlbLarge = false;
 }
 
 /** Take write access from every TLB entry that maps the physical page `frame` (translated code is on it). */
@@ -191,7 +213,7 @@ export function translate(lin: u32, kind: u32, user: bool): bool {
   const c4 = cr4();
   const wp = (cr0() & CR0_WP) != 0;
   let frame: u32 = 0; // physical address of the page
-  let rw: bool = true, us: bool = true, nx: bool = false, dirty: bool = false, global: bool = false;
+  let rw: bool = true, us: bool = true, nx: bool = false, dirty: bool = false, global: bool = false, large: bool = false;
   if (c4 & CR4_PAE) {
     const nxe = (efer() & EFER_NXE) != 0;
     const cr3 = load<u32>(cpu + R_CR3) & 0xffffffe0;
@@ -217,6 +239,7 @@ export function translate(lin: u32, kind: u32, user: bool): bool {
       global = (pde & PTE_G) != 0 && (c4 & CR4_PGE) != 0;
       frame = (pde & 0xffe00000) + (lin & 0x1ff000);
       if (pdeHi & 0xf) frame = 0xfffff000; // above 4 GiB: unbacked
+      large = true;
     } else {
       const pteAddr = (pde & 0xfffff000) + (((lin >>> 12) & 0x1ff) << 3);
       let pte = physRead64Lo(pteAddr);
@@ -253,6 +276,7 @@ export function translate(lin: u32, kind: u32, user: bool): bool {
       global = (pde & PTE_G) != 0 && (c4 & CR4_PGE) != 0;
       frame = (pde & 0xffc00000) + (lin & 0x3ff000);
       if (pde & 0x1fe000) frame = 0xfffff000;
+      large = true;
     } else {
       const pteAddr = (pde & 0xfffff000) + (((lin >>> 12) & 0x3ff) << 2);
       let pte = physRead32(pteAddr);
@@ -278,6 +302,7 @@ export function translate(lin: u32, kind: u32, user: bool): bool {
   }
   if (global) e |= TLB_GLOBAL;
   if (nx) e |= TLB_NX;
+  if (large) { e |= TLB_LARGE; tlbLarge = true; }
   const t = physType(frame);
   if (t == MEMT_RAM) e |= TLB_RAM;
   else if (t == MEMT_ROM) e = (e | TLB_RAM) & ~(TLB_SUP_W | TLB_USER_W);

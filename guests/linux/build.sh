@@ -113,6 +113,9 @@ dpkg-deb -x "$bbdeb" "$x/busybox"
 mkdir -p "$x/extra/usr/bin"
 gcc -m32 -static -nostdlib -ffreestanding -fno-pic -no-pie -Os -s -o "$x/extra/usr/bin/hwwatch" "$here/tools/hwwatch.c" ||
   { echo "guest:linux: building guests/linux/tools/hwwatch.c needs gcc -m32 (Debian package gcc-multilib)" >&2; exit 1; }
+# nxtest runs code from writable pages and must be stopped by NX: its stack must not be executable.
+gcc -m32 -static -nostdlib -ffreestanding -fno-pic -no-pie -Os -s -z noexecstack -o "$x/extra/usr/bin/nxtest" "$here/tools/nxtest.c" ||
+  { echo "guest:linux: building guests/linux/tools/nxtest.c needs gcc -m32 (Debian package gcc-multilib)" >&2; exit 1; }
 
 packages=$(printf '{"%s":"%s","busybox-static":"%s"}' "$kpkg" "$kpkg_ver" "$bb_ver")
 node "$here/make-guest.mjs" --kernel-root "$x/kernel" --kernel-version "$kver" \
