@@ -85,9 +85,14 @@ test('bad snapshots get one clear line and store nothing', async ({ page }) => {
 });
 
 test('a disk travels with the machine: plugged into the running Xen guest, written, carried by a link into a fresh browser', async ({ page, browser }) => {
-  test.setTimeout(600_000);
-  await page.goto('./?lesson=xenbus-handshake'); // resumes the shipped Xen snapshot
+  test.setTimeout(300_000);
+  await page.goto('./');
+  const machine = page.getByRole('region', { name: 'Machine 1' });
+  await machine.getByLabel('PV (Xen) devices').check();
+  await machine.getByRole('button', { name: 'Boot', exact: true }).click(); // resumes the shipped Xen snapshot
+  await expect(page.getByTestId('status-0')).toContainText('started from a snapshot', { timeout: 60_000 });
   await expectConsole(page, PROMPT, 120_000);
+  await page.getByRole('button', { name: 'Inspector of machine 1' }).click();
   await page.getByRole('button', { name: 'Plug disk' }).click();
   await expect(page.locator('.pv-device[data-device="xvda"]')).toHaveAttribute('data-frontend-state', '4', { timeout: 120_000 });
   expect(await sh(page, 'echo disk-travels-$((6*7)) | dd of=/dev/xvda conv=fsync 2>/dev/null; echo written-$((2*21))')).toContain('written-42');
