@@ -244,7 +244,7 @@ export function MachinePanel(props: {
       setPhase('error');
       setStatus(`Could not boot ${guest.title}: ${(e as Error).message}`);
     }
-  }, [guest, linux, pv, diskBus, props.attachedDisk, index, kernelFile, initrdFile, customCmdline, memory, resetScreen, onConsole, runMachine]);
+  }, [guest, linux, pv, diskBus, props.attachedDisk, index, kernelFile, initrdFile, customCmdline, memory, cpus, resetScreen, onConsole, runMachine]);
 
   /** Save the running machine into the snapshot library. */
   const save = useCallback(async () => {
