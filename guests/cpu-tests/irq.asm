@@ -2,13 +2,14 @@
 ; must be recognised at the first instruction boundary after the event that makes it
 ; deliverable: the end of an STI shadow, an IRET or POPF that sets IF, an IRET that ends
 ; NMI blocking (even an IRET that faults), an EOI or TPR write that unmasks a vector, a
-; self-IPI. Priority at one boundary: a software interrupt inside the STI shadow, then
+; self-IPI, an 8259 mask write that unmasks a requested line. Priority at one boundary: a software interrupt inside the STI shadow, then
 ; NMI, then the highest maskable vector the TPR and the in-service vectors allow (SDM
 ; Vol. 3A §6.7.1, §6.8.3, §6.9; §10.8.3.1).
 ;
 ; Every handler used here logs (vector, return EIP) when its hook runs; each test checks
 ; the number of handlers, their order and the exact EIP each one returns to. Uses the
-; local APIC at its default base 0xFEE00000 (self-IPIs, EOI, TPR); skipped without one.
+; local APIC at its default base 0xFEE00000 (self-IPIs, EOI, TPR); skipped without one;
+; and the 8259 with the PIT's channel 0 for one test.
 %include "lib.inc"
 
 test_name: db "irq", 0
@@ -65,6 +66,7 @@ test_main:
         call    t_popf
         call    t_iret_sets_if
         call    t_self_ipi
+        call    t_pic
         ret
 
 ; ---- logging ----
@@ -367,6 +369,57 @@ t_self_ipi:
         CHECK_COUNT 1, "self-IPI, IF=1"
         CHECK_LOG 0, 34, .a, "self-IPI, IF=1"
         call    drain
+        ret
+
+; ---- 12. An 8259 mask write that unmasks a requested line ----
+; Vectors 0x30-0x37 on the master 8259 (through the local APIC's LINT0 in ExtINT mode, as
+; firmware leaves it). The PIT's channel 0 in mode 0 raises IRQ0 once; the edge waits in
+; the masked 8259's IRR, and unmasking it with IF=1 delivers it right after the OUT.
+t_pic:
+        cli
+        call    default_hooks
+        call    log_reset
+        HOOK    0x30, hook_pic
+        mov     al, 0x11                        ; ICW1: edge, cascade, ICW4 follows
+        out     0x20, al
+        mov     al, 0x30                        ; ICW2: vector base
+        out     0x21, al
+        mov     al, 0x04                        ; ICW3: slave on IRQ2
+        out     0x21, al
+        mov     al, 0x01                        ; ICW4: 8086 mode
+        out     0x21, al
+        mov     al, 0xFF                        ; OCW1: all masked
+        out     0x21, al
+        mov     al, 0x30                        ; PIT channel 0, low then high byte, mode 0
+        out     0x43, al
+        mov     al, 100
+        out     0x40, al
+        xor     al, al
+        out     0x40, al
+        mov     ecx, 10000000
+.w:     mov     al, 0x0A                        ; OCW3: read IRR
+        out     0x20, al
+        in      al, 0x20
+        test    al, 1
+        jnz     .got
+        loop    .w
+        FAIL    "8259 mask write unmasks", "IRQ0 never reached the IRR"
+        jmp     .done
+.got:   sti
+        nop
+        mov     al, 0xFE
+        out     0x21, al                        ; unmask IRQ0
+.a:     cli
+        CHECK_COUNT 1, "8259 mask write unmasks"
+        CHECK_LOG 0, 0x30, .a, "8259 mask write unmasks"
+.done:  mov     al, 0xFF
+        out     0x21, al
+        call    drain
+        ret
+hook_pic:
+        call    log_entry
+        mov     al, 0x20                        ; non-specific EOI to the master 8259
+        out     0x20, al
         ret
 
 %include "lib-end.inc"
