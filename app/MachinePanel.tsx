@@ -74,6 +74,7 @@ export function MachinePanel(props: {
   const [phase, setPhase] = useState<Phase>('idle');
   const [status, setStatus] = useState('Pick a guest and press Boot.');
   const [mips, setMips] = useState<number | null>(null);
+  const [jit, setJit] = useState<MachineStats['jit'] | null>(null);
   const [exits, setExits] = useState<ExitCounts | null>(null);
   const consoleRef = useRef<ConsoleApi | null>(null);
   const machineRef = useRef<MachineHandle | null>(null);
@@ -88,7 +89,7 @@ export function MachinePanel(props: {
   /** The console's last bytes as the guest wrote them (a snapshot keeps them). */
   const consoleTail = useRef('');
   /** What the running machine is, to find the shipped snapshot a share link can be a delta of. */
-  const runningConf = useRef<{ xen: boolean; memoryMiB: number; vcpus: number; cmdline: string; disks: number; mac: string | null } | null>(null);
+  const runningConf = useRef<{ xen: boolean; memoryMiB: number; vcpus: number; cmdline: string; mac: string | null } | null>(null);
   const [note, setNote] = useState('');
   const [link, setLink] = useState('');
 
@@ -131,13 +132,13 @@ export function MachinePanel(props: {
     try {
       setStatus(`Resuming ${what}…`);
       const { machine, header } = await resumeMachine(file, { onConsole: onConsole(null) }, {
-        base, pacing: 'realtime', imageUrls: LINUX_IMAGE_URLS,
+        base, pacing: 'realtime', imageUrls: LINUX_IMAGE_URLS, carriedName: what,
       });
       // The screen as it was when it was saved, then the machine goes on.
       consoleRef.current?.write(header.console);
       consoleTail.current = header.console;
       const c = header.config;
-      runningConf.current = { xen: c.xen, memoryMiB: c.memoryMiB, vcpus: c.vcpus, cmdline: c.guest.cmdline, disks: c.disks.length, mac: c.nics[0]?.mac ?? null };
+      runningConf.current = { xen: c.xen, memoryMiB: c.memoryMiB, vcpus: c.vcpus, cmdline: c.guest.cmdline, mac: c.nics[0]?.mac ?? null };
       const name = c.guest.name || 'guest';
       await runMachine(machine, name, c.xen, `${name}: resumed from ${what}`);
     } catch (e) {
@@ -195,7 +196,7 @@ export function MachinePanel(props: {
           const { machine, header } = await resumeMachine(file, { onConsole: onConsole(null) }, { pacing: 'realtime', imageUrls: LINUX_IMAGE_URLS });
           consoleRef.current?.write(header.console);
           consoleTail.current = header.console;
-          runningConf.current = { xen, memoryMiB: shipped.memoryMiB, vcpus: 1, cmdline, disks: 0, mac: xen ? mac : null };
+          runningConf.current = { xen, memoryMiB: shipped.memoryMiB, vcpus: 1, cmdline, mac: xen ? mac : null };
           const name = `${guest.title} ${index + 1}`;
           await runMachine(machine, name, xen, `${name}: shell (started from a snapshot; Cold boot boots it afresh)`);
           return;
@@ -235,7 +236,7 @@ export function MachinePanel(props: {
       }
       const machine = await createMachine({ ...config, guest: spec }, { onConsole: onConsole(watch) });
       runningConf.current = spec.kind === 'linux'
-        ? { xen, memoryMiB: config.memoryMiB ?? 0, vcpus: config.vcpus ?? 1, cmdline: spec.cmdline ?? '', disks: config.disks?.length ?? 0, mac: xen ? mac : null }
+        ? { xen, memoryMiB: config.memoryMiB ?? 0, vcpus: config.vcpus ?? 1, cmdline: spec.cmdline ?? '', mac: xen ? mac : null }
         : null;
       const name = spec.name ?? guest.title;
       await runMachine(machine, name, xen, linux ? `${name}: booting${xen ? ' (Xen PV devices)' : ''}` : `Running ${guest.title}`);
@@ -249,14 +250,11 @@ export function MachinePanel(props: {
   const save = useCallback(async () => {
     const m = machineRef.current;
     if (!m) return;
-    if (runningConf.current && runningConf.current.disks > 0) {
-      setNote('A machine with a disk cannot be saved in the page yet: its disk would not travel with the snapshot. Boot it without the disk, or use pvlab boot --save, which copies the disk beside the snapshot.');
-      return;
-    }
     setNote('Saving a snapshot…');
     try {
       const t0 = performance.now();
-      const file = await m.snapshot({ console: consoleTail.current });
+      // The disks travel in the snapshot (what they hold): resuming it makes copies of them.
+      const file = await m.snapshot({ console: consoleTail.current, carryDisks: true });
       const name = `${status.split(':')[0] || 'Machine'} — ${new Date().toLocaleTimeString()}`;
       const info = await snapshotLibrary().add(file, name);
       props.onSaved?.(info);
@@ -274,10 +272,11 @@ export function MachinePanel(props: {
     setLink('');
     try {
       const shipped = (await shippedSnapshots()).find((s) =>
-        s.xen === conf.xen && s.memoryMiB === conf.memoryMiB && conf.vcpus === 1 && s.cmdline === conf.cmdline && conf.disks === 0 && (s.nics?.[0]?.mac ?? null) === conf.mac);
-      if (!shipped) throw new Error('links work for the bundled Debian guest as the page starts it (no disk, 128 MiB): save a snapshot and export it as a file instead');
+        s.xen === conf.xen && s.memoryMiB === conf.memoryMiB && conf.vcpus === 1 && s.cmdline === conf.cmdline && (s.nics?.[0]?.mac ?? null) === conf.mac);
+      if (!shipped) throw new Error('links work for the bundled Debian guest as the page starts it (128 MiB, one vCPU): save a snapshot and export it as a file instead');
       setNote('Making a link…');
-      const delta = await m.snapshot({ console: consoleTail.current, base: await shippedFile(shipped) });
+      // Disks travel in the link too (a disk plugged in after the start adds to the base's machine).
+      const delta = await m.snapshot({ console: consoleTail.current, base: await shippedFile(shipped), carryDisks: true });
       const fragment = linkFragment(delta);
       if (!fragment) {
         setNote(`This machine differs from its shipped snapshot by ${(delta.length / 2 ** 20).toFixed(1)} MiB, more than a link can carry (${LINK_MAX_BYTES >> 10} KiB): save a snapshot and export it as a file, or host the file and share ?snapshot=URL.`);
@@ -303,6 +302,7 @@ export function MachinePanel(props: {
       let s: MachineStats;
       try { s = await m.stats(); } catch { return; /* the worker is busy or gone */ }
       setMips(s.mips);
+      setJit(s.jit);
       const at = performance.now();
       if (last && at > last.at) {
         const per = (k: keyof MachineStats['exits']) => ((s.exits[k] - last!.exits[k]) * 1000) / (at - last!.at);
@@ -363,6 +363,12 @@ export function MachinePanel(props: {
         {props.onRemove && <button onClick={props.onRemove} disabled={busy} aria-label={`Remove machine ${index + 1}`}>Remove</button>}
         <span className="status" data-testid={`status-${index}`} data-phase={phase}>{status}</span>
         {mips !== null && <span className="mips" data-testid={`mips-${index}`}>{mips.toFixed(1)} MIPS</span>}
+        {jit && (
+          <span className="jit" data-testid={`jit-${index}`} data-share={jit.share} data-enabled={jit.enabled}
+            title={`share of instructions run from code translated to WebAssembly; ${jit.translations} translations, ${jit.live} held (${(jit.liveBytes / 1024).toFixed(0)} KiB of wasm)`}>
+            {jit.enabled ? `${(jit.recentShare * 100).toFixed(0)} % translated` : 'interpreter only'}
+          </span>
+        )}
         {exits && (
           <span
             className="exits"

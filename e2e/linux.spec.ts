@@ -45,6 +45,8 @@ test('boots Debian Linux; the guest formats an IndexedDB disk over IDE; files su
   await expectConsole(page, /pvlab: ready[\s\S]*root@pvlab:~# $/m, 600_000);
   await expect(page.getByTestId('status-0')).toContainText('shell');
   await expect(page.getByTestId('mips-0')).toContainText('MIPS');
+  // Next to MIPS: whether code is translated to WebAssembly (off by default for now) and how much.
+  await expect(page.getByTestId('jit-0')).toContainText(/interpreter only|% translated/);
   // Without PV devices every disk and console access is an emulated-device exit; no hypercalls.
   const exits = page.getByTestId('exits-0');
   await expect(exits).toContainText('VM exits/s: port I/O');

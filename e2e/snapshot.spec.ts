@@ -83,3 +83,31 @@ test('bad snapshots get one clear line and store nothing', async ({ page }) => {
   await expect(page.getByTestId('snapshot-error')).toContainText('Nothing was stored.');
   await expect(page.getByRole('region', { name: 'Snapshots' })).toContainText('No snapshots yet.');
 });
+
+test('a disk travels with the machine: plugged into the running Xen guest, written, carried by a link into a fresh browser', async ({ page, browser }) => {
+  test.setTimeout(300_000);
+  await page.goto('./');
+  const machine = page.getByRole('region', { name: 'Machine 1' });
+  await machine.getByLabel('PV (Xen) devices').check();
+  await machine.getByRole('button', { name: 'Boot', exact: true }).click(); // resumes the shipped Xen snapshot
+  await expect(page.getByTestId('status-0')).toContainText('started from a snapshot', { timeout: 60_000 });
+  await expectConsole(page, PROMPT, 120_000);
+  await page.getByRole('button', { name: 'Inspector of machine 1' }).click();
+  await page.getByRole('button', { name: 'Plug disk' }).click();
+  await expect(page.locator('.pv-device[data-device="xvda"]')).toHaveAttribute('data-frontend-state', '4', { timeout: 120_000 });
+  expect(await sh(page, 'echo disk-travels-$((6*7)) | dd of=/dev/xvda conv=fsync 2>/dev/null; echo written-$((2*21))')).toContain('written-42');
+
+  await page.getByRole('button', { name: 'Copy link' }).click();
+  const link = await page.getByTestId('link-0').inputValue({ timeout: 60_000 });
+  console.log(`link with a disk: ${link.length} characters`);
+
+  const ctx = await browser.newContext();
+  const other = await ctx.newPage();
+  await other.goto(link);
+  await expect(other.getByTestId('status-0')).toContainText('resumed from the link', { timeout: 60_000 });
+  // The disk came along: a new disk in this browser's library, attached where it was.
+  await expect(other.getByRole('region', { name: 'Disks' })).toContainText('(the link)', { timeout: 30_000 });
+  expect(await sh(other, 'head -c 15 /dev/xvda; echo')).toContain('disk-travels-42');
+  expect(await sh(other, 'echo still-$((6*7)) | dd of=/dev/xvda bs=512 seek=1 conv=fsync 2>/dev/null; echo ok-$((2*21))')).toContain('ok-42');
+  await ctx.close();
+});

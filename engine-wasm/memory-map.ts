@@ -6,13 +6,15 @@
 // Layout of one machine's memory (byte offsets):
 //   0x0000_0000  AssemblyScript static data (constant tables only; the core never allocates)
 //   CTRL_BASE    machine control block: run flags, interrupt lines, I/O exit scratch
-//   VCPU_BASE    per-vCPU blocks, VCPU_STRIDE apart: registers, then the software TLB
+//   VCPU_BASE    per-vCPU blocks, VCPU_STRIDE apart: registers, then the software TLB,
+//                then the vCPU's cache of translated code
+//   JIT_PAGE_GEN one word per physical page: which pages translated code was made from
 //   RAM_BASE     guest physical address 0 .. ramSize-1 (then, on a Xen-mode machine,
 //                XEN_EXTRA_BYTES more backed memory for the platform device's BAR1)
 //
 // Bump MAP_VERSION whenever an offset or meaning changes (snapshots record it).
 
-export const MAP_VERSION: u32 = 5;
+export const MAP_VERSION: u32 = 6;
 
 export const WASM_PAGE: u32 = 65536;
 
@@ -147,6 +149,13 @@ export const R_MISC_ENABLE: u32 = 0x148;
 export const R_XEN_MSR: u32 = 0x14c; // last value written to the Xen hypercall-page MSR
 /** Guest cycles (R_ICOUNT + this run's retired instructions) as an f64, updated before every call into the host. */
 export const R_NOW: u32 = 0x150;
+/** Guest cycles that PAUSE took beyond one each (u64; R_ICOUNT includes them: it counts cycles). Since MAP_VERSION 6. */
+export const R_PAUSE_CYCLES: u32 = 0x158;
+/**
+ * Instructions retired in translated code (u64; the JIT's share of R_ICOUNT). Since MAP_VERSION
+ * 6. A statistic, not machine state: snapshots save it as 0 (they carry nothing of the JIT).
+ */
+export const R_JIT_RETIRED: u32 = 0x160;
 // Derived segment checks (recomputed whenever a segment register is loaded): the valid
 // offset range [LO, HI] and permission bits (SEGP_*).
 export const R_SEG_LO: u32 = 0x180; // 8 × i32
@@ -193,6 +202,38 @@ export const VCPU_TLB_SIZE: u32 = 0x400000;
 /** Pages currently present in the TLB (u32 page numbers), so a flush clears only those. */
 export const VCPU_TLB_LIST: u32 = 0x410000;
 export const VCPU_TLB_LIST_MAX: u32 = 0x10000; // entries (256 KiB)
+/**
+ * The vCPU's cache of translated code (a cache, not machine state: cleared by init() and
+ * refresh()): JIT_BUCKETS entries of JIT_ENTRY bytes, direct-mapped by a hash of the
+ * physical address of a block's first byte. Entry: +0 physical address, +4 EIP, +8 mode
+ * (JITM_*), +12 the function's index in the core's table (bucket + 1; 0: none yet, then
+ * +16 counts the block's entries until it is hot, and then the lookups of other blocks that
+ * wanted the bucket), +20 the code page's JIT_PAGE_GEN word
+ * when the block was translated.
+ */
+export const VCPU_JIT_CACHE: u32 = 0x450000;
+export const JIT_BUCKETS: u32 = 8192;
+export const JIT_ENTRY: u32 = 32;
+export const JIT_E_PHYS: u32 = 0;
+export const JIT_E_EIP: u32 = 4;
+export const JIT_E_MODE: u32 = 8;
+export const JIT_E_FN: u32 = 12;
+export const JIT_E_HITS: u32 = 16;
+export const JIT_E_GEN: u32 = 20;
+/** JIT_E_FN of a block that cannot be translated (its first instruction is not supported). */
+export const JIT_FN_NEVER: u32 = 0xffffffff;
+export const JITM_USER: u32 = 1; // CPL 3: the block's memory accesses use the user TLB bits
+
+/**
+ * One u32 per 4 KiB physical page of backed memory (shared by every vCPU and the host):
+ * bit 0 is set while translated code exists for the page; bits 1-31 count the writes that
+ * found bit 0 set. Whoever writes a page with bit 0 set (the core's physical write path, a
+ * device's DMA through GuestMemory) adds 1, which clears bit 0 and makes every translation
+ * of the page stale. The core strips the write bits from TLB entries of such pages, so
+ * guest writes to them take the slow path that does this.
+ */
+export const JIT_PAGE_GEN: u32 = 0x2c00000;
+export const JIT_PAGE_GEN_SIZE: u32 = 0x400000; // 2^20 pages: 4 GiB
 
 // ---- guest RAM --------------------------------------------------------------
 export const RAM_BASE: u32 = 0x4000000; // 64 MiB

@@ -106,7 +106,7 @@ function build(): OpEntry[] {
   add({ op: 0x8d, name: 'LEA Gv,M', impl: 'LEA{v}();', modrm: true, fast: 'fLea32(ip, p)' });
   add({ op: 0x8e, name: 'MOV Sw,Ew', impl: 'MOV_SwEw();', modrm: true });
   add({ op: 0x8f, name: 'POP Ev', impl: 'POP_Ev{v}();', modrm: true });
-  add({ op: 0x90, name: 'NOP', impl: '', fast: 'ip + 1' });
+  add({ op: 0x90, name: 'NOP', impl: 'NOP();', fast: 'ip + 1' });
   for (let r = 1; r < 8; r++) add({ op: 0x90 + r, name: `XCHG e${R16[r]},eAX`, impl: `XCHG_ZvAX{v}(${r});`, fast: `fXchgAcc32(${r}, ip)` });
   add({ op: 0x98, name: 'CBW/CWDE', impl: opv('CBW();', 'CWDE();'), fast: 'fCwde(ip)' });
   add({ op: 0x99, name: 'CWD/CDQ', impl: opv('CWD();', 'CDQ();'), fast: 'fCdq(ip)' });

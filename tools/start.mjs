@@ -24,14 +24,17 @@ try {
 
 say(`[2/${STEPS}] Linux guest (public/guests/linux/)`);
 const guestFiles = ['bzImage', 'initrd.img', 'manifest.json'].map((f) => path.join('public/guests/linux', f));
-if (guestFiles.every((f) => fs.existsSync(f))) {
-  say('      present');
-} else if (!hasCommand('apt-get') || !hasCommand('dpkg-deb')) {
-  say('      not built: this machine has no apt-get/dpkg-deb to fetch Debian\'s kernel and busybox; run `npm run guest:linux` on a Debian or Ubuntu machine and copy public/guests/linux/ here (the page offers the other guests meanwhile)');
+const present = guestFiles.every((f) => fs.existsSync(f));
+if (!hasCommand('apt-get') || !hasCommand('dpkg-deb')) {
+  say(present
+    ? '      present (not checked against its recipe: this machine has no apt-get/dpkg-deb)'
+    : '      not built: this machine has no apt-get/dpkg-deb to fetch Debian\'s kernel and busybox; run `npm run guest:linux` on a Debian or Ubuntu machine and copy public/guests/linux/ here (the page offers the other guests meanwhile)');
 } else {
-  say('      building from Debian\'s i386 packages (once; about a minute)…');
-  const r = spawnSync('bash', ['guests/linux/build.sh'], { stdio: 'inherit' });
-  if (r.status !== 0) say('      the Linux guest did not build (see above); the page offers the other guests meanwhile');
+  // build.sh knows whether the guest is up to date (package versions and its recipe files).
+  if (!present) say('      building from Debian\'s i386 packages (once; about a minute)…');
+  const r = spawnSync('bash', ['guests/linux/build.sh'], { stdio: present ? ['ignore', 'pipe', 'pipe'] : 'inherit', encoding: 'utf8' });
+  if (r.status !== 0) say(`      the Linux guest did not build${present ? `: ${(r.stderr || r.stdout || '').trim().split('\n').pop()}` : ' (see above)'}; the page offers the other guests meanwhile`);
+  else if (present) say(/up to date/.test(`${r.stdout}${r.stderr}`) ? '      present and up to date' : '      rebuilt (its recipe changed)');
 }
 
 say(`[3/${STEPS}] shipped snapshots (public/snapshots/: the guest booted to its shell, so the page starts it at once)`);

@@ -41,6 +41,15 @@ export interface MachineConfig {
   disks?: DiskSpec[];
   /** Network interfaces (Xen mode): xen-netfront NICs on the machine's virtual switch. */
   nics?: NicSpec[];
+  /**
+   * Translate hot guest code to WebAssembly (default off; in Node, PVLAB_JIT=1 makes the
+   * default on). Off: every instruction is interpreted. Only machines with one vCPU
+   * translate: with several, translation stays off whatever this says (a page's translations
+   * are kept fresh through the translating vCPU's own TLB, which does not see another vCPU's
+   * writes to it, and LOCKed operations on such a page would not be atomic). Not part of a
+   * machine's identity: a snapshot resumes the same with translation on or off.
+   */
+  jit?: boolean;
 }
 
 export interface NicSpec {
@@ -86,6 +95,39 @@ export interface MachineStats {
   mips: number;
   halted: boolean;
   exits: { io: number; mmio: number; hypercall: number; halt: number };
+  /** Where the wall time went (core, device models, idle) and the idle guest time skipped. */
+  split: RunnerSplit;
+  /** Translation to WebAssembly: whether it is on, the share of instructions it ran, what it holds. */
+  jit: RunnerJitStats;
+}
+
+/** The translator's share of the work and what it holds. */
+export interface RunnerJitStats {
+  enabled: boolean;
+  /** Of the instructions retired since the run loop started, the share run from translated code (0-1). */
+  share: number;
+  /** The same over the last measurement window (as `mips`). */
+  recentShare: number;
+  translations: number;
+  /** Translations alive now, and the bytes of their WebAssembly modules (the cache is bounded). */
+  live: number;
+  liveBytes: number;
+  /** Host wall time spent translating, ms. */
+  compileMs: number;
+}
+
+/** The run loop's wall time by where it went, and the guest time it skipped. */
+export interface RunnerSplit {
+  /** In the core's run(): executing guest code, with the host calls below. */
+  coreMs: number;
+  /** Of coreMs, inside calls from the core into the device models (port I/O, MMIO, interrupt acknowledge, hypercalls...). */
+  hostCallMs: number;
+  /** Between core runs: timers firing and console output (device models too). */
+  timersMs: number;
+  /** Waiting while the guest was idle (pacing 'realtime', or nothing scheduled). */
+  idleWaitMs: number;
+  /** Guest time jumped over while the vCPU was halted, ns. */
+  idleSkippedNs: number;
 }
 
 export interface DiskStats {
@@ -139,6 +181,13 @@ export interface SnapshotOptions {
    * moment to copy its disk files, which then match the snapshot.
    */
   whilePaused?: () => Promise<void> | void;
+  /**
+   * Carry the disks' contents in the snapshot (each disk's 64 KiB chunks that are not zero, at
+   * most 256 MiB per disk): a machine resumed from it gets its own copies of them.
+   */
+  carryDisks?: boolean;
+  /** Names of the carried disks by slot (config.disks order), kept for the copies (default "disk N"). */
+  diskNames?: string[];
 }
 
 export interface MachineHandle {

@@ -19,6 +19,24 @@ export interface BlockDevice {
   flush(): Promise<void>;
   /** Tell the disk the range is unused (may be a no-op). */
   discard?(sector: number, count: number): Promise<void>;
+  /**
+   * Runs of sectors that may hold data, in order; every sector outside them reads as zero.
+   * (Without it, the whole disk may hold data.)
+   */
+  dataRanges?(): Promise<SectorRun[]>;
+}
+
+export interface SectorRun { sector: number; count: number }
+
+/** Merge sorted-or-not runs into sorted, disjoint ones. */
+export function mergeRuns(runs: SectorRun[]): SectorRun[] {
+  const out: SectorRun[] = [];
+  for (const r of [...runs].sort((a, b) => a.sector - b.sector)) {
+    const last = out[out.length - 1];
+    if (last && r.sector <= last.sector + last.count) last.count = Math.max(last.count, r.sector + r.count - last.sector);
+    else if (r.count > 0) out.push({ ...r });
+  }
+  return out;
 }
 
 /** A disk that counts the bytes read and written through it (the page's disk throughput). */
@@ -26,9 +44,11 @@ export class CountingDevice implements BlockDevice {
   readBytes = 0;
   writtenBytes = 0;
   readonly discard?: (sector: number, count: number) => Promise<void>;
+  readonly dataRanges?: () => Promise<SectorRun[]>;
 
   constructor(readonly inner: BlockDevice & { close?(): Promise<void> }) {
     if (inner.discard) this.discard = (sector, count) => inner.discard!(sector, count);
+    if (inner.dataRanges) this.dataRanges = () => inner.dataRanges!();
   }
 
   get size(): number { return this.inner.size; }

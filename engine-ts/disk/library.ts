@@ -15,7 +15,7 @@
 // Clock and entropy come from the host object (the page/worker boundary), not from here.
 
 import { createStore, del, get, set, update, values, type UseStore } from 'idb-keyval';
-import type { BlockDevice } from './block-device';
+import type { BlockDevice, SectorRun } from './block-device';
 import type { BlockStore } from './block-store';
 import { BlockStoreError, checkRange } from './block-store';
 import { ChunkedStore, type ChunkBackend } from './chunked-store';
@@ -61,6 +61,8 @@ export interface CreateDiskOptions {
   type: 'fixed' | 'dynamic';
   /** Requested size in bytes; rounded up to a sector and to a CHS geometry, as qemu-img does. */
   size: number;
+  /** Keep `size` exactly (a whole number of sectors), as qemu-img's force_size does. */
+  exactSize?: boolean;
 }
 
 export interface ImportOptions {
@@ -263,7 +265,7 @@ export class DiskLibrary {
     try {
       await this.host.records.put(rec.id, rec);
       const store = await this.openImage(rec.image, { create: true });
-      const disk = await VhdDisk.create(store, { type: opts.type, size: opts.size, now: new Date(this.host.now()), uniqueId: this.uuid() });
+      const disk = await VhdDisk.create(store, { type: opts.type, size: opts.size, exactSize: opts.exactSize, now: new Date(this.host.now()), uniqueId: this.uuid() });
       ready = { ...rec, state: 'ready', virtualSize: disk.size, uniqueId: disk.uniqueId };
       await disk.close();
       await this.host.records.put(rec.id, ready);
@@ -707,6 +709,10 @@ class OpenedDisk implements LibraryDisk {
   write(sector: number, src: Uint8Array): Promise<void> {
     this.written = true;
     return this.disk.write(sector, src);
+  }
+
+  dataRanges(): Promise<SectorRun[]> {
+    return this.disk.dataRanges();
   }
 
   async flush(): Promise<void> {

@@ -22,7 +22,7 @@
 //   sectors already present can leave a torn sector, as on any disk.
 // A fixed disk writes in place; the footer never moves.
 
-import { BlockDevice, SECTOR_SIZE } from './block-device';
+import { BlockDevice, mergeRuns, SECTOR_SIZE, type SectorRun } from './block-device';
 import type { BlockStore } from './block-store';
 import { SerialQueue } from './serial-queue';
 import {
@@ -299,6 +299,17 @@ export class VhdDisk implements BlockDevice {
   flush(): Promise<void> {
     return this.queue.run(async () => {
       if (!this.readOnly) await this.store.flush();
+    });
+  }
+
+  /** Runs of sectors that may hold data: this file's (bit set) and its parents'; a fixed disk is one run. */
+  dataRanges(): Promise<SectorRun[]> {
+    return this.queue.run(async () => {
+      if (this.type === 'fixed') return [{ sector: 0, count: this.size / VHD_SECTOR }];
+      const runs: SectorRun[] = [];
+      await this.forEachPresentRun(async (sector, count) => { runs.push({ sector, count }); });
+      if (this.parent) runs.push(...await this.parent.dataRanges());
+      return mergeRuns(runs);
     });
   }
 

@@ -1,5 +1,5 @@
 // Bus interfaces between the board and its devices. A device depends only on these,
-// never on another device; engine-ts/machine/board.ts wires devices together.
+// never on another device; engine-ts/board/board.ts wires devices together.
 
 export type AccessSize = 1 | 2 | 4;
 

@@ -85,6 +85,10 @@ export class VcpuState {
   /** Virtual cycles retired (the TSC base). */
   get icount(): bigint { return this.u64(MM.R_ICOUNT); }
   set icount(v: bigint) { this.setU64(MM.R_ICOUNT, v); }
+  /** Instructions retired: the cycle counter without the extra cycles PAUSE took. */
+  get retired(): bigint { return this.icount - this.u64(MM.R_PAUSE_CYCLES); }
+  /** Of those, the instructions run from translated code. */
+  get jitRetired(): bigint { return this.u64(MM.R_JIT_RETIRED); }
   /** Raw EFLAGS word (arithmetic flags may be stale: use the core's getEflags for the true value). */
   get eflagsRaw(): number { return this.u32(MM.R_EFLAGS); }
   setGdtr(base: number, limit: number): void { this.setU32(MM.R_GDTR_BASE, base); this.setU32(MM.R_GDTR_LIMIT, limit); }

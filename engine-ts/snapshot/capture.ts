@@ -42,6 +42,8 @@ export function captureMachine(board: Board, memory: MachineMemory, n: number): 
     // PEND_EXIT is the host asking the core to return, not the machine's state.
     const pending = new DataView(block.buffer, MM.R_PENDING, 4);
     pending.setUint32(0, pending.getUint32(0, true) & ~MM.PEND_EXIT, true);
+    // Nothing of translated code travels: its instruction count is a statistic of this host's run.
+    block.fill(0, MM.R_JIT_RETIRED, MM.R_JIT_RETIRED + 8);
     return block;
   });
   const words = guestWords(memory, n);

@@ -12,6 +12,14 @@ const EMBED_LIMIT = 1 << 20;
 /** Where a resumed machine finds the guest images a snapshot names (for a reboot): bytes, or undefined. */
 export type ImageSource = (ref: ImageRef) => Promise<Uint8Array | undefined> | Uint8Array | undefined;
 
+/** The NICs and disk slots as a snapshot keeps them (they change with hot-plug; the guest does not). */
+export function savedDevices(c: Pick<ResolvedConfig, 'nics' | 'disks'>): Pick<SavedConfig, 'nics' | 'disks'> {
+  return {
+    nics: (c.nics ?? []).map((n) => ({ mac: n.mac, devid: n.devid })),
+    disks: (c.disks ?? []).map((d) => ({ bus: d.bus, readOnly: d.readOnly === true, unit: d.unit })),
+  };
+}
+
 export async function savedConfig(c: ResolvedConfig): Promise<{ config: SavedConfig; embedded: Map<number, Uint8Array> }> {
   const g = c.guest;
   const images: Array<{ role: ImageRef['role']; data: Uint8Array; cmdline?: string }> = [];
@@ -45,8 +53,7 @@ export async function savedConfig(c: ResolvedConfig): Promise<{ config: SavedCon
       debugPorts: c.debugPorts,
       consoleInput: c.consoleInput ?? 'serial',
       rtcStartSeconds: c.rtcStartSeconds ?? 0,
-      nics: (c.nics ?? []).map((n) => ({ mac: n.mac, devid: n.devid })),
-      disks: (c.disks ?? []).map((d) => ({ bus: d.bus, readOnly: d.readOnly === true, unit: d.unit })),
+      ...savedDevices(c),
       guest: {
         kind: g.kind,
         name: g.name ?? '',
@@ -58,9 +65,10 @@ export async function savedConfig(c: ResolvedConfig): Promise<{ config: SavedCon
   };
 }
 
-/** The same machine (pacing is how a host runs it, not what it is): a delta needs this of its base. */
-export function sameMachine(a: SavedConfig, b: SavedConfig): boolean {
-  return JSON.stringify({ ...a, pacing: '' }) === JSON.stringify({ ...b, pacing: '' });
+/** The same machine (pacing is how a host runs it, not what it is): a delta needs this of its base (`disks: false`: but for its disks). */
+export function sameMachine(a: SavedConfig, b: SavedConfig, opts: { disks?: boolean } = {}): boolean {
+  const key = (c: SavedConfig) => JSON.stringify({ ...c, pacing: '', disks: opts.disks === false ? [] : c.disks });
+  return key(a) === key(b);
 }
 
 /** The guest images a snapshot names, found again: carried ones, else asked of `images` (and checked). */

@@ -13,7 +13,10 @@
 // and the present pages, 4 KiB each. A full snapshot leaves out pages that are zero; a delta
 // (header.base set) leaves out pages equal to the base snapshot's and lists zero pages that
 // were not zero there in 'zero' blocks. 'image' — a small guest image kept whole (a flat
-// binary, a firmware ROM), so the machine can reboot without the host.
+// binary, a firmware ROM), so the machine can reboot without the host. 'disk' (format 3) — a
+// run of one disk's 64 KiB chunks as they were at the save: a bitmap and the present chunks
+// (chunks that read as zero are left out); header.disks says which disk slots travel so and
+// their sizes. A snapshot without them names only the disk slots (the host supplies disks).
 //
 // Everything here is read as untrusted: every number is checked before anything is allocated
 // from it, each block may not expand past the size the header declares, and the checksum is
@@ -24,7 +27,7 @@ import { bool, count, fields, int, list, oneOf, str, StateError, type Codec } fr
 import { deflate, hex, inflate, recordsFromJson, recordsToJson, sha256, type StateRecord } from './bytes';
 
 export const MAGIC = 'PVLABSNP';
-export const FORMAT_VERSION = 2;
+export const FORMAT_VERSION = 3;
 /** Written into every snapshot (informational: versions of each part decide what loads). */
 export const ENGINE = 'pvlab 0.2';
 export const PAGE = 4096;
@@ -34,6 +37,14 @@ const MAX_HEADER = 1 << 20;
 const MAX_STATE = 64 << 20;
 const MAX_IMAGE = 16 << 20;
 const MAX_BLOCKS = 1 << 16;
+/** A carried disk travels in chunks of this many bytes (the last one may be shorter). */
+export const DISK_CHUNK = 64 * 1024;
+/** Chunks per 'disk' block (4 MiB, compressed on its own). */
+export const CHUNKS_PER_BLOCK = 64;
+/** The most data one carried disk may hold in a snapshot (its chunks that are not zero). */
+export const MAX_DISK_DATA = 256 << 20;
+/** The largest disk a snapshot may carry (its virtual size). */
+export const MAX_CARRIED_DISK = 2 ** 40;
 
 export class SnapshotError extends Error {
   constructor(message: string) {
@@ -68,14 +79,14 @@ export interface SavedConfig {
 }
 
 export interface BlockInfo {
-  kind: 'state' | 'vcpu' | 'pages' | 'zero' | 'image';
+  kind: 'state' | 'vcpu' | 'pages' | 'zero' | 'image' | 'disk';
   /** Compressed bytes in the file. */
   length: number;
   /** Bytes once inflated. */
   rawLength: number;
-  /** vcpu: its id. image: index into config.guest.images. */
+  /** vcpu: its id. image: index into config.guest.images. disk: index into config.disks. */
   id: number;
-  /** pages / zero: the first page and how many the block covers. */
+  /** pages / zero: the first page and how many the block covers; disk: the first chunk and how many. */
   first: number;
   count: number;
 }
@@ -94,7 +105,19 @@ export interface SnapshotHeader {
   icount: string;
   /** The end of the console as it was (shown by snapshot libraries and restored to the screen). */
   console: string;
+  /** Disks whose contents travel in the file (format 3; older files carry none). */
+  disks: CarriedDisk[];
   blocks: BlockInfo[];
+}
+
+/** A disk slot whose contents the snapshot holds. */
+export interface CarriedDisk {
+  /** Index into config.disks. */
+  slot: number;
+  /** Virtual size in bytes. */
+  size: number;
+  /** What the disk was called where it was saved (a name for the copy made on resume). */
+  name: string;
 }
 
 export interface StateSection {
@@ -114,7 +137,13 @@ export interface Snapshot {
   zeroPages: Set<number>;
   /** Images carried whole, by index into config.guest.images. */
   images: Map<number, Uint8Array>;
+  /** Carried disks' chunks that are not zero, by slot (see header.disks), then chunk index. */
+  disks: Map<number, Map<number, Uint8Array>>;
 }
+
+/** Chunks of a disk of `size` bytes, and the length of chunk `c`. */
+export const chunksOf = (size: number): number => Math.ceil(size / DISK_CHUNK);
+export const chunkLength = (size: number, c: number): number => Math.min(DISK_CHUNK, size - c * DISK_CHUNK);
 
 // ---- the header, checked field by field ---------------------------------------------------
 
@@ -174,7 +203,7 @@ const CONFIG = fields({
 }, 'config');
 
 const BLOCK = fields({
-  kind: oneOf(['state', 'vcpu', 'pages', 'zero', 'image'] as const),
+  kind: oneOf(['state', 'vcpu', 'pages', 'zero', 'image', 'disk'] as const),
   length: int(0, 2 ** 32),
   rawLength: int(0, 2 ** 32),
   id: int(0, 255),
@@ -191,9 +220,17 @@ const HEADER = fields({
   guestNs: count,
   icount: str(20),
   console: str(1 << 16),
+  disks: list(fields({ slot: int(0, 19), size: int(512, MAX_CARRIED_DISK), name: str(256) }, 'carried disk'), 20),
   blocks: list(BLOCK, MAX_BLOCKS),
 }, 'header', (h) => {
   if (h.base !== null && !isSha(h.base as string)) return 'base is not a SHA-256';
+  const carried = h.disks as CarriedDisk[];
+  const slots = (h.config as SavedConfig).disks.length;
+  for (const d of carried) {
+    if (d.slot >= slots) return `a carried disk is slot ${d.slot}; the machine has ${slots} disks`;
+    if (d.size % 512 !== 0) return `a carried disk's size ${d.size} is not whole sectors`;
+    if (carried.filter((x) => x.slot === d.slot).length > 1) return `disk slot ${d.slot} is carried twice`;
+  }
   if (!/^\d{1,20}$/.test(h.icount as string)) return 'icount is not a count';
   return null;
 });
@@ -204,6 +241,7 @@ const HEADER = fields({
  */
 const UPGRADES: Array<{ from: number; name: string; run(h: Record<string, unknown>): Record<string, unknown> }> = [
   { from: 1, name: 'machines had one vCPU', run: (h) => ({ ...h, config: { ...(h.config as Record<string, unknown>), vcpus: 1 } }) },
+  { from: 2, name: 'no disk travelled in the file', run: (h) => ({ ...h, disks: [] }) },
 ];
 
 /** Check the header and what it promises, for a machine memory of `layoutPages` pages. */
@@ -223,6 +261,7 @@ function checkHeader(raw: unknown): SnapshotHeader {
   const seen = { pages: new Set<number>(), zero: new Set<number>() };
   let states = 0;
   const vcpus = new Set<number>();
+  const chunks = new Map<number, { seen: Set<number>; bytes: number }>();
   for (const [i, b] of header.blocks.entries()) {
     const where = `block ${i} (${b.kind})`;
     switch (b.kind) {
@@ -250,6 +289,20 @@ function checkHeader(raw: unknown): SnapshotHeader {
         if (b.kind === 'zero' && !header.base) throw new SnapshotError(`${where}: zero-page lists belong in deltas only`);
         if (b.rawLength > Math.ceil(b.count / 8) + (b.kind === 'pages' ? b.count * PAGE : 0)) throw new SnapshotError(`${where} declares more bytes than its pages can hold`);
         break;
+      case 'disk': {
+        const d = header.disks.find((x) => x.slot === b.id);
+        if (!d) throw new SnapshotError(`${where} is for disk slot ${b.id}, which the header does not list as carried`);
+        if (b.count < 1 || b.count > CHUNKS_PER_BLOCK || b.first + b.count > chunksOf(d.size)) throw new SnapshotError(`${where} covers chunks ${b.first}..${b.first + b.count - 1}, outside disk slot ${b.id}'s ${chunksOf(d.size)}`);
+        const c = chunks.get(b.id) ?? chunks.set(b.id, { seen: new Set(), bytes: 0 }).get(b.id)!;
+        for (let k = b.first; k < b.first + b.count; k++) {
+          if (c.seen.has(k)) throw new SnapshotError(`${where} covers chunk ${k} twice`);
+          c.seen.add(k);
+        }
+        if (b.rawLength > Math.ceil(b.count / 8) + b.count * DISK_CHUNK) throw new SnapshotError(`${where} declares more bytes than its chunks can hold`);
+        c.bytes += b.rawLength;
+        if (c.bytes > MAX_DISK_DATA + 8 * MAX_BLOCKS) throw new SnapshotError(`disk slot ${b.id} carries more than ${MAX_DISK_DATA >> 20} MiB of data`);
+        break;
+      }
     }
   }
   if (states !== 1) throw new SnapshotError(`the snapshot has ${states} state blocks; it needs exactly one`);
@@ -298,7 +351,8 @@ export async function readHeader(file: Uint8Array): Promise<{ header: SnapshotHe
 /** Read and check a whole snapshot. Throws SnapshotError naming the problem. */
 export async function decodeSnapshot(file: Uint8Array): Promise<Snapshot & { sha256: string }> {
   const { header, bodyStart, sha256: digest } = await readHeader(file);
-  const snap: Snapshot & { sha256: string } = { header, state: [], vcpus: [], pages: new Map(), zeroPages: new Set(), images: new Map(), sha256: digest };
+  const snap: Snapshot & { sha256: string } = { header, state: [], vcpus: [], pages: new Map(), zeroPages: new Set(), images: new Map(), disks: new Map(), sha256: digest };
+  for (const d of header.disks) snap.disks.set(d.slot, new Map());
   let off = bodyStart;
   const jobs: Promise<void>[] = [];
   for (const [i, b] of header.blocks.entries()) {
@@ -346,6 +400,23 @@ function readBlock(snap: Snapshot, b: BlockInfo, raw: Uint8Array, what: string):
     case 'image':
       snap.images.set(b.id, raw);
       return;
+    case 'disk': {
+      const size = snap.header.disks.find((x) => x.slot === b.id)!.size;
+      const bitmapLen = Math.ceil(b.count / 8);
+      if (raw.length < bitmapLen) throw new SnapshotError(`${what} is shorter than its chunk bitmap`);
+      let want = bitmapLen;
+      for (let i = 0; i < b.count; i++) if (raw[i >> 3] & (1 << (i & 7))) want += chunkLength(size, b.first + i);
+      if (raw.length !== want) throw new SnapshotError(`${what}: its bitmap does not match its data`);
+      const out = snap.disks.get(b.id)!;
+      let o = bitmapLen;
+      for (let i = 0; i < b.count; i++) {
+        if (!(raw[i >> 3] & (1 << (i & 7)))) continue;
+        const n = chunkLength(size, b.first + i);
+        out.set(b.first + i, raw.subarray(o, o + n));
+        o += n;
+      }
+      return;
+    }
     case 'pages':
     case 'zero': {
       const bitmapLen = Math.ceil(b.count / 8);
@@ -375,6 +446,28 @@ export async function encodeSnapshot(snap: Snapshot): Promise<Uint8Array> {
   raws.push({ info: { kind: 'state', id: 0, first: 0, count: 0 }, raw: new TextEncoder().encode(recordsToJson(snap.state)) });
   snap.vcpus.forEach((v, id) => raws.push({ info: { kind: 'vcpu', id, first: 0, count: 0 }, raw: v }));
   for (const [id, img] of snap.images) raws.push({ info: { kind: 'image', id, first: 0, count: 0 }, raw: img });
+  for (const d of snap.header.disks) {
+    const data = snap.disks.get(d.slot) ?? new Map<number, Uint8Array>();
+    const total = chunksOf(d.size);
+    for (let first = 0; first < total; first += CHUNKS_PER_BLOCK) {
+      const n = Math.min(CHUNKS_PER_BLOCK, total - first);
+      const bitmap = new Uint8Array(Math.ceil(n / 8));
+      const present: Uint8Array[] = [];
+      for (let i = 0; i < n; i++) {
+        const c = data.get(first + i);
+        if (!c) continue;
+        if (c.length !== chunkLength(d.size, first + i)) throw new Error(`disk slot ${d.slot} chunk ${first + i} has ${c.length} bytes`);
+        bitmap[i >> 3] |= 1 << (i & 7);
+        present.push(c);
+      }
+      if (!present.length) continue;
+      const raw = new Uint8Array(bitmap.length + present.reduce((a, c) => a + c.length, 0));
+      raw.set(bitmap);
+      let o = bitmap.length;
+      for (const c of present) { raw.set(c, o); o += c.length; }
+      raws.push({ info: { kind: 'disk', id: d.slot, first, count: n }, raw });
+    }
+  }
   const total = pagesOf(snap.header.config);
   for (let first = 0; first < total; first += PAGES_PER_BLOCK) {
     const n = Math.min(PAGES_PER_BLOCK, total - first);

@@ -50,6 +50,14 @@ export const VCPU_UPGRADES: readonly VcpuUpgrade[] = [
     name: 'SMP: the control block gained its SMP area and the port claim map; the vCPU block is unchanged',
     run() {},
   },
+  {
+    from: 5,
+    name: 'PAUSE cycles (R_PAUSE_CYCLES) and translated instructions (R_JIT_RETIRED) counted apart in unused bytes: none before',
+    run(block) {
+      block.fill(0, MM.R_PAUSE_CYCLES, MM.R_PAUSE_CYCLES + 8);
+      block.fill(0, MM.R_JIT_RETIRED, MM.R_JIT_RETIRED + 8);
+    },
+  },
 ];
 
 /** Bring `block`, saved with layout `version`, to this build's layout (in place). */

@@ -43,6 +43,10 @@ export interface BrowserResumeOptions {
   /** Disks from the disk library for the snapshot machine's disk slots. */
   disks?: DiskSpec[];
   pacing?: 'realtime' | 'fast';
+  /** Translate hot guest code (MachineConfig.jit; not part of the snapshot). */
+  jit?: boolean;
+  /** Disks the snapshot carries become library disks named "<disk> (<carriedName>)". */
+  carriedName?: string;
 }
 
 /** Resume a .pvsnap in a new worker. Its header is checked here first (it says how much memory to make). */
@@ -119,7 +123,7 @@ function workerHandle(w: StartedWorker): MachineHandle {
     },
     snapshot: (opts?: SnapshotOptions) => {
       if (opts?.whilePaused) throw new Error('whilePaused is for in-process machines (a page\'s machine runs in a worker)');
-      return remote.snapshot({ console: opts?.console, base: opts?.base });
+      return remote.snapshot({ console: opts?.console, base: opts?.base, carryDisks: opts?.carryDisks, diskNames: opts?.diskNames });
     },
     sendInput(bytes: Uint8Array) {
       let off = 0;

@@ -1,7 +1,7 @@
 // A machine running on the current thread: memory, core instance, board, guest loading and
 // the run loop. The browser's machine worker and the Node host both build on this.
 
-import { createMachineMemoryFor, instantiateCore } from './wasm-core';
+import { createMachineMemoryFor, defaultJit, instantiateCore } from './wasm-core';
 import { machineMemory } from './machine-memory';
 import { Board } from '../board/board';
 import { loadFlatBinary } from '../board/loaders/flat';
@@ -17,8 +17,9 @@ import { type InspectOptions, type InspectorSample, type TimelineChunk } from '.
 export type DiskOpener = (spec: DiskSpec) => Promise<BlockDevice>;
 import { ConfigError, resolveConfig, type DiskSpec as DiskSpecT } from '../config/machine';
 import { captureMachine, diffPages, applyDelta, restoreMachine } from '../snapshot/capture';
-import { ENGINE, FORMAT_VERSION, SnapshotError, decodeSnapshot, encodeSnapshot, type SavedConfig, type Snapshot, type SnapshotHeader } from '../snapshot/format';
-import { findImages, machineConfigOf, sameMachine, savedConfig, type ImageSource } from '../snapshot/config';
+import { ENGINE, FORMAT_VERSION, SnapshotError, decodeSnapshot, encodeSnapshot, type CarriedDisk, type SavedConfig, type Snapshot, type SnapshotHeader } from '../snapshot/format';
+import { readDiskChunks } from '../snapshot/disks';
+import { findImages, machineConfigOf, sameMachine, savedConfig, savedDevices, type ImageSource } from '../snapshot/config';
 import { upgradeVcpuBlock } from '../snapshot/vcpu-upgrades';
 
 /** How to resume a snapshot (see LocalMachine.resume). */
@@ -31,8 +32,16 @@ export interface ResumeOptions {
   disks?: DiskSpecT[];
   /** Override the saved pacing ('fast' for scripted runs). */
   pacing?: 'realtime' | 'fast';
+  /** Translate hot guest code (MachineConfig.jit): how a host runs the machine, so a snapshot does not say. */
+  jit?: boolean;
   memory?: WebAssembly.Memory;
   openDisk?: DiskOpener;
+  /**
+   * Make a disk from one the snapshot carries (a fresh disk of `carried.size` bytes holding
+   * `chunks`: see snapshot/disks.ts) and name it for the slot. Used for carried slots unless
+   * `disks` names a disk for every slot.
+   */
+  makeDisk?: (carried: CarriedDisk, slot: SavedConfig['disks'][number], chunks: Map<number, Uint8Array>) => Promise<DiskSpecT>;
 }
 import * as MM from '../../engine-wasm/memory-map';
 
@@ -122,16 +131,17 @@ export class LocalMachine {
       const base = await decodeSnapshot(opts.base);
       if (base.sha256 !== header.base) throw new SnapshotError(`this delta was made against snapshot ${header.base.slice(0, 12)}…, not against ${base.sha256.slice(0, 12)}… (wrong base)`);
       if (base.header.base) throw new SnapshotError('a delta cannot be the base of another delta');
-      if (!sameMachine(base.header.config, header.config)) throw new SnapshotError('the delta and its base describe different machines');
+      // (A delta may add disks to its base's machine: it carries them.)
+      if (!sameMachine(base.header.config, header.config, { disks: false })) throw new SnapshotError('the delta and its base describe different machines');
       for (const [i, img] of base.images) snap.images.set(i, img);
       pages = applyDelta(base.pages, snap);
     }
     // The guest images matter only for a reboot: they are looked for then (carried ones are at hand).
     const carried = header.config.guest.images.map((_, i) => snap.images.get(i));
-    const config = machineConfigOf(header.config, carried, opts.disks);
+    const config = machineConfigOf(header.config, carried, await disksFor(header, snap.disks, opts));
     let resolved: ResolvedConfig;
     try {
-      resolved = resolveConfig({ ...config, pacing: opts.pacing ?? config.pacing });
+      resolved = resolveConfig({ ...config, pacing: opts.pacing ?? config.pacing, jit: opts.jit });
     } catch (e) {
       throw e instanceof ConfigError ? new SnapshotError(`the snapshot describes a machine that cannot be built: ${e.message}`) : e;
     }
@@ -148,7 +158,7 @@ export class LocalMachine {
    * stopped: see Runner.betweenSlices). With `base`, only what differs from that full
    * snapshot is written (a delta, for share links). `console` is the screen's last text.
    */
-  async snapshot(opts: { console?: string; base?: Uint8Array } = {}): Promise<Uint8Array> {
+  async snapshot(opts: Omit<SnapshotOptions, 'whilePaused'> = {}): Promise<Uint8Array> {
     if (this.board.xen?.unplugging) throw new Error('a device is being unplugged (the guest has not let it go yet): take the snapshot once it is gone');
     await this.board.quiesce();
     // What the guest wrote is on the disks now (a host may copy them beside the snapshot).
@@ -156,16 +166,30 @@ export class LocalMachine {
     const cap = captureMachine(this.board, machineMemory(this.memory, this.config.layout), this.config.layout.backedBytes / 4096);
     this.saved ??= savedConfig(this.config);
     const saved = await this.saved;
+    const carried: CarriedDisk[] = [];
+    const diskData = new Map<number, Map<number, Uint8Array>>();
+    if (opts.carryDisks) {
+      for (const [slot, spec] of (this.config.disks ?? []).entries()) {
+        const held = this.disks.find((d) => d.spec === spec);
+        if (!held) continue;
+        const name = (opts.diskNames?.[slot] ?? `disk ${slot + 1}`).slice(0, 256);
+        diskData.set(slot, await readDiskChunks(held.dev.inner, name));
+        carried.push({ slot, size: held.dev.size, name });
+      }
+    }
     const header: SnapshotHeader = {
       format: FORMAT_VERSION, engine: ENGINE, mapVersion: MM.MAP_VERSION, config: saved.config, base: null,
-      guestNs: this.board.now(), icount: String(this.board.vcpu.icount), console: (opts.console ?? '').slice(-16384), blocks: [],
+      guestNs: this.board.now(), icount: String(this.board.vcpu.icount), console: (opts.console ?? '').slice(-16384), disks: carried, blocks: [],
     };
-    if (!opts.base) return encodeSnapshot({ header, state: cap.state, vcpus: cap.vcpus, pages: cap.pages, zeroPages: new Set(), images: saved.embedded });
+    if (!opts.base) return encodeSnapshot({ header, state: cap.state, vcpus: cap.vcpus, pages: cap.pages, zeroPages: new Set(), images: saved.embedded, disks: diskData });
     const base = await decodeSnapshot(opts.base);
     if (base.header.base) throw new SnapshotError('a delta cannot be the base of another delta');
-    if (!sameMachine(base.header.config, saved.config)) throw new SnapshotError('the base snapshot is of a different machine (another guest, memory size or devices)');
+    // A delta may add disks to its base's machine, if it carries them.
+    const sameButDisks = sameMachine(base.header.config, saved.config, { disks: false });
+    if (!sameButDisks || (!sameMachine(base.header.config, saved.config) && carried.length !== saved.config.disks.length))
+      throw new SnapshotError('the base snapshot is of a different machine (another guest, memory size or devices)');
     const d = diffPages(cap.pages, base.pages);
-    return encodeSnapshot({ header: { ...header, base: base.sha256 }, state: cap.state, vcpus: cap.vcpus, pages: d.pages, zeroPages: d.zeroPages, images: new Map() });
+    return encodeSnapshot({ header: { ...header, base: base.sha256 }, state: cap.state, vcpus: cap.vcpus, pages: d.pages, zeroPages: d.zeroPages, images: new Map(), disks: diskData });
   }
 
   /** Build the board, attach a fresh core instance and load the guest (power-on). */
@@ -190,12 +214,17 @@ export class LocalMachine {
       else board.ide.attachDisk(d.spec.unit! >> 1, d.spec.unit! & 1, d.dev);
     }
     for (const n of config.nics ?? []) board.xen!.addNic(n.devid!, n.mac);
-    const core = await instantiateCore(module, mem, board.coreHost);
+    const coreTimes = { runMs: 0, hostMs: 0 };
+    // Only a one-vCPU machine translates (see MachineConfig.jit).
+    const jit = config.vcpus === 1 && (config.jit ?? defaultJit());
+    const core = await instantiateCore(module, mem, board.coreHost, { times: coreTimes, jit });
     board.attachCore(core);
     const g = config.guest;
     // vCPUs 1..N-1 run in threads of their own, which the host started (see smp-hub.ts).
     const smp = config.vcpus > 1 ? new SmpHub(mem.buffer, config.vcpus) : null;
     const runner = new Runner(board, host, config.pacing, smp);
+    runner.coreTimes = coreTimes;
+    runner.jit = core.jit;
     // With firmware, a triple fault resets the machine as on a PC (the BIOS runs again).
     if (g.kind === 'bios') runner.onTripleFault = () => { board.resetRequested = true; return true; };
     if (restore) {
@@ -227,16 +256,17 @@ export class LocalMachine {
       const reason = await this.runner.run();
       if (reason.kind !== 'reset') return reason;
       if (++this.resets > 1000) return { kind: 'error', message: 'the guest keeps resetting the machine' };
+      // A device the guest was letting go of is gone once it reboots (before the machine is built again).
+      for (const d of this.disks.filter((x) => x.removed)) d.removed!();
+      for (const n of [...this.nicsRemoved.values()]) n();
       if (this.reboot) {
         const r = this.reboot;
         const found = await findImages(r.saved, r.embedded, r.images);
         if (found.some((f) => !f)) return { kind: 'error', message: 'the guest restarted; this machine was resumed from a snapshot and the guest images it names are not at hand, so it cannot boot again' };
-        this.config = resolveConfig({ ...machineConfigOf(r.saved, found, this.config.disks), pacing: this.config.pacing });
+        // (The devices as they are now: some may have been plugged in since the snapshot.)
+        this.config = resolveConfig({ ...machineConfigOf({ ...r.saved, ...savedDevices(this.config) }, found, this.config.disks), pacing: this.config.pacing, jit: this.config.jit });
         this.reboot = null;
       }
-      // A device the guest was letting go of is gone once it reboots (before the machine is built again).
-      for (const d of this.disks.filter((x) => x.removed)) d.removed!();
-      for (const n of [...this.nicsRemoved.values()]) n();
       new Uint8Array(this.memory.buffer, MM.RAM_BASE, this.config.layout.backedBytes).fill(0);
       const { board, runner } = await LocalMachine.power(this.module, this.memory, this.config, this.events, this.host, this.disks);
       this.board = board;
@@ -319,7 +349,7 @@ export class LocalMachine {
       const added = await this.runner.betweenSlices(async () => this.xenHost().addDisk(slot.unit!, dev));
       this.disks.push({ spec: slot, dev });
       this.config = config;
-      this.saved = null;
+      this.devicesChanged();
       return { unit: slot.unit!, ...added };
     } catch (e) {
       await dev.close();
@@ -338,7 +368,7 @@ export class LocalMachine {
         if (!this.disks.includes(d)) return;
         this.disks.splice(this.disks.indexOf(d), 1);
         this.config = { ...this.config, disks: (this.config.disks ?? []).filter((x) => x !== d.spec) };
-        this.saved = null;
+        this.devicesChanged();
         resolve();
       };
       this.runner.betweenSlices(async () => this.xenHost().removeDisk(unit, d.removed!)).catch((e) => { d.removed = undefined; reject(e); });
@@ -355,7 +385,7 @@ export class LocalMachine {
     const added = config.nics![config.nics!.length - 1];
     await this.runner.betweenSlices(async () => this.xenHost().addNic(added.devid!, added.mac));
     this.config = config;
-    this.saved = null;
+    this.devicesChanged();
     return added.devid!;
   }
 
@@ -367,7 +397,7 @@ export class LocalMachine {
       const removed = () => {
         this.nicsRemoved.delete(devid);
         this.config = { ...this.config, nics: (this.config.nics ?? []).filter((x) => x !== n) };
-        this.saved = null;
+        this.devicesChanged();
         resolve();
       };
       this.nicsRemoved.set(devid, removed);
@@ -375,6 +405,23 @@ export class LocalMachine {
     });
   }
 
+
+  /**
+   * A device was plugged or unplugged: later snapshots describe the machine with its devices as
+   * they are now, and the guest as before (a resumed machine names its images by the hashes its
+   * snapshot gave, whether or not they are at hand).
+   */
+  private devicesChanged(): void {
+    const prev = this.saved;
+    if (!prev) return; // described afresh at the next snapshot
+    const devices = savedDevices(this.config);
+    this.saved = prev.then((s) => ({ ...s, config: { ...s.config, ...devices } }));
+  }
+
+  /** The disks in the machine's slots (config.disks order). */
+  diskSlots(): readonly DiskSpec[] {
+    return this.config.disks ?? [];
+  }
 
   /** A snapshot taken between two slices, whether the machine runs or not (see snapshot()). */
   save(opts: SnapshotOptions = {}): Promise<Uint8Array> {
@@ -401,4 +448,23 @@ async function closeAll(disks: Array<{ dev: BlockDevice }>): Promise<void> {
     await d.dev.flush();
     await (d.dev as { close?: () => Promise<void> }).close?.();
   }
+}
+
+/**
+ * The disks for a snapshot's disk slots: the host's (`opts.disks`, for every slot, or for the
+ * slots the snapshot does not carry, in order) and copies made of the carried ones.
+ */
+async function disksFor(header: SnapshotHeader, data: Map<number, Map<number, Uint8Array>>, opts: ResumeOptions): Promise<DiskSpecT[] | undefined> {
+  const slots = header.config.disks;
+  if (header.disks.length === 0 || (opts.disks?.length ?? 0) === slots.length) return opts.disks;
+  if (!opts.makeDisk) throw new SnapshotError('this snapshot carries its disks, and this host cannot make disks from them: give a disk for every slot');
+  const rest = [...(opts.disks ?? [])];
+  const out: DiskSpecT[] = [];
+  for (const [slot, want] of slots.entries()) {
+    const c = header.disks.find((x) => x.slot === slot);
+    if (c) out.push(await opts.makeDisk(c, want, data.get(slot) ?? new Map()));
+    else if (rest.length) out.push(rest.shift()!);
+    else throw new SnapshotError(`the snapshot's machine has ${slots.length} disks and carries ${header.disks.length}; ${opts.disks?.length ?? 0} more were given to resume it with`);
+  }
+  return out;
 }

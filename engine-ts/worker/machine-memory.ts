@@ -3,6 +3,7 @@
 import * as MM from '../../engine-wasm/memory-map';
 import type { AtomicWords, GuestMemory, MachineMemory } from '../platform/bus';
 import type { MachineLayout } from '../config/machine';
+import { CodePages } from './code-pages';
 
 class Int32Words implements AtomicWords {
   private bytes: Uint8Array | null = null;
@@ -24,12 +25,17 @@ export function wordsOf(bytes: Uint8Array): AtomicWords {
   return new Int32Words(new Int32Array(bytes.buffer, bytes.byteOffset, bytes.length >> 2));
 }
 
-/** Guest-physical bytes [0, size) at `base` of a buffer. The one GuestMemory of the engine. */
+/**
+ * Guest-physical bytes [0, size) at `base` of a buffer. The one GuestMemory of the engine.
+ * `code`: the machine's code pages (a machine's memory): a view handed out makes the
+ * translated code of its pages stale, since the caller may write through it.
+ */
 export class BufferGuestMemory implements GuestMemory {
-  constructor(private readonly buffer: ArrayBufferLike, private readonly base: number, readonly size: number) {}
+  constructor(private readonly buffer: ArrayBufferLike, private readonly base: number, readonly size: number, private readonly code: CodePages | null = null) {}
 
   view(addr: number, length: number): Uint8Array | null {
     if (!Number.isInteger(addr) || !Number.isInteger(length) || addr < 0 || length < 0 || addr + length > this.size) return null;
+    this.code?.noteWrite(addr, length);
     return new Uint8Array(this.buffer, this.base + addr, length);
   }
   read(addr: number, dst: Uint8Array): boolean {
@@ -54,10 +60,11 @@ export function machineMemory(memory: WebAssembly.Memory, layout: MachineLayout)
   const buffer = memory.buffer;
   if (MM.RAM_BASE + layout.backedBytes > buffer.byteLength)
     throw new RangeError(`the machine memory holds ${buffer.byteLength - MM.RAM_BASE} bytes of guest memory, the layout needs ${layout.backedBytes}`);
+  const code = new CodePages(buffer);
   return {
     buffer,
-    ram: new BufferGuestMemory(buffer, MM.RAM_BASE, layout.ramBytes),
-    backed: new BufferGuestMemory(buffer, MM.RAM_BASE, layout.backedBytes),
+    ram: new BufferGuestMemory(buffer, MM.RAM_BASE, layout.ramBytes, code),
+    backed: new BufferGuestMemory(buffer, MM.RAM_BASE, layout.backedBytes, code),
     words: (byteOffset, count) => new Int32Words(new Int32Array(buffer, byteOffset, count)),
   };
 }

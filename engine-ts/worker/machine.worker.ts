@@ -6,12 +6,13 @@ import * as Comlink from 'comlink';
 import * as MM from '../../engine-wasm/memory-map';
 import { LocalMachine } from './local-machine';
 import { ConsoleRing } from './console-ring';
-import { openDisk } from '../disk/library';
+import { diskLibrary, openDisk } from '../disk/library';
+import { writeDiskChunks } from '../snapshot/disks';
 import type { RunnerHost } from './runner';
 import type { InspectOptions, InspectorSample } from '../config/inspect';
 import type { HotplugDisk, NicSpec, DiskSpec, GuestProfile, MachineEvents, MachineStats, ResolvedConfig, RunOptions, SnapshotOptions, StopReason } from '../config/machine';
 import type { BlockDevice } from '../disk/block-device';
-import type { ImageRef, SnapshotHeader } from '../snapshot/format';
+import type { CarriedDisk, ImageRef, SnapshotHeader } from '../snapshot/format';
 
 let machine: LocalMachine | null = null;
 
@@ -60,6 +61,9 @@ export interface WorkerResumeOptions {
   imageUrls?: string[];
   disks?: DiskSpec[];
   pacing?: 'realtime' | 'fast';
+  jit?: boolean;
+  /** Named into the library disks made from the snapshot's carried disks ("<disk> (<this>)"). */
+  carriedName?: string;
 }
 
 const api = {
@@ -82,9 +86,25 @@ const api = {
       }
       return undefined;
     };
-    const r = await LocalMachine.resume(module, file, events, host, { ...opts, images, memory, openDisk: openLibraryDisk });
-    machine = r.machine;
-    return r.header;
+    // Disks the snapshot carries become new disks in the library (removed again if the resume fails).
+    const made: string[] = [];
+    const makeDisk = async (carried: CarriedDisk, slot: { bus: 'ide' | 'xen'; readOnly: boolean; unit?: number }, chunks: Map<number, Uint8Array>): Promise<DiskSpec> => {
+      const lib = diskLibrary();
+      const name = `${carried.name} (${opts.carriedName ?? 'from a snapshot'})`.slice(0, 200);
+      const { disk } = await lib.create({ name, type: 'dynamic', size: carried.size, exactSize: true });
+      made.push(disk.id);
+      const dev = await lib.open(disk.id);
+      try { await writeDiskChunks(dev, carried.size, chunks); } finally { await dev.close(); }
+      return { bus: slot.bus, idbDisk: disk.id, readOnly: slot.readOnly, unit: slot.unit };
+    };
+    try {
+      const r = await LocalMachine.resume(module, file, events, host, { ...opts, images, memory, openDisk: openLibraryDisk, makeDisk });
+      machine = r.machine;
+      return r.header;
+    } catch (e) {
+      for (const id of made) await diskLibrary().delete(id).catch(() => {});
+      throw e;
+    }
   },
   async run(opts?: RunOptions): Promise<StopReason> {
     if (!machine) throw new Error('machine not created');
@@ -98,7 +118,11 @@ const api = {
   },
   async snapshot(opts?: SnapshotOptions): Promise<Uint8Array> {
     if (!machine) throw new Error('machine not created');
-    const file = await machine.save({ console: opts?.console, base: opts?.base });
+    // Carried disks keep their library names.
+    const names = opts?.diskNames ?? (opts?.carryDisks
+      ? await Promise.all(machine.diskSlots().map(async (d, i) => (d.idbDisk ? (await diskLibrary().get(d.idbDisk).catch(() => null))?.name : undefined) ?? `disk ${i + 1}`))
+      : undefined);
+    const file = await machine.save({ console: opts?.console, base: opts?.base, carryDisks: opts?.carryDisks, diskNames: names });
     return Comlink.transfer(file, [file.buffer]);
   },
   stats(): MachineStats {

@@ -7,7 +7,12 @@ import * as MM from '../../engine-wasm/memory-map';
 import { openVhd } from '../disk/vhd-files';
 import { createMachineMemoryFor } from './wasm-core';
 import { VCPU_THREAD_CONSTANTS, vcpuThreadMain } from './vcpu-thread';
-import { readHeader } from '../snapshot/format';
+import { readHeader, type CarriedDisk } from '../snapshot/format';
+import { writeDiskChunks } from '../snapshot/disks';
+import { FileStore } from '../disk/file-store';
+import { VhdDisk } from '../disk/vhd';
+import { uuidV4 } from '../disk/vhd-format';
+import { randomBytes } from 'node:crypto';
 import { machineLayout } from '../config/machine';
 import { LocalMachine, type ResumeOptions } from './local-machine';
 import type { BlockDevice } from '../disk/block-device';
@@ -86,7 +91,11 @@ export async function createNodeMachine(coreWasmPath: string, config: MachineCon
 
 /** Node hosts: resume a .pvsnap (see LocalMachine.resume); its disks are VHD files given in `opts.disks`. */
 export async function resumeNodeMachine(
-  coreWasmPath: string, file: Uint8Array, events: MachineEvents, opts: Omit<ResumeOptions, 'memory' | 'openDisk'> = {},
+  coreWasmPath: string, file: Uint8Array, events: MachineEvents,
+  opts: Omit<ResumeOptions, 'memory' | 'openDisk' | 'makeDisk'> & {
+    /** Where to write a disk the snapshot carries, as a new dynamic VHD (a file that exists is an error). */
+    carriedDiskFile?: (carried: CarriedDisk) => string;
+  } = {},
 ): Promise<{ machine: MachineHandle; header: SnapshotHeader }> {
   const module = await loadCoreModuleFromFile(coreWasmPath);
   const { header: h } = await readHeader(file);
@@ -95,7 +104,16 @@ export async function resumeNodeMachine(
   let m: LocalMachine | null = null;
   const threads = startVcpuThreads(module, memory, h.config.vcpus ?? 1, (msg) => m?.runner.fail(msg));
   try {
-    const r = await LocalMachine.resume(module, file, events, host, { ...opts, memory, openDisk: openFileDisk });
+    const where = opts.carriedDiskFile;
+    const makeDisk = where && (async (carried: CarriedDisk, slot: { bus: 'ide' | 'xen'; readOnly: boolean; unit?: number }, chunks: Map<number, Uint8Array>): Promise<DiskSpec> => {
+      const f = where(carried);
+      if (fs.existsSync(f)) throw new Error(`${f} exists already: the disk the snapshot carries is not written over it`);
+      const store = await FileStore.open(f, 'create');
+      const disk = await VhdDisk.create(store, { type: 'dynamic', size: carried.size, exactSize: true, now: new Date(), uniqueId: uuidV4(randomBytes(16)) });
+      try { await writeDiskChunks(disk, carried.size, chunks); } finally { await disk.close(); }
+      return { bus: slot.bus, file: f, readOnly: slot.readOnly, unit: slot.unit };
+    });
+    const r = await LocalMachine.resume(module, file, events, host, { ...opts, memory, openDisk: openFileDisk, makeDisk });
     m = r.machine;
     return { machine: nodeHandle(r.machine, host, threads), header: r.header };
   } catch (e) {

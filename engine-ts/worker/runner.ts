@@ -11,8 +11,10 @@
 
 import * as MM from '../../engine-wasm/memory-map';
 import type { Board } from '../board/board';
-import type { StopReason } from '../config/machine';
+import type { RunnerJitStats, RunnerSplit, StopReason } from '../config/machine';
 import type { SmpHub } from './smp-hub';
+import type { CoreTimes } from './wasm-core';
+import type { JitHost } from './jit/jit-host';
 
 export interface RunnerHost {
   /** Wait up to `ms` for news (input, a control request); may return early. */
@@ -39,6 +41,9 @@ export interface RunnerStats {
   /** Emulated speed over the last measurement window (million instructions per second). */
   mips: number;
   halted: boolean;
+  /** Where the wall time went since the run loop started (see RunnerSplit). */
+  split: RunnerSplit;
+  jit: RunnerJitStats;
 }
 
 export class Runner {
@@ -51,6 +56,16 @@ export class Runner {
   private halted = false;
   private wallStart = 0;
   private guestStart = 0;
+  private sliceMs = 0;
+  private idleWaitMs = 0;
+  private idleSkippedNs = 0;
+  /** Filled by the core's instance (instantiateCore with times): wall time in run() and in host calls. */
+  coreTimes: CoreTimes = { runMs: 0, hostMs: 0 };
+  /** The core instance's translator (null: stats only say it is off). */
+  jit: JitHost | null = null;
+  private jitRetired = 0;
+  private windowJit = 0;
+  private lastJitShare = 0;
   /** Called when the guest triple-faults; return true if the machine was reset and should go on. */
   onTripleFault: (() => boolean) | null = null;
   /** Work to do between two slices (a snapshot), with the vCPU stopped at an instruction boundary. */
@@ -111,18 +126,38 @@ export class Runner {
       wallMs: now - this.wallStart,
       mips: this.lastMips,
       halted: this.halted,
+      split: {
+        coreMs: this.coreTimes.runMs,
+        hostCallMs: this.coreTimes.hostMs,
+        timersMs: Math.max(0, this.sliceMs - this.coreTimes.runMs),
+        idleWaitMs: this.idleWaitMs,
+        idleSkippedNs: this.idleSkippedNs,
+      },
+      jit: {
+        enabled: this.jit?.enabled ?? false,
+        share: this.instructions > 0 ? this.jitRetired / this.instructions : 0,
+        recentShare: this.lastJitShare,
+        translations: this.jit?.stats.translations ?? 0,
+        live: this.jit?.stats.live ?? 0,
+        liveBytes: this.jit?.stats.liveBytes ?? 0,
+        compileMs: this.jit?.stats.compileMs ?? 0,
+      },
     };
   }
 
-  private account(executed: number): void {
+  private account(executed: number, translated: number): void {
     this.instructions += executed;
     this.windowInstr += executed;
+    this.jitRetired += translated;
+    this.windowJit += translated;
     const now = this.host.wallNow();
     const dt = now - this.windowStart;
     if (dt >= 500) {
       this.lastMips = this.windowInstr / dt / 1000;
+      this.lastJitShare = this.windowInstr > 0 ? this.windowJit / this.windowInstr : 0;
       this.windowStart = now;
       this.windowInstr = 0;
+      this.windowJit = 0;
     }
   }
 
@@ -187,8 +222,12 @@ export class Runner {
           budget = Math.min(budget, room);
           smp.setRunstate(0, MM.RS_RUNNING);
         }
+        const retiredBefore = this.board.vcpu.retired;
+        const jitBefore = this.board.vcpu.jitRetired;
+        const t = this.host.wallNow();
         const exit = this.board.runSlice(budget);
-        this.account(Number(this.board.vcpu.icount - before));
+        this.sliceMs += this.host.wallNow() - t;
+        this.account(Number(this.board.vcpu.retired - retiredBefore), Number(this.board.vcpu.jitRetired - jitBefore));
         this.halted = exit === MM.EXIT_HALT;
         if (smp) {
           smp.service();
@@ -247,12 +286,12 @@ export class Runner {
     const cap = this.stopAtInstruction === null ? Infinity : Number(this.stopAtInstruction - this.board.vcpu.icount);
     const to = Math.min(smp.followTarget(epochMs()), next, now + cap);
     if (to > now && to !== Infinity) {
-      this.board.skipToNextEvent(to - now);
+      this.idleSkippedNs += Math.max(0, this.board.skipToNextEvent(to - now));
       smp.publishDeadlines();
       smp.kickOthers();
       return;
     }
-    await this.host.idleWait(1);
+    await this.timedWait(1);
   }
 
   /** The vCPU waits for an interrupt: move guest time to the next event (pacing permitting). */
@@ -262,21 +301,27 @@ export class Runner {
     const cap = this.stopAtInstruction === null ? Infinity : Number(this.stopAtInstruction - this.board.vcpu.icount);
     if (next === Infinity) {
       // Nothing scheduled: only outside input (or a stop) can wake the guest.
-      await this.host.idleWait(50);
+      await this.timedWait(50);
       return;
     }
     if (this.pacing === 'realtime') {
       const wallNs = (this.host.wallNow() - this.wallStart) * 1e6;
       const ahead = next - this.guestStart - wallNs; // ns the guest would be ahead of the wall clock
       if (ahead > 1e6) {
-        await this.host.idleWait(Math.min(ahead / 1e6, 50));
+        await this.timedWait(Math.min(ahead / 1e6, 50));
         // Input may have arrived; jump only as far as wall time allows.
         const allowed = this.guestStart + (this.host.wallNow() - this.wallStart) * 1e6 - this.board.now();
-        if (allowed > 0) this.board.skipToNextEvent(Math.min(allowed, cap));
+        if (allowed > 0) this.idleSkippedNs += Math.max(0, this.board.skipToNextEvent(Math.min(allowed, cap)));
         return;
       }
     }
-    this.board.skipToNextEvent(cap);
+    this.idleSkippedNs += Math.max(0, this.board.skipToNextEvent(cap));
+  }
+
+  private async timedWait(ms: number): Promise<void> {
+    const t = this.host.wallNow();
+    await this.host.idleWait(ms);
+    this.idleWaitMs += this.host.wallNow() - t;
   }
 }
 

@@ -39,6 +39,8 @@ export class SmpHub {
     for (let k = 1; k < this.count; k++) {
       Atomics.store(this.ctrl, this.slot(k, MM.SLOT_RUNSTATE), MM.RS_WAIT_SIPI);
       Atomics.or(this.ctrl, this.slot(k, MM.SLOT_FLAGS), MM.SF_RESET);
+      // IPIs latched before the machine was built again are not for it (the core's reset keeps them).
+      Atomics.and(this.pendings[k], 0, ~(MM.PEND_INIT | MM.PEND_SIPI));
       this.ctrlF[this.slotF(k, MM.SLOT_DEADLINE)] = Infinity;
     }
   }

@@ -68,6 +68,7 @@ export function vcpuThreadMain(init: VcpuThreadInit): void {
   const RUNSTATE = slot(id, C.SLOT_RUNSTATE);
   const DEADLINE = slotF(id, C.SLOT_DEADLINE);
   const UNBLOCK = slot(id, C.SLOT_UNBLOCK);
+  const FLAGS = slot(id, C.SLOT_FLAGS);
   /** The unblock count when the last hypercall was made: a later bump ended that hypercall's block. */
   let unblockSeen = 0;
 
@@ -97,6 +98,10 @@ export function vcpuThreadMain(init: VcpuThreadInit): void {
 
   const env = {
     memory,
+    // The core's function table for translated code. A machine with several vCPUs does not
+    // translate (MachineConfig.jit): the table stays empty and jitCompile is never called.
+    table: new WebAssembly.Table({ element: 'anyfunc', initial: 1 }),
+    jitCompile: () => 0,
     abort: () => { throw new Error(`x86 core aborted (vCPU ${id})`); },
     ioRead: (p: number, s: number) => {
       portTime();
@@ -177,6 +182,7 @@ export function vcpuThreadMain(init: VcpuThreadInit): void {
     const t = icount[0];
     core.reset();
     icount[0] = t;
+    nows[id][0] = Number(t); // the reset cleared the published time too: the others read it
     Atomics.store(ctrl, RUNSTATE, C.RS_WAIT_SIPI);
   }
 
@@ -203,15 +209,19 @@ export function vcpuThreadMain(init: VcpuThreadInit): void {
       Atomics.notify(ctrl, slot(id, C.SLOT_PARKED));
       while (Atomics.load(ctrl, C.CTRL_SMP_RUN >> 2) !== 1) Atomics.wait(ctrl, C.CTRL_SMP_RUN >> 2, Atomics.load(ctrl, C.CTRL_SMP_RUN >> 2), 100);
       Atomics.store(ctrl, slot(id, C.SLOT_PARKED), 0);
-      if (Atomics.and(ctrl, slot(id, C.SLOT_FLAGS), ~C.SF_RESET) & C.SF_RESET) initReset();
+      if (Atomics.and(ctrl, FLAGS, ~C.SF_RESET) & C.SF_RESET) initReset();
       else core.refresh();
       continue;
     }
+    // A thread that started after the machine was let go never parked: power-on reset here.
+    if ((Atomics.load(ctrl, FLAGS) & C.SF_RESET) && (Atomics.and(ctrl, FLAGS, ~C.SF_RESET) & C.SF_RESET)) initReset();
     const p = Atomics.load(me, PENDING);
     if (p & (C.PEND_INIT | C.PEND_SIPI)) {
-      Atomics.and(me, PENDING, ~(C.PEND_INIT | C.PEND_SIPI));
-      if (p & C.PEND_INIT) initReset();
-      if ((p & C.PEND_SIPI) && runstate(id) === C.RS_WAIT_SIPI) startAt(me[C.R_SIPI_VECTOR >> 2] & 0xff);
+      // Take exactly the IPIs latched now (one may arrive meanwhile: it stays for the next look).
+      const ipis = Atomics.and(me, PENDING, ~(C.PEND_INIT | C.PEND_SIPI));
+      if (ipis & C.PEND_INIT) initReset();
+      // (The reset keeps the vector: the board may have latched INIT and start-up IPI together.)
+      if ((ipis & C.PEND_SIPI) && runstate(id) === C.RS_WAIT_SIPI) startAt(me[C.R_SIPI_VECTOR >> 2] & 0xff);
       continue;
     }
     const deadline = ctrlF[DEADLINE];

@@ -3,6 +3,7 @@
 
 import * as MM from '../../engine-wasm/memory-map';
 import type { MachineLayout } from '../config/machine';
+import { JitHost } from './jit/jit-host';
 
 /** What the core calls back into the host for (all synchronous). */
 export interface CoreHost {
@@ -30,6 +31,40 @@ export interface CoreExports {
   getEflags(): number;
   setEflags(v: number): void;
   flushTlb(): void;
+  jitEnable(on: number): void;
+  jitThreshold(n: number): void;
+  jitCond(cc: number): number;
+  jitCF(): number;
+}
+
+/** A core instance with its translator (engine-ts/worker/jit/). */
+export type CoreInstance = CoreExports & { readonly jit: JitHost };
+
+export interface CoreOptions {
+  /** Time run() and the host calls into these counters. */
+  times?: CoreTimes;
+  /** Translate hot guest code to WebAssembly (default: defaultJit()). */
+  jit?: boolean;
+  /** Which vCPU this instance will run (init(id)); default 0. */
+  vcpuId?: number;
+  /** Translate a block once it has started this many times (default 1000; PVLAB_JIT_HOT in Node). */
+  jitHot?: number;
+}
+
+/**
+ * Whether translation is on when a machine's config does not say: off, unless the Node
+ * environment says PVLAB_JIT=1. (On the Linux guest it does not yet beat the interpreter:
+ * see BENCHMARKS.md.) Harnesses that test the core translate unless PVLAB_JIT=0 (testJit()).
+ */
+export function defaultJit(): boolean {
+  return nodeEnv()?.PVLAB_JIT === '1';
+}
+/** For core test harnesses: translation on unless PVLAB_JIT=0, so the translator stays covered. */
+export function testJit(): boolean {
+  return nodeEnv()?.PVLAB_JIT !== '0';
+}
+function nodeEnv(): Record<string, string | undefined> | undefined {
+  return (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env;
 }
 
 /** Pages the core module declares as its minimum (must match engine-wasm/asconfig.json). */
@@ -62,9 +97,49 @@ export function createMachineMemoryFor(layout: MachineLayout): WebAssembly.Memor
   return createMachineMemory(layout.ramBytes, layout.windowBytes);
 }
 
-export async function instantiateCore(module: WebAssembly.Module, memory: WebAssembly.Memory, host: CoreHost): Promise<CoreExports> {
+/**
+ * Where the wall time of the core's runs goes (for benchmarks and the machine's stats):
+ * `runMs` inside run(), `hostMs` of it inside calls back into the host (the device models).
+ * The worker layer may read the host clock; the engine may not.
+ */
+export interface CoreTimes { runMs: number; hostMs: number }
+
+/** The host's callbacks, each timed into `times.hostMs`. */
+function timedHost(host: CoreHost, times: CoreTimes): CoreHost {
+  const clock = globalThis.performance;
+  const timed = <A extends unknown[], R>(f: (...a: A) => R) => (...a: A): R => {
+    const t = clock.now();
+    try { return f(...a); } finally { times.hostMs += clock.now() - t; }
+  };
+  return {
+    ioRead: timed((p, s) => host.ioRead(p, s)),
+    ioWrite: timed((p, s, v) => host.ioWrite(p, s, v)),
+    mmioRead: timed((a, s) => host.mmioRead(a, s)),
+    mmioWrite: timed((a, s, v) => host.mmioWrite(a, s, v)),
+    intAck: timed(() => host.intAck()),
+    msrHost: timed((w, i, lo, hi) => host.msrHost(w, i, lo, hi)),
+    cpuidHost: timed((l, s) => host.cpuidHost(l, s)),
+    crWrite: timed((r, v) => host.crWrite(r, v)),
+    hypercall: timed(() => host.hypercall()),
+  };
+}
+
+/**
+ * Starts before a block is translated. Measured on the Linux boot (tools/dev/boot-profile.ts):
+ * 16 spends more host time translating than the translations save; 1000 keeps to the hot code.
+ */
+const JIT_HOT_DEFAULT = 1000;
+
+export async function instantiateCore(
+  module: WebAssembly.Module, memory: WebAssembly.Memory, coreHost: CoreHost, opts: CoreOptions = {},
+): Promise<CoreInstance> {
+  const times = opts.times;
+  const host = times ? timedHost(coreHost, times) : coreHost;
+  const jit = new JitHost(memory, MM.VCPU_BASE + (opts.vcpuId ?? 0) * MM.VCPU_STRIDE);
   const env = {
     memory,
+    table: jit.table,
+    jitCompile: (bucket: number, phys: number, eip: number, mode: number) => jit.compile(bucket >>> 0, phys >>> 0, eip >>> 0, mode >>> 0),
     abort: () => { throw new Error('x86 core aborted'); },
     ioRead: (p: number, s: number) => host.ioRead(p, s) >>> 0,
     ioWrite: (p: number, s: number, v: number) => host.ioWrite(p, s, v >>> 0),
@@ -77,7 +152,23 @@ export async function instantiateCore(module: WebAssembly.Module, memory: WebAss
     hypercall: () => host.hypercall(),
   };
   const instance = await WebAssembly.instantiate(module, { env });
-  return instance.exports as unknown as CoreExports;
+  const exports = instance.exports as unknown as CoreExports;
+  jit.attach(exports);
+  jit.enabled = opts.jit ?? defaultJit();
+  exports.jitEnable(jit.enabled ? 1 : 0);
+  const hot = opts.jitHot ?? Number(nodeEnv()?.PVLAB_JIT_HOT ?? JIT_HOT_DEFAULT);
+  exports.jitThreshold(Number.isInteger(hot) && hot >= 1 ? hot : JIT_HOT_DEFAULT);
+  if (!times) return { ...exports, jit };
+  const clock = globalThis.performance;
+  const run = exports.run;
+  return {
+    ...exports,
+    jit,
+    run(budget: number): number {
+      const t = clock.now();
+      try { return run(budget); } finally { times.runMs += clock.now() - t; }
+    },
+  };
 }
 
 export async function compileCore(bytes: BufferSource): Promise<WebAssembly.Module> {

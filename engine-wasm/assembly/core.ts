@@ -13,10 +13,11 @@ import {
 } from './state';
 import { fetch8 } from './state';
 import { dispatch, dispatchLocked, dispatchFull } from './dispatch.gen';
+import { jitOn, jitEnter } from './jit';
 import { deliverInterrupt, recordException, INT_EXT } from './system';
 import { HLT } from './ops-sys';
 import { fpuEsc, fxsave, fxrstor } from './fpu';
-import { steps, stepsEnd, setSteps, setStepsEnd, stopRun, syncNow, loopEnd, setLoopEnd } from './steps';
+import { steps, stepsEnd, setSteps, setStepsEnd, stopRun, syncNow, loopEnd, setLoopEnd, pauseExtra, pauseHint, foldPause } from './steps';
 import { dbgHit, clearDbgHit, dbgExecHits, dbgReport, DR6_BS } from './debug';
 
 @external("env", "intAck") declare function hostIntAck(): i32;
@@ -82,6 +83,9 @@ export function doHLT(): void {
     stopRun();
   }
 }
+
+/** NOP; with F3 it is PAUSE, a spin-wait hint that takes more guest time (steps.ts pauseHint). */
+export function NOP(): void { if (prefixes & PFX_REP) pauseHint(); }
 
 /** Pseudo-vector for "re-execute this instruction" (a LOCKed compare-and-swap lost a race). */
 export const VEC_RETRY: u32 = 0xffffffff;
@@ -191,6 +195,7 @@ export function run(budget: i32): i32 {
   // A halted vCPU leaves HLT only through an event (R_PENDING); HLT itself ends the run.
   if (load<u32>(cpu + R_HALTED) && load<u32>(cpu + R_PENDING) == 0) setStepsEnd(0);
   while (steps < stepsEnd) {
+    if (pauseExtra) { foldPause(); continue; }
     if (load<u32>(cpu + R_INT_SHADOW)) { runShadowed(); continue; }
     const pend = load<u32>(cpu + R_PENDING);
     if (pend != 0) {
@@ -209,6 +214,7 @@ export function run(budget: i32): i32 {
     // blocking ended by IRET (iret()). Only another vCPU's IPI waits, up to CHUNK instructions.
     execute(stepsEnd - steps > CHUNK ? steps + CHUNK : stepsEnd);
   }
+  if (pauseExtra) foldPause();
   if (load<u32>(cpu + R_HALTED) && exitReason == EXIT_BUDGET) haltExit();
   syncEipToMemory();
   store<u64>(cpu + R_ICOUNT, load<u64>(cpu + R_ICOUNT) + <u64>steps);
@@ -288,7 +294,15 @@ function execute(limit: u32): void {
   let n = steps;
   let ip = eip;
   setLoopEnd(limit);
+  if (jitOn) setInstrEip(ip + 16); // a chunk starts with a look for translated code too
   do {
+    // Right after a jump (or translated code), look for a translation of the code at ip. It
+    // runs at most to the end of this chunk, so interrupts come in where the interpreter takes them.
+    if (jitOn && ip - instrEip > 15) {
+      const r = jitEnter(ip, loopEnd > n ? loopEnd - n : 1);
+      const k = <u32>(r >>> 32);
+      if (k) { n += k; setSteps(n); ip = <u32>r; setInstrEip(ip + 16); continue; }
+    }
     setInstrEip(ip);
     if (ip - fetchLo < fetchFast) {
       const p = fetchBase + <usize>ip;
@@ -302,8 +316,8 @@ function execute(limit: u32): void {
   } while (n < loopEnd);
   setEip(ip);
 }
-/** Instructions between two looks at R_PENDING. */
-const CHUNK: u32 = 64;
+/** Instructions between two looks at R_PENDING (translated code runs at most to the end of one). */
+const CHUNK: u32 = 256;
 
 /**
  * Execute the instruction at `ip` with the full decoder, fetching through the checked paths

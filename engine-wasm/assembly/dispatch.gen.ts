@@ -127,6 +127,7 @@ import {
   MOV_ZvIv32,
   MOV_eAXOv16,
   MOV_eAXOv32,
+  NOP,
   OUTS,
   OUT_DXAL,
   OUT_DXeAX16,
@@ -570,7 +571,7 @@ import {
     case 0x28e: { setEip(ip + 1); decodeModrm(); if (fault) return eip; MOV_SwEw(); return eip; } // MOV Sw,Ew
     case 0x08f: { setEip(ip + 1); decodeModrm(); if (fault) return eip; POP_Ev16(); return eip; } // POP Ev
     case 0x28f: { setEip(ip + 1); decodeModrm(); if (fault) return eip; POP_Ev32(); return eip; } // POP Ev
-    case 0x090: { setEip(ip + 1); return eip; } // NOP
+    case 0x090: { setEip(ip + 1); NOP(); return eip; } // NOP
     case 0x290: return ip + 1; // NOP
     case 0x091: { setEip(ip + 1); XCHG_ZvAX16(1); return eip; } // XCHG eCX,eAX
     case 0x291: return fXchgAcc32(1, ip); // XCHG eCX,eAX
@@ -1143,7 +1144,7 @@ import {
       case 0x08e: case 0x28e: { decodeModrm(); if (fault) return; MOV_SwEw(); return; } // MOV Sw,Ew
       case 0x08f: { decodeModrm(); if (fault) return; POP_Ev16(); return; } // POP Ev
       case 0x28f: { decodeModrm(); if (fault) return; POP_Ev32(); return; } // POP Ev
-      case 0x090: case 0x290: { return; } // NOP
+      case 0x090: case 0x290: { NOP(); return; } // NOP
       case 0x091: { XCHG_ZvAX16(1); return; } // XCHG eCX,eAX
       case 0x291: { XCHG_ZvAX32(1); return; } // XCHG eCX,eAX
       case 0x092: { XCHG_ZvAX16(2); return; } // XCHG eDX,eAX

@@ -5,7 +5,7 @@ import {
   MAP_VERSION, CTRL_BASE, CTRL_MAP_VERSION, VCPU_BASE, VCPU_STRIDE, MAX_VCPUS,
   R_EIP, R_CR0, R_CR2, R_CR3, R_CR4, R_DR, R_EFER, R_GDTR_BASE, R_GDTR_LIMIT, R_IDTR_BASE, R_IDTR_LIMIT,
   R_A20_MASK, R_HALTED, R_INT_SHADOW, R_NMI_BLOCKED, R_APIC_BASE, R_PAT, R_MTRR, R_VCPU_ID, R_CPL, R_PENDING,
-  R_EXC_COUNT, R_GPR, R_EFLAGS, R_LF_MASK, R_MISC_ENABLE, R_CPUID_FLAGS,
+  R_EXC_COUNT, R_GPR, R_EFLAGS, R_LF_MASK, R_MISC_ENABLE, R_CPUID_FLAGS, R_SIPI_VECTOR, PEND_INIT, PEND_SIPI,
 } from '../memory-map';
 import {
   cpu, setCpuBase, setSegCache, refreshMode, getEflags as coreGetEflags, setEflagsRaw, cpl, setEip, syncTF,
@@ -13,7 +13,14 @@ import {
 } from './state';
 import { tlbReset, tlbFlushAll, setTlbMasks } from './mmu';
 import { fpuReset } from './fpu';
+import { setJit, setJitHot, jitClear } from './jit';
 export { run } from './core';
+export { jitCond, jitCF } from './jit';
+
+/** Turn translation to WebAssembly on (1) or off (0). */
+export function jitEnable(on: i32): void { setJit(on != 0); }
+/** Translate a block once it has started this many times (tests use 1). */
+export function jitThreshold(n: i32): void { setJitHot(<u32>n); }
 
 /** Bind this instance to vCPU `id`. Returns 0, or -1 if the host's memory map differs. */
 export function init(id: i32): i32 {
@@ -30,7 +37,13 @@ export function reset(): void {
   // The vCPU's identity and the board's CPUID feature switches survive a reset.
   const id = load<u32>(cpu + R_VCPU_ID);
   const features = load<u32>(cpu + R_CPUID_FLAGS);
-  memory.fill(cpu, 0, 0x1000);
+  // R_PENDING and R_SIPI_VECTOR are a mailbox other threads write at any time (the board
+  // latches INIT and start-up IPIs there): a plain fill over them could wipe a start-up IPI
+  // that arrives while this vCPU resets for the INIT before it, or its vector. Every other
+  // pending bit is cleared atomically; a latched INIT or start-up IPI stays for the caller.
+  memory.fill(cpu, 0, R_PENDING);
+  memory.fill(cpu + R_SIPI_VECTOR + 4, 0, 0x1000 - (R_SIPI_VECTOR + 4));
+  atomic.and<u32>(cpu + R_PENDING, PEND_INIT | PEND_SIPI);
   store<u32>(cpu + R_VCPU_ID, id);
   store<u32>(cpu + R_CPUID_FLAGS, features);
   for (let r: u32 = 0; r < 8; r++) store<u32>(cpu + R_GPR + r * 4, 0);
@@ -73,6 +86,7 @@ export function refresh(): void {
   tlbReset();
   syncTF();
   dbgRefresh();
+  jitClear(); // translations are a cache: they refer to this instance's table
 }
 
 /** EFLAGS with lazy flags resolved (for the host). */

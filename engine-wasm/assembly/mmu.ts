@@ -11,6 +11,7 @@ import {
   CR0_WP, CR4_PSE, CR4_PAE, CR4_PGE, EFER_NXE,
 } from './state';
 import { syncNow } from './steps';
+import { isCodePage, noteCodeWrite } from './jit';
 import { dbgData, dbgPageWatched, dbgCheckMem } from './debug';
 
 @external("env", "mmioRead") declare function hostMmioRead(addr: u32, size: u32): u32;
@@ -26,6 +27,7 @@ export const TLB_RAM: u32 = 16; // plain RAM: the fast path may touch it directl
 export const TLB_GLOBAL: u32 = 32; // survives CR3 reloads (PGE)
 export const TLB_NX: u32 = 64; // not executable
 export const TLB_USER_X: u32 = 128; // CPL 3 may execute (set together with TLB_USER_R)
+export const TLB_LARGE: u32 = 256; // filled from a 2 MiB or 4 MiB page (INVLPG drops all of that page)
 
 // Masks that a fast-path access needs, by privilege (updated when CPL changes).
 export let rmask: u32 = TLB_VALID | TLB_RAM;
@@ -37,6 +39,8 @@ export function setTlbMasks(user: bool): void {
 
 let tlbCount: u32 = 0;
 let tlbOverflow: bool = false;
+/** Some entry may be TLB_LARGE (cleared when a flush drops them all). */
+let tlbLarge: bool = false;
 
 export function tlbFlushAll(keepGlobal: bool): void {
   invalidateFetch();
@@ -45,25 +49,43 @@ export function tlbFlushAll(keepGlobal: bool): void {
     memory.fill(tlb, 0, VCPU_TLB_SIZE);
     tlbOverflow = false;
     tlbCount = 0;
+    tlbLarge = false;
     return;
   }
   let kept: u32 = 0;
+  let large = false;
   for (let i: u32 = 0; i < tlbCount; i++) {
     const page = load<u32>(list + (i << 2));
     const e = load<u32>(tlb + (page << 2));
     if (keepGlobal && (e & TLB_GLOBAL)) {
       store<u32>(list + (kept << 2), page);
       kept++;
+      if (e & TLB_LARGE) large = true;
     } else {
       store<u32>(tlb + (page << 2), 0);
     }
   }
   tlbCount = kept;
+  tlbLarge = large;
 }
 
+/**
+ * INVLPG: drop the translation of the page holding `lin`. The TLB keeps a 2 MiB or 4 MiB
+ * page as 4 KiB entries (one per piece used), and INVLPG of any address in a large page
+ * invalidates all of them (SDM Vol. 3A §4.10.4.1), so every large-page entry in the
+ * aligned 2 MiB (PAE) or 4 MiB region goes too.
+ */
 export function tlbFlushPage(lin: u32): void {
   invalidateFetch();
-  store<u32>(tlb + ((lin >>> 12) << 2), 0);
+  const page = lin >>> 12;
+  store<u32>(tlb + (page << 2), 0);
+  if (!tlbLarge) return;
+  const n: u32 = (cr4() & CR4_PAE) ? 512 : 1024;
+  const first = tlb + ((page & ~(n - 1)) << 2);
+  for (let i: u32 = 0; i < n; i++) {
+    const p = first + (i << 2);
+    if (load<u32>(p) & TLB_LARGE) store<u32>(p, 0);
+  }
 }
 
 /** Called when the per-instance TLB bookkeeping may not match memory (new instance, snapshot). */
@@ -72,6 +94,18 @@ export function tlbReset(): void {
   memory.fill(tlb, 0, VCPU_TLB_SIZE);
   tlbCount = 0;
   tlbOverflow = false;
+  tlbLarge = false;
+}
+
+/** Take write access from every TLB entry that maps the physical page `frame` (translated code is on it). */
+export function tlbStripWrites(frame: u32): void {
+  if (tlbOverflow) { tlbFlushAll(false); return; }
+  const list = cpu + VCPU_TLB_LIST;
+  for (let i: u32 = 0; i < tlbCount; i++) {
+    const q = tlb + (load<u32>(list + (i << 2)) << 2);
+    const e = load<u32>(q);
+    if ((e & 0xfffff000) == frame) store<u32>(q, e & ~(TLB_SUP_W | TLB_USER_W));
+  }
 }
 
 function tlbInsert(page: u32, entry: u32): void {
@@ -117,19 +151,19 @@ export function physRead32(p: u32): u32 {
 }
 export function physWrite8(p: u32, v: u32): void {
   const t = physType(p);
-  if (t == MEMT_RAM) store<u8>(<usize>RAM_BASE + <usize>p, <u8>v);
+  if (t == MEMT_RAM) { noteCodeWrite(p); store<u8>(<usize>RAM_BASE + <usize>p, <u8>v); }
   else if (t != MEMT_ROM) { syncNow(); hostMmioWrite(p, 1, v & 0xff); }
 }
 export function physWrite16(p: u32, v: u32): void {
   if ((p & 0xfff) > 0xffe) { physWrite8(p, v); physWrite8(p + 1, v >>> 8); return; }
   const t = physType(p);
-  if (t == MEMT_RAM) store<u16>(<usize>RAM_BASE + <usize>p, <u16>v);
+  if (t == MEMT_RAM) { noteCodeWrite(p); store<u16>(<usize>RAM_BASE + <usize>p, <u16>v); }
   else if (t != MEMT_ROM) { syncNow(); hostMmioWrite(p, 2, v & 0xffff); }
 }
 export function physWrite32(p: u32, v: u32): void {
   if ((p & 0xfff) > 0xffc) { physWrite16(p, v); physWrite16(p + 2, v >>> 16); return; }
   const t = physType(p);
-  if (t == MEMT_RAM) store<u32>(<usize>RAM_BASE + <usize>p, v);
+  if (t == MEMT_RAM) { noteCodeWrite(p); store<u32>(<usize>RAM_BASE + <usize>p, v); }
   else if (t != MEMT_ROM) { syncNow(); hostMmioWrite(p, 4, v); }
 }
 // 64-bit page-table entries are read as two halves (RAM only in practice).
@@ -171,6 +205,7 @@ export function translate(lin: u32, kind: u32, user: bool): bool {
     if (t == MEMT_RAM) e |= TLB_RAM;
     else if (t == MEMT_ROM) e = (e | TLB_RAM) & ~(TLB_SUP_W | TLB_USER_W);
     if (dbgData && dbgPageWatched(page)) e &= ~TLB_RAM; // every access to it is checked (debug.ts)
+    if (t == MEMT_RAM && isCodePage(phys)) e &= ~(TLB_SUP_W | TLB_USER_W);
     tlbInsert(page, e);
     walkEntry = e;
     return true;
@@ -178,7 +213,7 @@ export function translate(lin: u32, kind: u32, user: bool): bool {
   const c4 = cr4();
   const wp = (cr0() & CR0_WP) != 0;
   let frame: u32 = 0; // physical address of the page
-  let rw: bool = true, us: bool = true, nx: bool = false, dirty: bool = false, global: bool = false;
+  let rw: bool = true, us: bool = true, nx: bool = false, dirty: bool = false, global: bool = false, large: bool = false;
   if (c4 & CR4_PAE) {
     const nxe = (efer() & EFER_NXE) != 0;
     const cr3 = load<u32>(cpu + R_CR3) & 0xffffffe0;
@@ -204,6 +239,7 @@ export function translate(lin: u32, kind: u32, user: bool): bool {
       global = (pde & PTE_G) != 0 && (c4 & CR4_PGE) != 0;
       frame = (pde & 0xffe00000) + (lin & 0x1ff000);
       if (pdeHi & 0xf) frame = 0xfffff000; // above 4 GiB: unbacked
+      large = true;
     } else {
       const pteAddr = (pde & 0xfffff000) + (((lin >>> 12) & 0x1ff) << 3);
       let pte = physRead64Lo(pteAddr);
@@ -240,6 +276,7 @@ export function translate(lin: u32, kind: u32, user: bool): bool {
       global = (pde & PTE_G) != 0 && (c4 & CR4_PGE) != 0;
       frame = (pde & 0xffc00000) + (lin & 0x3ff000);
       if (pde & 0x1fe000) frame = 0xfffff000;
+      large = true;
     } else {
       const pteAddr = (pde & 0xfffff000) + (((lin >>> 12) & 0x3ff) << 2);
       let pte = physRead32(pteAddr);
@@ -265,9 +302,12 @@ export function translate(lin: u32, kind: u32, user: bool): bool {
   }
   if (global) e |= TLB_GLOBAL;
   if (nx) e |= TLB_NX;
+  if (large) { e |= TLB_LARGE; tlbLarge = true; }
   const t = physType(frame);
   if (t == MEMT_RAM) e |= TLB_RAM;
   else if (t == MEMT_ROM) e = (e | TLB_RAM) & ~(TLB_SUP_W | TLB_USER_W);
+  // Writes to a page with translated code take the slow path, which makes them stale.
+  if (t == MEMT_RAM && isCodePage(frame)) e &= ~(TLB_SUP_W | TLB_USER_W);
   if (dbgData && dbgPageWatched(page)) e &= ~TLB_RAM; // every access to it is checked (debug.ts)
   tlbInsert(page, e);
   walkEntry = e;
@@ -434,5 +474,6 @@ export function ramHostAddr(lin: u32, kind: u32): usize {
   const p = linToPhys(lin, kind, isUser());
   if (fault) return 0;
   if (physType(p) != MEMT_RAM || (dbgData && dbgPageWatched(lin >>> 12))) return 0;
+  if (kind == ACC_WRITE) noteCodeWrite(p);
   return <usize>RAM_BASE + <usize>p;
 }

@@ -1,5 +1,5 @@
 // Instruction counter of the current run() call (per instance = per vCPU).
-import { R_ICOUNT, R_NOW } from '../memory-map';
+import { R_ICOUNT, R_NOW, R_PAUSE_CYCLES } from '../memory-map';
 import { cpu, flushLazy } from './state';
 
 export let steps: u32 = 0;
@@ -27,4 +27,22 @@ export function syncNow(): void {
   store<f64>(cpu + R_NOW, <f64>(load<u64>(cpu + R_ICOUNT) + <u64>steps));
   flushLazy();
   loopEnd = 0;
+}
+
+/**
+ * PAUSE (F3 90) takes this many guest cycles (ns) rather than one: about its latency on
+ * current Intel cores (SDM optimization manual: up to 140 cycles since Skylake). Spin-wait
+ * loops (udelay, the APIC timer calibration) pause in every round, so they retire far
+ * fewer instructions for the same guest time, much as a hypervisor's PAUSE-loop exiting
+ * ends such spins on hardware.
+ */
+const PAUSE_CYCLES: u32 = 128;
+/** Cycles PAUSE added in the current execute() call, folded into `steps` by run(). */
+export let pauseExtra: u32 = 0;
+export function pauseHint(): void { pauseExtra += PAUSE_CYCLES - 1; endChunk(); }
+/** Count the extra PAUSE cycles as guest time (and apart, so the host can tell instructions from cycles). */
+export function foldPause(): void {
+  steps += pauseExtra;
+  store<u64>(cpu + R_PAUSE_CYCLES, load<u64>(cpu + R_PAUSE_CYCLES) + <u64>pauseExtra);
+  pauseExtra = 0;
 }

@@ -17,7 +17,10 @@ command -v qemu-system-i386 >/dev/null || { echo "qemu-system-i386 not found (De
 # no last opcode, no FIP in FXSAVE, raises no DE for denormal loads and has no stack
 # overflow/underflow detection (register tags are not checked). Its debug registers have no
 # general detect (DR7.GD) and report one B bit in DR6 when one access hits two breakpoints.
-# TCG has no virtual-8086 mode extensions (CR4.VME).
+# TCG has no virtual-8086 mode extensions (CR4.VME). QEMU 7.2 TCG takes a CR4 write that
+# sets bit 20 (SMEP) although CPUID does not claim SMEP (no #GP; the kernel then stops making
+# progress), and after INVLPG of one 4 KiB piece of a 2 MiB page it may still run a translated
+# block cached for another piece of it (a data access there sees the new translation).
 # irq: after delivering an event TCG runs one instruction before it looks at pending
 # interrupts again (the SDM's next boundary is the handler's first instruction), and a
 # faulting IRET leaves NMIs blocked (the SDM: IRET unblocks NMIs even when it faults).
@@ -28,10 +31,12 @@ declare -A QUIRKS=(
   [debug]="one-db-bit no-dr7-gd"
   [v86]="no-vme"
   [irq]="late-after-delivery nmi-blocked-after-faulting-iret"
+  [nx]="no-cr4-smep-gp no-large-invlpg"
 )
 # Extra CPU flags so that optional checks run (NX needs CPUID 0x80000001 EDX bit 20).
 declare -A CPU_FLAGS=(
   [paging]=",+nx"
+  [nx]=",+nx"
 )
 # TCG looks at pending interrupts only between translation blocks, so an interrupt that an
 # APIC write (EOI, TPR, self-IPI, NMI IPI) makes deliverable waits for the end of the block:

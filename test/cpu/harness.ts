@@ -2,9 +2,10 @@
 // writes to port 0xE9 are collected), helpers to enter real mode or flat 32-bit protected
 // mode and run code until HLT.
 import fs from 'node:fs';
-import { createMachineMemory, instantiateCore, type CoreExports, type CoreHost } from '../../engine-ts/worker/wasm-core';
+import { createMachineMemory, instantiateCore, testJit, type CoreExports, type CoreHost } from '../../engine-ts/worker/wasm-core';
 import { VcpuState } from '../../engine-ts/platform/vcpu-state';
 import * as MM from '../../engine-wasm/memory-map';
+import { CodePages } from '../../engine-ts/worker/code-pages';
 
 // Next to this file in the repo; from the repository root when bundled by tools/run-ts.mjs.
 const NEAR = new URL('../../engine-wasm/build/core.wasm', import.meta.url);
@@ -75,14 +76,16 @@ export async function createCpuHarness(ramBytes = 16 << 20): Promise<CpuHarness>
     crWrite: () => {},
     hypercall: () => -1,
   };
-  const core = await instantiateCore(await coreModule(), memory, host);
+  // Translation on unless PVLAB_JIT=0, of every block at its first start.
+  const core = await instantiateCore(await coreModule(), memory, host, { jit: testJit(), jitHot: 1 });
+  const code = new CodePages(memory.buffer);
   if (core.init(0) !== 0) throw new Error('core init failed');
   core.reset();
   const state = new VcpuState(memory, 0);
   const ram = new Uint8Array(memory.buffer, MM.RAM_BASE, ramBytes);
   Object.assign(h, {
     core, state, memory, ram, debugOut, ioWrites,
-    load(addr: number, bytes: ArrayLike<number>) { ram.set(bytes, addr); },
+    load(addr: number, bytes: ArrayLike<number>) { code.noteWrite(addr, bytes.length); ram.set(bytes, addr); },
     enterReal(entry: number, stack = 0x7000) {
       core.reset();
       for (let s = 0; s < 6; s++) state.setSeg(s, { selector: 0, base: 0, limit: 0xffff, access: s === 1 ? 0x9b : 0x93 });

@@ -9,6 +9,8 @@ const stats = (hypercall: number, xvdaWritten: number): MachineStats => ({
   instructions: 1e6, interrupts: 10, cycles: 1e6, guestNs: 1e6, wallMs: 1, mips: 1, halted: false,
   exits: { io: 5, mmio: 0, hypercall, halt: 0 },
   disks: [{ name: 'xvda', bus: 'xen', unit: 0, readBytes: 0, writtenBytes: xvdaWritten }],
+  split: { coreMs: 0, hostCallMs: 0, timersMs: 0, idleWaitMs: 0, idleSkippedNs: 0 },
+  jit: { enabled: false, share: 0, recentShare: 0, translations: 0, live: 0, liveBytes: 0, compileMs: 0 },
 });
 const sample = (state: string): InspectorSample => ({
   guestNs: 0, devices: [], recording: true,

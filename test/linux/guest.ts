@@ -22,7 +22,7 @@ export function loadLinuxGuest(): LinuxGuest {
   return {
     kernel: new Uint8Array(fs.readFileSync(need[0])),
     initrd: new Uint8Array(fs.readFileSync(need[1])),
-    cmdline: 'console=ttyS0,115200 tsc=reliable printk.time=1',
+    cmdline: 'console=ttyS0,115200 tsc=reliable printk.time=1 cryptomgr.notests',
     manifest,
   };
 }

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { timelineEvents, type MachineHandle, type TimelineEvent } from '../../engine-ts/api/node';
+import { readSnapshotHeader, timelineEvents, type MachineHandle, type TimelineEvent } from '../../engine-ts/api/node';
 import { FileStore } from '../../engine-ts/disk/file-store';
 import { VhdDisk } from '../../engine-ts/disk/vhd';
 import { resume, shipped, type Resumed } from './helpers';
@@ -91,7 +91,28 @@ describe('hot-plug into a running Linux (shipped Xen snapshot)', () => {
 
     // The snapshot describes the machine as it is now: it needs the disk to resume.
     const snap = await a.machine.snapshot();
+    // Or it carries the disk: in full, and in a delta against the shipped snapshot (a link),
+    // which adds the disk to the base's machine.
+    const carrying = await a.machine.snapshot({ carryDisks: true, diskNames: ['lesson disk'] });
+    const delta = await a.machine.snapshot({ carryDisks: true, base: shipped('linux-xen') });
+    await expect(a.machine.snapshot({ base: shipped('linux-xen') })).rejects.toThrow(/base snapshot is of a different machine/);
     a.machine.dispose();
+    const plug = (await readSnapshotHeader(carrying)).header.disks;
+    // (16 MiB rounded up to a CHS geometry, as qemu-img does.)
+    const vd = await VhdDisk.open(await FileStore.open(file, 'read'));
+    expect(plug).toEqual([{ slot: 0, size: vd.size, name: 'lesson disk' }]);
+    expect(vd.size).toBeGreaterThanOrEqual(16 << 20);
+    await vd.close();
+    await expect(resume(carrying)).rejects.toThrow(/carries its disks, and this host cannot make disks from them/);
+    const made = path.join(tmp, 'made.vhd');
+    const c = await resume(delta, { base: shipped('linux-xen'), carriedDiskFile: () => made });
+    expect(await sh(c, 'md5sum /dev/xvda')).toContain(sum!);
+    c.machine.dispose();
+    // The copy holds just what the guest wrote (a dynamic VHD of 2 MiB blocks).
+    expect(fs.statSync(made).size).toBeLessThan(3 << 20);
+    console.log(`a delta carrying the disk: ${(delta.length / 1024).toFixed(0)} KiB`);
+    await expect(resume(carrying, { carriedDiskFile: () => made })).rejects.toThrow(/exists already/);
+
     await expect(resume(snap)).rejects.toThrow(/has 1 disk; 0 were given/);
     const b = await resume(snap, { disks: [{ bus: 'xen', file }] });
     expect((await b.machine.inspect()).xen!.devices.map((d) => d.name)).toEqual(['xvda', 'vif0']);

@@ -127,4 +127,27 @@ describe('untrusted snapshots', () => {
     snap.state.push({ name: 'pic-8259', version: 1, record: (await decodeSnapshot(fixture)).state.find((s) => s.name === 'pic-8259')!.record });
     expect(await refused(await encodeSnapshot(snap))).toBe('the snapshot holds state for "flux-capacitor", which this machine does not have');
   });
+
+  it('carried disks: slots the machine lacks, sizes and chunks out of range, blocks for slots not carried', async () => {
+    const snap = await decodeSnapshot(fixture);
+    // The hello machine has no disk slot: it cannot carry one.
+    const carried = { ...snap, header: { ...snap.header, disks: [{ slot: 0, size: 1 << 20, name: 'x' }] } };
+    expect(await refused(await encodeSnapshot(carried))).toBe('the snapshot header is damaged: header a carried disk is slot 0; the machine has 0 disks');
+    // With a slot: a chunk past the disk's end, a size that is not whole sectors, a block for a slot not carried.
+    const withSlot = { ...snap, header: { ...snap.header, config: { ...snap.header.config, disks: [{ bus: 'ide' as const, readOnly: false, unit: 0 }] }, disks: [{ slot: 0, size: 1 << 20, name: 'x' }] } };
+    const file = await encodeSnapshot({ ...withSlot, disks: new Map([[0, new Map([[3, new Uint8Array(65536).fill(7)]])]]) });
+    expect((await readSnapshotHeader(file)).header.disks).toEqual([{ slot: 0, size: 1 << 20, name: 'x' }]);
+    expect(await refused(await withHeader(file, (h) => { (h.blocks as Array<{ kind: string; first: number }>).find((b) => b.kind === 'disk')!.first = 15; })))
+      .toMatch(/^block \d+ \(disk\) covers chunks 15\.\.30, outside disk slot 0's 16$/);
+    expect(await refused(await withHeader(file, (h) => { (h.disks as Array<{ size: number }>)[0].size = 1000; })))
+      .toBe('the snapshot header is damaged: header a carried disk\'s size 1000 is not whole sectors');
+    expect(await refused(await withHeader(file, (h) => { (h.blocks as Array<{ kind: string; id: number }>).find((b) => b.kind === 'disk')!.id = 1; })))
+      .toMatch(/^block \d+ \(disk\) is for disk slot 1, which the header does not list as carried$/);
+    // A block is a bitmap and the chunks it marks: the chunk comes back as it went.
+    expect((await decodeSnapshot(file)).disks.get(0)!.get(3)![0]).toBe(7);
+    const packed = (await readSnapshotHeader(file)).header.blocks.find((b) => b.kind === 'disk')!;
+    expect(packed.rawLength).toBe(2 + 65536); // 16 chunks: a 2-byte bitmap
+    // (An IDE disk slot with nothing given to fill it, and a host that cannot make disks.)
+    expect(await refused(file)).toBe('this snapshot carries its disks, and this host cannot make disks from them: give a disk for every slot');
+  });
 });

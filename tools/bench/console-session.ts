@@ -13,9 +13,13 @@ export interface ConsoleGuest {
   send(text: string): void;
   /** Guest instructions retired since power-on, or null if the emulator cannot tell. */
   instructions(): Promise<number | null>;
+  /** Where the emulator's time went so far (cumulative), if it can tell. */
+  split?(): Promise<EmulatorSplit | null>;
   /** Stop the emulator and release it (idempotent). */
   shutdown(): Promise<void>;
 }
+
+import type { EmulatorSplit } from './linux-report';
 
 export interface ConsoleEvents {
   onOutput(bytes: Uint8Array): void;

@@ -10,6 +10,7 @@ import { EmuRunner } from '../difftest/emulator';
 import { buildRunner, runNativeTimed } from '../difftest/native';
 import { compareRuns } from '../difftest/compare';
 import { buildGuestMix, ROUNDS_DEFAULT } from './guest-mix';
+import * as MM from '../../engine-wasm/memory-map';
 
 const RUNS = 3;
 
@@ -58,7 +59,12 @@ export async function main(args: string[]): Promise<number> {
   const emuT = median(emuSecs), natT = median(natSecs);
   const emuMips = instructions / emuT / 1e6, natMips = instructions / natT / 1e6;
   const fmt = (n: number, d: number) => n.toLocaleString('en-US', { minimumFractionDigits: d, maximumFractionDigits: d });
+  const jit = (emu.core as { jit?: { enabled: boolean; stats: { translations: number; live: number; liveBytes: number } } }).jit;
+  const share = Number(emu.state.u64(MM.R_JIT_RETIRED)) / Number(emu.state.retired);
   console.log(`guest mix: memcpy (REP MOVSD) + byte checksum + cdecl calls, ${rounds} rounds, 32-bit flat mode, paging ${paging ? 'on' : 'off'}`);
+  console.log(jit?.enabled
+    ? `translation to WebAssembly: on (PVLAB_JIT=0 turns it off); ${(share * 100).toFixed(1)} % of the instructions translated; ${jit.stats.translations} translations, ${jit.stats.live} held, ${(jit.stats.liveBytes / 1024).toFixed(1)} KiB of wasm`
+    : 'translation to WebAssembly: off (interpreter only)');
   console.log(`${''.padEnd(14)}${'instructions'.padStart(14)}${'seconds'.padStart(10)}${'MIPS'.padStart(10)}`);
   console.log(`${'wasm core'.padEnd(14)}${fmt(instructions, 0).padStart(14)}${fmt(emuT, 3).padStart(10)}${fmt(emuMips, 1).padStart(10)}`);
   console.log(`${'native host'.padEnd(14)}${fmt(instructions, 0).padStart(14)}${fmt(natT, 3).padStart(10)}${fmt(natMips, 1).padStart(10)}`);

@@ -19,7 +19,7 @@ import { ConsoleSession, PhaseError, type ConsoleGuest } from './console-session
 import { inspectorSummary, measureInspector } from './inspector-bench';
 import { checkV86, loadGuest, pvlabGuest, SetupError, v86Guest, type GuestFiles, type LinuxImage } from './linux-guests';
 import {
-  DD_TITLE, describeCommit, describeHost, formatLoad, LINUX_SECTION, LOOP_TITLE, renderTable, updateBenchmarksFile,
+  DD_TITLE, describeCommit, describeHost, formatLoad, LINUX_SECTION, LOOP_TITLE, renderSplit, renderTable, splitDelta, updateBenchmarksFile,
   type EmulatorFigures, type PhaseFigures,
 } from './linux-report';
 
@@ -131,7 +131,7 @@ async function measure(guest: ConsoleGuest, opts: Options, logDir: string): Prom
     fig.readyS = since(ready.atMs);
     const prompt = await session.waitFor(PROMPT, bootDeadline - (performance.now() - t0), `boot to the shell prompt (limit ${opts.bootTimeoutS} s from power-on)`, ready.end);
     fig.promptS = since(prompt.atMs);
-    fig.boot = { wallS: fig.promptS, instructions: await guest.instructions(), ...bootMeter.stop() };
+    fig.boot = { wallS: fig.promptS, instructions: await guest.instructions(), split: (await guest.split?.()) ?? undefined, ...bootMeter.stop() };
     if (session.firstOutputMs !== null) fig.firstOutputS = since(session.firstOutputMs);
     progress(guest.name, `\`pvlab: ready\` after ${fig.readyS.toFixed(2)} s, prompt after ${fig.promptS.toFixed(2)} s`);
 
@@ -140,6 +140,7 @@ async function measure(guest: ConsoleGuest, opts: Options, logDir: string): Prom
     let from = prompt.end;
     const step = async (name: string, body: string, extra: string, phase: PhaseFigures | null) => {
       const before = await guest.instructions();
+      const split0 = await guest.split?.();
       const m0 = meter();
       const start = performance.now();
       const bodyFrom = session.length;
@@ -149,9 +150,11 @@ async function measure(guest: ConsoleGuest, opts: Options, logDir: string): Prom
       );
       const wallS = (end.atMs - start) / 1000;
       const after = await guest.instructions();
+      const split1 = await guest.split?.();
       if (phase) {
         Object.assign(phase, {
           wallS,
+          split: split0 && split1 ? splitDelta(split0, split1) : undefined,
           guestS: Number(end.match[2]) - Number(end.match[1]),
           instructions: before !== null && after !== null ? after - before : null,
           ...m0.stop(),
@@ -186,6 +189,13 @@ async function measure(guest: ConsoleGuest, opts: Options, logDir: string): Prom
     progress(guest.name, `console transcript in ${path.relative(process.cwd(), log)}`);
   }
   return fig;
+}
+
+/** pvlab's split of each phase, as a second table. */
+function pvlabSplit(runs: EmulatorFigures[]): string[] {
+  const pvlab = runs.find((r) => r.name === 'pvlab');
+  const t = pvlab ? renderSplit(pvlab) : null;
+  return t ? ['', 'Where pvlab\'s wall time went (the core\'s run() and the host calls from it are timed in the worker layer):', '', t] : [];
 }
 
 export async function main(args: string[]): Promise<number> {
@@ -252,6 +262,7 @@ export async function main(args: string[]): Promise<number> {
         `Order: ${opts.only.join(', then ')}, one after the other in one Node process.`,
       '',
       table,
+      ...pvlabSplit(runs),
     ] : []),
     ...(inspector ? ['', inspector] : []),
     ...(failures.length ? ['', 'Failures:', ...failures] : []),

@@ -85,6 +85,16 @@ export function pvlabGuest(coreWasmPath: string, image: LinuxImage): ConsoleGues
     },
     send(text: string) { machine?.sendInput(new TextEncoder().encode(text)); },
     async instructions() { return machine ? (await machine.stats()).instructions : null; },
+    async split() {
+      if (!machine) return null;
+      const st = await machine.stats();
+      return {
+        coreS: (st.split.coreMs - st.split.hostCallMs) / 1000,
+        devicesS: (st.split.hostCallMs + st.split.timersMs) / 1000,
+        idleSkippedS: st.split.idleSkippedNs / 1e9,
+        exits: st.exits,
+      };
+    },
     async shutdown() {
       if (!machine || shuttingDown) return;
       shuttingDown = true;

@@ -17,6 +17,32 @@ export interface PhaseFigures {
   busyPct?: number;
   /** Process CPU time (all threads, user + system), seconds. */
   cpuS?: number;
+  /** pvlab only: where the phase's wall time went, and its VM exits. */
+  split?: EmulatorSplit;
+}
+
+/** Cumulative counters of an emulator that can tell where its time goes (pvlab). */
+export interface EmulatorSplit {
+  /** In the core (wasm), without its calls into the device models, s. */
+  coreS: number;
+  /** In the device models (JS): called from the core, and timers between core runs, s. */
+  devicesS: number;
+  /** Guest time skipped while the vCPU was halted, s. */
+  idleSkippedS: number;
+  exits: { io: number; mmio: number; hypercall: number; halt: number };
+}
+
+/** b - a, field by field (the split of a stretch from two cumulative readings). */
+export function splitDelta(a: EmulatorSplit, b: EmulatorSplit): EmulatorSplit {
+  return {
+    coreS: b.coreS - a.coreS,
+    devicesS: b.devicesS - a.devicesS,
+    idleSkippedS: b.idleSkippedS - a.idleSkippedS,
+    exits: {
+      io: b.exits.io - a.exits.io, mmio: b.exits.mmio - a.exits.mmio,
+      hypercall: b.exits.hypercall - a.exits.hypercall, halt: b.exits.halt - a.exits.halt,
+    },
+  };
 }
 
 export interface EmulatorFigures {
@@ -149,6 +175,28 @@ export function renderTable(runs: EmulatorFigures[]): string {
       const a = row.get(pvlab!), b = row.get(v86!);
       cells.push(row.ratio && a != null && b != null && b > 0 ? fmt(a / b, 2) : '');
     }
+    lines.push(`| ${cells.join(' | ')} |`);
+  }
+  return lines.join('\n');
+}
+
+/** pvlab's own split of each phase: core, device models, the rest, exits, idle time skipped. */
+export function renderSplit(f: EmulatorFigures): string | null {
+  const phases: Array<[string, PhaseFigures, number | undefined]> = [
+    ['boot (running → prompt)', f.boot, f.promptS !== undefined && f.setupS !== undefined ? f.promptS - f.setupS : undefined],
+    [LOOP_TITLE, f.loop, f.loop.wallS],
+    [DD_TITLE, f.dd, f.dd.wallS],
+  ];
+  if (!phases.some(([, p]) => p.split)) return null;
+  const lines = [
+    '| phase | wall s | in the core (wasm) s | in device models (JS) s | rest (run loop, host event loop) s | port I/O exits | MMIO exits | hypercalls | HLT exits | idle guest time skipped, s |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+  ];
+  for (const [name, p, wall] of phases) {
+    const x = p.split;
+    if (!x) continue;
+    const cells = [name, fmt(wall, 2), fmt(x.coreS, 2), fmt(x.devicesS, 2), fmt(wall !== undefined ? wall - x.coreS - x.devicesS : undefined, 2),
+      fmt(x.exits.io, 0), fmt(x.exits.mmio, 0), fmt(x.exits.hypercall, 0), fmt(x.exits.halt, 0), fmt(x.idleSkippedS, 2)];
     lines.push(`| ${cells.join(' | ')} |`);
   }
   return lines.join('\n');

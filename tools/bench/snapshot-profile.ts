@@ -111,7 +111,7 @@ export async function profileSnapshots(coreWasm: string, shipped: Uint8Array): P
   const quiesce = await timed(() => m.board.quiesce());
   const cap = await timed(() => captureMachine(m.board, mem, n));
   const c = cap.value;
-  const encode = await timed(() => encodeSnapshot({ header: { ...snap.header }, state: c.state, vcpus: c.vcpus, pages: c.pages, zeroPages: new Set(), images: new Map() }));
+  const encode = await timed(() => encodeSnapshot({ header: { ...snap.header }, state: c.state, vcpus: c.vcpus, pages: c.pages, zeroPages: new Set(), images: new Map(), disks: new Map() }));
   const raws = pageBlocks(c.pages, n);
   const rawBytes = raws.reduce((a, r) => a + r.length, 0);
   const defl = await timed(() => Promise.all(raws.map((r) => deflate(r))));

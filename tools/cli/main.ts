@@ -350,16 +350,21 @@ export async function resumeCommand(args: string[], io: CliIo, root: string): Pr
   };
   const out = consoleOutput(io);
   // Disks: those given, else the copies `pvlab boot --save` made beside the snapshot.
+  // A disk the snapshot carries (saved in the page) is written out there the first time.
   let disks = diskArgs(values.disk, values['pv-disk']);
+  let carriedDiskFile: ((c: { slot: number }) => string) | undefined;
   if (disks.length === 0) {
     const { header } = await readSnapshotHeader(snap).catch((e: unknown) => { throw new ImageError(`${file}: ${(e as Error).message}`); });
-    disks = header.config.disks.map((d, i) => ({ bus: d.bus, file: diskCopyPath(file, i) }));
+    const carried = new Set(header.disks.map((d) => d.slot));
+    const copies = header.config.disks.map((d, i) => ({ bus: d.bus, file: diskCopyPath(file, i) }));
+    disks = copies.filter((d, i) => !carried.has(i) || fs.existsSync(d.file));
+    if (disks.length < copies.length) carriedDiskFile = (c) => diskCopyPath(file, c.slot);
     for (const d of disks) if (!fs.existsSync(d.file)) throw new ImageError(`${file}: its machine had a disk; give it with --disk/--pv-disk (${d.file} is not there)`);
   }
   let r: Awaited<ReturnType<typeof resumeMachine>>;
   try {
     r = await resumeMachine(path.join(root, 'engine-wasm/build/core.wasm'), snap, { onConsole: (b) => out.write(b) }, {
-      base, images, disks, pacing: values.realtime ? 'realtime' : 'fast',
+      base, images, disks, carriedDiskFile, pacing: values.realtime ? 'realtime' : 'fast',
     });
   } catch (e) {
     if (e instanceof SnapshotError) throw new ImageError(`${file}: ${e.message}`);
@@ -369,7 +374,9 @@ export async function resumeCommand(args: string[], io: CliIo, root: string): Pr
   io.stdout.write(r.header.console);
   out.transcript = r.header.console;
   out.tail = r.header.console.slice(-16384);
-  return runSession(r.machine, io, session, out, disks);
+  // (The carried disks are beside the snapshot now, with the copies: all of them in slot order.)
+  const held = carriedDiskFile ? r.header.config.disks.map((d, i) => ({ bus: d.bus, file: diskCopyPath(file, i) })) : disks;
+  return runSession(r.machine, io, session, out, held);
 }
 
 export async function snapshotCommand(args: string[], io: CliIo): Promise<number> {

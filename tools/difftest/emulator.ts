@@ -6,9 +6,10 @@
 // With paging on (the default) the two code pages and the two data pages are mapped to
 // swapped, non-adjacent physical frames: invisible to the guest, but an access or fetch
 // that crosses a page boundary then only works if the core splits it correctly.
-import { createMachineMemory, instantiateCore, type CoreExports, type CoreHost } from '../../engine-ts/worker/wasm-core';
+import { createMachineMemory, instantiateCore, testJit, type CoreExports, type CoreHost } from '../../engine-ts/worker/wasm-core';
 import { VcpuState } from '../../engine-ts/platform/vcpu-state';
 import * as MM from '../../engine-wasm/memory-map';
+import { CodePages } from '../../engine-ts/worker/code-pages';
 import { CODE_BASE, CODE_SIZE, DATA_BASE, DATA_SIZE, FIXED_FLAGS } from './layout';
 import { fillData } from './prng';
 import type { DiffCase } from './generator';
@@ -53,7 +54,7 @@ export class EmuRunner {
   /** SS is currently the 16-bit segment of stack16.ts cases. */
   private ss16 = false;
 
-  private constructor(readonly core: CoreExports, readonly state: VcpuState, readonly ram: Uint8Array, readonly paging: boolean) {
+  private constructor(readonly core: CoreExports, readonly state: VcpuState, readonly ram: Uint8Array, readonly paging: boolean, private readonly code: CodePages) {
     if (CODE_SIZE % 4096 !== 0 || DATA_SIZE % 4096 !== 0) throw new Error('code and data areas must be whole pages');
   }
 
@@ -71,7 +72,9 @@ export class EmuRunner {
       crWrite: () => {},
       hypercall: () => -1,
     };
-    const core = await instantiateCore(await WebAssembly.compile(wasm), memory, host);
+    // Translation on unless PVLAB_JIT=0, of every block at its first start: each case's code
+    // is then run by the translator wherever it handles the instructions.
+    const core = await instantiateCore(await WebAssembly.compile(wasm), memory, host, { jit: testJit(), jitHot: 1 });
     if (core.init(0) !== 0) throw new Error('core init failed');
     core.reset();
     const state = new VcpuState(memory, 0);
@@ -96,7 +99,7 @@ export class EmuRunner {
     state.cpl = 0;
     state.eip = CODE_BASE;
     core.refresh();
-    return new EmuRunner(core, state, ram, paging);
+    return new EmuRunner(core, state, ram, paging, new CodePages(memory.buffer));
   }
 
   /** Physical address of a linear one (only the scrambled pages move). */
@@ -106,7 +109,10 @@ export class EmuRunner {
   }
 
   private writeLin(lin: number, bytes: Uint8Array): void {
-    for (let i = 0; i < bytes.length; i++) this.ram[this.phys(lin + i)] = bytes[i];
+    for (let i = 0; i < bytes.length; i++) {
+      this.code.noteWrite(this.phys(lin + i), 1);
+      this.ram[this.phys(lin + i)] = bytes[i];
+    }
   }
 
   private readLin32(lin: number): number {
@@ -119,7 +125,7 @@ export class EmuRunner {
   private syncData(toGuest: boolean): void {
     for (let pg = 0; pg < DATA_SIZE; pg += 4096) {
       const at = this.phys(DATA_BASE + pg);
-      if (toGuest) this.ram.set(this.dataBytes.subarray(pg, pg + 4096), at);
+      if (toGuest) { this.code.noteWrite(at, 4096); this.ram.set(this.dataBytes.subarray(pg, pg + 4096), at); }
       else this.dataBytes.set(this.ram.subarray(at, at + 4096), pg);
     }
   }

@@ -1,0 +1,899 @@
+// x86 → WebAssembly: translate a region of flat 32-bit code (the basic blocks of one page
+// reachable from a hot entry) into a function (limit: i32) → i64 that works directly on the
+// machine's shared memory: registers in locals while it runs (the vCPU block at its exits),
+// guest RAM through the vCPU's software TLB. See engine-wasm/assembly/jit.ts for how the
+// core finds and calls it.
+//
+// The contract, instruction by instruction, is the interpreter's: same registers, same
+// memory, same lazy-flag record (engine-wasm/assembly/state.ts), same retired count. The
+// function never raises a fault: before an instruction whose memory access the TLB fast path
+// cannot do (not mapped, MMIO, a page with translated code, crossing a page) it returns with
+// that instruction's EIP and the count of instructions before it, having committed nothing
+// of it; the interpreter then runs it. A block ends before an instruction it does not
+// translate, at a control transfer, or at the end of its page; a jump to a block of the
+// region goes through the function's dispatch loop, anything else returns.
+
+import * as MM from '../../../engine-wasm/memory-map';
+import { Code, Op, uleb } from './wasm-writer';
+
+/** Imported helpers (function indices in the block's module). */
+const FN_COND = 0; // jitCond(cc) → 0/1 from the lazy flags in memory
+const FN_CF = 1; // jitCF() → CF from the lazy flags in memory
+
+const MAX_INSNS = 48;
+const LF_ADD = 0, LF_SUB = 1, LF_LOGIC = 2;
+const FLAGS_ARITH = 0x8d5, FLAG_CF = 0x1, FLAG_OF = 0x800, FLAG_AF = 0x10;
+const FLAGS_SZP = 0xc4;
+const TLB_VALID = 1, TLB_USER_R = 2, TLB_SUP_W = 4, TLB_USER_W = 8, TLB_RAM = 16;
+const SEGP_BIG = MM.SEGP_BIG_READ | MM.SEGP_BIG_WRITE;
+const ESP = 4;
+const SS = 2, DS = 3;
+
+/** A decoded memory or register operand (ModRM). */
+interface ModRM {
+  reg: number;
+  /** Register operand (mod = 3): its number; else -1. */
+  rmReg: number;
+  base: number; // -1: none
+  index: number; // -1: none
+  scale: number;
+  disp: number;
+}
+
+interface Insn {
+  eip: number;
+  len: number;
+  /** Opcode: 0x00-0xFF, 0x100 | second byte for the 0F map. */
+  op: number;
+  m: ModRM | null;
+  imm: number;
+}
+
+/** The last flag-setting instruction of the block so far, whose record is in locals (not yet in memory). */
+interface PendingFlags {
+  op: number; // LF_*
+  msb: number; // 7 or 31
+  mask: number;
+  /** ADC/SBB: conditions are not derived inline from the operands. */
+  carryIn: boolean;
+}
+
+export interface TranslateResult {
+  /** The function body (see wasm-writer blockModule). */
+  body: number[];
+  instructions: number;
+}
+
+/** Reads guest code; returns -1 past the page. */
+type CodeReader = (off: number) => number;
+
+const s8 = (v: number) => (v << 24) >> 24;
+
+function decodeModrm(rd: CodeReader, at: number): { m: ModRM; len: number } | null {
+  const b = rd(at);
+  if (b < 0) return null;
+  const mod = b >> 6, reg = (b >> 3) & 7, rm = b & 7;
+  const m: ModRM = { reg, rmReg: -1, base: -1, index: -1, scale: 0, disp: 0 };
+  if (mod === 3) { m.rmReg = rm; return { m, len: 1 }; }
+  let len = 1;
+  if (rm === 4) {
+    const sib = rd(at + 1);
+    if (sib < 0) return null;
+    len = 2;
+    const base = sib & 7, index = (sib >> 3) & 7;
+    m.scale = sib >> 6;
+    if (index !== 4) m.index = index;
+    if (base === 5 && mod === 0) {
+      m.disp = read32(rd, at + 2); len += 4;
+      if (Number.isNaN(m.disp)) return null;
+    } else {
+      m.base = base;
+    }
+  } else if (rm === 5 && mod === 0) {
+    m.disp = read32(rd, at + 1); len += 4;
+    if (Number.isNaN(m.disp)) return null;
+    return { m, len };
+  } else {
+    m.base = rm;
+  }
+  if (mod === 1) {
+    const d = rd(at + len);
+    if (d < 0) return null;
+    m.disp = s8(d); len += 1;
+  } else if (mod === 2) {
+    m.disp = read32(rd, at + len); len += 4;
+    if (Number.isNaN(m.disp)) return null;
+  }
+  return { m, len };
+}
+
+function read32(rd: CodeReader, at: number): number {
+  const a = rd(at), b = rd(at + 1), c = rd(at + 2), d = rd(at + 3);
+  if (d < 0 || c < 0 || b < 0 || a < 0) return NaN;
+  return (a | (b << 8) | (c << 16) | (d << 24)) | 0;
+}
+
+/** Decode one instruction this translator handles at `at` (offset in the page), or null. */
+function decode(rd: CodeReader, at: number, eip: number): Insn | null {
+  let op = rd(at);
+  if (op < 0) return null;
+  let p = at + 1;
+  if (op === 0x0f) {
+    const b = rd(p);
+    if (b < 0) return null;
+    op = 0x100 | b;
+    p++;
+  }
+  const withModrm = (immLen: number): Insn | null => {
+    const d = decodeModrm(rd, p);
+    if (!d) return null;
+    let imm = 0;
+    const q = p + d.len;
+    if (immLen === 1) { imm = rd(q); if (imm < 0) return null; }
+    else if (immLen === 4) { imm = read32(rd, q); if (Number.isNaN(imm)) return null; }
+    return { eip, len: q + immLen - at, op, m: d.m, imm };
+  };
+  const plain = (immLen: number): Insn | null => {
+    let imm = 0;
+    if (immLen === 1) { imm = rd(p); if (imm < 0) return null; }
+    else if (immLen === 2) { const a = rd(p), b = rd(p + 1); if (b < 0 || a < 0) return null; imm = a | (b << 8); }
+    else if (immLen === 4) { imm = read32(rd, p); if (Number.isNaN(imm)) return null; }
+    return { eip, len: p + immLen - at, op, m: null, imm };
+  };
+  if (op < 0x40 && (op & 7) < 6) {
+    // ALU: 0-3 with ModRM, 4 AL,Ib, 5 EAX,Id.
+    const k = op & 7;
+    return k < 4 ? withModrm(0) : plain(k === 4 ? 1 : 4);
+  }
+  if (op >= 0x40 && op <= 0x5f) return plain(0); // INC/DEC/PUSH/POP r32
+  if (op >= 0x70 && op <= 0x7f) return plain(1);
+  if (op >= 0xb0 && op <= 0xb7) return plain(1);
+  if (op >= 0xb8 && op <= 0xbf) return plain(4);
+  if (op >= 0x180 && op <= 0x18f) return plain(4);
+  if ((op >= 0x190 && op <= 0x19f) || (op >= 0x140 && op <= 0x14f)) return withModrm(0);
+  switch (op) {
+    case 0x68: return plain(4);
+    case 0x6a: return plain(1);
+    case 0x69: return withModrm(4);
+    case 0x6b: return withModrm(1);
+    case 0x80: case 0x83: case 0xc0: case 0xc1: case 0xc6: return withModrm(1);
+    case 0x81: case 0xc7: return withModrm(4);
+    case 0x84: case 0x85: case 0x88: case 0x89: case 0x8a: case 0x8b: case 0x8d:
+    case 0xd1: case 0xfe: case 0xff:
+    case 0x1af: case 0x1b6: case 0x1b7: case 0x1be: case 0x1bf:
+      return withModrm(0);
+    case 0xf6: case 0xf7: {
+      const d = decodeModrm(rd, p);
+      if (!d) return null;
+      return withModrm(d.m.reg <= 1 ? (op === 0xf6 ? 1 : 4) : 0);
+    }
+    case 0x90: case 0x99: case 0x98: case 0xc3: return plain(0);
+    case 0xa8: case 0xeb: return plain(1);
+    case 0xa9: case 0xe8: case 0xe9: return plain(4);
+    case 0xc2: return plain(2);
+    default: return null;
+  }
+}
+
+/** Whether the translator emits `insn` (some decodable forms are left to the interpreter). */
+function supported(i: Insn): boolean {
+  const r = i.m?.reg ?? 0;
+  switch (i.op) {
+    case 0x8d: return i.m!.rmReg < 0; // LEA with a register operand is #UD
+    case 0xc6: case 0xc7: return r === 0;
+    // SHL SHR SAR (a count of 0 is the interpreter's), and ROL ROR of 32-bit operands.
+    case 0xc0: return r >= 4 && r !== 6 && (i.imm & 31) !== 0;
+    case 0xc1: return (r >= 4 && r !== 6 || r <= 1) && (i.imm & 31) !== 0;
+    case 0xd1: return r >= 4 && r !== 6 || r <= 1;
+    case 0xf6: return r <= 3;
+    case 0xf7: return r <= 4; // TEST NOT NEG MUL
+    case 0xfe: return r <= 1;
+    case 0xff: return r <= 2 || r === 4 || r === 6;
+    case 0x5c: return false; // POP ESP
+    default: return true;
+  }
+}
+
+/** Ends the block after it (a control transfer). */
+function endsBlock(i: Insn): boolean {
+  const op = i.op, r = i.m?.reg ?? 0;
+  return (op >= 0x70 && op <= 0x7f) || (op >= 0x180 && op <= 0x18f) || op === 0xc2 || op === 0xc3 ||
+    op === 0xe8 || op === 0xe9 || op === 0xeb || (op === 0xff && (r === 2 || r === 4));
+}
+
+const MAX_BLOCKS = 16;
+const MAX_REGION_INSNS = 240;
+
+/** A basic block of the region: its instructions (the last may be a control transfer). */
+interface Block {
+  eip: number;
+  insns: Insn[];
+}
+
+/**
+ * Translate the code at `eip` (physical `phys`) for vCPU block `cpu`; `user`: CPL 3 (memory
+ * accesses use the user TLB permissions). The function covers a region: the basic blocks of
+ * the same page reachable from `eip` through direct jumps and fall-through, so loops and
+ * branches within the page stay in WebAssembly. Returns null if the first instruction is
+ * not translated.
+ */
+export function translateBlock(rd: CodeReader, phys: number, eip: number, cpu: number, user: boolean): TranslateResult | null {
+  const pageEip = (eip - (phys & 0xfff)) >>> 0; // EIP of the page's first byte
+  const inPage = (e: number) => ((e - pageEip) >>> 0) < 4096;
+  const blocks: Block[] = [];
+  const seen = new Set<number>();
+  const queue = [eip];
+  let total = 0;
+  while (queue.length && blocks.length < MAX_BLOCKS && total < MAX_REGION_INSNS) {
+    const start = queue.shift()!;
+    if (seen.has(start)) continue;
+    seen.add(start);
+    const insns: Insn[] = [];
+    let at = (start - pageEip) >>> 0;
+    let pc = start;
+    while (insns.length < MAX_INSNS) {
+      const i = decode(rd, at, pc);
+      if (!i || !supported(i)) break;
+      insns.push(i);
+      at += i.len;
+      pc = (pc + i.len) >>> 0;
+      if (endsBlock(i)) break;
+    }
+    if (insns.length === 0) {
+      if (start === eip) return null;
+      continue;
+    }
+    blocks.push({ eip: start, insns });
+    total += insns.length;
+    const last = insns[insns.length - 1];
+    const t = jumpTarget(last);
+    if (t !== null && inPage(t)) queue.push(t);
+    // Fall-through; after a CALL, where the callee returns to (RET looks for it in the region).
+    if (!endsBlock(last) || isJcc(last) || last.op === 0xe8) { const f = (last.eip + last.len) >>> 0; if (inPage(f)) queue.push(f); }
+  }
+  return { body: new Emitter(blocks, cpu, user).emit(), instructions: total };
+}
+
+function isJcc(i: Insn): boolean { return (i.op >= 0x70 && i.op <= 0x7f) || (i.op >= 0x180 && i.op <= 0x18f); }
+
+class Emitter {
+  private readonly c = new Code(1);
+  private readonly LIMIT = 0; // the parameter: instructions this call may retire
+  private readonly ret: number; // instructions retired by the blocks completed so far
+  private readonly next: number; // the block to run next (dispatch)
+  private readonly r: number[]; // the eight general registers, kept in locals while the function runs
+  private readonly t: number[]; // scratch locals
+  private readonly fr: number; // the current operation: result, operands
+  private readonly fa: number;
+  private readonly fb: number;
+  private readonly lr: number; // the pending flag record (the last flag-setting operation): result, operands
+  private readonly la: number;
+  private readonly lb: number;
+  private readonly ea: number; // effective address
+  private readonly te: number; // TLB entry, then the checked address
+  private pending: PendingFlags | null = null;
+  private readonly tlb: number;
+  private readonly rmask: number;
+  private readonly wmask: number;
+  private readonly index = new Map<number, number>(); // block EIP → block number
+  /** EIPs right after the region's CALLs that are blocks of the region (where RET may dispatch). */
+  private readonly returnPoints: number[] = [];
+  /** Nesting of wasm blocks between the code being emitted and the dispatch loop. */
+  private depth = 0;
+
+  constructor(private readonly blocks: Block[], private readonly cpu: number, user: boolean) {
+    const l = () => this.c.local();
+    this.ret = l();
+    this.next = l();
+    this.r = [l(), l(), l(), l(), l(), l(), l(), l()];
+    this.t = [l(), l(), l(), l()];
+    this.fr = l(); this.fa = l(); this.fb = l();
+    this.lr = l(); this.la = l(); this.lb = l();
+    this.ea = l();
+    this.te = l();
+    this.tlb = cpu + MM.VCPU_TLB;
+    this.rmask = TLB_VALID | TLB_RAM | (user ? TLB_USER_R : 0);
+    this.wmask = TLB_VALID | TLB_RAM | (user ? TLB_USER_W : TLB_SUP_W);
+    blocks.forEach((b, k) => this.index.set(b.eip, k));
+    for (const b of blocks) {
+      const last = b.insns[b.insns.length - 1];
+      const f = (last.eip + last.len) >>> 0;
+      if (last.op === 0xe8 && this.index.has(f)) this.returnPoints.push(f);
+    }
+  }
+
+  emit(): number[] {
+    const c = this.c, n = this.blocks.length;
+    // Flat data segments: DS and SS (the ones addresses default to) based at 0, 4 GiB.
+    for (const s of [DS, SS]) {
+      c.i32(0).mem(Op.I32Load, this.cpu + MM.R_SEG_PERM + 4 * s).i32(SEGP_BIG).op(Op.I32And).i32(SEGP_BIG).op(Op.I32Ne);
+      c.i32(0).mem(Op.I32Load, this.cpu + MM.R_SEG_BASE + 4 * s).op(Op.I32Or);
+      c.if_(); c.i64(BigInt(this.blocks[0].eip >>> 0)).op(Op.Return); c.end();
+    }
+    for (let k = 0; k < 8; k++) c.i32(0).mem(Op.I32Load, this.cpu + 4 * k).set(this.r[k]);
+    // Dispatch: loop { block_{n-1} { ... block_0 { br_table next } code 0 } ... code n-1 }.
+    c.loop();
+    for (let k = n - 1; k >= 0; k--) c.block();
+    c.get(this.next).op(Op.BrTable);
+    uleb(c.b, n);
+    for (let k = 0; k < n; k++) uleb(c.b, k);
+    uleb(c.b, 0);
+    for (let k = 0; k < n; k++) {
+      c.end(); // block_k: its code follows
+      this.depth = n - 1 - k; // enclosing: block_{k+1} .. block_{n-1}, then the loop
+      this.block(this.blocks[k]);
+    }
+    c.end(); // loop
+    c.op(Op.Unreachable);
+    return c.finish();
+  }
+
+  private block(b: Block): void {
+    const c = this.c, n = b.insns.length;
+    this.pending = null; // every way into a block leaves the flag record in memory
+    // Enough budget for the whole block?
+    c.get(this.LIMIT).get(this.ret).op(Op.I32Sub).i32(n).op(Op.I32LtU).if_();
+    this.exitTo(0, b.eip);
+    c.end();
+    for (let k = 0; k < n; k++) this.insn(b.insns[k], k);
+    const last = b.insns[n - 1];
+    if (!endsBlock(last)) this.jumpTo(n, (last.eip + last.len) >>> 0, 0);
+  }
+
+  // ---- exits ---------------------------------------------------------------------------
+  /** Registers back to the vCPU block (before leaving the function). */
+  private storeRegs(): void {
+    for (let k = 0; k < 8; k++) this.c.i32(0).get(this.r[k]).mem(Op.I32Store, this.cpu + 4 * k);
+  }
+  /** Return: `k` instructions of this block retired, continue at the constant `eip`. */
+  private exitTo(k: number, eip: number): void {
+    this.flushFlags();
+    this.storeRegs();
+    const c = this.c;
+    c.get(this.ret).op(Op.I64ExtendI32U).i64(32n).op(Op.I64Shl);
+    c.i64((BigInt(k) << 32n) | BigInt(eip >>> 0)).op(Op.I64Add, Op.Return);
+  }
+  /** Return: `k` instructions of this block retired, continue at the EIP in local `l`. */
+  private exitToLocal(k: number, l: number): void {
+    this.flushFlags();
+    this.storeRegs();
+    const c = this.c;
+    c.get(this.ret).i32(k).op(Op.I32Add);
+    c.op(Op.I64ExtendI32U).i64(32n).op(Op.I64Shl);
+    c.get(l).op(Op.I64ExtendI32U, Op.I64Or, Op.Return);
+  }
+  /** Write the pending flag record to the vCPU's lazy-flag words (the interpreter's format). */
+  private flushFlags(): void {
+    const p = this.pending;
+    if (!p) return;
+    const c = this.c, b = this.cpu;
+    c.i32(0).i32(p.op).mem(Op.I32Store, b + MM.R_LF_OP);
+    c.i32(0).get(this.lr).mem(Op.I32Store, b + MM.R_LF_RES);
+    if (p.op !== LF_LOGIC) {
+      c.i32(0).get(this.la).mem(Op.I32Store, b + MM.R_LF_A);
+      c.i32(0).get(this.lb).mem(Op.I32Store, b + MM.R_LF_B);
+    }
+    c.i32(0).i32(p.msb).mem(Op.I32Store, b + MM.R_LF_SIZE);
+    c.i32(0).i32(p.mask).mem(Op.I32Store, b + MM.R_LF_MASK);
+  }
+  /** Flush the pending record once, on the code path taken from here (call at a merge-free point). */
+  private commitFlags(): void {
+    this.flushFlags();
+    this.pending = null;
+  }
+
+  // ---- registers -------------------------------------------------------------------------
+  private getReg(r: number): void { this.c.get(this.r[r]); }
+  /** Store local `l` into register r. */
+  private setReg(r: number, l: number): void { this.c.get(l).set(this.r[r]); }
+  /** AL CL DL BL AH CH DH BH. */
+  private getReg8(r: number): void {
+    const c = this.c;
+    c.get(this.r[r & 3]);
+    if (r & 4) c.i32(8).op(Op.I32ShrU);
+    c.i32(0xff).op(Op.I32And);
+  }
+  private setReg8(r: number, l: number): void {
+    const c = this.c, hi = (r & 4) !== 0;
+    c.get(this.r[r & 3]).i32(hi ? ~0xff00 : ~0xff).op(Op.I32And);
+    c.get(l).i32(0xff).op(Op.I32And);
+    if (hi) c.i32(8).op(Op.I32Shl);
+    c.op(Op.I32Or).set(this.r[r & 3]);
+  }
+
+  // ---- memory ----------------------------------------------------------------------------
+  /** Compute the effective address of m into local ea. */
+  private effAddr(m: ModRM): void {
+    const c = this.c;
+    let any = false;
+    if (m.base >= 0) { this.getReg(m.base); any = true; }
+    if (m.index >= 0) {
+      this.getReg(m.index);
+      if (m.scale) c.i32(m.scale).op(Op.I32Shl);
+      if (any) c.op(Op.I32Add);
+      any = true;
+    }
+    if (!any) c.i32(m.disp);
+    else if (m.disp) c.i32(m.disp).op(Op.I32Add);
+    c.set(this.ea);
+  }
+  /**
+   * Check that `size` bytes at local ea are RAM this CPL may read (or write, which implies
+   * read) within one page; else leave the block before instruction k. Afterwards local te
+   * holds the host address minus RAM_BASE (use memory offset RAM_BASE).
+   */
+  private access(k: number, eip: number, size: number, write: boolean): void {
+    const c = this.c, mask = write ? this.wmask : this.rmask;
+    c.get(this.ea).i32(12).op(Op.I32ShrU).i32(2).op(Op.I32Shl).mem(Op.I32Load, this.tlb).tee(this.te);
+    c.i32(mask).op(Op.I32And).i32(mask).op(Op.I32Ne);
+    if (size > 1) c.get(this.ea).i32(0xfff).op(Op.I32And).i32(0x1000 - size).op(Op.I32GtU, Op.I32Or);
+    c.if_();
+    this.exitTo(k, eip);
+    c.end();
+    c.get(this.te).i32(0xfffff000 | 0).op(Op.I32And).get(this.ea).i32(0xfff).op(Op.I32And).op(Op.I32Add).set(this.te);
+  }
+  private loadAt(size: number): void {
+    this.c.get(this.te).mem(size === 1 ? Op.I32Load8U : size === 2 ? Op.I32Load16U : Op.I32Load, MM.RAM_BASE);
+  }
+  /** Store local l at the checked address. */
+  private storeAt(size: number, l: number): void {
+    this.c.get(this.te).get(l).mem(size === 1 ? Op.I32Store8 : size === 2 ? Op.I32Store16 : Op.I32Store, MM.RAM_BASE);
+  }
+
+  /** Push the E operand's value (register or checked memory) on the stack. */
+  private readE(i: Insn, k: number, size: number): void {
+    const m = i.m!;
+    if (m.rmReg >= 0) { if (size === 1) this.getReg8(m.rmReg); else this.getReg(m.rmReg); return; }
+    this.effAddr(m);
+    this.access(k, i.eip, size, false);
+    this.loadAt(size);
+  }
+
+  // ---- flags -------------------------------------------------------------------------------
+  /** Record a flag-setting result (locals fr, fa, fb already hold it). */
+  private setFlags(op: number, msb: number, mask: number, carryIn = false): void {
+    const c = this.c;
+    c.get(this.fr).set(this.lr);
+    if (op !== LF_LOGIC) { c.get(this.fa).set(this.la); c.get(this.fb).set(this.lb); }
+    this.pending = { op, msb, mask, carryIn };
+  }
+  /** Push CF (0/1) as it is now. */
+  private pushCF(): void {
+    const p = this.pending, c = this.c;
+    if (p && (p.mask & FLAG_CF)) {
+      if (p.op === LF_LOGIC) { c.i32(0); return; }
+      if (!p.carryIn) {
+        if (p.op === LF_SUB) c.get(this.la).get(this.lb).op(Op.I32LtU); // borrow: a < b (8-bit operands are zero-extended)
+        else if (p.msb === 7) c.get(this.lr).i32(8).op(Op.I32ShrU).i32(1).op(Op.I32And); // carry out of bit 7
+        else c.get(this.lr).get(this.la).op(Op.I32LtU); // carry: the sum wrapped
+        return;
+      }
+    }
+    if (p && !(p.mask & FLAG_CF)) { c.i32(0).mem(Op.I32Load, this.cpu + MM.R_EFLAGS).i32(1).op(Op.I32And); return; }
+    this.commitFlags();
+    c.call(FN_CF);
+  }
+  /** Push condition cc (0-15) as 0/1. */
+  private pushCond(cc: number): void {
+    const c = this.c, p = this.pending;
+    const inv = cc & 1;
+    const base = cc >> 1;
+    const sx = (l: number) => { c.get(l); if (p!.msb === 7) c.op(Op.I32Extend8S); };
+    const zero = () => { c.get(this.lr); if (p!.msb === 7) c.i32(0xff).op(Op.I32And); c.op(Op.I32Eqz); };
+    if (p && p.mask === FLAGS_ARITH && !p.carryIn) {
+      let done = true;
+      if (base === 2) zero(); // Z
+      else if (base === 4) { sx(this.lr); c.i32(0).op(Op.I32LtS); } // S
+      else if (p.op === LF_SUB && base === 1) c.get(this.la).get(this.lb).op(Op.I32LtU); // B
+      else if (p.op === LF_SUB && base === 3) c.get(this.la).get(this.lb).op(Op.I32LeU); // BE
+      else if (p.op === LF_SUB && base === 6) { sx(this.la); sx(this.lb); c.op(Op.I32LtS); } // L
+      else if (p.op === LF_SUB && base === 7) { sx(this.la); sx(this.lb); c.op(Op.I32LeS); } // LE
+      else if (p.op === LF_LOGIC && base === 1) c.i32(0); // B: CF = 0
+      else if (p.op === LF_LOGIC && base === 3) zero(); // BE: ZF
+      else if (p.op === LF_LOGIC && base === 6) { sx(this.lr); c.i32(0).op(Op.I32LtS); } // L: SF
+      else if (p.op === LF_LOGIC && base === 7) { sx(this.lr); c.i32(0).op(Op.I32LeS); } // LE: ZF | SF
+      else if (p.op === LF_LOGIC && base === 0) c.i32(0); // O
+      else done = false;
+      if (done) { if (inv) c.op(Op.I32Eqz); return; }
+    }
+    if (p && (p.mask & FLAGS_SZP) === FLAGS_SZP && !p.carryIn && (base === 2 || base === 4)) {
+      if (base === 2) zero(); else { sx(this.lr); c.i32(0).op(Op.I32LtS); }
+      if (inv) c.op(Op.I32Eqz);
+      return;
+    }
+    this.commitFlags();
+    c.i32(cc).call(FN_COND);
+  }
+
+  /** ALU op (0-7: ADD OR ADC SBB AND SUB XOR CMP) on locals fa (dest) and fb (source); result in fr. */
+  private alu(op: number, msb: number): void {
+    const c = this.c;
+    if (op === 2 || op === 3) {
+      this.pushCF();
+      const cf = this.t[3];
+      c.set(cf);
+      c.get(this.fa).get(this.fb).op(op === 2 ? Op.I32Add : Op.I32Sub).get(cf).op(op === 2 ? Op.I32Add : Op.I32Sub).set(this.fr);
+      this.setFlags(op === 2 ? LF_ADD : LF_SUB, msb, FLAGS_ARITH, true);
+      return;
+    }
+    const wop = [Op.I32Add, Op.I32Or, 0, 0, Op.I32And, Op.I32Sub, Op.I32Xor, Op.I32Sub][op];
+    c.get(this.fa).get(this.fb).op(wop).set(this.fr);
+    this.setFlags(op === 0 ? LF_ADD : op === 5 || op === 7 ? LF_SUB : LF_LOGIC, msb, FLAGS_ARITH);
+  }
+
+  /** INC/DEC of local fa: CF keeps its value (made eager), result in fr. */
+  private incDec(dec: boolean, msb: number): void {
+    const c = this.c, f = this.t[3];
+    // EFLAGS.CF = CF now.
+    this.pushCF();
+    c.set(f);
+    c.i32(0).i32(0).mem(Op.I32Load, this.cpu + MM.R_EFLAGS).i32(~FLAG_CF).op(Op.I32And).get(f).op(Op.I32Or)
+      .mem(Op.I32Store, this.cpu + MM.R_EFLAGS);
+    c.i32(1).set(this.fb);
+    c.get(this.fa).i32(1).op(dec ? Op.I32Sub : Op.I32Add).set(this.fr);
+    this.setFlags(dec ? LF_SUB : LF_ADD, msb, FLAGS_ARITH & ~FLAG_CF);
+  }
+
+  /** Eager CF/OF/AF (shifts, multiplies): EFLAGS = (EFLAGS & ~(CF|OF|AF)) | local f. */
+  private eagerCFOF(f: number): void {
+    const c = this.c;
+    c.i32(0).i32(0).mem(Op.I32Load, this.cpu + MM.R_EFLAGS).i32(~(FLAG_CF | FLAG_OF | FLAG_AF)).op(Op.I32And).get(f).op(Op.I32Or)
+      .mem(Op.I32Store, this.cpu + MM.R_EFLAGS);
+  }
+
+  // ---- instructions --------------------------------------------------------------------------
+  private insn(i: Insn, k: number): void {
+    const c = this.c, op = i.op, next = (i.eip + i.len) >>> 0;
+    const t0 = this.t[0], t1 = this.t[1];
+    if (op < 0x40 && (op & 7) < 6) {
+      const aop = op >> 3, form = op & 7, byte = (form & 1) === 0;
+      const size = byte ? 1 : 4, msb = byte ? 7 : 31;
+      if (form >= 4) {
+        if (byte) this.getReg8(0); else this.getReg(0);
+        c.set(this.fa);
+        c.i32(byte ? i.imm & 0xff : i.imm).set(this.fb);
+        this.alu(aop, msb);
+        if (aop !== 7) { if (byte) this.setReg8(0, this.fr); else this.setReg(0, this.fr); }
+        return;
+      }
+      const m = i.m!;
+      const toE = form < 2;
+      const regGet = () => { if (byte) this.getReg8(m.reg); else this.getReg(m.reg); };
+      if (m.rmReg >= 0) {
+        if (toE) { this.readE(i, k, size); c.set(this.fa); regGet(); c.set(this.fb); }
+        else { regGet(); c.set(this.fa); this.readE(i, k, size); c.set(this.fb); }
+        this.alu(aop, msb);
+        if (aop !== 7) {
+          const dst = toE ? m.rmReg : m.reg;
+          if (byte) this.setReg8(dst, this.fr); else this.setReg(dst, this.fr);
+        }
+        return;
+      }
+      this.effAddr(m);
+      if (toE) {
+        this.access(k, i.eip, size, aop !== 7);
+        this.loadAt(size); c.set(this.fa);
+        regGet(); c.set(this.fb);
+        this.alu(aop, msb);
+        if (aop !== 7) this.storeAt(size, this.fr);
+      } else {
+        this.access(k, i.eip, size, false);
+        regGet(); c.set(this.fa);
+        this.loadAt(size); c.set(this.fb);
+        this.alu(aop, msb);
+        if (aop !== 7) { if (byte) this.setReg8(m.reg, this.fr); else this.setReg(m.reg, this.fr); }
+      }
+      return;
+    }
+    if (op >= 0x40 && op <= 0x4f) { // INC/DEC r32
+      const r = op & 7;
+      this.getReg(r); c.set(this.fa);
+      this.incDec(op >= 0x48, 31);
+      this.setReg(r, this.fr);
+      return;
+    }
+    if (op >= 0x50 && op <= 0x57) { this.getReg(op & 7); c.set(t1); this.push(i, k, t1); return; }
+    if (op >= 0x58 && op <= 0x5f) { this.pop(i, k, t1); this.setReg(op & 7, t1); return; }
+    if ((op >= 0x70 && op <= 0x7f) || (op >= 0x180 && op <= 0x18f)) {
+      const target = jumpTarget(i)!;
+      this.pushCond(op & 15);
+      c.if_();
+      this.jumpTo(k + 1, target, 1);
+      c.end();
+      this.jumpTo(k + 1, next, 0);
+      return;
+    }
+    if (op >= 0x190 && op <= 0x19f) { // SETcc Eb
+      const m = i.m!;
+      if (m.rmReg >= 0) { this.pushCond(op & 15); c.set(t1); this.setReg8(m.rmReg, t1); return; }
+      this.effAddr(m);
+      this.access(k, i.eip, 1, true);
+      this.pushCond(op & 15); c.set(t1);
+      this.storeAt(1, t1);
+      return;
+    }
+    if (op >= 0x140 && op <= 0x14f) { // CMOVcc Gv,Ev: the source is read (and may fault) either way
+      this.readE(i, k, 4); c.set(t1);
+      this.getReg(i.m!.reg); c.set(t0);
+      c.get(t1).get(t0);
+      this.pushCond(op & 15);
+      c.op(Op.Select).set(t1);
+      this.setReg(i.m!.reg, t1);
+      return;
+    }
+    if (op >= 0xb0 && op <= 0xb7) { c.i32(i.imm).set(t1); this.setReg8(op & 7, t1); return; }
+    if (op >= 0xb8 && op <= 0xbf) { c.i32(i.imm).set(t1); this.setReg(op & 7, t1); return; }
+    const m = i.m;
+    switch (op) {
+      case 0x68: c.i32(i.imm).set(t1); this.push(i, k, t1); return;
+      case 0x6a: c.i32(s8(i.imm)).set(t1); this.push(i, k, t1); return;
+      case 0x69: case 0x6b: case 0x1af: { // IMUL Gv,Ev(,imm)
+        this.readE(i, k, 4); c.set(t0);
+        if (op === 0x1af) this.getReg(m!.reg); else c.i32(op === 0x6b ? s8(i.imm) : i.imm);
+        c.set(t1);
+        this.mul(true, t0, t1, false);
+        this.setReg(m!.reg, this.fr);
+        return;
+      }
+      case 0x80: case 0x81: case 0x83: {
+        const byte = op === 0x80, size = byte ? 1 : 4, msb = byte ? 7 : 31;
+        const imm = byte ? i.imm & 0xff : op === 0x83 ? s8(i.imm) : i.imm;
+        const aop = m!.reg;
+        if (m!.rmReg >= 0) {
+          if (byte) this.getReg8(m!.rmReg); else this.getReg(m!.rmReg);
+          c.set(this.fa); c.i32(imm).set(this.fb);
+          this.alu(aop, msb);
+          if (aop !== 7) { if (byte) this.setReg8(m!.rmReg, this.fr); else this.setReg(m!.rmReg, this.fr); }
+          return;
+        }
+        this.effAddr(m!);
+        this.access(k, i.eip, size, aop !== 7);
+        this.loadAt(size); c.set(this.fa); c.i32(imm).set(this.fb);
+        this.alu(aop, msb);
+        if (aop !== 7) this.storeAt(size, this.fr);
+        return;
+      }
+      case 0x84: case 0x85: case 0xa8: case 0xa9: case 0xf6: case 0xf7:
+        if ((op === 0xf6 || op === 0xf7) && m!.reg >= 2) { this.grp3(i, k); return; }
+        {
+          const byte = op === 0x84 || op === 0xa8 || op === 0xf6, size = byte ? 1 : 4;
+          if (op === 0xa8 || op === 0xa9) { if (byte) this.getReg8(0); else this.getReg(0); }
+          else this.readE(i, k, size);
+          if (op === 0x84 || op === 0x85) { if (byte) this.getReg8(m!.reg); else this.getReg(m!.reg); }
+          else c.i32(byte ? i.imm & 0xff : i.imm);
+          c.op(Op.I32And).set(this.fr);
+          this.setFlags(LF_LOGIC, byte ? 7 : 31, FLAGS_ARITH);
+          return;
+        }
+      case 0x88: case 0x89: { // MOV Ev,Gv
+        const byte = op === 0x88;
+        if (byte) this.getReg8(m!.reg); else this.getReg(m!.reg);
+        c.set(t1);
+        this.writeE(i, k, byte ? 1 : 4, t1);
+        return;
+      }
+      case 0x8a: case 0x8b: {
+        const byte = op === 0x8a;
+        this.readE(i, k, byte ? 1 : 4); c.set(t1);
+        if (byte) this.setReg8(m!.reg, t1); else this.setReg(m!.reg, t1);
+        return;
+      }
+      case 0x8d: this.effAddr(m!); this.setReg(m!.reg, this.ea); return;
+      case 0x90: return;
+      case 0x98: this.getReg(0); c.i32(16).op(Op.I32Shl).i32(16).op(Op.I32ShrS).set(t1); this.setReg(0, t1); return; // CWDE
+      case 0x99: this.getReg(0); c.i32(31).op(Op.I32ShrS).set(t1); this.setReg(2, t1); return; // CDQ
+      case 0xc0: case 0xc1: case 0xd1: this.shiftImm(i, k); return;
+      case 0xc2: case 0xc3: {
+        this.pop(i, k, t1);
+        if (op === 0xc2 && i.imm) {
+          this.getReg(ESP); c.i32(i.imm).op(Op.I32Add).set(t0); this.setReg(ESP, t0);
+        }
+        // Back to a caller in this region: dispatch to its return point.
+        for (const rp of this.returnPoints) {
+          c.get(t1).i32(rp).op(Op.I32Eq).if_();
+          this.jumpTo(k + 1, rp, 1);
+          c.end();
+        }
+        this.exitToLocal(k + 1, t1);
+        return;
+      }
+      case 0xc6: case 0xc7: c.i32(op === 0xc6 ? i.imm & 0xff : i.imm).set(t1); this.writeE(i, k, op === 0xc6 ? 1 : 4, t1); return;
+      case 0xe8: c.i32(next).set(t1); this.push(i, k, t1); this.jumpTo(k + 1, jumpTarget(i)!, 0); return;
+      case 0xe9: case 0xeb: this.jumpTo(k + 1, jumpTarget(i)!, 0); return;
+      case 0xfe: case 0xff: {
+        const r = m!.reg;
+        if (r <= 1) {
+          const byte = op === 0xfe, size = byte ? 1 : 4;
+          if (m!.rmReg >= 0) {
+            if (byte) this.getReg8(m!.rmReg); else this.getReg(m!.rmReg);
+            c.set(this.fa);
+            this.incDec(r === 1, byte ? 7 : 31);
+            if (byte) this.setReg8(m!.rmReg, this.fr); else this.setReg(m!.rmReg, this.fr);
+            return;
+          }
+          this.effAddr(m!);
+          this.access(k, i.eip, size, true);
+          this.loadAt(size); c.set(this.fa);
+          this.incDec(r === 1, byte ? 7 : 31);
+          this.storeAt(size, this.fr);
+          return;
+        }
+        this.readE(i, k, 4); c.set(t0);
+        if (r === 6) { this.push(i, k, t0); return; }
+        if (r === 2) { c.i32(next).set(t1); this.push(i, k, t1); }
+        this.exitToLocal(k + 1, t0);
+        return;
+      }
+      case 0x1b6: case 0x1b7: case 0x1be: case 0x1bf: {
+        const size = op & 1 ? 2 : 1;
+        this.readE16or8(i, k, size);
+        if (op === 0x1be) c.op(Op.I32Extend8S);
+        if (op === 0x1bf) c.op(Op.I32Extend16S);
+        c.set(t1);
+        this.setReg(m!.reg, t1);
+        return;
+      }
+      default: throw new Error(`translator: no emitter for opcode ${op.toString(16)}`);
+    }
+  }
+
+  /** Push the 8- or 16-bit E operand (MOVZX/MOVSX sources). */
+  private readE16or8(i: Insn, k: number, size: number): void {
+    const m = i.m!;
+    if (m.rmReg >= 0) {
+      if (size === 1) this.getReg8(m.rmReg);
+      else this.c.get(this.r[m.rmReg]).i32(0xffff).op(Op.I32And);
+      return;
+    }
+    this.readE(i, k, size);
+  }
+
+  private writeE(i: Insn, k: number, size: number, l: number): void {
+    const m = i.m!;
+    if (m.rmReg >= 0) { if (size === 1) this.setReg8(m.rmReg, l); else this.setReg(m.rmReg, l); return; }
+    this.effAddr(m);
+    this.access(k, i.eip, size, true);
+    this.storeAt(size, l);
+  }
+
+  /** Push local l on the 32-bit stack (ESP updated after the store). */
+  private push(i: Insn, k: number, l: number): void {
+    const c = this.c;
+    this.getReg(ESP); c.i32(4).op(Op.I32Sub).set(this.ea);
+    this.access(k, i.eip, 4, true);
+    this.storeAt(4, l);
+    this.setReg(ESP, this.ea);
+  }
+  /** Pop into local l. */
+  private pop(i: Insn, k: number, l: number): void {
+    const c = this.c;
+    this.getReg(ESP); c.set(this.ea);
+    this.access(k, i.eip, 4, false);
+    this.loadAt(4); c.set(l);
+    c.get(this.ea).i32(4).op(Op.I32Add).set(this.ea);
+    this.setReg(ESP, this.ea);
+  }
+
+  /**
+   * Continue at a constant target after `k` instructions of this block: to its block in this
+   * function (through the dispatch loop), or leave. `ifs`: `if`s open around this code.
+   */
+  private jumpTo(k: number, target: number, ifs: number): void {
+    const c = this.c, b = this.index.get(target);
+    if (b === undefined) { this.exitTo(k, target); return; }
+    this.flushFlags();
+    c.get(this.ret).i32(k).op(Op.I32Add).set(this.ret);
+    c.i32(b).set(this.next);
+    c.br(this.depth + ifs);
+  }
+
+  /** F6/F7 /2 NOT, /3 NEG, F7 /4 MUL. */
+  private grp3(i: Insn, k: number): void {
+    const c = this.c, m = i.m!, r = m.reg, byte = i.op === 0xf6, size = byte ? 1 : 4, msb = byte ? 7 : 31;
+    const t0 = this.t[0], t1 = this.t[1];
+    if (r === 4) { // MUL EDX:EAX = EAX * E
+      this.readE(i, k, 4); c.set(t1);
+      this.getReg(0); c.set(t0);
+      this.mul(false, t0, t1, true);
+      return;
+    }
+    const mem = m.rmReg < 0;
+    if (mem) { this.effAddr(m); this.access(k, i.eip, size, true); this.loadAt(size); }
+    else if (byte) this.getReg8(m.rmReg); else this.getReg(m.rmReg);
+    c.set(t0);
+    if (r === 2) { c.get(t0).i32(-1).op(Op.I32Xor).set(t1); }
+    else {
+      c.i32(0).set(this.fa); c.get(t0).set(this.fb);
+      c.i32(0).get(t0).op(Op.I32Sub).set(this.fr);
+      this.setFlags(LF_SUB, msb, FLAGS_ARITH);
+      c.get(this.fr).set(t1);
+    }
+    if (mem) this.storeAt(size, t1);
+    else if (byte) this.setReg8(m.rmReg, t1); else this.setReg(m.rmReg, t1);
+  }
+
+  /**
+   * 32-bit multiply of locals a and b: signed (IMUL, low half to fr) or unsigned MUL
+   * (EDX:EAX). CF = OF = the high half matters; SZP from the low half, AF 0.
+   */
+  private mul(signed: boolean, a: number, b: number, toEdxEax: boolean): void {
+    const c = this.c, lo = this.fr, hi = this.t[2], f = this.t[3];
+    const ext = signed ? Op.I64ExtendI32S : Op.I64ExtendI32U;
+    c.get(a).op(ext).get(b).op(ext).op(Op.I64Mul, Op.I32WrapI64).set(lo);
+    c.get(a).op(ext).get(b).op(ext).op(Op.I64Mul).i64(32n).op(Op.I64ShrU, Op.I32WrapI64).set(hi);
+    // CF = OF = the high half is not just the low half's extension.
+    c.i32(FLAG_CF | FLAG_OF).i32(0).get(hi);
+    if (signed) c.get(lo).i32(31).op(Op.I32ShrS); else c.i32(0);
+    c.op(Op.I32Ne, Op.Select).set(f);
+    this.eagerCFOF(f);
+    this.setFlags(LF_LOGIC, 31, FLAGS_ARITH & ~(FLAG_CF | FLAG_OF));
+    if (toEdxEax) { this.setReg(0, lo); this.setReg(2, hi); }
+  }
+
+  /** C0/C1 (imm8), D1 (1): SHL SHR SAR of Eb/Ev, ROL ROR of Ev. */
+  private shiftImm(i: Insn, k: number): void {
+    const c = this.c, m = i.m!, r = m.reg, byte = i.op === 0xc0, size = byte ? 1 : 4, msb = byte ? 7 : 31;
+    const count = (i.op === 0xd1 ? 1 : i.imm) & 31;
+    const t0 = this.t[0], f = this.t[3];
+    const mem = m.rmReg < 0;
+    if (mem) { this.effAddr(m); this.access(k, i.eip, size, true); this.loadAt(size); }
+    else if (byte) this.getReg8(m.rmReg); else this.getReg(m.rmReg);
+    c.set(t0);
+    const bits = msb + 1;
+    if (r <= 1) { // ROL / ROR (32-bit): CF and OF eager, the other flags keep their (lazy) values
+      c.get(t0).i32(count).op(r === 0 ? Op.I32Rotl : Op.I32Rotr).set(this.fr);
+      if (r === 0) { // CF = bit 0 of the result, OF = MSB ^ CF
+        c.get(this.fr).i32(1).op(Op.I32And).set(f);
+        c.get(this.fr).i32(31).op(Op.I32ShrU).get(f).op(Op.I32Xor);
+      } else { // CF = MSB, OF = MSB ^ bit 30
+        c.get(this.fr).i32(31).op(Op.I32ShrU).set(f);
+        c.get(this.fr).i32(31).op(Op.I32ShrU).get(this.fr).i32(30).op(Op.I32ShrU).op(Op.I32Xor).i32(1).op(Op.I32And);
+      }
+      c.i32(11).op(Op.I32Shl).get(f).op(Op.I32Or).set(f);
+      c.i32(0).i32(0).mem(Op.I32Load, this.cpu + MM.R_EFLAGS).i32(~(FLAG_CF | FLAG_OF)).op(Op.I32And).get(f).op(Op.I32Or)
+        .mem(Op.I32Store, this.cpu + MM.R_EFLAGS);
+      if (this.pending) this.pending.mask &= ~(FLAG_CF | FLAG_OF);
+      else {
+        c.i32(0).i32(0).mem(Op.I32Load, this.cpu + MM.R_LF_MASK).i32(~(FLAG_CF | FLAG_OF)).op(Op.I32And)
+          .mem(Op.I32Store, this.cpu + MM.R_LF_MASK);
+      }
+      if (mem) this.storeAt(size, this.fr); else this.setReg(m.rmReg, this.fr);
+      return;
+    }
+    if (r === 4) { // SHL
+      if (count > bits) { c.i32(0).set(this.fr); c.i32(0).set(f); }
+      else {
+        c.get(t0).i32(count).op(Op.I32Shl).set(this.fr);
+        if (count === 32) { c.i32(0).set(this.fr); }
+        if (byte) c.get(this.fr).i32(0xff).op(Op.I32And).set(this.fr);
+        c.get(t0).i32(bits - count).op(Op.I32ShrU).i32(1).op(Op.I32And).set(f);
+      }
+      // OF = MSB(result) ^ CF
+      c.get(this.fr).i32(msb).op(Op.I32ShrU).get(f).op(Op.I32Xor).i32(1).op(Op.I32And).i32(11).op(Op.I32Shl).get(f).op(Op.I32Or).set(f);
+    } else if (r === 5) { // SHR
+      c.get(t0).i32(count).op(Op.I32ShrU).set(this.fr);
+      if (count > bits) c.i32(0).set(f);
+      else c.get(t0).i32(count - 1).op(Op.I32ShrU).i32(1).op(Op.I32And).set(f);
+      if (count === 1) c.get(t0).i32(msb).op(Op.I32ShrU).i32(1).op(Op.I32And).i32(11).op(Op.I32Shl).get(f).op(Op.I32Or).set(f);
+    } else { // SAR
+      const cc = count > msb ? msb + 1 : count;
+      c.get(t0); if (byte) c.op(Op.I32Extend8S); c.set(t0);
+      if (cc >= 32) c.get(t0).i32(31).op(Op.I32ShrS).set(this.fr);
+      else c.get(t0).i32(cc).op(Op.I32ShrS).set(this.fr);
+      if (byte) c.get(this.fr).i32(0xff).op(Op.I32And).set(this.fr);
+      c.get(t0).i32(cc - 1).op(Op.I32ShrS).i32(1).op(Op.I32And).set(f);
+    }
+    this.eagerCFOF(f);
+    this.setFlags(LF_LOGIC, msb, FLAGS_SZP);
+    if (mem) this.storeAt(size, this.fr);
+    else if (byte) this.setReg8(m.rmReg, this.fr); else this.setReg(m.rmReg, this.fr);
+  }
+}
+
+/** The constant target of a direct jump or call, else null. */
+function jumpTarget(i: Insn): number | null {
+  const next = (i.eip + i.len) >>> 0;
+  if ((i.op >= 0x70 && i.op <= 0x7f) || i.op === 0xeb) return (next + s8(i.imm)) >>> 0;
+  if ((i.op >= 0x180 && i.op <= 0x18f) || i.op === 0xe8 || i.op === 0xe9) return (next + i.imm) >>> 0;
+  return null;
+}

@@ -1,0 +1,121 @@
+// A small WebAssembly binary writer for the translator: one module per translated block,
+// with one function (limit: i32) → i64 that imports the machine's shared memory and two
+// helpers of the core. Only what the translator emits is here.
+
+export enum Op {
+  Unreachable = 0x00, Block = 0x02, Loop = 0x03, If = 0x04, Else = 0x05, End = 0x0b, Br = 0x0c, BrIf = 0x0d,
+  BrTable = 0x0e, Return = 0x0f, Call = 0x10, Drop = 0x1a, Select = 0x1b,
+  LocalGet = 0x20, LocalSet = 0x21, LocalTee = 0x22,
+  I32Load = 0x28, I32Load8S = 0x2c, I32Load8U = 0x2d, I32Load16S = 0x2e, I32Load16U = 0x2f,
+  I32Store = 0x36, I32Store8 = 0x3a, I32Store16 = 0x3b,
+  I32Const = 0x41, I64Const = 0x42,
+  I32Eqz = 0x45, I32Eq = 0x46, I32Ne = 0x47, I32LtS = 0x48, I32LtU = 0x49, I32GtS = 0x4a, I32GtU = 0x4b,
+  I32LeS = 0x4c, I32LeU = 0x4d, I32GeS = 0x4e, I32GeU = 0x4f,
+  I32Add = 0x6a, I32Sub = 0x6b, I32Mul = 0x6c, I32And = 0x71, I32Or = 0x72, I32Xor = 0x73,
+  I32Shl = 0x74, I32ShrS = 0x75, I32ShrU = 0x76, I32Rotl = 0x77, I32Rotr = 0x78,
+  I64Add = 0x7c, I64Mul = 0x7e, I64Or = 0x84, I64Shl = 0x86, I64ShrU = 0x88,
+  I32WrapI64 = 0xa7, I64ExtendI32S = 0xac, I64ExtendI32U = 0xad,
+  I32Extend8S = 0xc0, I32Extend16S = 0xc1,
+}
+
+export const I32 = 0x7f;
+export const I64 = 0x7e;
+const VOID = 0x40;
+
+export function uleb(out: number[], v: number): void {
+  v >>>= 0;
+  do {
+    let b = v & 0x7f;
+    v >>>= 7;
+    if (v) b |= 0x80;
+    out.push(b);
+  } while (v);
+}
+export function sleb(out: number[], v: number): void {
+  v |= 0;
+  for (;;) {
+    const b = v & 0x7f;
+    v >>= 7;
+    if ((v === 0 && !(b & 0x40)) || (v === -1 && (b & 0x40))) { out.push(b); return; }
+    out.push(b | 0x80);
+  }
+}
+function sleb64(out: number[], v: bigint): void {
+  v = BigInt.asIntN(64, v);
+  for (;;) {
+    const b = Number(v & 0x7fn);
+    v >>= 7n;
+    if ((v === 0n && !(b & 0x40)) || (v === -1n && (b & 0x40))) { out.push(b); return; }
+    out.push(b | 0x80);
+  }
+}
+
+/** The body of one function: typed helpers over a byte array. */
+export class Code {
+  readonly b: number[] = [];
+  private nLocals = 0;
+  constructor(private readonly params: number) {}
+  /** A new i32 local. */
+  local(): number { return this.params + this.nLocals++; }
+  op(...ops: number[]): this { this.b.push(...ops); return this; }
+  i32(v: number): this { this.b.push(Op.I32Const); sleb(this.b, v); return this; }
+  i64(v: bigint): this { this.b.push(Op.I64Const); sleb64(this.b, v); return this; }
+  get(l: number): this { this.b.push(Op.LocalGet); uleb(this.b, l); return this; }
+  set(l: number): this { this.b.push(Op.LocalSet); uleb(this.b, l); return this; }
+  tee(l: number): this { this.b.push(Op.LocalTee); uleb(this.b, l); return this; }
+  /** A load or store at address (stack) + offset; `op` is one of the I32Load... or I32Store... opcodes. */
+  mem(op: Op, offset: number): this {
+    const align = op === Op.I32Load || op === Op.I32Store ? 2 : op === Op.I32Load16S || op === Op.I32Load16U || op === Op.I32Store16 ? 1 : 0;
+    this.b.push(op, align);
+    uleb(this.b, offset);
+    return this;
+  }
+  call(f: number): this { this.b.push(Op.Call); uleb(this.b, f); return this; }
+  if_(): this { this.b.push(Op.If, VOID); return this; }
+  block(): this { this.b.push(Op.Block, VOID); return this; }
+  loop(): this { this.b.push(Op.Loop, VOID); return this; }
+  br(depth: number): this { this.b.push(Op.Br); uleb(this.b, depth); return this; }
+  brIf(depth: number): this { this.b.push(Op.BrIf); uleb(this.b, depth); return this; }
+  end(): this { this.b.push(Op.End); return this; }
+  /** The function's bytes: locals declaration, body, end. */
+  finish(): number[] {
+    const out: number[] = [];
+    if (this.nLocals) { uleb(out, 1); uleb(out, this.nLocals); out.push(I32); } else uleb(out, 0);
+    out.push(...this.b, Op.End);
+    return out;
+  }
+}
+
+function section(out: number[], id: number, body: number[]): void {
+  out.push(id);
+  uleb(out, body.length);
+  out.push(...body);
+}
+function name(out: number[], s: string): void {
+  uleb(out, s.length);
+  for (let i = 0; i < s.length; i++) out.push(s.charCodeAt(i));
+}
+
+/**
+ * A module: imports env.memory (shared, up to `maxPages`), env.cond (i32 → i32) and env.cf
+ * (→ i32) as functions 0 and 1, and exports function 2, "f": (i32) → i64, with `body`.
+ */
+export function blockModule(body: number[], maxPages: number): Uint8Array<ArrayBuffer> {
+  const out = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
+  // Types: 0 (i32)→i64, 1 (i32)→i32, 2 ()→i32.
+  section(out, 1, [3, 0x60, 1, I32, 1, I64, 0x60, 1, I32, 1, I32, 0x60, 0, 1, I32]);
+  const imp: number[] = [3];
+  name(imp, 'env'); name(imp, 'memory'); imp.push(0x02, 0x03); uleb(imp, 0); uleb(imp, maxPages);
+  name(imp, 'env'); name(imp, 'cond'); imp.push(0x00, 1);
+  name(imp, 'env'); name(imp, 'cf'); imp.push(0x00, 2);
+  section(out, 2, imp);
+  section(out, 3, [1, 0]);
+  const exp: number[] = [1];
+  name(exp, 'f'); exp.push(0x00, 2);
+  section(out, 7, exp);
+  const code: number[] = [1];
+  uleb(code, body.length);
+  code.push(...body);
+  section(out, 10, code);
+  return new Uint8Array(out);
+}

@@ -1,0 +1,129 @@
+// The translator (engine-ts/worker/jit/, engine-wasm/assembly/jit.ts) against what the
+// interpreter does: the same results, the same retired counts, exact faults, and
+// translations that follow the code when the guest or the host rewrites it. The CPU harness
+// translates every block at its first start (jitHot 1); these tests force translation on.
+import { describe, it, expect } from 'vitest';
+import { createCpuHarness, type CpuHarness } from '../cpu/harness';
+import * as MM from '../../engine-wasm/memory-map';
+
+async function harness(jit: boolean): Promise<CpuHarness> {
+  const h = await createCpuHarness();
+  h.core.jitEnable(jit ? 1 : 0);
+  return h;
+}
+const jitRetired = (h: CpuHarness) => Number(h.state.u64(MM.R_JIT_RETIRED));
+
+// mov ecx,100000; xor eax,eax; l: add eax,ecx; rol eax,3; dec ecx; jnz l; hlt
+const LOOP = [0xb9, 0xa0, 0x86, 0x01, 0x00, 0x31, 0xc0, 0x01, 0xc8, 0xc1, 0xc0, 0x03, 0x49, 0x75, 0xf8, 0xf4];
+
+describe('translation to WebAssembly', () => {
+  it('runs a hot loop from translated code with the interpreter\'s result and instruction count', async () => {
+    const runs = [];
+    for (const jit of [false, true]) {
+      const h = await harness(jit);
+      h.load(0x1000, LOOP);
+      h.enterFlat32(0x1000);
+      const c0 = h.state.icount;
+      expect(h.runUntilHalt(10_000_000)).toBe(MM.EXIT_STOPPED);
+      runs.push({ eax: h.state.gpr('eax'), ecx: h.state.gpr('ecx'), flags: h.eflags(), n: Number(h.state.icount - c0), jit: jitRetired(h) });
+    }
+    expect(runs[1].eax).toBe(runs[0].eax);
+    expect(runs[1].flags).toBe(runs[0].flags);
+    expect(runs[1].n).toBe(runs[0].n);
+    expect(runs[0].jit).toBe(0);
+    expect(runs[1].jit).toBeGreaterThan(0.98 * runs[1].n); // all but the first rounds and a few at chunk ends
+  });
+
+  it('stops exactly at the run budget, as the interpreter does', async () => {
+    for (const budget of [1, 7, 1000, 12_345]) {
+      const eips = [];
+      for (const jit of [false, true]) {
+        const h = await harness(jit);
+        h.load(0x1000, LOOP);
+        h.enterFlat32(0x1000);
+        h.core.refresh();
+        const c0 = h.state.icount;
+        expect(h.core.run(budget)).toBe(MM.EXIT_BUDGET);
+        expect(Number(h.state.icount - c0)).toBe(budget);
+        eips.push([h.state.eip, h.state.gpr('eax'), h.state.gpr('ecx')]);
+      }
+      expect(eips[1]).toEqual(eips[0]);
+    }
+  });
+
+  it('leaves EIP and every register as the interpreter would when translated code meets a page fault', async () => {
+    const states = [];
+    for (const jit of [false, true]) {
+      const h = await harness(jit);
+      // #PF handler at 0x3000: hlt (the frame holds the faulting EIP).
+      h.load(0x3000, [0xf4]);
+      const idt = new DataView(h.memory.buffer, MM.RAM_BASE + 0x2000, 256 * 8);
+      idt.setUint32(14 * 8, (0x08 << 16) | 0x3000, true);
+      idt.setUint32(14 * 8 + 4, 0x00008e00, true);
+      const pd = new DataView(h.memory.buffer, MM.RAM_BASE + 0x10000, 4096);
+      const pt = new DataView(h.memory.buffer, MM.RAM_BASE + 0x11000, 4096);
+      pd.setUint32(0, 0x11000 | 3, true);
+      for (let i = 0; i < 1024; i++) pt.setUint32(i * 4, (i << 12) | 3, true);
+      // Paging on (mov eax,cr0; or eax,0x80000000; mov cr0,eax; xor eax,eax), then a loop and,
+      // in the same translated region, a store to an unmapped page:
+      // l: inc eax; add edx,eax; cmp eax,50; jne l; mov [0x400000],eax (#PF); hlt
+      h.load(0x1000, [0x0f, 0x20, 0xc0, 0x0d, 0, 0, 0, 0x80, 0x0f, 0x22, 0xc0, 0x31, 0xc0,
+        0x40, 0x01, 0xc2, 0x83, 0xf8, 0x32, 0x75, 0xf8, 0x89, 0x05, 0, 0, 0x40, 0, 0xf4]);
+      h.enterFlat32(0x1000);
+      h.state.setIdtr(0x2000, 256 * 8 - 1);
+      h.state.cr3 = 0x10000;
+      h.core.refresh();
+      const c0 = h.state.icount;
+      h.runUntilHalt();
+      const frame = new DataView(h.memory.buffer, MM.RAM_BASE + h.state.gpr('esp'), 16); // error code, EIP, CS, EFLAGS
+      states.push({
+        vector: h.state.lastException.vector, cr2: h.state.cr2, faultEip: frame.getUint32(4, true), code: frame.getUint32(0, true),
+        eax: h.state.gpr('eax'), edx: h.state.gpr('edx'), flags: frame.getUint32(12, true), n: Number(h.state.icount - c0), jit: jitRetired(h),
+      });
+    }
+    expect(states[0].vector).toBe(14);
+    expect(states[0].faultEip).toBe(0x1015);
+    expect(states[0].eax).toBe(50);
+    expect(states[1].jit).toBeGreaterThan(0);
+    expect({ ...states[1], jit: 0 }).toEqual({ ...states[0], jit: 0 });
+  });
+
+  it('follows the guest rewriting translated code (the write makes the translation stale)', async () => {
+    const h = await harness(true);
+    // l: mov eax,imm32 (the immediate at 0x1001); add edx,eax; dec ecx; jnz l; hlt
+    h.load(0x1000, [0xb8, 1, 0, 0, 0, 0x01, 0xc2, 0x49, 0x75, 0xf6, 0xf4]);
+    // The guest then stores 5 over the immediate and runs the loop again:
+    // mov dword [0x1001],5; mov ecx,10; jmp 0x1000
+    h.load(0x1100, [0xc7, 0x05, 0x01, 0x10, 0, 0, 5, 0, 0, 0, 0xb9, 10, 0, 0, 0, 0xe9, 0xec, 0xfe, 0xff, 0xff]);
+    h.enterFlat32(0x1000);
+    h.state.setGpr('ecx', 100);
+    h.state.setGpr('edx', 0);
+    h.runUntilHalt();
+    expect(h.state.gpr('edx')).toBe(100);
+    const translated = jitRetired(h);
+    expect(translated).toBeGreaterThan(0);
+    h.state.eip = 0x1100;
+    h.state.halted = false;
+    h.runUntilHalt();
+    expect(h.state.gpr('edx')).toBe(100 + 10 * 5);
+  });
+
+  it('follows the host rewriting translated code (a device or loader write through CodePages)', async () => {
+    const h = await harness(true);
+    // l: add edx,imm8 ; dec ecx; jnz l; hlt
+    const prog = (imm: number) => [0x83, 0xc2, imm, 0x49, 0x75, 0xfa, 0xf4];
+    h.load(0x1000, prog(1));
+    h.enterFlat32(0x1000);
+    h.state.setGpr('ecx', 50);
+    h.state.setGpr('edx', 0);
+    h.runUntilHalt();
+    expect(h.state.gpr('edx')).toBe(50);
+    h.load(0x1000, prog(3)); // the harness notes the write (CodePages.noteWrite), as GuestRam does
+    h.state.eip = 0x1000;
+    h.state.halted = false;
+    h.state.setGpr('ecx', 50);
+    h.state.setGpr('edx', 0);
+    h.runUntilHalt();
+    expect(h.state.gpr('edx')).toBe(150);
+  });
+});
