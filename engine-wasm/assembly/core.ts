@@ -144,29 +144,39 @@ function deliverExternal(vec: u32): bool {
 }
 
 // ---- the loop ----------------------------------------------------------------------------------------
-/** Handle R_PENDING at an instruction boundary. Returns false when run() must return. */
-function servicePending(pend: u32): bool {
+// What servicePending() did: run() must return / nothing was delivered / an event was delivered.
+const PENDING_EXIT: u32 = 0;
+const PENDING_NONE: u32 = 1;
+const PENDING_TAKEN: u32 = 2;
+
+/**
+ * Handle R_PENDING at an instruction boundary: at most one event, NMI before a maskable
+ * interrupt (SDM Vol. 3A §6.9). A fault or software interrupt of the instruction before
+ * (one in an STI/MOV SS shadow included) was delivered already, inside execute().
+ */
+function servicePending(pend: u32): u32 {
   if (pend & PEND_EXIT) {
     atomic.and<u32>(cpu + R_PENDING, ~PEND_EXIT);
     exitReason = EXIT_REQUEST;
-    return false;
+    return PENDING_EXIT;
   }
   if ((pend & PEND_NMI) && !load<u32>(cpu + R_NMI_BLOCKED)) {
     atomic.and<u32>(cpu + R_PENDING, ~PEND_NMI);
     store<u32>(cpu + R_HALTED, 0);
     store<u32>(cpu + R_NMI_BLOCKED, 1);
-    if (!deliverExternal(EXC_NMI)) { exitReason = EXIT_TRIPLE_FAULT; return false; }
-    return true;
+    if (!deliverExternal(EXC_NMI)) { exitReason = EXIT_TRIPLE_FAULT; return PENDING_EXIT; }
+    return PENDING_TAKEN;
   }
   if ((pend & PEND_INTR) && (load<u32>(cpu + R_EFLAGS) & FLAG_IF)) {
     syncNow();
     const v = hostIntAck();
     if (v >= 0) {
       store<u32>(cpu + R_HALTED, 0);
-      if (!deliverExternal(<u32>v)) { exitReason = EXIT_TRIPLE_FAULT; return false; }
+      if (!deliverExternal(<u32>v)) { exitReason = EXIT_TRIPLE_FAULT; return PENDING_EXIT; }
+      return PENDING_TAKEN;
     }
   }
-  return true;
+  return PENDING_NONE;
 }
 
 /**
@@ -189,12 +199,19 @@ export function run(budget: i32): i32 {
     if (load<u32>(cpu + R_INT_SHADOW)) { runShadowed(); continue; }
     const pend = load<u32>(cpu + R_PENDING);
     if (pend != 0) {
-      if (!servicePending(pend)) break;
+      const did = servicePending(pend);
+      if (did == PENDING_EXIT) break;
+      // The handler's first instruction is an instruction boundary too: another event
+      // deliverable there (INTR after an NMI through a trap gate) is taken before it runs.
+      if (did == PENDING_TAKEN) continue;
       if (load<u32>(cpu + R_HALTED)) break;
       if (pend & (PEND_TF | PEND_DBG)) { stepTraced(); continue; }
     }
-    // R_PENDING is looked at between chunks of instructions (an event waits at most CHUNK
-    // instructions; core changes to it end the chunk at once, see endChunk()).
+    // R_PENDING is looked at between chunks of instructions. Whatever can make an event
+    // deliverable ends the chunk after its instruction (endChunk()): a host call (a device
+    // may have raised PEND_INTR/PEND_NMI: syncNow()), STI and MOV/POP SS (the shadow runs
+    // alone: runShadowed()), IF set by IRET/POPF/a task switch (setEflagsRaw()), NMI
+    // blocking ended by IRET (iret()). Only another vCPU's IPI waits, up to CHUNK instructions.
     execute(stepsEnd - steps > CHUNK ? steps + CHUNK : stepsEnd);
   }
   if (pauseExtra) foldPause();

@@ -412,6 +412,10 @@ export function setEflagsRaw(v: u32): void {
   lfKind &= ~LFK_MASK;
   if ((old ^ v) & FLAG_VM) refreshMode();
   if ((old ^ v) & FLAG_TF) syncTF();
+  // IF 0 -> 1 without a shadow (IRET, POPF, a task switch): an interrupt pending now is taken
+  // at the next boundary, so run() must look at R_PENDING after this instruction (issue 18).
+  // (One raised later by this vCPU comes from a host call, which ends the chunk itself.)
+  if ((v & ~old & FLAG_IF) && load<u32>(cpu + R_PENDING)) endChunk();
 }
 
 /** Keep PEND_TF in R_PENDING equal to EFLAGS.TF (so the loop checks single-step only then). */

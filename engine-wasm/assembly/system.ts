@@ -5,6 +5,7 @@
 // Reference: Intel SDM Vol. 2 (JMP, CALL, RET, INT n, IRET pseudo-code) and Vol. 3A ch. 5-7.
 
 import { dbgIo, dbgCheckIo } from './debug';
+import { endChunk } from './steps';
 import {
   R_GDTR_BASE, R_GDTR_LIMIT, R_IDTR_BASE, R_IDTR_LIMIT, R_CR3, R_EFLAGS, R_LAST_EXC, R_LAST_EXC_CODE,
   R_LAST_EXC_EIP, R_EXC_COUNT, R_CR0, R_INT_SHADOW, R_NMI_BLOCKED,
@@ -539,7 +540,9 @@ function pushAtAs(base: u32, sp: u32, big: bool, size: u32, v: u32, user: bool):
 
 // ---- IRET ----------------------------------------------------------------------------------------
 export function iret(op32: bool): void {
-  store<u32>(cpu + R_NMI_BLOCKED, 0); // IRET ends NMI blocking
+  // IRET ends NMI blocking, even when it faults (SDM Vol. 3A §6.7.1): a pending NMI is taken
+  // at the next boundary (the IRET's target, or the fault handler's first instruction).
+  if (load<u32>(cpu + R_NMI_BLOCKED)) { store<u32>(cpu + R_NMI_BLOCKED, 0); endChunk(); }
   const size: u32 = op32 ? 4 : 2;
   const fl = getEflags();
   if (!protMode) {

@@ -5,7 +5,7 @@ import { createMachine } from '../../engine-ts/api/node';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
 const dir = path.join(root, 'public/guests/cpu-tests');
-const kernels = ['gates', 'tasks', 'paging', 'v86', 'misc', 'x87', 'stack', 'fwcfg', 'debug', 'nx'];
+const kernels = ['gates', 'tasks', 'paging', 'v86', 'misc', 'x87', 'stack', 'fwcfg', 'debug', 'irq', 'nx'];
 /** Fewest checks a kernel makes (a kernel that stops early prints fewer). */
 const minChecks: Record<string, number> = { fwcfg: 15 };
 

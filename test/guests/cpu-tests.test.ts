@@ -21,7 +21,7 @@ const LOAD_ADDR: Record<string, number> = { fwcfg: 0x10000 };
 describe('cpu-tests binaries', () => {
   it('has one committed binary per kernel source, and no stray binaries', () => {
     const bins = fs.readdirSync(binDir).filter((f) => f.endsWith('.bin')).map((f) => f.slice(0, -4)).sort();
-    expect(sources).toEqual(['debug', 'fwcfg', 'gates', 'misc', 'nx', 'paging', 'stack', 'tasks', 'v86', 'x87']);
+    expect(sources).toEqual(['debug', 'fwcfg', 'gates', 'irq', 'misc', 'nx', 'paging', 'stack', 'tasks', 'v86', 'x87']);
     expect(bins).toEqual(sources);
   });
 
