@@ -5,7 +5,7 @@
 import { test, expect, type Page } from '@playwright/test';
 import fs from 'node:fs';
 import path from 'node:path';
-import { expectConsole } from './helpers';
+import { expectConsole, typeInConsole } from './helpers';
 
 const index = JSON.parse(fs.readFileSync(path.join(process.cwd(), 'public/lessons/index.json'), 'utf8')) as { lessons: string[] };
 const PROMPT = /root@pvlab:~# $/;
@@ -24,9 +24,18 @@ const ACTIONS: Record<string, Record<number, (page: Page) => Promise<void>>> = {
   },
 };
 
-/** Wait until a machine's console shows the shell prompt at its end. */
+/**
+ * Wait until a machine's console shows the shell prompt at its end. A kernel message printed
+ * after the prompt (blkfront announcing a plugged disk) hides it: then press Enter, as a
+ * student would, for a fresh one.
+ */
 async function atPrompt(page: Page, machine: number, timeout: number): Promise<void> {
-  await expectConsole(page, PROMPT, timeout, machine);
+  try {
+    await expectConsole(page, PROMPT, 15_000, machine);
+  } catch {
+    await typeInConsole(page, '\n', machine);
+    await expectConsole(page, PROMPT, timeout, machine);
+  }
 }
 
 for (const name of index.lessons) {
