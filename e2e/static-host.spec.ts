@@ -38,7 +38,8 @@ test('dist/ on a static host without COOP/COEP headers boots a guest', async ({ 
     expect(first.headers()['cross-origin-embedder-policy']).toBeUndefined();
     await page.goto(base);
     // The service worker registers and reloads the page once; then the page is isolated.
-    await expect.poll(() => page.evaluate(() => crossOriginIsolated), { timeout: 60_000 }).toBe(true);
+    // (The service worker reloads the page once: an evaluate during that reload finds no page yet.)
+    await expect.poll(() => page.evaluate(() => crossOriginIsolated).catch(() => false), { timeout: 60_000 }).toBe(true);
     await expect(page.getByRole('alert')).toHaveCount(0);
     await page.getByLabel('Guest').selectOption('hello');
     await page.getByRole('button', { name: 'Boot', exact: true }).click();
