@@ -98,7 +98,7 @@ function startVcpuWorkers(w: StartedWorker, module: WebAssembly.Module, count: n
   for (let id = 1; id < count; id++) {
     const vw = new Worker(new URL('./vcpu.worker.ts', import.meta.url), { type: 'module', name: `vcpu${id}` });
     vw.onerror = (e) => console.error(`vCPU ${id}:`, e.message);
-    vw.postMessage({ module, memory: w.memory, id, C: VCPU_THREAD_CONSTANTS });
+    vw.postMessage({ module, memory: w.memory, id, vcpus: count, C: VCPU_THREAD_CONSTANTS });
     w.vcpuWorkers.push(vw);
   }
 }

@@ -65,7 +65,7 @@ function startVcpuThreads(module: WebAssembly.Module, memory: WebAssembly.Memory
   const src = `const __name = (f) => f; const { workerData } = require('node:worker_threads'); (${vcpuThreadMain.toString()})(workerData);`;
   const workers: Worker[] = [];
   for (let id = 1; id < count; id++) {
-    const w = new Worker(src, { eval: true, workerData: { module, memory, id, C: VCPU_THREAD_CONSTANTS } });
+    const w = new Worker(src, { eval: true, workerData: { module, memory, id, vcpus: count, C: VCPU_THREAD_CONSTANTS } });
     w.on('error', (e) => fail(`vCPU ${id}: ${(e as Error).message}`));
     w.unref();
     workers.push(w);

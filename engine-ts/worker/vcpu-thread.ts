@@ -45,15 +45,20 @@ export interface VcpuThreadInit {
   module: WebAssembly.Module;
   memory: WebAssembly.Memory;
   id: number;
+  /**
+   * The machine's vCPU count. It comes with the message, not from the control block: the
+   * thread may start before the board has written CTRL_NR_VCPUS (a Web Worker often does).
+   */
+  vcpus: number;
   C: typeof VCPU_THREAD_CONSTANTS;
 }
 
 export function vcpuThreadMain(init: VcpuThreadInit): void {
-  const { module, memory, id, C } = init;
+  const { module, memory, id, vcpus: n, C } = init;
+  if (!(Number.isInteger(n) && id > 0 && id < n)) throw new Error(`vCPU ${id} of ${n}: no such vCPU`);
   const buf = memory.buffer;
   const ctrl = new Int32Array(buf, C.CTRL_BASE, C.CTRL_SIZE >> 2);
   const ctrlF = new Float64Array(buf, C.CTRL_BASE, C.CTRL_SIZE >> 3);
-  const n = Atomics.load(ctrl, C.CTRL_NR_VCPUS >> 2);
   const slot = (k: number, off: number) => (C.CTRL_SMP_SLOTS + k * C.SMP_SLOT_SIZE + off) >> 2;
   const slotF = (k: number, off: number) => (C.CTRL_SMP_SLOTS + k * C.SMP_SLOT_SIZE + off) >> 3;
   const vbase = (k: number) => C.VCPU_BASE + k * C.VCPU_STRIDE;

@@ -35,7 +35,7 @@ describe('start-up of an application processor', () => {
 
     const module = await WebAssembly.compile(fs.readFileSync(new URL('../../engine-wasm/build/core.wasm', import.meta.url)));
     const src = `const __name = (f) => f; const { workerData } = require('node:worker_threads'); (${vcpuThreadMain.toString()})(workerData);`;
-    const w = new Worker(src, { eval: true, workerData: { module, memory, id: 1, C: VCPU_THREAD_CONSTANTS } });
+    const w = new Worker(src, { eval: true, workerData: { module, memory, id: 1, vcpus: 2, C: VCPU_THREAD_CONSTANTS } });
     const failed = new Promise<never>((_, reject) => w.once('error', reject));
     try {
       // vCPU 0 stands still (halted) at guest time 0: the AP may run up to the skew bound.
@@ -50,6 +50,48 @@ describe('start-up of an application processor', () => {
       expect(b.vcpus[1].seg('cs').selector).toBe(0x9c00);
       hub.requestPark();
       while (!hub.parked() && Date.now() - t0 < 20_000) await new Promise((r) => setTimeout(r, 5));
+      expect(hub.parked()).toBe(true);
+    } finally {
+      await w.terminate();
+    }
+  });
+
+  it('a thread that starts before the board has set the machine up (as a Web Worker often does) waits, then starts', async () => {
+    const layout = machineLayout(16, false);
+    const memory = createMachineMemory(layout.ramBytes);
+    const module = await WebAssembly.compile(fs.readFileSync(new URL('../../engine-wasm/build/core.wasm', import.meta.url)));
+    const src = `const __name = (f) => f; const { workerData } = require('node:worker_threads'); (${vcpuThreadMain.toString()})(workerData);`;
+    const w = new Worker(src, { eval: true, workerData: { module, memory, id: 1, vcpus: 2, C: VCPU_THREAD_CONSTANTS } });
+    let error: Error | null = null;
+    w.once('error', (e) => { error = e; });
+    try {
+      // The thread is up and parked (the control block is all zero: no machine runs yet).
+      const ctrl = new Int32Array(memory.buffer, MM.CTRL_BASE, MM.CTRL_SIZE >> 2);
+      const parked = (MM.CTRL_SMP_SLOTS + MM.SMP_SLOT_SIZE + MM.SLOT_PARKED) >> 2;
+      const t0 = Date.now();
+      while (Atomics.load(ctrl, parked) !== 1 && !error && Date.now() - t0 < 10_000) await new Promise((r) => setTimeout(r, 5));
+      expect(error).toBeNull();
+      expect(Atomics.load(ctrl, parked)).toBe(1);
+
+      const b = new Board(machineMemory(memory, layout), layout, { vcpus: 2 });
+      const hub = new SmpHub(memory.buffer, 2);
+      hub.attach(b);
+      hub.powerOn();
+      const ram = new Uint8Array(memory.buffer, MM.RAM_BASE, layout.ramBytes);
+      ram.set([0xb8, 0x34, 0x12, 0xa3, 0x00, 0x05, 0xf4, 0xeb, 0xfd], 0x9c000);
+      const lapic = b.coreHostFor(0);
+      lapic.mmioWrite(LAPIC + 0xf0, 4, 0x1ff);
+      hub.start('fast', 0, Date.now());
+      hub.setRunstate(0, MM.RS_HALTED);
+      const ipi = (icrLow: number) => { lapic.mmioWrite(LAPIC + 0x310, 4, 1 << 24); lapic.mmioWrite(LAPIC + 0x300, 4, icrLow); };
+      ipi(0x4500);
+      ipi(0x469c);
+      const marker = new Uint16Array(memory.buffer, MM.RAM_BASE + 0x500, 1);
+      while (marker[0] !== 0x1234 && !error && Date.now() - t0 < 20_000) await new Promise((r) => setTimeout(r, 10));
+      expect(error).toBeNull();
+      expect(marker[0].toString(16)).toBe('1234');
+      hub.requestPark();
+      while (!hub.parked() && Date.now() - t0 < 30_000) await new Promise((r) => setTimeout(r, 5));
       expect(hub.parked()).toBe(true);
     } finally {
       await w.terminate();
