@@ -99,6 +99,17 @@ export interface MachineStats {
   split: RunnerSplit;
   /** Translation to WebAssembly: whether it is on, the share of instructions it ran, what it holds. */
   jit: RunnerJitStats;
+  /** The last snapshot saved (null before the first). */
+  lastSave: SaveStats | null;
+}
+
+/** A snapshot save, timed on the host: the guest stands still only for the capture. */
+export interface SaveStats {
+  /** Wall ms the vCPUs stood still: quiesce, disks flushed, the machine copied out. */
+  pausedMs: number;
+  /** Wall ms from the call until the file existed (compression and checksum run while the guest runs on). */
+  totalMs: number;
+  bytes: number;
 }
 
 /** The translator's share of the work and what it holds. */

@@ -9,15 +9,15 @@ import { loadLinux } from '../board/loaders/linux';
 import { loadMultiboot } from '../board/loaders/multiboot';
 import { Runner, type RunnerHost } from './runner';
 import { SmpHub } from './smp-hub';
-import type { DiskSpec, GuestProfile, HotplugDisk, MachineEvents, MachineStats, NicSpec, ResolvedConfig, RunOptions, SnapshotOptions, StopReason } from '../config/machine';
+import type { DiskSpec, GuestProfile, HotplugDisk, MachineEvents, MachineStats, NicSpec, ResolvedConfig, RunOptions, SaveStats, SnapshotOptions, StopReason } from '../config/machine';
 import { CountingDevice, type BlockDevice } from '../disk/block-device';
 import { type InspectOptions, type InspectorSample, type TimelineChunk } from '../config/inspect';
 
 /** Opens the disk a machine config names (a VHD file in Node, an IndexedDB disk in the browser). */
 export type DiskOpener = (spec: DiskSpec) => Promise<BlockDevice>;
 import { ConfigError, resolveConfig, type DiskSpec as DiskSpecT } from '../config/machine';
-import { captureMachine, diffPages, applyDelta, restoreMachine } from '../snapshot/capture';
-import { ENGINE, FORMAT_VERSION, SnapshotError, decodeSnapshot, encodeSnapshot, type CarriedDisk, type SavedConfig, type Snapshot, type SnapshotHeader } from '../snapshot/format';
+import { captureMachine, diffPages, applyDelta, restoreMachine, type Captured } from '../snapshot/capture';
+import { ENGINE, FORMAT_VERSION, SnapshotError, decodeSnapshot, encodeSnapshot, readHeader, type CarriedDisk, type SavedConfig, type Snapshot, type SnapshotHeader } from '../snapshot/format';
 import { readDiskChunks } from '../snapshot/disks';
 import { findImages, machineConfigOf, sameMachine, savedConfig, savedDevices, type ImageSource } from '../snapshot/config';
 import { upgradeVcpuBlock } from '../snapshot/vcpu-upgrades';
@@ -159,13 +159,22 @@ export class LocalMachine {
    * snapshot is written (a delta, for share links). `console` is the screen's last text.
    */
   async snapshot(opts: Omit<SnapshotOptions, 'whilePaused'> = {}): Promise<Uint8Array> {
+    return this.encode(await this.capture(opts), opts);
+  }
+
+  /**
+   * A snapshot's first half, with every vCPU stopped: quiesce, flush the disks, copy the
+   * machine out (state records, vCPU blocks, the pages that are not zero, carried disks).
+   * What it returns is a value: the machine may run on while it is encoded.
+   */
+  private async capture(opts: Omit<SnapshotOptions, 'whilePaused'>): Promise<PendingSnapshot> {
     if (this.board.xen?.unplugging) throw new Error('a device is being unplugged (the guest has not let it go yet): take the snapshot once it is gone');
     await this.board.quiesce();
     // What the guest wrote is on the disks now (a host may copy them beside the snapshot).
     for (const d of this.disks) await d.dev.flush();
     const cap = captureMachine(this.board, machineMemory(this.memory, this.config.layout), this.config.layout.backedBytes / 4096);
-    this.saved ??= savedConfig(this.config);
-    const saved = await this.saved;
+    // (The description of the machine as it is now: a later hot-plug makes a new one.)
+    const saved = (this.saved ??= savedConfig(this.config));
     const carried: CarriedDisk[] = [];
     const diskData = new Map<number, Map<number, Uint8Array>>();
     if (opts.carryDisks) {
@@ -177,12 +186,19 @@ export class LocalMachine {
         carried.push({ slot, size: held.dev.size, name });
       }
     }
+    return { cap, saved, carried, diskData, guestNs: this.board.now(), icount: String(this.board.vcpu.icount) };
+  }
+
+  /** A snapshot's second half (the machine may be running): the delta against a base, compression, checksum. */
+  private async encode(c: PendingSnapshot, opts: Omit<SnapshotOptions, 'whilePaused'>): Promise<Uint8Array> {
+    const saved = await c.saved;
     const header: SnapshotHeader = {
       format: FORMAT_VERSION, engine: ENGINE, mapVersion: MM.MAP_VERSION, config: saved.config, base: null,
-      guestNs: this.board.now(), icount: String(this.board.vcpu.icount), console: (opts.console ?? '').slice(-16384), disks: carried, blocks: [],
+      guestNs: c.guestNs, icount: c.icount, console: (opts.console ?? '').slice(-16384), disks: c.carried, blocks: [],
     };
+    const { cap, carried, diskData } = c;
     if (!opts.base) return encodeSnapshot({ header, state: cap.state, vcpus: cap.vcpus, pages: cap.pages, zeroPages: new Set(), images: saved.embedded, disks: diskData });
-    const base = await decodeSnapshot(opts.base);
+    const base = await this.basePages(opts.base);
     if (base.header.base) throw new SnapshotError('a delta cannot be the base of another delta');
     // A delta may add disks to its base's machine, if it carries them.
     const sameButDisks = sameMachine(base.header.config, saved.config, { disks: false });
@@ -190,6 +206,18 @@ export class LocalMachine {
       throw new SnapshotError('the base snapshot is of a different machine (another guest, memory size or devices)');
     const d = diffPages(cap.pages, base.pages);
     return encodeSnapshot({ header: { ...header, base: base.sha256 }, state: cap.state, vcpus: cap.vcpus, pages: d.pages, zeroPages: d.zeroPages, images: new Map(), disks: diskData });
+  }
+
+  /** The last base a delta was made against, decoded (links are made against the same one again and again). */
+  private lastBase: { sha256: string; header: SnapshotHeader; pages: Map<number, Uint8Array> } | null = null;
+
+  private async basePages(file: Uint8Array): Promise<{ sha256: string; header: SnapshotHeader; pages: Map<number, Uint8Array> }> {
+    const { sha256 } = await readHeader(file);
+    if (this.lastBase?.sha256 !== sha256) {
+      const b = await decodeSnapshot(file);
+      this.lastBase = { sha256: b.sha256, header: b.header, pages: b.pages };
+    }
+    return this.lastBase;
   }
 
   /** Build the board, attach a fresh core instance and load the guest (power-on). */
@@ -309,7 +337,7 @@ export class LocalMachine {
         name: d.spec.bus === 'ide' ? `sd${String.fromCharCode(97 + ide++)}` : `xvd${String.fromCharCode(97 + d.spec.unit!)}`,
         bus: d.spec.bus, unit: d.spec.unit!, readBytes: d.dev.readBytes, writtenBytes: d.dev.writtenBytes,
       }));
-    return { ...this.runner.stats(), cycles: Number(this.board.vcpu.icount), exits: { ...this.board.exits }, interrupts: this.board.interrupts, disks };
+    return { ...this.runner.stats(), cycles: Number(this.board.vcpu.icount), exits: { ...this.board.exits }, interrupts: this.board.interrupts, disks, lastSave: this.lastSave };
   }
 
   /**
@@ -423,14 +451,27 @@ export class LocalMachine {
     return this.config.disks ?? [];
   }
 
-  /** A snapshot taken between two slices, whether the machine runs or not (see snapshot()). */
-  save(opts: SnapshotOptions = {}): Promise<Uint8Array> {
-    return this.runner.betweenSlices(async () => {
-      const file = await this.snapshot(opts);
+  /**
+   * A snapshot taken between two slices, whether the machine runs or not. The vCPUs stand
+   * still only while the machine is copied out (capture()); it is encoded while they run on.
+   */
+  async save(opts: SnapshotOptions = {}): Promise<Uint8Array> {
+    const t0 = this.host.wallNow();
+    let paused = 0;
+    const c = await this.runner.betweenSlices(async () => {
+      const p0 = this.host.wallNow();
+      const c = await this.capture(opts);
       await opts.whilePaused?.();
-      return file;
+      paused = this.host.wallNow() - p0;
+      return c;
     });
+    const file = await this.encode(c, opts);
+    this.lastSave = { pausedMs: paused, totalMs: this.host.wallNow() - t0, bytes: file.length };
+    return file;
   }
+
+  /** The last save's figures (MachineStats.lastSave). */
+  private lastSave: SaveStats | null = null;
 
   profile(everyInstructions: number): GuestProfile {
     return this.board.profile(everyInstructions);
@@ -467,4 +508,14 @@ async function disksFor(header: SnapshotHeader, data: Map<number, Map<number, Ui
     else throw new SnapshotError(`the snapshot's machine has ${slots.length} disks and carries ${header.disks.length}; ${opts.disks?.length ?? 0} more were given to resume it with`);
   }
   return out;
+}
+
+/** A machine copied out by LocalMachine.capture, to be encoded. */
+interface PendingSnapshot {
+  cap: Captured;
+  saved: Promise<{ config: SavedConfig; embedded: Map<number, Uint8Array> }>;
+  carried: CarriedDisk[];
+  diskData: Map<number, Map<number, Uint8Array>>;
+  guestNs: number;
+  icount: string;
 }

@@ -11,6 +11,7 @@ const stats = (hypercall: number, xvdaWritten: number): MachineStats => ({
   disks: [{ name: 'xvda', bus: 'xen', unit: 0, readBytes: 0, writtenBytes: xvdaWritten }],
   split: { coreMs: 0, hostCallMs: 0, timersMs: 0, idleWaitMs: 0, idleSkippedNs: 0 },
   jit: { enabled: false, share: 0, recentShare: 0, translations: 0, live: 0, liveBytes: 0, compileMs: 0 },
+  lastSave: null,
 });
 const sample = (state: string): InspectorSample => ({
   guestNs: 0, devices: [], recording: true,

@@ -2,6 +2,7 @@
 // the machine that was saved, instruction for instruction. Checked by saving both again
 // later at the same cycle and comparing the files byte for byte (RAM, vCPU, every device).
 import { describe, expect, it } from 'vitest';
+import { readSnapshotHeader } from '../../engine-ts/api/node';
 import { resume, sha, shipped, type } from './helpers';
 
 describe('snapshot determinism', () => {
@@ -22,12 +23,28 @@ describe('snapshot determinism', () => {
 
     const b = await resume(s1);
     expect(sha(await b.machine.snapshot())).toBe(sha(s1));
-    await b.machine.run({ untilCycle: c0 + 4000e6 });
+    // Saved while it runs: the vCPU stands still only while the machine is copied out, and it
+    // is compressed while the guest runs on. The file is still the machine at that instant.
+    const running = b.machine.run({ untilCycle: c0 + 4000e6 });
+    await new Promise((r) => setTimeout(r, 200));
+    const mid = await b.machine.snapshot();
+    const save = (await b.machine.stats()).lastSave!;
+    expect(save.bytes).toBe(mid.length);
+    expect(save.pausedMs).toBeLessThan(save.totalMs);
+    expect(await running).toEqual({ kind: 'stopped' });
     expect(b.output()).toContain('loop-42-done');
     expect(a.output().endsWith(b.output())).toBe(true);
     expect(sha(await b.machine.snapshot())).toBe(sha(s2));
     a.machine.dispose();
     b.machine.dispose();
+    // ...as a machine run to the same cycle and saved while stopped shows, byte for byte.
+    const midCycle = Number((await readSnapshotHeader(mid)).header.icount);
+    expect(midCycle).toBeGreaterThan(c0 + 400e6);
+    expect(midCycle).toBeLessThan(c0 + 4000e6);
+    const c = await resume(s1);
+    await c.machine.run({ untilCycle: midCycle });
+    expect(sha(await c.machine.snapshot())).toBe(sha(mid));
+    c.machine.dispose();
 
     // Translation to WebAssembly is how a host runs the machine, not part of it: resumed with
     // it on, the machine runs to the same state (nothing of it is in the snapshots either).
