@@ -69,9 +69,12 @@ export interface StepFigures {
     decodeMs: number[];
     /** snapshot() of the running machine, after the link command. */
     saveMs: number[];
+    /** Of saveMs, the time the guest stood still (MachineStats.lastSave.pausedMs: the capture; compression runs after it). */
+    savePauseMs: number[];
     fullBytes: number;
     /** snapshot({ base: shipped }): the delta a share link carries. */
     deltaSaveMs: number[];
+    deltaPauseMs: number[];
     deltaBytes: number;
     /** The link's URL fragment (linkFragment: `snap=` and the delta in base64url), characters. */
     linkChars: number;
@@ -171,7 +174,7 @@ export async function runSteps(host: string, pv: PvlabApi, v86: V86Api, input: S
   const { shipped, runs } = input;
   const f: StepFigures = {
     host,
-    pvlab: { restoreMs: [], headerMs: [], decodeMs: [], saveMs: [], fullBytes: 0, deltaSaveMs: [], deltaBytes: 0, linkChars: 0, linkRestoreMs: [] },
+    pvlab: { restoreMs: [], headerMs: [], decodeMs: [], saveMs: [], savePauseMs: [], fullBytes: 0, deltaSaveMs: [], deltaPauseMs: [], deltaBytes: 0, linkChars: 0, linkRestoreMs: [] },
     v86: { createRestoreMs: [], restoreMs: [], gunzipMs: [], saveMs: [], rawBytes: 0, gzipMs: [], gzipBytes: 0, linkChars: 0 },
   };
   const v86Gz = await gzip(new Uint8Array(input.v86Booted));
@@ -220,11 +223,13 @@ export async function runSteps(host: string, pv: PvlabApi, v86: V86Api, input: S
       let t0 = now();
       const full = await p.machine.snapshot({ console: p.console() });
       if (keep) f.pvlab.saveMs.push(now() - t0);
+      if (keep) f.pvlab.savePauseMs.push((await p.machine.stats()).lastSave!.pausedMs);
       f.pvlab.fullBytes = full.length;
 
       t0 = now();
       delta = await p.machine.snapshot({ console: p.console(), base: shipped });
       if (keep) f.pvlab.deltaSaveMs.push(now() - t0);
+      if (keep) f.pvlab.deltaPauseMs.push((await p.machine.stats()).lastSave!.pausedMs);
       f.pvlab.deltaBytes = delta.length;
 
       t0 = now();
