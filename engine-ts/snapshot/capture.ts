@@ -11,12 +11,12 @@ import type { MachineMemory, Stateful } from '../platform/bus';
 import { SnapshotError, PAGE, type Snapshot, type StateSection } from './format';
 import { recordsFromJson, recordsToJson, type StateRecord } from './bytes';
 
-/** Page `p` of guest memory is all zero. */
+/** Page `p` of guest memory is all zero (a page in use usually shows it in its first words). */
 function isZero(words: Uint32Array, p: number): boolean {
-  const start = p * (PAGE / 4);
-  let acc = 0;
-  for (let i = start, end = start + PAGE / 4; i < end; i++) acc |= words[i];
-  return acc === 0;
+  for (let i = p * (PAGE / 4), end = i + PAGE / 4; i < end; i += 4) {
+    if ((words[i] | words[i + 1] | words[i + 2] | words[i + 3]) !== 0) return false;
+  }
+  return true;
 }
 
 function guestWords(memory: MachineMemory, pages: number): Uint32Array {
@@ -48,10 +48,17 @@ export function captureMachine(board: Board, memory: MachineMemory, n: number): 
     block.fill(0, MM.R_JIT_RETIRED, MM.R_JIT_RETIRED + 8);
     return block;
   });
+  // The pages in use, copied into one buffer (the vCPUs stand still meanwhile: this is most of a save's pause).
   const words = guestWords(memory, n);
   const bytes = new Uint8Array(memory.buffer, MM.RAM_BASE, n * PAGE);
+  const used: number[] = [];
+  for (let p = 0; p < n; p++) if (!isZero(words, p)) used.push(p);
+  const copy = new Uint8Array(used.length * PAGE);
   const pages = new Map<number, Uint8Array>();
-  for (let p = 0; p < n; p++) if (!isZero(words, p)) pages.set(p, bytes.slice(p * PAGE, (p + 1) * PAGE));
+  used.forEach((p, i) => {
+    copy.set(bytes.subarray(p * PAGE, (p + 1) * PAGE), i * PAGE);
+    pages.set(p, copy.subarray(i * PAGE, (i + 1) * PAGE));
+  });
   return { state, vcpus, pages };
 }
 

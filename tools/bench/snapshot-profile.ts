@@ -116,7 +116,7 @@ export async function profileSnapshots(coreWasm: string, shipped: Uint8Array): P
   const rawBytes = raws.reduce((a, r) => a + r.length, 0);
   const defl = await timed(() => Promise.all(raws.map((r) => deflate(r))));
   const saveHash = await timed(() => sha256(whole.value.subarray(0, whole.value.length - 32)));
-  out.push('', 'Save (`snapshot()` in Node; the vCPU stays stopped for the whole call: LocalMachine.save runs it inside Runner.betweenSlices, which the run loop awaits):');
+  out.push('', 'Save (`snapshot()` in Node; the vCPU stands still for quiesce and captureMachine only, inside Runner.betweenSlices; encodeSnapshot runs while the guest runs on):');
   say(`whole LocalMachine.snapshot: ${ms(whole)}`);
   say(`quiesce: ${ms(quiesce)}; captureMachine (every part's state, the vCPU, ${c.pages.size} non-zero pages of ${n} copied out): ${ms(cap)}`);
   say(`encodeSnapshot: ${ms(encode)}, of which deflating the ${raws.length} page blocks (${mb(rawBytes)}, CompressionStream, all at once) ${ms(defl)} and the SHA-256 ${ms(saveHash)}`);
@@ -126,7 +126,7 @@ export async function profileSnapshots(coreWasm: string, shipped: Uint8Array): P
     + `${delta.value.length.toLocaleString('en-US')} bytes: header JSON ${(dh.bodyStart - 16).toLocaleString('en-US')} (of which console text ${dh.header.console.length.toLocaleString('en-US')} characters, not compressed), `
     + `${dpages.length} page blocks ${dpages.reduce((a, b) => a + b.length, 0).toLocaleString('en-US')}, `
     + dh.header.blocks.filter((b) => b.kind !== 'pages').map((b) => `${b.kind} ${b.length.toLocaleString('en-US')}`).join(', ')
-    + `; it decodes the whole base each time (decodeSnapshot above: ${decode.ms.toFixed(0)} ms)`);
+    + `; the machine keeps the last base it decoded (decodeSnapshot above: ${decode.ms.toFixed(0)} ms, paid for the first delta only)`);
 
   // ---- bytes: where they go, and what other compressors make of the same blocks ----
   const byKind = new Map<string, { n: number; len: number; raw: number }>();
