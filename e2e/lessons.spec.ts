@@ -43,7 +43,6 @@ async function atPrompt(page: Page, machine: number, timeout: number): Promise<v
  * run after the speed, smp and irq-timing merges, not yet investigated.
  */
 const SKIPPED: Record<string, string> = {
-  'emulated-vs-pv': 'the comparison check fails: the PV disk took 21.3 port I/O + hypercall exits per MiB, more than half the emulated disk\'s 32.2',
   'event-channels-switch': 'the second machine, resumed from the same shipped snapshot as the first, failed to start: "Failed to fetch"',
 };
 

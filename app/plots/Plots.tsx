@@ -2,68 +2,10 @@
 // second) and the comparison the emulated-vs-PV lesson needs: each disk's busy stretch side
 // by side — how fast, and how many exits per MiB of each kind it cost.
 import { useMemo } from 'react';
-import type { MachineStats } from '../../engine-ts/api';
-import type { MachineSampler, StatsPoint } from '../lab/sampler';
+import type { MachineSampler } from '../lab/sampler';
 import { Chart } from './Chart';
+import { diskRuns, intervals, MiB } from './runs';
 import { rate } from '../inspector/format';
-
-const MiB = 1024 * 1024;
-
-interface Interval {
-  t: number;
-  dt: number;
-  io: number;
-  mmio: number;
-  hypercall: number;
-  interrupts: number;
-  /** Bytes per disk name. */
-  bytes: Map<string, number>;
-}
-
-function intervals(h: StatsPoint[]): Interval[] {
-  const out: Interval[] = [];
-  for (let i = 1; i < h.length; i++) {
-    const a = h[i - 1].stats, b = h[i].stats, dt = h[i].t - h[i - 1].t;
-    if (dt <= 0 || b.instructions < a.instructions) continue; // a reboot resets the counters
-    const before = new Map(a.disks.map((d) => [d.name, d.readBytes + d.writtenBytes]));
-    const bytes = new Map(b.disks.map((d) => [d.name, Math.max(0, d.readBytes + d.writtenBytes - (before.get(d.name) ?? 0))]));
-    out.push({
-      t: h[i].t, dt, io: b.exits.io - a.exits.io, mmio: b.exits.mmio - a.exits.mmio, hypercall: b.exits.hypercall - a.exits.hypercall,
-      interrupts: b.interrupts - a.interrupts, bytes,
-    });
-  }
-  return out;
-}
-
-export interface DiskRun {
-  disk: string;
-  seconds: number;
-  mib: number;
-  exits: MachineStats['exits'];
-  /** Per-interval points of the busy stretch: [seconds into it, MB/s, exits/s]. */
-  points: number[][];
-}
-
-/** Each disk's busy intervals (it moved data), summed: what the same workload cost on each disk. */
-export function diskRuns(h: StatsPoint[]): DiskRun[] {
-  const runs = new Map<string, DiskRun>();
-  for (const iv of intervals(h)) {
-    for (const [disk, b] of iv.bytes) {
-      if (b <= 0) continue;
-      const r = runs.get(disk) ?? { disk, seconds: 0, mib: 0, exits: { io: 0, mmio: 0, hypercall: 0, halt: 0 }, points: [[], [], []] };
-      r.seconds += iv.dt;
-      r.mib += b / MiB;
-      r.exits.io += iv.io;
-      r.exits.mmio += iv.mmio;
-      r.exits.hypercall += iv.hypercall;
-      r.points[0].push(r.seconds);
-      r.points[1].push(b / MiB / iv.dt);
-      r.points[2].push((iv.io + iv.mmio + iv.hypercall) / iv.dt);
-      runs.set(disk, r);
-    }
-  }
-  return [...runs.values()];
-}
 
 export function Plots({ index, sampler }: { index: number; sampler: MachineSampler }) {
   const h = sampler.history;
@@ -101,11 +43,12 @@ export function Plots({ index, sampler }: { index: number; sampler: MachineSampl
                 <strong>/dev/{r.disk}</strong>
                 <div>{r.mib.toFixed(1)} MiB in {r.seconds.toFixed(1)} s · {(r.mib / Math.max(r.seconds, 1e-9)).toFixed(1)} MiB/s</div>
                 <div>exits per MiB: port I/O {rate(r.exits.io / r.mib)} · MMIO {rate(r.exits.mmio / r.mib)} · hypercalls {rate(r.exits.hypercall / r.mib)}</div>
+                {r.shared > 0 && <div className="muted">{r.shared} interval{r.shared > 1 ? 's' : ''} shared with another disk left out</div>}
                 <Chart title={`/dev/${r.disk} while busy`} unit="MiB/s" series={['MiB/s', 'exits/s']} right={{ series: ['exits/s'], unit: 'exits/s' }} data={r.points} height={130} />
               </div>
             ))}
           </div>
-          <p className="muted">Each card sums the half-second intervals in which that disk moved data. Both disks are the same model in guest time; what differs is how often the guest had to leave the CPU to drive them: port I/O for the emulated controller, hypercalls for the PV ring. MMIO exits are mostly the local APIC (timer and end-of-interrupt), there for either disk.</p>
+          <p className="muted">Each card sums the half-second intervals in which that disk alone moved data (an interval shared with another disk counts for neither). Both disks are the same model in guest time; what differs is how often the guest had to leave the CPU to drive them: port I/O for the emulated controller, hypercalls for the PV ring. MMIO exits are mostly the local APIC (timer and end-of-interrupt), there for either disk.</p>
         </section>
       )}
     </div>
