@@ -6,18 +6,11 @@ import {
 import { shippedFile, shippedSnapshots } from './snapshots/shipped';
 import { Console, type ConsoleApi } from './Console';
 import { GUESTS } from './guests';
+import { pageFile } from './page-files';
 import { MachineTools } from './inspector/MachineTools';
 
 type Phase = 'idle' | 'loading' | 'running' | 'stopped' | 'error';
 export type DiskBus = 'none' | 'ide' | 'xen';
-
-/** A file the page serves from public/. A 404 (or an HTML page in its place) means it was not built. */
-async function fetchBytes(url: string, notBuilt: string): Promise<Uint8Array> {
-  const res = await fetch(url);
-  if (res.status === 404 || (res.headers.get('content-type') ?? '').startsWith('text/html')) throw new Error(notBuilt);
-  if (!res.ok) throw new Error(`${url}: HTTP ${res.status} ${res.statusText}`);
-  return new Uint8Array(await res.arrayBuffer());
-}
 
 /** Where a resumed Linux machine finds its kernel and initrd again if the guest reboots (matched by SHA-256). */
 const LINUX_IMAGE_URLS = ['guests/linux/bzImage', 'guests/linux/initrd.img'].map((u) => new URL(u, location.href).href);
@@ -204,7 +197,7 @@ export function MachinePanel(props: {
       }
       if (guest.kind === 'flat') {
         setStatus(`Loading ${guest.title}…`);
-        spec = { kind: 'flat', image: await fetchBytes(guest.file, `${guest.file} is missing on this server (run npm run guests)`), name: guest.title };
+        spec = { kind: 'flat', image: await pageFile(guest.file, `${guest.file} is missing on this server (run npm run guests)`), name: guest.title };
       } else if (guest.kind === 'custom-linux') {
         if (!kernelFile) throw new Error('choose a bzImage file first');
         setStatus(`Loading ${kernelFile.name}…`);
@@ -214,9 +207,9 @@ export function MachinePanel(props: {
         linuxDevices();
       } else {
         setStatus('Loading kernel…');
-        const kernel = await fetchBytes(guest.kernel, LINUX_NOT_BUILT);
+        const kernel = await pageFile(guest.kernel, LINUX_NOT_BUILT);
         setStatus('Loading initrd…');
-        const initrd = await fetchBytes(guest.initrd, LINUX_NOT_BUILT);
+        const initrd = await pageFile(guest.initrd, LINUX_NOT_BUILT);
         spec = { kind: 'linux', kernel, initrd, cmdline: linuxCmdline(guest.cmdline), name: `${guest.title} ${index + 1}` };
         linuxDevices();
         let seen = '';

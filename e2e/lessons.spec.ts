@@ -38,17 +38,8 @@ async function atPrompt(page: Page, machine: number, timeout: number): Promise<v
   }
 }
 
-/**
- * Lessons skipped, each with its reason (issue 13 stays open for them): found in the last full
- * run after the speed, smp and irq-timing merges, not yet investigated.
- */
-const SKIPPED: Record<string, string> = {
-  'event-channels-switch': 'the second machine, resumed from the same shipped snapshot as the first, failed to start: "Failed to fetch"',
-};
-
 for (const name of index.lessons) {
   test(`lesson ${name}: every step turns green`, async ({ page }) => {
-    test.skip(name in SKIPPED, SKIPPED[name]);
     test.setTimeout(name === 'emulated-vs-pv' ? 1_500_000 : 600_000);
     await page.goto(`/?lesson=${name}`);
     const progress = page.getByTestId('lesson-progress');

@@ -2,17 +2,11 @@
 // guest with the devices the lesson asks for (new blank disks from the disk library).
 import { BLKFRONT_CMDLINE, createMachine, diskLibrary, resumeMachine, type DiskSpec, type MachineEvents, type MachineHandle } from '../../engine-ts/api';
 import { GUESTS } from '../guests';
+import { pageFile } from '../page-files';
 import type { MachineStart } from './parse';
 
 const LINUX = GUESTS.find((g) => g.kind === 'linux')!;
 const DISK_MIB = 64;
-
-async function fetchBytes(url: string, missing: string): Promise<Uint8Array> {
-  const res = await fetch(url);
-  if (res.status === 404 || (res.headers.get('content-type') ?? '').startsWith('text/html')) throw new Error(missing);
-  if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
-  return new Uint8Array(await res.arrayBuffer());
-}
 
 export interface Started {
   machine: MachineHandle;
@@ -33,14 +27,14 @@ async function lessonDisk(name: string): Promise<string> {
 export async function startMachine(spec: MachineStart, index: number, lesson: string, events: MachineEvents): Promise<Started> {
   if (spec.kind === 'snapshot') {
     if (!LINUX || LINUX.kind !== 'linux') throw new Error('no Linux guest is offered by this page');
-    const file = await fetchBytes(`snapshots/${spec.snapshot}.pvsnap`,
+    const file = await pageFile(`snapshots/${spec.snapshot}.pvsnap`,
       `the snapshot ${spec.snapshot} is not built on this server: run \`node tools/run-ts.mjs tools/build-snapshots.ts\` (it needs the Linux guest), then reload`);
     const { machine, header } = await resumeMachine(file, events, { imageUrls: [LINUX.kernel, LINUX.initrd], pacing: 'realtime' });
     return { machine, screen: header.console, xen: header.config.xen };
   }
   if (LINUX.kind !== 'linux') throw new Error('no Linux guest is offered by this page');
   const notBuilt = 'the Linux guest is not built on this server: run `npm run guest:linux`, then reload';
-  const [kernel, initrd] = await Promise.all([fetchBytes(LINUX.kernel, notBuilt), fetchBytes(LINUX.initrd, notBuilt)]);
+  const [kernel, initrd] = await Promise.all([pageFile(LINUX.kernel, notBuilt), pageFile(LINUX.initrd, notBuilt)]);
   const xen = !!spec.xen;
   let cmdline = LINUX.cmdline;
   if (xen) cmdline = `${cmdline.replace(/console=ttyS0[^ ]*/, 'console=hvc0')} ${BLKFRONT_CMDLINE}`;

@@ -1,6 +1,7 @@
 // The shipped snapshots (public/snapshots/manifest.json, built with the Linux guest): the
 // bundled guest already at its shell. The page resumes one when a machine is configured
 // exactly as the snapshot's machine was, and uses it as the base of share links.
+import { pageFile } from '../page-files';
 
 export interface ShippedSnapshot {
   name: string;
@@ -25,20 +26,9 @@ export function shippedSnapshots(): Promise<ShippedSnapshot[]> {
   return manifest;
 }
 
-const files = new Map<string, Promise<Uint8Array>>();
-
-/** A shipped snapshot's bytes (fetched once per page). */
+/** A shipped snapshot's bytes (fetched once per page, shared by the machines that resume it). */
 export function shippedFile(s: ShippedSnapshot): Promise<Uint8Array> {
-  let f = files.get(s.file);
-  if (!f) {
-    f = fetch(`snapshots/${s.file}`).then(async (r) => {
-      if (!r.ok) throw new Error(`snapshots/${s.file}: HTTP ${r.status}`);
-      return new Uint8Array(await r.arrayBuffer());
-    });
-    f.catch(() => files.delete(s.file));
-    files.set(s.file, f);
-  }
-  return f;
+  return pageFile(`snapshots/${s.file}`, `snapshots/${s.file} is listed in the manifest but not on this server`);
 }
 
 /** The shipped snapshot with this SHA-256 (a link's base). */
