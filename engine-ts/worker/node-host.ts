@@ -45,7 +45,13 @@ class NodeHost implements RunnerHost {
   idleWait(ms: number): Promise<void> {
     const waitAsync = (Atomics as unknown as { waitAsync: (a: Int32Array, i: number, v: number, t: number) => { async: boolean; value: Promise<string> | string } }).waitAsync;
     const r = waitAsync(this.ctrl, MM.CTRL_WAKE >> 2, Atomics.load(this.ctrl, MM.CTRL_WAKE >> 2), ms);
-    return r.async ? (r.value as Promise<string>).then(() => {}) : Promise.resolve();
+    if (!r.async) return Promise.resolve();
+    // A pending waitAsync does not keep Node's event loop alive; a timer does. Without it a
+    // script whose only work left was this wait (a 2-vCPU machine parking its threads on
+    // stop) ended with exit code 13, its top-level await unsettled.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const keepAlive = new Promise<void>((resolve) => { timer = setTimeout(resolve, ms + 1); });
+    return Promise.race([(r.value as Promise<string>).then(() => {}), keepAlive]).finally(() => clearTimeout(timer));
   }
   yieldToHost(): Promise<void> { return new Promise((r) => setImmediate(r)); }
   wallNow(): number { return performance.now(); }
