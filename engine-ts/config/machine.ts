@@ -105,7 +105,7 @@ export interface MachineStats {
 
 /** A snapshot save, timed on the host: the guest stands still only for the capture. */
 export interface SaveStats {
-  /** Wall ms the vCPUs stood still: quiesce, disks flushed, the machine copied out. */
+  /** Wall ms vCPU 0 stood still for it: quiesce, disks flushed, the machine copied out (with several vCPUs, parking the others comes before it). */
   pausedMs: number;
   /** Wall ms from the call until the file existed (compression and checksum run while the guest runs on). */
   totalMs: number;
