@@ -60,6 +60,11 @@ export interface Stateful {
   readonly stateName: string;
   /** The version saveState() writes. */
   readonly stateVersion: number;
+  /**
+   * A fresh value that shares nothing the part goes on changing (declareState's codecs copy;
+   * hand-written ones build new objects and slice their buffers): a snapshot is compressed
+   * while the machine runs on (test/snapshot/determinism.test.ts saves mid-run).
+   */
   saveState(): StateRecord;
   /** Restore from a record saved at `version` (older ones are upgraded first); checks it all before changing anything. */
   loadState(state: StateRecord, version: number): void;

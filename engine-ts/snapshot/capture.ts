@@ -9,7 +9,6 @@ import * as MM from '../../engine-wasm/memory-map';
 import type { Board } from '../board/board';
 import type { MachineMemory, Stateful } from '../platform/bus';
 import { SnapshotError, PAGE, type Snapshot, type StateSection } from './format';
-import { recordsFromJson, recordsToJson, type StateRecord } from './bytes';
 
 /** Page `p` of guest memory is all zero (a page in use usually shows it in its first words). */
 function isZero(words: Uint32Array, p: number): boolean {
@@ -32,8 +31,8 @@ export interface Captured {
 
 /** Copy out the whole machine (every vCPU stopped): every part's state, each vCPU's block, and every page that is not zero. */
 export function captureMachine(board: Board, memory: MachineMemory, n: number): Captured {
-  // Records are copied (through their JSON form): the machine may run on while they are encoded.
-  const state = board.stateParts().map((p) => ({ name: p.stateName, version: p.stateVersion, record: recordsFromJson(recordsToJson(p.saveState())) as StateRecord }));
+  // (Records are fresh values, see Stateful.saveState: the machine may run on while they are encoded.)
+  const state = board.stateParts().map((p) => ({ name: p.stateName, version: p.stateVersion, record: p.saveState() }));
   const names = new Set<string>();
   for (const s of state) {
     if (names.has(s.name)) throw new Error(`two parts of the machine save their state as "${s.name}"`);
