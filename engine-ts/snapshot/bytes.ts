@@ -77,7 +77,7 @@ export function hex(b: Uint8Array): string {
   return s;
 }
 
-async function collect(stream: ReadableStream<Uint8Array>, limit: number, what: string): Promise<Uint8Array> {
+async function collect(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> {
   const reader = stream.getReader();
   const parts: Uint8Array[] = [];
   let total = 0;
@@ -85,10 +85,6 @@ async function collect(stream: ReadableStream<Uint8Array>, limit: number, what: 
     const { done, value } = await reader.read();
     if (done) break;
     total += value.length;
-    if (total > limit) {
-      await reader.cancel();
-      throw new Error(`${what} expands to more than the ${limit} bytes it declares`);
-    }
     parts.push(value);
   }
   const out = new Uint8Array(total);
@@ -97,20 +93,43 @@ async function collect(stream: ReadableStream<Uint8Array>, limit: number, what: 
   return out;
 }
 
+/** The stream's bytes, which must be exactly `size` (checked by the caller), written as they come into one buffer of that size. */
+async function collectExact(stream: ReadableStream<Uint8Array>, size: number, what: string): Promise<Uint8Array> {
+  const reader = stream.getReader();
+  const out = new Uint8Array(size);
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    if (value.length > size - total) {
+      await reader.cancel();
+      throw new Error(`${what} expands to more than the ${size} bytes it declares`);
+    }
+    out.set(value, total);
+    total += value.length;
+  }
+  if (total !== size) throw new Error(`${what} holds ${total} bytes, the header says ${size}`);
+  return out;
+}
+
 function streamOf(data: Uint8Array): ReadableStream<BufferSource> {
   return new ReadableStream<BufferSource>({ start(c) { c.enqueue(data as BufferSource); c.close(); } });
 }
 
 export function deflate(data: Uint8Array): Promise<Uint8Array> {
-  return collect(streamOf(data).pipeThrough(new CompressionStream('deflate-raw')), Infinity, 'deflate');
+  return collect(streamOf(data).pipeThrough(new CompressionStream('deflate-raw')));
 }
 
-/** Inflate, stopping with an error as soon as the output passes `limit` bytes (no zip bombs). */
-export async function inflate(data: Uint8Array, limit: number, what: string): Promise<Uint8Array> {
+/**
+ * Inflate data that must expand to exactly `size` bytes (a size the caller checked against
+ * what it can hold): the output goes straight into one buffer of that size, and an error
+ * comes as soon as it would pass it (no zip bombs).
+ */
+export async function inflate(data: Uint8Array, size: number, what: string): Promise<Uint8Array> {
   try {
-    return await collect(streamOf(data).pipeThrough(new DecompressionStream('deflate-raw')), limit, what);
+    return await collectExact(streamOf(data).pipeThrough(new DecompressionStream('deflate-raw')), size, what);
   } catch (e) {
     const m = (e as Error).message;
-    throw new Error(m.includes('declares') ? m : `${what} is not valid compressed data`);
+    throw new Error(m.includes('declares') || m.includes('the header says') ? m : `${what} is not valid compressed data`);
   }
 }

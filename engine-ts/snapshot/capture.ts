@@ -94,9 +94,12 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
 
 /**
  * Put a snapshot into a machine that was just built from the same configuration (its guest
- * not loaded): memory first, then the vCPU block, then every part in the board's order. A
- * part missing from the snapshot, or a section no part claims, is an error: the snapshot is
- * of another machine. The caller then asks the core to refresh its derived state.
+ * not loaded; its memory as createMachineMemoryFor made it, all zero, or holding only pages of
+ * this snapshot written by inflatePagesInto): memory first (only the snapshot's pages are
+ * written: touching the others would cost the host a page fault each), then the vCPU block,
+ * then every part in the board's order. A part missing from the snapshot, or a section no part
+ * claims, is an error: the snapshot is of another machine. The caller then asks the core to
+ * refresh its derived state.
  */
 export function restoreMachine(board: Board, memory: MachineMemory, n: number, snap: Pick<Snapshot, 'state' | 'vcpus' | 'pages'>): void {
   const bytes = new Uint8Array(memory.buffer, MM.RAM_BASE, n * PAGE);
@@ -119,7 +122,6 @@ export function restoreMachine(board: Board, memory: MachineMemory, n: number, s
   }
   for (const name of byName.keys()) if (!claimed.has(name)) throw new SnapshotError(`the snapshot holds state for "${name}", which this machine does not have`);
 
-  bytes.fill(0);
   for (const [p, d] of snap.pages) bytes.set(d, p * PAGE);
   for (const v of board.vcpus) new Uint8Array(memory.buffer, v.base, MM.VCPU_STATE_SIZE).set(snap.vcpus[v.id]);
   for (const p of parts) {

@@ -321,8 +321,12 @@ function u32(b: Uint8Array, o: number): number {
   return (b[o] | (b[o + 1] << 8) | (b[o + 2] << 16) | (b[o + 3] << 24)) >>> 0;
 }
 
-/** Just the header (fast: nothing is inflated); checks the magic, the format, the sizes and the checksum. */
-export async function readHeader(file: Uint8Array): Promise<{ header: SnapshotHeader; bodyStart: number; sha256: string }> {
+/**
+ * The header alone, without the checksum (nothing is inflated or hashed): the magic, the format
+ * and every size checked. Enough to build the machine a snapshot describes; nothing in the
+ * file is to be trusted until readHeader's or decodeSnapshot's checksum has passed.
+ */
+export function peekHeader(file: Uint8Array): { header: SnapshotHeader; bodyStart: number } {
   if (file.length < 8 || String.fromCharCode(...file.subarray(0, 8)) !== MAGIC) throw new SnapshotError('not a pvlab snapshot (wrong magic: it does not start with "PVLABSNP")');
   if (file.length < 16 + 32) throw new SnapshotError(`the snapshot is truncated (only ${file.length} bytes)`);
   const format = u32(file, 8);
@@ -342,27 +346,41 @@ export async function readHeader(file: Uint8Array): Promise<{ header: SnapshotHe
   for (const b of header.blocks) total += b.length;
   if (total > file.length) throw new SnapshotError(`the snapshot is truncated: it should be ${total} bytes, the file has ${file.length}`);
   if (total < file.length) throw new SnapshotError(`the snapshot has ${file.length - total} bytes of junk after its end`);
+  return { header, bodyStart: 16 + hlen };
+}
+
+/** Just the header (fast: nothing is inflated); checks the magic, the format, the sizes and the checksum. */
+export async function readHeader(file: Uint8Array): Promise<{ header: SnapshotHeader; bodyStart: number; sha256: string }> {
+  const { header, bodyStart } = peekHeader(file);
   const digest = await sha256(file.subarray(0, file.length - 32));
   const want = file.subarray(file.length - 32);
   if (!digest.every((x, i) => x === want[i])) throw new SnapshotError('the snapshot is damaged or was altered (its checksum does not match)');
-  return { header, bodyStart: 16 + hlen, sha256: hex(digest) };
+  return { header, bodyStart, sha256: hex(digest) };
 }
 
-/** Read and check a whole snapshot. Throws SnapshotError naming the problem. */
-export async function decodeSnapshot(file: Uint8Array): Promise<Snapshot & { sha256: string }> {
+/** Where each block's compressed bytes are in the file. */
+function blockData(file: Uint8Array, header: SnapshotHeader, bodyStart: number): Uint8Array[] {
+  let off = bodyStart;
+  return header.blocks.map((b) => file.subarray(off, (off += b.length)));
+}
+
+/**
+ * Read and check a whole snapshot. Throws SnapshotError naming the problem. `elsewhere`: page
+ * blocks another thread inflates straight into the machine's memory (inflatePagesInto); they
+ * are checked there, and left out of `pages` here.
+ */
+export async function decodeSnapshot(file: Uint8Array, opts: { elsewhere?: readonly number[] } = {}): Promise<Snapshot & { sha256: string }> {
   const { header, bodyStart, sha256: digest } = await readHeader(file);
+  const elsewhere = new Set(opts.elsewhere ?? []);
+  for (const i of elsewhere) if (header.blocks[i]?.kind !== 'pages' || header.base) throw new SnapshotError(`block ${i} cannot be inflated apart from the others`);
   const snap: Snapshot & { sha256: string } = { header, state: [], vcpus: [], pages: new Map(), zeroPages: new Set(), images: new Map(), disks: new Map(), sha256: digest };
   for (const d of header.disks) snap.disks.set(d.slot, new Map());
-  let off = bodyStart;
+  const data = blockData(file, header, bodyStart);
   const jobs: Promise<void>[] = [];
   for (const [i, b] of header.blocks.entries()) {
-    const data = file.subarray(off, off + b.length);
-    off += b.length;
+    if (elsewhere.has(i)) continue;
     const what = `block ${i} (${b.kind})`;
-    jobs.push(inflate(data, b.rawLength, what).then((raw) => {
-      if (raw.length !== b.rawLength) throw new SnapshotError(`${what} holds ${raw.length} bytes, the header says ${b.rawLength}`);
-      readBlock(snap, b, raw, what);
-    }));
+    jobs.push(inflate(data[i], b.rawLength, what).then((raw) => readBlock(snap, b, raw, what)));
   }
   try {
     await Promise.all(jobs);
@@ -371,6 +389,67 @@ export async function decodeSnapshot(file: Uint8Array): Promise<Snapshot & { sha
   }
   for (const p of snap.zeroPages) if (snap.pages.has(p)) throw new SnapshotError(`the snapshot lists page ${p} both as data and as zero`);
   return snap;
+}
+
+/**
+ * Page blocks of a full snapshot for a second thread to inflate (inflatePagesInto) while
+ * decodeSnapshot does the rest: about `share` of the page data's compressed bytes, in the
+ * file's order. A delta has none (its pages are applied to its base's).
+ */
+export function pageBlocksFor(header: SnapshotHeader, share: number): number[] {
+  if (header.base) return [];
+  let total = 0;
+  for (const b of header.blocks) if (b.kind === 'pages') total += b.length;
+  const out: number[] = [];
+  let taken = 0;
+  for (const [i, b] of header.blocks.entries()) {
+    if (b.kind !== 'pages' || taken + b.length / 2 > total * share) continue;
+    out.push(i);
+    taken += b.length;
+  }
+  return out;
+}
+
+/**
+ * Inflate page blocks `which` of a full snapshot straight into a machine's fresh memory (`ram`:
+ * its guest-physical page 0 at offset 0), checking each as decodeSnapshot would. Run beside
+ * `decodeSnapshot(file, { elsewhere: which })`, whose checksum covers these blocks too: the
+ * machine is trusted with its memory only when both have succeeded.
+ */
+export async function inflatePagesInto(file: Uint8Array, which: readonly number[], ram: Uint8Array): Promise<void> {
+  const { header, bodyStart } = peekHeader(file);
+  const data = blockData(file, header, bodyStart);
+  const jobs = which.map(async (i) => {
+    const b = header.blocks[i];
+    const what = `block ${i} (${b?.kind})`;
+    if (b?.kind !== 'pages' || header.base) throw new SnapshotError(`${what} is not a page block of a full snapshot`);
+    if ((b.first + b.count) * PAGE > ram.length) throw new SnapshotError(`${what} reaches past the machine's ${ram.length / PAGE} pages`);
+    const raw = await inflate(data[i], b.rawLength, what);
+    eachPage(b, raw, what, (p, bytes) => ram.set(bytes, p * PAGE));
+  });
+  try {
+    await Promise.all(jobs);
+  } catch (e) {
+    throw e instanceof SnapshotError ? e : new SnapshotError((e as Error).message);
+  }
+}
+
+/** The pages (or, in a zero block, the pages' numbers with empty bytes) a page or zero block lists, after checking its bitmap against its length. */
+function eachPage(b: BlockInfo, raw: Uint8Array, what: string, put: (page: number, bytes: Uint8Array) => void): void {
+  const bitmapLen = Math.ceil(b.count / 8);
+  if (raw.length < bitmapLen) throw new SnapshotError(`${what} is shorter than its page bitmap`);
+  let present = 0;
+  for (let i = 0; i < b.count; i++) if (raw[i >> 3] & (1 << (i & 7))) present++;
+  if (raw.length !== bitmapLen + (b.kind === 'pages' ? present * PAGE : 0)) throw new SnapshotError(`${what}: its bitmap lists ${present} pages, its data does not match`);
+  let o = bitmapLen;
+  for (let i = 0; i < b.count; i++) {
+    if (!(raw[i >> 3] & (1 << (i & 7)))) continue;
+    if (b.kind === 'zero') put(b.first + i, raw.subarray(o, o));
+    else {
+      put(b.first + i, raw.subarray(o, o + PAGE));
+      o += PAGE;
+    }
+  }
 }
 
 function readBlock(snap: Snapshot, b: BlockInfo, raw: Uint8Array, what: string): void {
@@ -418,23 +497,11 @@ function readBlock(snap: Snapshot, b: BlockInfo, raw: Uint8Array, what: string):
       return;
     }
     case 'pages':
-    case 'zero': {
-      const bitmapLen = Math.ceil(b.count / 8);
-      if (raw.length < bitmapLen) throw new SnapshotError(`${what} is shorter than its page bitmap`);
-      let present = 0;
-      for (let i = 0; i < b.count; i++) if (raw[i >> 3] & (1 << (i & 7))) present++;
-      if (raw.length !== bitmapLen + (b.kind === 'pages' ? present * PAGE : 0)) throw new SnapshotError(`${what}: its bitmap lists ${present} pages, its data does not match`);
-      let o = bitmapLen;
-      for (let i = 0; i < b.count; i++) {
-        if (!(raw[i >> 3] & (1 << (i & 7)))) continue;
-        if (b.kind === 'zero') snap.zeroPages.add(b.first + i);
-        else {
-          snap.pages.set(b.first + i, raw.subarray(o, o + PAGE));
-          o += PAGE;
-        }
-      }
+      eachPage(b, raw, what, (p, bytes) => snap.pages.set(p, bytes));
       return;
-    }
+    case 'zero':
+      eachPage(b, raw, what, (p) => snap.zeroPages.add(p));
+      return;
   }
 }
 

@@ -35,6 +35,12 @@ export interface ResumeOptions {
   /** Translate hot guest code (MachineConfig.jit): how a host runs the machine, so a snapshot does not say. */
   jit?: boolean;
   memory?: WebAssembly.Memory;
+  /**
+   * Page blocks of a full snapshot that another thread inflates straight into `memory`
+   * (snapshot/format.ts inflatePagesInto) while this one decodes the rest: `written` settles
+   * when it is done. The machine runs only if both succeeded.
+   */
+  pagesElsewhere?: { blocks: readonly number[]; written: Promise<void> };
   openDisk?: DiskOpener;
   /**
    * Make a disk from one the snapshot carries (a fresh disk of `carried.size` bytes holding
@@ -122,7 +128,10 @@ export class LocalMachine {
   static async resume(
     module: WebAssembly.Module, file: Uint8Array, events: MachineEvents, host: RunnerHost, opts: ResumeOptions = {},
   ): Promise<{ machine: LocalMachine; header: SnapshotHeader }> {
-    const snap = await decodeSnapshot(file);
+    const elsewhere = opts.pagesElsewhere;
+    if (elsewhere && !opts.memory) throw new Error('pages written elsewhere need the memory they were written into');
+    const snap = await decodeSnapshot(file, { elsewhere: elsewhere?.blocks });
+    await elsewhere?.written;
     const header = snap.header;
     for (const block of snap.vcpus) upgradeVcpuBlock(block, header.mapVersion);
     let pages = snap.pages;

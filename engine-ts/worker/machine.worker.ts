@@ -4,7 +4,7 @@
 // loop cannot answer messages.
 import * as Comlink from 'comlink';
 import * as MM from '../../engine-wasm/memory-map';
-import { LocalMachine } from './local-machine';
+import { LocalMachine, type ResumeOptions } from './local-machine';
 import { ConsoleRing } from './console-ring';
 import { diskLibrary, openDisk } from '../disk/library';
 import { writeDiskChunks } from '../snapshot/disks';
@@ -12,7 +12,7 @@ import type { RunnerHost } from './runner';
 import type { InspectOptions, InspectorSample } from '../config/inspect';
 import type { HotplugDisk, NicSpec, DiskSpec, GuestProfile, MachineEvents, MachineStats, ResolvedConfig, RunOptions, SnapshotOptions, StopReason } from '../config/machine';
 import type { BlockDevice } from '../disk/block-device';
-import type { CarriedDisk, ImageRef, SnapshotHeader } from '../snapshot/format';
+import { SnapshotError, type CarriedDisk, type ImageRef, type SnapshotHeader } from '../snapshot/format';
 
 let machine: LocalMachine | null = null;
 
@@ -64,7 +64,12 @@ export interface WorkerResumeOptions {
   jit?: boolean;
   /** Named into the library disks made from the snapshot's carried disks ("<disk> (<this>)"). */
   carriedName?: string;
+  /** Page blocks the page inflates into the memory itself meanwhile; it calls pagesWritten() when done. */
+  pagesElsewhere?: number[];
 }
+
+/** The page's part of a resume's page blocks: settled by pagesWritten(). */
+let pagesFromPage: { resolve(): void; reject(e: Error): void } | null = null;
 
 const api = {
   async create(module: WebAssembly.Module, memory: WebAssembly.Memory, config: ResolvedConfig, remoteEvents: MachineEvents, wants: EventWants): Promise<void> {
@@ -97,14 +102,27 @@ const api = {
       try { await writeDiskChunks(dev, carried.size, chunks); } finally { await dev.close(); }
       return { bus: slot.bus, idbDisk: disk.id, readOnly: slot.readOnly, unit: slot.unit };
     };
+    let pagesElsewhere: ResumeOptions['pagesElsewhere'];
+    if (opts.pagesElsewhere?.length) {
+      const written = new Promise<void>((resolve, reject) => { pagesFromPage = { resolve, reject }; });
+      written.catch(() => {}); // a failed resume may stop waiting for it
+      pagesElsewhere = { blocks: opts.pagesElsewhere, written };
+    }
     try {
-      const r = await LocalMachine.resume(module, file, events, host, { ...opts, images, memory, openDisk: openLibraryDisk, makeDisk });
+      const r = await LocalMachine.resume(module, file, events, host, { ...opts, pagesElsewhere, images, memory, openDisk: openLibraryDisk, makeDisk });
       machine = r.machine;
       return r.header;
     } catch (e) {
       for (const id of made) await diskLibrary().delete(id).catch(() => {});
       throw e;
     }
+  },
+  /** The page has inflated its page blocks into the memory (null), or failed to (its error). */
+  pagesWritten(error: string | null): void {
+    const p = pagesFromPage;
+    pagesFromPage = null;
+    if (error === null) p?.resolve();
+    else p?.reject(new SnapshotError(error));
   },
   async run(opts?: RunOptions): Promise<StopReason> {
     if (!machine) throw new Error('machine not created');
