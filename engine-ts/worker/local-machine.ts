@@ -5,7 +5,7 @@ import { createMachineMemoryFor, defaultJit, instantiateCore } from './wasm-core
 import { machineMemory } from './machine-memory';
 import { Board } from '../board/board';
 import { loadFlatBinary } from '../board/loaders/flat';
-import { loadLinux } from '../board/loaders/linux';
+import { bootSeed, loadLinux } from '../board/loaders/linux';
 import { loadMultiboot } from '../board/loaders/multiboot';
 import { Runner, type RunnerHost } from './runner';
 import { SmpHub } from './smp-hub';
@@ -274,7 +274,12 @@ export class LocalMachine {
     const tables = board.firmwareTables();
     switch (g.kind) {
       case 'flat': loadFlatBinary(board, g.image, g.loadAddress); break;
-      case 'linux': loadLinux(board, { kernel: g.kernel, initrd: g.initrd, cmdline: g.cmdline, acpiRsdp: tables.rsdp }); break;
+      case 'linux': {
+        // The kernel's RNG seed comes from what the machine is (see bootSeed): boots stay reproducible.
+        const what = JSON.stringify({ cmdline: g.cmdline ?? '', name: g.name ?? '', memoryMiB: config.memoryMiB, vcpus: config.vcpus, xen: !!config.xen, macs: (config.nics ?? []).map((n) => n.mac), rtc: config.rtcStartSeconds ?? 0 });
+        loadLinux(board, { kernel: g.kernel, initrd: g.initrd, cmdline: g.cmdline, acpiRsdp: tables.rsdp, rngSeed: bootSeed(what) });
+        break;
+      }
       case 'multiboot': loadMultiboot(board, { kernel: g.kernel, cmdline: g.cmdline, modules: g.modules }); break;
       case 'bios': board.loadBios(g.rom); board.cpu.reset(); break;
       default: throw new Error(`unknown guest kind ${(g as { kind: string }).kind}`);

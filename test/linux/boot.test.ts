@@ -45,6 +45,10 @@ describe('Debian Linux guest, headless (emulated devices)', () => {
       // nx CPU test kernel (guests/cpu-tests/nx.asm).
       const nx = await s.sh('nxtest');
       expect(nx).toMatch(/^nxtest: mmap (SIGSEGV\(0x15\)|ran \(returned 42\)) {2}data (SIGSEGV\(0x15\)|ran \(returned 42\)) {2}stack (SIGSEGV\(0x15\)|ran \(returned 42\)) {2}mprotect (SIGSEGV\(0x15\)|ran \(returned 42\)) {2}exec 42 {2}(OK|FAILED)$/m);
+      // The loader hands the kernel a random seed (setup_data SETUP_RNG_SEED): its CRNG is ready
+      // before anything runs, so reading /dev/urandom does not first spin in the kernel's jitter
+      // entropy loop (a billion instructions for the first read without it).
+      expect(await s.sh('dmesg | grep "random:"')).toMatch(/^\[\s*0\.000000\] random: crng init done$/m);
       const md5 = await s.sh(`md5sum ${g.manifest.testFile!.path}`);
       expect(md5).toContain(`${g.manifest.testFile!.md5}  ${g.manifest.testFile!.path}`);
       expect(bootLog).toMatch(/ata1\.00: ATA-8: PVLAB VHD DISK/);
