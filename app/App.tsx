@@ -1,5 +1,5 @@
-import { createRef, useMemo, useState, type RefObject } from 'react';
-import { LabNetwork, SnapshotError, readSnapshotHeader, snapshotFromFragment } from '../engine-ts/api';
+import { createRef, useEffect, useMemo, useState, type RefObject } from 'react';
+import { LabNetwork, SnapshotError, prepareMachines, readSnapshotHeader, snapshotFromFragment } from '../engine-ts/api';
 import { DisksPanel } from './disks/DisksPanel';
 import { MachinePanel, type InitialSnapshot, type MachineControl } from './MachinePanel';
 import { SnapshotsPanel } from './snapshots/SnapshotsPanel';
@@ -49,6 +49,8 @@ function initialSnapshot(): InitialSnapshot | undefined {
 export function App() {
   const isolated = typeof crossOriginIsolated !== 'undefined' && crossOriginIsolated;
   const network = useMemo(() => new LabNetwork(), []);
+  // The x86 core compiled and a machine worker started while the page waits for the first click.
+  useEffect(() => { if (isolated) prepareMachines(); }, [isolated]);
   const [machines, setMachines] = useState<number[]>([0]);
   const [attachedDisk, setAttachedDisk] = useState<string | null>(null);
   const [savedCount, setSavedCount] = useState(0);

@@ -20,6 +20,45 @@ function coreModule(): Promise<WebAssembly.Module> {
   return modulePromise;
 }
 
+/**
+ * A machine worker started ahead of need. A new Web Worker takes the page 50 to 250 ms before
+ * its script runs (fetched, compiled, evaluated), which a click on Boot or Resume would
+ * otherwise wait for; once prepareMachines() was called, each machine takes this one and the
+ * next is started a moment later.
+ */
+let spare: Worker | null = null;
+let keepSpare = false;
+const SPARE_DELAY_MS = 500;
+
+function newMachineWorker(): Worker {
+  return new Worker(new URL('./machine.worker.ts', import.meta.url), { type: 'module', name: 'vcpu0' });
+}
+
+function takeMachineWorker(): Worker {
+  const w = spare ?? newMachineWorker();
+  spare = null;
+  // The next one starts after the machine that takes this one has had the page for a moment.
+  if (keepSpare) setTimeout(() => { spare ??= newMachineWorker(); }, SPARE_DELAY_MS);
+  return w;
+}
+
+/**
+ * Get ready to run machines: compile the x86 core and start a machine worker, so the first
+ * machine starts without waiting for either, and keep one worker started from then on. A page
+ * that will run machines calls this when it loads. `{ keep: false }` stops keeping one (each
+ * machine then starts its own worker when it is made).
+ */
+export function prepareMachines(opts: { keep?: boolean } = {}): void {
+  keepSpare = opts.keep !== false;
+  if (!keepSpare) {
+    spare?.terminate();
+    spare = null;
+    return;
+  }
+  void coreModule().catch(() => {}); // a failure shows when a machine is made
+  spare ??= newMachineWorker();
+}
+
 export async function createWorkerMachine(config: MachineConfig, events: MachineEvents): Promise<MachineHandle> {
   const resolved = resolveConfig(config);
   const w = startWorker(resolved.layout, events);
@@ -108,7 +147,7 @@ function startWorker(layout: MachineLayout, events: MachineEvents): StartedWorke
   if (!globalThis.crossOriginIsolated)
     throw new Error('this page is not cross-origin isolated (COOP/COEP headers missing): shared memory is unavailable');
   const memory = createMachineMemoryFor(layout);
-  const worker = new Worker(new URL('./machine.worker.ts', import.meta.url), { type: 'module', name: 'vcpu0' });
+  const worker = takeMachineWorker();
   return {
     worker,
     vcpuWorkers: [],

@@ -2,7 +2,7 @@
 // the procedure of snapshot-bench-steps.ts with the page's API (machines in Web Workers) and
 // v86 on the page's main thread, as a page would run either. Inputs come from the bench's
 // server (PAGE_FILES); the figures go back to Node through page.evaluate.
-import { resumeMachine } from '../../engine-ts/api';
+import { prepareMachines, resumeMachine } from '../../engine-ts/api';
 import { FILES_URL, PAGE_FILES, runSteps, type PageOptions, type StepFigures, type V86Instance } from './snapshot-bench-steps';
 
 declare global {
@@ -41,9 +41,10 @@ async function runSnapshotBench(o: PageOptions): Promise<StepFigures> {
       disable_mouse: true,
     }),
   };
-  const pv = { resume: resumeMachine };
+  const pv = { resume: resumeMachine, workerAhead: (keep: boolean) => prepareMachines({ keep }) };
   const progress = (msg: string) => window.snapshotBenchProgress?.(msg);
   return runSteps(o.host, pv, v86, { shipped: new Uint8Array(shipped), v86Booted, runs: o.runs }, progress);
 }
 
+prepareMachines(); // as the app does when it loads
 window.runSnapshotBench = runSnapshotBench;

@@ -18,6 +18,11 @@ const WAIT_MS = 120_000;
 export interface PvlabApi {
   /** resumeMachine of this host (a .pvsnap, or a delta with its base). */
   resume(file: Uint8Array, events: MachineEvents, opts: { base?: Uint8Array; pacing?: 'realtime' | 'fast' }): Promise<{ machine: MachineHandle; header: { console: string } }>;
+  /**
+   * The page only: keep a machine worker started ahead (`prepareMachines()`, as the app does
+   * when it loads), or not (each machine starts its worker when it is made).
+   */
+  workerAhead?: (keep: boolean) => void;
 }
 
 // The part of v86's public API used here (node_modules/v86/v86.d.ts).
@@ -62,8 +67,10 @@ export interface StepInputs {
 export interface StepFigures {
   host: string;
   pvlab: {
-    /** resumeMachine(shipped) until the handle exists. */
+    /** resumeMachine(shipped) until the handle exists (in the page: with a machine worker started ahead, after a second's idle). */
     restoreMs: number[];
+    /** The page only: the same, with the machine's worker started at the call. */
+    coldRestoreMs: number[];
     /** Parts of a restore, on this thread: readHeader (the header checked, SHA-256 over the file) and decodeSnapshot (that, then every block inflated). */
     headerMs: number[];
     decodeMs: number[];
@@ -174,7 +181,7 @@ export async function runSteps(host: string, pv: PvlabApi, v86: V86Api, input: S
   const { shipped, runs } = input;
   const f: StepFigures = {
     host,
-    pvlab: { restoreMs: [], headerMs: [], decodeMs: [], saveMs: [], savePauseMs: [], fullBytes: 0, deltaSaveMs: [], deltaPauseMs: [], deltaBytes: 0, linkChars: 0, linkRestoreMs: [] },
+    pvlab: { restoreMs: [], coldRestoreMs: [], headerMs: [], decodeMs: [], saveMs: [], savePauseMs: [], fullBytes: 0, deltaSaveMs: [], deltaPauseMs: [], deltaBytes: 0, linkChars: 0, linkRestoreMs: [] },
     v86: { createRestoreMs: [], restoreMs: [], gunzipMs: [], saveMs: [], rawBytes: 0, gzipMs: [], gzipBytes: 0, linkChars: 0 },
   };
   const v86Gz = await gzip(new Uint8Array(input.v86Booted));
@@ -183,10 +190,24 @@ export async function runSteps(host: string, pv: PvlabApi, v86: V86Api, input: S
   progress(`${host}: restores (${times} each, after a warm-up)`);
   for (let r = -1; r < runs; r++) {
     const keep = r >= 0;
+    if (pv.workerAhead) {
+      // A user's page is idle before a click: its worker (started ahead) is ready.
+      pv.workerAhead(true);
+      await new Promise((res) => setTimeout(res, 1000));
+    }
     let t0 = now();
     const { machine } = await pv.resume(shipped, {}, { pacing: 'realtime' });
     if (keep) f.pvlab.restoreMs.push(now() - t0);
     machine.dispose();
+    if (pv.workerAhead) {
+      pv.workerAhead(false);
+      await new Promise((res) => setTimeout(res, 200));
+      t0 = now();
+      const cold = await pv.resume(shipped, {}, { pacing: 'realtime' });
+      if (keep) f.pvlab.coldRestoreMs.push(now() - t0);
+      cold.machine.dispose();
+      pv.workerAhead(true);
+    }
     t0 = now();
     await readHeader(shipped);
     if (keep) f.pvlab.headerMs.push(now() - t0);

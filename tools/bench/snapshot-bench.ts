@@ -205,6 +205,7 @@ const MB = (n: number) => n / 1e6;
 const KB = (n: number) => n / 1e3;
 const ROWS: Row[] = [
   { label: 'restore: bytes → machine that can run, ms (pvlab `resumeMachine`; v86 `new V86` + `restore_state`)', pv: (f) => f.pvlab.restoreMs, v86: (f) => f.v86.createRestoreMs, digits: 0 },
+  { label: 'restore, the page only: with the machine\'s worker started at the call (no `prepareMachines()`), ms', pv: (f) => (f.pvlab.coldRestoreMs.length ? f.pvlab.coldRestoreMs : undefined), v86: () => undefined, digits: 0 },
   { label: 'restore from the file as shipped, ms (v86: gunzip, then the above)', pv: (f) => f.pvlab.restoreMs, v86: (f) => sumRuns(f.v86.gunzipMs, f.v86.createRestoreMs), digits: 0 },
   { label: 'restore: v86 `restore_state` alone (emulator already made), ms', pv: () => undefined, v86: (f) => f.v86.restoreMs, digits: 0 },
   { label: 'restore, part: pvlab `readHeader` (header checked, SHA-256 of the file) on the calling thread, ms', pv: (f) => f.pvlab.headerMs, v86: () => undefined, digits: 0 },
