@@ -449,7 +449,7 @@ export class Board implements Stateful {
     const vcpu = this.vcpus[id];
     if (!vcpu) return;
     vcpu.halted = false;
-    const w = this.memory.words(MM.CTRL_SMP_SLOTS + id * MM.SMP_SLOT_SIZE + MM.SLOT_UNBLOCK, 1);
+    const w = this.memory.words(MM.CTRL_BASE + MM.CTRL_SMP_SLOTS + id * MM.SMP_SLOT_SIZE + MM.SLOT_UNBLOCK, 1);
     w.store(0, (w.load(0) + 1) | 0);
     this.wakeVcpu(id);
   }
