@@ -93,25 +93,6 @@ async function collect(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> 
   return out;
 }
 
-/** The stream's bytes, which must be exactly `size` (checked by the caller), written as they come into one buffer of that size. */
-async function collectExact(stream: ReadableStream<Uint8Array>, size: number, what: string): Promise<Uint8Array> {
-  const reader = stream.getReader();
-  const out = new Uint8Array(size);
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    if (value.length > size - total) {
-      await reader.cancel();
-      throw new Error(`${what} expands to more than the ${size} bytes it declares`);
-    }
-    out.set(value, total);
-    total += value.length;
-  }
-  if (total !== size) throw new Error(`${what} holds ${total} bytes, the header says ${size}`);
-  return out;
-}
-
 function streamOf(data: Uint8Array): ReadableStream<BufferSource> {
   return new ReadableStream<BufferSource>({ start(c) { c.enqueue(data as BufferSource); c.close(); } });
 }
@@ -122,14 +103,39 @@ export function deflate(data: Uint8Array): Promise<Uint8Array> {
 
 /**
  * Inflate data that must expand to exactly `size` bytes (a size the caller checked against
- * what it can hold): the output goes straight into one buffer of that size, and an error
- * comes as soon as it would pass it (no zip bombs).
+ * what it can hold), handing each piece of the output to `take` as it comes. The size is
+ * enforced as the output grows (no zip bombs); an error `take` throws goes to the caller as is.
  */
-export async function inflate(data: Uint8Array, size: number, what: string): Promise<Uint8Array> {
-  try {
-    return await collectExact(streamOf(data).pipeThrough(new DecompressionStream('deflate-raw')), size, what);
-  } catch (e) {
-    const m = (e as Error).message;
-    throw new Error(m.includes('declares') || m.includes('the header says') ? m : `${what} is not valid compressed data`);
+export async function inflateInto(data: Uint8Array, size: number, what: string, take: (piece: Uint8Array) => void): Promise<void> {
+  const reader = streamOf(data).pipeThrough(new DecompressionStream('deflate-raw')).getReader();
+  let total = 0;
+  for (;;) {
+    let r: ReadableStreamReadResult<Uint8Array>;
+    try {
+      r = await reader.read();
+    } catch {
+      throw new Error(`${what} is not valid compressed data`);
+    }
+    if (r.done) break;
+    if (r.value.length > size - total) {
+      await reader.cancel().catch(() => {});
+      throw new Error(`${what} expands to more than the ${size} bytes it declares`);
+    }
+    try {
+      take(r.value);
+    } catch (e) {
+      await reader.cancel().catch(() => {});
+      throw e;
+    }
+    total += r.value.length;
   }
+  if (total !== size) throw new Error(`${what} holds ${total} bytes, the header says ${size}`);
+}
+
+/** Inflate data that must expand to exactly `size` bytes into one buffer of that size (see inflateInto). */
+export async function inflate(data: Uint8Array, size: number, what: string): Promise<Uint8Array> {
+  const out = new Uint8Array(size);
+  let o = 0;
+  await inflateInto(data, size, what, (piece) => { out.set(piece, o); o += piece.length; });
+  return out;
 }

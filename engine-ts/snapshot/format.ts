@@ -24,7 +24,7 @@
 
 import * as MM from '../../engine-wasm/memory-map';
 import { bool, count, fields, int, list, oneOf, str, StateError, type Codec } from '../platform/state';
-import { deflate, hex, inflate, recordsFromJson, recordsToJson, sha256, type StateRecord } from './bytes';
+import { deflate, hex, inflate, inflateInto, recordsFromJson, recordsToJson, sha256, type StateRecord } from './bytes';
 
 export const MAGIC = 'PVLABSNP';
 export const FORMAT_VERSION = 3;
@@ -392,22 +392,13 @@ export async function decodeSnapshot(file: Uint8Array, opts: { elsewhere?: reado
 }
 
 /**
- * Page blocks of a full snapshot for a second thread to inflate (inflatePagesInto) while
- * decodeSnapshot does the rest: about `share` of the page data's compressed bytes, in the
- * file's order. A delta has none (its pages are applied to its base's).
+ * The page blocks of a full snapshot, which threads can share out among themselves
+ * (inflatePagesInto) while decodeSnapshot does the rest. A delta has none to share (its
+ * pages are applied to its base's).
  */
-export function pageBlocksFor(header: SnapshotHeader, share: number): number[] {
+export function pageBlocksOf(header: SnapshotHeader): number[] {
   if (header.base) return [];
-  let total = 0;
-  for (const b of header.blocks) if (b.kind === 'pages') total += b.length;
-  const out: number[] = [];
-  let taken = 0;
-  for (const [i, b] of header.blocks.entries()) {
-    if (b.kind !== 'pages' || taken + b.length / 2 > total * share) continue;
-    out.push(i);
-    taken += b.length;
-  }
-  return out;
+  return header.blocks.flatMap((b, i) => (b.kind === 'pages' ? [i] : []));
 }
 
 /**
@@ -424,14 +415,48 @@ export async function inflatePagesInto(file: Uint8Array, which: readonly number[
     const what = `block ${i} (${b?.kind})`;
     if (b?.kind !== 'pages' || header.base) throw new SnapshotError(`${what} is not a page block of a full snapshot`);
     if ((b.first + b.count) * PAGE > ram.length) throw new SnapshotError(`${what} reaches past the machine's ${ram.length / PAGE} pages`);
-    const raw = await inflate(data[i], b.rawLength, what);
-    eachPage(b, raw, what, (p, bytes) => ram.set(bytes, p * PAGE));
+    await inflatePageBlock(data[i], b, what, ram);
   });
   try {
     await Promise.all(jobs);
   } catch (e) {
     throw e instanceof SnapshotError ? e : new SnapshotError((e as Error).message);
   }
+}
+
+/**
+ * A page block inflated straight into `ram`: its bitmap first, then each listed page's bytes
+ * to that page's place as they come (no buffer for the block, no second copy). The checks are
+ * eachPage's.
+ */
+async function inflatePageBlock(data: Uint8Array, b: BlockInfo, what: string, ram: Uint8Array): Promise<void> {
+  const bitmapLen = Math.ceil(b.count / 8);
+  const bitmap = new Uint8Array(bitmapLen);
+  let pages: number[] | null = bitmapLen === 0 ? [] : null;
+  let got = 0;
+  await inflateInto(data, b.rawLength, what, (piece) => {
+    for (let o = 0; o < piece.length; ) {
+      if (pages === null) {
+        const n = Math.min(bitmapLen - got, piece.length - o);
+        bitmap.set(piece.subarray(o, o + n), got);
+        got += n;
+        o += n;
+        if (got < bitmapLen) continue;
+        pages = [];
+        for (let i = 0; i < b.count; i++) if (bitmap[i >> 3] & (1 << (i & 7))) pages.push(b.first + i);
+        if (b.rawLength !== bitmapLen + pages.length * PAGE) throw new SnapshotError(`${what}: its bitmap lists ${pages.length} pages, its data does not match`);
+        continue;
+      }
+      // (inflateInto stops the output at rawLength, so the page index stays in the list.)
+      const at = got - bitmapLen;
+      const inPage = at % PAGE;
+      const n = Math.min(PAGE - inPage, piece.length - o);
+      ram.set(piece.subarray(o, o + n), pages[(at - inPage) / PAGE] * PAGE + inPage);
+      got += n;
+      o += n;
+    }
+  });
+  if (b.rawLength < bitmapLen) throw new SnapshotError(`${what} is shorter than its page bitmap`);
 }
 
 /** The pages (or, in a zero block, the pages' numbers with empty bytes) a page or zero block lists, after checking its bitmap against its length. */

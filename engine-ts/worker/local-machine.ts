@@ -15,9 +15,9 @@ import { type InspectOptions, type InspectorSample, type TimelineChunk } from '.
 
 /** Opens the disk a machine config names (a VHD file in Node, an IndexedDB disk in the browser). */
 export type DiskOpener = (spec: DiskSpec) => Promise<BlockDevice>;
-import { ConfigError, resolveConfig, type DiskSpec as DiskSpecT } from '../config/machine';
+import { ConfigError, machineLayout, resolveConfig, type DiskSpec as DiskSpecT } from '../config/machine';
 import { captureMachine, diffPages, applyDelta, restoreMachine, type Captured } from '../snapshot/capture';
-import { ENGINE, FORMAT_VERSION, SnapshotError, decodeSnapshot, encodeSnapshot, readHeader, type CarriedDisk, type SavedConfig, type Snapshot, type SnapshotHeader } from '../snapshot/format';
+import { ENGINE, FORMAT_VERSION, SnapshotError, decodeSnapshot, encodeSnapshot, inflatePagesInto, peekHeader, readHeader, type CarriedDisk, type SavedConfig, type Snapshot, type SnapshotHeader } from '../snapshot/format';
 import { readDiskChunks } from '../snapshot/disks';
 import { findImages, machineConfigOf, sameMachine, savedConfig, savedDevices, type ImageSource } from '../snapshot/config';
 import { upgradeVcpuBlock } from '../snapshot/vcpu-upgrades';
@@ -36,11 +36,13 @@ export interface ResumeOptions {
   jit?: boolean;
   memory?: WebAssembly.Memory;
   /**
-   * Page blocks of a full snapshot that another thread inflates straight into `memory`
-   * (snapshot/format.ts inflatePagesInto) while this one decodes the rest: `written` settles
-   * when it is done. The machine runs only if both succeeded.
+   * Page blocks of a full snapshot shared with another thread: each thread inflates the ones it
+   * takes (`take()` gives the next block no thread has taken, or undefined) straight into
+   * `memory` (snapshot/format.ts inflatePagesInto); decodeSnapshot here does everything else.
+   * `written` settles when the other thread has no more to take. The machine runs only if
+   * every block was inflated and checked.
    */
-  pagesElsewhere?: { blocks: readonly number[]; written: Promise<void> };
+  sharedPages?: { blocks: readonly number[]; take(): number | undefined; written: Promise<void> };
   openDisk?: DiskOpener;
   /**
    * Make a disk from one the snapshot carries (a fresh disk of `carried.size` bytes holding
@@ -128,9 +130,19 @@ export class LocalMachine {
   static async resume(
     module: WebAssembly.Module, file: Uint8Array, events: MachineEvents, host: RunnerHost, opts: ResumeOptions = {},
   ): Promise<{ machine: LocalMachine; header: SnapshotHeader }> {
-    const elsewhere = opts.pagesElsewhere;
-    if (elsewhere && !opts.memory) throw new Error('pages written elsewhere need the memory they were written into');
+    const elsewhere = opts.sharedPages;
+    let mine: Promise<void> | undefined;
+    if (elsewhere) {
+      if (!opts.memory) throw new Error('pages written elsewhere need the memory they were written into');
+      const { header } = peekHeader(file);
+      const ram = new Uint8Array(opts.memory.buffer, MM.RAM_BASE, machineLayout(header.config.memoryMiB, header.config.xen).backedBytes);
+      mine = (async () => {
+        for (let b = elsewhere.take(); b !== undefined; b = elsewhere.take()) await inflatePagesInto(file, [b], ram);
+      })();
+      mine.catch(() => {}); // awaited below, unless decoding failed first
+    }
     const snap = await decodeSnapshot(file, { elsewhere: elsewhere?.blocks });
+    await mine;
     await elsewhere?.written;
     const header = snap.header;
     for (const block of snap.vcpus) upgradeVcpuBlock(block, header.mapVersion);

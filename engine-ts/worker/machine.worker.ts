@@ -64,8 +64,12 @@ export interface WorkerResumeOptions {
   jit?: boolean;
   /** Named into the library disks made from the snapshot's carried disks ("<disk> (<this>)"). */
   carriedName?: string;
-  /** Page blocks the page inflates into the memory itself meanwhile; it calls pagesWritten() when done. */
-  pagesElsewhere?: number[];
+  /**
+   * A full snapshot's page blocks, shared out between the page and this worker: each side takes
+   * the index `Atomics.add(next, 0, 1)` into `blocks` until they run out, and inflates that
+   * block into the memory. The page calls pagesWritten() when it has no more to take.
+   */
+  pagesShared?: { blocks: number[]; next: Int32Array };
 }
 
 /** The page's part of a resume's page blocks: settled by pagesWritten(). */
@@ -102,14 +106,19 @@ const api = {
       try { await writeDiskChunks(dev, carried.size, chunks); } finally { await dev.close(); }
       return { bus: slot.bus, idbDisk: disk.id, readOnly: slot.readOnly, unit: slot.unit };
     };
-    let pagesElsewhere: ResumeOptions['pagesElsewhere'];
-    if (opts.pagesElsewhere?.length) {
+    let sharedPages: ResumeOptions['sharedPages'];
+    const shared = opts.pagesShared;
+    if (shared?.blocks.length) {
       const written = new Promise<void>((resolve, reject) => { pagesFromPage = { resolve, reject }; });
       written.catch(() => {}); // a failed resume may stop waiting for it
-      pagesElsewhere = { blocks: opts.pagesElsewhere, written };
+      const take = () => {
+        const k = Atomics.add(shared.next, 0, 1);
+        return k < shared.blocks.length ? shared.blocks[k] : undefined;
+      };
+      sharedPages = { blocks: shared.blocks, take, written };
     }
     try {
-      const r = await LocalMachine.resume(module, file, events, host, { ...opts, pagesElsewhere, images, memory, openDisk: openLibraryDisk, makeDisk });
+      const r = await LocalMachine.resume(module, file, events, host, { ...opts, sharedPages, images, memory, openDisk: openLibraryDisk, makeDisk });
       machine = r.machine;
       return r.header;
     } catch (e) {
@@ -117,7 +126,7 @@ const api = {
       throw e;
     }
   },
-  /** The page has inflated its page blocks into the memory (null), or failed to (its error). */
+  /** The page has inflated the page blocks it took into the memory (null), or failed to (its error). */
   pagesWritten(error: string | null): void {
     const p = pagesFromPage;
     pagesFromPage = null;
