@@ -133,5 +133,5 @@ describe('hot-plug into a running Linux (shipped Xen snapshot)', () => {
     expect(await sh(b, 'ls /sys/block')).not.toContain('xvda');
     expect((await b.machine.stats()).disks).toEqual([]);
     b.machine.dispose();
-  }, 1_800_000); // (56 s alone; 11 min once beside the SMP boots, whose vCPU threads take the cores)
+  }, 1_800_000); // (18 to 35 s alone here; 11 min once beside the SMP boots, whose vCPU threads take the cores)
 });
