@@ -58,6 +58,12 @@ export class Runner {
   private guestStart = 0;
   private sliceMs = 0;
   private idleWaitMs = 0;
+  /**
+   * Host wall time of the last yield to the host (from the first run's start). Kept across
+   * run() calls: a script that drives the machine in steps shorter than the yield interval must
+   * not starve the host's own work (file I/O, timers) either.
+   */
+  private lastYield: number | null = null;
   private idleSkippedNs = 0;
   /** Filled by the core's instance (instantiateCore with times): wall time in run() and in host calls. */
   coreTimes: CoreTimes = { runMs: 0, hostMs: 0 };
@@ -166,16 +172,16 @@ export class Runner {
     this.running = true;
     this.stopRequested = false;
     this.wallStart = this.windowStart = this.host.wallNow();
+    this.lastYield ??= this.wallStart;
     this.guestStart = this.board.now();
-    let lastYield = this.wallStart;
     const smp = this.smp;
     smp?.start(this.pacing, this.guestStart, epochMs());
     try {
       for (;;) {
         const wall = this.host.wallNow();
-        if (wall - lastYield >= 8) {
+        if (wall - this.lastYield! >= 8) {
           await this.host.yieldToHost();
-          lastYield = this.host.wallNow();
+          this.lastYield = this.host.wallNow();
         }
         this.host.poll?.();
         smp?.service();
