@@ -18,7 +18,7 @@ async function boot(page: Page, machine: number, opts: { cpus: number; pv: boole
 // Skipped (2026-12-07): in the page, a 2-vCPU guest idle at its prompt sometimes gets no
 // timer interrupt on either CPU for about 26 s, until typed input wakes it; the kernel then
 // reports "watchdog: BUG: soft lockup - CPU#0 stuck for 26s! [swapper/0:0]" (and CPU#1). It
-// failed 5 of 13 runs that day. It is not one of that day's changes: reverting the runner's
+// failed 6 of 17 runs that day. It is not one of that day's changes: reverting the runner's
 // yield clock, the spare machine worker or the boot RNG seed, one at a time, still showed it.
 // The Node SMP tests (test/linux/smp.test.ts, fast pacing) never show it. The suspect is the
 // idle path of a multi-vCPU machine under realtime pacing (Runner.idleSmp skips guest time

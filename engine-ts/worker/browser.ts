@@ -38,7 +38,7 @@ function takeMachineWorker(): Worker {
   const w = spare ?? newMachineWorker();
   spare = null;
   // The next one starts after the machine that takes this one has had the page for a moment.
-  if (keepSpare) setTimeout(() => { spare ??= newMachineWorker(); }, SPARE_DELAY_MS);
+  if (keepSpare) setTimeout(() => { if (keepSpare) spare ??= newMachineWorker(); }, SPARE_DELAY_MS);
   return w;
 }
 
