@@ -402,26 +402,37 @@ export function pageBlocksOf(header: SnapshotHeader): number[] {
 }
 
 /**
- * Inflate page blocks `which` of a full snapshot straight into a machine's fresh memory (`ram`:
- * its guest-physical page 0 at offset 0), checking each as decodeSnapshot would. Run beside
- * `decodeSnapshot(file, { elsewhere: which })`, whose checksum covers these blocks too: the
- * machine is trusted with its memory only when both have succeeded.
+ * Inflate page blocks of a full snapshot straight into a machine's fresh memory (`ram`: its
+ * guest-physical page 0 at offset 0), checking each as decodeSnapshot would: one block at a
+ * time, each the next that `take` hands out (undefined: none left), with `between` awaited
+ * before each. Run beside `decodeSnapshot(file, { elsewhere })`, whose checksum covers these
+ * blocks too: the machine is trusted with its memory only when both have succeeded.
  */
-export async function inflatePagesInto(file: Uint8Array, which: readonly number[], ram: Uint8Array): Promise<void> {
+export async function inflatePagesInto(file: Uint8Array, take: () => number | undefined, ram: Uint8Array, between?: () => Promise<void>): Promise<void> {
   const { header, bodyStart } = peekHeader(file);
   const data = blockData(file, header, bodyStart);
-  const jobs = which.map(async (i) => {
-    const b = header.blocks[i];
-    const what = `block ${i} (${b?.kind})`;
-    if (b?.kind !== 'pages' || header.base) throw new SnapshotError(`${what} is not a page block of a full snapshot`);
-    if ((b.first + b.count) * PAGE > ram.length) throw new SnapshotError(`${what} reaches past the machine's ${ram.length / PAGE} pages`);
-    await inflatePageBlock(data[i], b, what, ram);
-  });
   try {
-    await Promise.all(jobs);
+    for (;;) {
+      await between?.();
+      const i = take();
+      if (i === undefined) return;
+      const b = header.blocks[i];
+      const what = `block ${i} (${b?.kind})`;
+      if (b?.kind !== 'pages' || header.base) throw new SnapshotError(`${what} is not a page block of a full snapshot`);
+      if ((b.first + b.count) * PAGE > ram.length) throw new SnapshotError(`${what} reaches past the machine's ${ram.length / PAGE} pages`);
+      await inflatePageBlock(data[i], b, what, ram);
+    }
   } catch (e) {
     throw e instanceof SnapshotError ? e : new SnapshotError((e as Error).message);
   }
+}
+
+/** The pages a page or zero block's bitmap lists, after checking the block's length against them. */
+function pagesListed(b: BlockInfo, bitmap: Uint8Array, rawLength: number, what: string): number[] {
+  const pages: number[] = [];
+  for (let i = 0; i < b.count; i++) if (bitmap[i >> 3] & (1 << (i & 7))) pages.push(b.first + i);
+  if (rawLength !== bitmap.length + (b.kind === 'pages' ? pages.length * PAGE : 0)) throw new SnapshotError(`${what}: its bitmap lists ${pages.length} pages, its data does not match`);
+  return pages;
 }
 
 /**
@@ -432,7 +443,7 @@ export async function inflatePagesInto(file: Uint8Array, which: readonly number[
 async function inflatePageBlock(data: Uint8Array, b: BlockInfo, what: string, ram: Uint8Array): Promise<void> {
   const bitmapLen = Math.ceil(b.count / 8);
   const bitmap = new Uint8Array(bitmapLen);
-  let pages: number[] | null = bitmapLen === 0 ? [] : null;
+  let pages: number[] | null = bitmapLen === 0 ? pagesListed(b, bitmap, b.rawLength, what) : null;
   let got = 0;
   await inflateInto(data, b.rawLength, what, (piece) => {
     for (let o = 0; o < piece.length; ) {
@@ -442,9 +453,7 @@ async function inflatePageBlock(data: Uint8Array, b: BlockInfo, what: string, ra
         got += n;
         o += n;
         if (got < bitmapLen) continue;
-        pages = [];
-        for (let i = 0; i < b.count; i++) if (bitmap[i >> 3] & (1 << (i & 7))) pages.push(b.first + i);
-        if (b.rawLength !== bitmapLen + pages.length * PAGE) throw new SnapshotError(`${what}: its bitmap lists ${pages.length} pages, its data does not match`);
+        pages = pagesListed(b, bitmap, b.rawLength, what);
         continue;
       }
       // (inflateInto stops the output at rawLength, so the page index stays in the list.)
@@ -459,22 +468,12 @@ async function inflatePageBlock(data: Uint8Array, b: BlockInfo, what: string, ra
   if (b.rawLength < bitmapLen) throw new SnapshotError(`${what} is shorter than its page bitmap`);
 }
 
-/** The pages (or, in a zero block, the pages' numbers with empty bytes) a page or zero block lists, after checking its bitmap against its length. */
+/** The pages a page or zero block lists, each with its bytes (empty in a zero block), after checking the block. */
 function eachPage(b: BlockInfo, raw: Uint8Array, what: string, put: (page: number, bytes: Uint8Array) => void): void {
   const bitmapLen = Math.ceil(b.count / 8);
   if (raw.length < bitmapLen) throw new SnapshotError(`${what} is shorter than its page bitmap`);
-  let present = 0;
-  for (let i = 0; i < b.count; i++) if (raw[i >> 3] & (1 << (i & 7))) present++;
-  if (raw.length !== bitmapLen + (b.kind === 'pages' ? present * PAGE : 0)) throw new SnapshotError(`${what}: its bitmap lists ${present} pages, its data does not match`);
-  let o = bitmapLen;
-  for (let i = 0; i < b.count; i++) {
-    if (!(raw[i >> 3] & (1 << (i & 7)))) continue;
-    if (b.kind === 'zero') put(b.first + i, raw.subarray(o, o));
-    else {
-      put(b.first + i, raw.subarray(o, o + PAGE));
-      o += PAGE;
-    }
-  }
+  const size = b.kind === 'pages' ? PAGE : 0;
+  pagesListed(b, raw.subarray(0, bitmapLen), raw.length, what).forEach((p, k) => put(p, raw.subarray(bitmapLen + k * size, bitmapLen + (k + 1) * size)));
 }
 
 function readBlock(snap: Snapshot, b: BlockInfo, raw: Uint8Array, what: string): void {

@@ -3,7 +3,7 @@ import * as Comlink from 'comlink';
 import * as MM from '../../engine-wasm/memory-map';
 import coreWasmUrl from '../../engine-wasm/build/core.wasm?url';
 import { createMachineMemoryFor } from './wasm-core';
-import { machineMemory } from './machine-memory';
+import { guestBytes, machineMemory } from './machine-memory';
 import { ConsoleRing } from './console-ring';
 import type { LinkEndpoint } from '../network/link-endpoint';
 import type { EventWants, MachineWorkerApi } from './machine.worker';
@@ -13,6 +13,7 @@ import type { NicSpec, DiskSpec, MachineConfig, MachineEvents, MachineHandle, Ma
 import { machineLayout, resolveConfig } from '../config/machine';
 import { VcpuState } from '../platform/vcpu-state';
 import { VCPU_THREAD_CONSTANTS } from './vcpu-thread';
+import { blockTaker } from './block-taker';
 
 let modulePromise: Promise<WebAssembly.Module> | null = null;
 function coreModule(): Promise<WebAssembly.Module> {
@@ -114,14 +115,8 @@ export async function resumeWorkerMachine(file: Uint8Array, events: MachineEvent
     if (blocks.length) {
       let error: string | null = null;
       try {
-        const ram = new Uint8Array(w.memory.buffer, MM.RAM_BASE, layout.backedBytes);
-        for (;;) {
-          // Between blocks, the page's other tasks get their turn.
-          await new Promise((r) => setTimeout(r, 0));
-          const k = Atomics.add(next, 0, 1);
-          if (k >= blocks.length) break;
-          await inflatePagesInto(file, [blocks[k]], ram);
-        }
+        // Between blocks, the page's other tasks get their turn.
+        await inflatePagesInto(file, blockTaker(blocks, next), guestBytes(w.memory, layout), () => new Promise((r) => setTimeout(r, 0)));
       } catch (e) {
         error = (e as Error).message;
       }

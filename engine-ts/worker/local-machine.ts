@@ -2,7 +2,7 @@
 // the run loop. The browser's machine worker and the Node host both build on this.
 
 import { createMachineMemoryFor, defaultJit, instantiateCore } from './wasm-core';
-import { machineMemory } from './machine-memory';
+import { guestBytes, machineMemory } from './machine-memory';
 import { Board } from '../board/board';
 import { loadFlatBinary } from '../board/loaders/flat';
 import { bootSeed, loadLinux } from '../board/loaders/linux';
@@ -135,10 +135,7 @@ export class LocalMachine {
     if (elsewhere) {
       if (!opts.memory) throw new Error('pages written elsewhere need the memory they were written into');
       const { header } = peekHeader(file);
-      const ram = new Uint8Array(opts.memory.buffer, MM.RAM_BASE, machineLayout(header.config.memoryMiB, header.config.xen).backedBytes);
-      mine = (async () => {
-        for (let b = elsewhere.take(); b !== undefined; b = elsewhere.take()) await inflatePagesInto(file, [b], ram);
-      })();
+      mine = inflatePagesInto(file, elsewhere.take, guestBytes(opts.memory, machineLayout(header.config.memoryMiB, header.config.xen)));
       mine.catch(() => {}); // awaited below, unless decoding failed first
     }
     const snap = await decodeSnapshot(file, { elsewhere: elsewhere?.blocks });

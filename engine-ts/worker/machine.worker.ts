@@ -6,6 +6,7 @@ import * as Comlink from 'comlink';
 import * as MM from '../../engine-wasm/memory-map';
 import { LocalMachine, type ResumeOptions } from './local-machine';
 import { ConsoleRing } from './console-ring';
+import { blockTaker } from './block-taker';
 import { diskLibrary, openDisk } from '../disk/library';
 import { writeDiskChunks } from '../snapshot/disks';
 import type { RunnerHost } from './runner';
@@ -111,11 +112,7 @@ const api = {
     if (shared?.blocks.length) {
       const written = new Promise<void>((resolve, reject) => { pagesFromPage = { resolve, reject }; });
       written.catch(() => {}); // a failed resume may stop waiting for it
-      const take = () => {
-        const k = Atomics.add(shared.next, 0, 1);
-        return k < shared.blocks.length ? shared.blocks[k] : undefined;
-      };
-      sharedPages = { blocks: shared.blocks, take, written };
+      sharedPages = { blocks: shared.blocks, take: blockTaker(shared.blocks, shared.next), written };
     }
     try {
       const r = await LocalMachine.resume(module, file, events, host, { ...opts, sharedPages, images, memory, openDisk: openLibraryDisk, makeDisk });

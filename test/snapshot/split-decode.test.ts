@@ -26,6 +26,12 @@ async function bigSnapshot(): Promise<Uint8Array> {
   return encodeSnapshot(snap);
 }
 
+/** Hands out the blocks of `list` in turn, as a thread's share of a split decode. */
+function taking(list: readonly number[]): () => number | undefined {
+  let k = 0;
+  return () => list[k++];
+}
+
 function memoryOf(pages: Map<number, Uint8Array>, into = new Uint8Array(MIB << 20)): Uint8Array {
   for (const [p, d] of pages) into.set(d, p * PAGE);
   return into;
@@ -75,10 +81,15 @@ describe('a full snapshot decoded on two threads', () => {
     for (const parts of shares) {
       const ram = new Uint8Array(MIB << 20);
       // Both "threads" at once, as in the page (the worker's decode runs beside its own part).
-      const [rest] = await Promise.all([decodeSnapshot(file, { elsewhere: blocks }), ...parts.map((p) => inflatePagesInto(file, p, ram))]);
+      const [rest] = await Promise.all([decodeSnapshot(file, { elsewhere: blocks }), ...parts.map((p) => inflatePagesInto(file, taking(p), ram))]);
       expect(rest.pages.size).toBe(0);
       expect(Buffer.compare(memoryOf(rest.pages, ram), whole)).toBe(0);
     }
+    // Two takers of one list, each taking the next block when it is free (as the page and the worker do).
+    const ram = new Uint8Array(MIB << 20);
+    const take = taking(blocks);
+    const [rest] = await Promise.all([decodeSnapshot(file, { elsewhere: blocks }), inflatePagesInto(file, take, ram), inflatePagesInto(file, take, ram)]);
+    expect(Buffer.compare(memoryOf(rest.pages, ram), whole)).toBe(0);
   });
 
   it('refuses what a whole decode refuses, on either side', async () => {
@@ -87,10 +98,10 @@ describe('a full snapshot decoded on two threads', () => {
     const [first] = pageBlocksOf(header);
     const bad = await damagedBlock(file, first);
     await expect(decodeSnapshot(bad)).rejects.toThrow(`block ${first} (pages) is not valid compressed data`);
-    await expect(inflatePagesInto(bad, [first], new Uint8Array(MIB << 20))).rejects.toThrow(new SnapshotError(`block ${first} (pages) is not valid compressed data`));
+    await expect(inflatePagesInto(bad, taking([first]), new Uint8Array(MIB << 20))).rejects.toThrow(new SnapshotError(`block ${first} (pages) is not valid compressed data`));
     // Memory too small for the block, a block that is not pages, one the other side is asked to skip.
-    await expect(inflatePagesInto(file, [first], new Uint8Array(PAGE))).rejects.toThrow(/reaches past the machine's 1 pages/);
-    await expect(inflatePagesInto(file, [0], new Uint8Array(MIB << 20))).rejects.toThrow('block 0 (state) is not a page block of a full snapshot');
+    await expect(inflatePagesInto(file, taking([first]), new Uint8Array(PAGE))).rejects.toThrow(/reaches past the machine's 1 pages/);
+    await expect(inflatePagesInto(file, taking([0]), new Uint8Array(MIB << 20))).rejects.toThrow('block 0 (state) is not a page block of a full snapshot');
     await expect(decodeSnapshot(file, { elsewhere: [0] })).rejects.toThrow('block 0 cannot be inflated apart from the others');
     await expect(decodeSnapshot(file, { elsewhere: [99] })).rejects.toThrow('block 99 cannot be inflated apart from the others');
     // The checksum is decodeSnapshot's: the page side only reads (into the new machine's memory).
@@ -108,7 +119,7 @@ describe('a full snapshot decoded on two threads', () => {
     const bad = await withBlock(file, i, raw);
     const says = `block ${i} (pages): its bitmap lists ${header.blocks[i].count} pages, its data does not match`;
     await expect(decodeSnapshot(bad)).rejects.toThrow(says);
-    await expect(inflatePagesInto(bad, [i], new Uint8Array(MIB << 20))).rejects.toThrow(new SnapshotError(says));
+    await expect(inflatePagesInto(bad, taking([i]), new Uint8Array(MIB << 20))).rejects.toThrow(new SnapshotError(says));
     // The same block made honest (two pages listed) goes in on either side.
     raw.fill(0, 0, bitmapLen);
     raw[0] = 0b101;
@@ -116,7 +127,7 @@ describe('a full snapshot decoded on two threads', () => {
     raw.fill(9, bitmapLen + PAGE);
     const good = await withBlock(file, i, raw);
     const ram = new Uint8Array(MIB << 20);
-    await inflatePagesInto(good, [i], ram);
+    await inflatePagesInto(good, taking([i]), ram);
     const first = peekHeader(good).header.blocks[i].first;
     expect(ram[first * PAGE]).toBe(7);
     expect(ram[(first + 1) * PAGE]).toBe(0);
@@ -132,6 +143,6 @@ describe('a full snapshot decoded on two threads', () => {
     expect(pageBlocksOf(header)).toEqual([]);
     const pageBlock = header.blocks.findIndex((b) => b.kind === 'pages');
     await expect(decodeSnapshot(delta, { elsewhere: [pageBlock] })).rejects.toThrow(`block ${pageBlock} cannot be inflated apart from the others`);
-    await expect(inflatePagesInto(delta, [pageBlock], new Uint8Array(MIB << 20))).rejects.toThrow(`block ${pageBlock} (pages) is not a page block of a full snapshot`);
+    await expect(inflatePagesInto(delta, taking([pageBlock]), new Uint8Array(MIB << 20))).rejects.toThrow(`block ${pageBlock} (pages) is not a page block of a full snapshot`);
   });
 });
