@@ -15,16 +15,7 @@ async function boot(page: Page, machine: number, opts: { cpus: number; pv: boole
   await m.getByRole('button', { name: 'Boot', exact: true }).click();
 }
 
-// Skipped (2026-12-07): in the page, a 2-vCPU guest idle at its prompt sometimes gets no
-// timer interrupt on either CPU for about 26 s, until typed input wakes it; the kernel then
-// reports "watchdog: BUG: soft lockup - CPU#0 stuck for 26s! [swapper/0:0]" (and CPU#1). It
-// failed 6 of 17 runs that day. It is not one of that day's changes: reverting the runner's
-// yield clock, the spare machine worker or the boot RNG seed, one at a time, still showed it.
-// The Node SMP tests (test/linux/smp.test.ts, fast pacing) never show it. The suspect is the
-// idle path of a multi-vCPU machine under realtime pacing (Runner.idleSmp skips guest time
-// without regard to pacing, and every vCPU's deadline must reach vCPU 0's thread). Unskip when
-// that is found: nproc, the per-CPU work and the clean kernel log below are issue 15's e2e.
-test.fixme('a 2-vCPU guest: nproc prints 2 and both CPUs run work', async ({ page }) => {
+test('a 2-vCPU guest: nproc prints 2 and both CPUs run work', async ({ page }) => {
   test.setTimeout(1_800_000);
   await page.goto('/');
   await boot(page, 0, { cpus: 2, pv: false });

@@ -216,11 +216,13 @@ export class Runner {
             continue;
           }
           if (this.followed) {
-            // Woken: catch up with the time of the running vCPUs it was following.
+            // Woken: catch up with the time of the running vCPUs it was following (with none
+            // running, it runs on from its own time: an all-idle jump past the interrupt that
+            // woke it would skip guest time the guest then never had).
             this.followed = false;
             const now = this.board.now();
-            const t = smp.followTarget(epochMs());
-            if (t > now && t !== Infinity && smp.room(now) !== Infinity) this.board.skipToNextEvent(t - now);
+            const t = smp.slowestOther();
+            if (t > now && t !== Infinity) this.board.skipToNextEvent(t - now);
           }
           // Never more than the skew bound ahead of the slowest other running vCPU.
           const room = smp.room(this.board.now());

@@ -126,8 +126,12 @@ export class SmpHub {
     return served;
   }
 
-  /** Guest time of the slowest running vCPU other than 0 (Infinity if none runs). */
-  private slowestOther(): number {
+  /**
+   * Guest time of the slowest running vCPU other than 0 (Infinity if none runs): where vCPU 0,
+   * woken from a halt, catches up to. With none running it does not move: the jumps of an idle
+   * machine happen while every vCPU waits, and one woken by an interrupt runs from where it is.
+   */
+  slowestOther(): number {
     let t = Infinity;
     for (let k = 1; k < this.count; k++) {
       if (Atomics.load(this.ctrl, this.slot(k, MM.SLOT_RUNSTATE)) === MM.RS_RUNNING && this.nows[k][0] < t) t = this.nows[k][0];
@@ -143,13 +147,16 @@ export class SmpHub {
 
   /**
    * vCPU 0 is halted: the guest time it may move to. Other vCPUs running: theirs (it follows
-   * them). All idle: the earliest deadline of all, in realtime pacing not past wall time.
+   * them). All idle: the earliest deadline of all, in realtime pacing not past wall time; with
+   * no timer armed on any vCPU, none (Infinity): time stands still until something from
+   * outside (input, a disk's completion) wakes a vCPU, as it does for a single vCPU.
    */
   followTarget(wallEpochMs: number): number {
     const slowest = this.slowestOther();
     if (slowest !== Infinity) return slowest;
     let t = Infinity;
     for (let k = 0; k < this.count; k++) t = Math.min(t, this.ctrlF[this.slotF(k, MM.SLOT_DEADLINE)]);
+    if (t === Infinity) return t;
     if (Atomics.load(this.ctrl, MM.CTRL_SMP_PACING >> 2) === 1) {
       t = Math.min(t, this.ctrlF[MM.CTRL_SMP_GUEST0 >> 3] + (wallEpochMs - this.ctrlF[MM.CTRL_SMP_WALL0 >> 3]) * 1e6);
     }

@@ -166,9 +166,10 @@ export function vcpuThreadMain(init: VcpuThreadInit): void {
     const t = now();
     let target = slowestRunning();
     if (target === Infinity) {
-      // Every vCPU waits: the earliest deadline of all is the next thing to happen.
+      // Every vCPU waits: the earliest deadline of all is the next thing to happen (with no
+      // timer armed anywhere, nothing is: time stands still until a vCPU is woken from outside).
       for (let k = 0; k < n; k++) target = Math.min(target, ctrlF[slotF(k, C.SLOT_DEADLINE)]);
-      if (Atomics.load(ctrl, C.CTRL_SMP_PACING >> 2) === 1) {
+      if (target !== Infinity && Atomics.load(ctrl, C.CTRL_SMP_PACING >> 2) === 1) {
         const allowed = ctrlF[C.CTRL_SMP_GUEST0 >> 3] + (wallMs() - ctrlF[C.CTRL_SMP_WALL0 >> 3]) * 1e6;
         target = Math.min(target, allowed);
       }
