@@ -32,7 +32,7 @@ export function plain(text: string): string {
   return text.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '').replace(/\r/g, '');
 }
 
-import { createMachine, type MachineConfig, type MachineHandle, type StopReason } from '../../engine-ts/api/node';
+import { createMachine, resumeMachine, type MachineConfig, type MachineHandle, type StopReason } from '../../engine-ts/api/node';
 
 /** A booted guest driven through its console, as a user at the shell would. */
 export class LinuxSession {
@@ -50,6 +50,17 @@ export class LinuxSession {
     }, { onConsole: (b) => { session!.out += Buffer.from(b).toString('latin1'); } });
     session = new LinuxSession(m);
     session.running = m.run();
+    return session;
+  }
+
+  /** A machine resumed from a snapshot (in a new machine, fast pacing), running. */
+  static async resume(file: Uint8Array): Promise<LinuxSession> {
+    let session: LinuxSession | null = null;
+    const r = await resumeMachine(path.join(root, 'engine-wasm/build/core.wasm'), file, {
+      onConsole: (b) => { session!.out += Buffer.from(b).toString('latin1'); },
+    }, { pacing: 'fast' });
+    session = new LinuxSession(r.machine);
+    session.running = r.machine.run();
     return session;
   }
 

@@ -13,7 +13,7 @@ import { LinuxSession, root } from './guest';
  */
 describe('Debian Linux guest on several vCPUs (emulated devices)', () => {
   for (const cpus of [2, 4]) {
-    it(`boots on ${cpus} vCPUs: nproc and /proc/cpuinfo show ${cpus}, no CPU fails to come online, no lockup, the TSC stays`, async () => {
+    it(`boots on ${cpus} vCPUs: nproc and /proc/cpuinfo show ${cpus}, no CPU fails to come online, no lockup, the TSC stays${cpus === 2 ? '; a snapshot of it goes on on both CPUs' : ''}`, async () => {
       const s = await LinuxSession.start({ vcpus: cpus });
       try {
         await s.waitForShell();
@@ -29,6 +29,23 @@ describe('Debian Linux guest on several vCPUs (emulated devices)', () => {
         expect(log).not.toMatch(/failed to come online|soft lockup|hard LOCKUP|TSC unstable|Marking TSC unstable|rcu_\w+ (?:self-)?detected stall|BUG:|Oops/);
         // (The echoed command line wraps on the console: the answer is the last line.)
         expect((await s.sh('cat /sys/devices/system/clocksource/clocksource0/current_clocksource')).trim().split('\n').at(-1)).toBe('tsc');
+        if (cpus === 2) {
+          // A snapshot holds every vCPU: the machine saved while it runs goes on in a new one,
+          // on both CPUs (each CPU's busy time grows while two loops run).
+          const file = await s.machine.snapshot();
+          const r = await LinuxSession.resume(file);
+          try {
+            expect((await r.sh('nproc')).trim().split('\n').at(-1)).toBe('2');
+            const out = await r.sh(`grep '^cpu[0-9]' /proc/stat; for i in 1 2; do (i=0; while [ $i -lt 3000 ]; do i=$((i+1)); done) & done; wait; grep '^cpu[0-9]' /proc/stat`);
+            const busy = [...out.matchAll(/^cpu(\d+) (\d+) \d+ (\d+)/gm)].map((m) => Number(m[2]) + Number(m[3]));
+            expect(busy).toHaveLength(4);
+            expect(busy[2]).toBeGreaterThan(busy[0]);
+            expect(busy[3]).toBeGreaterThan(busy[1]);
+            expect(r.text).not.toMatch(/soft lockup|hard LOCKUP|TSC unstable|rcu_\w+ (?:self-)?detected stall|BUG:|Oops/);
+          } finally {
+            await r.stop();
+          }
+        }
       } finally {
         await s.stop();
       }
