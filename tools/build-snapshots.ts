@@ -5,8 +5,13 @@
 //
 //   node tools/run-ts.mjs tools/build-snapshots.ts           build (all recipes)
 //   node tools/run-ts.mjs tools/build-snapshots.ts --check   exit 0 if every shipped snapshot
-//                                                             is there, of this guest, and loads
+//                                                             is there, of this guest and this
+//                                                             engine's sources, and loads
+// A snapshot made by another engine still loads, but the guest it holds booted on that
+// engine (a CPUID leaf, a device's timing): the sources' fingerprint makes any change to the
+// engine (engine-wasm/, engine-ts/) build them again.
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -28,6 +33,24 @@ export interface ShippedSnapshot extends Recipe {
   size: number;
   /** The guest's manifest.json files (kernel, initrd) it was booted from. */
   guest: Record<string, { sha256: string }>;
+  /** engineFingerprint() of the sources that booted it. */
+  engine: string;
+}
+
+/** SHA-256 over the engine's sources (path and content of each, in path order): what a boot depends on. */
+export function engineFingerprint(): string {
+  const files: string[] = [];
+  const walk = (dir: string) => {
+    for (const e of fs.readdirSync(path.join(root, dir), { withFileTypes: true })) {
+      const rel = path.posix.join(dir, e.name);
+      if (e.isDirectory()) { if (rel !== 'engine-wasm/build') walk(rel); } else if (e.name.endsWith('.ts')) files.push(rel);
+    }
+  };
+  walk('engine-wasm');
+  walk('engine-ts');
+  const h = createHash('sha256');
+  for (const f of files.sort()) h.update(f).update('\0').update(fs.readFileSync(path.join(root, f))).update('\0');
+  return h.digest('hex');
 }
 
 const root = process.cwd();
@@ -103,12 +126,14 @@ async function check(): Promise<string | null> {
     return 'the manifest is unreadable';
   }
   const g = guestManifest();
+  const engine = engineFingerprint();
   const { snapshots } = recipes();
   for (const r of snapshots) {
     const s = shipped.find((x) => x.name === r.name);
     if (!s) return `${r.name} is missing`;
     if (s.cmdline !== r.cmdline || s.memoryMiB !== r.memoryMiB || s.xen !== r.xen) return `${r.name} was made from another recipe`;
     for (const [f, v] of Object.entries(g.files)) if (s.guest[f]?.sha256 !== v.sha256) return `${r.name} was made from another guest build`;
+    if (s.engine !== engine) return `${r.name} was made by another version of the engine`;
     const file = path.join(OUT, s.file);
     if (!fs.existsSync(file)) return `${s.file} is missing`;
     try {
@@ -146,12 +171,13 @@ export async function main(args: string[]): Promise<number> {
   })));
   if (results.some((c) => c !== 0)) return 1;
   const g = guestManifest();
+  const engine = engineFingerprint();
   const shipped: ShippedSnapshot[] = [];
   for (const r of snapshots) {
     const file = `${r.name}.pvsnap`;
     const bytes = new Uint8Array(fs.readFileSync(path.join(OUT, file)));
     const { sha256 } = await readSnapshotHeader(bytes);
-    shipped.push({ ...r, file, sha256, size: bytes.length, guest: g.files });
+    shipped.push({ ...r, file, sha256, size: bytes.length, guest: g.files, engine });
   }
   fs.writeFileSync(path.join(OUT, 'manifest.json'), JSON.stringify({ format: 1, snapshots: shipped }, null, 2) + '\n');
   console.log(`snapshots: wrote ${shipped.map((s) => `${s.file} (${(s.size / 2 ** 20).toFixed(1)} MiB)`).join(', ')}`);

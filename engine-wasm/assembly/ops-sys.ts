@@ -330,6 +330,7 @@ export function RDMSR(): void {
     case 0x17: v = 0; break; // IA32_PLATFORM_ID
     case 0x1b: v = <u64>load<u32>(cpu + R_APIC_BASE); break;
     case 0x8b: v = 0; break; // IA32_BIOS_SIGN_ID: no microcode
+    case 0x10a: v = ARCH_CAPABILITIES; break; // read-only: a write is #GP (the host knows no MSR 0x10A)
     case 0x174: v = <u64>load<u32>(cpu + R_SYSENTER_CS); break;
     case 0x175: v = <u64>load<u32>(cpu + R_SYSENTER_ESP); break;
     case 0x176: v = <u64>load<u32>(cpu + R_SYSENTER_EIP); break;
@@ -400,8 +401,25 @@ const FEAT_EDX: u32 =
   (1 << 16) | // PAT
   (1 << 24); // FXSR
 
+/**
+ * IA32_ARCH_CAPABILITIES (MSR 0x10A, announced by CPUID.(EAX=7,ECX=0):EDX[29]): this CPU does
+ * not speculate, so none of the transient-execution attacks whose "not affected" bit exists
+ * applies to it: RDCL_NO (Meltdown, L1TF), SSB_NO, MDS_NO, PSCHANGE_MC_NO (iTLB multihit),
+ * TAA_NO, SBDR_SSDP_NO + FBSDP_NO + PSDP_NO (MMIO stale data), BHI_NO, PBRSB_NO, GDS_NO and
+ * RFDS_NO. A guest kernel then skips the mitigations that cost it most here: Linux's page
+ * table isolation (two CR3 loads, each a TLB flush, per system call and interrupt) and its
+ * CPU buffer clearing (VERW) on every return to user mode. Spectre v1 and v2 have no such bit;
+ * their mitigations (retpolines, barriers) stay.
+ */
+export const ARCH_CAPABILITIES: u64 =
+  (1 << 0) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 8) | (1 << 13) | (1 << 14) | (1 << 15) |
+  (1 << 20) | (1 << 24) | (1 << 26) | (1 << 27);
+/** The highest basic CPUID leaf (leaf 7: the ARCH_CAPABILITIES bit). */
+const CPUID_MAX_BASIC: u32 = 7;
+
 export function CPUID(): void {
-  const leaf = reg32(EAX), sub = reg32(ECX);
+  let leaf = reg32(EAX);
+  const sub = reg32(ECX);
   const flags = load<u32>(cpu + R_CPUID_FLAGS);
   if (leaf >= 0x40000000 && leaf < 0x50000000) {
     syncNow();
@@ -410,8 +428,10 @@ export function CPUID(): void {
     return;
   }
   let a: u32 = 0, b: u32 = 0, c: u32 = 0, d: u32 = 0;
+  // Above the maximum basic leaf, Intel CPUs return the highest basic leaf's data.
+  if (leaf > CPUID_MAX_BASIC && leaf < 0x80000000) leaf = CPUID_MAX_BASIC;
   switch (leaf) {
-    case 0: a = 2; b = 0x756e6547; d = 0x49656e69; c = 0x6c65746e; break; // "GenuineIntel"
+    case 0: a = CPUID_MAX_BASIC; b = 0x756e6547; d = 0x49656e69; c = 0x6c65746e; break; // "GenuineIntel"
     case 1: {
       // Family 6, model 3, stepping 3: the first P6 signature Linux trusts SEP on (earlier
       // Pentium Pros report SEP without a working SYSENTER, so Linux clears it below 0x633).
@@ -422,16 +442,16 @@ export function CPUID(): void {
       break;
     }
     case 2: a = 0x00000001; b = 0; c = 0; d = 0; break; // no cache descriptors
+    // Leaves 3-6 all zero: no processor serial number, no deterministic cache parameters (leaf
+    // 4's first subleaf is the null type), no MONITOR/MWAIT, no thermal and power features.
+    case 3: case 4: case 5: case 6: break;
+    case 7: if (sub == 0) d = 1 << 29; break; // structured features: none but IA32_ARCH_CAPABILITIES
     case 0x80000000: a = 0x80000004; break;
     case 0x80000001: d = 1 << 20; break; // NX
     case 0x80000002: a = 0x616c7670; b = 0x69762062; c = 0x61757472; d = 0x3669206c; break; // "pvlab virtual i6"
     case 0x80000003: a = 0x43203638; b = 0x00005550; c = 0; d = 0; break; // "86 CPU"
     case 0x80000004: break;
-    default: {
-      // Above the maximum basic leaf: Intel returns the highest basic leaf's data.
-      if (leaf < 0x80000000) { a = 0x00000001; }
-      break;
-    }
+    default: break; // an extended leaf above 0x80000004: zeros
   }
   setCpuid(a, b, c, d);
 }

@@ -32,6 +32,12 @@ describe('Debian Linux guest, headless (emulated devices)', () => {
       // (PAT is in CPUID too, but Linux hides it on family-6 models below 15: a P6 erratum.)
       for (const f of ['fpu', 'tsc', 'pae', 'cx8', 'apic', 'sep', 'mtrr', 'pge', 'cmov', 'fxsr', 'nx']) expect(flags).toContain(f);
       expect(flags).not.toContain('sse'); // CPUID describes exactly what is implemented
+      // The CPU does not speculate and says so (IA32_ARCH_CAPABILITIES): the kernel leaves out
+      // page table isolation and the CPU buffer clearing on every return to user mode.
+      expect(flags).toContain('arch_capabilities');
+      expect(bootLog).not.toMatch(/page tables isolation: enabled/);
+      // (The echoed command line wraps on the console: the answer is the last two lines.)
+      expect(await s.sh('cd /sys/devices/system/cpu/vulnerabilities; cat meltdown mds; cd')).toMatch(/(^|\n)Not affected\nNot affected\n$/);
       // Hardware watchpoints through perf_event_open fire in the guest (the debug registers work).
       expect(await s.sh('hwwatch')).toMatch(/hwwatch: write 3\/3 {2}read\/write 2\/2 {2}exec 4\/4 {2}OK/);
       // NX from user space (guests/linux/tools/nxtest.c): code in a PROT_EXEC page runs and
