@@ -12,6 +12,7 @@ import {
   FLAG_IF, FLAG_TF, FLAG_RF, csBase, getEflags, delivered, setDelivered, clipFetchToInstruction, invalidateFetch, cr0, CR0_EM, CR0_TS, syncEipToMemory, loadEipFromMemory, modrm,
 } from './state';
 import { fetch8 } from './state';
+import { refillFetch } from './decode';
 import { dispatch, dispatchLocked, dispatchFull } from './dispatch.gen';
 import { jitOn, jitEnter } from './jit';
 import { deliverInterrupt, recordException, INT_EXT } from './system';
@@ -304,7 +305,7 @@ function execute(limit: u32): void {
       if (k) { n += k; setSteps(n); ip = <u32>r; setInstrEip(ip + 16); continue; }
     }
     setInstrEip(ip);
-    if (ip - fetchLo < fetchFast) {
+    if (ip - fetchLo < fetchFast || refillFetch(ip)) {
       const p = fetchBase + <usize>ip;
       ip = dispatch(<u32>load<u8>(p) | keyBase, ip, p);
     } else {

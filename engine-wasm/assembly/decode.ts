@@ -3,7 +3,7 @@
 
 import { RAM_BASE, R_SEG_LO, R_SEG_HI, R_SEG_PERM, R_SEG_BASE, SEGP_READ, SEGP_WRITE, SEGP_BIG_READ, SEGP_BIG_WRITE, MEMT_RAM } from '../memory-map';
 import {
-  cpu, tlb, eip, setEip, instrEip, csBase, csLimit, setFetchWindow, cpl, fetch8, fetch16, fetch32, clipFetchToInstruction,
+  cpu, tlb, eip, setEip, instrEip, csBase, csLimit, setFetchWindow, fetchLo, fetchFast, cpl, fetch8, fetch16, fetch32, clipFetchToInstruction,
   adsize32, opsize32, segOvr, modrm, setModrm, eaSeg, eaOff, setEa, setEaEspBase, fault, prefixes, PFX_LOCK,
   raiseGP, raiseSS, stack32, raise, EXC_GP,
   reg32, reg16, reg8, setReg32, setReg16, setReg8,
@@ -12,7 +12,7 @@ import {
 import {
   linToPhys, ACC_EXEC, ACC_READ, ACC_WRITE, physRead8, physType,
   readLin8, readLin16, readLin32, writeLin8, writeLin16, writeLin32, probeWrite,
-  TLB_VALID, TLB_RAM, TLB_SUP_W, TLB_USER_W, rmask, wmask,
+  TLB_VALID, TLB_RAM, TLB_SUP_W, TLB_USER_W, TLB_USER_R, TLB_USER_X, TLB_NX, rmask, wmask,
 } from './mmu';
 
 export { fetch8, fetch16, fetch32 };
@@ -37,6 +37,24 @@ export function fetchSlow(size: u32): u32 {
     v |= physRead8(p) << (i << 3);
   }
   return v;
+}
+
+/**
+ * The run loop's instruction at EIP `ip` lies outside the fetch window (the code went on to
+ * another page): open the window on its page from the TLB alone, as the slow fetch would,
+ * and say whether the instruction now lies wholly inside it. No page walk, no fault: a page
+ * the TLB does not hold with execute permission for this CPL, or that is not plain RAM, is
+ * left to the slow fetch. Not between a prefix and its opcode (the slow fetch clips the
+ * window to the 15-byte instruction limit then).
+ */
+export function refillFetch(ip: u32): bool {
+  if (prefixes != 0 || ip > csLimit) return false;
+  const lin = csBase + ip;
+  const e = load<u32>(tlb + ((lin >>> 12) << 2));
+  const need: u32 = cpl == 3 ? (TLB_VALID | TLB_RAM | TLB_USER_R | TLB_USER_X) : (TLB_VALID | TLB_RAM);
+  if ((e & need) != need || (e & TLB_NX)) return false;
+  openWindow(ip, lin, (e & 0xfffff000) | (lin & 0xfff));
+  return ip - fetchLo < fetchFast;
 }
 
 /** Make the RAM page holding `lin` (at EIP `off`) the fetch window, clipped to the CS limit. */
