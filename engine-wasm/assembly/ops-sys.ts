@@ -406,10 +406,11 @@ const FEAT_EDX: u32 =
  * not speculate, so none of the transient-execution attacks whose "not affected" bit exists
  * applies to it: RDCL_NO (Meltdown, L1TF), SSB_NO, MDS_NO, PSCHANGE_MC_NO (iTLB multihit),
  * TAA_NO, SBDR_SSDP_NO + FBSDP_NO + PSDP_NO (MMIO stale data), BHI_NO, PBRSB_NO, GDS_NO and
- * RFDS_NO. A guest kernel then skips the mitigations that cost it most here: Linux's page
- * table isolation (two CR3 loads, each a TLB flush, per system call and interrupt) and its
- * CPU buffer clearing (VERW) on every return to user mode. Spectre v1 and v2 have no such bit;
- * their mitigations (retpolines, barriers) stay.
+ * RFDS_NO. A guest kernel then leaves out the mitigations for them: Linux's page table
+ * isolation (two CR3 loads, each a TLB flush, per system call and interrupt) and its CPU
+ * buffer clearing (VERW) on every return to user mode (neither cost measurable time here:
+ * BENCHMARKS.md). Spectre v1 and v2 have no such bit; their mitigations (retpolines,
+ * barriers) stay.
  */
 export const ARCH_CAPABILITIES: u64 =
   (1 << 0) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 8) | (1 << 13) | (1 << 14) | (1 << 15) |
