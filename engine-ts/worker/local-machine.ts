@@ -318,7 +318,7 @@ export class LocalMachine {
         this.config = resolveConfig({ ...machineConfigOf({ ...r.saved, ...savedDevices(this.config) }, found, this.config.disks), pacing: this.config.pacing, jit: this.config.jit });
         this.reboot = null;
       }
-      new Uint8Array(this.memory.buffer, MM.RAM_BASE, this.config.layout.backedBytes).fill(0);
+      guestBytes(this.memory, this.config.layout).fill(0);
       const { board, runner } = await LocalMachine.power(this.module, this.memory, this.config, this.events, this.host, this.disks);
       this.board = board;
       this.runner = runner;

@@ -55,12 +55,12 @@ export class BufferGuestMemory implements GuestMemory {
   }
 }
 
-/** The layers' view of a machine's WebAssembly memory laid out as `layout` says. */
 /** The machine's guest-physical memory (RAM and any Xen window) as bytes: page 0 at offset 0. */
 export function guestBytes(memory: WebAssembly.Memory, layout: MachineLayout): Uint8Array {
   return new Uint8Array(memory.buffer, MM.RAM_BASE, layout.backedBytes);
 }
 
+/** The layers' view of a machine's WebAssembly memory laid out as `layout` says. */
 export function machineMemory(memory: WebAssembly.Memory, layout: MachineLayout): MachineMemory {
   const buffer = memory.buffer;
   if (MM.RAM_BASE + layout.backedBytes > buffer.byteLength)

@@ -12,7 +12,7 @@ import {
 import {
   linToPhys, ACC_EXEC, ACC_READ, ACC_WRITE, physRead8, physType,
   readLin8, readLin16, readLin32, writeLin8, writeLin16, writeLin32, probeWrite,
-  TLB_VALID, TLB_RAM, TLB_SUP_W, TLB_USER_W, TLB_USER_R, TLB_USER_X, TLB_NX, rmask, wmask,
+  TLB_VALID, TLB_RAM, TLB_SUP_W, TLB_USER_W, tlbEntryFor, rmask, wmask,
 } from './mmu';
 
 export { fetch8, fetch16, fetch32 };
@@ -50,9 +50,8 @@ export function fetchSlow(size: u32): u32 {
 export function refillFetch(ip: u32): bool {
   if (prefixes != 0 || ip > csLimit) return false;
   const lin = csBase + ip;
-  const e = load<u32>(tlb + ((lin >>> 12) << 2));
-  const need: u32 = cpl == 3 ? (TLB_VALID | TLB_RAM | TLB_USER_R | TLB_USER_X) : (TLB_VALID | TLB_RAM);
-  if ((e & need) != need || (e & TLB_NX)) return false;
+  const e = tlbEntryFor(lin, ACC_EXEC, cpl == 3);
+  if (!(e & TLB_RAM)) return false;
   openWindow(ip, lin, (e & 0xfffff000) | (lin & 0xfff));
   return ip - fetchLo < fetchFast;
 }

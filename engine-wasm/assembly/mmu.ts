@@ -325,14 +325,21 @@ function checkAccess(lin: u32, kind: u32, user: bool, rw: bool, us: bool, nx: bo
  * Physical address for an access to `lin`, or 0xFFFFFFFF with a fault raised.
  * `user` selects the CPL-3 permission checks. Uses and fills the TLB.
  */
-export function linToPhys(lin: u32, kind: u32, user: bool): u32 {
+/**
+ * The TLB entry of `lin` if it allows this access (`kind` ACC_*, at user or supervisor
+ * privilege), else 0: a lookup only, no page walk and no fault.
+ */
+@inline export function tlbEntryFor(lin: u32, kind: u32, user: bool): u32 {
   const e = load<u32>(tlb + ((lin >>> 12) << 2));
   let need: u32 = TLB_VALID;
   if (kind == ACC_WRITE) need = user ? TLB_USER_W : TLB_SUP_W;
   else if (user) need = kind == ACC_EXEC ? (TLB_USER_R | TLB_USER_X) : TLB_USER_R;
-  if ((e & (need | TLB_VALID)) == (need | TLB_VALID) && !(kind == ACC_EXEC && (e & TLB_NX))) {
-    return (e & 0xfffff000) | (lin & 0xfff);
-  }
+  return (e & (need | TLB_VALID)) == (need | TLB_VALID) && !(kind == ACC_EXEC && (e & TLB_NX)) ? e : 0;
+}
+
+export function linToPhys(lin: u32, kind: u32, user: bool): u32 {
+  const e = tlbEntryFor(lin, kind, user);
+  if (e) return (e & 0xfffff000) | (lin & 0xfff);
   if (!translate(lin, kind, user)) return 0xffffffff;
   // A ROM page has no write bits in its entry but writes to it are silently dropped, not faults.
   return (walkEntry & 0xfffff000) | (lin & 0xfff);
