@@ -14,7 +14,7 @@
 //
 // Bump MAP_VERSION whenever an offset or meaning changes (snapshots record it).
 
-export const MAP_VERSION: u32 = 6;
+export const MAP_VERSION: u32 = 7;
 
 export const WASM_PAGE: u32 = 65536;
 
@@ -204,22 +204,37 @@ export const VCPU_TLB_LIST: u32 = 0x410000;
 export const VCPU_TLB_LIST_MAX: u32 = 0x10000; // entries (256 KiB)
 /**
  * The vCPU's cache of translated code (a cache, not machine state: cleared by init() and
- * refresh()): JIT_BUCKETS entries of JIT_ENTRY bytes, direct-mapped by a hash of the
- * physical address of a block's first byte. Entry: +0 physical address, +4 EIP, +8 mode
- * (JITM_*), +12 the function's index in the core's table (bucket + 1; 0: none yet, then
- * +16 counts the block's entries until it is hot, and then the lookups of other blocks that
- * wanted the bucket), +20 the code page's JIT_PAGE_GEN word
- * when the block was translated.
+ * refresh()): JIT_SETS sets of JIT_WAYS entries of JIT_ENTRY bytes, a set chosen by a hash
+ * of the physical address of a block's first byte. Entry: +0 physical address, +4 EIP, +8
+ * mode (JITM_*), +12 the table slot of the page's function (0: the entry is free), +16
+ * (way 0 only) the way of the set used last, +20 the code page's JIT_PAGE_GEN word when
+ * the block was translated, +24 and +26 (u16) the calls of the block while it is on trial
+ * and the instructions they retired, +28 the block's index in the page's function.
  */
 export const VCPU_JIT_CACHE: u32 = 0x450000;
-export const JIT_BUCKETS: u32 = 8192;
+export const JIT_SETS: u32 = 4096;
+export const JIT_WAYS: u32 = 4;
+export const JIT_ENTRIES: u32 = JIT_SETS * JIT_WAYS; // 512 KiB
 export const JIT_ENTRY: u32 = 32;
 export const JIT_E_PHYS: u32 = 0;
 export const JIT_E_EIP: u32 = 4;
 export const JIT_E_MODE: u32 = 8;
 export const JIT_E_FN: u32 = 12;
-export const JIT_E_HITS: u32 = 16;
+export const JIT_E_LRU: u32 = 16;
 export const JIT_E_GEN: u32 = 20;
+export const JIT_E_CALLS: u32 = 24; // u16
+export const JIT_E_RETIRED: u32 = 26; // u16
+export const JIT_E_START: u32 = 28;
+/**
+ * How often blocks not yet translated have started: JIT_HOT_COUNTERS counters after the
+ * cache, chosen by a hash of the block's physical address, each +0 the physical address of
+ * the block it counts and +4 the count. A start of another block whose counter it is takes
+ * one from the count, and the counter when it is at zero, so only blocks that start more
+ * often than the others of their counter become hot. A block is translated when its count
+ * reaches the threshold.
+ */
+export const VCPU_JIT_HOT: u32 = 0x4d0000;
+export const JIT_HOT_COUNTERS: u32 = 16384; // 8 bytes each: 128 KiB, up to 0x4f0000 < VCPU_STRIDE
 /** JIT_E_FN of a block that cannot be translated (its first instruction is not supported). */
 export const JIT_FN_NEVER: u32 = 0xffffffff;
 export const JITM_USER: u32 = 1; // CPL 3: the block's memory accesses use the user TLB bits

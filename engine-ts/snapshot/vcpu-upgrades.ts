@@ -58,6 +58,11 @@ export const VCPU_UPGRADES: readonly VcpuUpgrade[] = [
       block.fill(0, MM.R_JIT_RETIRED, MM.R_JIT_RETIRED + 8);
     },
   },
+  {
+    from: 6,
+    name: 'the cache of translated code became two-way with a hotness table after it (outside the saved state); the vCPU block is unchanged',
+    run() {},
+  },
 ];
 
 /** Bring `block`, saved with layout `version`, to this build's layout (in place). */

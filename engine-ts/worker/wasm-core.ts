@@ -139,7 +139,8 @@ export async function instantiateCore(
   const env = {
     memory,
     table: jit.table,
-    jitCompile: (bucket: number, phys: number, eip: number, mode: number) => jit.compile(bucket >>> 0, phys >>> 0, eip >>> 0, mode >>> 0),
+    jitCompile: (phys: number, eip: number, mode: number) => jit.compile(phys >>> 0, eip >>> 0, mode >>> 0),
+    jitReset: () => jit.reset(),
     abort: () => { throw new Error('x86 core aborted'); },
     ioRead: (p: number, s: number) => host.ioRead(p, s) >>> 0,
     ioWrite: (p: number, s: number, v: number) => host.ioWrite(p, s, v >>> 0),

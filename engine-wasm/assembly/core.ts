@@ -14,7 +14,7 @@ import {
 import { fetch8 } from './state';
 import { refillFetch } from './decode';
 import { dispatch, dispatchLocked, dispatchFull } from './dispatch.gen';
-import { jitOn, jitEnter } from './jit';
+import { jitOn, jitEnter, JIT_NOT_A_JUMP } from './jit';
 import { deliverInterrupt, recordException, INT_EXT } from './system';
 import { HLT } from './ops-sys';
 import { fpuEsc, fxsave, fxrstor } from './fpu';
@@ -294,16 +294,30 @@ function stepTraced(): void {
 function execute(limit: u32): void {
   let n = steps;
   let ip = eip;
+  // Translated code leaves the lazy-flag record in the vCPU block, not in the interpreter's
+  // globals: loaded only when an instruction is interpreted (or the chunk ends), so from one
+  // translation to the next the record stays in memory.
+  let flagsInMem = false;
+  // Whether the look for translated code at ip may count ip as a block start: not at the
+  // chunk's first instruction, nor where translated code stopped short of a jump.
+  let jumped = false;
   setLoopEnd(limit);
   if (jitOn) setInstrEip(ip + 16); // a chunk starts with a look for translated code too
   do {
     // Right after a jump (or translated code), look for a translation of the code at ip. It
     // runs at most to the end of this chunk, so interrupts come in where the interpreter takes them.
     if (jitOn && ip - instrEip > 15) {
-      const r = jitEnter(ip, loopEnd > n ? loopEnd - n : 1);
-      const k = <u32>(r >>> 32);
-      if (k) { n += k; setSteps(n); ip = <u32>r; setInstrEip(ip + 16); continue; }
+      const r = jitEnter(ip, loopEnd > n ? loopEnd - n : 1, flagsInMem, jumped);
+      const k = <u32>(r >>> 32) & ~JIT_NOT_A_JUMP;
+      if (k) {
+        flagsInMem = true;
+        jumped = (<u32>(r >>> 32) & JIT_NOT_A_JUMP) == 0;
+        n += k; setSteps(n); ip = <u32>r; setInstrEip(ip + 16);
+        continue;
+      }
     }
+    jumped = true; // from here on, a look for translated code is after a jump
+    if (flagsInMem) { loadLazy(); flagsInMem = false; }
     setInstrEip(ip);
     if (ip - fetchLo < fetchFast || refillFetch(ip)) {
       const p = fetchBase + <usize>ip;
@@ -315,6 +329,7 @@ function execute(limit: u32): void {
     n++;
     setSteps(n);
   } while (n < loopEnd);
+  if (flagsInMem) loadLazy();
   setEip(ip);
 }
 /** Instructions between two looks at R_PENDING (translated code runs at most to the end of one). */

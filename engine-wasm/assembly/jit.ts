@@ -4,29 +4,45 @@
 // (or a device) writes their code page. The cache lives in this vCPU's block
 // (VCPU_JIT_CACHE) and the page generations in JIT_PAGE_GEN; see ../memory-map.ts.
 //
-// A translated block is a function (limit: i32) → i64: it runs whole instructions, at most
-// `limit` of them, and returns (retired << 32) | next EIP. It never raises a fault: before
-// an instruction whose access the TLB fast path cannot do (a miss, MMIO, a code page, a
-// page-crossing access) it returns, and the interpreter runs that instruction from scratch.
+// Translated code is one function per page of code, (limit: i32, start: i32) → i64: it
+// starts at its block number `start` (the cache entry of the block's EIP holds it), runs
+// whole instructions, at most `limit` of them, and returns (retired << 32) | next EIP
+// (JIT_NOT_A_JUMP set in the count if it stopped inside the code). It never raises a fault:
+// before an instruction whose access the TLB fast path cannot do (a miss, MMIO, a code page,
+// a page-crossing access) it returns, and the interpreter runs that instruction from scratch.
+// The lazy-flag record goes in and out through the vCPU block: the run loop (core.ts) loads
+// it into its globals only before it interprets an instruction, not between two calls.
 
 import {
-  VCPU_JIT_CACHE, JIT_BUCKETS, JIT_ENTRY, JIT_E_PHYS, JIT_E_EIP, JIT_E_MODE, JIT_E_FN, JIT_E_HITS, JIT_E_GEN,
-  JIT_FN_NEVER, JITM_USER, JIT_PAGE_GEN, R_JIT_RETIRED, R_DR,
+  VCPU_JIT_CACHE, JIT_SETS, JIT_WAYS, JIT_ENTRY, JIT_E_PHYS, JIT_E_EIP, JIT_E_MODE, JIT_E_FN, JIT_E_LRU, JIT_E_GEN, JIT_E_CALLS, JIT_E_RETIRED, JIT_E_START,
+  VCPU_JIT_HOT, JIT_HOT_COUNTERS, JIT_FN_NEVER, JITM_USER, JIT_PAGE_GEN, R_JIT_RETIRED, R_DR,
 } from '../memory-map';
 import { cpu, tlb, cpl, code32, stack32, v86Mode, protMode, csBase, csLimit, flushLazy, loadLazy, cond, getCF } from './state';
 import { TLB_VALID, TLB_RAM, TLB_USER_R, TLB_USER_X, TLB_NX, tlbStripWrites } from './mmu';
 
-@external("env", "jitCompile") declare function hostJitCompile(bucket: u32, phys: u32, eip: u32, mode: u32): u32;
+/** The block at `eip` (physical `phys`) is hot: returns its page function's table slot | its index there << 16, or 0. */
+@external("env", "jitCompile") declare function hostJitCompile(phys: u32, eip: u32, mode: u32): u32;
+/** The cache was cleared: the host drops its functions too. */
+@external("env", "jitReset") declare function hostJitReset(): void;
 
 /** Block starts seen before a block is translated (the host sets it; tests set 1: translate everything at once). */
 let jitHot: u32 = 1000;
-export function setJitHot(n: u32): void { jitHot = n < 1 ? 1 : n; }
+export function setJitHot(n: u32): void { jitHot = n < 1 ? 1 : n > 0xffff ? 0xffff : n; }
 
 export let jitOn: bool = false;
 export function setJit(on: bool): void { jitOn = on; }
 
-/** Forget every translation of this vCPU (a new instance, a snapshot restore, host edits). */
-export function jitClear(): void { memory.fill(cpu + VCPU_JIT_CACHE, 0, JIT_BUCKETS * JIT_ENTRY); }
+/** Whether the cache or the counters may hold anything (a new instance does not know: true). */
+let jitUsed: bool = true;
+
+/** Forget every translation of this vCPU (a new instance, a snapshot restore, host edits), and how hot blocks were. */
+export function jitClear(): void {
+  if (!jitUsed) return; // the host refreshes the core often (every CPU test vector): nothing to clear
+  memory.fill(cpu + VCPU_JIT_CACHE, 0, JIT_SETS * JIT_WAYS * JIT_ENTRY);
+  memory.fill(cpu + VCPU_JIT_HOT, 0, JIT_HOT_COUNTERS * 8);
+  hostJitReset();
+  jitUsed = false;
+}
 
 @inline function pageGenAddr(phys: u32): usize { return <usize>JIT_PAGE_GEN + <usize>((phys >>> 12) << 2); }
 
@@ -40,12 +56,26 @@ export function jitClear(): void { memory.fill(cpu + VCPU_JIT_CACHE, 0, JIT_BUCK
   if (g & 1) store<u32>(a, g + 1);
 }
 
+/** Whether cache entry `en` holds the block (phys, ip, mode). A free entry (no function) holds none. */
+@inline function holds(en: usize, phys: u32, ip: u32, mode: u32): bool {
+  return load<u32>(en + JIT_E_PHYS) == phys && load<u32>(en + JIT_E_EIP) == ip && load<u32>(en + JIT_E_MODE) == mode && load<u32>(en + JIT_E_FN) != 0;
+}
+
+/**
+ * In the retired count a translated function returns: it stopped inside its code (the
+ * chunk's budget, an access its fast path cannot do), not at a jump, so the next EIP is no
+ * block start to count (a chunk's first instruction is not either): counting the places
+ * where the run happened to stop would make blocks start in the middle of others.
+ */
+export const JIT_NOT_A_JUMP: u32 = 0x80000000;
+
 /**
  * Run translated code for the block at `ip` if there is any (translating it when it has
- * become hot). Returns (retired << 32) | next EIP; 0 retired means nothing ran and the
- * interpreter must execute the instruction at `ip`.
+ * become hot, if `count`: `ip` was reached by a jump). Returns (retired << 32) | next EIP,
+ * with JIT_NOT_A_JUMP in the retired count as the function set it; 0 retired means nothing
+ * ran and the interpreter must execute the instruction at `ip`.
  */
-export function jitEnter(ip: u32, limit: u32): u64 {
+export function jitEnter(ip: u32, limit: u32, flagsInMem: bool, count: bool): u64 {
   // Translated code assumes flat 32-bit protected mode code, no armed breakpoints.
   if (!jitOn || !code32 || !stack32 || !protMode || v86Mode || csBase != 0 || csLimit != 0xffffffff) return 0;
   if (load<u32>(cpu + R_DR + 7 * 4) & 0xff) return 0;
@@ -55,50 +85,86 @@ export function jitEnter(ip: u32, limit: u32): u64 {
   if ((e & need) != need || (e & TLB_NX)) return 0;
   const phys = (e & 0xfffff000) | (ip & 0xfff);
   const mode: u32 = user ? JITM_USER : 0;
-  const bucket = (phys * 0x9e3779b1) >>> 19; // JIT_BUCKETS = 8192
-  const en = cpu + VCPU_JIT_CACHE + <usize>(bucket * JIT_ENTRY);
-  if (load<u32>(en + JIT_E_PHYS) != phys || load<u32>(en + JIT_E_EIP) != ip || load<u32>(en + JIT_E_MODE) != mode) {
-    // Another block has the bucket. A translation keeps it until others have asked for it
-    // as often as a block must start to be translated (two hot blocks do not evict each other at every turn).
-    const held = load<u32>(en + JIT_E_FN);
-    if (held != 0 && held != JIT_FN_NEVER) {
-      const asked = load<u32>(en + JIT_E_HITS) + 1;
-      store<u32>(en + JIT_E_HITS, asked);
-      if (asked < jitHot) return 0;
-    }
-    store<u32>(en + JIT_E_PHYS, phys);
-    store<u32>(en + JIT_E_EIP, ip);
-    store<u32>(en + JIT_E_MODE, mode);
-    store<u32>(en + JIT_E_FN, 0);
-    store<u32>(en + JIT_E_HITS, 0);
+  const h = phys * 0x9e3779b1;
+  const set = h >>> 20; // JIT_SETS = 4096
+  const en0 = cpu + VCPU_JIT_CACHE + <usize>(set * (JIT_WAYS * JIT_ENTRY));
+  let en = en0;
+  let way: u32 = 0;
+  while (!holds(en, phys, ip, mode)) {
+    en += JIT_ENTRY;
+    way++;
+    if (way == JIT_WAYS) return count ? countStart(h >>> 18, en0, phys, ip, mode, limit, flagsInMem) : 0;
   }
-  let fn = load<u32>(en + JIT_E_FN);
-  if (fn != 0 && load<u32>(pageGenAddr(phys)) != load<u32>(en + JIT_E_GEN)) {
-    // The code page was written since: count the block again before translating it anew.
+  const fn = load<u32>(en + JIT_E_FN);
+  if (fn == JIT_FN_NEVER) return 0;
+  if (load<u32>(pageGenAddr(phys)) != load<u32>(en + JIT_E_GEN)) {
+    // The code page was written since: free the entry; the block is counted again before it is translated anew.
     store<u32>(en + JIT_E_FN, 0);
-    store<u32>(en + JIT_E_HITS, 1);
     return 0;
   }
-  if (fn == JIT_FN_NEVER) return 0;
-  if (fn != 0 && load<u32>(en + JIT_E_HITS) != 0) store<u32>(en + JIT_E_HITS, 0);
-  if (fn == 0) {
-    const hits = load<u32>(en + JIT_E_HITS) + 1;
-    store<u32>(en + JIT_E_HITS, hits);
-    if (hits < jitHot) return 0;
-    // Mark the page before reading its code: a write from now on makes the translation stale.
-    const gen = markCodePage(phys);
-    fn = hostJitCompile(bucket, phys, ip, mode);
-    store<u32>(en + JIT_E_FN, fn == 0 ? JIT_FN_NEVER : fn);
-    store<u32>(en + JIT_E_GEN, gen);
-    store<u32>(en + JIT_E_HITS, 0);
-    if (fn == 0) return 0;
-  }
-  flushLazy();
-  const r = call_indirect<u64>(fn, limit);
-  loadLazy();
-  const retired = r >>> 32;
-  if (retired) store<u64>(cpu + R_JIT_RETIRED, load<u64>(cpu + R_JIT_RETIRED) + retired);
+  if (load<u32>(en0 + JIT_E_LRU) != way) store<u32>(en0 + JIT_E_LRU, way);
+  const start = load<u32>(en + JIT_E_START);
+  const calls = <u32>load<u16>(en + JIT_E_CALLS);
+  if (calls >= JIT_TRIAL_CALLS) return runTranslated(fn, limit, start, flagsInMem);
+  // On trial: a block whose calls retire few instructions on average costs more than
+  // interpreting them (each call moves registers and flags in and out), so it is dropped.
+  const r = runTranslated(fn, limit, start, flagsInMem);
+  const sum = <u32>load<u16>(en + JIT_E_RETIRED) + (<u32>(r >>> 32) & ~JIT_NOT_A_JUMP);
+  store<u16>(en + JIT_E_CALLS, <u16>(calls + 1));
+  store<u16>(en + JIT_E_RETIRED, <u16>sum); // at most JIT_TRIAL_CALLS × CHUNK
+  if (calls + 1 == JIT_TRIAL_CALLS && sum < JIT_TRIAL_CALLS * JIT_MIN_RETIRED) store<u32>(en + JIT_E_FN, JIT_FN_NEVER);
   return r;
+}
+
+/** Calls a new translation is on trial for, and the instructions they must retire on average for it to stay. */
+const JIT_TRIAL_CALLS: u32 = 64;
+const JIT_MIN_RETIRED: u32 = 5;
+
+/** Call translated function `fn`. It leaves the lazy-flag record in memory (the caller loads it before it interprets). */
+@inline function runTranslated(fn: u32, limit: u32, start: u32, flagsInMem: bool): u64 {
+  if (!flagsInMem) flushLazy();
+  const r = call_indirect<u64>(fn, limit, start);
+  const retired = <u32>(r >>> 32) & ~JIT_NOT_A_JUMP;
+  if (retired) store<u64>(cpu + R_JIT_RETIRED, load<u64>(cpu + R_JIT_RETIRED) + <u64>retired);
+  return r;
+}
+
+/**
+ * A start of a block the cache does not hold: count it (`counter`: its hotness counter's
+ * index), and once it is hot translate it into the set's free way, or else the way not used
+ * last. Runs the translation at once; returns 0 when nothing ran.
+ */
+function countStart(counter: u32, en0: usize, phys: u32, ip: u32, mode: u32, limit: u32, flagsInMem: bool): u64 {
+  const ca = cpu + VCPU_JIT_HOT + (<usize>counter << 3); // JIT_HOT_COUNTERS = 16384
+  jitUsed = true;
+  let count = load<u32>(ca + 4);
+  if (load<u32>(ca) != phys) {
+    // Another block holds the counter: it loses a start, and gives the counter up at none.
+    if (count > 1) { store<u32>(ca + 4, count - 1); return 0; }
+    store<u32>(ca, phys);
+    count = 0;
+  }
+  if (count + 1 < jitHot) { store<u32>(ca + 4, count + 1); return 0; }
+  store<u32>(ca + 4, 0);
+  let way: u32 = 0;
+  while (way < JIT_WAYS && load<u32>(en0 + <usize>(way * JIT_ENTRY) + JIT_E_FN) != 0) way++;
+  if (way == JIT_WAYS) way = (load<u32>(en0 + JIT_E_LRU) + 1) & (JIT_WAYS - 1);
+  const en = en0 + <usize>(way * JIT_ENTRY);
+  // Mark the page before reading its code: a write from now on makes the translation stale.
+  const gen = markCodePage(phys);
+  const got = hostJitCompile(phys, ip, mode);
+  const fn = got & 0xffff, start = got >>> 16;
+  store<u32>(en + JIT_E_PHYS, phys);
+  store<u32>(en + JIT_E_EIP, ip);
+  store<u32>(en + JIT_E_MODE, mode);
+  store<u32>(en + JIT_E_FN, fn == 0 ? JIT_FN_NEVER : fn);
+  store<u32>(en + JIT_E_GEN, gen);
+  store<u16>(en + JIT_E_CALLS, 0);
+  store<u16>(en + JIT_E_RETIRED, 0);
+  store<u32>(en + JIT_E_START, start);
+  store<u32>(en0 + JIT_E_LRU, way);
+  if (fn == 0) return 0;
+  return runTranslated(fn, limit, start, flagsInMem);
 }
 
 /** Set the page's "has code" bit (stripping write access from its TLB entries). Returns the page's word. */

@@ -22,7 +22,7 @@ export async function runOnVcpus(
     const env = { memory, abort: () => { throw new Error('abort'); }, ioRead: () => 0xff, ioWrite: () => {},
       mmioRead: () => 0xffffffff, mmioWrite: () => {}, intAck: () => -1, msrHost: () => 1, cpuidHost: () => 0,
       crWrite: () => {}, hypercall: () => -1,
-      table: new WebAssembly.Table({ element: 'anyfunc', initial: 1 }), jitCompile: () => 0 }; // translation stays off
+      table: new WebAssembly.Table({ element: 'anyfunc', initial: 1 }), jitCompile: () => 0, jitReset: () => {} }; // translation stays off
     const core = new WebAssembly.Instance(module, { env }).exports;
     if (core.init(id) !== 0) throw new Error('init failed');
     core.reset();

@@ -88,6 +88,42 @@ describe('translation to WebAssembly', () => {
     expect({ ...states[1], jit: 0 }).toEqual({ ...states[0], jit: 0 });
   });
 
+  it('runs code of one physical page mapped at two linear addresses as the interpreter does', async () => {
+    // A page of code (physical 0x5000) seen at 0x400000 and at 0x800000: its call, jump and
+    // return addresses are linear, so each mapping needs code of its own.
+    const page = [0xb9, 200, 0, 0, 0, 0xe8, 0x16, 0, 0, 0, 0x49, 0x75, 0xf8, 0xc3]; // mov ecx,200; l: call f; dec ecx; jnz l; ret
+    const f = [0x01, 0xc2, 0x40, 0xc3]; // f (at 0x20): add edx,eax; inc eax; ret
+    const call = (from: number, to: number) => { const r = (to - (from + 5)) >>> 0; return [0xe8, r & 0xff, (r >>> 8) & 0xff, (r >>> 16) & 0xff, r >>> 24]; };
+    // Paging on; eax = edx = 0; ebx = 5; outer: call 0x400000; call 0x800000; dec ebx; jnz outer; hlt
+    const head = [0x0f, 0x20, 0xc0, 0x0d, 0, 0, 0, 0x80, 0x0f, 0x22, 0xc0, 0x31, 0xc0, 0x31, 0xd2, 0xbb, 5, 0, 0, 0];
+    const outer = 0x1000 + head.length;
+    const main = [...head, ...call(outer, 0x400000), ...call(outer + 5, 0x800000), 0x4b, 0x75, (outer - (outer + 13)) & 0xff, 0xf4];
+    const runs = [];
+    for (const jit of [false, true]) {
+      const h = await harness(jit);
+      const pd = new DataView(h.memory.buffer, MM.RAM_BASE + 0x10000, 4096);
+      const pt = (at: number) => new DataView(h.memory.buffer, MM.RAM_BASE + at, 4096);
+      pd.setUint32(0, 0x11000 | 3, true);
+      for (let i = 0; i < 1024; i++) pt(0x11000).setUint32(i * 4, (i << 12) | 3, true);
+      pd.setUint32(4, 0x12000 | 3, true);
+      pt(0x12000).setUint32(0, 0x5000 | 3, true);
+      pd.setUint32(8, 0x13000 | 3, true);
+      pt(0x13000).setUint32(0, 0x5000 | 3, true);
+      h.load(0x5000, page);
+      h.load(0x5020, f);
+      h.load(0x1000, main);
+      h.enterFlat32(0x1000);
+      h.state.cr3 = 0x10000;
+      h.core.refresh();
+      const c0 = h.state.icount;
+      expect(h.runUntilHalt(10_000_000)).toBe(MM.EXIT_STOPPED);
+      runs.push({ eax: h.state.gpr('eax'), edx: h.state.gpr('edx'), ebx: h.state.gpr('ebx'), esp: h.state.gpr('esp'), eip: h.state.eip, n: Number(h.state.icount - c0), jit: jitRetired(h) });
+    }
+    expect(runs[0].eax).toBe(2000);
+    expect(runs[1].jit).toBeGreaterThan(runs[1].n / 2);
+    expect({ ...runs[1], jit: 0 }).toEqual({ ...runs[0], jit: 0 });
+  });
+
   it('follows the guest rewriting translated code (the write makes the translation stale)', async () => {
     const h = await harness(true);
     // l: mov eax,imm32 (the immediate at 0x1001); add edx,eax; dec ecx; jnz l; hlt

@@ -1,20 +1,38 @@
 // The host side of the translator for one vCPU: the core's function table, and the
 // `jitCompile` import the core calls when a block has become hot. Translations are a cache
 // (see engine-wasm/assembly/jit.ts): nothing here is machine state, a snapshot never holds
-// any, and a new instance starts with none. Memory is bounded by the table: one slot per
-// bucket of the core's direct-mapped cache (MM.JIT_BUCKETS), a new translation replacing
-// the old one of its bucket (whose module is then garbage).
+// any, and a new instance starts with none.
+//
+// One function per page of code (and mode): when a block of a page becomes hot, the page's
+// function is made anew with that block added to the ones it had (which keep their indices),
+// and replaces the old one in the page's table slot, so every block of the page the core
+// has found stays valid. Code is translated once however many of its blocks are entered:
+// translating a region per entry copied the same code into many functions, and so much
+// machine code ran slower than the interpreter on a shell's wide loops. Memory is bounded:
+// past MAX_LIVE_BYTES of modules every translation is dropped (the core's cache with them).
 
 import * as MM from '../../../engine-wasm/memory-map';
-import { translateBlock } from './translate';
+import { translatable, translatePage } from './translate';
 import { blockModule } from './wasm-writer';
 
+/** WebAssembly bytes of live translations past which all are dropped and translation starts over. */
+const MAX_LIVE_BYTES = 32 << 20;
+
+/** A page's function: its table slot, the page's JIT_PAGE_GEN word it was made from, its blocks' EIPs by index. */
+interface PageCode {
+  slot: number;
+  gen: number;
+  blocks: number[];
+  index: Map<number, number>;
+  bytes: number;
+}
+
 export interface JitStats {
-  /** Blocks translated so far (a block translated again after its code changed counts again). */
+  /** Functions made so far (a page's function made again with more of its blocks counts again). */
   translations: number;
   /** Blocks whose first instruction the translator does not handle (left to the interpreter). */
   refused: number;
-  /** Translations alive now (at most MM.JIT_BUCKETS) and the bytes of their WebAssembly modules. */
+  /** Page functions alive now and the bytes of their WebAssembly modules. */
   live: number;
   liveBytes: number;
   /** Host wall time spent translating and compiling, ms. */
@@ -28,48 +46,93 @@ export interface JitCoreHelpers {
 }
 
 export class JitHost {
-  /** The core's function table (imported as env.table): slot 1 + bucket holds the bucket's translation. */
-  readonly table = new WebAssembly.Table({ element: 'anyfunc', initial: 1 + MM.JIT_BUCKETS });
+  /** The core's function table (imported as env.table): slot 0 stays empty, the others hold page functions. */
+  readonly table = new WebAssembly.Table({ element: 'anyfunc', initial: 1 + MM.JIT_ENTRIES });
   private helpers: JitCoreHelpers | null = null;
   /** Whether the core translates (CoreExports.jitEnable). */
   enabled = false;
-  private readonly sizes = new Int32Array(MM.JIT_BUCKETS);
   private readonly ram: Uint8Array;
+  private readonly words: Uint32Array;
   private readonly maxPages: number;
+  /** Page functions by physical page, linear page and mode (see compile). */
+  private readonly pages = new Map<number, PageCode>();
+  /** The next table slot no page has had since the last reset (slots are not reused before it). */
+  private nextSlot = 1;
   readonly stats: JitStats = { translations: 0, refused: 0, live: 0, liveBytes: 0, compileMs: 0 };
 
   constructor(private readonly memory: WebAssembly.Memory, private readonly vcpuBase: number) {
     this.ram = new Uint8Array(memory.buffer);
+    this.words = new Uint32Array(memory.buffer);
     this.maxPages = 65536; // the most a wasm32 memory can have: any machine memory fits the import
+    this.reset();
   }
 
   /** The core instance's helpers (set right after instantiation, before it runs). */
   attach(helpers: JitCoreHelpers): void { this.helpers = helpers; }
 
-  /** env.jitCompile: translate the block at `eip` (physical `phys`) into `bucket`'s slot. Returns the slot, or 0. */
-  compile(bucket: number, phys: number, eip: number, mode: number): number {
-    if (!this.helpers || bucket >= MM.JIT_BUCKETS) return 0;
+  /** env.jitReset: the core dropped its cache; drop every function (none is reachable any more). */
+  reset(): void {
+    for (const page of this.pages.values()) this.table.set(page.slot, null);
+    this.pages.clear();
+    this.nextSlot = 1;
+    this.stats.live = 0;
+    this.stats.liveBytes = 0;
+  }
+
+  /**
+   * env.jitCompile: the block at `eip` (physical `phys`, mode JITM_*) is hot. Returns its
+   * page function's slot | the block's index << 16, or 0 if the block is not translated.
+   */
+  compile(phys: number, eip: number, mode: number): number {
+    if (!this.helpers) return 0;
+    const frame = (phys & ~0xfff) >>> 0;
+    // The same physical page may run at several linear addresses (a library mapped into
+    // several processes): its code's jumps and return addresses are linear, so a function
+    // is made for each.
+    const key = (frame >>> 12) * 2 ** 21 + (eip >>> 12) * 2 + mode;
+    // The core marked the page as code before asking: its word now is what the code is read at.
+    const gen = this.words[(MM.JIT_PAGE_GEN >>> 2) + (frame >>> 12)];
+    let page = this.pages.get(key);
+    if (page && page.gen !== gen) { page.gen = gen; page.blocks = []; page.index.clear(); } // the page was written
+    const known = page?.index.get(eip);
+    if (page && known !== undefined) return page.slot | (known << 16);
     const t0 = globalThis.performance.now();
-    const page = MM.RAM_BASE + (phys & ~0xfff);
-    const ram = this.ram;
-    const read = (off: number): number => (off >= 0 && off < 4096 ? ram[page + off] : -1);
-    const tr = translateBlock(read, phys, eip, this.vcpuBase, (mode & MM.JITM_USER) !== 0);
+    const ram = this.ram, base = MM.RAM_BASE + frame;
+    const read = (off: number) => (off >= 0 && off < 4096 ? ram[base + off] : -1);
+    // The page is translated anew only for a block that can start here (the core keeps the
+    // answer for this EIP, but may forget it when its cache entry is reused).
+    const tr = translatable(read, eip) ? translatePage(read, page?.blocks ?? [], eip, this.vcpuBase, (mode & MM.JITM_USER) !== 0) : null;
     if (!tr) {
       this.stats.refused++;
       this.stats.compileMs += globalThis.performance.now() - t0;
       return 0;
     }
+    // The blocks the core knows keep their indices (translatePage takes them first, in order);
+    // if they did not, the new function goes to a new slot and the old one stays for them.
+    if (page && page.blocks.some((e, i) => tr.blocks[i] !== e)) page = undefined;
     const bytes = blockModule(tr.body, this.maxPages);
+    if (this.stats.liveBytes + bytes.length > MAX_LIVE_BYTES || (!page && this.nextSlot > MM.JIT_ENTRIES)) {
+      // Too much translated code: start over (the core's cache is cleared here too; it stores
+      // the entry it asked for after this returns).
+      this.words.fill(0, (this.vcpuBase + MM.VCPU_JIT_CACHE) >>> 2, (this.vcpuBase + MM.VCPU_JIT_CACHE + MM.JIT_ENTRIES * MM.JIT_ENTRY) >>> 2);
+      this.reset();
+      page = undefined;
+    }
+    if (!page) {
+      page = { slot: this.nextSlot++, gen, blocks: [], index: new Map(), bytes: 0 };
+      this.pages.set(key, page);
+      this.stats.live++;
+    }
     const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), {
       env: { memory: this.memory, cond: this.helpers.jitCond, cf: this.helpers.jitCF },
     });
-    const slot = 1 + bucket;
-    if (!this.sizes[bucket]) this.stats.live++;
-    this.stats.liveBytes += bytes.length - this.sizes[bucket];
-    this.sizes[bucket] = bytes.length;
-    this.table.set(slot, instance.exports.f as (limit: number) => bigint);
+    this.table.set(page.slot, instance.exports.f as (limit: number, start: number) => bigint);
+    this.stats.liveBytes += bytes.length - page.bytes;
+    page.bytes = bytes.length;
+    page.blocks = tr.blocks;
+    page.index = new Map(tr.blocks.map((e, i) => [e, i]));
     this.stats.translations++;
     this.stats.compileMs += globalThis.performance.now() - t0;
-    return slot;
+    return page.slot | (page.index.get(eip)! << 16);
   }
 }

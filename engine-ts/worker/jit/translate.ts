@@ -1,8 +1,9 @@
-// x86 → WebAssembly: translate a region of flat 32-bit code (the basic blocks of one page
-// reachable from a hot entry) into a function (limit: i32) → i64 that works directly on the
-// machine's shared memory: registers in locals while it runs (the vCPU block at its exits),
-// guest RAM through the vCPU's software TLB. See engine-wasm/assembly/jit.ts for how the
-// core finds and calls it.
+// x86 → WebAssembly: translate the hot flat 32-bit code of one page (the basic blocks of the
+// page reachable from the blocks found hot so far) into a function (limit: i32, start: i32)
+// → i64 that works directly on the machine's shared memory: registers in locals while it
+// runs (the vCPU block at its exit), guest RAM through the vCPU's software TLB. See
+// engine-wasm/assembly/jit.ts for how the core finds and calls it, jit-host.ts for how a
+// page's function grows.
 //
 // The contract, instruction by instruction, is the interpreter's: same registers, same
 // memory, same lazy-flag record (engine-wasm/assembly/state.ts), same retired count. The
@@ -11,7 +12,8 @@
 // that instruction's EIP and the count of instructions before it, having committed nothing
 // of it; the interpreter then runs it. A block ends before an instruction it does not
 // translate, at a control transfer, or at the end of its page; a jump to a block of the
-// region goes through the function's dispatch loop, anything else returns.
+// function goes through its dispatch loop (a computed one, RET or JMP/CALL through a
+// register, through a search of its blocks' EIPs), anything else leaves by its one exit.
 
 import * as MM from '../../../engine-wasm/memory-map';
 import { Code, Op, uleb } from './wasm-writer';
@@ -21,6 +23,8 @@ const FN_COND = 0; // jitCond(cc) → 0/1 from the lazy flags in memory
 const FN_CF = 1; // jitCF() → CF from the lazy flags in memory
 
 const MAX_INSNS = 48;
+/** Set in the retired count a function returns when it stopped inside its code rather than at a jump (engine-wasm/assembly/jit.ts). */
+const JIT_NOT_A_JUMP = 0x80000000;
 const LF_ADD = 0, LF_SUB = 1, LF_LOGIC = 2;
 const FLAGS_ARITH = 0x8d5, FLAG_CF = 0x1, FLAG_OF = 0x800, FLAG_AF = 0x10;
 const FLAGS_SZP = 0xc4;
@@ -60,7 +64,10 @@ interface PendingFlags {
 
 export interface TranslateResult {
   /** The function body (see wasm-writer blockModule). */
-  body: number[];
+  body: Uint8Array;
+  /** The EIPs of the function's blocks: the function's second parameter is an index into it. */
+  blocks: number[];
+  /** Instructions translated. */
   instructions: number;
 }
 
@@ -201,8 +208,9 @@ function endsBlock(i: Insn): boolean {
     op === 0xe8 || op === 0xe9 || op === 0xeb || (op === 0xff && (r === 2 || r === 4));
 }
 
-const MAX_BLOCKS = 16;
-const MAX_REGION_INSNS = 240;
+/** Limits of one page's function (a page holds at most about 1,500 instructions). */
+const MAX_BLOCKS = 512;
+const MAX_REGION_INSNS = 2000;
 
 /** A basic block of the region: its instructions (the last may be a control transfer). */
 interface Block {
@@ -210,19 +218,28 @@ interface Block {
   insns: Insn[];
 }
 
+/** Whether the translator handles the instruction at `eip` (on the page `rd` reads): a block can start there. */
+export function translatable(rd: CodeReader, eip: number): boolean {
+  const i = decode(rd, eip & 0xfff, eip);
+  return i !== null && supported(i);
+}
+
 /**
- * Translate the code at `eip` (physical `phys`) for vCPU block `cpu`; `user`: CPL 3 (memory
- * accesses use the user TLB permissions). The function covers a region: the basic blocks of
- * the same page reachable from `eip` through direct jumps and fall-through, so loops and
- * branches within the page stay in WebAssembly. Returns null if the first instruction is
- * not translated.
+ * Translate the code of one page for vCPU block `cpu` (`rd` reads the page; `user`: CPL 3,
+ * whose memory accesses use the user TLB permissions) into one function: the basic blocks
+ * reachable from `seeds` and `entry` (EIPs on the page) through direct jumps, calls and
+ * fall-through within the page, so that loops, branches and calls within it stay in
+ * WebAssembly. The function starts at the block whose index it is given. `seeds` are the
+ * blocks of the page's previous function, in their order: they keep their indices, so
+ * translating the page again as more of its code becomes hot leaves every index the core
+ * holds valid. Returns null if the code at `entry` is not translated.
  */
-export function translateBlock(rd: CodeReader, phys: number, eip: number, cpu: number, user: boolean): TranslateResult | null {
-  const pageEip = (eip - (phys & 0xfff)) >>> 0; // EIP of the page's first byte
+export function translatePage(rd: CodeReader, seeds: readonly number[], entry: number, cpu: number, user: boolean): TranslateResult | null {
+  const pageEip = (entry & ~0xfff) >>> 0;
   const inPage = (e: number) => ((e - pageEip) >>> 0) < 4096;
   const blocks: Block[] = [];
   const seen = new Set<number>();
-  const queue = [eip];
+  const queue = [...seeds, entry];
   let total = 0;
   while (queue.length && blocks.length < MAX_BLOCKS && total < MAX_REGION_INSNS) {
     const start = queue.shift()!;
@@ -239,10 +256,7 @@ export function translateBlock(rd: CodeReader, phys: number, eip: number, cpu: n
       pc = (pc + i.len) >>> 0;
       if (endsBlock(i)) break;
     }
-    if (insns.length === 0) {
-      if (start === eip) return null;
-      continue;
-    }
+    if (insns.length === 0) continue;
     blocks.push({ eip: start, insns });
     total += insns.length;
     const last = insns[insns.length - 1];
@@ -251,14 +265,17 @@ export function translateBlock(rd: CodeReader, phys: number, eip: number, cpu: n
     // Fall-through; after a CALL, where the callee returns to (RET looks for it in the region).
     if (!endsBlock(last) || isJcc(last) || last.op === 0xe8) { const f = (last.eip + last.len) >>> 0; if (inPage(f)) queue.push(f); }
   }
-  return { body: new Emitter(blocks, cpu, user).emit(), instructions: total };
+  if (!blocks.some((b) => b.eip === entry)) return null;
+  const body = new Emitter(blocks, cpu, user).emit().finish();
+  return { body, blocks: blocks.map((b) => b.eip), instructions: total };
 }
 
 function isJcc(i: Insn): boolean { return (i.op >= 0x70 && i.op <= 0x7f) || (i.op >= 0x180 && i.op <= 0x18f); }
 
 class Emitter {
-  private readonly c = new Code(1);
-  private readonly LIMIT = 0; // the parameter: instructions this call may retire
+  private readonly c = new Code(2);
+  private readonly LIMIT = 0; // the parameters: instructions this call may retire, the block to start at
+  private readonly START = 1;
   private readonly ret: number; // instructions retired by the blocks completed so far
   private readonly next: number; // the block to run next (dispatch)
   private readonly r: number[]; // the eight general registers, kept in locals while the function runs
@@ -271,15 +288,27 @@ class Emitter {
   private readonly lb: number;
   private readonly ea: number; // effective address
   private readonly te: number; // TLB entry, then the checked address
+  private readonly xk: number; // at the exit: instructions retired, the EIP to go on at, the pending flag record's kind
+  private readonly xeip: number;
+  private readonly xflag: number;
+  /** c.nest inside the block whose end is the exit. */
+  private exitNest = 0;
   private pending: PendingFlags | null = null;
   private readonly tlb: number;
   private readonly rmask: number;
   private readonly wmask: number;
   private readonly index = new Map<number, number>(); // block EIP → block number
-  /** EIPs right after the region's CALLs that are blocks of the region (where RET may dispatch). */
-  private readonly returnPoints: number[] = [];
-  /** Nesting of wasm blocks between the code being emitted and the dispatch loop. */
-  private depth = 0;
+  /** c.nest inside the dispatch loop. */
+  private loopNest = 0;
+  private readonly dt: number; // the EIP a computed jump (RET, JMP/CALL through a register or memory) goes to
+
+  /**
+   * Registers (bit k: register k) the code emitted so far reads or writes, and writes: the
+   * function loads only those into its locals at its start, and stores only the written ones
+   * at its exit.
+   */
+  private touched = 0;
+  private written = 0;
 
   constructor(private readonly blocks: Block[], private readonly cpu: number, user: boolean) {
     const l = () => this.c.local();
@@ -291,18 +320,16 @@ class Emitter {
     this.lr = l(); this.la = l(); this.lb = l();
     this.ea = l();
     this.te = l();
+    this.xk = l(); this.xeip = l(); this.xflag = l();
+    this.dt = l();
     this.tlb = cpu + MM.VCPU_TLB;
     this.rmask = TLB_VALID | TLB_RAM | (user ? TLB_USER_R : 0);
     this.wmask = TLB_VALID | TLB_RAM | (user ? TLB_USER_W : TLB_SUP_W);
     blocks.forEach((b, k) => this.index.set(b.eip, k));
-    for (const b of blocks) {
-      const last = b.insns[b.insns.length - 1];
-      const f = (last.eip + last.len) >>> 0;
-      if (last.op === 0xe8 && this.index.has(f)) this.returnPoints.push(f);
-    }
   }
 
-  emit(): number[] {
+  /** Write the function's code (then `.finish()` gives its bytes). */
+  emit(): Code {
     const c = this.c, n = this.blocks.length;
     // Flat data segments: DS and SS (the ones addresses default to) based at 0, 4 GiB.
     for (const s of [DS, SS]) {
@@ -310,22 +337,36 @@ class Emitter {
       c.i32(0).mem(Op.I32Load, this.cpu + MM.R_SEG_BASE + 4 * s).op(Op.I32Or);
       c.if_(); c.i64(BigInt(this.blocks[0].eip >>> 0)).op(Op.Return); c.end();
     }
-    for (let k = 0; k < 8; k++) c.i32(0).mem(Op.I32Load, this.cpu + 4 * k).set(this.r[k]);
-    // Dispatch: loop { block_{n-1} { ... block_0 { br_table next } code 0 } ... code n-1 }.
+    // A start the function does not have: nothing runs.
+    c.get(this.START).i32(n).op(Op.I32GeU).if_(); c.i64(0n).op(Op.Return); c.end();
+    c.get(this.START).set(this.next);
+    const loadsAt = c.b.length; // the registers' loads go here, once the code says which it touches
+    // exit { dispatch } epilogue; every way out branches to the end of `exit`.
+    c.block();
+    this.exitNest = c.nest;
+    // Dispatch: loop { block_n { ... block_0 { br_table next } code 0 } ... code n-1 } code n },
+    // where "block" n finds the block of a computed target.
     c.loop();
-    for (let k = n - 1; k >= 0; k--) c.block();
+    this.loopNest = c.nest;
+    for (let k = n; k >= 0; k--) c.block();
     c.get(this.next).op(Op.BrTable);
+    uleb(c.b, n + 1);
+    for (let k = 0; k <= n; k++) uleb(c.b, k);
     uleb(c.b, n);
-    for (let k = 0; k < n; k++) uleb(c.b, k);
-    uleb(c.b, 0);
     for (let k = 0; k < n; k++) {
       c.end(); // block_k: its code follows
-      this.depth = n - 1 - k; // enclosing: block_{k+1} .. block_{n-1}, then the loop
       this.block(this.blocks[k]);
     }
+    c.end();
+    this.findBlock();
     c.end(); // loop
     c.op(Op.Unreachable);
-    return c.finish();
+    c.end(); // exit
+    this.epilogue();
+    const loads = new Code(0);
+    for (let k = 0; k < 8; k++) if (this.touched & (1 << k)) loads.i32(0).mem(Op.I32Load, this.cpu + 4 * k).set(this.r[k]);
+    c.b.splice(loadsAt, 0, ...loads.b);
+    return c;
   }
 
   private block(b: Block): void {
@@ -333,34 +374,61 @@ class Emitter {
     this.pending = null; // every way into a block leaves the flag record in memory
     // Enough budget for the whole block?
     c.get(this.LIMIT).get(this.ret).op(Op.I32Sub).i32(n).op(Op.I32LtU).if_();
-    this.exitTo(0, b.eip);
+    this.exitTo(0, b.eip, true);
     c.end();
     for (let k = 0; k < n; k++) this.insn(b.insns[k], k);
     const last = b.insns[n - 1];
-    if (!endsBlock(last)) this.jumpTo(n, (last.eip + last.len) >>> 0, 0);
+    if (!endsBlock(last)) this.jumpTo(n, (last.eip + last.len) >>> 0);
   }
 
   // ---- exits ---------------------------------------------------------------------------
   /** Registers back to the vCPU block (before leaving the function). */
   private storeRegs(): void {
-    for (let k = 0; k < 8; k++) this.c.i32(0).get(this.r[k]).mem(Op.I32Store, this.cpu + 4 * k);
+    for (let k = 0; k < 8; k++) if (this.written & (1 << k)) this.c.i32(0).get(this.r[k]).mem(Op.I32Store, this.cpu + 4 * k);
   }
-  /** Return: `k` instructions of this block retired, continue at the constant `eip`. */
-  private exitTo(k: number, eip: number): void {
-    this.flushFlags();
-    this.storeRegs();
-    const c = this.c;
-    c.get(this.ret).op(Op.I64ExtendI32U).i64(32n).op(Op.I64Shl);
-    c.i64((BigInt(k) << 32n) | BigInt(eip >>> 0)).op(Op.I64Add, Op.Return);
+  /**
+   * Leave: `k` instructions of this block retired, continue at the constant `eip`. `within`:
+   * the exit is not a jump but a stop inside the code (the chunk's budget, an access the fast
+   * path cannot do), so the core does not count `eip` as a block start (see JIT_NOT_A_JUMP).
+   */
+  private exitTo(k: number, eip: number, within = false): void {
+    this.c.i32(eip | 0).set(this.xeip);
+    this.exit(k, within);
   }
-  /** Return: `k` instructions of this block retired, continue at the EIP in local `l`. */
+  /** Leave: `k` instructions of this block retired, continue at the EIP in local `l`. */
   private exitToLocal(k: number, l: number): void {
-    this.flushFlags();
+    this.c.get(l).set(this.xeip);
+    this.exit(k);
+  }
+  /**
+   * Go to the function's one exit (see emit) with local xeip set: what it must write back is
+   * in locals, so each of the many ways out costs a few bytes of code, not the stores.
+   */
+  private exit(k: number, within = false): void {
+    const c = this.c, p = this.pending;
+    c.i32(p ? p.op | (p.msb << 8) | (p.mask << 16) : 0).set(this.xflag);
+    c.get(this.ret);
+    if (k) c.i32(k).op(Op.I32Add);
+    if (within) c.i32(JIT_NOT_A_JUMP | 0).op(Op.I32Or);
+    c.set(this.xk);
+    c.br(c.nest - this.exitNest);
+  }
+  /** The exit: the pending flag record (local xflag: its kind, or 0 if none), the written registers, the result. */
+  private epilogue(): void {
+    const c = this.c, b = this.cpu;
+    c.get(this.xflag).if_();
+    c.i32(0).get(this.xflag).i32(0xff).op(Op.I32And).mem(Op.I32Store, b + MM.R_LF_OP);
+    c.i32(0).get(this.lr).mem(Op.I32Store, b + MM.R_LF_RES);
+    c.get(this.xflag).i32(0xff).op(Op.I32And).i32(LF_LOGIC).op(Op.I32Ne).if_();
+    c.i32(0).get(this.la).mem(Op.I32Store, b + MM.R_LF_A);
+    c.i32(0).get(this.lb).mem(Op.I32Store, b + MM.R_LF_B);
+    c.end();
+    c.i32(0).get(this.xflag).i32(8).op(Op.I32ShrU).i32(0xff).op(Op.I32And).mem(Op.I32Store, b + MM.R_LF_SIZE);
+    c.i32(0).get(this.xflag).i32(16).op(Op.I32ShrU).mem(Op.I32Store, b + MM.R_LF_MASK);
+    c.end();
     this.storeRegs();
-    const c = this.c;
-    c.get(this.ret).i32(k).op(Op.I32Add);
-    c.op(Op.I64ExtendI32U).i64(32n).op(Op.I64Shl);
-    c.get(l).op(Op.I64ExtendI32U, Op.I64Or, Op.Return);
+    c.get(this.xk).op(Op.I64ExtendI32U).i64(32n).op(Op.I64Shl);
+    c.get(this.xeip).op(Op.I64ExtendI32U, Op.I64Or);
   }
   /** Write the pending flag record to the vCPU's lazy-flag words (the interpreter's format). */
   private flushFlags(): void {
@@ -383,22 +451,28 @@ class Emitter {
   }
 
   // ---- registers -------------------------------------------------------------------------
-  private getReg(r: number): void { this.c.get(this.r[r]); }
+  /** Register r's local, to read (`write`: or to write). */
+  private reg(r: number, write = false): number {
+    this.touched |= 1 << r;
+    if (write) this.written |= 1 << r;
+    return this.r[r];
+  }
+  private getReg(r: number): void { this.c.get(this.reg(r)); }
   /** Store local `l` into register r. */
-  private setReg(r: number, l: number): void { this.c.get(l).set(this.r[r]); }
+  private setReg(r: number, l: number): void { this.c.get(l).set(this.reg(r, true)); }
   /** AL CL DL BL AH CH DH BH. */
   private getReg8(r: number): void {
     const c = this.c;
-    c.get(this.r[r & 3]);
+    c.get(this.reg(r & 3));
     if (r & 4) c.i32(8).op(Op.I32ShrU);
     c.i32(0xff).op(Op.I32And);
   }
   private setReg8(r: number, l: number): void {
     const c = this.c, hi = (r & 4) !== 0;
-    c.get(this.r[r & 3]).i32(hi ? ~0xff00 : ~0xff).op(Op.I32And);
+    c.get(this.reg(r & 3, true)).i32(hi ? ~0xff00 : ~0xff).op(Op.I32And);
     c.get(l).i32(0xff).op(Op.I32And);
     if (hi) c.i32(8).op(Op.I32Shl);
-    c.op(Op.I32Or).set(this.r[r & 3]);
+    c.op(Op.I32Or).set(this.reg(r & 3, true));
   }
 
   // ---- memory ----------------------------------------------------------------------------
@@ -428,7 +502,7 @@ class Emitter {
     c.i32(mask).op(Op.I32And).i32(mask).op(Op.I32Ne);
     if (size > 1) c.get(this.ea).i32(0xfff).op(Op.I32And).i32(0x1000 - size).op(Op.I32GtU, Op.I32Or);
     c.if_();
-    this.exitTo(k, eip);
+    this.exitTo(k, eip, true);
     c.end();
     c.get(this.te).i32(0xfffff000 | 0).op(Op.I32And).get(this.ea).i32(0xfff).op(Op.I32And).op(Op.I32Add).set(this.te);
   }
@@ -598,9 +672,9 @@ class Emitter {
       const target = jumpTarget(i)!;
       this.pushCond(op & 15);
       c.if_();
-      this.jumpTo(k + 1, target, 1);
+      this.jumpTo(k + 1, target);
       c.end();
-      this.jumpTo(k + 1, next, 0);
+      this.jumpTo(k + 1, next);
       return;
     }
     if (op >= 0x190 && op <= 0x19f) { // SETcc Eb
@@ -688,18 +762,12 @@ class Emitter {
         if (op === 0xc2 && i.imm) {
           this.getReg(ESP); c.i32(i.imm).op(Op.I32Add).set(t0); this.setReg(ESP, t0);
         }
-        // Back to a caller in this region: dispatch to its return point.
-        for (const rp of this.returnPoints) {
-          c.get(t1).i32(rp).op(Op.I32Eq).if_();
-          this.jumpTo(k + 1, rp, 1);
-          c.end();
-        }
-        this.exitToLocal(k + 1, t1);
+        this.computedJump(k + 1, t1);
         return;
       }
       case 0xc6: case 0xc7: c.i32(op === 0xc6 ? i.imm & 0xff : i.imm).set(t1); this.writeE(i, k, op === 0xc6 ? 1 : 4, t1); return;
-      case 0xe8: c.i32(next).set(t1); this.push(i, k, t1); this.jumpTo(k + 1, jumpTarget(i)!, 0); return;
-      case 0xe9: case 0xeb: this.jumpTo(k + 1, jumpTarget(i)!, 0); return;
+      case 0xe8: c.i32(next).set(t1); this.push(i, k, t1); this.jumpTo(k + 1, jumpTarget(i)!); return;
+      case 0xe9: case 0xeb: this.jumpTo(k + 1, jumpTarget(i)!); return;
       case 0xfe: case 0xff: {
         const r = m!.reg;
         if (r <= 1) {
@@ -721,7 +789,7 @@ class Emitter {
         this.readE(i, k, 4); c.set(t0);
         if (r === 6) { this.push(i, k, t0); return; }
         if (r === 2) { c.i32(next).set(t1); this.push(i, k, t1); }
-        this.exitToLocal(k + 1, t0);
+        this.computedJump(k + 1, t0);
         return;
       }
       case 0x1b6: case 0x1b7: case 0x1be: case 0x1bf: {
@@ -742,7 +810,7 @@ class Emitter {
     const m = i.m!;
     if (m.rmReg >= 0) {
       if (size === 1) this.getReg8(m.rmReg);
-      else this.c.get(this.r[m.rmReg]).i32(0xffff).op(Op.I32And);
+      else this.c.get(this.reg(m.rmReg)).i32(0xffff).op(Op.I32And);
       return;
     }
     this.readE(i, k, size);
@@ -776,15 +844,47 @@ class Emitter {
 
   /**
    * Continue at a constant target after `k` instructions of this block: to its block in this
-   * function (through the dispatch loop), or leave. `ifs`: `if`s open around this code.
+   * function (through the dispatch loop), or leave.
    */
-  private jumpTo(k: number, target: number, ifs: number): void {
+  private jumpTo(k: number, target: number): void {
     const c = this.c, b = this.index.get(target);
     if (b === undefined) { this.exitTo(k, target); return; }
     this.flushFlags();
     c.get(this.ret).i32(k).op(Op.I32Add).set(this.ret);
     c.i32(b).set(this.next);
-    c.br(this.depth + ifs);
+    c.br(c.nest - this.loopNest);
+  }
+  /** Continue at the EIP in local `l` after `k` instructions of this block: to its block if the function has it (findBlock), or leave. */
+  private computedJump(k: number, l: number): void {
+    const c = this.c;
+    this.flushFlags();
+    c.get(this.ret).i32(k).op(Op.I32Add).set(this.ret);
+    c.get(l).set(this.dt);
+    c.i32(this.blocks.length).set(this.next);
+    c.br(c.nest - this.loopNest);
+  }
+  /** Dispatch entry n: a binary search of the blocks' EIPs for local dt; leave if none is it. */
+  private findBlock(): void {
+    const c = this.c;
+    this.pending = null;
+    const sorted = this.blocks.map((b, k) => [b.eip >>> 0, k] as const).sort((a, b) => a[0] - b[0]);
+    const search = (lo: number, hi: number): void => {
+      if (hi - lo <= 4) {
+        for (let i = lo; i < hi; i++) {
+          c.get(this.dt).i32(sorted[i][0] | 0).op(Op.I32Eq).if_();
+          c.i32(sorted[i][1]).set(this.next).br(c.nest - this.loopNest);
+          c.end();
+        }
+        return;
+      }
+      const mid = (lo + hi) >> 1;
+      c.get(this.dt).i32(sorted[mid][0] | 0).op(Op.I32LtU).if_();
+      search(lo, mid);
+      c.end();
+      search(mid, hi);
+    };
+    search(0, sorted.length);
+    this.exitToLocal(0, this.dt);
   }
 
   /** F6/F7 /2 NOT, /3 NEG, F7 /4 MUL. */

@@ -54,6 +54,8 @@ function sleb64(out: number[], v: bigint): void {
 export class Code {
   readonly b: number[] = [];
   private nLocals = 0;
+  /** How many blocks, loops and ifs enclose the code being written. */
+  nest = 0;
   constructor(private readonly params: number) {}
   /** A new i32 local. */
   local(): number { return this.params + this.nLocals++; }
@@ -71,17 +73,20 @@ export class Code {
     return this;
   }
   call(f: number): this { this.b.push(Op.Call); uleb(this.b, f); return this; }
-  if_(): this { this.b.push(Op.If, VOID); return this; }
-  block(): this { this.b.push(Op.Block, VOID); return this; }
-  loop(): this { this.b.push(Op.Loop, VOID); return this; }
+  if_(): this { this.b.push(Op.If, VOID); this.nest++; return this; }
+  block(): this { this.b.push(Op.Block, VOID); this.nest++; return this; }
+  loop(): this { this.b.push(Op.Loop, VOID); this.nest++; return this; }
   br(depth: number): this { this.b.push(Op.Br); uleb(this.b, depth); return this; }
   brIf(depth: number): this { this.b.push(Op.BrIf); uleb(this.b, depth); return this; }
-  end(): this { this.b.push(Op.End); return this; }
+  end(): this { this.b.push(Op.End); this.nest--; return this; }
   /** The function's bytes: locals declaration, body, end. */
-  finish(): number[] {
-    const out: number[] = [];
-    if (this.nLocals) { uleb(out, 1); uleb(out, this.nLocals); out.push(I32); } else uleb(out, 0);
-    out.push(...this.b, Op.End);
+  finish(): Uint8Array {
+    const head: number[] = [];
+    if (this.nLocals) { uleb(head, 1); uleb(head, this.nLocals); head.push(I32); } else uleb(head, 0);
+    const out = new Uint8Array(head.length + this.b.length + 1);
+    out.set(head);
+    out.set(this.b, head.length);
+    out[out.length - 1] = Op.End;
     return out;
   }
 }
@@ -89,7 +94,7 @@ export class Code {
 function section(out: number[], id: number, body: number[]): void {
   out.push(id);
   uleb(out, body.length);
-  out.push(...body);
+  for (const b of body) out.push(b);
 }
 function name(out: number[], s: string): void {
   uleb(out, s.length);
@@ -98,12 +103,12 @@ function name(out: number[], s: string): void {
 
 /**
  * A module: imports env.memory (shared, up to `maxPages`), env.cond (i32 → i32) and env.cf
- * (→ i32) as functions 0 and 1, and exports function 2, "f": (i32) → i64, with `body`.
+ * (→ i32) as functions 0 and 1, and exports function 2, "f": (i32, i32) → i64, with `body`.
  */
-export function blockModule(body: number[], maxPages: number): Uint8Array<ArrayBuffer> {
+export function blockModule(body: Uint8Array, maxPages: number): Uint8Array<ArrayBuffer> {
   const out = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
-  // Types: 0 (i32)→i64, 1 (i32)→i32, 2 ()→i32.
-  section(out, 1, [3, 0x60, 1, I32, 1, I64, 0x60, 1, I32, 1, I32, 0x60, 0, 1, I32]);
+  // Types: 0 (i32, i32)→i64, 1 (i32)→i32, 2 ()→i32.
+  section(out, 1, [3, 0x60, 2, I32, I32, 1, I64, 0x60, 1, I32, 1, I32, 0x60, 0, 1, I32]);
   const imp: number[] = [3];
   name(imp, 'env'); name(imp, 'memory'); imp.push(0x02, 0x03); uleb(imp, 0); uleb(imp, maxPages);
   name(imp, 'env'); name(imp, 'cond'); imp.push(0x00, 1);
@@ -113,9 +118,14 @@ export function blockModule(body: number[], maxPages: number): Uint8Array<ArrayB
   const exp: number[] = [1];
   name(exp, 'f'); exp.push(0x00, 2);
   section(out, 7, exp);
-  const code: number[] = [1];
-  uleb(code, body.length);
-  code.push(...body);
-  section(out, 10, code);
-  return new Uint8Array(out);
+  // The code section: one function body (its size, then its bytes), copied once into the module.
+  const head: number[] = [1];
+  uleb(head, body.length);
+  out.push(10);
+  uleb(out, head.length + body.length);
+  for (const b of head) out.push(b);
+  const module = new Uint8Array(out.length + body.length);
+  module.set(out);
+  module.set(body, out.length);
+  return module;
 }
