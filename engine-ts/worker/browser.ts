@@ -137,7 +137,9 @@ export async function resumeWorkerMachine(file: Uint8Array, events: MachineEvent
     startVcpuWorkers(w, module, header.config.vcpus);
     const blocks = pageBlocksOf(header);
     // Pages stored relative to base views: the worker needs them (started when the page loaded).
-    const views = baseImagesNeeded(header).length && bases ? await bases : basesMade;
+    // (A delta's base may need them too.)
+    const needed = baseImagesNeeded(header).length > 0 || (opts.base !== undefined && baseImagesNeeded(peekHeader(opts.base).header).length > 0);
+    const views = needed && bases ? await bases : basesMade;
     // The index into `blocks` of the next block either side takes.
     const next = new Int32Array(new SharedArrayBuffer(4));
     // The file goes over as a transferred copy: cloning 12 MB into the message delayed its
