@@ -420,7 +420,7 @@ function blockData(file: Uint8Array, header: SnapshotHeader, bodyStart: number):
 export async function decodeSnapshot(file: Uint8Array, opts: { elsewhere?: readonly number[]; bases?: BaseViews } = {}): Promise<Snapshot & { sha256: string }> {
   const { header, bodyStart, sha256: digest } = await readHeader(file);
   const elsewhere = new Set(opts.elsewhere ?? []);
-  for (const i of elsewhere) if (header.blocks[i]?.kind !== 'pages' || header.base || header.blocks[i].refs) throw new SnapshotError(`block ${i} cannot be inflated apart from the others`);
+  for (const i of elsewhere) if (header.blocks[i]?.kind !== 'pages' || header.base) throw new SnapshotError(`block ${i} cannot be inflated apart from the others`);
   checkBases(header, opts.bases ?? new Map());
   const snap: Snapshot & { sha256: string } = { header, state: [], vcpus: [], pages: new Map(), zeroPages: new Set(), images: new Map(), disks: new Map(), sha256: digest };
   if (baseImagesNeeded(header).length) snap.refs = new Map();
@@ -447,10 +447,10 @@ export async function decodeSnapshot(file: Uint8Array, opts: { elsewhere?: reado
  * (inflatePagesInto) while decodeSnapshot does the rest. A delta has none to share (its
  * pages are applied to its base's).
  */
-export function pageBlocksOf(header: SnapshotHeader): number[] {
+export function pageBlocksOf(header: SnapshotHeader, opts: { withRefs?: boolean } = {}): number[] {
   if (header.base) return [];
-  // (Blocks stored relative to base images are decodeSnapshot's: it has the base views.)
-  return header.blocks.flatMap((b, i) => (b.kind === 'pages' && !b.refs ? [i] : []));
+  // Blocks stored relative to base views only if every thread inflating them has the views.
+  return header.blocks.flatMap((b, i) => (b.kind === 'pages' && (!b.refs || opts.withRefs) ? [i] : []));
 }
 
 /** The images (indices into config.guest.images) whose base views reading this snapshot needs. */
@@ -486,9 +486,10 @@ function checkBases(header: SnapshotHeader, bases: BaseViews): void {
  * before each. Run beside `decodeSnapshot(file, { elsewhere })`, whose checksum covers these
  * blocks too: the machine is trusted with its memory only when both have succeeded.
  */
-export async function inflatePagesInto(file: Uint8Array, take: () => number | undefined, ram: Uint8Array, between?: () => Promise<void>): Promise<void> {
+export async function inflatePagesInto(file: Uint8Array, take: () => number | undefined, ram: Uint8Array, between?: () => Promise<void>, bases: BaseViews = new Map()): Promise<void> {
   const { header, bodyStart } = peekHeader(file);
   const data = blockData(file, header, bodyStart);
+  let basesChecked = false;
   try {
     for (;;) {
       await between?.();
@@ -497,9 +498,12 @@ export async function inflatePagesInto(file: Uint8Array, take: () => number | un
       const b = header.blocks[i];
       const what = `block ${i} (${b?.kind})`;
       if (b?.kind !== 'pages' || header.base) throw new SnapshotError(`${what} is not a page block of a full snapshot`);
-      if (b.refs) throw new SnapshotError(`${what} is stored relative to base images: it is decoded with the rest`);
       if ((b.first + b.count) * PAGE > ram.length) throw new SnapshotError(`${what} reaches past the machine's ${ram.length / PAGE} pages`);
-      await inflatePageBlock(data[i], b, what, ram);
+      if (b.refs && !basesChecked) {
+        checkBases(header, bases);
+        basesChecked = true;
+      }
+      await inflatePageBlock(data[i], b, what, ram, bases);
     }
   } catch (e) {
     throw e instanceof SnapshotError ? e : new SnapshotError((e as Error).message);
@@ -519,11 +523,17 @@ function pagesListed(b: BlockInfo, bitmap: Uint8Array, rawLength: number, what: 
  * to that page's place as they come (no buffer for the block, no second copy). The checks are
  * eachPage's.
  */
-async function inflatePageBlock(data: Uint8Array, b: BlockInfo, what: string, ram: Uint8Array): Promise<void> {
+async function inflatePageBlock(data: Uint8Array, b: BlockInfo, what: string, ram: Uint8Array, bases: BaseViews): Promise<void> {
   const bitmapLen = Math.ceil(b.count / 8);
   const bitmap = new Uint8Array(bitmapLen);
   let pages: number[] | null = bitmapLen === 0 ? pagesListed(b, bitmap, b.rawLength, what) : null;
   let got = 0;
+  // Pages stored relative to base views: the view's pages first, then what is stored XORed over them.
+  const based = b.refs ? new Uint8Array(b.count) : null;
+  for (const [at, n, image, page] of b.refs ?? []) {
+    ram.set(bases.get(image)!.subarray(page * PAGE, (page + n) * PAGE), (b.first + at) * PAGE);
+    based!.fill(1, at, at + n);
+  }
   await inflateInto(data, b.rawLength, what, (piece) => {
     for (let o = 0; o < piece.length; ) {
       if (pages === null) {
@@ -539,7 +549,9 @@ async function inflatePageBlock(data: Uint8Array, b: BlockInfo, what: string, ra
       const at = got - bitmapLen;
       const inPage = at % PAGE;
       const n = Math.min(PAGE - inPage, piece.length - o);
-      ram.set(piece.subarray(o, o + n), pages[(at - inPage) / PAGE] * PAGE + inPage);
+      const page = pages[(at - inPage) / PAGE];
+      if (based?.[page - b.first]) xorAt(ram, page * PAGE + inPage, piece.subarray(o, o + n));
+      else ram.set(piece.subarray(o, o + n), page * PAGE + inPage);
       got += n;
       o += n;
     }
@@ -620,6 +632,20 @@ function readBlock(snap: Snapshot, b: BlockInfo, raw: Uint8Array, what: string, 
       eachPage(b, raw, what, (p) => snap.zeroPages.add(p));
       return;
   }
+}
+
+/** `ram[at..]` ^= `from` (words where both are aligned to them). */
+function xorAt(ram: Uint8Array, at: number, from: Uint8Array): void {
+  let i = 0;
+  const n = from.length;
+  if (((ram.byteOffset + at) & 3) === 0 && (from.byteOffset & 3) === 0) {
+    const words = n >> 2;
+    const a = new Int32Array(ram.buffer, ram.byteOffset + at, words);
+    const b = new Int32Array(from.buffer, from.byteOffset, words);
+    for (let k = 0; k < words; k++) a[k] ^= b[k];
+    i = words << 2;
+  }
+  for (; i < n; i++) ram[at + i] ^= from[i];
 }
 
 /** `into` ^= `from` (whole pages). */

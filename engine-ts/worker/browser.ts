@@ -67,6 +67,18 @@ function prepareBases(urls: string[]): Promise<SharedBaseView[]> {
   return bases;
 }
 
+/** The views a snapshot's page blocks need, by image index, if every one is among `views`; else null. */
+function viewsFor(header: SnapshotHeader, views: SharedBaseView[]): Map<number, Uint8Array> | null {
+  const out = new Map<number, Uint8Array>();
+  for (const i of baseImagesNeeded(header)) {
+    const ref = header.config.guest.images[i];
+    const v = views.find((x) => x.role === ref.role && x.sha256 === ref.sha256);
+    if (!v) return null;
+    out.set(i, v.view);
+  }
+  return out;
+}
+
 /** Settles when the base views prepareMachines({ baseImages }) started are made (at once if none were asked for). */
 export async function baseImagesReady(): Promise<void> {
   await bases;
@@ -135,11 +147,13 @@ export async function resumeWorkerMachine(file: Uint8Array, events: MachineEvent
   try {
     const module = await coreModule();
     startVcpuWorkers(w, module, header.config.vcpus);
-    const blocks = pageBlocksOf(header);
     // Pages stored relative to base views: the worker needs them (started when the page loaded).
     // (A delta's base may need them too.)
     const needed = baseImagesNeeded(header).length > 0 || (opts.base !== undefined && baseImagesNeeded(peekHeader(opts.base).header).length > 0);
     const views = needed && bases ? await bases : basesMade;
+    // This thread inflates such blocks too if it has every view they need (as the worker then does).
+    const mine = viewsFor(header, views);
+    const blocks = pageBlocksOf(header, { withRefs: mine !== null });
     // The index into `blocks` of the next block either side takes.
     const next = new Int32Array(new SharedArrayBuffer(4));
     // The file goes over as a transferred copy: cloning 12 MB into the message delayed its
@@ -151,7 +165,7 @@ export async function resumeWorkerMachine(file: Uint8Array, events: MachineEvent
       let error: string | null = null;
       try {
         // Between blocks, the page's other tasks get their turn.
-        await inflatePagesInto(file, blockTaker(blocks, next), guestBytes(w.memory, layout), () => new Promise((r) => setTimeout(r, 0)));
+        await inflatePagesInto(file, blockTaker(blocks, next), guestBytes(w.memory, layout), () => new Promise((r) => setTimeout(r, 0)), mine ?? undefined);
       } catch (e) {
         error = (e as Error).message;
       }

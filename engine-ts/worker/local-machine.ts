@@ -138,16 +138,15 @@ export class LocalMachine {
     module: WebAssembly.Module, file: Uint8Array, events: MachineEvents, host: RunnerHost, opts: ResumeOptions = {},
   ): Promise<{ machine: LocalMachine; header: SnapshotHeader }> {
     const elsewhere = opts.sharedPages;
-    let mine: Promise<void> | undefined;
-    if (elsewhere) {
-      if (!opts.memory) throw new Error('pages written elsewhere need the memory they were written into');
-      const { header } = peekHeader(file);
-      mine = inflatePagesInto(file, elsewhere.take, guestBytes(opts.memory, machineLayout(header.config.memoryMiB, header.config.xen)));
-      mine.catch(() => {}); // awaited below, unless decoding failed first
-    }
     // Base views of the guest's images, if pages are stored relative to them (made once per thread).
     const { header: peeked } = peekHeader(file);
     const bases = await baseViewsFor(peeked.config, baseImagesNeeded(peeked), opts.images);
+    let mine: Promise<void> | undefined;
+    if (elsewhere) {
+      if (!opts.memory) throw new Error('pages written elsewhere need the memory they were written into');
+      mine = inflatePagesInto(file, elsewhere.take, guestBytes(opts.memory, machineLayout(peeked.config.memoryMiB, peeked.config.xen)), undefined, bases);
+      mine.catch(() => {}); // awaited below, unless decoding failed first
+    }
     const snap = await decodeSnapshot(file, { elsewhere: elsewhere?.blocks, bases });
     await mine;
     await elsewhere?.written;

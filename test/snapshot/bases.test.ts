@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { SnapshotError } from '../../engine-ts/api/node';
 import { BaseImageError, cpioFiles, initrdView, kernelView, loadedElf, planRefs } from '../../engine-ts/snapshot/bases';
 import { hex, sha256 } from '../../engine-ts/snapshot/bytes';
-import { PAGE, baseImagesNeeded, decodeSnapshot, encodeSnapshot, pageBlocksOf, peekHeader, type ImageRef, type Snapshot } from '../../engine-ts/snapshot/format';
+import { PAGE, baseImagesNeeded, decodeSnapshot, encodeSnapshot, inflatePagesInto, pageBlocksOf, peekHeader, type ImageRef, type Snapshot } from '../../engine-ts/snapshot/format';
 import { xzDecompress } from '../../engine-ts/snapshot/xz';
 import { resume, root } from './helpers';
 
@@ -169,13 +169,24 @@ describe('pages stored relative to base views', () => {
     const raw = (h: typeof header) => h.blocks.filter((b) => b.kind === 'pages').reduce((a, b) => a + b.rawLength, 0);
     expect(raw(header)).toBe(raw(peekHeader(plain).header) - 2 * PAGE); // the equal pages are not stored
     expect(baseImagesNeeded(header)).toEqual([0, 1]);
-    expect(pageBlocksOf(header).some((i) => header.blocks[i].refs)).toBe(false); // decoded with the rest, never shared out
+    expect(pageBlocksOf(header).some((i) => header.blocks[i].refs)).toBe(false); // shared out only where every thread has the views
     const back = await decodeSnapshot(file, { bases });
     expect(back.pages.size).toBe(snap.pages.size);
     for (const [p, b] of snap.pages) expect(Buffer.from(back.pages.get(p)!).equals(Buffer.from(b))).toBe(true);
     expect(back.refs).toEqual(snap.refs);
     // Encoded again from what was decoded: the same file.
     expect(Buffer.from(await encodeSnapshot(back, { bases })).equals(Buffer.from(file))).toBe(true);
+    // Straight into a machine's memory (as the page and the machine's worker share the page blocks out): the same memory.
+    const blocks = pageBlocksOf(header, { withRefs: true });
+    expect(blocks.some((i) => header.blocks[i].refs)).toBe(true);
+    const take = () => { const list = [...blocks]; return () => list.shift(); };
+    const ram = new Uint8Array(snap.header.config.memoryMiB << 20);
+    await inflatePagesInto(file, take(), ram, undefined, bases);
+    for (let p = 0; p < ram.length / PAGE; p++) {
+      const want = back.pages.get(p) ?? new Uint8Array(PAGE);
+      expect(Buffer.from(ram.subarray(p * PAGE, (p + 1) * PAGE)).equals(Buffer.from(want))).toBe(true);
+    }
+    await expect(inflatePagesInto(file, take(), ram)).rejects.toThrow(new SnapshotError(`this snapshot stores guest memory relative to the guest's kernel (a bzImage) of 10 bytes, SHA-256 ${snap.header.config.guest.images[0].sha256}; resuming it needs that file`));
   });
 
   it('planRefs finds the kernel where it lies in memory (words patched on its pages), and pages equal to initrd pages', async () => {
