@@ -9,7 +9,7 @@
 // - an initrd (a gzip'd or plain newc cpio): the contents of its regular files in archive
 //   order, each padded to whole pages, as the guest's page cache holds them (at pages of its
 //   choosing: a page of memory equal to a page of the view refers to it).
-// A view takes a while to make (unpacking the kernel: about 1.5 s in V8), so each is made
+// A view takes a while to make (unpacking the kernel: about 1 s in V8 here), so each is made
 // once per thread and kept here by the image's SHA-256 (`prepareBaseView`; a view made by
 // another thread, in shared memory, is adopted with `adoptBaseView`).
 //

@@ -258,18 +258,40 @@ class Lzma2 {
     return 16 + this.tree(base + LEN_HIGH, 8);
   }
 
-  /** Decode until the output reaches `end` (an LZMA2 chunk's size: no end marker). */
+  /**
+   * Decode until the output reaches `end` (an LZMA2 chunk's size: no end marker). The range
+   * decoder lives in locals here, and the literal path (most of the bits) decodes its bits
+   * inline; the rarer match path goes through bit() and friends, with the locals handed over.
+   */
   private decode(end: number): void {
     const out = this.out;
+    const probs = this.probs;
+    const inp = this.inp;
+    const inEnd = this.inEnd;
+    const dictStart = this.dictStart;
     const pbMask = (1 << this.pb) - 1;
     const lpMask = (1 << this.lp) - 1;
     const lc = this.lc;
+    let range = this.range;
+    let code = this.code;
+    let ip = this.ip;
+    let state = this.state;
     let op = this.op;
     while (op < end) {
-      const pos = op - this.dictStart;
+      const pos = op - dictStart;
       const posState = pos & pbMask;
-      const state = this.state;
-      if (this.bit(IS_MATCH + state * POS_STATES_MAX + posState) === 0) {
+      let i = IS_MATCH + state * POS_STATES_MAX + posState;
+      let p = probs[i];
+      let bound = (range >>> 11) * p;
+      if (code < bound) {
+        range = bound;
+        probs[i] = p + ((2048 - p) >> 5);
+        if (range < 0x1000000) {
+          if (ip >= inEnd) throw new XzError('an LZMA2 chunk reads past its end');
+          range = (range << 8) >>> 0;
+          code = ((code << 8) | inp[ip++]) >>> 0;
+        }
+        // A literal.
         const prev = pos > 0 ? out[op - 1] : 0;
         const base = LITERAL + 0x300 * (((pos & lpMask) << lc) + (prev >> (8 - lc)));
         let s = 1;
@@ -280,21 +302,70 @@ class Lzma2 {
           while (s < 0x100) {
             const mb = (match >> 7) & 1;
             match <<= 1;
-            const b = this.bit(base + ((1 + mb) << 8) + s);
+            i = base + ((1 + mb) << 8) + s;
+            p = probs[i];
+            bound = (range >>> 11) * p;
+            let b: number;
+            if (code < bound) {
+              range = bound;
+              probs[i] = p + ((2048 - p) >> 5);
+              b = 0;
+            } else {
+              range -= bound;
+              code -= bound;
+              probs[i] = p - (p >> 5);
+              b = 1;
+            }
+            if (range < 0x1000000) {
+              if (ip >= inEnd) throw new XzError('an LZMA2 chunk reads past its end');
+              range = (range << 8) >>> 0;
+              code = ((code << 8) | inp[ip++]) >>> 0;
+            }
             s = (s << 1) | b;
             if (b !== mb) break;
           }
         }
-        while (s < 0x100) s = (s << 1) | this.bit(base + s);
+        while (s < 0x100) {
+          i = base + s;
+          p = probs[i];
+          bound = (range >>> 11) * p;
+          if (code < bound) {
+            range = bound;
+            probs[i] = p + ((2048 - p) >> 5);
+            s <<= 1;
+          } else {
+            range -= bound;
+            code -= bound;
+            probs[i] = p - (p >> 5);
+            s = (s << 1) | 1;
+          }
+          if (range < 0x1000000) {
+            if (ip >= inEnd) throw new XzError('an LZMA2 chunk reads past its end');
+            range = (range << 8) >>> 0;
+            code = ((code << 8) | inp[ip++]) >>> 0;
+          }
+        }
         out[op++] = s & 0xff;
-        this.state = state < 4 ? 0 : state < 10 ? state - 3 : state - 6;
+        state = state < 4 ? 0 : state < 10 ? state - 3 : state - 6;
         continue;
       }
+      range -= bound;
+      code -= bound;
+      probs[i] = p - (p >> 5);
+      if (range < 0x1000000) {
+        if (ip >= inEnd) throw new XzError('an LZMA2 chunk reads past its end');
+        range = (range << 8) >>> 0;
+        code = ((code << 8) | inp[ip++]) >>> 0;
+      }
+      // A match: the range decoder goes to bit() and friends, and comes back after.
+      this.range = range;
+      this.code = code;
+      this.ip = ip;
       let len: number;
       if (this.bit(IS_REP + state) === 0) {
         // A new distance.
         len = this.length(LEN, posState);
-        this.state = state < 7 ? 7 : 10;
+        state = state < 7 ? 7 : 10;
         this.rep3 = this.rep2;
         this.rep2 = this.rep1;
         this.rep1 = this.rep0;
@@ -315,9 +386,12 @@ class Lzma2 {
           if (this.bit(IS_REP0_LONG + state * POS_STATES_MAX + posState) === 0) {
             // One byte at rep0.
             if (this.rep0 >= pos) throw new XzError('an LZMA2 chunk refers to data before its dictionary');
-            this.state = state < 7 ? 9 : 11;
+            state = state < 7 ? 9 : 11;
             out[op] = out[op - this.rep0 - 1];
             op++;
+            range = this.range;
+            code = this.code;
+            ip = this.ip;
             continue;
           }
         } else {
@@ -337,20 +411,30 @@ class Lzma2 {
           this.rep0 = d;
         }
         len = this.length(REP_LEN, posState);
-        this.state = state < 7 ? 8 : 11;
+        state = state < 7 ? 8 : 11;
       }
+      range = this.range;
+      code = this.code;
+      ip = this.ip;
       const dist = this.rep0;
       if (dist >= pos || dist >= this.dictSize) throw new XzError('an LZMA2 chunk refers to data before its dictionary');
       let n = len + 2;
       if (n > end - op) throw new XzError('an LZMA2 chunk holds more data than its header says');
       let from = op - dist - 1;
-      if (n <= dist + 1) {
+      if (dist === 0) {
+        out.fill(out[from], op, op + n); // a run of one byte
+        op += n;
+      } else if (n <= dist + 1) {
         out.copyWithin(op, from, from + n);
         op += n;
       } else {
         while (n-- > 0) out[op++] = out[from++];
       }
     }
+    this.range = range;
+    this.code = code;
+    this.ip = ip;
+    this.state = state;
     this.op = op;
   }
 }

@@ -46,7 +46,7 @@ function takeMachineWorker(): Worker {
 /**
  * Base views of the guest images the page offers (snapshot/bases.ts), made once per page in a
  * worker of their own, in shared memory that every machine worker is handed: a snapshot whose
- * pages are stored relative to them resumes without making them again (about 1.5 s for a
+ * pages are stored relative to them resumes without making them again (about 1 s for a
  * Linux kernel).
  */
 let bases: Promise<SharedBaseView[]> | null = null;
