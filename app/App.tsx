@@ -1,6 +1,7 @@
 import { createRef, useEffect, useMemo, useState, type RefObject } from 'react';
 import { LabNetwork, SnapshotError, prepareMachines, readSnapshotHeader, snapshotFromFragment } from '../engine-ts/api';
 import { DisksPanel } from './disks/DisksPanel';
+import { LINUX_IMAGE_URLS } from './guests';
 import { MachinePanel, type InitialSnapshot, type MachineControl } from './MachinePanel';
 import { SnapshotsPanel } from './snapshots/SnapshotsPanel';
 import { shippedBySha, shippedFile } from './snapshots/shipped';
@@ -49,8 +50,9 @@ function initialSnapshot(): InitialSnapshot | undefined {
 export function App() {
   const isolated = typeof crossOriginIsolated !== 'undefined' && crossOriginIsolated;
   const network = useMemo(() => new LabNetwork(), []);
-  // The x86 core compiled and a machine worker started while the page waits for the first click.
-  useEffect(() => { if (isolated) prepareMachines(); }, [isolated]);
+  // The x86 core compiled, a machine worker started and the bundled guest's base views made
+  // (the shipped snapshots are stored relative to them) while the page waits for the first click.
+  useEffect(() => { if (isolated) prepareMachines({ baseImages: LINUX_IMAGE_URLS }); }, [isolated]);
   const [machines, setMachines] = useState<number[]>([0]);
   const [attachedDisk, setAttachedDisk] = useState<string | null>(null);
   const [savedCount, setSavedCount] = useState(0);

@@ -5,7 +5,7 @@ import {
 } from '../engine-ts/api';
 import { shippedFile, shippedSnapshots } from './snapshots/shipped';
 import { Console, type ConsoleApi } from './Console';
-import { GUESTS } from './guests';
+import { GUESTS, LINUX_IMAGE_URLS } from './guests';
 import { pageFile } from './page-files';
 import { MachineTools } from './inspector/MachineTools';
 
@@ -13,7 +13,6 @@ type Phase = 'idle' | 'loading' | 'running' | 'stopped' | 'error';
 export type DiskBus = 'none' | 'ide' | 'xen';
 
 /** Where a resumed Linux machine finds its kernel and initrd again if the guest reboots (matched by SHA-256). */
-const LINUX_IMAGE_URLS = ['guests/linux/bzImage', 'guests/linux/initrd.img'].map((u) => new URL(u, location.href).href);
 
 /** What a machine panel lets the page do from outside (resume a snapshot in it). */
 export interface MachineControl {

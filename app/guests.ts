@@ -44,3 +44,9 @@ export const GUESTS: GuestEntry[] = [
     memoryMiB: 4,
   },
 ];
+
+/**
+ * The bundled Linux guest's images as absolute URLs: offered to resumed machines (for a reboot)
+ * and made into base views when the page loads (the shipped snapshots are stored relative to them).
+ */
+export const LINUX_IMAGE_URLS = ['guests/linux/bzImage', 'guests/linux/initrd.img'].map((u) => new URL(u, location.href).href);

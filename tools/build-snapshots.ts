@@ -15,7 +15,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { createMachine, readSnapshotHeader, resumeMachine, type MachineConfig } from '../engine-ts/api/node';
+import { createMachine, imagesFromFiles, readSnapshotHeader, resumeMachine, type MachineConfig } from '../engine-ts/api/node';
 
 interface Recipe {
   name: string;
@@ -138,7 +138,7 @@ async function check(): Promise<string | null> {
     if (!fs.existsSync(file)) return `${s.file} is missing`;
     try {
       const bytes = new Uint8Array(fs.readFileSync(file));
-      const { machine } = await resumeMachine(CORE, bytes, {}, { pacing: 'fast' });
+      const { machine } = await resumeMachine(CORE, bytes, {}, { pacing: 'fast', images: imagesFromFiles([path.join(GUEST, 'bzImage'), path.join(GUEST, 'initrd.img')]) });
       machine.dispose();
     } catch (e) {
       return `${s.file} no longer loads (${(e as Error).message})`;

@@ -10,7 +10,7 @@ export { SnapshotLibrary, snapshotLibrary, describeMachine, type SnapshotInfo } 
 export { LINK_MAX_BYTES, linkFragment, snapshotFromFragment } from '../snapshot/link';
 /** Kernel parameter for Linux guests with a PV disk: blkfront may then send 1 MiB requests. */
 export { BLKFRONT_CMDLINE } from '../pv/backends/blkback';
-export { createWorkerMachine as createMachine, prepareMachines } from '../worker/browser';
+export { createWorkerMachine as createMachine, prepareMachines, baseImagesReady } from '../worker/browser';
 import { workerLinkEndpoint } from '../worker/browser';
 import { LabNetworkCore } from '../network/lab-network';
 

@@ -4,7 +4,7 @@ export * from '../config/machine';
 export * from '../config/inspect';
 export { describeHypercall, hypercallName } from '../pv/names';
 // Snapshots: .pvsnap files (engine-ts/snapshot/format.ts).
-export { resumeNodeMachine as resumeMachine } from '../worker/node-host';
+export { resumeNodeMachine as resumeMachine, imagesFromFiles, prepareBaseImages } from '../worker/node-host';
 export { SnapshotError, readHeader as readSnapshotHeader, type SnapshotHeader, type ImageRef } from '../snapshot/format';
 /** Kernel parameter for Linux guests with a PV disk: blkfront may then send 1 MiB requests. */
 export { BLKFRONT_CMDLINE } from '../pv/backends/blkback';

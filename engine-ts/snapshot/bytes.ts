@@ -139,3 +139,29 @@ export async function inflate(data: Uint8Array, size: number, what: string): Pro
   await inflateInto(data, size, what, (piece) => { out.set(piece, o); o += piece.length; });
   return out;
 }
+
+/** Gunzip data of unknown size, up to `max` bytes of output (more is an error: no gzip bombs). */
+export async function gunzip(data: Uint8Array, max: number, what: string): Promise<Uint8Array> {
+  const reader = streamOf(data).pipeThrough(new DecompressionStream('gzip')).getReader();
+  const parts: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    let r: ReadableStreamReadResult<Uint8Array>;
+    try {
+      r = await reader.read();
+    } catch {
+      throw new Error(`${what} is not valid gzip data`);
+    }
+    if (r.done) break;
+    total += r.value.length;
+    if (total > max) {
+      await reader.cancel().catch(() => {});
+      throw new Error(`${what} unpacks to more than ${max} bytes`);
+    }
+    parts.push(r.value);
+  }
+  const out = new Uint8Array(total);
+  let o = 0;
+  for (const p of parts) { out.set(p, o); o += p.length; }
+  return out;
+}

@@ -18,6 +18,14 @@
 // (chunks that read as zero are left out); header.disks says which disk slots travel so and
 // their sizes. A snapshot without them names only the disk slots (the host supplies disks).
 //
+// Base images (format 4): a full snapshot's 'pages' block may list `refs`, runs of its pages
+// stored relative to a base image both sides have: a view of a guest image the header names by
+// SHA-256 (bases.ts: a Linux kernel's memory image unpacked from its bzImage, an initrd's files
+// page by page). Run [at, count, image, page]: the block's pages at..at+count-1 are, in order,
+// the pages page..page+count-1 of image `image`'s base view XOR their stored bytes; a page the
+// run covers that the bitmap leaves out is the base page as it is. Reading such a snapshot
+// needs those views (decodeSnapshot's `bases`); a missing one is a SnapshotError naming it.
+//
 // Everything here is read as untrusted: every number is checked before anything is allocated
 // from it, each block may not expand past the size the header declares, and the checksum is
 // verified before any block is opened.
@@ -27,7 +35,7 @@ import { bool, count, fields, int, list, oneOf, str, StateError, type Codec } fr
 import { deflate, hex, inflate, inflateInto, recordsFromJson, recordsToJson, sha256, type StateRecord } from './bytes';
 
 export const MAGIC = 'PVLABSNP';
-export const FORMAT_VERSION = 3;
+export const FORMAT_VERSION = 4;
 /** Written into every snapshot (informational: versions of each part decide what loads). */
 export const ENGINE = 'pvlab 0.2';
 export const PAGE = 4096;
@@ -89,7 +97,21 @@ export interface BlockInfo {
   /** pages / zero: the first page and how many the block covers; disk: the first chunk and how many. */
   first: number;
   count: number;
+  /** pages (format 4, full snapshots): runs of pages stored relative to a base image, see above. */
+  refs?: RefRun[];
 }
+
+/** [at, count, image, page]: the block's pages at.. are image `image`'s base-view pages page.. XOR their stored bytes. */
+export type RefRun = [number, number, number, number];
+
+/** Where a page of a full snapshot is stored relative to: page `page` of image `image`'s base view. */
+export interface PageRef {
+  image: number;
+  page: number;
+}
+
+/** Base views by image index (config.guest.images), as bases.ts makes them; each a whole number of pages. */
+export type BaseViews = ReadonlyMap<number, Uint8Array>;
 
 export interface SnapshotHeader {
   format: number;
@@ -139,6 +161,11 @@ export interface Snapshot {
   images: Map<number, Uint8Array>;
   /** Carried disks' chunks that are not zero, by slot (see header.disks), then chunk index. */
   disks: Map<number, Map<number, Uint8Array>>;
+  /**
+   * A full snapshot only: pages stored relative to a base view (`pages` holds their true bytes
+   * all the same; encodeSnapshot stores the difference, decodeSnapshot gives the true bytes back).
+   */
+  refs?: Map<number, PageRef>;
 }
 
 /** Chunks of a disk of `size` bytes, and the length of chunk `c`. */
@@ -168,11 +195,11 @@ const IMAGE: Codec<ImageRef> = {
   },
 };
 
-/** A record codec with one more field that older files leave out (a hot-plugged device's unit). */
-function withOptional(of: ReturnType<typeof fields>, key: string, codec: Codec<number>): Codec<Record<string, unknown>> {
+/** A record codec with one more field that older files leave out (a hot-plugged device's unit, a page block's refs). */
+function withOptional<T>(of: ReturnType<typeof fields>, key: string, codec: Codec<T>): Codec<Record<string, unknown>> {
   return {
     describe: of.describe,
-    save: (r) => ({ ...of.save(r) as Record<string, unknown>, ...(r[key] === undefined ? {} : { [key]: codec.save(r[key] as number) }) }) as StateRecord,
+    save: (r) => ({ ...of.save(r) as Record<string, unknown>, ...(r[key] === undefined ? {} : { [key]: codec.save(r[key] as T) }) }) as StateRecord,
     load: (v, path) => {
       const x = v as Record<string, unknown> | null;
       const { [key]: opt, ...rest } = typeof x === 'object' && x !== null && !Array.isArray(x) ? x : { [key]: undefined };
@@ -202,14 +229,16 @@ const CONFIG = fields({
   }, 'guest'),
 }, 'config');
 
-const BLOCK = fields({
+/** The largest base view a run may reach into (pages). */
+const MAX_BASE_PAGES = 1 << 20;
+const BLOCK = withOptional(fields({
   kind: oneOf(['state', 'vcpu', 'pages', 'zero', 'image', 'disk'] as const),
   length: int(0, 2 ** 32),
   rawLength: int(0, 2 ** 32),
   id: int(0, 255),
   first: count,
   count: int(0, PAGES_PER_BLOCK),
-}, 'block');
+}, 'block'), 'refs', list(list(int(0, MAX_BASE_PAGES), 4, { exact: true }), PAGES_PER_BLOCK) as unknown as Codec<RefRun[]>);
 
 const HEADER = fields({
   format: int(1, FORMAT_VERSION),
@@ -242,6 +271,7 @@ const HEADER = fields({
 const UPGRADES: Array<{ from: number; name: string; run(h: Record<string, unknown>): Record<string, unknown> }> = [
   { from: 1, name: 'machines had one vCPU', run: (h) => ({ ...h, config: { ...(h.config as Record<string, unknown>), vcpus: 1 } }) },
   { from: 2, name: 'no disk travelled in the file', run: (h) => ({ ...h, disks: [] }) },
+  { from: 3, name: 'no page was stored relative to a base image', run: (h) => h },
 ];
 
 /** Check the header and what it promises, for a machine memory of `layoutPages` pages. */
@@ -288,6 +318,7 @@ function checkHeader(raw: unknown): SnapshotHeader {
         }
         if (b.kind === 'zero' && !header.base) throw new SnapshotError(`${where}: zero-page lists belong in deltas only`);
         if (b.rawLength > Math.ceil(b.count / 8) + (b.kind === 'pages' ? b.count * PAGE : 0)) throw new SnapshotError(`${where} declares more bytes than its pages can hold`);
+        if (b.refs) checkRefs(b, header, where);
         break;
       case 'disk': {
         const d = header.disks.find((x) => x.slot === b.id);
@@ -308,6 +339,23 @@ function checkHeader(raw: unknown): SnapshotHeader {
   if (states !== 1) throw new SnapshotError(`the snapshot has ${states} state blocks; it needs exactly one`);
   if (vcpus.size !== header.config.vcpus) throw new SnapshotError(`the snapshot holds the state of ${vcpus.size} vCPUs; its machine has ${header.config.vcpus}`);
   return header;
+}
+
+/** A block's runs of pages stored relative to base images: within the block, apart, of images the header names. */
+function checkRefs(b: BlockInfo, header: SnapshotHeader, where: string): void {
+  if (b.kind !== 'pages' || header.base) throw new SnapshotError(`${where}: only a full snapshot's page blocks may refer to base images`);
+  const covered = new Uint8Array(b.count);
+  for (const [at, n, image, page] of b.refs!) {
+    if (n < 1 || at + n > b.count) throw new SnapshotError(`${where} refers pages ${at}..${at + n - 1} to a base image; the block has ${b.count}`);
+    const ref = header.config.guest.images[image];
+    if (!ref || (ref.role !== 'kernel' && ref.role !== 'initrd') || header.config.guest.kind !== 'linux')
+      throw new SnapshotError(`${where} refers to base image ${image}, which is not a Linux kernel or initrd of the snapshot's machine`);
+    if (page + n > MAX_BASE_PAGES) throw new SnapshotError(`${where} refers past the end of any base image`);
+    for (let i = at; i < at + n; i++) {
+      if (covered[i]) throw new SnapshotError(`${where} refers page ${b.first + i} to a base image twice`);
+      covered[i] = 1;
+    }
+  }
 }
 
 /** Guest-physical pages a machine with this configuration backs (RAM, plus the Xen window). */
@@ -369,18 +417,21 @@ function blockData(file: Uint8Array, header: SnapshotHeader, bodyStart: number):
  * blocks another thread inflates straight into the machine's memory (inflatePagesInto); they
  * are checked there, and left out of `pages` here.
  */
-export async function decodeSnapshot(file: Uint8Array, opts: { elsewhere?: readonly number[] } = {}): Promise<Snapshot & { sha256: string }> {
+export async function decodeSnapshot(file: Uint8Array, opts: { elsewhere?: readonly number[]; bases?: BaseViews } = {}): Promise<Snapshot & { sha256: string }> {
   const { header, bodyStart, sha256: digest } = await readHeader(file);
   const elsewhere = new Set(opts.elsewhere ?? []);
   for (const i of elsewhere) if (header.blocks[i]?.kind !== 'pages' || header.base) throw new SnapshotError(`block ${i} cannot be inflated apart from the others`);
+  checkBases(header, opts.bases ?? new Map());
   const snap: Snapshot & { sha256: string } = { header, state: [], vcpus: [], pages: new Map(), zeroPages: new Set(), images: new Map(), disks: new Map(), sha256: digest };
+  if (baseImagesNeeded(header).length) snap.refs = new Map();
+  const bases = opts.bases ?? new Map();
   for (const d of header.disks) snap.disks.set(d.slot, new Map());
   const data = blockData(file, header, bodyStart);
   const jobs: Promise<void>[] = [];
   for (const [i, b] of header.blocks.entries()) {
     if (elsewhere.has(i)) continue;
     const what = `block ${i} (${b.kind})`;
-    jobs.push(inflate(data[i], b.rawLength, what).then((raw) => readBlock(snap, b, raw, what)));
+    jobs.push(inflate(data[i], b.rawLength, what).then((raw) => readBlock(snap, b, raw, what, bases)));
   }
   try {
     await Promise.all(jobs);
@@ -396,9 +447,36 @@ export async function decodeSnapshot(file: Uint8Array, opts: { elsewhere?: reado
  * (inflatePagesInto) while decodeSnapshot does the rest. A delta has none to share (its
  * pages are applied to its base's).
  */
-export function pageBlocksOf(header: SnapshotHeader): number[] {
+export function pageBlocksOf(header: SnapshotHeader, opts: { withRefs?: boolean } = {}): number[] {
   if (header.base) return [];
-  return header.blocks.flatMap((b, i) => (b.kind === 'pages' ? [i] : []));
+  // Blocks stored relative to base views only if every thread inflating them has the views.
+  return header.blocks.flatMap((b, i) => (b.kind === 'pages' && (!b.refs || opts.withRefs) ? [i] : []));
+}
+
+/** The images (indices into config.guest.images) whose base views reading this snapshot needs. */
+export function baseImagesNeeded(header: SnapshotHeader): number[] {
+  const need = new Set<number>();
+  for (const b of header.blocks) for (const r of b.refs ?? []) need.add(r[2]);
+  return [...need].sort((a, b) => a - b);
+}
+
+/** Name an image for an error: its role, size and SHA-256. */
+export function describeImage(ref: ImageRef): string {
+  const what = ref.role === 'kernel' ? 'kernel (a bzImage)' : ref.role === 'initrd' ? 'initrd' : ref.role;
+  return `the guest's ${what} of ${ref.size} bytes, SHA-256 ${ref.sha256}`;
+}
+
+/** Every base view the snapshot's runs refer to is at hand and long enough. */
+function checkBases(header: SnapshotHeader, bases: BaseViews): void {
+  for (const i of baseImagesNeeded(header)) {
+    if (!bases.get(i)) throw new SnapshotError(`this snapshot stores guest memory relative to ${describeImage(header.config.guest.images[i])}; resuming it needs that file`);
+  }
+  for (const [k, b] of header.blocks.entries()) {
+    for (const [at, n, image, page] of b.refs ?? []) {
+      const pages = bases.get(image)!.length / PAGE;
+      if (page + n > pages) throw new SnapshotError(`block ${k} (pages) refers pages ${b.first + at}.. to pages ${page}..${page + n - 1} of image ${image}'s base view, which has ${pages}`);
+    }
+  }
 }
 
 /**
@@ -408,9 +486,10 @@ export function pageBlocksOf(header: SnapshotHeader): number[] {
  * before each. Run beside `decodeSnapshot(file, { elsewhere })`, whose checksum covers these
  * blocks too: the machine is trusted with its memory only when both have succeeded.
  */
-export async function inflatePagesInto(file: Uint8Array, take: () => number | undefined, ram: Uint8Array, between?: () => Promise<void>): Promise<void> {
+export async function inflatePagesInto(file: Uint8Array, take: () => number | undefined, ram: Uint8Array, between?: () => Promise<void>, bases: BaseViews = new Map()): Promise<void> {
   const { header, bodyStart } = peekHeader(file);
   const data = blockData(file, header, bodyStart);
+  let basesChecked = false;
   try {
     for (;;) {
       await between?.();
@@ -420,7 +499,11 @@ export async function inflatePagesInto(file: Uint8Array, take: () => number | un
       const what = `block ${i} (${b?.kind})`;
       if (b?.kind !== 'pages' || header.base) throw new SnapshotError(`${what} is not a page block of a full snapshot`);
       if ((b.first + b.count) * PAGE > ram.length) throw new SnapshotError(`${what} reaches past the machine's ${ram.length / PAGE} pages`);
-      await inflatePageBlock(data[i], b, what, ram);
+      if (b.refs && !basesChecked) {
+        checkBases(header, bases);
+        basesChecked = true;
+      }
+      await inflatePageBlock(data[i], b, what, ram, bases);
     }
   } catch (e) {
     throw e instanceof SnapshotError ? e : new SnapshotError((e as Error).message);
@@ -440,11 +523,17 @@ function pagesListed(b: BlockInfo, bitmap: Uint8Array, rawLength: number, what: 
  * to that page's place as they come (no buffer for the block, no second copy). The checks are
  * eachPage's.
  */
-async function inflatePageBlock(data: Uint8Array, b: BlockInfo, what: string, ram: Uint8Array): Promise<void> {
+async function inflatePageBlock(data: Uint8Array, b: BlockInfo, what: string, ram: Uint8Array, bases: BaseViews): Promise<void> {
   const bitmapLen = Math.ceil(b.count / 8);
   const bitmap = new Uint8Array(bitmapLen);
   let pages: number[] | null = bitmapLen === 0 ? pagesListed(b, bitmap, b.rawLength, what) : null;
   let got = 0;
+  // Pages stored relative to base views: the view's pages first, then what is stored XORed over them.
+  const based = b.refs ? new Uint8Array(b.count) : null;
+  for (const [at, n, image, page] of b.refs ?? []) {
+    ram.set(bases.get(image)!.subarray(page * PAGE, (page + n) * PAGE), (b.first + at) * PAGE);
+    based!.fill(1, at, at + n);
+  }
   await inflateInto(data, b.rawLength, what, (piece) => {
     for (let o = 0; o < piece.length; ) {
       if (pages === null) {
@@ -460,7 +549,9 @@ async function inflatePageBlock(data: Uint8Array, b: BlockInfo, what: string, ra
       const at = got - bitmapLen;
       const inPage = at % PAGE;
       const n = Math.min(PAGE - inPage, piece.length - o);
-      ram.set(piece.subarray(o, o + n), pages[(at - inPage) / PAGE] * PAGE + inPage);
+      const page = pages[(at - inPage) / PAGE];
+      if (based?.[page - b.first]) xorAt(ram, page * PAGE + inPage, piece.subarray(o, o + n));
+      else ram.set(piece.subarray(o, o + n), page * PAGE + inPage);
       got += n;
       o += n;
     }
@@ -476,7 +567,7 @@ function eachPage(b: BlockInfo, raw: Uint8Array, what: string, put: (page: numbe
   pagesListed(b, raw.subarray(0, bitmapLen), raw.length, what).forEach((p, k) => put(p, raw.subarray(bitmapLen + k * size, bitmapLen + (k + 1) * size)));
 }
 
-function readBlock(snap: Snapshot, b: BlockInfo, raw: Uint8Array, what: string): void {
+function readBlock(snap: Snapshot, b: BlockInfo, raw: Uint8Array, what: string, bases: BaseViews): void {
   switch (b.kind) {
     case 'state': {
       let v: unknown;
@@ -522,6 +613,20 @@ function readBlock(snap: Snapshot, b: BlockInfo, raw: Uint8Array, what: string):
     }
     case 'pages':
       eachPage(b, raw, what, (p, bytes) => snap.pages.set(p, bytes));
+      // Pages stored relative to a base view: the view's page, XOR what is stored (checkBases checked the runs).
+      for (const [at, n, image, page] of b.refs ?? []) {
+        const view = bases.get(image)!;
+        const out = new Uint8Array(n * PAGE);
+        out.set(view.subarray(page * PAGE, (page + n) * PAGE));
+        for (let i = 0; i < n; i++) {
+          const p = b.first + at + i;
+          const mine = out.subarray(i * PAGE, (i + 1) * PAGE);
+          const stored = snap.pages.get(p);
+          if (stored) xorInto(mine, stored);
+          snap.pages.set(p, mine);
+          snap.refs!.set(p, { image, page: page + i });
+        }
+      }
       return;
     case 'zero':
       eachPage(b, raw, what, (p) => snap.zeroPages.add(p));
@@ -529,10 +634,51 @@ function readBlock(snap: Snapshot, b: BlockInfo, raw: Uint8Array, what: string):
   }
 }
 
+/** `ram[at..]` ^= `from` (words where both are aligned to them). */
+function xorAt(ram: Uint8Array, at: number, from: Uint8Array): void {
+  let i = 0;
+  const n = from.length;
+  if (((ram.byteOffset + at) & 3) === 0 && (from.byteOffset & 3) === 0) {
+    const words = n >> 2;
+    const a = new Int32Array(ram.buffer, ram.byteOffset + at, words);
+    const b = new Int32Array(from.buffer, from.byteOffset, words);
+    for (let k = 0; k < words; k++) a[k] ^= b[k];
+    i = words << 2;
+  }
+  for (; i < n; i++) ram[at + i] ^= from[i];
+}
+
+/** `into` ^= `from` (whole pages). */
+export function xorInto(into: Uint8Array, from: Uint8Array): void {
+  if ((into.byteOffset | from.byteOffset | into.length) & 3) {
+    for (let i = 0; i < into.length; i++) into[i] ^= from[i];
+    return;
+  }
+  const a = new Int32Array(into.buffer, into.byteOffset, into.length >> 2);
+  const b = new Int32Array(from.buffer, from.byteOffset, into.length >> 2);
+  for (let i = 0; i < a.length; i++) a[i] ^= b[i];
+}
+
+function isZeroPage(b: Uint8Array): boolean {
+  const w = new Int32Array(b.buffer, b.byteOffset, b.length >> 2);
+  for (let i = 0; i < w.length; i++) if (w[i] !== 0) return false;
+  return true;
+}
+
 // ---- writing ----------------------------------------------------------------------------------
 
-/** Encode; blocks compress concurrently. `header.blocks` is filled in here. */
-export async function encodeSnapshot(snap: Snapshot): Promise<Uint8Array> {
+/**
+ * Encode; blocks compress concurrently. `header.blocks` is filled in here. Pages `snap.refs`
+ * names are stored as their difference from `bases` (the base views, by image index): a run per
+ * stretch of pages that follow each other in both, and no bytes for a page equal to its base.
+ */
+export async function encodeSnapshot(snap: Snapshot, opts: { bases?: BaseViews } = {}): Promise<Uint8Array> {
+  const refs = snap.refs ?? new Map<number, PageRef>();
+  if (refs.size && snap.header.base) throw new Error('a delta stores no page relative to a base image');
+  for (const r of refs.values()) {
+    const v = opts.bases?.get(r.image);
+    if (!v || (r.page + 1) * PAGE > v.length) throw new Error(`a page refers to page ${r.page} of image ${r.image}'s base view, which is not at hand or shorter`);
+  }
   const raws: Array<{ info: Omit<BlockInfo, 'length' | 'rawLength'>; raw: Uint8Array }> = [];
   raws.push({ info: { kind: 'state', id: 0, first: 0, count: 0 }, raw: new TextEncoder().encode(recordsToJson(snap.state)) });
   snap.vcpus.forEach((v, id) => raws.push({ info: { kind: 'vcpu', id, first: 0, count: 0 }, raw: v }));
@@ -565,22 +711,37 @@ export async function encodeSnapshot(snap: Snapshot): Promise<Uint8Array> {
     for (const kind of ['pages', 'zero'] as const) {
       const bitmap = new Uint8Array(Math.ceil(n / 8));
       const data: Uint8Array[] = [];
+      const runs: RefRun[] = [];
       for (let i = 0; i < n; i++) {
         const p = first + i;
-        const has = kind === 'pages' ? snap.pages.get(p) : snap.zeroPages.has(p) ? true : undefined;
+        let has = kind === 'pages' ? snap.pages.get(p) : snap.zeroPages.has(p) ? true : undefined;
         if (!has) continue;
+        const ref = kind === 'pages' ? refs.get(p) : undefined;
+        if (ref && has instanceof Uint8Array) {
+          const last = runs[runs.length - 1];
+          if (last && last[0] + last[1] === i && last[2] === ref.image && last[3] + last[1] === ref.page) last[1]++;
+          else runs.push([i, 1, ref.image, ref.page]);
+          const diff = has.slice();
+          xorInto(diff, opts.bases!.get(ref.image)!.subarray(ref.page * PAGE, (ref.page + 1) * PAGE));
+          if (isZeroPage(diff)) continue;
+          has = diff;
+        }
         bitmap[i >> 3] |= 1 << (i & 7);
         if (has instanceof Uint8Array) data.push(has);
       }
-      if (!bitmap.some((x) => x)) continue;
+      if (!bitmap.some((x) => x) && !runs.length) continue;
       const raw = new Uint8Array(bitmap.length + data.length * PAGE);
       raw.set(bitmap);
       data.forEach((d, i) => raw.set(d, bitmap.length + i * PAGE));
-      raws.push({ info: { kind, id: 0, first, count: n }, raw });
+      raws.push({ info: runs.length ? { kind, id: 0, first, count: n, refs: runs } : { kind, id: 0, first, count: n }, raw });
     }
   }
   const packed = await Promise.all(raws.map((r) => deflate(r.raw)));
-  snap.header.blocks = raws.map((r, i) => ({ ...r.info, length: packed[i].length, rawLength: r.raw.length }));
+  // (refs go after the sizes, so that a block's JSON reads the same with or without them.)
+  snap.header.blocks = raws.map((r, i) => {
+    const { refs: runs, ...info } = r.info;
+    return runs ? { ...info, length: packed[i].length, rawLength: r.raw.length, refs: runs } : { ...info, length: packed[i].length, rawLength: r.raw.length };
+  });
   const head = new TextEncoder().encode(JSON.stringify(snap.header));
   const size = 16 + head.length + packed.reduce((a, p) => a + p.length, 0);
   const out = new Uint8Array(size + 32);

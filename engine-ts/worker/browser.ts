@@ -6,8 +6,8 @@ import { createMachineMemoryFor } from './wasm-core';
 import { guestBytes, machineMemory } from './machine-memory';
 import { ConsoleRing } from './console-ring';
 import type { LinkEndpoint } from '../network/link-endpoint';
-import type { EventWants, MachineWorkerApi } from './machine.worker';
-import { inflatePagesInto, pageBlocksOf, peekHeader, type SnapshotHeader } from '../snapshot/format';
+import type { EventWants, MachineWorkerApi, SharedBaseView } from './machine.worker';
+import { baseImagesNeeded, inflatePagesInto, pageBlocksOf, peekHeader, type SnapshotHeader } from '../snapshot/format';
 import type { InspectOptions } from '../config/inspect';
 import type { NicSpec, DiskSpec, MachineConfig, MachineEvents, MachineHandle, MachineLayout, RunOptions, SnapshotOptions, StopReason } from '../config/machine';
 import { machineLayout, resolveConfig } from '../config/machine';
@@ -44,12 +44,55 @@ function takeMachineWorker(): Worker {
 }
 
 /**
+ * Base views of the guest images the page offers (snapshot/bases.ts), made once per page in a
+ * worker of their own, in shared memory that every machine worker is handed: a snapshot whose
+ * pages are stored relative to them resumes without making them again (about 1 s for a
+ * Linux kernel).
+ */
+let bases: Promise<SharedBaseView[]> | null = null;
+let basesMade: SharedBaseView[] = [];
+
+function prepareBases(urls: string[]): Promise<SharedBaseView[]> {
+  bases ??= (async () => {
+    const w = newMachineWorker();
+    try {
+      basesMade = await Comlink.wrap<MachineWorkerApi>(w).prepareBases(urls);
+    } catch {
+      basesMade = []; // the machines make what they need themselves
+    } finally {
+      w.terminate();
+    }
+    return basesMade;
+  })();
+  return bases;
+}
+
+/** The views a snapshot's page blocks need, by image index, if every one is among `views`; else null. */
+function viewsFor(header: SnapshotHeader, views: SharedBaseView[]): Map<number, Uint8Array> | null {
+  const out = new Map<number, Uint8Array>();
+  for (const i of baseImagesNeeded(header)) {
+    const ref = header.config.guest.images[i];
+    const v = views.find((x) => x.role === ref.role && x.sha256 === ref.sha256);
+    if (!v) return null;
+    out.set(i, v.view);
+  }
+  return out;
+}
+
+/** Settles when the base views prepareMachines({ baseImages }) started are made (at once if none were asked for). */
+export async function baseImagesReady(): Promise<void> {
+  await bases;
+}
+
+/**
  * Get ready to run machines: compile the x86 core and start a machine worker, so the first
  * machine starts without waiting for either, and keep one worker started from then on. A page
  * that will run machines calls this when it loads. `{ keep: false }` stops keeping one (each
- * machine then starts its own worker when it is made).
+ * machine then starts its own worker when it is made). `baseImages`: URLs of the guest images
+ * (a Linux bzImage and initrd) whose base views to make now, for the snapshots that need them.
  */
-export function prepareMachines(opts: { keep?: boolean } = {}): void {
+export function prepareMachines(opts: { keep?: boolean; baseImages?: string[] } = {}): void {
+  if (opts.baseImages?.length) void prepareBases(opts.baseImages);
   keepSpare = opts.keep !== false;
   if (!keepSpare) {
     spare?.terminate();
@@ -66,7 +109,7 @@ export async function createWorkerMachine(config: MachineConfig, events: Machine
   try {
     const module = await coreModule();
     startVcpuWorkers(w, module, resolved.vcpus);
-    await w.remote.create(module, w.memory, resolved, Comlink.proxy(events), w.wants);
+    await w.remote.create(module, w.memory, resolved, Comlink.proxy(events), w.wants, basesMade);
   } catch (e) {
     terminate(w);
     throw e;
@@ -104,19 +147,25 @@ export async function resumeWorkerMachine(file: Uint8Array, events: MachineEvent
   try {
     const module = await coreModule();
     startVcpuWorkers(w, module, header.config.vcpus);
-    const blocks = pageBlocksOf(header);
+    // Pages stored relative to base views: the worker needs them (started when the page loaded).
+    // (A delta's base may need them too.)
+    const needed = baseImagesNeeded(header).length > 0 || (opts.base !== undefined && baseImagesNeeded(peekHeader(opts.base).header).length > 0);
+    const views = needed && bases ? await bases : basesMade;
+    // This thread inflates such blocks too if it has every view they need (as the worker then does).
+    const mine = viewsFor(header, views);
+    const blocks = pageBlocksOf(header, { withRefs: mine !== null });
     // The index into `blocks` of the next block either side takes.
     const next = new Int32Array(new SharedArrayBuffer(4));
     // The file goes over as a transferred copy: cloning 12 MB into the message delayed its
     // arrival by 30 to 90 ms.
     const copy = file.slice();
-    const resumed = w.remote.resume(module, w.memory, Comlink.transfer(copy, [copy.buffer]), Comlink.proxy(events), w.wants, { ...opts, pagesShared: blocks.length ? { blocks, next } : undefined });
+    const resumed = w.remote.resume(module, w.memory, Comlink.transfer(copy, [copy.buffer]), Comlink.proxy(events), w.wants, { ...opts, bases: views, pagesShared: blocks.length ? { blocks, next } : undefined });
     resumed.catch(() => {}); // awaited below, after this thread's part
     if (blocks.length) {
       let error: string | null = null;
       try {
         // Between blocks, the page's other tasks get their turn.
-        await inflatePagesInto(file, blockTaker(blocks, next), guestBytes(w.memory, layout), () => new Promise((r) => setTimeout(r, 0)));
+        await inflatePagesInto(file, blockTaker(blocks, next), guestBytes(w.memory, layout), () => new Promise((r) => setTimeout(r, 0)), mine ?? undefined);
       } catch (e) {
         error = (e as Error).message;
       }

@@ -17,7 +17,8 @@ import { type InspectOptions, type InspectorSample, type TimelineChunk } from '.
 export type DiskOpener = (spec: DiskSpec) => Promise<BlockDevice>;
 import { ConfigError, machineLayout, resolveConfig, type DiskSpec as DiskSpecT } from '../config/machine';
 import { captureMachine, diffPages, applyDelta, restoreMachine, type Captured } from '../snapshot/capture';
-import { ENGINE, FORMAT_VERSION, SnapshotError, decodeSnapshot, encodeSnapshot, inflatePagesInto, peekHeader, readHeader, type CarriedDisk, type SavedConfig, type Snapshot, type SnapshotHeader } from '../snapshot/format';
+import { ENGINE, FORMAT_VERSION, SnapshotError, baseImagesNeeded, decodeSnapshot, encodeSnapshot, inflatePagesInto, peekHeader, readHeader, type CarriedDisk, type SavedConfig, type Snapshot, type SnapshotHeader } from '../snapshot/format';
+import { baseViewsFor, hasBaseView, planRefs } from '../snapshot/bases';
 import { readDiskChunks } from '../snapshot/disks';
 import { findImages, machineConfigOf, sameMachine, savedConfig, savedDevices, type ImageSource } from '../snapshot/config';
 import { upgradeVcpuBlock } from '../snapshot/vcpu-upgrades';
@@ -26,7 +27,11 @@ import { upgradeVcpuBlock } from '../snapshot/vcpu-upgrades';
 export interface ResumeOptions {
   /** The full snapshot a delta was made against. */
   base?: Uint8Array;
-  /** Where the guest images the snapshot names are found (for a reboot). */
+  /**
+   * Where the guest images the snapshot names are found: for a reboot, and for the base views
+   * a snapshot's pages may be stored relative to (snapshot/bases.ts; views this thread made or
+   * adopted before are used without asking).
+   */
   images?: ImageSource;
   /** The host's disks for the snapshot machine's disk slots, in order. */
   disks?: DiskSpecT[];
@@ -83,6 +88,8 @@ export class LocalMachine {
 
   /** A machine resumed from a snapshot: how to find the guest images it needs to boot again. */
   private reboot: { saved: SavedConfig; embedded: Map<number, Uint8Array>; images?: ImageSource } | null = null;
+  /** Where a resumed machine's guest images are found (ResumeOptions.images). */
+  private images: ImageSource | undefined;
   /** The configuration as snapshots keep it (computed at the first save). */
   private saved: Promise<{ config: SavedConfig; embedded: Map<number, Uint8Array> }> | null = null;
 
@@ -131,14 +138,16 @@ export class LocalMachine {
     module: WebAssembly.Module, file: Uint8Array, events: MachineEvents, host: RunnerHost, opts: ResumeOptions = {},
   ): Promise<{ machine: LocalMachine; header: SnapshotHeader }> {
     const elsewhere = opts.sharedPages;
+    // Base views of the guest's images, if pages are stored relative to them (made once per thread).
+    const { header: peeked } = peekHeader(file);
+    const bases = await baseViewsFor(peeked.config, baseImagesNeeded(peeked), opts.images);
     let mine: Promise<void> | undefined;
     if (elsewhere) {
       if (!opts.memory) throw new Error('pages written elsewhere need the memory they were written into');
-      const { header } = peekHeader(file);
-      mine = inflatePagesInto(file, elsewhere.take, guestBytes(opts.memory, machineLayout(header.config.memoryMiB, header.config.xen)));
+      mine = inflatePagesInto(file, elsewhere.take, guestBytes(opts.memory, machineLayout(peeked.config.memoryMiB, peeked.config.xen)), undefined, bases);
       mine.catch(() => {}); // awaited below, unless decoding failed first
     }
-    const snap = await decodeSnapshot(file, { elsewhere: elsewhere?.blocks });
+    const snap = await decodeSnapshot(file, { elsewhere: elsewhere?.blocks, bases });
     await mine;
     await elsewhere?.written;
     const header = snap.header;
@@ -146,7 +155,8 @@ export class LocalMachine {
     let pages = snap.pages;
     if (header.base) {
       if (!opts.base) throw new SnapshotError(`this snapshot is a delta; it needs its base snapshot (SHA-256 ${header.base.slice(0, 12)}…)`);
-      const base = await decodeSnapshot(opts.base);
+      const { header: bh } = peekHeader(opts.base);
+      const base = await decodeSnapshot(opts.base, { bases: await baseViewsFor(bh.config, baseImagesNeeded(bh), opts.images) });
       if (base.sha256 !== header.base) throw new SnapshotError(`this delta was made against snapshot ${header.base.slice(0, 12)}…, not against ${base.sha256.slice(0, 12)}… (wrong base)`);
       if (base.header.base) throw new SnapshotError('a delta cannot be the base of another delta');
       // (A delta may add disks to its base's machine: it carries them.)
@@ -165,6 +175,7 @@ export class LocalMachine {
     }
     const machine = await LocalMachine.create(module, resolved, events, host, opts.memory, opts.openDisk, { ...snap, pages });
     if (carried.some((c) => !c)) machine.reboot = { saved: header.config, embedded: snap.images, images: opts.images };
+    machine.images = opts.images;
     // It is the saved machine: its later snapshots describe it the same way (the images by the
     // hashes the snapshot gave, whether or not they are at hand).
     machine.saved = Promise.resolve({ config: { ...header.config, pacing: resolved.pacing }, embedded: snap.images });
@@ -215,7 +226,12 @@ export class LocalMachine {
       guestNs: c.guestNs, icount: c.icount, console: (opts.console ?? '').slice(-16384), disks: c.carried, blocks: [],
     };
     const { cap, carried, diskData } = c;
-    if (!opts.base) return encodeSnapshot({ header, state: cap.state, vcpus: cap.vcpus, pages: cap.pages, zeroPages: new Set(), images: saved.embedded, disks: diskData });
+    if (!opts.base) {
+      // Pages stored relative to the guest's own kernel and initrd where their views can be had (snapshot/bases.ts).
+      const bases = await this.baseViews(saved.config);
+      const refs = planRefs(cap.pages, saved.config, bases);
+      return encodeSnapshot({ header, state: cap.state, vcpus: cap.vcpus, pages: cap.pages, zeroPages: new Set(), images: saved.embedded, disks: diskData, refs }, { bases });
+    }
     const base = await this.basePages(opts.base);
     if (base.header.base) throw new SnapshotError('a delta cannot be the base of another delta');
     // A delta may add disks to its base's machine, if it carries them.
@@ -230,12 +246,33 @@ export class LocalMachine {
   private lastBase: { sha256: string; header: SnapshotHeader; pages: Map<number, Uint8Array> } | null = null;
 
   private async basePages(file: Uint8Array): Promise<{ sha256: string; header: SnapshotHeader; pages: Map<number, Uint8Array> }> {
-    const { sha256 } = await readHeader(file);
+    const { sha256, header } = await readHeader(file);
     if (this.lastBase?.sha256 !== sha256) {
-      const b = await decodeSnapshot(file);
+      const b = await decodeSnapshot(file, { bases: await baseViewsFor(header.config, baseImagesNeeded(header), (ref) => this.imageBytes(ref)) });
       this.lastBase = { sha256: b.sha256, header: b.header, pages: b.pages };
     }
     return this.lastBase;
+  }
+
+  /** A guest image the machine was given (booted from it), or found where a resumed machine finds them. */
+  private imageBytes(ref: { size: number }): Promise<Uint8Array | undefined> | Uint8Array | undefined {
+    const g = this.config.guest;
+    if (g.kind === 'linux') for (const b of [g.kernel, g.initrd]) if (b && b.length && b.length === ref.size) return b;
+    return this.images?.(ref as Parameters<ImageSource>[0]);
+  }
+
+  /**
+   * The base views a full snapshot of this machine may store pages relative to: those this
+   * thread has, else made from the images at hand (the first save of a booted machine makes
+   * them). None, when they cannot be had: the pages are then stored as they are.
+   */
+  private async baseViews(config: SavedConfig): Promise<Map<number, Uint8Array>> {
+    const wanted = config.guest.images.flatMap((_, i) => (hasBaseView(config, i) ? [i] : []));
+    try {
+      return await baseViewsFor(config, wanted, (ref) => this.imageBytes(ref));
+    } catch {
+      return new Map(); // an image that cannot serve as a base: stored as it is
+    }
   }
 
   /** Build the board, attach a fresh core instance and load the guest (power-on). */

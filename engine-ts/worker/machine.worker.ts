@@ -14,6 +14,19 @@ import type { InspectOptions, InspectorSample } from '../config/inspect';
 import type { HotplugDisk, NicSpec, DiskSpec, GuestProfile, MachineEvents, MachineStats, ResolvedConfig, RunOptions, SnapshotOptions, StopReason } from '../config/machine';
 import type { BlockDevice } from '../disk/block-device';
 import { SnapshotError, type CarriedDisk, type ImageRef, type SnapshotHeader } from '../snapshot/format';
+import { adoptBaseView, prepareBaseView } from '../snapshot/bases';
+import { hex, sha256 } from '../snapshot/bytes';
+
+/** A base view (snapshot/bases.ts) in shared memory: made by one worker, used by every machine of the page. */
+export interface SharedBaseView {
+  role: 'kernel' | 'initrd';
+  sha256: string;
+  view: Uint8Array;
+}
+
+function adoptAll(bases: SharedBaseView[] | undefined): void {
+  for (const b of bases ?? []) adoptBaseView(b, b.view);
+}
 
 let machine: LocalMachine | null = null;
 
@@ -65,6 +78,8 @@ export interface WorkerResumeOptions {
   jit?: boolean;
   /** Named into the library disks made from the snapshot's carried disks ("<disk> (<this>)"). */
   carriedName?: string;
+  /** Base views the page has (prepareBases), kept by this worker for resumes and saves. */
+  bases?: SharedBaseView[];
   /**
    * A full snapshot's page blocks, shared out between the page and this worker: each side takes
    * the index `Atomics.add(next, 0, 1)` into `blocks` until they run out, and inflates that
@@ -77,13 +92,38 @@ export interface WorkerResumeOptions {
 let pagesFromPage: { resolve(): void; reject(e: Error): void } | null = null;
 
 const api = {
-  async create(module: WebAssembly.Module, memory: WebAssembly.Memory, config: ResolvedConfig, remoteEvents: MachineEvents, wants: EventWants): Promise<void> {
+  /**
+   * Make the base views of guest images (the page's URLs of a Linux kernel and initrd; a file
+   * that cannot be fetched or has no view is left out) into shared memory, for the page to hand
+   * every machine worker.
+   */
+  async prepareBases(urls: string[]): Promise<SharedBaseView[]> {
+    const out: SharedBaseView[] = [];
+    for (const url of urls) {
+      try {
+        const res = await fetch(url);
+        if (!res.ok) continue;
+        const bytes = new Uint8Array(await res.arrayBuffer());
+        // A bzImage says so in its boot header ("HdrS"); anything else is tried as an initrd.
+        const role = bytes.length > 0x206 && String.fromCharCode(...bytes.subarray(0x202, 0x206)) === 'HdrS' ? 'kernel' : 'initrd';
+        const ref = { role, sha256: hex(await sha256(bytes)) } as const;
+        const view = await prepareBaseView(ref, bytes);
+        const shared = new Uint8Array(new SharedArrayBuffer(view.length));
+        shared.set(view);
+        out.push({ ...ref, view: shared });
+      } catch { /* not a base image: the machines do without it */ }
+    }
+    return out;
+  },
+  async create(module: WebAssembly.Module, memory: WebAssembly.Memory, config: ResolvedConfig, remoteEvents: MachineEvents, wants: EventWants, bases?: SharedBaseView[]): Promise<void> {
+    adoptAll(bases);
     const { events, host } = workerHost(memory, remoteEvents, wants);
     machine = await LocalMachine.create(module, config, events, host, memory, openLibraryDisk);
   },
   async resume(
     module: WebAssembly.Module, memory: WebAssembly.Memory, file: Uint8Array, remoteEvents: MachineEvents, wants: EventWants, opts: WorkerResumeOptions,
   ): Promise<SnapshotHeader> {
+    adoptAll(opts.bases);
     const { events, host } = workerHost(memory, remoteEvents, wants);
     const images = async (ref: ImageRef): Promise<Uint8Array | undefined> => {
       for (const url of opts.imageUrls ?? []) {
@@ -115,7 +155,8 @@ const api = {
       sharedPages = { blocks: shared.blocks, take: blockTaker(shared.blocks, shared.next), written };
     }
     try {
-      const r = await LocalMachine.resume(module, file, events, host, { ...opts, sharedPages, images, memory, openDisk: openLibraryDisk, makeDisk });
+      const { base, disks, pacing, jit } = opts;
+      const r = await LocalMachine.resume(module, file, events, host, { base, disks, pacing, jit, sharedPages, images, memory, openDisk: openLibraryDisk, makeDisk });
       machine = r.machine;
       return r.header;
     } catch (e) {

@@ -12,7 +12,9 @@ import { writeDiskChunks } from '../snapshot/disks';
 import { FileStore } from '../disk/file-store';
 import { VhdDisk } from '../disk/vhd';
 import { uuidV4 } from '../disk/vhd-format';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { prepareBaseView } from '../snapshot/bases';
+import type { ImageSource } from '../snapshot/config';
 import { machineLayout } from '../config/machine';
 import { LocalMachine, type ResumeOptions } from './local-machine';
 import type { BlockDevice } from '../disk/block-device';
@@ -96,6 +98,33 @@ export async function createNodeMachine(coreWasmPath: string, config: MachineCon
 }
 
 /** Node hosts: resume a .pvsnap (see LocalMachine.resume); its disks are VHD files given in `opts.disks`. */
+/** Guest images in files (the bundled guest's, those given on a command line): the one whose SHA-256 a snapshot names. */
+export function imagesFromFiles(files: readonly string[]): ImageSource {
+  return (ref) => {
+    for (const f of files) {
+      let size = -1;
+      try { size = fs.statSync(f).size; } catch { continue; }
+      if (size !== ref.size) continue;
+      const b = new Uint8Array(fs.readFileSync(f));
+      if (createHash('sha256').update(b).digest('hex') === ref.sha256) return b;
+    }
+    return undefined;
+  };
+}
+
+/**
+ * Make the base views of a Linux kernel (bzImage) and initrd files now, for this process
+ * (snapshot/bases.ts): resuming or saving a snapshot stored relative to them then does not
+ * wait for them. A file that is not such an image is an error.
+ */
+export async function prepareBaseImages(files: readonly string[]): Promise<void> {
+  for (const f of files) {
+    const bytes = new Uint8Array(fs.readFileSync(f));
+    const role = bytes.length > 0x206 && bytes.subarray(0x202, 0x206).toString() === [0x48, 0x64, 0x72, 0x53].toString() ? 'kernel' : 'initrd';
+    await prepareBaseView({ role, sha256: createHash('sha256').update(bytes).digest('hex') }, bytes);
+  }
+}
+
 export async function resumeNodeMachine(
   coreWasmPath: string, file: Uint8Array, events: MachineEvents,
   opts: Omit<ResumeOptions, 'memory' | 'openDisk' | 'makeDisk'> & {

@@ -32,7 +32,7 @@ export function plain(text: string): string {
   return text.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '').replace(/\r/g, '');
 }
 
-import { createMachine, resumeMachine, type MachineConfig, type MachineHandle, type StopReason } from '../../engine-ts/api/node';
+import { createMachine, imagesFromFiles, resumeMachine, type MachineConfig, type MachineHandle, type StopReason } from '../../engine-ts/api/node';
 
 /** A booted guest driven through its console, as a user at the shell would. */
 export class LinuxSession {
@@ -58,7 +58,7 @@ export class LinuxSession {
     let session: LinuxSession | null = null;
     const r = await resumeMachine(path.join(root, 'engine-wasm/build/core.wasm'), file, {
       onConsole: (b) => { session!.out += Buffer.from(b).toString('latin1'); },
-    }, { pacing: 'fast' });
+    }, { pacing: 'fast', images: imagesFromFiles(['bzImage', 'initrd.img'].map((f) => path.join(root, 'public/guests/linux', f))) });
     session = new LinuxSession(r.machine);
     session.running = r.machine.run();
     return session;

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { LinuxSession, root } from './guest';
-import { BLKFRONT_CMDLINE, resumeMachine } from '../../engine-ts/api/node';
+import { BLKFRONT_CMDLINE, imagesFromFiles, resumeMachine } from '../../engine-ts/api/node';
 import { createHash } from 'node:crypto';
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
@@ -66,7 +66,7 @@ describe('Debian Linux guest on the PV bus (Xen HVM)', () => {
       await m.run({ untilCycle: c0 + 8000e6 });
       expect(s.text.slice(out0)).toContain('dd-42-done');
       const s2 = await m.snapshot();
-      const { machine: b } = await resumeMachine(path.join(root, 'engine-wasm/build/core.wasm'), s1, {}, { disks: [{ bus: 'xen', file: copy }] });
+      const { machine: b } = await resumeMachine(path.join(root, 'engine-wasm/build/core.wasm'), s1, {}, { disks: [{ bus: 'xen', file: copy }], images: imagesFromFiles(['bzImage', 'initrd.img'].map((f) => path.join(root, 'public/guests/linux', f))) });
       await b.run({ untilCycle: c0 + 8000e6 });
       const s2b = await b.snapshot();
       // Both machines are stopped with their disks flushed (a snapshot flushes them): compare now.

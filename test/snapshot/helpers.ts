@@ -3,10 +3,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
-import { resumeMachine, type MachineHandle, type SnapshotHeader } from '../../engine-ts/api/node';
+import { imagesFromFiles, resumeMachine, type MachineHandle, type SnapshotHeader } from '../../engine-ts/api/node';
 
 export const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
 export const CORE = path.join(root, 'engine-wasm/build/core.wasm');
+/** The bundled Linux guest's images: the shipped snapshots are stored relative to them (snapshot/bases.ts). */
+export const GUEST_IMAGES = imagesFromFiles(['bzImage', 'initrd.img'].map((f) => path.join(root, 'public/guests/linux', f)));
 
 export function shipped(name: string): Uint8Array {
   const f = path.join(root, 'public/snapshots', `${name}.pvsnap`);
@@ -28,7 +30,7 @@ export interface Resumed {
 export async function resume(file: Uint8Array, opts: Parameters<typeof resumeMachine>[3] = {}): Promise<Resumed> {
   let out = '';
   const dec = new TextDecoder();
-  const r = await resumeMachine(CORE, file, { onConsole: (b) => { out += dec.decode(b, { stream: true }); } }, { pacing: 'fast', ...opts });
+  const r = await resumeMachine(CORE, file, { onConsole: (b) => { out += dec.decode(b, { stream: true }); } }, { pacing: 'fast', images: GUEST_IMAGES, ...opts });
   return { ...r, output: () => out };
 }
 

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { resumeMachine, type MachineHandle } from '../../engine-ts/api/node';
+import { imagesFromFiles, resumeMachine, type MachineHandle } from '../../engine-ts/api/node';
 import { FileStore } from '../../engine-ts/disk/file-store';
 import { VhdDisk } from '../../engine-ts/disk/vhd';
 import { ConsoleSession } from './console-session';
@@ -58,7 +58,7 @@ export async function measureInspector(coreWasm: string, root: string, rounds: n
   try {
     const file = path.join(tmp, 'xvda.vhd');
     await (await VhdDisk.create(await FileStore.open(file, 'create'), { type: 'dynamic', size: 64 << 20, now: new Date(), uniqueId: new Uint8Array(16).fill(1) })).close();
-    const r = await resumeMachine(coreWasm, new Uint8Array(fs.readFileSync(snap)), { onConsole: (b) => session.events.onOutput(b) }, { pacing: 'fast' });
+    const r = await resumeMachine(coreWasm, new Uint8Array(fs.readFileSync(snap)), { onConsole: (b) => session.events.onOutput(b) }, { pacing: 'fast', images: imagesFromFiles(['bzImage', 'initrd.img'].map((f) => path.join(root, 'public/guests/linux', f))) });
     machine = r.machine;
     void machine.run();
     await machine.addDisk({ bus: 'xen', file });

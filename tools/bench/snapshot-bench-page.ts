@@ -2,7 +2,7 @@
 // the procedure of snapshot-bench-steps.ts with the page's API (machines in Web Workers) and
 // v86 on the page's main thread, as a page would run either. Inputs come from the bench's
 // server (PAGE_FILES); the figures go back to Node through page.evaluate.
-import { prepareMachines, resumeMachine } from '../../engine-ts/api';
+import { baseImagesReady, prepareMachines, resumeMachine } from '../../engine-ts/api';
 import { FILES_URL, PAGE_FILES, runSteps, type PageOptions, type StepFigures, type V86Instance } from './snapshot-bench-steps';
 
 declare global {
@@ -43,8 +43,10 @@ async function runSnapshotBench(o: PageOptions): Promise<StepFigures> {
   };
   const pv = { resume: resumeMachine, workerAhead: (keep: boolean) => prepareMachines({ keep }) };
   const progress = (msg: string) => window.snapshotBenchProgress?.(msg);
-  return runSteps(o.host, pv, v86, { shipped: new Uint8Array(shipped), v86Booted, runs: o.runs }, progress);
+  await baseImagesReady(); // (started when the page loaded, as the app's are)
+  return runSteps(o.host, pv, v86, { shipped: new Uint8Array(shipped), v86Booted, runs: o.runs, kernel: new Uint8Array(bzimage.slice(0)), initrd: new Uint8Array(initrd.slice(0)) }, progress);
 }
 
-prepareMachines(); // as the app does when it loads
+// As the app does when it loads (the guest's images as the page's files: their base views are made now).
+prepareMachines({ baseImages: [FILES_URL + 'bzImage', FILES_URL + 'initrd.img'].map((u) => new URL(u, location.href).href) });
 window.runSnapshotBench = runSnapshotBench;

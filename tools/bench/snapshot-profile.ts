@@ -10,6 +10,8 @@ import { machineLayout } from '../../engine-ts/config/machine';
 import { captureMachine, restoreMachine } from '../../engine-ts/snapshot/capture';
 import { decodeSnapshot, encodeSnapshot, PAGE, PAGES_PER_BLOCK, readHeader } from '../../engine-ts/snapshot/format';
 import { deflate, inflate, sha256 } from '../../engine-ts/snapshot/bytes';
+import { baseViewsFor, planRefs } from '../../engine-ts/snapshot/bases';
+import { baseImagesNeeded } from '../../engine-ts/snapshot/format';
 import { loadCoreModuleFromFile } from '../../engine-ts/worker/node-host';
 import { LocalMachine } from '../../engine-ts/worker/local-machine';
 import { machineMemory } from '../../engine-ts/worker/machine-memory';
@@ -74,16 +76,19 @@ function zstdSize(data: Uint8Array, level: number): number | null {
   return r.status === 0 ? r.stdout.length : null;
 }
 
-export async function profileSnapshots(coreWasm: string, shipped: Uint8Array): Promise<string> {
+export async function profileSnapshots(coreWasm: string, shipped: Uint8Array, guest: { kernel: Uint8Array; initrd: Uint8Array }): Promise<string> {
   const out: string[] = [`pvlab snapshot profile (Node, this thread; median of ${REPEAT} after a warm-up; wall time, and the process's CPU time):`];
   const say = (s: string) => out.push(`- ${s}`);
   const module = await loadCoreModuleFromFile(coreWasm);
 
   // ---- restore: the pieces of LocalMachine.resume ----
-  const resume = await timed(async () => (await LocalMachine.resume(module, shipped, {}, idleHost)).machine);
+  const images = (ref: { size: number }) => [guest.kernel, guest.initrd].find((b) => b.length === ref.size);
+  // (The first resume makes the base views; timed() runs it once untimed first.)
+  const resume = await timed(async () => (await LocalMachine.resume(module, shipped, {}, idleHost, { images })).machine);
   const header = await timed(() => readHeader(shipped));
+  const bases = await baseViewsFor(header.value.header.config, baseImagesNeeded(header.value.header), images);
   const hash = await timed(() => sha256(shipped.subarray(0, shipped.length - 32)));
-  const decode = await timed(() => decodeSnapshot(shipped));
+  const decode = await timed(() => decodeSnapshot(shipped, { bases }));
   const snap = decode.value;
   const { header: h, bodyStart } = header.value;
   const blocks: Array<{ kind: string; data: Uint8Array; rawLength: number }> = [];
@@ -111,7 +116,9 @@ export async function profileSnapshots(coreWasm: string, shipped: Uint8Array): P
   const quiesce = await timed(() => m.board.quiesce());
   const cap = await timed(() => captureMachine(m.board, mem, n));
   const c = cap.value;
-  const encode = await timed(() => encodeSnapshot({ header: { ...snap.header }, state: c.state, vcpus: c.vcpus, pages: c.pages, zeroPages: new Set(), images: new Map(), disks: new Map() }));
+  const plan = await timed(() => planRefs(c.pages, snap.header.config, bases));
+  const encode = await timed(() => encodeSnapshot({ header: { ...snap.header }, state: c.state, vcpus: c.vcpus, pages: c.pages, zeroPages: new Set(), images: new Map(), disks: new Map(), refs: plan.value }, { bases }));
+  const encodePlain = await timed(() => encodeSnapshot({ header: { ...snap.header }, state: c.state, vcpus: c.vcpus, pages: c.pages, zeroPages: new Set(), images: new Map(), disks: new Map() }));
   const raws = pageBlocks(c.pages, n);
   const rawBytes = raws.reduce((a, r) => a + r.length, 0);
   const defl = await timed(() => Promise.all(raws.map((r) => deflate(r))));
@@ -119,7 +126,8 @@ export async function profileSnapshots(coreWasm: string, shipped: Uint8Array): P
   out.push('', 'Save (`snapshot()` in Node; the vCPU stands still for quiesce and captureMachine only, inside Runner.betweenSlices; encodeSnapshot runs while the guest runs on):');
   say(`whole LocalMachine.snapshot: ${ms(whole)}`);
   say(`quiesce: ${ms(quiesce)}; captureMachine (every part's state, the vCPU, ${c.pages.size} non-zero pages of ${n} copied out): ${ms(cap)}`);
-  say(`encodeSnapshot: ${ms(encode)}, of which deflating the ${raws.length} page blocks (${mb(rawBytes)}, CompressionStream, all at once) ${ms(defl)} and the SHA-256 ${ms(saveHash)}`);
+  say(`planRefs (which pages to store relative to the base views: ${plan.value.size} pages): ${ms(plan)}`);
+  say(`encodeSnapshot with them: ${ms(encode)}, ${mb(encode.value.length)}; without them: ${ms(encodePlain)}, ${mb(encodePlain.value.length)}, of which deflating the ${raws.length} page blocks (${mb(rawBytes)}, CompressionStream, all at once) ${ms(defl)} and the SHA-256 ${ms(saveHash)}`);
   const dh = await readHeader(delta.value);
   const dpages = dh.header.blocks.filter((b) => b.kind === 'pages');
   say(`a delta (\`snapshot({ base })\`, the guest not run since the base, with the console the page would give it): ${ms(delta)}, `

@@ -367,7 +367,8 @@ export async function resumeCommand(args: string[], io: CliIo, root: string): Pr
       base, images, disks, carriedDiskFile, pacing: values.realtime ? 'realtime' : 'fast',
     });
   } catch (e) {
-    if (e instanceof SnapshotError) throw new ImageError(`${file}: ${e.message}`);
+    // (A base image not found: say where pvlab looks, and how to give it.)
+    if (e instanceof SnapshotError) throw new ImageError(`${file}: ${e.message}${/needs that file$/.test(e.message) ? ' (pvlab looks among the bundled guest\'s public/guests/linux/bzImage and initrd.img and the --kernel and --initrd given)' : ''}`);
     throw e;
   }
   // The screen as it was, then the session goes on from there.
