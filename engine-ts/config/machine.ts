@@ -42,8 +42,8 @@ export interface MachineConfig {
   /** Network interfaces (Xen mode): xen-netfront NICs on the machine's virtual switch. */
   nics?: NicSpec[];
   /**
-   * Translate hot guest code to WebAssembly (default off; in Node, PVLAB_JIT=1 makes the
-   * default on). Off: every instruction is interpreted. Only machines with one vCPU
+   * Translate hot guest code to WebAssembly (default on; in Node, PVLAB_JIT=0 makes the
+   * default off). Off: every instruction is interpreted. Only machines with one vCPU
    * translate: with several, translation stays off whatever this says (a page's translations
    * are kept fresh through the translating vCPU's own TLB, which does not see another vCPU's
    * writes to it, and LOCKed operations on such a page would not be atomic). Not part of a

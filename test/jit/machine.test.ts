@@ -12,8 +12,9 @@ const CORE = path.join(root, 'engine-wasm/build/core.wasm');
 const hello = (): MachineConfig['guest'] => ({ kind: 'flat', image: new Uint8Array(fs.readFileSync(path.join(root, 'public/guests/hello.bin'))), name: 'hello' });
 
 describe('translation in a machine', () => {
-  it('is on only where asked, and never on a machine with several vCPUs (their writes would not make translations stale)', async () => {
+  it('is on unless switched off, and never on a machine with several vCPUs (their writes would not make translations stale)', async () => {
     const cases: Array<[Partial<MachineConfig>, boolean]> = [
+      [{}, process.env.PVLAB_JIT !== '0'], // the default: on, unless PVLAB_JIT=0
       [{ jit: true }, true],
       [{ jit: false }, false],
       [{ jit: true, vcpus: 2 }, false],

@@ -2,7 +2,7 @@
 // with EIP sampling on, types `grep … /proc/kallsyms` at the prompt to name the kernel's
 // functions, and prints the top functions of the boot (power-on → prompt) by samples.
 // Usage: node tools/run-ts.mjs tools/dev/boot-profile.ts [--every N (0: no samples)] [--top N] [--append 'kernel args']
-// (PVLAB_JIT=1 boots with translation; it prints the boot's CPU seconds and the translator's stats.)
+// (It prints the boot's CPU seconds and the translator's stats; PVLAB_JIT=0 boots on the interpreter alone.)
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
