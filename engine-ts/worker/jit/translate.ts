@@ -212,7 +212,7 @@ function endsBlock(i: Insn): boolean {
 const MAX_BLOCKS = 512;
 const MAX_REGION_INSNS = 2000;
 
-/** A basic block of the region: its instructions (the last may be a control transfer). */
+/** A basic block of the page's function: its instructions (the last may be a control transfer). */
 interface Block {
   eip: number;
   insns: Insn[];
@@ -262,7 +262,7 @@ export function translatePage(rd: CodeReader, seeds: readonly number[], entry: n
     const last = insns[insns.length - 1];
     const t = jumpTarget(last);
     if (t !== null && inPage(t)) queue.push(t);
-    // Fall-through; after a CALL, where the callee returns to (RET looks for it in the region).
+    // Fall-through; after a CALL, where the callee returns to (RET finds it among the blocks).
     if (!endsBlock(last) || isJcc(last) || last.op === 0xe8) { const f = (last.eip + last.len) >>> 0; if (inPage(f)) queue.push(f); }
   }
   if (!blocks.some((b) => b.eip === entry)) return null;
