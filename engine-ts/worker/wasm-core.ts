@@ -125,8 +125,10 @@ function timedHost(host: CoreHost, times: CoreTimes): CoreHost {
 }
 
 /**
- * Starts before a block is translated. Measured on the Linux boot (tools/dev/boot-profile.ts):
- * 16 spends more host time translating than the translations save; 1000 keeps to the hot code.
+ * Starts (reached by a jump) before a block is translated. Chosen on the Linux boot with
+ * the earlier translator, a region per hot block (tools/dev/boot-profile.ts): 16 spent more
+ * host time translating than the translations saved; 1000 kept to the hot code. Not tuned
+ * again for one function per page.
  */
 const JIT_HOT_DEFAULT = 1000;
 
