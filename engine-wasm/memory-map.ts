@@ -238,6 +238,13 @@ export const JIT_HOT_COUNTERS: u32 = 16384; // 8 bytes each: 128 KiB, up to 0x4f
 /** JIT_E_FN of a block that cannot be translated (its first instruction is not supported). */
 export const JIT_FN_NEVER: u32 = 0xffffffff;
 export const JITM_USER: u32 = 1; // CPL 3: the block's memory accesses use the user TLB bits
+/**
+ * Set in the retired count a translated function returns when it stopped inside its code
+ * (the chunk's budget, an access its fast path cannot do), not at a jump: the next EIP is no
+ * block start to count (nor is a chunk's first instruction). Counting the places where a run
+ * happened to stop would make blocks start in the middle of others.
+ */
+export const JIT_NOT_A_JUMP: u32 = 0x80000000;
 
 /**
  * One u32 per 4 KiB physical page of backed memory (shared by every vCPU and the host):

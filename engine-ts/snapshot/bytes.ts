@@ -102,6 +102,29 @@ export function deflate(data: Uint8Array): Promise<Uint8Array> {
 }
 
 /**
+ * Read a decompressing stream to its end, handing each piece to `take` (which may throw to
+ * stop: the stream is cancelled and the error goes to the caller as is). A stream error is
+ * `bad` (the data is not what its format says).
+ */
+async function readPieces(reader: ReadableStreamDefaultReader<Uint8Array>, bad: string, take: (piece: Uint8Array) => void): Promise<void> {
+  for (;;) {
+    let r: ReadableStreamReadResult<Uint8Array>;
+    try {
+      r = await reader.read();
+    } catch {
+      throw new Error(bad);
+    }
+    if (r.done) return;
+    try {
+      take(r.value);
+    } catch (e) {
+      await reader.cancel().catch(() => {});
+      throw e;
+    }
+  }
+}
+
+/**
  * Inflate data that must expand to exactly `size` bytes (a size the caller checked against
  * what it can hold), handing each piece of the output to `take` as it comes. The size is
  * enforced as the output grows (no zip bombs); an error `take` throws goes to the caller as is.
@@ -109,26 +132,11 @@ export function deflate(data: Uint8Array): Promise<Uint8Array> {
 export async function inflateInto(data: Uint8Array, size: number, what: string, take: (piece: Uint8Array) => void): Promise<void> {
   const reader = streamOf(data).pipeThrough(new DecompressionStream('deflate-raw')).getReader();
   let total = 0;
-  for (;;) {
-    let r: ReadableStreamReadResult<Uint8Array>;
-    try {
-      r = await reader.read();
-    } catch {
-      throw new Error(`${what} is not valid compressed data`);
-    }
-    if (r.done) break;
-    if (r.value.length > size - total) {
-      await reader.cancel().catch(() => {});
-      throw new Error(`${what} expands to more than the ${size} bytes it declares`);
-    }
-    try {
-      take(r.value);
-    } catch (e) {
-      await reader.cancel().catch(() => {});
-      throw e;
-    }
-    total += r.value.length;
-  }
+  await readPieces(reader, `${what} is not valid compressed data`, (piece) => {
+    if (piece.length > size - total) throw new Error(`${what} expands to more than the ${size} bytes it declares`);
+    take(piece);
+    total += piece.length;
+  });
   if (total !== size) throw new Error(`${what} holds ${total} bytes, the header says ${size}`);
 }
 
@@ -145,21 +153,11 @@ export async function gunzip(data: Uint8Array, max: number, what: string): Promi
   const reader = streamOf(data).pipeThrough(new DecompressionStream('gzip')).getReader();
   const parts: Uint8Array[] = [];
   let total = 0;
-  for (;;) {
-    let r: ReadableStreamReadResult<Uint8Array>;
-    try {
-      r = await reader.read();
-    } catch {
-      throw new Error(`${what} is not valid gzip data`);
-    }
-    if (r.done) break;
-    total += r.value.length;
-    if (total > max) {
-      await reader.cancel().catch(() => {});
-      throw new Error(`${what} unpacks to more than ${max} bytes`);
-    }
-    parts.push(r.value);
-  }
+  await readPieces(reader, `${what} is not valid gzip data`, (piece) => {
+    total += piece.length;
+    if (total > max) throw new Error(`${what} unpacks to more than ${max} bytes`);
+    parts.push(piece);
+  });
   const out = new Uint8Array(total);
   let o = 0;
   for (const p of parts) { out.set(p, o); o += p.length; }

@@ -2,7 +2,7 @@
 
 import {
   R_EIP, R_PENDING, R_INT_SHADOW, R_DEFERRED_DB, R_HALTED, R_ICOUNT, R_EXIT_REASON, R_NMI_BLOCKED, R_EFLAGS,
-  PEND_INTR, PEND_NMI, PEND_EXIT, PEND_TF, PEND_DBG,
+  PEND_INTR, PEND_NMI, PEND_EXIT, PEND_TF, PEND_DBG, JIT_NOT_A_JUMP,
   EXIT_BUDGET, EXIT_HALT, EXIT_STOPPED, EXIT_REQUEST, EXIT_TRIPLE_FAULT,
 } from '../memory-map';
 import {
@@ -14,7 +14,7 @@ import {
 import { fetch8 } from './state';
 import { refillFetch } from './decode';
 import { dispatch, dispatchLocked, dispatchFull } from './dispatch.gen';
-import { jitOn, jitEnter, JIT_NOT_A_JUMP } from './jit';
+import { jitOn, jitEnter } from './jit';
 import { deliverInterrupt, recordException, INT_EXT } from './system';
 import { HLT } from './ops-sys';
 import { fpuEsc, fxsave, fxrstor } from './fpu';

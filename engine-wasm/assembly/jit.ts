@@ -15,7 +15,7 @@
 
 import {
   VCPU_JIT_CACHE, JIT_SETS, JIT_WAYS, JIT_ENTRY, JIT_E_PHYS, JIT_E_EIP, JIT_E_MODE, JIT_E_FN, JIT_E_LRU, JIT_E_GEN, JIT_E_CALLS, JIT_E_RETIRED, JIT_E_START,
-  VCPU_JIT_HOT, JIT_HOT_COUNTERS, JIT_FN_NEVER, JITM_USER, JIT_PAGE_GEN, R_JIT_RETIRED, R_DR,
+  VCPU_JIT_HOT, JIT_HOT_COUNTERS, JIT_FN_NEVER, JITM_USER, JIT_PAGE_GEN, R_JIT_RETIRED, R_DR, JIT_NOT_A_JUMP,
 } from '../memory-map';
 import { cpu, tlb, cpl, code32, stack32, v86Mode, protMode, csBase, csLimit, flushLazy, loadLazy, cond, getCF } from './state';
 import { TLB_VALID, TLB_RAM, TLB_USER_R, TLB_USER_X, TLB_NX, tlbStripWrites } from './mmu';
@@ -60,14 +60,6 @@ export function jitClear(): void {
 @inline function holds(en: usize, phys: u32, ip: u32, mode: u32): bool {
   return load<u32>(en + JIT_E_PHYS) == phys && load<u32>(en + JIT_E_EIP) == ip && load<u32>(en + JIT_E_MODE) == mode && load<u32>(en + JIT_E_FN) != 0;
 }
-
-/**
- * In the retired count a translated function returns: it stopped inside its code (the
- * chunk's budget, an access its fast path cannot do), not at a jump, so the next EIP is no
- * block start to count (a chunk's first instruction is not either): counting the places
- * where the run happened to stop would make blocks start in the middle of others.
- */
-export const JIT_NOT_A_JUMP: u32 = 0x80000000;
 
 /**
  * Run translated code for the block at `ip` if there is any (translating it when it has

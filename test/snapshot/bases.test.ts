@@ -81,6 +81,24 @@ async function gzip(b: Uint8Array): Promise<Uint8Array> {
   return new Uint8Array(await new Response(new Blob([b as BlobPart]).stream().pipeThrough(new CompressionStream('gzip'))).arrayBuffer());
 }
 
+/** A .pvsnap's header JSON (magic and versions, then its length at byte 12, then it). */
+function headerOf(file: Uint8Array): any {
+  const hlen = new DataView(file.buffer, file.byteOffset).getUint32(12, true);
+  return JSON.parse(new TextDecoder().decode(file.subarray(16, 16 + hlen)));
+}
+/** The file with header `h` instead of its own, and its checksum made anew (a forged file). */
+async function withHeader(file: Uint8Array, h: unknown): Promise<Uint8Array> {
+  const hlen = new DataView(file.buffer, file.byteOffset).getUint32(12, true);
+  const nh = new TextEncoder().encode(JSON.stringify(h));
+  const out = new Uint8Array(16 + nh.length + file.length - 16 - hlen);
+  out.set(file.subarray(0, 16));
+  new DataView(out.buffer).setUint32(12, nh.length, true);
+  out.set(nh, 16);
+  out.set(file.subarray(16 + hlen), 16 + nh.length);
+  out.set(await sha256(out.subarray(0, out.length - 32)), out.length - 32);
+  return out;
+}
+
 describe('base views', () => {
   it('a bzImage: its xz payload unpacked, the PT_LOAD segments laid out from the lowest physical address', () => {
     const s1 = pattern(2 * PAGE + 100, 1);
@@ -225,17 +243,9 @@ describe('pages stored relative to base views', () => {
     await expect(decodeSnapshot(file, { bases: new Map([[0, new Uint8Array(PAGE)]]) })).rejects.toThrow(new SnapshotError(`block ${block} (pages) refers pages ${used[0]}.. to pages 1..1 of image 0's base view, which has 1`));
     // Headers forged (checksum and all).
     const forged = async (edit: (refs: number[][], h: Record<string, unknown>) => void) => {
-      const dv = new DataView(file.buffer, file.byteOffset);
-      const hlen = dv.getUint32(12, true);
-      const h = JSON.parse(new TextDecoder().decode(file.subarray(16, 16 + hlen)));
+      const h = headerOf(file);
       edit(h.blocks[block].refs, h);
-      const nh = new TextEncoder().encode(JSON.stringify(h));
-      const out = new Uint8Array(16 + nh.length + file.length - 16 - hlen);
-      out.set(file.subarray(0, 16));
-      new DataView(out.buffer).setUint32(12, nh.length, true);
-      out.set(nh, 16);
-      out.set(file.subarray(16 + hlen), 16 + nh.length);
-      out.set(await sha256(out.subarray(0, out.length - 32)), out.length - 32);
+      const out = await withHeader(file, h);
       return decodeSnapshot(out, { bases: new Map([[0, kernel]]) }).then(() => 'decoded', (e: Error) => { expect(e).toBeInstanceOf(SnapshotError); return e.message; });
     };
     const at = used[0] % 1024;
@@ -272,8 +282,7 @@ describe('pages stored relative to base views', () => {
     const bases = new Map([[0, new Uint8Array(8 * PAGE)], [1, new Uint8Array(8 * PAGE)]]);
     snap.refs = new Map(used.slice(0, 3).map((p, i) => [p, { image: i & 1, page: i }]));
     const file = await encodeSnapshot(snap, { bases });
-    const hlen = new DataView(file.buffer, file.byteOffset).getUint32(12, true);
-    const h0 = JSON.parse(new TextDecoder().decode(file.subarray(16, 16 + hlen)));
+    const h0 = headerOf(file);
     const block = (h0.blocks as Array<{ refs?: unknown }>).findIndex((b) => b.refs);
     let x = 4242;
     const rand = (n: number) => { x = (Math.imul(x, 1103515245) + 12345) >>> 0; return x % n; };
@@ -285,13 +294,7 @@ describe('pages stored relative to base views', () => {
       const run = refs[rand(refs.length)];
       if (rand(5) === 0) refs.push([rand(1024), 1 + rand(3), rand(2), rand(10)]);
       else run[rand(4)] = rand(3) === 0 ? junk[rand(junk.length)] : rand(12);
-      const nh = new TextEncoder().encode(JSON.stringify(h));
-      const out = new Uint8Array(16 + nh.length + file.length - 16 - hlen);
-      out.set(file.subarray(0, 16));
-      new DataView(out.buffer).setUint32(12, nh.length, true);
-      out.set(nh, 16);
-      out.set(file.subarray(16 + hlen), 16 + nh.length);
-      out.set(await sha256(out.subarray(0, out.length - 32)), out.length - 32);
+      const out = await withHeader(file, h);
       try {
         await decodeSnapshot(out, { bases });
         tally.decoded++;

@@ -23,8 +23,6 @@ const FN_COND = 0; // jitCond(cc) → 0/1 from the lazy flags in memory
 const FN_CF = 1; // jitCF() → CF from the lazy flags in memory
 
 const MAX_INSNS = 48;
-/** Set in the retired count a function returns when it stopped inside its code rather than at a jump (engine-wasm/assembly/jit.ts). */
-const JIT_NOT_A_JUMP = 0x80000000;
 const LF_ADD = 0, LF_SUB = 1, LF_LOGIC = 2;
 const FLAGS_ARITH = 0x8d5, FLAG_CF = 0x1, FLAG_OF = 0x800, FLAG_AF = 0x10;
 const FLAGS_SZP = 0xc4;
@@ -389,7 +387,7 @@ class Emitter {
   /**
    * Leave: `k` instructions of this block retired, continue at the constant `eip`. `within`:
    * the exit is not a jump but a stop inside the code (the chunk's budget, an access the fast
-   * path cannot do), so the core does not count `eip` as a block start (see JIT_NOT_A_JUMP).
+   * path cannot do), so the core does not count `eip` as a block start (see MM.JIT_NOT_A_JUMP).
    */
   private exitTo(k: number, eip: number, within = false): void {
     this.c.i32(eip | 0).set(this.xeip);
@@ -409,7 +407,7 @@ class Emitter {
     c.i32(p ? p.op | (p.msb << 8) | (p.mask << 16) : 0).set(this.xflag);
     c.get(this.ret);
     if (k) c.i32(k).op(Op.I32Add);
-    if (within) c.i32(JIT_NOT_A_JUMP | 0).op(Op.I32Or);
+    if (within) c.i32(MM.JIT_NOT_A_JUMP | 0).op(Op.I32Or);
     c.set(this.xk);
     c.br(c.nest - this.exitNest);
   }
