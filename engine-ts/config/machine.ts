@@ -10,8 +10,14 @@ export type Pacing = 'realtime' | 'fast';
 export type GuestSpec =
   /** A flat binary started in real mode at `loadAddress` (default 0x7C00). */
   | { kind: 'flat'; image: Uint8Array; loadAddress?: number; name?: string }
-  /** A Linux bzImage booted directly (Linux boot protocol, no BIOS). */
-  | { kind: 'linux'; kernel: Uint8Array; initrd?: Uint8Array; cmdline?: string; name?: string }
+  /**
+   * A Linux bzImage booted directly (Linux boot protocol, no BIOS). `decompress`: who unpacks
+   * the kernel from the bzImage. 'loader' (the default) unpacks an xz-packed kernel before the
+   * guest starts, as Xen's domain builder does, and enters the kernel proper (falling back to
+   * 'guest' for other packings); 'guest' runs the bzImage's own decompressor in the guest, as
+   * a BIOS boot does (billions of guest instructions more, and its "Decompressing Linux" lines).
+   */
+  | { kind: 'linux'; kernel: Uint8Array; initrd?: Uint8Array; cmdline?: string; name?: string; decompress?: 'loader' | 'guest' }
   /** A firmware image (64/128/256 KiB) started at the reset vector, as a PC powers on. */
   | { kind: 'bios'; rom: Uint8Array; name?: string }
   /** A Multiboot (v1) kernel with a command line and modules. */

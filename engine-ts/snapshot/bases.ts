@@ -17,6 +17,7 @@
 
 import { gunzip, hex, sha256 } from './bytes';
 import { xzDecompress } from './xz';
+import type { KernelLayout, UnpackedKernel } from '../board/loaders/linux';
 import { PAGE, SnapshotError, describeImage, type BaseViews, type ImageRef, type PageRef, type SavedConfig } from './format';
 
 /** The largest kernel view (and the vmlinux it comes from). */
@@ -60,6 +61,18 @@ export function kernelView(bz: Uint8Array): Uint8Array {
   return loadedElf(elf);
 }
 
+/**
+ * Where a kernel view goes in guest memory, for booting the kernel from it (UnpackedKernel in
+ * board/loaders/linux.ts): kept beside each view loadedElf makes, and handed with a view to
+ * another thread (adoptBaseView).
+ */
+const layouts = new WeakMap<Uint8Array, KernelLayout>();
+
+/** The layout of a view loadedElf (or kernelView) made, or one adopted with it. */
+export function kernelLayoutOf(view: Uint8Array): KernelLayout | undefined {
+  return layouts.get(view);
+}
+
 /** A 32-bit little-endian ELF's PT_LOAD segments (their file bytes) from the lowest physical address. */
 export function loadedElf(elf: Uint8Array): Uint8Array {
   if (elf.length < 52 || u32(elf, 0) !== 0x464c457f) throw new BaseImageError('the kernel is not an ELF file');
@@ -68,16 +81,17 @@ export function loadedElf(elf: Uint8Array): Uint8Array {
   const phentsize = u16(elf, 42);
   const phnum = u16(elf, 44);
   if (phentsize < 32 || phnum > 64 || phoff + phnum * phentsize > elf.length) throw new BaseImageError('the kernel\'s program headers are damaged');
-  const segs: Array<{ off: number; paddr: number; size: number }> = [];
+  const segs: Array<{ off: number; paddr: number; size: number; memsz: number }> = [];
   for (let i = 0; i < phnum; i++) {
     const h = phoff + i * phentsize;
     if (u32(elf, h) !== 1) continue; // PT_LOAD
     const off = u32(elf, h + 4);
     const paddr = u32(elf, h + 12);
     const size = u32(elf, h + 16);
+    const memsz = u32(elf, h + 20);
     if (size === 0) continue;
     if (off + size > elf.length) throw new BaseImageError('a kernel segment reaches past the end of the ELF file');
-    segs.push({ off, paddr, size });
+    segs.push({ off, paddr, size, memsz: Math.max(size, memsz) });
   }
   if (!segs.length) throw new BaseImageError('the kernel has no segment to load');
   const lo = Math.min(...segs.map((s) => s.paddr));
@@ -85,6 +99,11 @@ export function loadedElf(elf: Uint8Array): Uint8Array {
   if (end - lo > MAX_KERNEL_VIEW) throw new BaseImageError(`the kernel spans more than ${MAX_KERNEL_VIEW} bytes of memory`);
   const view = new Uint8Array(roundUp(end - lo));
   for (const s of segs) view.set(elf.subarray(s.off, s.off + s.size), s.paddr - lo);
+  // (Segments whose zero-filled tail, the kernel's BSS, reaches too far, or an entry point
+  // outside the kernel, leave the view without a layout: it serves snapshots, not booting.)
+  const memEnd = Math.max(...segs.map((s) => s.paddr + s.memsz));
+  const entry = u32(elf, 24);
+  if (memEnd - lo <= MAX_KERNEL_VIEW && entry >= lo && entry < end) layouts.set(view, { base: lo, end: memEnd, entry });
   return view;
 }
 
@@ -165,9 +184,28 @@ export function preparedBaseView(ref: Pick<ImageRef, 'role' | 'sha256'>): Promis
 }
 
 /** Keep a view another thread made (in shared memory) as this thread's. */
-export function adoptBaseView(ref: Pick<ImageRef, 'role' | 'sha256'>, view: Uint8Array): void {
+export function adoptBaseView(ref: Pick<ImageRef, 'role' | 'sha256'>, view: Uint8Array, layout?: KernelLayout): void {
   if (view.length % PAGE !== 0) throw new BaseImageError('a base view must be whole pages');
-  if (!views.has(keyOf(ref))) views.set(keyOf(ref), Promise.resolve(view));
+  if (views.has(keyOf(ref))) return;
+  if (layout && ref.role === 'kernel') layouts.set(view, layout);
+  views.set(keyOf(ref), Promise.resolve(view));
+}
+
+/**
+ * The kernel proper of a bzImage (`bytes`, whose SHA-256 is `sha256` when known), unpacked and
+ * laid out for the loader to boot it directly (board/loaders/linux.ts, `unpacked`): its base
+ * view, made once per thread and shared with snapshots. Undefined when that cannot be done (a
+ * payload not packed with xz, a kernel that is not a 32-bit ELF): the kernel then boots through
+ * its own decompressor, which says what it makes of the image.
+ */
+export async function unpackedKernel(bytes: Uint8Array, sha256Hex?: string): Promise<UnpackedKernel | undefined> {
+  try {
+    const view = await prepareBaseView({ role: 'kernel', sha256: sha256Hex ?? hex(await sha256(bytes)) }, bytes);
+    const layout = layouts.get(view);
+    return layout && { image: view, ...layout };
+  } catch {
+    return undefined;
+  }
 }
 
 /** Where the bytes of a guest image a snapshot names are found (undefined: not at hand). */

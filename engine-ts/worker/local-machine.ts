@@ -18,7 +18,7 @@ export type DiskOpener = (spec: DiskSpec) => Promise<BlockDevice>;
 import { ConfigError, machineLayout, resolveConfig, type DiskSpec as DiskSpecT } from '../config/machine';
 import { captureMachine, diffPages, applyDelta, restoreMachine, type Captured } from '../snapshot/capture';
 import { ENGINE, FORMAT_VERSION, SnapshotError, baseImagesNeeded, decodeSnapshot, encodeSnapshot, inflatePagesInto, peekHeader, readHeader, type CarriedDisk, type SavedConfig, type Snapshot, type SnapshotHeader } from '../snapshot/format';
-import { baseViewsFor, hasBaseView, planRefs } from '../snapshot/bases';
+import { baseViewsFor, hasBaseView, planRefs, unpackedKernel } from '../snapshot/bases';
 import { readDiskChunks } from '../snapshot/disks';
 import { findImages, machineConfigOf, sameMachine, savedConfig, savedDevices, type ImageSource } from '../snapshot/config';
 import { upgradeVcpuBlock } from '../snapshot/vcpu-upgrades';
@@ -323,7 +323,8 @@ export class LocalMachine {
       case 'linux': {
         // The kernel's RNG seed comes from what the machine is (see bootSeed): boots stay reproducible.
         const what = JSON.stringify({ cmdline: g.cmdline ?? '', name: g.name ?? '', memoryMiB: config.memoryMiB, vcpus: config.vcpus, xen: !!config.xen, macs: (config.nics ?? []).map((n) => n.mac), rtc: config.rtcStartSeconds ?? 0 });
-        loadLinux(board, { kernel: g.kernel, initrd: g.initrd, cmdline: g.cmdline, acpiRsdp: tables.rsdp, rngSeed: bootSeed(what) });
+        const unpacked = g.decompress === 'guest' ? undefined : await unpackedKernel(g.kernel);
+        loadLinux(board, { kernel: g.kernel, initrd: g.initrd, cmdline: g.cmdline, acpiRsdp: tables.rsdp, rngSeed: bootSeed(what), unpacked });
         break;
       }
       case 'multiboot': loadMultiboot(board, { kernel: g.kernel, cmdline: g.cmdline, modules: g.modules }); break;

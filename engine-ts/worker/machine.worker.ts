@@ -14,7 +14,8 @@ import type { InspectOptions, InspectorSample } from '../config/inspect';
 import type { HotplugDisk, NicSpec, DiskSpec, GuestProfile, MachineEvents, MachineStats, ResolvedConfig, RunOptions, SnapshotOptions, StopReason } from '../config/machine';
 import type { BlockDevice } from '../disk/block-device';
 import { SnapshotError, type CarriedDisk, type ImageRef, type SnapshotHeader } from '../snapshot/format';
-import { adoptBaseView, prepareBaseView } from '../snapshot/bases';
+import { adoptBaseView, kernelLayoutOf, prepareBaseView } from '../snapshot/bases';
+import type { KernelLayout } from '../board/loaders/linux';
 import { hex, sha256 } from '../snapshot/bytes';
 
 /** A base view (snapshot/bases.ts) in shared memory: made by one worker, used by every machine of the page. */
@@ -22,10 +23,12 @@ export interface SharedBaseView {
   role: 'kernel' | 'initrd';
   sha256: string;
   view: Uint8Array;
+  /** A kernel's: where it boots from (the machines boot the kernel from the view, unpacked). */
+  layout?: KernelLayout;
 }
 
 function adoptAll(bases: SharedBaseView[] | undefined): void {
-  for (const b of bases ?? []) adoptBaseView(b, b.view);
+  for (const b of bases ?? []) adoptBaseView(b, b.view, b.layout);
 }
 
 let machine: LocalMachine | null = null;
@@ -110,7 +113,7 @@ const api = {
         const view = await prepareBaseView(ref, bytes);
         const shared = new Uint8Array(new SharedArrayBuffer(view.length));
         shared.set(view);
-        out.push({ ...ref, view: shared });
+        out.push({ ...ref, view: shared, layout: kernelLayoutOf(view) });
       } catch { /* not a base image: the machines do without it */ }
     }
     return out;

@@ -75,4 +75,19 @@ describe('Debian Linux guest, headless (emulated devices)', () => {
       await s.stop().catch(() => {});
     }
   }, 1_800_000);
+
+  it('boots through the bzImage\'s own decompressor too (decompress: \'guest\'), which says what it does', async () => {
+    const g = loadLinuxGuest();
+    // earlyprintk gives the decompressor the serial port, and with nokaslr it has a line to say.
+    const s = await LinuxSession.start({ decompress: 'guest', cmdline: `${g.cmdline} earlyprintk=serial,ttyS0,115200 nokaslr`, jit: process.env.PVLAB_JIT !== '0' });
+    try {
+      await s.waitForShell();
+      // Its one line (Debian builds it quiet otherwise), before the kernel's first.
+      expect(s.text).toMatch(/KASLR disabled: 'nokaslr' on cmdline\.\s+\[\s*0\.000000\] Linux version /);
+      expect(await s.sh('uname -r')).toMatch(new RegExp(`^${g.manifest.kernelVersion.replace(/\./g, '\\.')}$`, 'm'));
+      expect(s.text).not.toMatch(/Oops|BUG:|WARNING:|Call Trace|Kernel panic/);
+    } finally {
+      await s.stop().catch(() => {});
+    }
+  }, 1_800_000);
 });

@@ -41,12 +41,12 @@ export class LinuxSession {
   private running: Promise<StopReason> | null = null;
   private constructor(readonly machine: MachineHandle) {}
 
-  static async start(config: Omit<MachineConfig, 'guest'> & { cmdline?: string }): Promise<LinuxSession> {
+  static async start(config: Omit<MachineConfig, 'guest'> & { cmdline?: string; decompress?: 'loader' | 'guest' }): Promise<LinuxSession> {
     const g = loadLinuxGuest();
     let session: LinuxSession | null = null;
     const m = await createMachine(path.join(root, 'engine-wasm/build/core.wasm'), {
       memoryMiB: 128, pacing: 'fast', rtcStartSeconds: 1_800_000_000, ...config,
-      guest: { kind: 'linux', kernel: g.kernel, initrd: g.initrd, cmdline: config.cmdline ?? g.cmdline },
+      guest: { kind: 'linux', kernel: g.kernel, initrd: g.initrd, cmdline: config.cmdline ?? g.cmdline, decompress: config.decompress },
     }, { onConsole: (b) => { session!.out += Buffer.from(b).toString('latin1'); } });
     session = new LinuxSession(m);
     session.running = m.run();

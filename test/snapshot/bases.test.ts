@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { SnapshotError } from '../../engine-ts/api/node';
-import { BaseImageError, cpioFiles, initrdView, kernelView, loadedElf, planRefs } from '../../engine-ts/snapshot/bases';
+import { BaseImageError, adoptBaseView, cpioFiles, initrdView, kernelLayoutOf, kernelView, loadedElf, planRefs, unpackedKernel } from '../../engine-ts/snapshot/bases';
 import { hex, sha256 } from '../../engine-ts/snapshot/bytes';
 import { PAGE, baseImagesNeeded, decodeSnapshot, encodeSnapshot, inflatePagesInto, pageBlocksOf, peekHeader, type ImageRef, type Snapshot } from '../../engine-ts/snapshot/format';
 import { xzDecompress } from '../../engine-ts/snapshot/xz';
@@ -108,6 +108,27 @@ describe('base views', () => {
     expect(Buffer.from(view.subarray(0, s1.length)).equals(Buffer.from(s1))).toBe(true);
     expect(view.subarray(s1.length, 3 * PAGE).every((x) => x === 0)).toBe(true);
     expect(Buffer.from(view.subarray(3 * PAGE, 3 * PAGE + s2.length)).equals(Buffer.from(s2))).toBe(true);
+  });
+
+  it('a kernel view keeps where it boots from (its lowest address, the end of its memory, its entry), also when adopted', async () => {
+    const e = elf(pattern(2 * PAGE + 100, 1), pattern(PAGE + 7, 2));
+    le32(e, 24, 0x1000000 + 0x40); // e_entry
+    le32(e, 52 + 2 * 32 + 20, PAGE + 7 + 5000); // the second segment's memory size: a BSS after its bytes
+    const bz = bzImage(xz(e));
+    const layout = { base: 0x1000000, end: 0x1000000 + 3 * PAGE + PAGE + 7 + 5000, entry: 0x1000040 };
+    expect(kernelLayoutOf(kernelView(bz))).toEqual(layout);
+    const un = await unpackedKernel(bz);
+    expect(un && { base: un.base, end: un.end, entry: un.entry }).toEqual(layout);
+    expect(un!.image.length).toBe(5 * PAGE);
+    // A view adopted from another thread carries the layout given with it.
+    const shared = new Uint8Array(PAGE);
+    adoptBaseView({ role: 'kernel', sha256: 'ab'.repeat(32) }, shared, layout);
+    expect(kernelLayoutOf(shared)).toEqual(layout);
+    // An entry outside the kernel leaves a view for snapshots, not for booting.
+    le32(e, 24, 0x2000000);
+    expect(kernelLayoutOf(loadedElf(e))).toBeUndefined();
+    expect(await unpackedKernel(bzImage(xz(e)))).toBeUndefined();
+    expect(await unpackedKernel(new Uint8Array(4096))).toBeUndefined(); // not a bzImage: booted the old way
   });
 
   it('a bzImage that is not one, or whose payload is damaged, is a BaseImageError saying so', () => {

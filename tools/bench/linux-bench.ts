@@ -6,7 +6,8 @@
 // time (from typing the line to the end marker arriving on the console). Prints a markdown
 // table and writes it into BENCHMARKS.md (between the linux-bench markers).
 // Usage: npm run bench:linux -- [--only pvlab|v86|inspector] [--mem MiB] [--boot-timeout S]
-//        [--work-timeout S] [--bios FILE] [--inspector-rounds N] [--no-write] [--verbose]
+//        [--work-timeout S] [--bios FILE] [--inspector-rounds N] [--decompress loader|guest]
+//        [--no-write] [--verbose]
 // With pvlab it also measures what the inspector costs (tools/bench/inspector-bench.ts):
 // the same workload on the shipped Xen snapshot with the inspector closed and open.
 import { createHash } from 'node:crypto';
@@ -41,6 +42,8 @@ interface Options {
   write: boolean;
   verbose: boolean;
   inspectorRounds: number;
+  /** Who unpacks pvlab's kernel: its loader (the default, as the page boots) or the bzImage's decompressor in the guest. */
+  decompress: 'loader' | 'guest';
 }
 
 class UsageError extends Error {}
@@ -58,6 +61,7 @@ function parseOptions(args: string[]): Options {
       'no-write': { type: 'boolean' },
       verbose: { type: 'boolean' },
       'inspector-rounds': { type: 'string' },
+      decompress: { type: 'string' },
     },
   });
   if (positionals.length) throw new UsageError(`unexpected argument ${positionals[0]}`);
@@ -76,6 +80,8 @@ function parseOptions(args: string[]): Options {
     only = values.only === 'inspector' ? [] : [values.only];
   }
   const inspectorRounds = int(values['inspector-rounds'], 4, '--inspector-rounds', 0, 50);
+  const decompress = values.decompress ?? 'loader';
+  if (decompress !== 'loader' && decompress !== 'guest') throw new UsageError(`--decompress takes loader or guest (got ${decompress})`);
   return {
     only,
     inspector: inspectorRounds > 0 && (only.includes('pvlab') || values.only === 'inspector'),
@@ -86,6 +92,7 @@ function parseOptions(args: string[]): Options {
     write: !values['no-write'],
     verbose: !!values.verbose,
     inspectorRounds,
+    decompress,
   };
 }
 
@@ -202,7 +209,7 @@ export async function main(args: string[]): Promise<number> {
   let opts: Options;
   try { opts = parseOptions(args); } catch (e) {
     if (e instanceof UsageError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-      process.stderr.write(`bench:linux: ${(e as Error).message}\nusage: npm run bench:linux -- [--only pvlab|v86|inspector] [--mem MiB] [--boot-timeout S] [--work-timeout S] [--bios FILE] [--inspector-rounds N] [--no-write] [--verbose]\n`);
+      process.stderr.write(`bench:linux: ${(e as Error).message}\nusage: npm run bench:linux -- [--only pvlab|v86|inspector] [--mem MiB] [--boot-timeout S] [--work-timeout S] [--bios FILE] [--inspector-rounds N] [--decompress loader|guest] [--no-write] [--verbose]\n`);
       return 2;
     }
     throw e;
@@ -228,7 +235,7 @@ export async function main(args: string[]): Promise<number> {
   const coreSha = opts.only.includes('pvlab') || opts.inspector
     ? ` (core.wasm sha256 ${createHash('sha256').update(fs.readFileSync(coreWasm)).digest('hex').slice(0, 12)}…)`
     : '';
-  const image: LinuxImage = { ...guestFiles.image, memoryMiB: opts.memoryMiB };
+  const image: LinuxImage = { ...guestFiles.image, memoryMiB: opts.memoryMiB, decompress: opts.decompress };
   process.stderr.write(`bench:linux: ${host.cpuModel}, nproc ${host.nproc}, node ${host.node}, load average ${formatLoad(host.loadAtStart)}\n`);
   const logDir = path.join(root, '.cache', 'bench');
   fs.mkdirSync(logDir, { recursive: true });
@@ -259,7 +266,8 @@ export async function main(args: string[]): Promise<number> {
       `load average (1/5/15 min) ${formatLoad(host.loadAtStart)} at the start, ${formatLoad(host.loadAtEnd)} at the end.`,
     ...(runs.length ? [
       `Guest: ${guestFiles.describe}, ${opts.memoryMiB} MiB RAM, command line \`${image.cmdline}\`. ` +
-        `Order: ${opts.only.join(', then ')}, one after the other in one Node process.`,
+        `Order: ${opts.only.join(', then ')}, one after the other in one Node process. ` +
+        (opts.decompress === 'loader' ? 'pvlab\'s loader unpacks the kernel (v86 runs the bzImage\'s decompressor).' : 'pvlab runs the bzImage\'s decompressor too (`--decompress guest`).'),
       '',
       table,
       ...pvlabSplit(runs),

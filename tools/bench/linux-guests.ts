@@ -13,6 +13,8 @@ export interface LinuxImage {
   initrd: Uint8Array;
   cmdline: string;
   memoryMiB: number;
+  /** pvlab only: who unpacks the kernel (GuestSpec's `decompress`; v86 always runs the bzImage's decompressor). */
+  decompress?: 'loader' | 'guest';
 }
 
 /** A missing prerequisite (emulator, BIOS, guest): the message says what to install or build. */
@@ -74,7 +76,7 @@ export function pvlabGuest(coreWasmPath: string, image: LinuxImage): ConsoleGues
     async start(events: ConsoleEvents) {
       machine = await createMachine(coreWasmPath, {
         memoryMiB: image.memoryMiB,
-        guest: { kind: 'linux', kernel: image.kernel, initrd: image.initrd, cmdline: image.cmdline, name: 'bzImage' },
+        guest: { kind: 'linux', kernel: image.kernel, initrd: image.initrd, cmdline: image.cmdline, name: 'bzImage', decompress: image.decompress },
         pacing: 'fast',
         rtcStartSeconds: Math.floor(Date.now() / 1000),
       }, { onConsole: (b) => events.onOutput(b) });
