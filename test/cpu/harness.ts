@@ -2,7 +2,7 @@
 // writes to port 0xE9 are collected), helpers to enter real mode or flat 32-bit protected
 // mode and run code until HLT.
 import fs from 'node:fs';
-import { createMachineMemory, instantiateCore, testJit, type CoreExports, type CoreHost } from '../../engine-ts/worker/wasm-core';
+import { createMachineMemory, instantiateCore, testJit, type CoreInstance, type CoreHost } from '../../engine-ts/worker/wasm-core';
 import { VcpuState } from '../../engine-ts/platform/vcpu-state';
 import * as MM from '../../engine-wasm/memory-map';
 import { CodePages } from '../../engine-ts/worker/code-pages';
@@ -37,7 +37,7 @@ function coreModule(): Promise<WebAssembly.Module> {
 }
 
 export interface CpuHarness {
-  core: CoreExports;
+  core: CoreInstance;
   state: VcpuState;
   memory: WebAssembly.Memory;
   ram: Uint8Array;

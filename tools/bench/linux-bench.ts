@@ -1,13 +1,14 @@
 // npm run bench:linux: pvlab and v86 boot the same Linux guest (public/guests/linux: the
-// same bzImage, initrd and command line, the same RAM) one after the other in this process,
-// and run the same workload typed at the shell. Measured per emulator: wall seconds from
+// same bzImage, initrd and command line, the same RAM) one after the other, under Node in
+// this process and then in a page in headless Chromium (linux-bench-page.ts: pvlab's page
+// API, v86 on the page), and run the same workload typed at the shell. Measured per emulator: wall seconds from
 // power-on to the prompt, and for a shell loop and `dd | md5sum` both the guest's own time
 // (/proc/uptime read before and after, inside the same command line) and the host's wall
 // time (from typing the line to the end marker arriving on the console). Prints a markdown
 // table and writes it into BENCHMARKS.md (between the linux-bench markers).
-// Usage: npm run bench:linux -- [--only pvlab|v86|inspector] [--mem MiB] [--boot-timeout S]
-//        [--work-timeout S] [--bios FILE] [--inspector-rounds N] [--decompress loader|guest]
-//        [--no-write] [--verbose]
+// Usage: npm run bench:linux -- [--only pvlab|v86|inspector] [--host node|chromium] [--mem MiB]
+//        [--boot-timeout S] [--work-timeout S] [--bios FILE] [--inspector-rounds N]
+//        [--decompress loader|guest] [--no-write] [--verbose]
 // With pvlab it also measures what the inspector costs (tools/bench/inspector-bench.ts):
 // the same workload on the shipped Xen snapshot with the inspector closed and open.
 import { createHash } from 'node:crypto';
@@ -16,23 +17,21 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { ConsoleSession, PhaseError, type ConsoleGuest } from './console-session';
+import { withChromiumPage } from './chromium-page';
 import { inspectorSummary, measureInspector } from './inspector-bench';
-import { checkV86, loadGuest, pvlabGuest, SetupError, v86Guest, type GuestFiles, type LinuxImage } from './linux-guests';
+import type {} from './linux-bench-page'; // (its window.runLinuxBench; the module runs in the page only)
+import { checkV86, loadGuest, nodePvlabGuest, nodeV86Guest, SetupError, type GuestFiles, type LinuxImage } from './linux-guests';
+import { DD_MD5, DD_MIB, LINUX_FILES_URL, measure, type LinuxPageOptions, type LinuxPageRun, type MeasureHost } from './linux-measure';
 import {
-  DD_TITLE, describeCommit, describeHost, formatLoad, LINUX_SECTION, LOOP_TITLE, renderSplit, renderTable, splitDelta, updateBenchmarksFile,
+  describeCommit, describeHost, formatLoad, LINUX_SECTION, renderSplit, renderTable, updateBenchmarksFile,
   type EmulatorFigures, type PhaseFigures,
 } from './linux-report';
 
 const DEFAULT_BIOS = '/usr/share/seabios/bios-256k.bin'; // Debian package `seabios`
-const SETUP_TIMEOUT_S = 120;
-const LOOP_ITERATIONS = 100_000;
-const DD_MIB = 16;
-const PROMPT = /root@pvlab:~# /;
-const READY = /pvlab: ready\n/;
 
 interface Options {
   only: Array<'v86' | 'pvlab'>;
+  hosts: Array<'node' | 'chromium'>;
   /** Run the inspector comparison (with pvlab, or alone with --only inspector). */
   inspector: boolean;
   memoryMiB: number;
@@ -54,6 +53,7 @@ function parseOptions(args: string[]): Options {
     allowPositionals: true,
     options: {
       only: { type: 'string' },
+      host: { type: 'string' },
       mem: { type: 'string' },
       'boot-timeout': { type: 'string' },
       'work-timeout': { type: 'string' },
@@ -79,12 +79,18 @@ function parseOptions(args: string[]): Options {
     if (values.only !== 'v86' && values.only !== 'pvlab' && values.only !== 'inspector') throw new UsageError(`--only takes pvlab, v86 or inspector (got ${values.only})`);
     only = values.only === 'inspector' ? [] : [values.only];
   }
+  let hosts: Options['hosts'] = ['node', 'chromium'];
+  if (values.host !== undefined) {
+    if (values.host !== 'node' && values.host !== 'chromium') throw new UsageError(`--host takes node or chromium (got ${values.host})`);
+    hosts = [values.host];
+  }
   const inspectorRounds = int(values['inspector-rounds'], 4, '--inspector-rounds', 0, 50);
   const decompress = values.decompress ?? 'loader';
   if (decompress !== 'loader' && decompress !== 'guest') throw new UsageError(`--decompress takes loader or guest (got ${decompress})`);
   return {
     only,
-    inspector: inspectorRounds > 0 && (only.includes('pvlab') || values.only === 'inspector'),
+    hosts,
+    inspector: inspectorRounds > 0 && hosts.includes('node') && (only.includes('pvlab') || values.only === 'inspector'),
     memoryMiB,
     bootTimeoutS: int(values['boot-timeout'], 1800, '--boot-timeout', 10, 86_400),
     workTimeoutS: int(values['work-timeout'], 1200, '--work-timeout', 10, 86_400),
@@ -111,92 +117,23 @@ function meter(): { stop(): Pick<PhaseFigures, 'busyPct' | 'cpuS'> } {
 
 const progress = (name: string, msg: string) => process.stderr.write(`[${name}] ${msg}\n`);
 
-/** One emulator: power on, wait for the prompt, run the two workloads. Failures end up in `error`. */
-async function measure(guest: ConsoleGuest, opts: Options, logDir: string): Promise<EmulatorFigures> {
-  const fig: EmulatorFigures = { name: guest.name, boot: {}, loop: {}, dd: {} };
-  const session = new ConsoleSession(opts.verbose ? (b) => process.stderr.write(b) : null);
-  const bootDeadline = opts.bootTimeoutS * 1000;
-  const t0 = performance.now();
-  const since = (t: number) => (t - t0) / 1000;
-  const bootMeter = meter();
-  try {
-    // Power on.
-    let setupTimer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([
-      guest.start(session.events).catch((e: unknown) => {
-        throw e instanceof SetupError ? e : new PhaseError('setup', (e as Error).message);
-      }),
-      new Promise<never>((_, reject) => {
-        setupTimer = setTimeout(() => reject(new PhaseError('setup', `not running after ${SETUP_TIMEOUT_S} s`)), SETUP_TIMEOUT_S * 1000);
-      }),
-    ]).finally(() => clearTimeout(setupTimer));
-    fig.setupS = since(performance.now());
-    progress(guest.name, `running after ${fig.setupS.toFixed(2)} s; booting (timeout ${opts.bootTimeoutS} s)`);
-
-    // Boot to the prompt.
-    const ready = await session.waitFor(READY, bootDeadline - (performance.now() - t0), `boot to \`pvlab: ready\` (limit ${opts.bootTimeoutS} s from power-on)`, 0);
-    fig.readyS = since(ready.atMs);
-    const prompt = await session.waitFor(PROMPT, bootDeadline - (performance.now() - t0), `boot to the shell prompt (limit ${opts.bootTimeoutS} s from power-on)`, ready.end);
-    fig.promptS = since(prompt.atMs);
-    fig.boot = { wallS: fig.promptS, instructions: await guest.instructions(), split: (await guest.split?.()) ?? undefined, ...bootMeter.stop() };
-    if (session.firstOutputMs !== null) fig.firstOutputS = since(session.firstOutputMs);
-    progress(guest.name, `\`pvlab: ready\` after ${fig.readyS.toFixed(2)} s, prompt after ${fig.promptS.toFixed(2)} s`);
-
-    // Typed workloads. Each command line reads the guest clock around its body and ends
-    // with a marker the echo of the typed line cannot contain ("BENCH""-END" is typed).
-    let from = prompt.end;
-    const step = async (name: string, body: string, extra: string, phase: PhaseFigures | null) => {
-      const before = await guest.instructions();
-      const split0 = await guest.split?.();
-      const m0 = meter();
-      const start = performance.now();
-      const bodyFrom = session.length;
-      guest.send(`read t0 x < /proc/uptime; ${body}; read t1 x < /proc/uptime; echo "BENCH""-END ${name} $t0 $t1 ${extra}"\r`);
-      const end = await session.waitFor(
-        new RegExp(`BENCH-END ${name} (\\d+\\.\\d+) (\\d+\\.\\d+) ?(\\S*)\\n`), opts.workTimeoutS * 1000, `${name} (limit ${opts.workTimeoutS} s)`, from,
-      );
-      const wallS = (end.atMs - start) / 1000;
-      const after = await guest.instructions();
-      const split1 = await guest.split?.();
-      if (phase) {
-        Object.assign(phase, {
-          wallS,
-          split: split0 && split1 ? splitDelta(split0, split1) : undefined,
-          guestS: Number(end.match[2]) - Number(end.match[1]),
-          instructions: before !== null && after !== null ? after - before : null,
-          ...m0.stop(),
-        });
-      }
-      const next = await session.waitFor(PROMPT, opts.workTimeoutS * 1000, `${name}: prompt after the command (limit ${opts.workTimeoutS} s)`, end.end);
-      from = next.end;
-      return { t0: Number(end.match[1]), extra: end.match[3], output: session.slice(bodyFrom, end.match.index) };
-    };
-
-    fig.uptimeAtPromptS = (await step('uptime', ':', '', null)).t0;
-
-    progress(guest.name, `${LOOP_TITLE} (timeout ${opts.workTimeoutS} s)`);
-    const loop = await step('loop', `i=0; while [ $i -lt ${LOOP_ITERATIONS} ]; do i=$((i+1)); done`, '$i', fig.loop);
-    if (loop.extra !== String(LOOP_ITERATIONS)) throw new PhaseError('loop', `the loop ended with i=${loop.extra}, not ${LOOP_ITERATIONS}`);
-    progress(guest.name, `loop: ${fig.loop.wallS!.toFixed(2)} s wall, ${fig.loop.guestS!.toFixed(2)} s guest`);
-
-    progress(guest.name, `${DD_TITLE} (timeout ${opts.workTimeoutS} s)`);
-    const dd = await step('dd', `dd if=/dev/zero bs=1M count=${DD_MIB} | md5sum`, '', fig.dd);
-    const expected = createHash('md5').update(new Uint8Array(DD_MIB << 20)).digest('hex');
-    const got = /\b([0-9a-f]{32})\s+-/.exec(dd.output)?.[1];
-    if (got !== expected) throw new PhaseError('dd', `md5sum printed ${got ?? 'nothing'}, expected ${expected} (the MD5 of ${DD_MIB} MiB of zeros)`);
-    progress(guest.name, `dd: ${fig.dd.wallS!.toFixed(2)} s wall, ${fig.dd.guestS!.toFixed(2)} s guest`);
-  } catch (e) {
-    if (!(e instanceof PhaseError) && !(e instanceof SetupError)) throw e;
-    fig.error = e.message;
-    progress(guest.name, `FAILED: ${e.message}`);
-  } finally {
-    await guest.shutdown().catch((e: unknown) => progress(guest.name, `shutdown failed: ${(e as Error).message}`));
-    const log = path.join(logDir, `linux-${guest.name}.log`);
-    fs.writeFileSync(log, Buffer.concat(session.raw));
-    progress(guest.name, `console transcript in ${path.relative(process.cwd(), log)}`);
-  }
-  return fig;
+/** The runs in headless Chromium: the page's API and v86 on a page (linux-bench-page.ts). */
+async function runChromium(root: string, opts: Options, image: LinuxImage, v86Paths: { packageDir: string; bios: string }, logDir: string): Promise<{ runs: EmulatorFigures[]; version: string }> {
+  const v86File = (f: string) => new Uint8Array(fs.readFileSync(path.join(v86Paths.packageDir, 'build', f)));
+  const files: Record<string, Uint8Array> = {
+    bzImage: image.kernel, 'initrd.img': image.initrd, 'bios.bin': new Uint8Array(fs.readFileSync(v86Paths.bios)),
+    'libv86.mjs': v86File('libv86.mjs'), 'v86.wasm': v86File('v86.wasm'),
+  };
+  const say = (msg: string) => progress('chromium', msg);
+  return withChromiumPage(root, { name: 'linux-bench', entry: 'tools/bench/linux-bench-page.ts', readyFunction: 'runLinuxBench', filesUrl: LINUX_FILES_URL, files, progress: say }, async (page, version) => {
+    await page.exposeFunction('linuxBenchProgress', (name: string, msg: string) => progress(`chromium ${name}`, msg));
+    const o: LinuxPageOptions = { which: opts.only, cmdline: image.cmdline, memoryMiB: image.memoryMiB, decompress: opts.decompress, bootTimeoutS: opts.bootTimeoutS, workTimeoutS: opts.workTimeoutS };
+    const got: LinuxPageRun[] = await page.evaluate((x) => window.runLinuxBench!(x), o);
+    for (const r of got) fs.writeFileSync(path.join(logDir, `linux-chromium-${r.figures.name}.log`), Buffer.from(r.transcript, 'latin1'));
+    return { runs: got.map((r) => r.figures), version };
+  });
 }
+
 
 /** pvlab's split of each phase, as a second table. */
 function pvlabSplit(runs: EmulatorFigures[]): string[] {
@@ -209,7 +146,7 @@ export async function main(args: string[]): Promise<number> {
   let opts: Options;
   try { opts = parseOptions(args); } catch (e) {
     if (e instanceof UsageError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-      process.stderr.write(`bench:linux: ${(e as Error).message}\nusage: npm run bench:linux -- [--only pvlab|v86|inspector] [--mem MiB] [--boot-timeout S] [--work-timeout S] [--bios FILE] [--inspector-rounds N] [--decompress loader|guest] [--no-write] [--verbose]\n`);
+      process.stderr.write(`bench:linux: ${(e as Error).message}\nusage: npm run bench:linux -- [--only pvlab|v86|inspector] [--host node|chromium] [--mem MiB] [--boot-timeout S] [--work-timeout S] [--bios FILE] [--inspector-rounds N] [--decompress loader|guest] [--no-write] [--verbose]\n`);
       return 2;
     }
     throw e;
@@ -236,14 +173,35 @@ export async function main(args: string[]): Promise<number> {
     ? ` (core.wasm sha256 ${createHash('sha256').update(fs.readFileSync(coreWasm)).digest('hex').slice(0, 12)}…)`
     : '';
   const image: LinuxImage = { ...guestFiles.image, memoryMiB: opts.memoryMiB, decompress: opts.decompress };
+  if (createHash('md5').update(new Uint8Array(DD_MIB << 20)).digest('hex') !== DD_MD5) throw new Error('linux-measure.ts: DD_MD5 is not the MD5 of the zeros dd writes');
   process.stderr.write(`bench:linux: ${host.cpuModel}, nproc ${host.nproc}, node ${host.node}, load average ${formatLoad(host.loadAtStart)}\n`);
   const logDir = path.join(root, '.cache', 'bench');
   fs.mkdirSync(logDir, { recursive: true });
 
   const runs: EmulatorFigures[] = [];
-  for (const which of opts.only) {
-    const guest = which === 'pvlab' ? pvlabGuest(coreWasm, image) : v86Guest(v86Paths, image);
-    runs.push(await measure(guest, opts, logDir));
+  const measureHost: MeasureHost = {
+    bootTimeoutS: opts.bootTimeoutS, workTimeoutS: opts.workTimeoutS, meter, progress,
+    echo: opts.verbose ? (b) => process.stderr.write(b) : null,
+  };
+  if (opts.hosts.includes('node')) {
+    for (const which of opts.only) {
+      const guest = which === 'pvlab' ? nodePvlabGuest(coreWasm, image) : nodeV86Guest(v86Paths, image);
+      const { figures, transcript } = await measure(guest, measureHost);
+      const log = path.join(logDir, `linux-${guest.name}.log`);
+      fs.writeFileSync(log, transcript);
+      progress(guest.name, `console transcript in ${path.relative(process.cwd(), log)}`);
+      runs.push(figures);
+    }
+  }
+  let inChromium: { runs: EmulatorFigures[]; version: string } | null = null;
+  let chromiumFailed: string | null = null;
+  if (opts.hosts.includes('chromium') && opts.only.length) {
+    try {
+      inChromium = await runChromium(root, opts, image, v86Paths, logDir);
+    } catch (e) {
+      chromiumFailed = (e as Error).message;
+      progress('chromium', `FAILED: ${chromiumFailed}`);
+    }
   }
   let inspector: string | null = null;
   let inspectorFailed: string | null = null;
@@ -256,8 +214,9 @@ export async function main(args: string[]): Promise<number> {
   }
   host.loadAtEnd = os.loadavg();
 
-  const table = renderTable(runs);
-  const failures = runs.filter((r) => r.error).map((r) => `- ${r.name}: ${r.error}`);
+  const failures = runs.filter((r) => r.error).map((r) => `- Node, ${r.name}: ${r.error}`);
+  for (const r of inChromium?.runs ?? []) if (r.error) failures.push(`- Chromium, ${r.name}: ${r.error}`);
+  if (chromiumFailed) failures.push(`- Chromium: ${chromiumFailed}`);
   if (inspectorFailed) failures.push(`- inspector: ${inspectorFailed}`);
   const block = [
     `Measured ${host.date} by \`npm run bench:linux\`: pvlab ${commit}${coreSha}` +
@@ -269,15 +228,23 @@ export async function main(args: string[]): Promise<number> {
         `Order: ${opts.only.join(', then ')}, one after the other in one Node process. ` +
         (opts.decompress === 'loader' ? 'pvlab\'s loader unpacks the kernel (v86 runs the bzImage\'s decompressor).' : 'pvlab runs the bzImage\'s decompressor too (`--decompress guest`).'),
       '',
-      table,
+      renderTable(runs),
       ...pvlabSplit(runs),
+    ] : []),
+    ...(inChromium?.runs.length ? [
+      '',
+      `In Chromium ${inChromium.version} (headless, a production build of a bench page: pvlab through the page's API, its machine in a Web Worker; ` +
+        'v86 on the page\'s main thread; the same order; a page cannot see its CPU time, so those rows are empty):',
+      '',
+      renderTable(inChromium.runs),
+      ...pvlabSplit(inChromium.runs),
     ] : []),
     ...(inspector ? ['', inspector] : []),
     ...(failures.length ? ['', 'Failures:', ...failures] : []),
   ].join('\n');
   process.stdout.write(`\n${block}\n`);
 
-  const complete = runs.length === 2 && failures.length === 0;
+  const complete = opts.only.length === 2 && failures.length === 0 && (!opts.hosts.includes('node') || runs.length === 2) && (!opts.hosts.includes('chromium') || inChromium?.runs.length === 2);
   if (opts.write && complete) {
     updateBenchmarksFile(path.join(root, 'BENCHMARKS.md'), block, LINUX_SECTION);
     process.stderr.write('bench:linux: BENCHMARKS.md updated\n');

@@ -1,26 +1,18 @@
-// The two emulators of the Linux benchmark behind one small interface (ConsoleGuest):
-// pvlab through its Node API, v86 through its npm package. Both get the same kernel,
-// initrd, command line and RAM size; both run in this process, on the main thread.
+// The two emulators of the Linux benchmark under Node, behind one small interface
+// (ConsoleGuest, made in linux-measure.ts): pvlab through its Node API, v86 through its npm
+// package. Both get the same kernel, initrd, command line and RAM size; both run in this
+// process, on the main thread. Also: the guest's files, and v86's prerequisites.
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { createMachine, type MachineHandle } from '../../engine-ts/api/node';
-import type { ConsoleEvents, ConsoleGuest } from './console-session';
+import { createMachine } from '../../engine-ts/api/node';
+import type { ConsoleGuest } from './console-session';
+import { pvlabGuest, SetupError, v86Guest, type LinuxImage, type V86Instance } from './linux-measure';
 
-export interface LinuxImage {
-  kernel: Uint8Array;
-  initrd: Uint8Array;
-  cmdline: string;
-  memoryMiB: number;
-  /** pvlab only: who unpacks the kernel (GuestSpec's `decompress`; v86 always runs the bzImage's decompressor). */
-  decompress?: 'loader' | 'guest';
-}
+export { SetupError, type LinuxImage } from './linux-measure';
 
-/** A missing prerequisite (emulator, BIOS, guest): the message says what to install or build. */
-export class SetupError extends Error {
-  constructor(message: string) { super(message); this.name = 'SetupError'; }
-}
+
 
 const GUEST_DIR = 'public/guests/linux';
 
@@ -67,49 +59,10 @@ export function loadGuest(root: string): GuestFiles {
   };
 }
 
-export function pvlabGuest(coreWasmPath: string, image: LinuxImage): ConsoleGuest {
+/** pvlab in this process, with the core at `coreWasmPath`. */
+export function nodePvlabGuest(coreWasmPath: string, image: LinuxImage): ConsoleGuest {
   if (!fs.existsSync(coreWasmPath)) throw new SetupError(`${coreWasmPath} is missing: run \`npm run asbuild\``);
-  let machine: MachineHandle | null = null;
-  let shuttingDown = false;
-  return {
-    name: 'pvlab',
-    async start(events: ConsoleEvents) {
-      machine = await createMachine(coreWasmPath, {
-        memoryMiB: image.memoryMiB,
-        guest: { kind: 'linux', kernel: image.kernel, initrd: image.initrd, cmdline: image.cmdline, name: 'bzImage', decompress: image.decompress },
-        pacing: 'fast',
-        rtcStartSeconds: Math.floor(Date.now() / 1000),
-      }, { onConsole: (b) => events.onOutput(b) });
-      machine.run().then(
-        (reason) => { if (!shuttingDown) events.onStopped(describeStop(reason)); },
-        (e: unknown) => { if (!shuttingDown) events.onStopped(`run failed: ${(e as Error).message}`); },
-      );
-    },
-    send(text: string) { machine?.sendInput(new TextEncoder().encode(text)); },
-    async instructions() { return machine ? (await machine.stats()).instructions : null; },
-    async split() {
-      if (!machine) return null;
-      const st = await machine.stats();
-      return {
-        coreS: (st.split.coreMs - st.split.hostCallMs) / 1000,
-        devicesS: (st.split.hostCallMs + st.split.timersMs) / 1000,
-        idleSkippedS: st.split.idleSkippedNs / 1e9,
-        exits: st.exits,
-      };
-    },
-    async shutdown() {
-      if (!machine || shuttingDown) return;
-      shuttingDown = true;
-      await machine.stop();
-      machine.dispose();
-    },
-  };
-}
-
-function describeStop(reason: { kind: string; code?: number; message?: string }): string {
-  if (reason.message) return `${reason.kind}: ${reason.message}`;
-  if (reason.code !== undefined) return `${reason.kind} (code ${reason.code})`;
-  return reason.kind;
+  return pvlabGuest((config, events) => createMachine(coreWasmPath, config, events), image);
 }
 
 export interface V86Paths {
@@ -140,14 +93,6 @@ export function checkV86(paths: V86Paths): { version: string; biosVersion: strin
 }
 
 // The part of v86's public API used here (see node_modules/v86/v86.d.ts).
-interface V86Instance {
-  add_listener(event: 'serial0-output-byte', cb: (byte: number) => void): void;
-  add_listener(event: 'emulator-started', cb: () => void): void;
-  serial0_send(text: string): void;
-  get_instruction_counter(): number;
-  stop(): Promise<void>;
-  destroy(): Promise<void>;
-}
 type V86Constructor = new (options: Record<string, unknown>) => V86Instance;
 
 function arrayBufferOf(u8: Uint8Array): ArrayBuffer {
@@ -175,44 +120,10 @@ export function v86Options(paths: V86Paths, image: LinuxImage): Record<string, u
   };
 }
 
-export function v86Guest(paths: V86Paths, image: LinuxImage): ConsoleGuest {
-  let emulator: V86Instance | null = null;
-  let poll: ReturnType<typeof setInterval> | null = null;
-  let shuttingDown = false;
-  // v86's counter is a wrapping u32; sample it often enough to never miss a wrap
-  // (2^32 instructions take several seconds at any speed v86 reaches).
-  let last = 0;
-  let total = 0;
-  const sample = (): number => {
-    if (!emulator) return total;
-    const now = emulator.get_instruction_counter() >>> 0;
-    total += (now - last) >>> 0;
-    last = now;
-    return total;
-  };
-  return {
-    name: 'v86',
-    async start(events: ConsoleEvents) {
-      const V86 = await importV86(paths);
-      const started = new Promise<void>((resolve) => {
-        emulator = new V86({ ...v86Options(paths, image), autostart: true });
-        emulator.add_listener('emulator-started', () => resolve());
-        emulator.add_listener('serial0-output-byte', (b) => events.onOutput(Uint8Array.of(b)));
-      });
-      await started;
-      last = emulator!.get_instruction_counter() >>> 0;
-      poll = setInterval(sample, 250);
-    },
-    send(text: string) { emulator?.serial0_send(text); },
-    async instructions() { return sample(); },
-    async shutdown() {
-      if (!emulator || shuttingDown) return;
-      shuttingDown = true;
-      if (poll) clearInterval(poll);
-      const e = emulator;
-      await e.stop();
-      await e.destroy();
-      emulator = null;
-    },
-  };
+/** v86 in this process (the npm package's build, the BIOS from `paths`). */
+export function nodeV86Guest(paths: V86Paths, image: LinuxImage): ConsoleGuest {
+  return v86Guest(async () => {
+    const V86 = await importV86(paths);
+    return new V86({ ...v86Options(paths, image), autostart: true });
+  });
 }

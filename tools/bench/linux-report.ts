@@ -5,65 +5,9 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 
-/** One measured stretch of a run: host wall time, guest time and host load during it. */
-export interface PhaseFigures {
-  /** Host wall clock, seconds. */
-  wallS?: number;
-  /** Guest clock (/proc/uptime difference), seconds. */
-  guestS?: number;
-  /** Guest instructions retired during the phase (null: the emulator cannot tell). */
-  instructions?: number | null;
-  /** Share of the phase the Node main thread was busy (event-loop utilisation), %. */
-  busyPct?: number;
-  /** Process CPU time (all threads, user + system), seconds. */
-  cpuS?: number;
-  /** pvlab only: where the phase's wall time went, and its VM exits. */
-  split?: EmulatorSplit;
-}
+import type { EmulatorFigures, PhaseFigures } from './linux-measure';
 
-/** Cumulative counters of an emulator that can tell where its time goes (pvlab). */
-export interface EmulatorSplit {
-  /** In the core (wasm), without its calls into the device models, s. */
-  coreS: number;
-  /** In the device models (JS): called from the core, and timers between core runs, s. */
-  devicesS: number;
-  /** Guest time skipped while the vCPU was halted, s. */
-  idleSkippedS: number;
-  exits: { io: number; mmio: number; hypercall: number; halt: number };
-}
-
-/** b - a, field by field (the split of a stretch from two cumulative readings). */
-export function splitDelta(a: EmulatorSplit, b: EmulatorSplit): EmulatorSplit {
-  return {
-    coreS: b.coreS - a.coreS,
-    devicesS: b.devicesS - a.devicesS,
-    idleSkippedS: b.idleSkippedS - a.idleSkippedS,
-    exits: {
-      io: b.exits.io - a.exits.io, mmio: b.exits.mmio - a.exits.mmio,
-      hypercall: b.exits.hypercall - a.exits.hypercall, halt: b.exits.halt - a.exits.halt,
-    },
-  };
-}
-
-export interface EmulatorFigures {
-  name: string;
-  /** Creation of the emulator until it runs (wasm compile, image copies), wall s. */
-  setupS?: number;
-  /** Power-on (creation) until the first byte on the serial console, wall s. */
-  firstOutputS?: number;
-  /** Power-on until `pvlab: ready`, wall s. */
-  readyS?: number;
-  /** Power-on until the shell prompt, wall s. */
-  promptS?: number;
-  /** Guest uptime read at the prompt (the guest's own idea of how long it booted), s. */
-  uptimeAtPromptS?: number;
-  /** Power-on until the prompt: busy/CPU over the whole stretch, instructions since running. */
-  boot: PhaseFigures;
-  loop: PhaseFigures;
-  dd: PhaseFigures;
-  /** The first failure (phase and reason), if the run did not finish. */
-  error?: string;
-}
+export { splitDelta, type EmulatorFigures, type EmulatorSplit, type PhaseFigures } from './linux-measure';
 
 export interface HostInfo {
   date: string;

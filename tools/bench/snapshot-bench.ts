@@ -14,9 +14,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { chromium } from 'playwright-core';
-import { build, preview, type Plugin } from 'vite';
 import { resumeMachine } from '../../engine-ts/api/node';
+import { withChromiumPage } from './chromium-page';
 import { ConsoleSession } from './console-session';
 import { checkV86, importV86, loadGuest, SetupError, v86Options, type V86Paths } from './linux-guests';
 import { describeCommit, describeHost, formatLoad, updateBenchmarksFile, type BenchmarksSection } from './linux-report';
@@ -26,8 +25,6 @@ import { profileSnapshots } from './snapshot-profile';
 const DEFAULT_BIOS = '/usr/share/seabios/bios-256k.bin'; // Debian package `seabios`
 const RECIPE = 'linux'; // guests/linux/snapshots.json: the emulated-devices guest
 const BOOT_TIMEOUT_S = 1800;
-const CHROMIUM_FLAGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const SECTION: BenchmarksSection = { name: 'snapshot-bench', command: 'npm run bench:snapshot', title: '## Snapshots: save, restore, size, share link (pvlab vs v86)' };
 
 interface Options {
@@ -123,64 +120,15 @@ async function bootV86(create: () => V86Instance): Promise<{ state: ArrayBuffer;
   }
 }
 
-/** SharedArrayBuffer (guest RAM shared with the worker) needs cross-origin isolation. */
-const ISOLATION = { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp', 'Cross-Origin-Resource-Policy': 'same-origin' };
-
-/** The page's inputs, and v86's npm build, served beside the built page. */
-function benchFiles(files: Record<string, Uint8Array>): Plugin {
-  const types: Record<string, string> = { mjs: 'text/javascript', wasm: 'application/wasm' };
-  return {
-    name: 'pvlab-snapshot-bench-files',
-    configurePreviewServer(server) {
-      server.middlewares.use((req, res, next) => {
-        const url = req.url?.split('?')[0] ?? '';
-        const name = url.startsWith(FILES_URL) ? url.slice(FILES_URL.length) : '';
-        const data = files[name];
-        if (!data) return next();
-        for (const [k, v] of Object.entries(ISOLATION)) res.setHeader(k, v);
-        res.setHeader('Content-Type', types[name.split('.').pop()!] ?? 'application/octet-stream');
-        res.end(Buffer.from(data.buffer, data.byteOffset, data.byteLength));
-      });
-    },
-  };
-}
-
 /**
- * The same procedure in headless Chromium, on a production build of the page (as users get
- * pvlab: the worker one bundled file, not the dev server's module graph): pvlab's page API (a
- * worker per machine) and v86 on the page's main thread.
+ * The same procedure in headless Chromium, on a production build of the page: pvlab's page
+ * API (a worker per machine) and v86 on the page's main thread.
  */
 async function runChromium(root: string, files: Record<string, Uint8Array>, o: Omit<PageOptions, 'host'>): Promise<StepFigures> {
-  const dir = path.join(root, '.cache', 'snapshot-bench');
-  fs.mkdirSync(dir, { recursive: true });
-  fs.writeFileSync(path.join(dir, 'index.html'), '<!doctype html><html><head><meta charset="utf-8"><title>snapshot bench</title><link rel="icon" href="data:,"></head>'
-    + `<body><script type="module" src="${path.relative(dir, path.join(root, 'tools/bench/snapshot-bench-page.ts'))}"></script></body></html>\n`);
-  const config = {
-    configFile: false as const,
-    root: dir,
-    logLevel: 'warn' as const,
-    worker: { format: 'es' as const },
-    build: { outDir: 'dist', emptyOutDir: true, target: 'es2022', assetsInlineLimit: (f: string) => (f.endsWith('.wasm') ? false : undefined) },
-  };
-  progress('Chromium: building the bench page');
-  await build(config);
-  const server = await preview({ ...config, plugins: [benchFiles(files)], preview: { host: '127.0.0.1', port: 0, strictPort: false, headers: ISOLATION } });
-  const base = server.resolvedUrls?.local[0];
-  if (!base) throw new Error('the Vite preview server did not report its address');
-  const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: CHROMIUM_FLAGS, headless: true });
-  try {
-    const page = await browser.newPage();
-    page.on('pageerror', (e) => progress(`page error: ${e.message}`));
-    page.on('console', (m) => { if (m.type() === 'error') progress(`page console: ${m.text()}`); });
+  return withChromiumPage(root, { name: 'snapshot-bench', entry: 'tools/bench/snapshot-bench-page.ts', readyFunction: 'runSnapshotBench', filesUrl: FILES_URL, files, progress }, async (page, version) => {
     await page.exposeFunction('snapshotBenchProgress', progress);
-    await page.goto(base);
-    await page.waitForFunction(() => typeof window.runSnapshotBench === 'function', undefined, { timeout: 120_000 });
-    if (!(await page.evaluate(() => crossOriginIsolated))) throw new Error('the bench page is not cross-origin isolated');
-    return await page.evaluate((opts) => window.runSnapshotBench!(opts), { ...o, host: `Chromium ${browser.version()}` });
-  } finally {
-    await browser.close();
-    await new Promise<void>((resolve) => server.httpServer.close(() => resolve()));
-  }
+    return page.evaluate((opts) => window.runSnapshotBench!(opts), { ...o, host: `Chromium ${version}` });
+  });
 }
 
 // ---- the table ---------------------------------------------------------------------------------
