@@ -162,25 +162,4 @@ describe('translation to WebAssembly', () => {
     h.runUntilHalt();
     expect(h.state.gpr('edx')).toBe(150);
   });
-
-  it('translates a page once for the functions in it that are entered from elsewhere, when they grow hot together', async () => {
-    const h = await harness(true);
-    h.core.jitThreshold(1000); // as a machine's (the harness translates at once)
-    // Two functions on the page at 0x2000, each called from the loop on the page at 0x1000:
-    // A at 0x2000: add eax,1 (x6); ret    B at 0x2040: add ebx,2 (x6); ret
-    const body = (modrm: number, imm: number) => [...new Array(6).fill([0x83, modrm, imm]).flat(), 0xc3];
-    h.load(0x2000, body(0xc0, 1));
-    h.load(0x2040, body(0xc3, 2));
-    // mov ecx,5000; l: call 0x2000; call 0x2040; dec ecx; jnz l; hlt
-    h.load(0x1000, [0xb9, 0x88, 0x13, 0, 0, 0xe8, 0xf6, 0x0f, 0, 0, 0xe8, 0x31, 0x10, 0, 0, 0x49, 0x75, 0xf3, 0xf4]);
-    h.enterFlat32(0x1000);
-    h.state.setGpr('eax', 0);
-    h.state.setGpr('ebx', 0);
-    expect(h.runUntilHalt(10_000_000)).toBe(MM.EXIT_STOPPED);
-    expect([h.state.gpr('eax'), h.state.gpr('ebx')]).toEqual([30_000, 60_000]);
-    expect(jitRetired(h)).toBeGreaterThan(0.5 * 5000 * 18);
-    // The loop's page, and the functions' page once: B had nearly as many starts as A when A
-    // grew hot, so it went into the same function (made again for it, it would be three).
-    expect(h.core.jit.stats.translations).toBe(2);
-  });
 });

@@ -15,9 +15,6 @@ import * as MM from '../../../engine-wasm/memory-map';
 import { translatable, translatePage } from './translate';
 import { blockModule } from './wasm-writer';
 
-/** Starts counted (of the core's hot threshold, 1000 by default) for a block to join its page's function when another block of the page is translated. */
-const WARM = 200;
-
 /** WebAssembly bytes of live translations past which all are dropped and translation starts over. */
 const MAX_LIVE_BYTES = 32 << 20;
 
@@ -83,25 +80,6 @@ export class JitHost {
   }
 
   /**
-   * Other block starts in the page at `frame` that the core has counted at least WARM times
-   * (its hot counters, MM.VCPU_JIT_HOT), as EIPs in the linear page of `eip`, lowest first. A
-   * page's function is made with them too: when they become hot they are in it already, and
-   * the function is not made again for each (most pages hold several functions, each entered
-   * from elsewhere, which the code of one does not lead to).
-   */
-  private warmStarts(frame: number, eip: number, page: PageCode | undefined): number[] {
-    const w = this.words, at = (this.vcpuBase + MM.VCPU_JIT_HOT) >>> 2;
-    const out: number[] = [];
-    for (let i = 0; i < MM.JIT_HOT_COUNTERS; i++) {
-      const phys = w[at + 2 * i];
-      if (((phys ^ frame) >>> 12) !== 0 || w[at + 2 * i + 1] < WARM) continue;
-      const e = ((eip & ~0xfff) | (phys & 0xfff)) >>> 0;
-      if (e !== eip && !page?.index.has(e)) out.push(e);
-    }
-    return out.sort((a, b) => a - b);
-  }
-
-  /**
    * env.jitCompile: the block at `eip` (physical `phys`, mode JITM_*) is hot. Returns its
    * page function's slot | the block's index << 16, or 0 if the block is not translated.
    */
@@ -123,7 +101,7 @@ export class JitHost {
     const read = (off: number) => (off >= 0 && off < 4096 ? ram[base + off] : -1);
     // The page is translated anew only for a block that can start here (the core keeps the
     // answer for this EIP, but may forget it when its cache entry is reused).
-    const tr = translatable(read, eip) ? translatePage(read, page?.blocks ?? [], eip, this.vcpuBase, (mode & MM.JITM_USER) !== 0, this.warmStarts(frame, eip, page)) : null;
+    const tr = translatable(read, eip) ? translatePage(read, page?.blocks ?? [], eip, this.vcpuBase, (mode & MM.JITM_USER) !== 0) : null;
     if (!tr) {
       this.stats.refused++;
       this.stats.compileMs += globalThis.performance.now() - t0;
