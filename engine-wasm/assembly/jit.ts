@@ -15,7 +15,8 @@
 
 import {
   VCPU_JIT_CACHE, JIT_SETS, JIT_WAYS, JIT_ENTRY, JIT_E_PHYS, JIT_E_EIP, JIT_E_MODE, JIT_E_FN, JIT_E_LRU, JIT_E_GEN, JIT_E_CALLS, JIT_E_RETIRED, JIT_E_START,
-  VCPU_JIT_HOT, JIT_HOT_COUNTERS, JIT_FN_NEVER, JITM_USER, JIT_PAGE_GEN, R_JIT_RETIRED, R_DR, JIT_NOT_A_JUMP,
+  VCPU_JIT_HOT, JIT_HOT_COUNTERS, JIT_FN_NEVER, JIT_FN_DROPPED, JITM_USER, JIT_PAGE_GEN, R_JIT_RETIRED, R_DR, JIT_NOT_A_JUMP,
+  JIT_LOOK_AFTER,
 } from '../memory-map';
 import { cpu, tlb, cpl, code32, stack32, v86Mode, protMode, csBase, csLimit, flushLazy, loadLazy, cond, getCF } from './state';
 import { TLB_VALID, TLB_RAM, TLB_USER_R, TLB_USER_X, TLB_NX, tlbStripWrites } from './mmu';
@@ -65,7 +66,8 @@ export function jitClear(): void {
  * Run translated code for the block at `ip` if there is any (translating it when it has
  * become hot, if `count`: `ip` was reached by a jump). Returns (retired << 32) | next EIP,
  * with JIT_NOT_A_JUMP in the retired count as the function set it; 0 retired means nothing
- * ran and the interpreter must execute the instruction at `ip`.
+ * ran and the interpreter must execute the instruction at `ip` (and, with JIT_LOOK_AFTER,
+ * look again right after it).
  */
 export function jitEnter(ip: u32, limit: u32, flagsInMem: bool, count: bool): u64 {
   // Translated code assumes flat 32-bit protected mode code, no armed breakpoints.
@@ -88,7 +90,8 @@ export function jitEnter(ip: u32, limit: u32, flagsInMem: bool, count: bool): u6
     if (way == JIT_WAYS) return count ? countStart(h >>> 18, en0, phys, ip, mode, limit, flagsInMem) : 0;
   }
   const fn = load<u32>(en + JIT_E_FN);
-  if (fn == JIT_FN_NEVER) return 0;
+  if (fn == JIT_FN_NEVER) return <u64>JIT_LOOK_AFTER << 32;
+  if (fn == JIT_FN_DROPPED) return 0;
   if (load<u32>(pageGenAddr(phys)) != load<u32>(en + JIT_E_GEN)) {
     // The code page was written since: free the entry; the block is counted again before it is translated anew.
     store<u32>(en + JIT_E_FN, 0);
@@ -101,10 +104,13 @@ export function jitEnter(ip: u32, limit: u32, flagsInMem: bool, count: bool): u6
   // On trial: a block whose calls retire few instructions on average costs more than
   // interpreting them (each call moves registers and flags in and out), so it is dropped.
   const r = runTranslated(fn, limit, start, flagsInMem);
-  const sum = <u32>load<u16>(en + JIT_E_RETIRED) + (<u32>(r >>> 32) & ~JIT_NOT_A_JUMP);
+  // A call that stopped before an instruction left to the interpreter counts as long enough:
+  // interpreting the block instead would go on past that instruction to the next jump.
+  const f = <u32>(r >>> 32);
+  const sum = <u32>load<u16>(en + JIT_E_RETIRED) + (f & ~(JIT_NOT_A_JUMP | JIT_LOOK_AFTER)) + ((f & JIT_LOOK_AFTER) ? JIT_MIN_RETIRED : 0);
   store<u16>(en + JIT_E_CALLS, <u16>(calls + 1));
   store<u16>(en + JIT_E_RETIRED, <u16>sum); // at most JIT_TRIAL_CALLS × CHUNK
-  if (calls + 1 == JIT_TRIAL_CALLS && sum < JIT_TRIAL_CALLS * JIT_MIN_RETIRED) store<u32>(en + JIT_E_FN, JIT_FN_NEVER);
+  if (calls + 1 == JIT_TRIAL_CALLS && sum < JIT_TRIAL_CALLS * JIT_MIN_RETIRED) store<u32>(en + JIT_E_FN, JIT_FN_DROPPED);
   return r;
 }
 
@@ -116,7 +122,7 @@ const JIT_MIN_RETIRED: u32 = 5;
 @inline function runTranslated(fn: u32, limit: u32, start: u32, flagsInMem: bool): u64 {
   if (!flagsInMem) flushLazy();
   const r = call_indirect<u64>(fn, limit, start);
-  const retired = <u32>(r >>> 32) & ~JIT_NOT_A_JUMP;
+  const retired = <u32>(r >>> 32) & ~(JIT_NOT_A_JUMP | JIT_LOOK_AFTER);
   if (retired) store<u64>(cpu + R_JIT_RETIRED, load<u64>(cpu + R_JIT_RETIRED) + <u64>retired);
   return r;
 }
@@ -155,7 +161,7 @@ function countStart(counter: u32, en0: usize, phys: u32, ip: u32, mode: u32, lim
   store<u16>(en + JIT_E_RETIRED, 0);
   store<u32>(en + JIT_E_START, start);
   store<u32>(en0 + JIT_E_LRU, way);
-  if (fn == 0) return 0;
+  if (fn == 0) return <u64>JIT_LOOK_AFTER << 32;
   return runTranslated(fn, limit, start, flagsInMem);
 }
 
