@@ -235,6 +235,14 @@ export const JIT_E_START: u32 = 28;
  */
 export const VCPU_JIT_HOT: u32 = 0x4d0000;
 export const JIT_HOT_COUNTERS: u32 = 16384; // 8 bytes each: 128 KiB, up to 0x4f0000 < VCPU_STRIDE
+/**
+ * Where a translated function that stopped at a block's start for want of budget (JIT_RESUME)
+ * leaves the block the code goes on to by falling through: its EIP, then its index in the
+ * function. The interpreter runs the rest of the chunk and the block, and at that EIP the
+ * core calls the function there again (a block start is entered with the flags in memory,
+ * so nothing else is assumed). Not machine state.
+ */
+export const VCPU_JIT_RESUME: u32 = 0x4f0000;
 /** JIT_E_FN of a block that cannot be translated (its first instruction is not supported). */
 export const JIT_FN_NEVER: u32 = 0xffffffff;
 /** JIT_E_FN of a block dropped after its trial (its calls retired too few instructions): the interpreter runs it. */
@@ -255,6 +263,8 @@ export const JIT_NOT_A_JUMP: u32 = 0x80000000;
  * interpreting on to the next jump.
  */
 export const JIT_LOOK_AFTER: u32 = 0x40000000;
+/** Set in the retired count (with JIT_NOT_A_JUMP) when the function left a block to resume at in VCPU_JIT_RESUME. */
+export const JIT_RESUME: u32 = 0x20000000;
 
 /**
  * One u32 per 4 KiB physical page of backed memory (shared by every vCPU and the host):

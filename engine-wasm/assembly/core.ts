@@ -2,7 +2,7 @@
 
 import {
   R_EIP, R_PENDING, R_INT_SHADOW, R_DEFERRED_DB, R_HALTED, R_ICOUNT, R_EXIT_REASON, R_NMI_BLOCKED, R_EFLAGS,
-  PEND_INTR, PEND_NMI, PEND_EXIT, PEND_TF, PEND_DBG, JIT_NOT_A_JUMP, JIT_LOOK_AFTER,
+  PEND_INTR, PEND_NMI, PEND_EXIT, PEND_TF, PEND_DBG, JIT_NOT_A_JUMP, JIT_LOOK_AFTER, JIT_RESUME,
   EXIT_BUDGET, EXIT_HALT, EXIT_STOPPED, EXIT_REQUEST, EXIT_TRIPLE_FAULT,
 } from '../memory-map';
 import {
@@ -14,7 +14,7 @@ import {
 import { fetch8 } from './state';
 import { refillFetch } from './decode';
 import { dispatch, dispatchLocked, dispatchFull } from './dispatch.gen';
-import { jitOn, jitEnter } from './jit';
+import { jitOn, jitEnter, resumeEip } from './jit';
 import { deliverInterrupt, recordException, INT_EXT } from './system';
 import { HLT } from './ops-sys';
 import { fpuEsc, fxsave, fxrstor } from './fpu';
@@ -312,7 +312,7 @@ function execute(limit: u32): void {
     if (jitOn && ip - instrEip > 15) {
       const r = jitEnter(ip, loopEnd > n ? loopEnd - n : 1, flagsInMem, jumped);
       const f = <u32>(r >>> 32);
-      const k = f & ~(JIT_NOT_A_JUMP | JIT_LOOK_AFTER);
+      const k = f & ~(JIT_NOT_A_JUMP | JIT_LOOK_AFTER | JIT_RESUME);
       lookAfter = (f & JIT_LOOK_AFTER) != 0;
       if (k) {
         flagsInMem = true;
@@ -335,7 +335,9 @@ function execute(limit: u32): void {
     if (fault) { afterFault(); ip = eip; }
     n++;
     setSteps(n);
-    if (lookAfter) { lookAfter = false; setInstrEip(ip + 16); }
+    // Look again right after an instruction left to the interpreter, or where translated code
+    // that stopped for want of budget goes on (resumeEip, see jit.ts).
+    if (lookAfter || ip == resumeEip) { lookAfter = false; setInstrEip(ip + 16); }
   } while (n < loopEnd);
   if (flagsInMem) loadLazy();
   setEip(ip);

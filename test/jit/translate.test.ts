@@ -223,4 +223,27 @@ describe('translation to WebAssembly', () => {
     expect(runs[1].jit).toBeGreaterThan(0.8 * runs[1].n); // all but CMC (1 in 8) and the first rounds
     expect({ ...runs[1], jit: 0 }).toEqual({ ...runs[0], jit: 0 });
   });
+
+  it('goes back to translated code where a block that the chunk\'s end cut short falls through, stopping at every budget as the interpreter does', async () => {
+    // mov ecx,2000; l: 13 × (add eax,ecx; xor ebx,eax; lea edx,[edx+ebx*2+1]); dec ecx; jnz l; hlt
+    // (a straight run of 39 instructions: three blocks and a bit falling through to each other)
+    const body = Array.from({ length: 13 }, () => [0x01, 0xc8, 0x31, 0xc3, 0x8d, 0x54, 0x5a, 0x01]).flat();
+    const prog = [0xb9, 0xd0, 0x07, 0, 0, ...body, 0x49, 0x0f, 0x85, ...[-(body.length + 7)].flatMap((v) => [v & 0xff, (v >> 8) & 0xff, (v >> 16) & 0xff, (v >> 24) & 0xff]), 0xf4];
+    const runs = [];
+    for (const jit of [false, true]) {
+      const h = await harness(jit);
+      h.load(0x1000, prog);
+      h.enterFlat32(0x1000);
+      h.core.refresh();
+      const c0 = h.state.icount;
+      const states = [];
+      for (let k = 0; k < 200; k++) {
+        h.core.run(397); // a budget that ends runs and chunks all over the loop
+        states.push([h.state.eip, h.state.gpr('eax'), h.state.gpr('ebx'), h.state.gpr('ecx'), h.state.gpr('edx'), h.eflags()]);
+      }
+      runs.push({ states, n: Number(h.state.icount - c0), jit: jitRetired(h) });
+    }
+    expect(runs[1].jit).toBeGreaterThan(0.9 * runs[1].n);
+    expect({ ...runs[1], jit: 0 }).toEqual({ ...runs[0], jit: 0 });
+  });
 });

@@ -22,7 +22,11 @@ import { Code, Op, uleb } from './wasm-writer';
 const FN_COND = 0; // jitCond(cc) → 0/1 from the lazy flags in memory
 const FN_CF = 1; // jitCF() → CF from the lazy flags in memory
 
-const MAX_INSNS = 48;
+/**
+ * Instructions in a basic block at most (a longer run goes on in the next block). Short: where
+ * a chunk's budget runs out inside a block, the interpreter runs the rest of the block.
+ */
+const MAX_INSNS = 16;
 const LF_ADD = 0, LF_SUB = 1, LF_LOGIC = 2;
 const FLAGS_ARITH = 0x8d5, FLAG_CF = 0x1, FLAG_OF = 0x800, FLAG_AF = 0x10;
 const FLAGS_SZP = 0xc4;
@@ -391,12 +395,19 @@ class Emitter {
   private block(b: Block): void {
     const c = this.c, n = b.insns.length;
     this.pending = null; // every way into a block leaves the flag record in memory
-    // Enough budget for the whole block?
+    // Enough budget for the whole block? If not, the interpreter runs it (up to the chunk's
+    // end and on to the block's end), and the function is called again at the block it falls
+    // through to, if it has that block (VCPU_JIT_RESUME).
     c.get(this.LIMIT).get(this.ret).op(Op.I32Sub).i32(n).op(Op.I32LtU).if_();
-    this.exitTo(0, b.eip, true);
+    const last = b.insns[n - 1];
+    const fall = (!endsBlock(last) && !b.refusedNext) || isJcc(last) || last.op === 0xe8 ? this.index.get((last.eip + last.len) >>> 0) : undefined;
+    if (fall !== undefined) {
+      c.i32(0).i32((last.eip + last.len) | 0).mem(Op.I32Store, this.cpu + MM.VCPU_JIT_RESUME);
+      c.i32(0).i32(fall).mem(Op.I32Store, this.cpu + MM.VCPU_JIT_RESUME + 4);
+    }
+    this.exitTo(0, b.eip, true, false, fall !== undefined);
     c.end();
     for (let k = 0; k < n; k++) this.insn(b.insns[k], k);
-    const last = b.insns[n - 1];
     // Before an instruction left to the interpreter: it looks for translated code right after that one.
     if (b.refusedNext) this.exitTo(n, (last.eip + last.len) >>> 0, true, true);
     else if (!endsBlock(last)) this.jumpTo(n, (last.eip + last.len) >>> 0);
@@ -412,9 +423,9 @@ class Emitter {
    * the exit is not a jump but a stop inside the code (the chunk's budget, an access the fast
    * path cannot do), so the core does not count `eip` as a block start (see MM.JIT_NOT_A_JUMP).
    */
-  private exitTo(k: number, eip: number, within = false, lookAfter = false): void {
+  private exitTo(k: number, eip: number, within = false, lookAfter = false, resume = false): void {
     this.c.i32(eip | 0).set(this.xeip);
-    this.exit(k, within, lookAfter);
+    this.exit(k, within, lookAfter, resume);
   }
   /** Leave: `k` instructions of this block retired, continue at the EIP in local `l`. */
   private exitToLocal(k: number, l: number): void {
@@ -425,12 +436,12 @@ class Emitter {
    * Go to the function's one exit (see emit) with local xeip set: what it must write back is
    * in locals, so each of the many ways out costs a few bytes of code, not the stores.
    */
-  private exit(k: number, within = false, lookAfter = false): void {
+  private exit(k: number, within = false, lookAfter = false, resume = false): void {
     const c = this.c, p = this.pending;
     c.i32(p ? p.op | (p.msb << 8) | (p.mask << 16) : 0).set(this.xflag);
     c.get(this.ret);
     if (k) c.i32(k).op(Op.I32Add);
-    if (within) c.i32((MM.JIT_NOT_A_JUMP | (lookAfter ? MM.JIT_LOOK_AFTER : 0)) | 0).op(Op.I32Or);
+    if (within) c.i32((MM.JIT_NOT_A_JUMP | (lookAfter ? MM.JIT_LOOK_AFTER : 0) | (resume ? MM.JIT_RESUME : 0)) | 0).op(Op.I32Or);
     c.set(this.xk);
     c.br(c.nest - this.exitNest);
   }
