@@ -246,4 +246,28 @@ describe('translation to WebAssembly', () => {
     expect(runs[1].jit).toBeGreaterThan(0.9 * runs[1].n);
     expect({ ...runs[1], jit: 0 }).toEqual({ ...runs[0], jit: 0 });
   });
+
+  it('makes a page\'s function once for blocks that become hot one after the other (the warm ones come in with the first)', async () => {
+    const d32 = (v: number) => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, v >>> 24];
+    // 0x1000: mov ecx,200; l: call 0x3000; call 0x3040; dec ecx; jnz l; hlt
+    const main = [0xb9, 200, 0, 0, 0, 0xe8, ...d32(0x3000 - 0x100a), 0xe8, ...d32(0x3040 - 0x100f), 0x49, 0x75, 0xf3, 0xf4];
+    // f1 (0x3000) and f2 (0x3040), called from another page: add eax,ecx; xor ebx,eax; add edx,ebx; inc esi; sub edi,eax; ret
+    const f = [0x01, 0xc8, 0x31, 0xc3, 0x01, 0xda, 0x46, 0x29, 0xc7, 0xc3];
+    const runs = [];
+    for (const jit of [false, true]) {
+      const h = await harness(jit);
+      const host = (h.core as unknown as { jit: { hot: number; stats: { translations: number } } }).jit;
+      h.core.jitThreshold(8);
+      host.hot = 8;
+      h.load(0x1000, main);
+      h.load(0x3000, f);
+      h.load(0x3040, f);
+      h.enterFlat32(0x1000);
+      expect(h.runUntilHalt(1_000_000)).toBe(MM.EXIT_STOPPED);
+      runs.push({ regs: ['eax', 'ebx', 'ecx', 'edx', 'esi', 'edi', 'esp'].map((r) => h.state.gpr(r as 'eax')), flags: h.eflags(), made: jit ? host.stats.translations : 0 });
+    }
+    // One function for each page: f2 had started 7 times when f1 became hot.
+    expect(runs[1].made).toBe(2);
+    expect({ ...runs[1], made: 0 }).toEqual(runs[0]);
+  });
 });
