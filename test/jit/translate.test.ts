@@ -270,4 +270,24 @@ describe('translation to WebAssembly', () => {
     expect(runs[1].made).toBe(2);
     expect({ ...runs[1], made: 0 }).toEqual(runs[0]);
   });
+
+  it('keeps CF through INC at a block\'s start, whether the flags record in memory holds CF or EFLAGS does', async () => {
+    // mov ecx,1000; l: inc eax; adc ebx,0; add esi,0x9e3779b9; test cl,1; jz even;
+    //   add edi,esi; dec ecx; jnz l (DEC: CF in EFLAGS); jmp out
+    // even: dec ecx; jz out; add edi,esi; jmp l (ADD: CF in the record); out: hlt
+    const prog = [0xb9, 0xe8, 0x03, 0, 0, 0x40, 0x83, 0xd3, 0x00, 0x81, 0xc6, 0xb9, 0x79, 0x37, 0x9e, 0xf6, 0xc1, 0x01, 0x74, 7,
+      0x01, 0xf7, 0x49, 0x75, 0xec, 0xeb, 7, 0x49, 0x74, 4, 0x01, 0xf7, 0xeb, 0xe3, 0xf4];
+    const runs = [];
+    for (const jit of [false, true]) {
+      const h = await harness(jit);
+      h.load(0x1000, prog);
+      h.enterFlat32(0x1000);
+      const c0 = h.state.icount;
+      expect(h.runUntilHalt(1_000_000)).toBe(MM.EXIT_STOPPED);
+      runs.push({ regs: ['eax', 'ebx', 'ecx', 'esi', 'edi'].map((r) => h.state.gpr(r as 'eax')), flags: h.eflags(), n: Number(h.state.icount - c0), jit: jitRetired(h) });
+    }
+    expect(runs[0].regs[1]).toBeGreaterThan(100); // the carries did reach EBX
+    expect(runs[1].jit).toBeGreaterThan(0.9 * runs[1].n);
+    expect({ ...runs[1], jit: 0 }).toEqual({ ...runs[0], jit: 0 });
+  });
 });

@@ -639,11 +639,14 @@ class Emitter {
   /** INC/DEC of local fa: CF keeps its value (made eager), result in fr. */
   private incDec(dec: boolean, msb: number): void {
     const c = this.c, f = this.t[3];
-    // EFLAGS.CF = CF now.
+    // EFLAGS.CF = CF now. With the record in memory, EFLAGS has CF already unless the record holds it.
+    const inMem = !this.pending;
+    if (inMem) c.i32(0).mem(Op.I32Load, this.cpu + MM.R_LF_MASK).i32(FLAG_CF).op(Op.I32And).if_();
     this.pushCF();
     c.set(f);
     c.i32(0).i32(0).mem(Op.I32Load, this.cpu + MM.R_EFLAGS).i32(~FLAG_CF).op(Op.I32And).get(f).op(Op.I32Or)
       .mem(Op.I32Store, this.cpu + MM.R_EFLAGS);
+    if (inMem) c.end();
     c.i32(1).set(this.fb);
     c.get(this.fa).i32(1).op(dec ? Op.I32Sub : Op.I32Add).set(this.fr);
     this.setFlags(dec ? LF_SUB : LF_ADD, msb, FLAGS_ARITH & ~FLAG_CF);
