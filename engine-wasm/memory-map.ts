@@ -235,8 +235,18 @@ export const JIT_E_START: u32 = 28;
  */
 export const VCPU_JIT_HOT: u32 = 0x4d0000;
 export const JIT_HOT_COUNTERS: u32 = 16384; // 8 bytes each: 128 KiB, up to 0x4f0000 < VCPU_STRIDE
+/**
+ * Where a translated function that stopped at a block's start for want of budget (JIT_RESUME)
+ * leaves the block the code goes on to by falling through: its EIP, then its index in the
+ * function. The interpreter runs the rest of the chunk and the block, and at that EIP the
+ * core calls the function there again (a block start is entered with the flags in memory,
+ * so nothing else is assumed). Not machine state.
+ */
+export const VCPU_JIT_RESUME: u32 = 0x4f0000;
 /** JIT_E_FN of a block that cannot be translated (its first instruction is not supported). */
 export const JIT_FN_NEVER: u32 = 0xffffffff;
+/** JIT_E_FN of a block dropped after its trial (its calls retired too few instructions): the interpreter runs it. */
+export const JIT_FN_DROPPED: u32 = 0xfffffffe;
 export const JITM_USER: u32 = 1; // CPL 3: the block's memory accesses use the user TLB bits
 /**
  * Set in the retired count a translated function returns when it stopped inside its code
@@ -245,6 +255,16 @@ export const JITM_USER: u32 = 1; // CPL 3: the block's memory accesses use the u
  * happened to stop would make blocks start in the middle of others.
  */
 export const JIT_NOT_A_JUMP: u32 = 0x80000000;
+/**
+ * Set in the retired count (with JIT_NOT_A_JUMP) by a translated function that stopped before
+ * an instruction it does not translate, and by the core's look-up (with 0 retired) at a block
+ * whose first instruction is such (JIT_FN_NEVER): the interpreter runs that one instruction
+ * and then looks for translated code right after it, as after a jump, instead of
+ * interpreting on to the next jump.
+ */
+export const JIT_LOOK_AFTER: u32 = 0x40000000;
+/** Set in the retired count (with JIT_NOT_A_JUMP) when the function left a block to resume at in VCPU_JIT_RESUME. */
+export const JIT_RESUME: u32 = 0x20000000;
 
 /**
  * One u32 per 4 KiB physical page of backed memory (shared by every vCPU and the host):

@@ -160,7 +160,8 @@ export async function instantiateCore(
   jit.enabled = opts.jit ?? defaultJit();
   exports.jitEnable(jit.enabled ? 1 : 0);
   const hot = opts.jitHot ?? Number(nodeEnv()?.PVLAB_JIT_HOT ?? JIT_HOT_DEFAULT);
-  exports.jitThreshold(Number.isInteger(hot) && hot >= 1 ? hot : JIT_HOT_DEFAULT);
+  jit.hot = Number.isInteger(hot) && hot >= 1 ? hot : JIT_HOT_DEFAULT;
+  exports.jitThreshold(jit.hot);
   if (!times) return { ...exports, jit };
   const clock = globalThis.performance;
   const run = exports.run;

@@ -2,7 +2,7 @@
 
 import {
   R_EIP, R_PENDING, R_INT_SHADOW, R_DEFERRED_DB, R_HALTED, R_ICOUNT, R_EXIT_REASON, R_NMI_BLOCKED, R_EFLAGS,
-  PEND_INTR, PEND_NMI, PEND_EXIT, PEND_TF, PEND_DBG, JIT_NOT_A_JUMP,
+  PEND_INTR, PEND_NMI, PEND_EXIT, PEND_TF, PEND_DBG, JIT_NOT_A_JUMP, JIT_LOOK_AFTER, JIT_RESUME,
   EXIT_BUDGET, EXIT_HALT, EXIT_STOPPED, EXIT_REQUEST, EXIT_TRIPLE_FAULT,
 } from '../memory-map';
 import {
@@ -14,7 +14,7 @@ import {
 import { fetch8 } from './state';
 import { refillFetch } from './decode';
 import { dispatch, dispatchLocked, dispatchFull } from './dispatch.gen';
-import { jitOn, jitEnter } from './jit';
+import { jitOn, jitEnter, resumeEip } from './jit';
 import { deliverInterrupt, recordException, INT_EXT } from './system';
 import { HLT } from './ops-sys';
 import { fpuEsc, fxsave, fxrstor } from './fpu';
@@ -301,6 +301,9 @@ function execute(limit: u32): void {
   // Whether the look for translated code at ip may count ip as a block start: not at the
   // chunk's first instruction, nor where translated code stopped short of a jump.
   let jumped = false;
+  // The instruction about to be interpreted is one translated code does not do: look for
+  // translated code again right after it (JIT_LOOK_AFTER).
+  let lookAfter = false;
   setLoopEnd(limit);
   if (jitOn) setInstrEip(ip + 16); // a chunk starts with a look for translated code too
   do {
@@ -308,11 +311,15 @@ function execute(limit: u32): void {
     // runs at most to the end of this chunk, so interrupts come in where the interpreter takes them.
     if (jitOn && ip - instrEip > 15) {
       const r = jitEnter(ip, loopEnd > n ? loopEnd - n : 1, flagsInMem, jumped);
-      const k = <u32>(r >>> 32) & ~JIT_NOT_A_JUMP;
+      const f = <u32>(r >>> 32);
+      const k = f & ~(JIT_NOT_A_JUMP | JIT_LOOK_AFTER | JIT_RESUME);
+      lookAfter = (f & JIT_LOOK_AFTER) != 0;
       if (k) {
         flagsInMem = true;
-        jumped = (<u32>(r >>> 32) & JIT_NOT_A_JUMP) == 0;
-        n += k; setSteps(n); ip = <u32>r; setInstrEip(ip + 16);
+        jumped = (f & JIT_NOT_A_JUMP) == 0;
+        n += k; setSteps(n); ip = <u32>r;
+        // Stopped before an instruction translated code does not do: interpret it, then look again.
+        setInstrEip(lookAfter ? ip : ip + 16);
         continue;
       }
     }
@@ -328,6 +335,9 @@ function execute(limit: u32): void {
     if (fault) { afterFault(); ip = eip; }
     n++;
     setSteps(n);
+    // Look again right after an instruction left to the interpreter, or where translated code
+    // that stopped for want of budget goes on (resumeEip, see jit.ts).
+    if (lookAfter || ip == resumeEip) { lookAfter = false; setInstrEip(ip + 16); }
   } while (n < loopEnd);
   if (flagsInMem) loadLazy();
   setEip(ip);

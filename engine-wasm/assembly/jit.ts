@@ -15,7 +15,8 @@
 
 import {
   VCPU_JIT_CACHE, JIT_SETS, JIT_WAYS, JIT_ENTRY, JIT_E_PHYS, JIT_E_EIP, JIT_E_MODE, JIT_E_FN, JIT_E_LRU, JIT_E_GEN, JIT_E_CALLS, JIT_E_RETIRED, JIT_E_START,
-  VCPU_JIT_HOT, JIT_HOT_COUNTERS, JIT_FN_NEVER, JITM_USER, JIT_PAGE_GEN, R_JIT_RETIRED, R_DR, JIT_NOT_A_JUMP,
+  VCPU_JIT_HOT, JIT_HOT_COUNTERS, JIT_FN_NEVER, JIT_FN_DROPPED, JITM_USER, JIT_PAGE_GEN, R_JIT_RETIRED, R_DR, JIT_NOT_A_JUMP,
+  JIT_LOOK_AFTER, JIT_RESUME, VCPU_JIT_RESUME,
 } from '../memory-map';
 import { cpu, tlb, cpl, code32, stack32, v86Mode, protMode, csBase, csLimit, flushLazy, loadLazy, cond, getCF } from './state';
 import { TLB_VALID, TLB_RAM, TLB_USER_R, TLB_USER_X, TLB_NX, tlbStripWrites } from './mmu';
@@ -37,6 +38,7 @@ let jitUsed: bool = true;
 
 /** Forget every translation of this vCPU (a new instance, a snapshot restore, host edits), and how hot blocks were. */
 export function jitClear(): void {
+  resumeEip = RESUME_NONE;
   if (!jitUsed) return; // the host refreshes the core often (every CPU test vector): nothing to clear
   memory.fill(cpu + VCPU_JIT_CACHE, 0, JIT_SETS * JIT_WAYS * JIT_ENTRY);
   memory.fill(cpu + VCPU_JIT_HOT, 0, JIT_HOT_COUNTERS * 8);
@@ -56,6 +58,15 @@ export function jitClear(): void {
   if (g & 1) store<u32>(a, g + 1);
 }
 
+/**
+ * A block to call the function `resumeFn` at when the code reaches `resumeEip` (see
+ * VCPU_JIT_RESUME): at index `resumeStart`, valid while the code page is the same physical
+ * page (and mode) and unwritten since. RESUME_NONE: none.
+ */
+const RESUME_NONE: u32 = 0xffffffff;
+export let resumeEip: u32 = RESUME_NONE;
+let resumeFn: u32 = 0, resumeStart: u32 = 0, resumePage: u32 = 0, resumeMode: u32 = 0, resumeGen: u32 = 0;
+
 /** Whether cache entry `en` holds the block (phys, ip, mode). A free entry (no function) holds none. */
 @inline function holds(en: usize, phys: u32, ip: u32, mode: u32): bool {
   return load<u32>(en + JIT_E_PHYS) == phys && load<u32>(en + JIT_E_EIP) == ip && load<u32>(en + JIT_E_MODE) == mode && load<u32>(en + JIT_E_FN) != 0;
@@ -65,7 +76,8 @@ export function jitClear(): void {
  * Run translated code for the block at `ip` if there is any (translating it when it has
  * become hot, if `count`: `ip` was reached by a jump). Returns (retired << 32) | next EIP,
  * with JIT_NOT_A_JUMP in the retired count as the function set it; 0 retired means nothing
- * ran and the interpreter must execute the instruction at `ip`.
+ * ran and the interpreter must execute the instruction at `ip` (and, with JIT_LOOK_AFTER,
+ * look again right after it).
  */
 export function jitEnter(ip: u32, limit: u32, flagsInMem: bool, count: bool): u64 {
   // Translated code assumes flat 32-bit protected mode code, no armed breakpoints.
@@ -77,6 +89,12 @@ export function jitEnter(ip: u32, limit: u32, flagsInMem: bool, count: bool): u6
   if ((e & need) != need || (e & TLB_NX)) return 0;
   const phys = (e & 0xfffff000) | (ip & 0xfff);
   const mode: u32 = user ? JITM_USER : 0;
+  if (ip == resumeEip) {
+    resumeEip = RESUME_NONE;
+    if ((phys & 0xfffff000) == resumePage && mode == resumeMode && load<u32>(pageGenAddr(phys)) == resumeGen) {
+      return runTranslated(resumeFn, limit, resumeStart, flagsInMem, resumePage, mode, resumeGen);
+    }
+  }
   const h = phys * 0x9e3779b1;
   const set = h >>> 20; // JIT_SETS = 4096
   const en0 = cpu + VCPU_JIT_CACHE + <usize>(set * (JIT_WAYS * JIT_ENTRY));
@@ -88,7 +106,8 @@ export function jitEnter(ip: u32, limit: u32, flagsInMem: bool, count: bool): u6
     if (way == JIT_WAYS) return count ? countStart(h >>> 18, en0, phys, ip, mode, limit, flagsInMem) : 0;
   }
   const fn = load<u32>(en + JIT_E_FN);
-  if (fn == JIT_FN_NEVER) return 0;
+  if (fn == JIT_FN_NEVER) return <u64>JIT_LOOK_AFTER << 32;
+  if (fn == JIT_FN_DROPPED) return 0;
   if (load<u32>(pageGenAddr(phys)) != load<u32>(en + JIT_E_GEN)) {
     // The code page was written since: free the entry; the block is counted again before it is translated anew.
     store<u32>(en + JIT_E_FN, 0);
@@ -97,14 +116,18 @@ export function jitEnter(ip: u32, limit: u32, flagsInMem: bool, count: bool): u6
   if (load<u32>(en0 + JIT_E_LRU) != way) store<u32>(en0 + JIT_E_LRU, way);
   const start = load<u32>(en + JIT_E_START);
   const calls = <u32>load<u16>(en + JIT_E_CALLS);
-  if (calls >= JIT_TRIAL_CALLS) return runTranslated(fn, limit, start, flagsInMem);
+  const gen = load<u32>(en + JIT_E_GEN);
+  if (calls >= JIT_TRIAL_CALLS) return runTranslated(fn, limit, start, flagsInMem, phys, mode, gen);
   // On trial: a block whose calls retire few instructions on average costs more than
   // interpreting them (each call moves registers and flags in and out), so it is dropped.
-  const r = runTranslated(fn, limit, start, flagsInMem);
-  const sum = <u32>load<u16>(en + JIT_E_RETIRED) + (<u32>(r >>> 32) & ~JIT_NOT_A_JUMP);
+  const r = runTranslated(fn, limit, start, flagsInMem, phys, mode, gen);
+  // A call that stopped before an instruction left to the interpreter counts as long enough:
+  // interpreting the block instead would go on past that instruction to the next jump.
+  const f = <u32>(r >>> 32);
+  const sum = <u32>load<u16>(en + JIT_E_RETIRED) + (f & ~(JIT_NOT_A_JUMP | JIT_LOOK_AFTER | JIT_RESUME)) + ((f & JIT_LOOK_AFTER) ? JIT_MIN_RETIRED : 0);
   store<u16>(en + JIT_E_CALLS, <u16>(calls + 1));
   store<u16>(en + JIT_E_RETIRED, <u16>sum); // at most JIT_TRIAL_CALLS × CHUNK
-  if (calls + 1 == JIT_TRIAL_CALLS && sum < JIT_TRIAL_CALLS * JIT_MIN_RETIRED) store<u32>(en + JIT_E_FN, JIT_FN_NEVER);
+  if (calls + 1 == JIT_TRIAL_CALLS && sum < JIT_TRIAL_CALLS * JIT_MIN_RETIRED) store<u32>(en + JIT_E_FN, JIT_FN_DROPPED);
   return r;
 }
 
@@ -112,11 +135,19 @@ export function jitEnter(ip: u32, limit: u32, flagsInMem: bool, count: bool): u6
 const JIT_TRIAL_CALLS: u32 = 64;
 const JIT_MIN_RETIRED: u32 = 5;
 
-/** Call translated function `fn`. It leaves the lazy-flag record in memory (the caller loads it before it interprets). */
-@inline function runTranslated(fn: u32, limit: u32, start: u32, flagsInMem: bool): u64 {
+/**
+ * Call translated function `fn` (made for the code at physical `phys` in `mode`, page word
+ * `gen`). It leaves the lazy-flag record in memory (the caller loads it before it interprets).
+ */
+@inline function runTranslated(fn: u32, limit: u32, start: u32, flagsInMem: bool, phys: u32, mode: u32, gen: u32): u64 {
   if (!flagsInMem) flushLazy();
   const r = call_indirect<u64>(fn, limit, start);
-  const retired = <u32>(r >>> 32) & ~JIT_NOT_A_JUMP;
+  if (<u32>(r >>> 32) & JIT_RESUME) {
+    resumeEip = load<u32>(cpu + VCPU_JIT_RESUME);
+    resumeStart = load<u32>(cpu + VCPU_JIT_RESUME + 4);
+    resumeFn = fn; resumePage = phys & 0xfffff000; resumeMode = mode; resumeGen = gen;
+  }
+  const retired = <u32>(r >>> 32) & ~(JIT_NOT_A_JUMP | JIT_LOOK_AFTER | JIT_RESUME);
   if (retired) store<u64>(cpu + R_JIT_RETIRED, load<u64>(cpu + R_JIT_RETIRED) + <u64>retired);
   return r;
 }
@@ -145,6 +176,7 @@ function countStart(counter: u32, en0: usize, phys: u32, ip: u32, mode: u32, lim
   // Mark the page before reading its code: a write from now on makes the translation stale.
   const gen = markCodePage(phys);
   const got = hostJitCompile(phys, ip, mode);
+  resumeEip = RESUME_NONE; // the host may have dropped every function
   const fn = got & 0xffff, start = got >>> 16;
   store<u32>(en + JIT_E_PHYS, phys);
   store<u32>(en + JIT_E_EIP, ip);
@@ -155,8 +187,8 @@ function countStart(counter: u32, en0: usize, phys: u32, ip: u32, mode: u32, lim
   store<u16>(en + JIT_E_RETIRED, 0);
   store<u32>(en + JIT_E_START, start);
   store<u32>(en0 + JIT_E_LRU, way);
-  if (fn == 0) return 0;
-  return runTranslated(fn, limit, start, flagsInMem);
+  if (fn == 0) return <u64>JIT_LOOK_AFTER << 32;
+  return runTranslated(fn, limit, start, flagsInMem, phys, mode, gen);
 }
 
 /** Set the page's "has code" bit (stripping write access from its TLB entries). Returns the page's word. */

@@ -162,4 +162,132 @@ describe('translation to WebAssembly', () => {
     h.runUntilHalt();
     expect(h.state.gpr('edx')).toBe(150);
   });
+
+  it('adds the base of an overriding segment (FS, GS, ES; DS, SS, CS flat) and leaves a segment with a limit to the interpreter', async () => {
+    const d32 = (v: number) => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, v >>> 24];
+    const body = [
+      0x65, 0xa1, ...d32(0x14), // mov eax,gs:[0x14]
+      0x65, 0x03, 0x05, ...d32(0x18), // add eax,gs:[0x18]
+      0x65, 0xa3, ...d32(0x20), // mov gs:[0x20],eax
+      0x64, 0x8b, 0x1d, ...d32(0x10), // mov ebx,fs:[0x10]
+      0x65, 0x01, 0x1c, 0x8d, ...d32(0x28), // add gs:[ecx*4+0x28],ebx
+      0x65, 0xff, 0x05, ...d32(0x24), // inc dword gs:[0x24]
+      0x26, 0x88, 0x05, ...d32(0x30), // mov es:[0x30],al
+      0x3e, 0x8d, 0x74, 0x26, 0x00, // lea esi,ds:[esi+0]
+      0x65, 0x33, 0x15, ...d32(0x14), // xor edx,gs:[0x14]
+      0x65, 0x0f, 0xb6, 0x3d, ...d32(0x15), // movzx edi,byte gs:[0x15]
+      0x36, 0xa1, ...d32(0x7100), // mov eax,ss:[0x7100]
+      0xa2, ...d32(0x7140), // mov [0x7140],al
+      0x2e, 0x8b, 0x2d, ...d32(0x7104), // mov ebp,cs:[0x7104]
+    ];
+    // mov ecx,100; l: body; dec ecx; jnz l; hlt
+    const prog = [0xb9, 100, 0, 0, 0, ...body, 0x49, 0x0f, 0x85, ...d32(-(body.length + 7)), 0xf4];
+    for (const fsLimit of [0xffffffff, 0xfff]) {
+      const runs = [];
+      for (const jit of [false, true]) {
+        const h = await harness(jit);
+        h.load(0x1000, prog);
+        h.load(0x7000, Array.from({ length: 0x300 }, (_, k) => (k * 37 + 11) & 0xff));
+        h.enterFlat32(0x1000);
+        h.state.setSeg('gs', { selector: 0x10, base: 0x7200, limit: 0xffffffff, access: 0xc93 });
+        h.state.setSeg('fs', { selector: 0x10, base: 0x7000, limit: fsLimit, access: fsLimit === 0xfff ? 0x93 : 0xc93 });
+        h.state.setSeg('es', { selector: 0x10, base: 0x7080, limit: 0xffffffff, access: 0xc93 });
+        h.core.refresh();
+        const c0 = h.state.icount;
+        expect(h.runUntilHalt(1_000_000)).toBe(MM.EXIT_STOPPED);
+        runs.push({
+          regs: ['eax', 'ebx', 'ecx', 'edx', 'esi', 'edi', 'ebp'].map((r) => h.state.gpr(r as 'eax')), flags: h.eflags(),
+          ram: Array.from(h.ram.subarray(0x7000, 0x7400)), n: Number(h.state.icount - c0), jit: jitRetired(h),
+        });
+      }
+      // With a limit to check, FS's load is the interpreter's (the rest may be translated).
+      if (fsLimit === 0xffffffff) expect(runs[1].jit).toBeGreaterThan(0.9 * runs[1].n);
+      else expect(runs[1].jit).toBeGreaterThan(0);
+      expect({ ...runs[1], jit: 0 }).toEqual({ ...runs[0], jit: 0 });
+    }
+  });
+
+  it('goes back to translated code right after an instruction it leaves to the interpreter', async () => {
+    // mov ecx,1000; l: add eax,ecx; cmc; adc edx,eax; xor ebx,edx; add esi,ebx; sub edi,eax; dec ecx; jnz l; hlt
+    // (CMC is the interpreter's: the code after it is looked up as after a jump.)
+    const prog = [0xb9, 0xe8, 0x03, 0, 0, 0x01, 0xc8, 0xf5, 0x11, 0xc2, 0x31, 0xd3, 0x01, 0xde, 0x29, 0xc7, 0x49, 0x75, 0xf2, 0xf4];
+    const runs = [];
+    for (const jit of [false, true]) {
+      const h = await harness(jit);
+      h.load(0x1000, prog);
+      h.enterFlat32(0x1000);
+      const c0 = h.state.icount;
+      expect(h.runUntilHalt(1_000_000)).toBe(MM.EXIT_STOPPED);
+      runs.push({ regs: ['eax', 'ebx', 'ecx', 'edx', 'esi', 'edi'].map((r) => h.state.gpr(r as 'eax')), flags: h.eflags(), n: Number(h.state.icount - c0), jit: jitRetired(h) });
+    }
+    expect(runs[1].jit).toBeGreaterThan(0.8 * runs[1].n); // all but CMC (1 in 8) and the first rounds
+    expect({ ...runs[1], jit: 0 }).toEqual({ ...runs[0], jit: 0 });
+  });
+
+  it('goes back to translated code where a block that the chunk\'s end cut short falls through, stopping at every budget as the interpreter does', async () => {
+    // mov ecx,2000; l: 13 × (add eax,ecx; xor ebx,eax; lea edx,[edx+ebx*2+1]); dec ecx; jnz l; hlt
+    // (a straight run of 39 instructions: three blocks and a bit falling through to each other)
+    const body = Array.from({ length: 13 }, () => [0x01, 0xc8, 0x31, 0xc3, 0x8d, 0x54, 0x5a, 0x01]).flat();
+    const prog = [0xb9, 0xd0, 0x07, 0, 0, ...body, 0x49, 0x0f, 0x85, ...[-(body.length + 7)].flatMap((v) => [v & 0xff, (v >> 8) & 0xff, (v >> 16) & 0xff, (v >> 24) & 0xff]), 0xf4];
+    const runs = [];
+    for (const jit of [false, true]) {
+      const h = await harness(jit);
+      h.load(0x1000, prog);
+      h.enterFlat32(0x1000);
+      h.core.refresh();
+      const c0 = h.state.icount;
+      const states = [];
+      for (let k = 0; k < 200; k++) {
+        h.core.run(397); // a budget that ends runs and chunks all over the loop
+        states.push([h.state.eip, h.state.gpr('eax'), h.state.gpr('ebx'), h.state.gpr('ecx'), h.state.gpr('edx'), h.eflags()]);
+      }
+      runs.push({ states, n: Number(h.state.icount - c0), jit: jitRetired(h) });
+    }
+    expect(runs[1].jit).toBeGreaterThan(0.9 * runs[1].n);
+    expect({ ...runs[1], jit: 0 }).toEqual({ ...runs[0], jit: 0 });
+  });
+
+  it('makes a page\'s function once for blocks that become hot one after the other (the warm ones come in with the first)', async () => {
+    const d32 = (v: number) => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, v >>> 24];
+    // 0x1000: mov ecx,200; l: call 0x3000; call 0x3040; dec ecx; jnz l; hlt
+    const main = [0xb9, 200, 0, 0, 0, 0xe8, ...d32(0x3000 - 0x100a), 0xe8, ...d32(0x3040 - 0x100f), 0x49, 0x75, 0xf3, 0xf4];
+    // f1 (0x3000) and f2 (0x3040), called from another page: add eax,ecx; xor ebx,eax; add edx,ebx; inc esi; sub edi,eax; ret
+    const f = [0x01, 0xc8, 0x31, 0xc3, 0x01, 0xda, 0x46, 0x29, 0xc7, 0xc3];
+    const runs = [];
+    for (const jit of [false, true]) {
+      const h = await harness(jit);
+      const host = (h.core as unknown as { jit: { hot: number; stats: { translations: number } } }).jit;
+      h.core.jitThreshold(8);
+      host.hot = 8;
+      h.load(0x1000, main);
+      h.load(0x3000, f);
+      h.load(0x3040, f);
+      h.enterFlat32(0x1000);
+      expect(h.runUntilHalt(1_000_000)).toBe(MM.EXIT_STOPPED);
+      runs.push({ regs: ['eax', 'ebx', 'ecx', 'edx', 'esi', 'edi', 'esp'].map((r) => h.state.gpr(r as 'eax')), flags: h.eflags(), made: jit ? host.stats.translations : 0 });
+    }
+    // One function for each page: f2 had started 7 times when f1 became hot.
+    expect(runs[1].made).toBe(2);
+    expect({ ...runs[1], made: 0 }).toEqual(runs[0]);
+  });
+
+  it('keeps CF through INC at a block\'s start, whether the flags record in memory holds CF or EFLAGS does', async () => {
+    // mov ecx,1000; l: inc eax; adc ebx,0; add esi,0x9e3779b9; test cl,1; jz even;
+    //   add edi,esi; dec ecx; jnz l (DEC: CF in EFLAGS); jmp out
+    // even: dec ecx; jz out; add edi,esi; jmp l (ADD: CF in the record); out: hlt
+    const prog = [0xb9, 0xe8, 0x03, 0, 0, 0x40, 0x83, 0xd3, 0x00, 0x81, 0xc6, 0xb9, 0x79, 0x37, 0x9e, 0xf6, 0xc1, 0x01, 0x74, 7,
+      0x01, 0xf7, 0x49, 0x75, 0xec, 0xeb, 7, 0x49, 0x74, 4, 0x01, 0xf7, 0xeb, 0xe3, 0xf4];
+    const runs = [];
+    for (const jit of [false, true]) {
+      const h = await harness(jit);
+      h.load(0x1000, prog);
+      h.enterFlat32(0x1000);
+      const c0 = h.state.icount;
+      expect(h.runUntilHalt(1_000_000)).toBe(MM.EXIT_STOPPED);
+      runs.push({ regs: ['eax', 'ebx', 'ecx', 'esi', 'edi'].map((r) => h.state.gpr(r as 'eax')), flags: h.eflags(), n: Number(h.state.icount - c0), jit: jitRetired(h) });
+    }
+    expect(runs[0].regs[1]).toBeGreaterThan(100); // the carries did reach EBX
+    expect(runs[1].jit).toBeGreaterThan(0.9 * runs[1].n);
+    expect({ ...runs[1], jit: 0 }).toEqual({ ...runs[0], jit: 0 });
+  });
 });

@@ -51,6 +51,8 @@ export class JitHost {
   private helpers: JitCoreHelpers | null = null;
   /** Whether the core translates (CoreExports.jitEnable). */
   enabled = false;
+  /** Block starts that make a block hot (CoreExports.jitThreshold; set with it). */
+  hot = 1000;
   private readonly ram: Uint8Array;
   private readonly words: Uint32Array;
   private readonly maxPages: number;
@@ -80,6 +82,25 @@ export class JitHost {
   }
 
   /**
+   * Blocks of the page at `frame` (run at the linear page of `eip`) that have started often
+   * but are not hot yet: made into the page's function now with the hot one, the page's
+   * function is not made anew for each of them as it becomes hot (each time a new module to
+   * compile, from its baseline tier up). From the core's hot counters (VCPU_JIT_HOT).
+   */
+  private warm(frame: number, eip: number, have: readonly number[]): number[] {
+    const at = (this.vcpuBase + MM.VCPU_JIT_HOT) >>> 2, w = this.words;
+    const min = Math.max(2, this.hot >>> 2), linear = (eip & ~0xfff) >>> 0;
+    const out: number[] = [];
+    for (let k = 0; k < MM.JIT_HOT_COUNTERS; k++) {
+      const phys = w[at + 2 * k];
+      if (((phys & ~0xfff) >>> 0) !== frame || w[at + 2 * k + 1] < min) continue;
+      const e = (linear | (phys & 0xfff)) >>> 0;
+      if (e !== eip && !have.includes(e)) out.push(e);
+    }
+    return out;
+  }
+
+  /**
    * env.jitCompile: the block at `eip` (physical `phys`, mode JITM_*) is hot. Returns its
    * page function's slot | the block's index << 16, or 0 if the block is not translated.
    */
@@ -101,7 +122,8 @@ export class JitHost {
     const read = (off: number) => (off >= 0 && off < 4096 ? ram[base + off] : -1);
     // The page is translated anew only for a block that can start here (the core keeps the
     // answer for this EIP, but may forget it when its cache entry is reused).
-    const tr = translatable(read, eip) ? translatePage(read, page?.blocks ?? [], eip, this.vcpuBase, (mode & MM.JITM_USER) !== 0) : null;
+    const seeds = page?.blocks ?? [];
+    const tr = translatable(read, eip) ? translatePage(read, [...seeds, ...this.warm(frame, eip, seeds)], eip, this.vcpuBase, (mode & MM.JITM_USER) !== 0) : null;
     if (!tr) {
       this.stats.refused++;
       this.stats.compileMs += globalThis.performance.now() - t0;

@@ -22,7 +22,11 @@ import { Code, Op, uleb } from './wasm-writer';
 const FN_COND = 0; // jitCond(cc) → 0/1 from the lazy flags in memory
 const FN_CF = 1; // jitCF() → CF from the lazy flags in memory
 
-const MAX_INSNS = 48;
+/**
+ * Instructions in a basic block at most (a longer run goes on in the next block). Short: where
+ * a chunk's budget runs out inside a block, the interpreter runs the rest of the block.
+ */
+const MAX_INSNS = 16;
 const LF_ADD = 0, LF_SUB = 1, LF_LOGIC = 2;
 const FLAGS_ARITH = 0x8d5, FLAG_CF = 0x1, FLAG_OF = 0x800, FLAG_AF = 0x10;
 const FLAGS_SZP = 0xc4;
@@ -30,6 +34,8 @@ const TLB_VALID = 1, TLB_USER_R = 2, TLB_SUP_W = 4, TLB_USER_W = 8, TLB_RAM = 16
 const SEGP_BIG = MM.SEGP_BIG_READ | MM.SEGP_BIG_WRITE;
 const ESP = 4;
 const SS = 2, DS = 3;
+/** Segment override prefixes, by segment number (ES CS SS DS FS GS). */
+const SEG_PREFIXES = [0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65];
 
 /** A decoded memory or register operand (ModRM). */
 interface ModRM {
@@ -49,6 +55,8 @@ interface Insn {
   op: number;
   m: ModRM | null;
   imm: number;
+  /** Segment override prefix (ES CS SS DS FS GS: 0-5), or -1: the operand's default segment. */
+  seg: number;
 }
 
 /** The last flag-setting instruction of the block so far, whose record is in locals (not yet in memory). */
@@ -123,6 +131,15 @@ function decode(rd: CodeReader, at: number, eip: number): Insn | null {
   let op = rd(at);
   if (op < 0) return null;
   let p = at + 1;
+  // One segment override prefix (it applies to the instruction's memory operand, if any).
+  let seg = -1;
+  const pfx = SEG_PREFIXES.indexOf(op);
+  if (pfx >= 0) {
+    seg = pfx;
+    op = rd(p);
+    if (op < 0 || SEG_PREFIXES.includes(op)) return null;
+    p++;
+  }
   if (op === 0x0f) {
     const b = rd(p);
     if (b < 0) return null;
@@ -136,14 +153,14 @@ function decode(rd: CodeReader, at: number, eip: number): Insn | null {
     const q = p + d.len;
     if (immLen === 1) { imm = rd(q); if (imm < 0) return null; }
     else if (immLen === 4) { imm = read32(rd, q); if (Number.isNaN(imm)) return null; }
-    return { eip, len: q + immLen - at, op, m: d.m, imm };
+    return { eip, len: q + immLen - at, op, m: d.m, imm, seg };
   };
   const plain = (immLen: number): Insn | null => {
     let imm = 0;
     if (immLen === 1) { imm = rd(p); if (imm < 0) return null; }
     else if (immLen === 2) { const a = rd(p), b = rd(p + 1); if (b < 0 || a < 0) return null; imm = a | (b << 8); }
     else if (immLen === 4) { imm = read32(rd, p); if (Number.isNaN(imm)) return null; }
-    return { eip, len: p + immLen - at, op, m: null, imm };
+    return { eip, len: p + immLen - at, op, m: null, imm, seg };
   };
   if (op < 0x40 && (op & 7) < 6) {
     // ALU: 0-3 with ModRM, 4 AL,Ib, 5 EAX,Id.
@@ -176,6 +193,11 @@ function decode(rd: CodeReader, at: number, eip: number): Insn | null {
     case 0xa8: case 0xeb: return plain(1);
     case 0xa9: case 0xe8: case 0xe9: return plain(4);
     case 0xc2: return plain(2);
+    case 0xa0: case 0xa1: case 0xa2: case 0xa3: { // MOV AL/EAX <-> moffs32: a memory operand with only a displacement
+      const i = plain(4);
+      if (i) i.m = { reg: 0, rmReg: -1, base: -1, index: -1, scale: 0, disp: i.imm };
+      return i;
+    }
     default: return null;
   }
 }
@@ -214,6 +236,8 @@ const MAX_REGION_INSNS = 2000;
 interface Block {
   eip: number;
   insns: Insn[];
+  /** The block ends before an instruction the translator does not do (or one crossing the page). */
+  refusedNext: boolean;
 }
 
 /** Whether the translator handles the instruction at `eip` (on the page `rd` reads): a block can start there. */
@@ -246,16 +270,17 @@ export function translatePage(rd: CodeReader, seeds: readonly number[], entry: n
     const insns: Insn[] = [];
     let at = (start - pageEip) >>> 0;
     let pc = start;
+    let refusedNext = false;
     while (insns.length < MAX_INSNS) {
       const i = decode(rd, at, pc);
-      if (!i || !supported(i)) break;
+      if (!i || !supported(i)) { refusedNext = at < 4096; break; }
       insns.push(i);
       at += i.len;
       pc = (pc + i.len) >>> 0;
       if (endsBlock(i)) break;
     }
     if (insns.length === 0) continue;
-    blocks.push({ eip: start, insns });
+    blocks.push({ eip: start, insns, refusedNext });
     total += insns.length;
     const last = insns[insns.length - 1];
     const t = jumpTarget(last);
@@ -370,13 +395,22 @@ class Emitter {
   private block(b: Block): void {
     const c = this.c, n = b.insns.length;
     this.pending = null; // every way into a block leaves the flag record in memory
-    // Enough budget for the whole block?
+    // Enough budget for the whole block? If not, the interpreter runs it (up to the chunk's
+    // end and on to the block's end), and the function is called again at the block it falls
+    // through to, if it has that block (VCPU_JIT_RESUME).
     c.get(this.LIMIT).get(this.ret).op(Op.I32Sub).i32(n).op(Op.I32LtU).if_();
-    this.exitTo(0, b.eip, true);
+    const last = b.insns[n - 1];
+    const fall = (!endsBlock(last) && !b.refusedNext) || isJcc(last) || last.op === 0xe8 ? this.index.get((last.eip + last.len) >>> 0) : undefined;
+    if (fall !== undefined) {
+      c.i32(0).i32((last.eip + last.len) | 0).mem(Op.I32Store, this.cpu + MM.VCPU_JIT_RESUME);
+      c.i32(0).i32(fall).mem(Op.I32Store, this.cpu + MM.VCPU_JIT_RESUME + 4);
+    }
+    this.exitTo(0, b.eip, true, false, fall !== undefined);
     c.end();
     for (let k = 0; k < n; k++) this.insn(b.insns[k], k);
-    const last = b.insns[n - 1];
-    if (!endsBlock(last)) this.jumpTo(n, (last.eip + last.len) >>> 0);
+    // Before an instruction left to the interpreter: it looks for translated code right after that one.
+    if (b.refusedNext) this.exitTo(n, (last.eip + last.len) >>> 0, true, true);
+    else if (!endsBlock(last)) this.jumpTo(n, (last.eip + last.len) >>> 0);
   }
 
   // ---- exits ---------------------------------------------------------------------------
@@ -389,9 +423,9 @@ class Emitter {
    * the exit is not a jump but a stop inside the code (the chunk's budget, an access the fast
    * path cannot do), so the core does not count `eip` as a block start (see MM.JIT_NOT_A_JUMP).
    */
-  private exitTo(k: number, eip: number, within = false): void {
+  private exitTo(k: number, eip: number, within = false, lookAfter = false, resume = false): void {
     this.c.i32(eip | 0).set(this.xeip);
-    this.exit(k, within);
+    this.exit(k, within, lookAfter, resume);
   }
   /** Leave: `k` instructions of this block retired, continue at the EIP in local `l`. */
   private exitToLocal(k: number, l: number): void {
@@ -402,12 +436,12 @@ class Emitter {
    * Go to the function's one exit (see emit) with local xeip set: what it must write back is
    * in locals, so each of the many ways out costs a few bytes of code, not the stores.
    */
-  private exit(k: number, within = false): void {
+  private exit(k: number, within = false, lookAfter = false, resume = false): void {
     const c = this.c, p = this.pending;
     c.i32(p ? p.op | (p.msb << 8) | (p.mask << 16) : 0).set(this.xflag);
     c.get(this.ret);
     if (k) c.i32(k).op(Op.I32Add);
-    if (within) c.i32(MM.JIT_NOT_A_JUMP | 0).op(Op.I32Or);
+    if (within) c.i32((MM.JIT_NOT_A_JUMP | (lookAfter ? MM.JIT_LOOK_AFTER : 0) | (resume ? MM.JIT_RESUME : 0)) | 0).op(Op.I32Or);
     c.set(this.xk);
     c.br(c.nest - this.exitNest);
   }
@@ -494,8 +528,17 @@ class Emitter {
    * read) within one page; else leave the block before instruction k. Afterwards local te
    * holds the host address minus RAM_BASE (use memory offset RAM_BASE).
    */
-  private access(k: number, eip: number, size: number, write: boolean): void {
+  private access(k: number, eip: number, size: number, write: boolean, seg = -1): void {
     const c = this.c, mask = write ? this.wmask : this.rmask;
+    if (seg >= 0 && seg !== DS && seg !== SS) {
+      // An override to a segment the function's start did not check (DS and SS are flat
+      // there): it must need no limit check (else the interpreter's), and its base is added.
+      const big = write ? MM.SEGP_BIG_WRITE : MM.SEGP_BIG_READ;
+      c.i32(0).mem(Op.I32Load, this.cpu + MM.R_SEG_PERM + 4 * seg).i32(big).op(Op.I32And).op(Op.I32Eqz).if_();
+      this.exitTo(k, eip, true);
+      c.end();
+      c.get(this.ea).i32(0).mem(Op.I32Load, this.cpu + MM.R_SEG_BASE + 4 * seg).op(Op.I32Add).set(this.ea);
+    }
     c.get(this.ea).i32(12).op(Op.I32ShrU).i32(2).op(Op.I32Shl).mem(Op.I32Load, this.tlb).tee(this.te);
     c.i32(mask).op(Op.I32And).i32(mask).op(Op.I32Ne);
     if (size > 1) c.get(this.ea).i32(0xfff).op(Op.I32And).i32(0x1000 - size).op(Op.I32GtU, Op.I32Or);
@@ -517,7 +560,7 @@ class Emitter {
     const m = i.m!;
     if (m.rmReg >= 0) { if (size === 1) this.getReg8(m.rmReg); else this.getReg(m.rmReg); return; }
     this.effAddr(m);
-    this.access(k, i.eip, size, false);
+    this.access(k, i.eip, size, false, i.seg);
     this.loadAt(size);
   }
 
@@ -596,11 +639,14 @@ class Emitter {
   /** INC/DEC of local fa: CF keeps its value (made eager), result in fr. */
   private incDec(dec: boolean, msb: number): void {
     const c = this.c, f = this.t[3];
-    // EFLAGS.CF = CF now.
+    // EFLAGS.CF = CF now. With the record in memory, EFLAGS has CF already unless the record holds it.
+    const inMem = !this.pending;
+    if (inMem) c.i32(0).mem(Op.I32Load, this.cpu + MM.R_LF_MASK).i32(FLAG_CF).op(Op.I32And).if_();
     this.pushCF();
     c.set(f);
     c.i32(0).i32(0).mem(Op.I32Load, this.cpu + MM.R_EFLAGS).i32(~FLAG_CF).op(Op.I32And).get(f).op(Op.I32Or)
       .mem(Op.I32Store, this.cpu + MM.R_EFLAGS);
+    if (inMem) c.end();
     c.i32(1).set(this.fb);
     c.get(this.fa).i32(1).op(dec ? Op.I32Sub : Op.I32Add).set(this.fr);
     this.setFlags(dec ? LF_SUB : LF_ADD, msb, FLAGS_ARITH & ~FLAG_CF);
@@ -643,13 +689,13 @@ class Emitter {
       }
       this.effAddr(m);
       if (toE) {
-        this.access(k, i.eip, size, aop !== 7);
+        this.access(k, i.eip, size, aop !== 7, i.seg);
         this.loadAt(size); c.set(this.fa);
         regGet(); c.set(this.fb);
         this.alu(aop, msb);
         if (aop !== 7) this.storeAt(size, this.fr);
       } else {
-        this.access(k, i.eip, size, false);
+        this.access(k, i.eip, size, false, i.seg);
         regGet(); c.set(this.fa);
         this.loadAt(size); c.set(this.fb);
         this.alu(aop, msb);
@@ -679,7 +725,7 @@ class Emitter {
       const m = i.m!;
       if (m.rmReg >= 0) { this.pushCond(op & 15); c.set(t1); this.setReg8(m.rmReg, t1); return; }
       this.effAddr(m);
-      this.access(k, i.eip, 1, true);
+      this.access(k, i.eip, 1, true, i.seg);
       this.pushCond(op & 15); c.set(t1);
       this.storeAt(1, t1);
       return;
@@ -719,7 +765,7 @@ class Emitter {
           return;
         }
         this.effAddr(m!);
-        this.access(k, i.eip, size, aop !== 7);
+        this.access(k, i.eip, size, aop !== 7, i.seg);
         this.loadAt(size); c.set(this.fa); c.i32(imm).set(this.fb);
         this.alu(aop, msb);
         if (aop !== 7) this.storeAt(size, this.fr);
@@ -751,6 +797,15 @@ class Emitter {
         return;
       }
       case 0x8d: this.effAddr(m!); this.setReg(m!.reg, this.ea); return;
+      case 0xa0: case 0xa1: // MOV AL/EAX, moffs
+        this.readE(i, k, op === 0xa0 ? 1 : 4); c.set(t1);
+        if (op === 0xa0) this.setReg8(0, t1); else this.setReg(0, t1);
+        return;
+      case 0xa2: case 0xa3: // MOV moffs, AL/EAX
+        if (op === 0xa2) this.getReg8(0); else this.getReg(0);
+        c.set(t1);
+        this.writeE(i, k, op === 0xa2 ? 1 : 4, t1);
+        return;
       case 0x90: return;
       case 0x98: this.getReg(0); c.i32(16).op(Op.I32Shl).i32(16).op(Op.I32ShrS).set(t1); this.setReg(0, t1); return; // CWDE
       case 0x99: this.getReg(0); c.i32(31).op(Op.I32ShrS).set(t1); this.setReg(2, t1); return; // CDQ
@@ -778,7 +833,7 @@ class Emitter {
             return;
           }
           this.effAddr(m!);
-          this.access(k, i.eip, size, true);
+          this.access(k, i.eip, size, true, i.seg);
           this.loadAt(size); c.set(this.fa);
           this.incDec(r === 1, byte ? 7 : 31);
           this.storeAt(size, this.fr);
@@ -818,7 +873,7 @@ class Emitter {
     const m = i.m!;
     if (m.rmReg >= 0) { if (size === 1) this.setReg8(m.rmReg, l); else this.setReg(m.rmReg, l); return; }
     this.effAddr(m);
-    this.access(k, i.eip, size, true);
+    this.access(k, i.eip, size, true, i.seg);
     this.storeAt(size, l);
   }
 
@@ -896,7 +951,7 @@ class Emitter {
       return;
     }
     const mem = m.rmReg < 0;
-    if (mem) { this.effAddr(m); this.access(k, i.eip, size, true); this.loadAt(size); }
+    if (mem) { this.effAddr(m); this.access(k, i.eip, size, true, i.seg); this.loadAt(size); }
     else if (byte) this.getReg8(m.rmReg); else this.getReg(m.rmReg);
     c.set(t0);
     if (r === 2) { c.get(t0).i32(-1).op(Op.I32Xor).set(t1); }
@@ -934,7 +989,7 @@ class Emitter {
     const count = (i.op === 0xd1 ? 1 : i.imm) & 31;
     const t0 = this.t[0], f = this.t[3];
     const mem = m.rmReg < 0;
-    if (mem) { this.effAddr(m); this.access(k, i.eip, size, true); this.loadAt(size); }
+    if (mem) { this.effAddr(m); this.access(k, i.eip, size, true, i.seg); this.loadAt(size); }
     else if (byte) this.getReg8(m.rmReg); else this.getReg(m.rmReg);
     c.set(t0);
     const bits = msb + 1;
