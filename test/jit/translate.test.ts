@@ -13,6 +13,25 @@ async function harness(jit: boolean): Promise<CpuHarness> {
 }
 const jitRetired = (h: CpuHarness) => Number(h.state.u64(MM.R_JIT_RETIRED));
 
+type Gpr = 'eax' | 'ebx' | 'ecx' | 'edx' | 'esi' | 'edi' | 'ebp' | 'esp';
+/**
+ * `prog` at 0x1000 run to its HLT in flat 32-bit mode by the interpreter, then with
+ * translation: the registers `regs`, the flags, the instructions retired and, of those, the
+ * translated ones, each time.
+ */
+async function bothWays(prog: number[], regs: Gpr[]): Promise<Array<{ regs: number[]; flags: number; n: number; jit: number }>> {
+  const runs = [];
+  for (const jit of [false, true]) {
+    const h = await harness(jit);
+    h.load(0x1000, prog);
+    h.enterFlat32(0x1000);
+    const c0 = h.state.icount;
+    expect(h.runUntilHalt(1_000_000)).toBe(MM.EXIT_STOPPED);
+    runs.push({ regs: regs.map((r) => h.state.gpr(r)), flags: h.eflags(), n: Number(h.state.icount - c0), jit: jitRetired(h) });
+  }
+  return runs;
+}
+
 // mov ecx,100000; xor eax,eax; l: add eax,ecx; rol eax,3; dec ecx; jnz l; hlt
 const LOOP = [0xb9, 0xa0, 0x86, 0x01, 0x00, 0x31, 0xc0, 0x01, 0xc8, 0xc1, 0xc0, 0x03, 0x49, 0x75, 0xf8, 0xf4];
 
@@ -211,15 +230,7 @@ describe('translation to WebAssembly', () => {
     // mov ecx,1000; l: add eax,ecx; cmc; adc edx,eax; xor ebx,edx; add esi,ebx; sub edi,eax; dec ecx; jnz l; hlt
     // (CMC is the interpreter's: the code after it is looked up as after a jump.)
     const prog = [0xb9, 0xe8, 0x03, 0, 0, 0x01, 0xc8, 0xf5, 0x11, 0xc2, 0x31, 0xd3, 0x01, 0xde, 0x29, 0xc7, 0x49, 0x75, 0xf2, 0xf4];
-    const runs = [];
-    for (const jit of [false, true]) {
-      const h = await harness(jit);
-      h.load(0x1000, prog);
-      h.enterFlat32(0x1000);
-      const c0 = h.state.icount;
-      expect(h.runUntilHalt(1_000_000)).toBe(MM.EXIT_STOPPED);
-      runs.push({ regs: ['eax', 'ebx', 'ecx', 'edx', 'esi', 'edi'].map((r) => h.state.gpr(r as 'eax')), flags: h.eflags(), n: Number(h.state.icount - c0), jit: jitRetired(h) });
-    }
+    const runs = await bothWays(prog, ['eax', 'ebx', 'ecx', 'edx', 'esi', 'edi']);
     expect(runs[1].jit).toBeGreaterThan(0.8 * runs[1].n); // all but CMC (1 in 8) and the first rounds
     expect({ ...runs[1], jit: 0 }).toEqual({ ...runs[0], jit: 0 });
   });
@@ -277,15 +288,7 @@ describe('translation to WebAssembly', () => {
     // even: dec ecx; jz out; add edi,esi; jmp l (ADD: CF in the record); out: hlt
     const prog = [0xb9, 0xe8, 0x03, 0, 0, 0x40, 0x83, 0xd3, 0x00, 0x81, 0xc6, 0xb9, 0x79, 0x37, 0x9e, 0xf6, 0xc1, 0x01, 0x74, 7,
       0x01, 0xf7, 0x49, 0x75, 0xec, 0xeb, 7, 0x49, 0x74, 4, 0x01, 0xf7, 0xeb, 0xe3, 0xf4];
-    const runs = [];
-    for (const jit of [false, true]) {
-      const h = await harness(jit);
-      h.load(0x1000, prog);
-      h.enterFlat32(0x1000);
-      const c0 = h.state.icount;
-      expect(h.runUntilHalt(1_000_000)).toBe(MM.EXIT_STOPPED);
-      runs.push({ regs: ['eax', 'ebx', 'ecx', 'esi', 'edi'].map((r) => h.state.gpr(r as 'eax')), flags: h.eflags(), n: Number(h.state.icount - c0), jit: jitRetired(h) });
-    }
+    const runs = await bothWays(prog, ['eax', 'ebx', 'ecx', 'esi', 'edi']);
     expect(runs[0].regs[1]).toBeGreaterThan(100); // the carries did reach EBX
     expect(runs[1].jit).toBeGreaterThan(0.9 * runs[1].n);
     expect({ ...runs[1], jit: 0 }).toEqual({ ...runs[0], jit: 0 });
