@@ -125,12 +125,16 @@ function timedHost(host: CoreHost, times: CoreTimes): CoreHost {
 }
 
 /**
- * Starts (reached by a jump) before a block is translated. Chosen on the Linux boot with
- * the earlier translator, a region per hot block (tools/dev/boot-profile.ts): 16 spent more
- * host time translating than the translations saved; 1000 kept to the hot code. Not tuned
- * again for one function per page.
+ * Starts (reached by a jump) before a block is translated. Measured with one function per
+ * page, warm blocks taken in and the interpreter going back to translated code after a
+ * refused instruction (2026-12-07, `PVLAB_JIT_HOT=N … linux-bench.ts --only pvlab --host
+ * node`, load about 1): boot to the prompt 12.5 s at 1000, 9.6-9.7 s at 5000, 9.8-10.0 s at
+ * 10000, 9.8 s at 20000 (boot MIPS per CPU second 70, 108, 113-116, 122: less translating,
+ * most of it compiling in V8's background threads); the shell loop 11.1-11.5 s throughout;
+ * dd into md5sum 1.47, 1.36-1.53, 1.33 (twice), 1.39 s. Lower thresholds translate code that
+ * runs a few thousand times at most (300: the boot took 50 % more CPU than at 1000).
  */
-const JIT_HOT_DEFAULT = 1000;
+const JIT_HOT_DEFAULT = 10000;
 
 export async function instantiateCore(
   module: WebAssembly.Module, memory: WebAssembly.Memory, coreHost: CoreHost, opts: CoreOptions = {},
