@@ -421,7 +421,10 @@ class Lzma2 {
       let n = len + 2;
       if (n > end - op) throw new XzError('an LZMA2 chunk holds more data than its header says');
       let from = op - dist - 1;
-      if (dist === 0) {
+      if (n < 32) {
+        // (Most matches are short: a loop costs less than a call into the typed array's methods.)
+        while (n-- > 0) out[op++] = out[from++];
+      } else if (dist === 0) {
         out.fill(out[from], op, op + n); // a run of one byte
         op += n;
       } else if (n <= dist + 1) {
