@@ -265,6 +265,8 @@ export const JIT_NOT_A_JUMP: u32 = 0x80000000;
 export const JIT_LOOK_AFTER: u32 = 0x40000000;
 /** Set in the retired count (with JIT_NOT_A_JUMP) when the function left a block to resume at in VCPU_JIT_RESUME. */
 export const JIT_RESUME: u32 = 0x20000000;
+/** Every flag a translated function's (or jitEnter's) result may carry in its retired count. */
+export const JIT_RESULT_FLAGS: u32 = JIT_NOT_A_JUMP | JIT_LOOK_AFTER | JIT_RESUME;
 
 /**
  * One u32 per 4 KiB physical page of backed memory (shared by every vCPU and the host):

@@ -2,7 +2,7 @@
 
 import {
   R_EIP, R_PENDING, R_INT_SHADOW, R_DEFERRED_DB, R_HALTED, R_ICOUNT, R_EXIT_REASON, R_NMI_BLOCKED, R_EFLAGS,
-  PEND_INTR, PEND_NMI, PEND_EXIT, PEND_TF, PEND_DBG, JIT_NOT_A_JUMP, JIT_LOOK_AFTER, JIT_RESUME,
+  PEND_INTR, PEND_NMI, PEND_EXIT, PEND_TF, PEND_DBG, JIT_NOT_A_JUMP, JIT_LOOK_AFTER, JIT_RESULT_FLAGS,
   EXIT_BUDGET, EXIT_HALT, EXIT_STOPPED, EXIT_REQUEST, EXIT_TRIPLE_FAULT,
 } from '../memory-map';
 import {
@@ -312,7 +312,7 @@ function execute(limit: u32): void {
     if (jitOn && ip - instrEip > 15) {
       const r = jitEnter(ip, loopEnd > n ? loopEnd - n : 1, flagsInMem, jumped);
       const f = <u32>(r >>> 32);
-      const k = f & ~(JIT_NOT_A_JUMP | JIT_LOOK_AFTER | JIT_RESUME);
+      const k = f & ~JIT_RESULT_FLAGS;
       lookAfter = (f & JIT_LOOK_AFTER) != 0;
       if (k) {
         flagsInMem = true;

@@ -16,7 +16,7 @@
 import {
   VCPU_JIT_CACHE, JIT_SETS, JIT_WAYS, JIT_ENTRY, JIT_E_PHYS, JIT_E_EIP, JIT_E_MODE, JIT_E_FN, JIT_E_LRU, JIT_E_GEN, JIT_E_CALLS, JIT_E_RETIRED, JIT_E_START,
   VCPU_JIT_HOT, JIT_HOT_COUNTERS, JIT_FN_NEVER, JIT_FN_DROPPED, JITM_USER, JIT_PAGE_GEN, R_JIT_RETIRED, R_DR, JIT_NOT_A_JUMP,
-  JIT_LOOK_AFTER, JIT_RESUME, VCPU_JIT_RESUME,
+  JIT_LOOK_AFTER, JIT_RESUME, JIT_RESULT_FLAGS, VCPU_JIT_RESUME,
 } from '../memory-map';
 import { cpu, tlb, cpl, code32, stack32, v86Mode, protMode, csBase, csLimit, flushLazy, loadLazy, cond, getCF } from './state';
 import { TLB_VALID, TLB_RAM, TLB_USER_R, TLB_USER_X, TLB_NX, tlbStripWrites } from './mmu';
@@ -124,7 +124,7 @@ export function jitEnter(ip: u32, limit: u32, flagsInMem: bool, count: bool): u6
   // A call that stopped before an instruction left to the interpreter counts as long enough:
   // interpreting the block instead would go on past that instruction to the next jump.
   const f = <u32>(r >>> 32);
-  const sum = <u32>load<u16>(en + JIT_E_RETIRED) + (f & ~(JIT_NOT_A_JUMP | JIT_LOOK_AFTER | JIT_RESUME)) + ((f & JIT_LOOK_AFTER) ? JIT_MIN_RETIRED : 0);
+  const sum = <u32>load<u16>(en + JIT_E_RETIRED) + (f & ~JIT_RESULT_FLAGS) + ((f & JIT_LOOK_AFTER) ? JIT_MIN_RETIRED : 0);
   store<u16>(en + JIT_E_CALLS, <u16>(calls + 1));
   store<u16>(en + JIT_E_RETIRED, <u16>sum); // at most JIT_TRIAL_CALLS × CHUNK
   if (calls + 1 == JIT_TRIAL_CALLS && sum < JIT_TRIAL_CALLS * JIT_MIN_RETIRED) store<u32>(en + JIT_E_FN, JIT_FN_DROPPED);
@@ -147,7 +147,7 @@ const JIT_MIN_RETIRED: u32 = 5;
     resumeStart = load<u32>(cpu + VCPU_JIT_RESUME + 4);
     resumeFn = fn; resumePage = phys & 0xfffff000; resumeMode = mode; resumeGen = gen;
   }
-  const retired = <u32>(r >>> 32) & ~(JIT_NOT_A_JUMP | JIT_LOOK_AFTER | JIT_RESUME);
+  const retired = <u32>(r >>> 32) & ~JIT_RESULT_FLAGS;
   if (retired) store<u64>(cpu + R_JIT_RETIRED, load<u64>(cpu + R_JIT_RETIRED) + <u64>retired);
   return r;
 }

@@ -7,14 +7,13 @@ import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createMachine } from '../../engine-ts/api/node';
+import { bzImage, le16, le32, xz } from '../linux/made-up-images';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
 
 const LINKED = 0x1000000; // where the kernel proper runs (the ELF's physical address)
 const BSS = LINKED + 0x2000; // a word past the segment's file bytes, inside its memory size
 
-const le32 = (b: Uint8Array, o: number, v: number) => new DataView(b.buffer, b.byteOffset).setUint32(o, v >>> 0, true);
-const le16 = (b: Uint8Array, o: number, v: number) => new DataView(b.buffer, b.byteOffset).setUint16(o, v, true);
 
 /** Code that writes `ok` to the exit port if ESI points at boot_params ("HdrS" at 0x202) and the BSS word is zero, else 9. */
 function proper(ok: number): number[] {
@@ -43,29 +42,8 @@ function elf(): Uint8Array {
   return b;
 }
 
-/** A bzImage (protocol 2.15) whose protected-mode code at 1 MiB exits with 2, with `payload` after it. */
-function bzImage(payload: Uint8Array): Uint8Array {
-  const setupSects = 3;
-  const setup = (setupSects + 1) * 512;
-  const b = new Uint8Array(setup + 0x40 + payload.length + 4);
-  b[0x1f1] = setupSects;
-  le16(b, 0x1fe, 0xaa55);
-  b[0x200] = 0xeb; b[0x201] = 0x66; // the jump over the header
-  b.set([0x48, 0x64, 0x72, 0x53], 0x202);
-  le16(b, 0x206, 0x20f);
-  b[0x211] = 0x01; // LOADED_HIGH
-  le32(b, 0x214, 0x100000);
-  le32(b, 0x22c, 0x37ffffff);
-  le32(b, 0x238, 2048);
-  le32(b, 0x248, 0x40);
-  le32(b, 0x24c, payload.length + 4);
-  le32(b, 0x260, 0x400000);
-  b.set([0xb0, 2, 0xe6, 0xf4, 0xf4], setup); // mov al, 2; out 0xf4, al; hlt
-  b.set(payload, setup + 0x40);
-  return b;
-}
-
-const xz = (data: Uint8Array) => new Uint8Array(execFileSync('xz', ['-c', '--check=crc32', '--x86', '--lzma2=preset=6'], { input: data }));
+/** A bzImage whose own code at 1 MiB exits with 2, with `payload` after it. */
+const withOwnCode = (payload: Uint8Array) => bzImage(payload, [0xb0, 2, 0xe6, 0xf4, 0xf4]); // mov al, 2; out 0xf4, al; hlt
 
 async function boot(kernel: Uint8Array, opts: { decompress?: 'loader' | 'guest'; memoryMiB?: number } = {}): Promise<number | null> {
   const m = await createMachine(path.join(root, 'engine-wasm/build/core.wasm'), {
@@ -83,19 +61,19 @@ const OWN_CODE = (2 << 1) | 1;
 
 describe('Linux loader: the kernel unpacked by the loader', () => {
   it('enters an xz-packed kernel proper at its ELF entry, ESI at boot_params, its BSS zero', async () => {
-    expect(await boot(bzImage(xz(elf())))).toBe(PROPER);
+    expect(await boot(withOwnCode(xz(elf())))).toBe(PROPER);
   }, 60_000);
 
   it('runs the bzImage\'s own code at 1 MiB when asked to, or when the payload is not xz', async () => {
-    expect(await boot(bzImage(xz(elf())), { decompress: 'guest' })).toBe(OWN_CODE);
+    expect(await boot(withOwnCode(xz(elf())), { decompress: 'guest' })).toBe(OWN_CODE);
     const gz = new Uint8Array(execFileSync('gzip', ['-c'], { input: elf() }));
-    expect(await boot(bzImage(gz))).toBe(OWN_CODE);
-    const damaged = bzImage(xz(elf()));
+    expect(await boot(withOwnCode(gz))).toBe(OWN_CODE);
+    const damaged = withOwnCode(xz(elf()));
     damaged[damaged.length - 40] ^= 0xff; // in the payload's index or footer
     expect(await boot(damaged)).toBe(OWN_CODE);
   }, 60_000);
 
   it('refuses a kernel that does not fit in RAM with a clear error', async () => {
-    await expect(boot(bzImage(xz(elf())), { memoryMiB: 16 })).rejects.toThrow(/the kernel needs 17 MiB of RAM; the machine has 16 MiB/);
+    await expect(boot(withOwnCode(xz(elf())), { memoryMiB: 16 })).rejects.toThrow(/the kernel needs 17 MiB of RAM; the machine has 16 MiB/);
   }, 60_000);
 });

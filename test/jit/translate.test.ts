@@ -5,6 +5,7 @@
 import { describe, it, expect } from 'vitest';
 import { createCpuHarness, type CpuHarness } from '../cpu/harness';
 import * as MM from '../../engine-wasm/memory-map';
+import { translatePage } from '../../engine-ts/worker/jit/translate';
 
 async function harness(jit: boolean): Promise<CpuHarness> {
   const h = await createCpuHarness();
@@ -292,5 +293,19 @@ describe('translation to WebAssembly', () => {
     expect(runs[0].regs[1]).toBeGreaterThan(100); // the carries did reach EBX
     expect(runs[1].jit).toBeGreaterThan(0.9 * runs[1].n);
     expect({ ...runs[1], jit: 0 }).toEqual({ ...runs[0], jit: 0 });
+  });
+
+  it('translates the hot block however many warm ones come with it (they never crowd it out of the function)', () => {
+    // A page of NOPs ending in RET: a block every 16 bytes (a block holds 16 instructions at most).
+    const page = new Uint8Array(4096).fill(0x90);
+    page[4095] = 0xc3;
+    const read = (off: number) => (off >= 0 && off < 4096 ? page[off] : -1);
+    const base = 0x400000;
+    const entry = base + 4000;
+    // 250 warm starts: 4,000 instructions, twice what one function takes.
+    const warm = Array.from({ length: 250 }, (_, k) => base + 16 * k);
+    const tr = translatePage(read, [], entry, MM.VCPU_BASE, false, warm);
+    expect(tr?.blocks[0]).toBe(entry);
+    expect(tr!.blocks.length).toBeGreaterThan(1); // and as many warm ones as fit
   });
 });

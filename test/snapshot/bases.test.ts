@@ -11,11 +11,10 @@ import { hex, sha256 } from '../../engine-ts/snapshot/bytes';
 import { PAGE, baseImagesNeeded, decodeSnapshot, encodeSnapshot, inflatePagesInto, pageBlocksOf, peekHeader, type ImageRef, type Snapshot } from '../../engine-ts/snapshot/format';
 import { xzDecompress } from '../../engine-ts/snapshot/xz';
 import { resume, root } from './helpers';
+import { bzImage, le16, le32, xz } from '../linux/made-up-images';
 
 const fixture = new Uint8Array(fs.readFileSync(path.join(root, 'test/fixtures/snapshots/hello-format3-map6.pvsnap')));
 
-function le32(b: Uint8Array, o: number, v: number) { new DataView(b.buffer, b.byteOffset).setUint32(o, v, true); }
-function le16(b: Uint8Array, o: number, v: number) { new DataView(b.buffer, b.byteOffset).setUint16(o, v, true); }
 
 /** A 32-bit ELF with two PT_LOAD segments (at physical 16 MiB and 16 MiB + 3 pages) and a note. */
 function elf(seg1: Uint8Array, seg2: Uint8Array): Uint8Array {
@@ -38,22 +37,6 @@ function elf(seg1: Uint8Array, seg2: Uint8Array): Uint8Array {
   b.set(seg2, off2);
   return b;
 }
-
-/** A bzImage around an xz payload (boot protocol 2.15 fields only), with the size appended as the kernel's build does. */
-function bzImage(payload: Uint8Array): Uint8Array {
-  const setupSects = 3;
-  const setup = (setupSects + 1) * 512;
-  const b = new Uint8Array(setup + 0x40 + payload.length + 4);
-  b[0x1f1] = setupSects;
-  b.set([0x48, 0x64, 0x72, 0x53], 0x202);
-  le16(b, 0x206, 0x20f);
-  le32(b, 0x248, 0x40);
-  le32(b, 0x24c, payload.length + 4);
-  b.set(payload, setup + 0x40);
-  return b;
-}
-
-const xz = (data: Uint8Array) => new Uint8Array(execFileSync('xz', ['-c', '--check=crc32', '--x86', '--lzma2=preset=6'], { input: data }));
 
 function pattern(n: number, seed: number): Uint8Array {
   const b = new Uint8Array(n);

@@ -75,8 +75,9 @@ export const DD_MIB = 16;
 /** MD5 of DD_MIB MiB of zeros (what md5sum must print). */
 export const DD_MD5 = '2c7ab85a893283e98c931e9511add182'; // (linux-bench.ts checks it against node:crypto)
 const SETUP_TIMEOUT_S = 120;
-const PROMPT = /root@pvlab:~# /;
-const READY = /pvlab: ready\n/;
+/** The guest's shell prompt, and the line its /init prints before it (guests/linux/rootfs/init). */
+export const PROMPT = /root@pvlab:~# /;
+export const READY = /pvlab: ready\n/;
 
 /** What the host running the benchmark gives it. */
 export interface MeasureHost {
@@ -246,12 +247,15 @@ function describeStop(reason: { kind: string; code?: number; message?: string })
   return reason.kind;
 }
 
-/** The part of v86's API the benchmark uses. */
+/** The part of v86's public API the benchmarks use (node_modules/v86/v86.d.ts). */
 export interface V86Instance {
   add_listener(event: 'serial0-output-byte', cb: (byte: number) => void): void;
-  add_listener(event: 'emulator-started', cb: () => void): void;
+  add_listener(event: 'emulator-loaded' | 'emulator-started', cb: () => void): void;
   serial0_send(text: string): void;
   get_instruction_counter(): number;
+  save_state(): Promise<ArrayBuffer>;
+  restore_state(state: ArrayBuffer): Promise<void>;
+  run(): void;
   stop(): Promise<void>;
   destroy(): Promise<void>;
 }

@@ -10,8 +10,9 @@ import { decodeSnapshot, peekHeader, readHeader } from '../../engine-ts/snapshot
 import { linkFragment } from '../../engine-ts/snapshot/link';
 import { initrdView, kernelView } from '../../engine-ts/snapshot/bases';
 import { ConsoleSession } from './console-session';
+import { PROMPT, type V86Instance } from './linux-measure';
 
-export const PROMPT = /root@pvlab:~# /;
+export { PROMPT, READY, type V86Instance } from './linux-measure';
 /** What the link's machine did after the shipped snapshot. */
 export const LINK_COMMAND = 'echo hello > ~/hello.txt';
 const WAIT_MS = 120_000;
@@ -24,18 +25,6 @@ export interface PvlabApi {
    * when it loads), or not (each machine starts its worker when it is made).
    */
   workerAhead?: (keep: boolean) => void;
-}
-
-// The part of v86's public API used here (node_modules/v86/v86.d.ts).
-export interface V86Instance {
-  add_listener(event: 'serial0-output-byte', cb: (byte: number) => void): void;
-  add_listener(event: 'emulator-loaded' | 'emulator-started', cb: () => void): void;
-  serial0_send(text: string): void;
-  save_state(): Promise<ArrayBuffer>;
-  restore_state(state: ArrayBuffer): Promise<void>;
-  run(): void;
-  stop(): Promise<void>;
-  destroy(): Promise<void>;
 }
 
 export interface V86Api {

@@ -19,7 +19,7 @@ import { withChromiumPage } from './chromium-page';
 import { ConsoleSession } from './console-session';
 import { checkV86, importV86, loadGuest, SetupError, v86Options, type V86Paths } from './linux-guests';
 import { describeCommit, describeHost, formatLoad, updateBenchmarksFile, type BenchmarksSection } from './linux-report';
-import { FILES_URL, loadedV86, PAGE_FILES, PROMPT, runSteps, type PageOptions, type PvlabApi, type StepFigures, type V86Instance } from './snapshot-bench-steps';
+import { FILES_URL, loadedV86, PAGE_FILES, PROMPT, READY, runSteps, type PageOptions, type PvlabApi, type StepFigures, type V86Instance } from './snapshot-bench-steps';
 import { profileSnapshots } from './snapshot-profile';
 
 const DEFAULT_BIOS = '/usr/share/seabios/bios-256k.bin'; // Debian package `seabios`
@@ -109,7 +109,7 @@ async function bootV86(create: () => V86Instance): Promise<{ state: ArrayBuffer;
   e.add_listener('serial0-output-byte', (b) => session.events.onOutput(Uint8Array.of(b)));
   e.run();
   try {
-    const ready = await session.waitFor(/pvlab: ready\n/, BOOT_TIMEOUT_S * 1000, 'v86 boot to `pvlab: ready`', 0);
+    const ready = await session.waitFor(READY, BOOT_TIMEOUT_S * 1000, 'v86 boot to `pvlab: ready`', 0);
     await session.waitFor(PROMPT, BOOT_TIMEOUT_S * 1000, 'v86 boot to the shell prompt', ready.end);
     const bootS = (performance.now() - t0) / 1000;
     // The shell has printed its prompt and waits for input: the state the shipped pvlab snapshot has.

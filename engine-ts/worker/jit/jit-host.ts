@@ -123,7 +123,8 @@ export class JitHost {
     // The page is translated anew only for a block that can start here (the core keeps the
     // answer for this EIP, but may forget it when its cache entry is reused).
     const seeds = page?.blocks ?? [];
-    const tr = translatable(read, eip) ? translatePage(read, [...seeds, ...this.warm(frame, eip, seeds)], eip, this.vcpuBase, (mode & MM.JITM_USER) !== 0) : null;
+    // (The warm blocks come after the hot one: the limits on a function's size cut them, not it.)
+    const tr = translatable(read, eip) ? translatePage(read, seeds, eip, this.vcpuBase, (mode & MM.JITM_USER) !== 0, this.warm(frame, eip, seeds)) : null;
     if (!tr) {
       this.stats.refused++;
       this.stats.compileMs += globalThis.performance.now() - t0;

@@ -254,14 +254,16 @@ export function translatable(rd: CodeReader, eip: number): boolean {
  * WebAssembly. The function starts at the block whose index it is given. `seeds` are the
  * blocks of the page's previous function, in their order: they keep their indices, so
  * translating the page again as more of its code becomes hot leaves every index the core
- * holds valid. Returns null if the code at `entry` is not translated.
+ * holds valid. `after`: more starts to take after `entry` (blocks likely to be hot soon), as
+ * far as the limits allow: they never crowd out `entry`. Returns null if the code at `entry`
+ * is not translated.
  */
-export function translatePage(rd: CodeReader, seeds: readonly number[], entry: number, cpu: number, user: boolean): TranslateResult | null {
+export function translatePage(rd: CodeReader, seeds: readonly number[], entry: number, cpu: number, user: boolean, after: readonly number[] = []): TranslateResult | null {
   const pageEip = (entry & ~0xfff) >>> 0;
   const inPage = (e: number) => ((e - pageEip) >>> 0) < 4096;
   const blocks: Block[] = [];
   const seen = new Set<number>();
-  const queue = [...seeds, entry];
+  const queue = [...seeds, entry, ...after];
   let total = 0;
   while (queue.length && blocks.length < MAX_BLOCKS && total < MAX_REGION_INSNS) {
     const start = queue.shift()!;
