@@ -237,10 +237,12 @@ export const VCPU_JIT_HOT: u32 = 0x4d0000;
 export const JIT_HOT_COUNTERS: u32 = 16384; // 8 bytes each: 128 KiB, up to 0x4f0000 < VCPU_STRIDE
 /**
  * Where a translated function that stopped at a block's start for want of budget (JIT_RESUME)
- * leaves the block the code goes on to by falling through: its EIP, then its index in the
+ * leaves the block the code goes on to by falling through: +0 its EIP, +4 its index in the
  * function. The interpreter runs the rest of the chunk and the block, and at that EIP the
  * core calls the function there again (a block start is entered with the flags in memory,
- * so nothing else is assumed). Not machine state.
+ * so nothing else is assumed). +8 the function's table slot, +12 the physical address and
+ * +16 the JIT_PAGE_GEN word of the block it was entered at: the core writes them before a
+ * call, translated code when it goes on to another function. Not machine state.
  */
 export const VCPU_JIT_RESUME: u32 = 0x4f0000;
 /** JIT_E_FN of a block that cannot be translated (its first instruction is not supported). */

@@ -34,7 +34,6 @@ export interface CoreExports {
   jitEnable(on: number): void;
   jitThreshold(n: number): void;
   jitCond(cc: number): number;
-  jitCF(): number;
 }
 
 /** A core instance with its translator (engine-ts/worker/jit/). */

@@ -212,8 +212,11 @@ export function run(budget: i32): i32 {
     // deliverable ends the chunk after its instruction (endChunk()): a host call (a device
     // may have raised PEND_INTR/PEND_NMI: syncNow()), STI and MOV/POP SS (the shadow runs
     // alone: runShadowed()), IF set by IRET/POPF/a task switch (setEflagsRaw()), NMI
-    // blocking ended by IRET (iret()). Only another vCPU's IPI waits, up to CHUNK instructions.
-    execute(stepsEnd - steps > CHUNK ? steps + CHUNK : stepsEnd);
+    // blocking ended by IRET (iret()). Only another vCPU's IPI waits, up to CHUNK instructions
+    // (and a host's request to stop, PEND_EXIT). A vCPU that translates code is alone (no
+    // IPIs): its chunks are longer, and so are the runs of translated code.
+    const chunk = jitOn ? CHUNK_ALONE : CHUNK;
+    execute(stepsEnd - steps > chunk ? steps + chunk : stepsEnd);
   }
   if (pauseExtra) foldPause();
   if (load<u32>(cpu + R_HALTED) && exitReason == EXIT_BUDGET) haltExit();
@@ -344,6 +347,13 @@ function execute(limit: u32): void {
 }
 /** Instructions between two looks at R_PENDING (translated code runs at most to the end of one). */
 const CHUNK: u32 = 256;
+/**
+ * The same on a vCPU that translates code (the only one of its machine): R_PENDING changes
+ * during a run only in host calls, which end the chunk, or when the host asks for the run
+ * to end. Translated code stops at a chunk's end and the interpreter runs the rest of the
+ * block it was in, so a longer chunk leaves more to translated code.
+ */
+const CHUNK_ALONE: u32 = 4096;
 
 /**
  * Execute the instruction at `ip` with the full decoder, fetching through the checked paths

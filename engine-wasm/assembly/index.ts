@@ -15,7 +15,7 @@ import { tlbReset, tlbFlushAll, setTlbMasks } from './mmu';
 import { fpuReset } from './fpu';
 import { setJit, setJitHot, jitClear } from './jit';
 export { run } from './core';
-export { jitCond, jitCF } from './jit';
+export { jitCond } from './jit';
 
 /** Turn translation to WebAssembly on (1) or off (0). */
 export function jitEnable(on: i32): void { setJit(on != 0); }

@@ -4,10 +4,13 @@
 // (or a device) writes their code page. The cache lives in this vCPU's block
 // (VCPU_JIT_CACHE) and the page generations in JIT_PAGE_GEN; see ../memory-map.ts.
 //
-// Translated code is one function per page of code, (limit: i32, start: i32) → i64: it
-// starts at its block number `start` (the cache entry of the block's EIP holds it), runs
-// whole instructions, at most `limit` of them, and returns (retired << 32) | next EIP
-// (JIT_NOT_A_JUMP set in the count if it stopped inside the code). It never raises a fault:
+// Translated code is one function per page of code, (limit: i32, start: i32, base: i32) →
+// i64: it starts at its block number `start` (the cache entry of the block's EIP holds it),
+// runs whole instructions until `limit` have retired (counting the `base` retired before the
+// call), and returns (retired << 32) | next EIP (JIT_NOT_A_JUMP set in the count if it
+// stopped inside the code). At a jump to a block this cache holds a translation of, it goes
+// on to that function itself (a tail call with base = its count so far), so one call from
+// here may run the code of many pages. It never raises a fault:
 // before an instruction whose access the TLB fast path cannot do (a miss, MMIO, a code page,
 // a page-crossing access) it returns, and the interpreter runs that instruction from scratch.
 // The lazy-flag record goes in and out through the vCPU block: the run loop (core.ts) loads
@@ -18,7 +21,7 @@ import {
   VCPU_JIT_HOT, JIT_HOT_COUNTERS, JIT_FN_NEVER, JIT_FN_DROPPED, JITM_USER, JIT_PAGE_GEN, R_JIT_RETIRED, R_DR, JIT_NOT_A_JUMP,
   JIT_LOOK_AFTER, JIT_RESUME, JIT_RESULT_FLAGS, VCPU_JIT_RESUME,
 } from '../memory-map';
-import { cpu, tlb, cpl, code32, stack32, v86Mode, protMode, csBase, csLimit, flushLazy, loadLazy, cond, getCF } from './state';
+import { cpu, tlb, cpl, code32, stack32, v86Mode, protMode, csBase, csLimit, flushLazy, loadLazy, cond } from './state';
 import { TLB_VALID, TLB_RAM, TLB_USER_R, TLB_USER_X, TLB_NX, tlbStripWrites } from './mmu';
 
 /** The block at `eip` (physical `phys`) is hot: returns its page function's table slot | its index there << 16, or 0. */
@@ -117,7 +120,10 @@ export function jitEnter(ip: u32, limit: u32, flagsInMem: bool, count: bool): u6
   const start = load<u32>(en + JIT_E_START);
   const calls = <u32>load<u16>(en + JIT_E_CALLS);
   const gen = load<u32>(en + JIT_E_GEN);
-  if (calls >= JIT_TRIAL_CALLS) return runTranslated(fn, limit, start, flagsInMem, phys, mode, gen);
+  // A call with little budget left (the chunk's end is near) says nothing about the block:
+  // it may stop before its first instruction. It is not counted. (Nor are the calls from
+  // other translated code, which go on to it without the core: see translate.ts.)
+  if (calls >= JIT_TRIAL_CALLS || limit < JIT_TRIAL_BUDGET) return runTranslated(fn, limit, start, flagsInMem, phys, mode, gen);
   // On trial: a block whose calls retire few instructions on average costs more than
   // interpreting them (each call moves registers and flags in and out), so it is dropped.
   const r = runTranslated(fn, limit, start, flagsInMem, phys, mode, gen);
@@ -126,7 +132,7 @@ export function jitEnter(ip: u32, limit: u32, flagsInMem: bool, count: bool): u6
   const f = <u32>(r >>> 32);
   const sum = <u32>load<u16>(en + JIT_E_RETIRED) + (f & ~JIT_RESULT_FLAGS) + ((f & JIT_LOOK_AFTER) ? JIT_MIN_RETIRED : 0);
   store<u16>(en + JIT_E_CALLS, <u16>(calls + 1));
-  store<u16>(en + JIT_E_RETIRED, <u16>sum); // at most JIT_TRIAL_CALLS × CHUNK
+  store<u16>(en + JIT_E_RETIRED, <u16>(sum < 0xffff ? sum : 0xffff));
   if (calls + 1 == JIT_TRIAL_CALLS && sum < JIT_TRIAL_CALLS * JIT_MIN_RETIRED) store<u32>(en + JIT_E_FN, JIT_FN_DROPPED);
   return r;
 }
@@ -134,6 +140,8 @@ export function jitEnter(ip: u32, limit: u32, flagsInMem: bool, count: bool): u6
 /** Calls a new translation is on trial for, and the instructions they must retire on average for it to stay. */
 const JIT_TRIAL_CALLS: u32 = 64;
 const JIT_MIN_RETIRED: u32 = 5;
+/** The budget a call needs to count in a block's trial. */
+const JIT_TRIAL_BUDGET: u32 = 64;
 
 /**
  * Call translated function `fn` (made for the code at physical `phys` in `mode`, page word
@@ -141,11 +149,15 @@ const JIT_MIN_RETIRED: u32 = 5;
  */
 @inline function runTranslated(fn: u32, limit: u32, start: u32, flagsInMem: bool, phys: u32, mode: u32, gen: u32): u64 {
   if (!flagsInMem) flushLazy();
-  const r = call_indirect<u64>(fn, limit, start);
+  // The function running now, for a JIT_RESUME: translated code that goes on to another
+  // page's function (a chain, see translate.ts) writes these for it.
+  const rb = cpu + VCPU_JIT_RESUME;
+  store<u32>(rb + 8, fn); store<u32>(rb + 12, phys); store<u32>(rb + 16, gen);
+  const r = call_indirect<u64>(fn, limit, start, 0);
   if (<u32>(r >>> 32) & JIT_RESUME) {
-    resumeEip = load<u32>(cpu + VCPU_JIT_RESUME);
-    resumeStart = load<u32>(cpu + VCPU_JIT_RESUME + 4);
-    resumeFn = fn; resumePage = phys & 0xfffff000; resumeMode = mode; resumeGen = gen;
+    resumeEip = load<u32>(rb);
+    resumeStart = load<u32>(rb + 4);
+    resumeFn = load<u32>(rb + 8); resumePage = load<u32>(rb + 12) & 0xfffff000; resumeMode = mode; resumeGen = load<u32>(rb + 16);
   }
   const retired = <u32>(r >>> 32) & ~JIT_RESULT_FLAGS;
   if (retired) store<u64>(cpu + R_JIT_RETIRED, load<u64>(cpu + R_JIT_RETIRED) + <u64>retired);
@@ -201,6 +213,6 @@ function markCodePage(phys: u32): u32 {
   return g | 1;
 }
 
-// For translated code: conditions and CF from the lazy flags in memory (flags set before the block).
+// For translated code: a condition from the lazy flags in memory (flags set before the block).
+// (CF alone it derives itself: cfHelper in engine-ts/worker/jit/translate.ts.)
 export function jitCond(cc: u32): u32 { loadLazy(); return cond(cc) ? 1 : 0; }
-export function jitCF(): u32 { loadLazy(); return getCF(); }

@@ -13,6 +13,7 @@ async function harness(jit: boolean): Promise<CpuHarness> {
   return h;
 }
 const jitRetired = (h: CpuHarness) => Number(h.state.u64(MM.R_JIT_RETIRED));
+const le32 = (v: number) => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff];
 
 type Gpr = 'eax' | 'ebx' | 'ecx' | 'edx' | 'esi' | 'edi' | 'ebp' | 'esp';
 /**
@@ -308,4 +309,122 @@ describe('translation to WebAssembly', () => {
     expect(tr?.blocks[0]).toBe(entry);
     expect(tr!.blocks.length).toBeGreaterThan(1); // and as many warm ones as fit
   });
+
+  it('runs 16-bit MOV and TEST, XCHG, CMPXCHG and DIV as the interpreter does (an unaligned locked operand is the interpreter\'s)', async () => {
+    // mov dword [0x7008],1; mov ecx,300; mov esi,0x7000; xor ebp,ebp
+    // l: mov eax,ecx; mov [esi],ax; mov bx,[esi]; mov dx,cx; test cx,cx;
+    //    xchg [esi+4],eax; xchg ebx,edx; xchg [esi+0x11],ebx (unaligned);
+    //    mov eax,ecx; and eax,1; mov edx,1; lock cmpxchg [esi+8],edx; jnz +1; inc ebp;
+    //    cmpxchg edi,edx; mov eax,ecx; xor edx,edx; mov ebx,7; div ebx; add edi,eax; add edi,edx;
+    //    test bx,bx; js +1; inc edi; dec ecx; jnz l; hlt
+    const body = [
+      0x89, 0xc8, 0x66, 0x89, 0x06, 0x66, 0x8b, 0x1e, 0x66, 0x89, 0xca, 0x66, 0x85, 0xc9,
+      0x87, 0x46, 0x04, 0x87, 0xd3, 0x87, 0x5e, 0x11,
+      0x89, 0xc8, 0x83, 0xe0, 0x01, 0xba, 1, 0, 0, 0, 0xf0, 0x0f, 0xb1, 0x56, 0x08, 0x75, 0x01, 0x45,
+      0x0f, 0xb1, 0xd7, 0x89, 0xc8, 0x31, 0xd2, 0xbb, 7, 0, 0, 0, 0xf7, 0xf3, 0x01, 0xc7, 0x01, 0xd7,
+      0x66, 0x85, 0xdb, 0x78, 0x01, 0x47,
+    ];
+    const prog = [0xc7, 0x05, 0x08, 0x70, 0, 0, 1, 0, 0, 0, 0xb9, 0x2c, 0x01, 0, 0, 0xbe, 0, 0x70, 0, 0, 0x31, 0xed,
+      ...body, 0x49, 0x0f, 0x85, ...le32(-(body.length + 7)), 0xf4];
+    const runs = [];
+    for (const jit of [false, true]) {
+      const h = await harness(jit);
+      h.load(0x1000, prog);
+      h.enterFlat32(0x1000);
+      const c0 = h.state.icount;
+      expect(h.runUntilHalt(1_000_000)).toBe(MM.EXIT_STOPPED);
+      runs.push({
+        regs: (['eax', 'ebx', 'ecx', 'edx', 'esi', 'edi', 'ebp'] as const).map((r) => h.state.gpr(r)), flags: h.eflags(),
+        ram: Array.from(h.ram.subarray(0x7000, 0x7020)), n: Number(h.state.icount - c0), jit: jitRetired(h),
+      });
+    }
+    expect(runs[0].regs[6]).toBe(150); // CMPXCHG found EAX equal every other round
+    // All but the unaligned XCHG (1 in 33) and the first round.
+    expect(runs[1].jit).toBeGreaterThan(0.9 * runs[1].n);
+    expect({ ...runs[1], jit: 0 }).toEqual({ ...runs[0], jit: 0 });
+  });
+
+  it('leaves a DIV that raises #DE (a zero divisor, a quotient too wide) to the interpreter: the fault is exact', async () => {
+    for (const edx of [0, 30]) {
+      const states = [];
+      for (const jit of [false, true]) {
+        const h = await harness(jit);
+        h.load(0x3000, [0xf4]); // #DE handler: hlt
+        const idt = new DataView(h.memory.buffer, MM.RAM_BASE + 0x2000, 256 * 8);
+        idt.setUint32(0, (0x08 << 16) | 0x3000, true);
+        idt.setUint32(4, 0x00008e00, true);
+        // mov ecx,100; l: mov edx,imm; mov eax,ecx; mov ebx,ecx; sub ebx,50; div ebx; add esi,eax; dec ecx; jnz l; hlt
+        // (edx 0: the divisor reaches 0 at ECX = 50; edx 30: the quotient overflows once EBX <= 30)
+        h.load(0x1000, [0xb9, 100, 0, 0, 0, 0xba, ...le32(edx), 0x89, 0xc8, 0x89, 0xcb, 0x83, 0xeb, 0x32, 0xf7, 0xf3, 0x01, 0xc6, 0x49, 0x75, 0xed, 0xf4]);
+        h.enterFlat32(0x1000);
+        h.state.setIdtr(0x2000, 256 * 8 - 1);
+        h.core.refresh();
+        const c0 = h.state.icount;
+        h.runUntilHalt();
+        const frame = new DataView(h.memory.buffer, MM.RAM_BASE + h.state.gpr('esp'), 12); // EIP, CS, EFLAGS
+        states.push({
+          vector: h.state.lastException.vector, faultEip: frame.getUint32(0, true), ecx: h.state.gpr('ecx'), esi: h.state.gpr('esi'),
+          eax: h.state.gpr('eax'), edx: h.state.gpr('edx'), n: Number(h.state.icount - c0), jit: jitRetired(h),
+        });
+      }
+      expect(states[0].vector).toBe(0);
+      expect(states[0].faultEip).toBe(0x1011);
+      expect(states[0].ecx).toBe(50 + edx);
+      expect(states[1].jit).toBeGreaterThan(0);
+      expect({ ...states[1], jit: 0 }).toEqual({ ...states[0], jit: 0 });
+    }
+  });
+
+  it('runs a call to a "get PC" thunk (MOV EBX,[ESP]; RET) inline, and sees the guest rewrite the thunk', async () => {
+    // 0x1000: mov ecx,200; l: call 0x3000; add eax,ebx; add esi,edx; cmp ecx,100; jne skip;
+    //   mov byte [0x3001],0x14 (the thunk now loads EDX); skip: dec ecx; jnz l; hlt
+    const main = [0xb9, 200, 0, 0, 0, 0xe8, ...le32(0x3000 - 0x100a), 0x01, 0xd8, 0x01, 0xd6, 0x83, 0xf9, 0x64, 0x75, 0x07,
+      0xc6, 0x05, 0x01, 0x30, 0, 0, 0x14, 0x49, 0x75, 0xe2, 0xf4];
+    const runs = [];
+    for (const jit of [false, true]) {
+      const h = await harness(jit);
+      h.load(0x1000, main);
+      h.load(0x3000, [0x8b, 0x1c, 0x24, 0xc3]);
+      h.enterFlat32(0x1000);
+      h.state.setGpr('edx', 0);
+      const c0 = h.state.icount;
+      expect(h.runUntilHalt(1_000_000)).toBe(MM.EXIT_STOPPED);
+      runs.push({
+        regs: (['eax', 'ebx', 'ecx', 'edx', 'esi', 'esp'] as const).map((r) => h.state.gpr(r)), flags: h.eflags(),
+        stack: h.ram[0x80000 - 4] | (h.ram[0x80000 - 3] << 8), n: Number(h.state.icount - c0), jit: jitRetired(h),
+      });
+    }
+    expect(runs[0].regs[0]).toBe(200 * 0x100a); // EBX held the return address (then kept it)
+    expect(runs[0].regs[4]).toBe(99 * 0x100a); // and EDX after the rewrite
+    // The thunk's two instructions too, until the rewrite: then the call goes to the thunk.
+    expect(runs[1].jit).toBeGreaterThan(0.85 * runs[1].n);
+    expect({ ...runs[1], jit: 0 }).toEqual({ ...runs[0], jit: 0 });
+  });
+
+  it('goes from one page\'s function straight to another\'s and still stops at every budget as the interpreter does', async () => {
+    // 0x1000: mov ecx,3000; l: call 0x3000; call 0x5010; dec ecx; jnz l; hlt
+    // 0x3000: add eax,ecx; xor ebx,eax; jmp 0x4000.  0x4000: lea edx,[edx+ebx*2+1]; inc esi; ret
+    // 0x5010: sub edi,eax; add edi,edx; ret
+    const main = [0xb9, 0xb8, 0x0b, 0, 0, 0xe8, ...le32(0x3000 - 0x100a), 0xe8, ...le32(0x5010 - 0x100f), 0x49, 0x75, 0xf3, 0xf4];
+    const runs = [];
+    for (const jit of [false, true]) {
+      const h = await harness(jit);
+      h.load(0x1000, main);
+      h.load(0x3000, [0x01, 0xc8, 0x31, 0xc3, 0xe9, ...le32(0x4000 - 0x3009)]);
+      h.load(0x4000, [0x8d, 0x54, 0x5a, 0x01, 0x46, 0xc3]);
+      h.load(0x5010, [0x29, 0xc7, 0x01, 0xd7, 0xc3]);
+      h.enterFlat32(0x1000);
+      h.core.refresh();
+      const c0 = h.state.icount;
+      const states = [];
+      for (let k = 0; k < 300; k++) {
+        h.core.run(k % 2 ? 97 : 250); // budgets that end runs and chunks all over the pages
+        states.push([h.state.eip, ...(['eax', 'ebx', 'ecx', 'edx', 'esi', 'edi', 'esp'] as const).map((r) => h.state.gpr(r)), h.eflags()]);
+      }
+      runs.push({ states, n: Number(h.state.icount - c0), jit: jitRetired(h) });
+    }
+    expect(runs[1].jit).toBeGreaterThan(0.8 * runs[1].n);
+    expect({ ...runs[1], jit: 0 }).toEqual({ ...runs[0], jit: 0 });
+  });
 });
+

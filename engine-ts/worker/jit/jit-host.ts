@@ -12,7 +12,7 @@
 // past MAX_LIVE_BYTES of modules every translation is dropped (the core's cache with them).
 
 import * as MM from '../../../engine-wasm/memory-map';
-import { translatable, translatePage } from './translate';
+import { cfHelper, fetchReader, translatable, translatePage } from './translate';
 import { blockModule } from './wasm-writer';
 
 /** WebAssembly bytes of live translations past which all are dropped and translation starts over. */
@@ -42,7 +42,6 @@ export interface JitStats {
 /** Core exports the translated code calls. */
 export interface JitCoreHelpers {
   jitCond(cc: number): number;
-  jitCF(): number;
 }
 
 export class JitHost {
@@ -56,6 +55,8 @@ export class JitHost {
   private readonly ram: Uint8Array;
   private readonly words: Uint32Array;
   private readonly maxPages: number;
+  /** The CF helper every page's module carries (translate.ts cfHelper). */
+  private readonly cfBody: Uint8Array;
   /** Page functions by physical page, linear page and mode (see compile). */
   private readonly pages = new Map<number, PageCode>();
   /** The next table slot no page has had since the last reset (slots are not reused before it). */
@@ -66,6 +67,7 @@ export class JitHost {
     this.ram = new Uint8Array(memory.buffer);
     this.words = new Uint32Array(memory.buffer);
     this.maxPages = 65536; // the most a wasm32 memory can have: any machine memory fits the import
+    this.cfBody = cfHelper(vcpuBase);
     this.reset();
   }
 
@@ -124,7 +126,10 @@ export class JitHost {
     // answer for this EIP, but may forget it when its cache entry is reused).
     const seeds = page?.blocks ?? [];
     // (The warm blocks come after the hot one: the limits on a function's size cut them, not it.)
-    const tr = translatable(read, eip) ? translatePage(read, seeds, eip, this.vcpuBase, (mode & MM.JITM_USER) !== 0, this.warm(frame, eip, seeds)) : null;
+    const user = (mode & MM.JITM_USER) !== 0;
+    const tr = translatable(read, eip)
+      ? translatePage(read, seeds, eip, this.vcpuBase, user, this.warm(frame, eip, seeds), fetchReader(this.words, ram, this.vcpuBase, user))
+      : null;
     if (!tr) {
       this.stats.refused++;
       this.stats.compileMs += globalThis.performance.now() - t0;
@@ -133,7 +138,7 @@ export class JitHost {
     // The blocks the core knows keep their indices (translatePage takes them first, in order);
     // if they did not, the new function goes to a new slot and the old one stays for them.
     if (page && page.blocks.some((e, i) => tr.blocks[i] !== e)) page = undefined;
-    const bytes = blockModule(tr.body, this.maxPages);
+    const bytes = blockModule(tr.body, this.cfBody, this.maxPages);
     if (this.stats.liveBytes + bytes.length > MAX_LIVE_BYTES || (!page && this.nextSlot > MM.JIT_ENTRIES)) {
       // Too much translated code: start over (the core's cache is cleared here too; it stores
       // the entry it asked for after this returns).
@@ -147,9 +152,9 @@ export class JitHost {
       this.stats.live++;
     }
     const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), {
-      env: { memory: this.memory, cond: this.helpers.jitCond, cf: this.helpers.jitCF },
+      env: { memory: this.memory, table: this.table, cond: this.helpers.jitCond },
     });
-    this.table.set(page.slot, instance.exports.f as (limit: number, start: number) => bigint);
+    this.table.set(page.slot, instance.exports.f as (limit: number, start: number, base: number) => bigint);
     this.stats.liveBytes += bytes.length - page.bytes;
     page.bytes = bytes.length;
     page.blocks = tr.blocks;

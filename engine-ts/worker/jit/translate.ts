@@ -16,11 +16,11 @@
 // register, through a search of its blocks' EIPs), anything else leaves by its one exit.
 
 import * as MM from '../../../engine-wasm/memory-map';
-import { Code, Op, uleb } from './wasm-writer';
+import { AtomicOp, Code, Op, uleb } from './wasm-writer';
 
-/** Imported helpers (function indices in the block's module). */
-const FN_COND = 0; // jitCond(cc) → 0/1 from the lazy flags in memory
-const FN_CF = 1; // jitCF() → CF from the lazy flags in memory
+/** Helpers (function indices in the page's module, see wasm-writer blockModule). */
+const FN_COND = 0; // the core's jitCond(cc) → 0/1 from the lazy flags in memory (imported)
+const FN_CF = 2; // CF from the lazy flags in memory (cfHelper, in the module)
 
 /**
  * Instructions in a basic block at most (a longer run goes on in the next block). Short: where
@@ -30,7 +30,7 @@ const MAX_INSNS = 16;
 const LF_ADD = 0, LF_SUB = 1, LF_LOGIC = 2;
 const FLAGS_ARITH = 0x8d5, FLAG_CF = 0x1, FLAG_OF = 0x800, FLAG_AF = 0x10;
 const FLAGS_SZP = 0xc4;
-const TLB_VALID = 1, TLB_USER_R = 2, TLB_SUP_W = 4, TLB_USER_W = 8, TLB_RAM = 16;
+const TLB_VALID = 1, TLB_USER_R = 2, TLB_SUP_W = 4, TLB_USER_W = 8, TLB_RAM = 16, TLB_NX = 64, TLB_USER_X = 128;
 const SEGP_BIG = MM.SEGP_BIG_READ | MM.SEGP_BIG_WRITE;
 const ESP = 4;
 const SS = 2, DS = 3;
@@ -57,6 +57,14 @@ interface Insn {
   imm: number;
   /** Segment override prefix (ES CS SS DS FS GS: 0-5), or -1: the operand's default segment. */
   seg: number;
+  /** Operand-size prefix: the 16-bit form (MOV and TEST only). */
+  o16: boolean;
+  /**
+   * CALL rel32 to a "get PC" thunk (MOV r32, [ESP]; RET: how 32-bit position-independent
+   * code finds itself): the register it loads. The call, the MOV and the RET run inline
+   * (while the thunk's bytes are still there) instead of leaving the function twice.
+   */
+  thunk?: number;
 }
 
 /** The last flag-setting instruction of the block so far, whose record is in locals (not yet in memory). */
@@ -79,6 +87,8 @@ export interface TranslateResult {
 
 /** Reads guest code; returns -1 past the page. */
 type CodeReader = (off: number) => number;
+/** Reads the byte at a linear address as an instruction fetch would now (through the TLB), or -1 if a fetch there would not read RAM. */
+export type LinearReader = (linear: number) => number;
 
 const s8 = (v: number) => (v << 24) >> 24;
 
@@ -131,20 +141,29 @@ function decode(rd: CodeReader, at: number, eip: number): Insn | null {
   let op = rd(at);
   if (op < 0) return null;
   let p = at + 1;
-  // One segment override prefix (it applies to the instruction's memory operand, if any).
-  let seg = -1;
-  const pfx = SEG_PREFIXES.indexOf(op);
-  if (pfx >= 0) {
-    seg = pfx;
-    op = rd(p);
-    if (op < 0 || SEG_PREFIXES.includes(op)) return null;
-    p++;
+  // Prefixes, each at most once: a segment override (it applies to the instruction's memory
+  // operand, if any), operand size (16-bit forms of a few instructions) and LOCK (CMPXCHG, XCHG).
+  let seg = -1, o16 = false, lock = false;
+  for (;;) {
+    const pfx = SEG_PREFIXES.indexOf(op);
+    if (pfx >= 0 && seg < 0) seg = pfx;
+    else if (op === 0x66 && !o16) o16 = true;
+    else if (op === 0xf0 && !lock) lock = true;
+    else break;
+    op = rd(p++);
+    if (op < 0) return null;
   }
   if (op === 0x0f) {
     const b = rd(p);
     if (b < 0) return null;
     op = 0x100 | b;
     p++;
+  }
+  if (o16 && op !== 0x89 && op !== 0x8b && op !== 0x85) return null;
+  if (lock) {
+    // LOCK on a register operand is #UD: the interpreter's.
+    const m = rd(p);
+    if ((op !== 0x1b1 && op !== 0x87) || m < 0 || m >= 0xc0) return null;
   }
   const withModrm = (immLen: number): Insn | null => {
     const d = decodeModrm(rd, p);
@@ -153,14 +172,14 @@ function decode(rd: CodeReader, at: number, eip: number): Insn | null {
     const q = p + d.len;
     if (immLen === 1) { imm = rd(q); if (imm < 0) return null; }
     else if (immLen === 4) { imm = read32(rd, q); if (Number.isNaN(imm)) return null; }
-    return { eip, len: q + immLen - at, op, m: d.m, imm, seg };
+    return { eip, len: q + immLen - at, op, m: d.m, imm, seg, o16 };
   };
   const plain = (immLen: number): Insn | null => {
     let imm = 0;
     if (immLen === 1) { imm = rd(p); if (imm < 0) return null; }
     else if (immLen === 2) { const a = rd(p), b = rd(p + 1); if (b < 0 || a < 0) return null; imm = a | (b << 8); }
     else if (immLen === 4) { imm = read32(rd, p); if (Number.isNaN(imm)) return null; }
-    return { eip, len: p + immLen - at, op, m: null, imm, seg };
+    return { eip, len: p + immLen - at, op, m: null, imm, seg, o16 };
   };
   if (op < 0x40 && (op & 7) < 6) {
     // ALU: 0-3 with ModRM, 4 AL,Ib, 5 EAX,Id.
@@ -181,8 +200,8 @@ function decode(rd: CodeReader, at: number, eip: number): Insn | null {
     case 0x80: case 0x83: case 0xc0: case 0xc1: case 0xc6: return withModrm(1);
     case 0x81: case 0xc7: return withModrm(4);
     case 0x84: case 0x85: case 0x88: case 0x89: case 0x8a: case 0x8b: case 0x8d:
-    case 0xd1: case 0xfe: case 0xff:
-    case 0x1af: case 0x1b6: case 0x1b7: case 0x1be: case 0x1bf:
+    case 0xd1: case 0xfe: case 0xff: case 0x87:
+    case 0x1af: case 0x1b1: case 0x1b6: case 0x1b7: case 0x1be: case 0x1bf:
       return withModrm(0);
     case 0xf6: case 0xf7: {
       const d = decodeModrm(rd, p);
@@ -213,7 +232,7 @@ function supported(i: Insn): boolean {
     case 0xc1: return (r >= 4 && r !== 6 || r <= 1) && (i.imm & 31) !== 0;
     case 0xd1: return r >= 4 && r !== 6 || r <= 1;
     case 0xf6: return r <= 3;
-    case 0xf7: return r <= 4; // TEST NOT NEG MUL
+    case 0xf7: return r <= 4 || r === 6; // TEST NOT NEG MUL DIV
     case 0xfe: return r <= 1;
     case 0xff: return r <= 2 || r === 4 || r === 6;
     case 0x5c: return false; // POP ESP
@@ -258,7 +277,9 @@ export function translatable(rd: CodeReader, eip: number): boolean {
  * far as the limits allow: they never crowd out `entry`. Returns null if the code at `entry`
  * is not translated.
  */
-export function translatePage(rd: CodeReader, seeds: readonly number[], entry: number, cpu: number, user: boolean, after: readonly number[] = []): TranslateResult | null {
+export function translatePage(
+  rd: CodeReader, seeds: readonly number[], entry: number, cpu: number, user: boolean, after: readonly number[] = [], peek: LinearReader | null = null,
+): TranslateResult | null {
   const pageEip = (entry & ~0xfff) >>> 0;
   const inPage = (e: number) => ((e - pageEip) >>> 0) < 4096;
   const blocks: Block[] = [];
@@ -276,6 +297,7 @@ export function translatePage(rd: CodeReader, seeds: readonly number[], entry: n
     while (insns.length < MAX_INSNS) {
       const i = decode(rd, at, pc);
       if (!i || !supported(i)) { refusedNext = at < 4096; break; }
+      if (i.op === 0xe8 && peek) { const r = thunkRegister(peek, jumpTarget(i)!); if (r >= 0) i.thunk = r; }
       insns.push(i);
       at += i.len;
       pc = (pc + i.len) >>> 0;
@@ -285,7 +307,7 @@ export function translatePage(rd: CodeReader, seeds: readonly number[], entry: n
     blocks.push({ eip: start, insns, refusedNext });
     total += insns.length;
     const last = insns[insns.length - 1];
-    const t = jumpTarget(last);
+    const t = last.thunk === undefined ? jumpTarget(last) : null;
     if (t !== null && inPage(t)) queue.push(t);
     // Fall-through; after a CALL, where the callee returns to (RET finds it among the blocks).
     if (!endsBlock(last) || isJcc(last) || last.op === 0xe8) { const f = (last.eip + last.len) >>> 0; if (inPage(f)) queue.push(f); }
@@ -295,13 +317,74 @@ export function translatePage(rd: CodeReader, seeds: readonly number[], entry: n
   return { body, blocks: blocks.map((b) => b.eip), instructions: total };
 }
 
+/**
+ * The body of the module's CF helper for vCPU block `cpu`: CF from the lazy-flag record in
+ * memory, as the interpreter derives it (getCF in engine-wasm/assembly/state.ts): EFLAGS'
+ * CF when the record does not hold CF, else the carry (ADD) or borrow (SUB) out of the
+ * operation's top bit, computed from its operands and result (0 for a logic operation).
+ */
+export function cfHelper(cpu: number): Uint8Array {
+  const c = new Code(0), a = c.local(), b = c.local(), r = c.local(), op = c.local();
+  c.i32(0).mem(Op.I32Load, cpu + MM.R_LF_MASK).i32(FLAG_CF).op(Op.I32And).op(Op.I32Eqz).if_();
+  c.i32(0).mem(Op.I32Load, cpu + MM.R_EFLAGS).i32(FLAG_CF).op(Op.I32And).op(Op.Return);
+  c.end();
+  c.i32(0).mem(Op.I32Load, cpu + MM.R_LF_OP).i32(3).op(Op.I32And).tee(op).i32(LF_LOGIC).op(Op.I32GeU).if_();
+  c.i32(0).op(Op.Return);
+  c.end();
+  c.i32(0).mem(Op.I32Load, cpu + MM.R_LF_A).set(a);
+  c.i32(0).mem(Op.I32Load, cpu + MM.R_LF_B).set(b);
+  c.i32(0).mem(Op.I32Load, cpu + MM.R_LF_RES).set(r);
+  c.get(op).if_();
+  // SUB: (~a & b) | ((~a | b) & r)
+  c.get(a).i32(-1).op(Op.I32Xor).tee(a).get(b).op(Op.I32And).get(a).get(b).op(Op.I32Or).get(r).op(Op.I32And).op(Op.I32Or).set(r);
+  c.op(Op.Else);
+  // ADD: (a & b) | ((a | b) & ~r)
+  c.get(a).get(b).op(Op.I32And).get(a).get(b).op(Op.I32Or).get(r).i32(-1).op(Op.I32Xor).op(Op.I32And).op(Op.I32Or).set(r);
+  c.end();
+  c.get(r).i32(0).mem(Op.I32Load, cpu + MM.R_LF_SIZE).op(Op.I32ShrU).i32(1).op(Op.I32And);
+  return c.finish();
+}
+
 function isJcc(i: Insn): boolean { return (i.op >= 0x70 && i.op <= 0x7f) || (i.op >= 0x180 && i.op <= 0x18f); }
 
+/**
+ * A LinearReader over the machine's memory (`words`, `bytes`: views of it) for vCPU block
+ * `cpu`: through its software TLB as it is now, for a fetch at user or supervisor level.
+ */
+export function fetchReader(words: Uint32Array, bytes: Uint8Array, cpu: number, user: boolean): LinearReader {
+  const need = TLB_VALID | TLB_RAM | (user ? TLB_USER_R | TLB_USER_X : 0);
+  const tlb = (cpu + MM.VCPU_TLB) >>> 2;
+  return (linear) => {
+    const e = words[tlb + (linear >>> 12)];
+    if ((e & (need | TLB_NX)) !== need) return -1;
+    return bytes[MM.RAM_BASE + ((e & ~0xfff) >>> 0) + (linear & 0xfff)];
+  };
+}
+
+/** The bytes of a thunk MOV r32, [ESP]; RET (8B /r with ModRM 00 r 100, SIB 24, then C3), as a little-endian word, for register r. */
+const thunkWord = (r: number) => (0x8b | ((0x04 | (r << 3)) << 8) | (0x24 << 16) | (0xc3 << 24)) >>> 0;
+
+/** The register the code at `target` loads with its return address if it is a thunk MOV r32, [ESP]; RET (not ESP), else -1. */
+function thunkRegister(peek: LinearReader, target: number): number {
+  if ((target & 0xfff) > 0xffc) return -1; // the runtime check reads the four bytes as one word of one page
+  if (peek(target) !== 0x8b || peek(target + 2) !== 0x24 || peek(target + 3) !== 0xc3) return -1;
+  const m = peek(target + 1);
+  if (m < 0 || (m & 0xc7) !== 0x04 || ((m >> 3) & 7) === ESP) return -1;
+  return (m >> 3) & 7;
+}
+
+/** Instructions a block retires when it runs to its end (an inlined thunk call counts three). */
+function retires(b: Block): number {
+  return b.insns.length + (b.insns[b.insns.length - 1].thunk !== undefined ? 2 : 0);
+}
+
 class Emitter {
-  private readonly c = new Code(2);
-  private readonly LIMIT = 0; // the parameters: instructions this call may retire, the block to start at
+  private readonly c = new Code(3);
+  // The parameters: instructions the run may retire (counting `base`), the block to start at,
+  // and the instructions retired before the call (by the functions that chained to this one).
+  private readonly LIMIT = 0;
   private readonly START = 1;
-  private readonly ret: number; // instructions retired by the blocks completed so far
+  private readonly ret = 2; // the parameter `base`, then the instructions retired by the blocks completed so far
   private readonly next: number; // the block to run next (dispatch)
   private readonly r: number[]; // the eight general registers, kept in locals while the function runs
   private readonly t: number[]; // scratch locals
@@ -322,6 +405,8 @@ class Emitter {
   private readonly tlb: number;
   private readonly rmask: number;
   private readonly wmask: number;
+  /** TLB bits an instruction fetch at this CPL needs (TLB_NX must be clear too). */
+  private readonly xmask: number;
   private readonly index = new Map<number, number>(); // block EIP → block number
   /** c.nest inside the dispatch loop. */
   private loopNest = 0;
@@ -335,9 +420,10 @@ class Emitter {
   private touched = 0;
   private written = 0;
 
+  private readonly mode: number;
+
   constructor(private readonly blocks: Block[], private readonly cpu: number, user: boolean) {
     const l = () => this.c.local();
-    this.ret = l();
     this.next = l();
     this.r = [l(), l(), l(), l(), l(), l(), l(), l()];
     this.t = [l(), l(), l(), l()];
@@ -350,6 +436,8 @@ class Emitter {
     this.tlb = cpu + MM.VCPU_TLB;
     this.rmask = TLB_VALID | TLB_RAM | (user ? TLB_USER_R : 0);
     this.wmask = TLB_VALID | TLB_RAM | (user ? TLB_USER_W : TLB_SUP_W);
+    this.xmask = TLB_VALID | TLB_RAM | (user ? TLB_USER_R | TLB_USER_X : 0);
+    this.mode = user ? MM.JITM_USER : 0;
     blocks.forEach((b, k) => this.index.set(b.eip, k));
   }
 
@@ -400,7 +488,7 @@ class Emitter {
     // Enough budget for the whole block? If not, the interpreter runs it (up to the chunk's
     // end and on to the block's end), and the function is called again at the block it falls
     // through to, if it has that block (VCPU_JIT_RESUME).
-    c.get(this.LIMIT).get(this.ret).op(Op.I32Sub).i32(n).op(Op.I32LtU).if_();
+    c.get(this.LIMIT).get(this.ret).op(Op.I32Sub).i32(retires(b)).op(Op.I32LtU).if_();
     const last = b.insns[n - 1];
     const fall = (!endsBlock(last) && !b.refusedNext) || isJcc(last) || last.op === 0xe8 ? this.index.get((last.eip + last.len) >>> 0) : undefined;
     if (fall !== undefined) {
@@ -461,8 +549,46 @@ class Emitter {
     c.i32(0).get(this.xflag).i32(16).op(Op.I32ShrU).mem(Op.I32Store, b + MM.R_LF_MASK);
     c.end();
     this.storeRegs();
+    this.chain();
     c.get(this.xk).op(Op.I64ExtendI32U).i64(32n).op(Op.I64Shl);
     c.get(this.xeip).op(Op.I64ExtendI32U, Op.I64Or);
+  }
+  /**
+   * Leaving at a jump (xk has no flags) with budget left: if the core's cache holds a
+   * translation of the block at xeip, go straight on to it (a tail call through the table,
+   * passing the instructions retired so far) rather than back to the core, which would look it
+   * up the same way (jitEnter in engine-wasm/assembly/jit.ts: the same checks, but for the
+   * mode's, which cannot have changed, and the trial, which only counts entries from the core).
+   * Registers and flags are in the vCPU block by now, as every block start expects.
+   */
+  private chain(): void {
+    const c = this.c, phys = this.t[0], en = this.t[1], fn = this.t[2];
+    const entry = (w: number, field: number) => this.cpu + MM.VCPU_JIT_CACHE + w * MM.JIT_ENTRY + field;
+    c.block();
+    c.get(this.xk).i32(MM.JIT_RESULT_FLAGS | 0).op(Op.I32And).brIf(0);
+    c.get(this.xk).get(this.LIMIT).op(Op.I32GeU).brIf(0);
+    c.get(this.xeip).i32(12).op(Op.I32ShrU).i32(2).op(Op.I32Shl).mem(Op.I32Load, this.tlb).tee(phys);
+    c.i32(this.xmask | TLB_NX).op(Op.I32And).i32(this.xmask).op(Op.I32Ne).brIf(0);
+    c.get(phys).i32(0xfffff000 | 0).op(Op.I32And).get(this.xeip).i32(0xfff).op(Op.I32And).op(Op.I32Or).set(phys);
+    // The set: the top 12 bits of phys × 0x9e3779b1 (JIT_SETS = 4096), JIT_WAYS × JIT_ENTRY = 128 bytes each.
+    c.get(phys).i32(0x9e3779b1 | 0).op(Op.I32Mul).i32(20).op(Op.I32ShrU).i32(7).op(Op.I32Shl).set(en);
+    for (let w = 0; w < MM.JIT_WAYS; w++) {
+      c.block();
+      c.get(en).mem(Op.I32Load, entry(w, MM.JIT_E_PHYS)).get(phys).op(Op.I32Ne).brIf(0);
+      c.get(en).mem(Op.I32Load, entry(w, MM.JIT_E_EIP)).get(this.xeip).op(Op.I32Ne).brIf(0);
+      c.get(en).mem(Op.I32Load, entry(w, MM.JIT_E_MODE)).i32(this.mode).op(Op.I32Ne).brIf(0);
+      c.get(en).mem(Op.I32Load, entry(w, MM.JIT_E_FN)).tee(fn).op(Op.I32Eqz).brIf(0);
+      // The block's entry: no function (never translated, dropped), or its code page written since: back to the core.
+      c.get(fn).i32(MM.JIT_FN_DROPPED | 0).op(Op.I32GeU).brIf(1);
+      c.get(phys).i32(12).op(Op.I32ShrU).i32(2).op(Op.I32Shl).mem(Op.I32Load, MM.JIT_PAGE_GEN);
+      c.get(en).mem(Op.I32Load, entry(w, MM.JIT_E_GEN)).op(Op.I32Ne).brIf(1);
+      c.i32(0).get(fn).mem(Op.I32Store, this.cpu + MM.VCPU_JIT_RESUME + 8);
+      c.i32(0).get(phys).mem(Op.I32Store, this.cpu + MM.VCPU_JIT_RESUME + 12);
+      c.i32(0).get(en).mem(Op.I32Load, entry(w, MM.JIT_E_GEN)).mem(Op.I32Store, this.cpu + MM.VCPU_JIT_RESUME + 16);
+      c.get(this.LIMIT).get(en).mem(Op.I32Load, entry(w, MM.JIT_E_START)).get(this.xk).get(fn).returnCallIndirect(0, 0);
+      c.end();
+    }
+    c.end();
   }
   /** Write the pending flag record to the vCPU's lazy-flag words (the interpreter's format). */
   private flushFlags(): void {
@@ -500,6 +626,11 @@ class Emitter {
     c.get(this.reg(r & 3));
     if (r & 4) c.i32(8).op(Op.I32ShrU);
     c.i32(0xff).op(Op.I32And);
+  }
+  private setReg16(r: number, l: number): void {
+    const c = this.c;
+    c.get(this.reg(r, true)).i32(0xffff0000 | 0).op(Op.I32And);
+    c.get(l).i32(0xffff).op(Op.I32And).op(Op.I32Or).set(this.reg(r, true));
   }
   private setReg8(r: number, l: number): void {
     const c = this.c, hi = (r & 4) !== 0;
@@ -581,7 +712,7 @@ class Emitter {
       if (p.op === LF_LOGIC) { c.i32(0); return; }
       if (!p.carryIn) {
         if (p.op === LF_SUB) c.get(this.la).get(this.lb).op(Op.I32LtU); // borrow: a < b (8-bit operands are zero-extended)
-        else if (p.msb === 7) c.get(this.lr).i32(8).op(Op.I32ShrU).i32(1).op(Op.I32And); // carry out of bit 7
+        else if (p.msb < 31) c.get(this.lr).i32(p.msb + 1).op(Op.I32ShrU).i32(1).op(Op.I32And); // carry out of bit 7 (or 15)
         else c.get(this.lr).get(this.la).op(Op.I32LtU); // carry: the sum wrapped
         return;
       }
@@ -595,8 +726,8 @@ class Emitter {
     const c = this.c, p = this.pending;
     const inv = cc & 1;
     const base = cc >> 1;
-    const sx = (l: number) => { c.get(l); if (p!.msb === 7) c.op(Op.I32Extend8S); };
-    const zero = () => { c.get(this.lr); if (p!.msb === 7) c.i32(0xff).op(Op.I32And); c.op(Op.I32Eqz); };
+    const sx = (l: number) => { c.get(l); if (p!.msb === 7) c.op(Op.I32Extend8S); else if (p!.msb === 15) c.op(Op.I32Extend16S); };
+    const zero = () => { c.get(this.lr); if (p!.msb < 31) c.i32(p!.msb === 7 ? 0xff : 0xffff).op(Op.I32And); c.op(Op.I32Eqz); };
     if (p && p.mask === FLAGS_ARITH && !p.carryIn) {
       let done = true;
       if (base === 2) zero(); // Z
@@ -665,6 +796,7 @@ class Emitter {
   private insn(i: Insn, k: number): void {
     const c = this.c, op = i.op, next = (i.eip + i.len) >>> 0;
     const t0 = this.t[0], t1 = this.t[1];
+    if (i.o16) { this.insn16(i, k); return; }
     if (op < 0x40 && (op & 7) < 6) {
       const aop = op >> 3, form = op & 7, byte = (form & 1) === 0;
       const size = byte ? 1 : 4, msb = byte ? 7 : 31;
@@ -821,7 +953,11 @@ class Emitter {
         return;
       }
       case 0xc6: case 0xc7: c.i32(op === 0xc6 ? i.imm & 0xff : i.imm).set(t1); this.writeE(i, k, op === 0xc6 ? 1 : 4, t1); return;
-      case 0xe8: c.i32(next).set(t1); this.push(i, k, t1); this.jumpTo(k + 1, jumpTarget(i)!); return;
+      case 0xe8:
+        c.i32(next).set(t1); this.push(i, k, t1);
+        if (i.thunk !== undefined) this.inlineThunk(jumpTarget(i)!, i.thunk, k, t1, next);
+        this.jumpTo(k + 1, jumpTarget(i)!);
+        return;
       case 0xe9: case 0xeb: this.jumpTo(k + 1, jumpTarget(i)!); return;
       case 0xfe: case 0xff: {
         const r = m!.reg;
@@ -847,6 +983,7 @@ class Emitter {
         this.computedJump(k + 1, t0);
         return;
       }
+      case 0x87: case 0x1b1: this.exchange(i, k); return;
       case 0x1b6: case 0x1b7: case 0x1be: case 0x1bf: {
         const size = op & 1 ? 2 : 1;
         this.readE16or8(i, k, size);
@@ -858,6 +995,82 @@ class Emitter {
       }
       default: throw new Error(`translator: no emitter for opcode ${op.toString(16)}`);
     }
+  }
+
+  /** The 16-bit forms translated (decode admits no others): MOV Ew,Gw, MOV Gw,Ew, TEST Ew,Gw. */
+  private insn16(i: Insn, k: number): void {
+    const c = this.c, m = i.m!, t1 = this.t[1];
+    switch (i.op) {
+      case 0x89: this.getReg(m.reg); c.set(t1); this.writeE(i, k, 2, t1); return;
+      case 0x8b: this.readE16or8(i, k, 2); c.set(t1); this.setReg16(m.reg, t1); return;
+      case 0x85:
+        this.readE16or8(i, k, 2); this.getReg(m.reg);
+        c.op(Op.I32And).set(this.fr);
+        this.setFlags(LF_LOGIC, 15, FLAGS_ARITH);
+        return;
+      default: throw new Error(`translator: no 16-bit emitter for opcode ${i.op.toString(16)}`);
+    }
+  }
+
+  /**
+   * XCHG Ev,Gv (0x87) and CMPXCHG Ev,Gv (0F B1), 32-bit: on memory, an atomic read-modify-write
+   * (XCHG is locked on its own; CMPXCHG is too here, with or without LOCK, as hardware may).
+   * Wasm atomics need an aligned operand: an unaligned one is left to the interpreter.
+   */
+  private exchange(i: Insn, k: number): void {
+    const c = this.c, m = i.m!, t0 = this.t[0], t1 = this.t[1];
+    const cmp = i.op === 0x1b1;
+    if (m.rmReg >= 0) {
+      this.getReg(m.rmReg); c.set(t0); // the destination's value
+      if (!cmp) { this.getReg(m.reg); c.set(t1); this.setReg(m.rmReg, t1); this.setReg(m.reg, t0); return; }
+      this.getReg(0); c.set(this.fa); c.get(t0).set(this.fb);
+      this.alu(7, 31); // CMP EAX, dest
+      // Equal: dest = source; else EAX = dest (which is written with its own value).
+      c.get(this.fa).get(this.fb).op(Op.I32Eq).if_();
+      this.getReg(m.reg); c.set(t1); this.setReg(m.rmReg, t1);
+      c.op(Op.Else);
+      this.setReg(0, t0);
+      c.end();
+      return;
+    }
+    this.effAddr(m);
+    this.access(k, i.eip, 4, true, i.seg);
+    // (Unaligned here is unaligned every time, as a rule: the interpreter runs the one
+    // instruction and looks for translated code right after it.)
+    c.get(this.te).i32(3).op(Op.I32And).if_();
+    this.exitTo(k, i.eip, true, true);
+    c.end();
+    if (!cmp) {
+      c.get(this.te);
+      this.getReg(m.reg);
+      c.atomic(AtomicOp.I32Xchg, MM.RAM_BASE).set(t0);
+      this.setReg(m.reg, t0);
+      return;
+    }
+    // The value seen by the compare-and-swap is the destination's (EAX's, when they were equal).
+    c.get(this.te);
+    this.getReg(0); c.tee(this.fa);
+    this.getReg(m.reg);
+    c.atomic(AtomicOp.I32Cmpxchg, MM.RAM_BASE).set(this.fb);
+    this.alu(7, 31);
+    c.get(this.fa).get(this.fb).op(Op.I32Ne).if_();
+    this.setReg(0, this.fb);
+    c.end();
+  }
+
+  /** DIV E (32-bit): EDX:EAX / E. A zero divisor or a quotient too wide (#DE) is left to the interpreter. */
+  private div32(i: Insn, k: number): void {
+    const c = this.c, t0 = this.t[0], q = this.t[1];
+    this.readE(i, k, 4); c.set(t0);
+    // #DE unless EDX < divisor (which also rules out 0).
+    this.getReg(2); c.get(t0).op(Op.I32GeU).if_();
+    this.exitTo(k, i.eip, true);
+    c.end();
+    const dividend = () => { this.getReg(2); c.op(Op.I64ExtendI32U).i64(32n).op(Op.I64Shl); this.getReg(0); c.op(Op.I64ExtendI32U, Op.I64Or); };
+    dividend(); c.get(t0).op(Op.I64ExtendI32U, Op.I64DivU, Op.I32WrapI64).set(q);
+    dividend(); c.get(t0).op(Op.I64ExtendI32U, Op.I64RemU, Op.I32WrapI64).set(t0);
+    this.setReg(0, q);
+    this.setReg(2, t0);
   }
 
   /** Push the 8- or 16-bit E operand (MOVZX/MOVSX sources). */
@@ -873,7 +1086,7 @@ class Emitter {
 
   private writeE(i: Insn, k: number, size: number, l: number): void {
     const m = i.m!;
-    if (m.rmReg >= 0) { if (size === 1) this.setReg8(m.rmReg, l); else this.setReg(m.rmReg, l); return; }
+    if (m.rmReg >= 0) { if (size === 1) this.setReg8(m.rmReg, l); else if (size === 2) this.setReg16(m.rmReg, l); else this.setReg(m.rmReg, l); return; }
     this.effAddr(m);
     this.access(k, i.eip, size, true, i.seg);
     this.storeAt(size, l);
@@ -886,6 +1099,23 @@ class Emitter {
     this.access(k, i.eip, 4, true);
     this.storeAt(4, l);
     this.setReg(ESP, this.ea);
+  }
+  /**
+   * After CALL pushed the return address (local l) for a thunk MOV r, [ESP]; RET at
+   * `target`, instruction k of the block: if the thunk's bytes are still there and a fetch
+   * could read them, do the MOV and the RET and go on at `next`; else fall out (the call
+   * goes to the thunk). The MOV reads the word the CALL just wrote; the RET pops it.
+   */
+  private inlineThunk(target: number, r: number, k: number, l: number, next: number): void {
+    const c = this.c, e = this.t[0];
+    c.block();
+    c.i32(0).mem(Op.I32Load, this.tlb + ((target >>> 12) << 2)).tee(e).i32(this.xmask | TLB_NX).op(Op.I32And).i32(this.xmask).op(Op.I32Ne).brIf(0);
+    c.get(e).i32(0xfffff000 | 0).op(Op.I32And).mem(Op.I32Load, MM.RAM_BASE + (target & 0xfff)).i32(thunkWord(r) | 0).op(Op.I32Ne).brIf(0);
+    this.setReg(r, l);
+    c.get(this.ea).i32(4).op(Op.I32Add).set(this.ea);
+    this.setReg(ESP, this.ea);
+    this.jumpTo(k + 3, next);
+    c.end();
   }
   /** Pop into local l. */
   private pop(i: Insn, k: number, l: number): void {
@@ -946,6 +1176,7 @@ class Emitter {
   private grp3(i: Insn, k: number): void {
     const c = this.c, m = i.m!, r = m.reg, byte = i.op === 0xf6, size = byte ? 1 : 4, msb = byte ? 7 : 31;
     const t0 = this.t[0], t1 = this.t[1];
+    if (r === 6) { this.div32(i, k); return; }
     if (r === 4) { // MUL EDX:EAX = EAX * E
       this.readE(i, k, 4); c.set(t1);
       this.getReg(0); c.set(t0);

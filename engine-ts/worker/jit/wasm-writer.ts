@@ -13,10 +13,13 @@ export enum Op {
   I32LeS = 0x4c, I32LeU = 0x4d, I32GeS = 0x4e, I32GeU = 0x4f,
   I32Add = 0x6a, I32Sub = 0x6b, I32Mul = 0x6c, I32And = 0x71, I32Or = 0x72, I32Xor = 0x73,
   I32Shl = 0x74, I32ShrS = 0x75, I32ShrU = 0x76, I32Rotl = 0x77, I32Rotr = 0x78,
-  I64Add = 0x7c, I64Mul = 0x7e, I64Or = 0x84, I64Shl = 0x86, I64ShrU = 0x88,
+  I64Add = 0x7c, I64Mul = 0x7e, I64DivU = 0x80, I64RemU = 0x82, I64Or = 0x84, I64Shl = 0x86, I64ShrU = 0x88,
   I32WrapI64 = 0xa7, I64ExtendI32S = 0xac, I64ExtendI32U = 0xad,
   I32Extend8S = 0xc0, I32Extend16S = 0xc1,
 }
+
+/** Threads proposal: atomic read-modify-write on the shared memory (after the 0xFE prefix). */
+export enum AtomicOp { I32Xchg = 0x41, I32Cmpxchg = 0x48 }
 
 export const I32 = 0x7f;
 export const I64 = 0x7e;
@@ -72,7 +75,15 @@ export class Code {
     uleb(this.b, offset);
     return this;
   }
+  /** An atomic operation on the naturally aligned i32 at address (stack) + offset. */
+  atomic(op: AtomicOp, offset: number): this {
+    this.b.push(0xfe, op, 2);
+    uleb(this.b, offset);
+    return this;
+  }
   call(f: number): this { this.b.push(Op.Call); uleb(this.b, f); return this; }
+  /** Tail call through table `table` to a function of type `type` (the index on the stack). */
+  returnCallIndirect(type: number, table: number): this { this.b.push(0x13); uleb(this.b, type); uleb(this.b, table); return this; }
   if_(): this { this.b.push(Op.If, VOID); this.nest++; return this; }
   block(): this { this.b.push(Op.Block, VOID); this.nest++; return this; }
   loop(): this { this.b.push(Op.Loop, VOID); this.nest++; return this; }
@@ -102,30 +113,36 @@ function name(out: number[], s: string): void {
 }
 
 /**
- * A module: imports env.memory (shared, up to `maxPages`), env.cond (i32 → i32) and env.cf
- * (→ i32) as functions 0 and 1, and exports function 2, "f": (i32, i32) → i64, with `body`.
+ * A module: imports env.memory (shared, up to `maxPages`), env.table (the core's table of
+ * translated functions) and env.cond ((i32) → i32, function 0); function 1 is "f",
+ * (i32, i32, i32) → i64 (type 0), exported, with `body`, and function 2 a helper () → i32
+ * with `helper`.
  */
-export function blockModule(body: Uint8Array, maxPages: number): Uint8Array<ArrayBuffer> {
+export function blockModule(body: Uint8Array, helper: Uint8Array, maxPages: number): Uint8Array<ArrayBuffer> {
   const out = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
-  // Types: 0 (i32, i32)→i64, 1 (i32)→i32, 2 ()→i32.
-  section(out, 1, [3, 0x60, 2, I32, I32, 1, I64, 0x60, 1, I32, 1, I32, 0x60, 0, 1, I32]);
+  // Types: 0 (i32, i32, i32)→i64, 1 (i32)→i32, 2 ()→i32.
+  section(out, 1, [3, 0x60, 3, I32, I32, I32, 1, I64, 0x60, 1, I32, 1, I32, 0x60, 0, 1, I32]);
   const imp: number[] = [3];
   name(imp, 'env'); name(imp, 'memory'); imp.push(0x02, 0x03); uleb(imp, 0); uleb(imp, maxPages);
+  name(imp, 'env'); name(imp, 'table'); imp.push(0x01, 0x70, 0x00, 0x00); // funcref, at least 0 elements
   name(imp, 'env'); name(imp, 'cond'); imp.push(0x00, 1);
-  name(imp, 'env'); name(imp, 'cf'); imp.push(0x00, 2);
   section(out, 2, imp);
-  section(out, 3, [1, 0]);
+  section(out, 3, [2, 0, 2]);
   const exp: number[] = [1];
-  name(exp, 'f'); exp.push(0x00, 2);
+  name(exp, 'f'); exp.push(0x00, 1);
   section(out, 7, exp);
-  // The code section: one function body (its size, then its bytes), copied once into the module.
-  const head: number[] = [1];
+  // The code section: the two bodies (each its size, then its bytes), copied once into the module.
+  const head: number[] = [2];
   uleb(head, body.length);
+  const mid: number[] = [];
+  uleb(mid, helper.length);
   out.push(10);
-  uleb(out, head.length + body.length);
+  uleb(out, head.length + body.length + mid.length + helper.length);
   for (const b of head) out.push(b);
-  const module = new Uint8Array(out.length + body.length);
+  const module = new Uint8Array(out.length + body.length + mid.length + helper.length);
   module.set(out);
   module.set(body, out.length);
+  module.set(mid, out.length + body.length);
+  module.set(helper, out.length + body.length + mid.length);
   return module;
 }
