@@ -426,5 +426,39 @@ describe('translation to WebAssembly', () => {
     expect(runs[1].jit).toBeGreaterThan(0.8 * runs[1].n);
     expect({ ...runs[1], jit: 0 }).toEqual({ ...runs[0], jit: 0 });
   });
+
+  it('runs MOVS and STOS, with REP or not, as the interpreter does (down with DF, overlapping copies, across pages)', async () => {
+    // mov ebp,40; l: mov esi,0x7ff0; mov edi,0x8100; mov ecx,ebp; rep movsb (across a page);
+    //   mov edi,0x9000; mov eax,ebp; imul eax,eax,0x01010101; mov ecx,ebp; rep stosd;
+    //   mov edi,0x9200; mov eax,ebp; mov ecx,ebp; rep stosd (a pattern, not a byte);
+    //   mov esi,0x8100; lea edi,[esi+3]; mov ecx,ebp; rep movsb (overlapping from below: the interpreter's);
+    //   mov esi,0x8200; mov edi,0x9400; movsd; stosb; std; movsb; stosd; cld;
+    //   mov ecx,ebp; shl ecx,8; mov edi,0xa001; rep stosb (10 KiB, across pages; 40 × 256 > REP_CHUNK at the end);
+    //   dec ebp; jnz l; hlt
+    const body = [
+      0xbe, ...le32(0x7ff0), 0xbf, ...le32(0x8100), 0x89, 0xe9, 0xf3, 0xa4,
+      0xbf, ...le32(0x9000), 0x89, 0xe8, 0x69, 0xc0, ...le32(0x01010101), 0x89, 0xe9, 0xf3, 0xab,
+      0xbf, ...le32(0x9200), 0x89, 0xe8, 0x89, 0xe9, 0xf3, 0xab,
+      0xbe, ...le32(0x8100), 0x8d, 0x7e, 0x03, 0x89, 0xe9, 0xf3, 0xa4,
+      0xbe, ...le32(0x8200), 0xbf, ...le32(0x9400), 0xa5, 0xaa, 0xfd, 0xa4, 0xab, 0xfc,
+      0x89, 0xe9, 0xc1, 0xe1, 0x08, 0xbf, ...le32(0xa001), 0xf3, 0xaa,
+    ];
+    const prog = [0xbd, 40, 0, 0, 0, ...body, 0x4d, 0x0f, 0x85, ...le32(-(body.length + 7)), 0xf4];
+    const runs = [];
+    for (const jit of [false, true]) {
+      const h = await harness(jit);
+      h.load(0x1000, prog);
+      h.load(0x7f00, Array.from({ length: 0x400 }, (_, k) => (k * 13 + 7) & 0xff));
+      h.enterFlat32(0x1000);
+      const c0 = h.state.icount;
+      expect(h.runUntilHalt(1_000_000)).toBe(MM.EXIT_STOPPED);
+      runs.push({
+        regs: (['eax', 'ecx', 'esi', 'edi', 'ebp'] as const).map((r) => h.state.gpr(r)), flags: h.eflags(),
+        ram: Buffer.from(h.ram.subarray(0x7000, 0xe000)).toString('hex'), n: Number(h.state.icount - c0), jit: jitRetired(h),
+      });
+    }
+    expect(runs[1].jit).toBeGreaterThan(0.8 * runs[1].n); // all but STD, CLD, the overlapping copy and the first round
+    expect({ ...runs[1], jit: 0 }).toEqual({ ...runs[0], jit: 0 });
+  });
 });
 

@@ -36,6 +36,8 @@ const ESP = 4;
 const SS = 2, DS = 3;
 /** Segment override prefixes, by segment number (ES CS SS DS FS GS). */
 const SEG_PREFIXES = [0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65];
+/** Elements a REP string instruction moves in one step at most (REP_CHUNK in engine-wasm/assembly/ops-move.ts). */
+const REP_CHUNK = 0x4000;
 
 /** A decoded memory or register operand (ModRM). */
 interface ModRM {
@@ -59,6 +61,8 @@ interface Insn {
   seg: number;
   /** Operand-size prefix: the 16-bit form (MOV and TEST only). */
   o16: boolean;
+  /** REP prefix (MOVS, STOS). */
+  rep: boolean;
   /**
    * CALL rel32 to a "get PC" thunk (MOV r32, [ESP]; RET: how 32-bit position-independent
    * code finds itself): the register it loads. The call, the MOV and the RET run inline
@@ -143,12 +147,13 @@ function decode(rd: CodeReader, at: number, eip: number): Insn | null {
   let p = at + 1;
   // Prefixes, each at most once: a segment override (it applies to the instruction's memory
   // operand, if any), operand size (16-bit forms of a few instructions) and LOCK (CMPXCHG, XCHG).
-  let seg = -1, o16 = false, lock = false;
+  let seg = -1, o16 = false, lock = false, rep = false;
   for (;;) {
     const pfx = SEG_PREFIXES.indexOf(op);
     if (pfx >= 0 && seg < 0) seg = pfx;
     else if (op === 0x66 && !o16) o16 = true;
     else if (op === 0xf0 && !lock) lock = true;
+    else if (op === 0xf3 && !rep) rep = true;
     else break;
     op = rd(p++);
     if (op < 0) return null;
@@ -160,6 +165,10 @@ function decode(rd: CodeReader, at: number, eip: number): Insn | null {
     p++;
   }
   if (o16 && op !== 0x89 && op !== 0x8b && op !== 0x85) return null;
+  // MOVS and STOS (bytes, dwords), REP or not; MOVS reads DS (or a DS override) only.
+  const str = op === 0xa4 || op === 0xa5 || op === 0xaa || op === 0xab;
+  if (rep && !str) return null;
+  if (str) return (op === 0xa4 || op === 0xa5) && seg >= 0 && seg !== DS ? null : { eip, len: p - at, op, m: null, imm: 0, seg, o16, rep };
   if (lock) {
     // LOCK on a register operand is #UD: the interpreter's.
     const m = rd(p);
@@ -172,14 +181,14 @@ function decode(rd: CodeReader, at: number, eip: number): Insn | null {
     const q = p + d.len;
     if (immLen === 1) { imm = rd(q); if (imm < 0) return null; }
     else if (immLen === 4) { imm = read32(rd, q); if (Number.isNaN(imm)) return null; }
-    return { eip, len: q + immLen - at, op, m: d.m, imm, seg, o16 };
+    return { eip, len: q + immLen - at, op, m: d.m, imm, seg, o16, rep };
   };
   const plain = (immLen: number): Insn | null => {
     let imm = 0;
     if (immLen === 1) { imm = rd(p); if (imm < 0) return null; }
     else if (immLen === 2) { const a = rd(p), b = rd(p + 1); if (b < 0 || a < 0) return null; imm = a | (b << 8); }
     else if (immLen === 4) { imm = read32(rd, p); if (Number.isNaN(imm)) return null; }
-    return { eip, len: p + immLen - at, op, m: null, imm, seg, o16 };
+    return { eip, len: p + immLen - at, op, m: null, imm, seg, o16, rep };
   };
   if (op < 0x40 && (op & 7) < 6) {
     // ALU: 0-3 with ModRM, 4 AL,Ib, 5 EAX,Id.
@@ -984,6 +993,7 @@ class Emitter {
         return;
       }
       case 0x87: case 0x1b1: this.exchange(i, k); return;
+      case 0xa4: case 0xa5: case 0xaa: case 0xab: if (i.rep) this.repString(i, k); else this.string(i, k); return;
       case 0x1b6: case 0x1b7: case 0x1be: case 0x1bf: {
         const size = op & 1 ? 2 : 1;
         this.readE16or8(i, k, size);
@@ -1055,6 +1065,120 @@ class Emitter {
     this.alu(7, 31);
     c.get(this.fa).get(this.fb).op(Op.I32Ne).if_();
     this.setReg(0, this.fb);
+    c.end();
+  }
+
+  /**
+   * MOVS or STOS without REP: one element from [ESI] (MOVS) to ES:[EDI], ESI and EDI
+   * stepped by the element's size, down if DF is set. Both accesses are checked before the
+   * store: a fault leaves the instruction to the interpreter with nothing done.
+   */
+  private string(i: Insn, k: number): void {
+    const c = this.c, size = i.op & 1 ? 4 : 1, movs = i.op <= 0xa5, v = this.t[1], d = this.t[0];
+    if (movs) {
+      this.getReg(6); c.set(this.ea);
+      this.access(k, i.eip, size, false);
+      this.loadAt(size); c.set(v);
+    } else if (size === 1) this.getReg8(0), c.set(v);
+    else this.getReg(0), c.set(v);
+    this.getReg(7); c.set(this.ea);
+    this.access(k, i.eip, size, true, 0); // ES (its base added, if any)
+    this.storeAt(size, v);
+    // The step: -size if DF, else size.
+    c.i32(0).mem(Op.I32Load, this.cpu + MM.R_EFLAGS).i32(10).op(Op.I32ShrU).i32(1).op(Op.I32And).i32(-2 * size).op(Op.I32Mul).i32(size).op(Op.I32Add).set(d);
+    if (movs) { this.getReg(6); c.get(d).op(Op.I32Add).set(v); this.setReg(6, v); }
+    this.getReg(7); c.get(d).op(Op.I32Add).set(v); this.setReg(7, v);
+  }
+
+  /**
+   * REP MOVS or REP STOS (bytes, dwords) as the interpreter's bulk path does them: upwards
+   * (DF clear), ES based at 0, at most REP_CHUNK elements (more take several interpreter
+   * steps), dwords aligned. The pages are checked first, chunk by chunk as the copy goes
+   * (each within one source and one destination page): every one must be RAM this CPL may
+   * read or write without a page fault or a code page in the way, and no source chunk may
+   * overlap its destination from below (the element-by-element copy would repeat bytes).
+   * Then they are copied or filled with the same chunks. Anything else is the interpreter's:
+   * it runs this one instruction and comes back right after it. Flags are untouched.
+   */
+  private repString(i: Insn, k: number): void {
+    const c = this.c, size = i.op & 1 ? 4 : 1, movs = i.op <= 0xa5;
+    const a = this.t[0], b = this.t[1], rem = this.t[2], cnt = this.t[3], bytes = this.fa, dh = this.fr, sh = this.fb;
+    const ECX = 1, ESI = 6, EDI = 7;
+    c.block(); // done
+    this.getReg(ECX); c.op(Op.I32Eqz).brIf(0);
+    this.getReg(ECX); c.i32(size === 4 ? 2 : 0).op(Op.I32Shl).set(bytes);
+    // The interpreter's: DF set, more than REP_CHUNK, an unaligned dword, ES based or limited, a wrap past 4 GiB.
+    c.i32(0).mem(Op.I32Load, this.cpu + MM.R_EFLAGS).i32(0x400).op(Op.I32And);
+    this.getReg(ECX); c.i32(REP_CHUNK).op(Op.I32GtU, Op.I32Or);
+    c.i32(0).mem(Op.I32Load, this.cpu + MM.R_SEG_PERM).i32(MM.SEGP_BIG_WRITE).op(Op.I32And).op(Op.I32Eqz, Op.I32Or);
+    c.i32(0).mem(Op.I32Load, this.cpu + MM.R_SEG_BASE).op(Op.I32Or);
+    this.getReg(EDI); c.get(bytes).op(Op.I32Add); this.getReg(EDI); c.op(Op.I32LtU, Op.I32Or);
+    if (size === 4) { this.getReg(EDI); c.i32(3).op(Op.I32And, Op.I32Or); }
+    if (movs) {
+      this.getReg(ESI); c.get(bytes).op(Op.I32Add); this.getReg(ESI); c.op(Op.I32LtU, Op.I32Or);
+      if (size === 4) { this.getReg(ESI); c.i32(3).op(Op.I32And, Op.I32Or); }
+    }
+    c.if_();
+    this.exitTo(k, i.eip, true, true);
+    c.end();
+    for (const pass of ['check', 'do']) {
+      this.getReg(EDI); c.set(a);
+      if (movs) { this.getReg(ESI); c.set(b); }
+      c.get(bytes).set(rem);
+      c.loop();
+      // This chunk: up to the end of the destination page (and of the source page), at most what remains.
+      c.i32(0x1000).get(a).i32(0xfff).op(Op.I32And).op(Op.I32Sub).set(cnt);
+      if (movs) this.minInto(cnt, () => c.i32(0x1000).get(b).i32(0xfff).op(Op.I32And).op(Op.I32Sub));
+      this.minInto(cnt, () => c.get(rem));
+      c.get(a).i32(12).op(Op.I32ShrU).i32(2).op(Op.I32Shl).mem(Op.I32Load, this.tlb).set(dh);
+      if (movs) c.get(b).i32(12).op(Op.I32ShrU).i32(2).op(Op.I32Shl).mem(Op.I32Load, this.tlb).set(sh);
+      if (pass === 'check') {
+        c.get(dh).i32(this.wmask).op(Op.I32And).i32(this.wmask).op(Op.I32Ne);
+        if (movs) c.get(sh).i32(this.rmask).op(Op.I32And).i32(this.rmask).op(Op.I32Ne, Op.I32Or);
+        c.if_();
+        this.exitTo(k, i.eip, true, true);
+        c.end();
+      }
+      c.get(dh).i32(0xfffff000 | 0).op(Op.I32And).get(a).i32(0xfff).op(Op.I32And).op(Op.I32Or).set(dh);
+      if (movs) {
+        c.get(sh).i32(0xfffff000 | 0).op(Op.I32And).get(b).i32(0xfff).op(Op.I32And).op(Op.I32Or).set(sh);
+        if (pass === 'check') {
+          // Overlap from below: sh < dh < sh + cnt.
+          c.get(dh).get(sh).op(Op.I32GtU).get(dh).get(sh).get(cnt).op(Op.I32Add).op(Op.I32LtU, Op.I32And).if_();
+          this.exitTo(k, i.eip, true, true);
+          c.end();
+        } else {
+          c.get(dh).i32(MM.RAM_BASE).op(Op.I32Add).get(sh).i32(MM.RAM_BASE).op(Op.I32Add).get(cnt).op(Op.MemoryPrefix).op(0x0a, 0, 0);
+        }
+        c.get(b).get(cnt).op(Op.I32Add).set(b);
+      } else if (pass === 'do') this.fill(size, dh, cnt);
+      c.get(a).get(cnt).op(Op.I32Add).set(a);
+      c.get(rem).get(cnt).op(Op.I32Sub).tee(rem).brIf(0);
+      c.end(); // loop
+    }
+    if (movs) { this.getReg(ESI); c.get(bytes).op(Op.I32Add).set(a); this.setReg(ESI, a); }
+    this.getReg(EDI); c.get(bytes).op(Op.I32Add).set(a); this.setReg(EDI, a);
+    c.i32(0).set(a); this.setReg(ECX, a);
+    c.end(); // done
+  }
+  /** Local l = min(l, the value `push` pushes), unsigned. */
+  private minInto(l: number, push: () => void): void {
+    const c = this.c;
+    c.get(l); push(); c.get(l); push(); c.op(Op.I32LtU, Op.Select).set(l);
+  }
+  /** STOS's chunk: `cnt` bytes at RAM offset `at` from AL (bytes) or EAX (dwords; a repeated byte is a fill too). */
+  private fill(size: number, at: number, cnt: number): void {
+    const c = this.c, v = this.t[1], end = this.ea;
+    if (size === 1) { c.get(at).i32(MM.RAM_BASE).op(Op.I32Add); this.getReg8(0); c.get(cnt).op(Op.MemoryPrefix).op(0x0b, 0); return; }
+    this.getReg(0); c.set(v);
+    c.get(v).get(v).i32(0xff).op(Op.I32And).i32(0x01010101).op(Op.I32Mul).op(Op.I32Eq).if_();
+    c.get(at).i32(MM.RAM_BASE).op(Op.I32Add).get(v).get(cnt).op(Op.MemoryPrefix).op(0x0b, 0);
+    c.op(Op.Else);
+    c.get(at).get(cnt).op(Op.I32Add).set(end);
+    c.loop();
+    c.get(at).get(v).mem(Op.I32Store, MM.RAM_BASE);
+    c.get(at).i32(4).op(Op.I32Add).tee(at).get(end).op(Op.I32LtU).brIf(0);
+    c.end();
     c.end();
   }
 
