@@ -305,7 +305,7 @@ describe('translation to WebAssembly', () => {
     const entry = base + 4000;
     // 250 warm starts: 4,000 instructions, twice what one function takes.
     const warm = Array.from({ length: 250 }, (_, k) => base + 16 * k);
-    const tr = translatePage(read, [], entry, MM.VCPU_BASE, false, warm);
+    const tr = translatePage(read, [], entry, MM.VCPU_BASE, false, { after: warm });
     expect(tr?.blocks[0]).toBe(entry);
     expect(tr!.blocks.length).toBeGreaterThan(1); // and as many warm ones as fit
   });

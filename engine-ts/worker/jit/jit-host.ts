@@ -15,6 +15,16 @@ import * as MM from '../../../engine-wasm/memory-map';
 import { cfHelper, fetchReader, translatable, translatePage } from './translate';
 import { blockModule } from './wasm-writer';
 
+/**
+ * Whether this engine has WebAssembly tail calls (Chrome 112, Firefox 121, Safari 18.2, Node
+ * 20): translated code then goes on to other translated code itself. A module holding one
+ * return_call_indirect, validated.
+ */
+const TAIL_CALLS = WebAssembly.validate(new Uint8Array([
+  0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 1, 4, 1, 0x60, 0, 0, 3, 2, 1, 0, 4, 4, 1, 0x70, 0, 0,
+  10, 9, 1, 7, 0, 0x41, 0, 0x13, 0, 0, 0x0b,
+]));
+
 /** WebAssembly bytes of live translations past which all are dropped and translation starts over. */
 const MAX_LIVE_BYTES = 32 << 20;
 
@@ -128,7 +138,7 @@ export class JitHost {
     // (The warm blocks come after the hot one: the limits on a function's size cut them, not it.)
     const user = (mode & MM.JITM_USER) !== 0;
     const tr = translatable(read, eip)
-      ? translatePage(read, seeds, eip, this.vcpuBase, user, this.warm(frame, eip, seeds), fetchReader(this.words, ram, this.vcpuBase, user))
+      ? translatePage(read, seeds, eip, this.vcpuBase, user, { after: this.warm(frame, eip, seeds), peek: fetchReader(this.words, ram, this.vcpuBase, user), chain: TAIL_CALLS })
       : null;
     if (!tr) {
       this.stats.refused++;

@@ -282,13 +282,21 @@ export function translatable(rd: CodeReader, eip: number): boolean {
  * WebAssembly. The function starts at the block whose index it is given. `seeds` are the
  * blocks of the page's previous function, in their order: they keep their indices, so
  * translating the page again as more of its code becomes hot leaves every index the core
- * holds valid. `after`: more starts to take after `entry` (blocks likely to be hot soon), as
- * far as the limits allow: they never crowd out `entry`. Returns null if the code at `entry`
- * is not translated.
+ * holds valid. Options: `after`, more starts to take after `entry` (blocks likely to be
+ * hot soon), as far as the limits allow (they never crowd out `entry`); `peek`, a reader of
+ * code on other pages (calls to "get PC" thunks run inline); `chain`, whether the function
+ * may go on to other translated functions itself (a WebAssembly tail call: the host's engine
+ * must have them). Returns null if the code at `entry` is not translated.
  */
+export interface TranslateOptions {
+  after?: readonly number[];
+  peek?: LinearReader | null;
+  chain?: boolean;
+}
 export function translatePage(
-  rd: CodeReader, seeds: readonly number[], entry: number, cpu: number, user: boolean, after: readonly number[] = [], peek: LinearReader | null = null,
+  rd: CodeReader, seeds: readonly number[], entry: number, cpu: number, user: boolean, opts: TranslateOptions = {},
 ): TranslateResult | null {
+  const after = opts.after ?? [], peek = opts.peek ?? null;
   const pageEip = (entry & ~0xfff) >>> 0;
   const inPage = (e: number) => ((e - pageEip) >>> 0) < 4096;
   const blocks: Block[] = [];
@@ -322,7 +330,7 @@ export function translatePage(
     if (!endsBlock(last) || isJcc(last) || last.op === 0xe8) { const f = (last.eip + last.len) >>> 0; if (inPage(f)) queue.push(f); }
   }
   if (!blocks.some((b) => b.eip === entry)) return null;
-  const body = new Emitter(blocks, cpu, user).emit().finish();
+  const body = new Emitter(blocks, cpu, user, opts.chain ?? false).emit().finish();
   return { body, blocks: blocks.map((b) => b.eip), instructions: total };
 }
 
@@ -431,7 +439,7 @@ class Emitter {
 
   private readonly mode: number;
 
-  constructor(private readonly blocks: Block[], private readonly cpu: number, user: boolean) {
+  constructor(private readonly blocks: Block[], private readonly cpu: number, user: boolean, private readonly chains: boolean) {
     const l = () => this.c.local();
     this.next = l();
     this.r = [l(), l(), l(), l(), l(), l(), l(), l()];
@@ -558,7 +566,7 @@ class Emitter {
     c.i32(0).get(this.xflag).i32(16).op(Op.I32ShrU).mem(Op.I32Store, b + MM.R_LF_MASK);
     c.end();
     this.storeRegs();
-    this.chain();
+    if (this.chains) this.chain();
     c.get(this.xk).op(Op.I64ExtendI32U).i64(32n).op(Op.I64Shl);
     c.get(this.xeip).op(Op.I64ExtendI32U, Op.I64Or);
   }
