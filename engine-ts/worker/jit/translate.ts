@@ -1,6 +1,6 @@
 // x86 → WebAssembly: translate the hot flat 32-bit code of one page (the basic blocks of the
-// page reachable from the blocks found hot so far) into a function (limit: i32, start: i32)
-// → i64 that works directly on the machine's shared memory: registers in locals while it
+// page reachable from the blocks found hot so far) into a function (limit: i32, start: i32,
+// base: i32) → i64 that works directly on the machine's shared memory: registers in locals while it
 // runs (the vCPU block at its exit), guest RAM through the vCPU's software TLB. See
 // engine-wasm/assembly/jit.ts for how the core finds and calls it, jit-host.ts for how a
 // page's function grows.
@@ -13,7 +13,9 @@
 // of it; the interpreter then runs it. A block ends before an instruction it does not
 // translate, at a control transfer, or at the end of its page; a jump to a block of the
 // function goes through its dispatch loop (a computed one, RET or JMP/CALL through a
-// register, through a search of its blocks' EIPs), anything else leaves by its one exit.
+// register, through a search of its blocks' EIPs), anything else leaves by its one exit,
+// which goes on to another page's function when the core's cache holds one for the target
+// (a tail call; see chain()).
 
 import * as MM from '../../../engine-wasm/memory-map';
 import { AtomicOp, Code, Op, uleb } from './wasm-writer';

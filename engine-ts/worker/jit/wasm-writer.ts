@@ -1,6 +1,6 @@
-// A small WebAssembly binary writer for the translator: one module per translated block,
-// with one function (limit: i32) → i64 that imports the machine's shared memory and two
-// helpers of the core. Only what the translator emits is here.
+// A small WebAssembly binary writer for the translator: one module per page function (see
+// blockModule), which imports the machine's shared memory, the core's function table and a
+// helper of the core. Only what the translator emits is here.
 
 export enum Op {
   Unreachable = 0x00, Block = 0x02, Loop = 0x03, If = 0x04, Else = 0x05, End = 0x0b, Br = 0x0c, BrIf = 0x0d,
