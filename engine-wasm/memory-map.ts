@@ -212,6 +212,8 @@ export const VCPU_TLB_LIST_MAX: u32 = 0x10000; // entries (256 KiB)
  * and the instructions they retired, +28 the block's index in the page's function.
  */
 export const VCPU_JIT_CACHE: u32 = 0x450000;
+/** The hash of a block's physical address: phys × JIT_HASH (mod 2^32); its top 12 bits pick the set, its top 14 the hot counter. */
+export const JIT_HASH: u32 = 0x9e3779b1;
 export const JIT_SETS: u32 = 4096;
 export const JIT_WAYS: u32 = 4;
 export const JIT_ENTRIES: u32 = JIT_SETS * JIT_WAYS; // 512 KiB
@@ -245,6 +247,11 @@ export const JIT_HOT_COUNTERS: u32 = 16384; // 8 bytes each: 128 KiB, up to 0x4f
  * call, translated code when it goes on to another function. Not machine state.
  */
 export const VCPU_JIT_RESUME: u32 = 0x4f0000;
+/**
+ * Elements a REP string instruction moves in one step at most (more take several steps, with
+ * an interrupt window between): the interpreter's and translated code's.
+ */
+export const REP_CHUNK: u32 = 0x4000;
 /** JIT_E_FN of a block that cannot be translated (its first instruction is not supported). */
 export const JIT_FN_NEVER: u32 = 0xffffffff;
 /** JIT_E_FN of a block dropped after its trial (its calls retired too few instructions): the interpreter runs it. */

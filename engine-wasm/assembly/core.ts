@@ -3,7 +3,7 @@
 import {
   R_EIP, R_PENDING, R_INT_SHADOW, R_DEFERRED_DB, R_HALTED, R_ICOUNT, R_EXIT_REASON, R_NMI_BLOCKED, R_EFLAGS,
   PEND_INTR, PEND_NMI, PEND_EXIT, PEND_TF, PEND_DBG, JIT_NOT_A_JUMP, JIT_LOOK_AFTER, JIT_RESULT_FLAGS,
-  EXIT_BUDGET, EXIT_HALT, EXIT_STOPPED, EXIT_REQUEST, EXIT_TRIPLE_FAULT,
+  EXIT_BUDGET, EXIT_HALT, EXIT_STOPPED, EXIT_REQUEST, EXIT_TRIPLE_FAULT, CTRL_BASE, CTRL_NR_VCPUS,
 } from '../memory-map';
 import {
   cpu, eip, setEip, instrEip, setInstrEip, code32, setOpsize32, setAdsize32, opsize32, adsize32,
@@ -195,6 +195,7 @@ export function run(budget: i32): i32 {
   syncNow();
   // A halted vCPU leaves HLT only through an event (R_PENDING); HLT itself ends the run.
   if (load<u32>(cpu + R_HALTED) && load<u32>(cpu + R_PENDING) == 0) setStepsEnd(0);
+  const chunk = load<u32>(CTRL_BASE + CTRL_NR_VCPUS) > 1 ? CHUNK : CHUNK_ALONE;
   while (steps < stepsEnd) {
     if (pauseExtra) { foldPause(); continue; }
     if (load<u32>(cpu + R_INT_SHADOW)) { runShadowed(); continue; }
@@ -213,9 +214,7 @@ export function run(budget: i32): i32 {
     // may have raised PEND_INTR/PEND_NMI: syncNow()), STI and MOV/POP SS (the shadow runs
     // alone: runShadowed()), IF set by IRET/POPF/a task switch (setEflagsRaw()), NMI
     // blocking ended by IRET (iret()). Only another vCPU's IPI waits, up to CHUNK instructions
-    // (and a host's request to stop, PEND_EXIT). A vCPU that translates code is alone (no
-    // IPIs): its chunks are longer, and so are the runs of translated code.
-    const chunk = jitOn ? CHUNK_ALONE : CHUNK;
+    // (and a host's request to stop, PEND_EXIT); a vCPU alone has longer chunks (CHUNK_ALONE).
     execute(stepsEnd - steps > chunk ? steps + chunk : stepsEnd);
   }
   if (pauseExtra) foldPause();
@@ -348,10 +347,10 @@ function execute(limit: u32): void {
 /** Instructions between two looks at R_PENDING (translated code runs at most to the end of one). */
 const CHUNK: u32 = 256;
 /**
- * The same on a vCPU that translates code (the only one of its machine): R_PENDING changes
- * during a run only in host calls, which end the chunk, or when the host asks for the run
- * to end. Translated code stops at a chunk's end and the interpreter runs the rest of the
- * block it was in, so a longer chunk leaves more to translated code.
+ * The same on a machine with one vCPU (the only kind that translates code): no IPIs, so
+ * R_PENDING changes during a run only in host calls, which end the chunk, or when the host
+ * asks for the run to end. Translated code stops at a chunk's end and the interpreter runs
+ * the rest of the block it was in, so a longer chunk leaves more to translated code.
  */
 const CHUNK_ALONE: u32 = 4096;
 

@@ -19,7 +19,7 @@
 import {
   VCPU_JIT_CACHE, JIT_SETS, JIT_WAYS, JIT_ENTRY, JIT_E_PHYS, JIT_E_EIP, JIT_E_MODE, JIT_E_FN, JIT_E_LRU, JIT_E_GEN, JIT_E_CALLS, JIT_E_RETIRED, JIT_E_START,
   VCPU_JIT_HOT, JIT_HOT_COUNTERS, JIT_FN_NEVER, JIT_FN_DROPPED, JITM_USER, JIT_PAGE_GEN, R_JIT_RETIRED, R_DR, JIT_NOT_A_JUMP,
-  JIT_LOOK_AFTER, JIT_RESUME, JIT_RESULT_FLAGS, VCPU_JIT_RESUME,
+  JIT_LOOK_AFTER, JIT_RESUME, JIT_RESULT_FLAGS, VCPU_JIT_RESUME, JIT_HASH,
 } from '../memory-map';
 import { cpu, tlb, cpl, code32, stack32, v86Mode, protMode, csBase, csLimit, flushLazy, loadLazy, cond } from './state';
 import { TLB_VALID, TLB_RAM, TLB_USER_R, TLB_USER_X, TLB_NX, tlbStripWrites } from './mmu';
@@ -98,7 +98,7 @@ export function jitEnter(ip: u32, limit: u32, flagsInMem: bool, count: bool): u6
       return runTranslated(resumeFn, limit, resumeStart, flagsInMem, resumePage, mode, resumeGen);
     }
   }
-  const h = phys * 0x9e3779b1;
+  const h = phys * JIT_HASH;
   const set = h >>> 20; // JIT_SETS = 4096
   const en0 = cpu + VCPU_JIT_CACHE + <usize>(set * (JIT_WAYS * JIT_ENTRY));
   let en = en0;

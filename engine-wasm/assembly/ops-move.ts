@@ -1,6 +1,6 @@
 // Data movement, stack, control flow, string instructions, port I/O and flag instructions.
 
-import { RAM_BASE, R_INT_SHADOW, R_EFLAGS, MEMT_RAM } from '../memory-map';
+import { RAM_BASE, R_INT_SHADOW, R_EFLAGS, MEMT_RAM, REP_CHUNK } from '../memory-map';
 import {
   vmeActive, pviActive, cr4, CR4_VME,
   cpu, tlb, modrm, fault, eip, setEip, instrEip, opsize32, adsize32, prefixes, PFX_REP, PFX_REPNE,
@@ -487,7 +487,6 @@ function writeFlags(v: u32, width: u32): void {
 // ---- string instructions ------------------------------------------------------------------------
 // A REP loop also stops after an iteration that hit a data or I/O breakpoint: the #DB trap
 // then comes between iterations, with EIP still at the instruction (SDM Vol. 3B §18.3.1.2).
-const REP_CHUNK: u32 = 0x4000; // iterations before an interrupt window
 
 @inline function siOff(): u32 { return adsize32 ? reg32(ESI) : reg16(ESI); }
 @inline function diOff(): u32 { return adsize32 ? reg32(EDI) : reg16(EDI); }

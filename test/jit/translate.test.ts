@@ -19,17 +19,22 @@ type Gpr = 'eax' | 'ebx' | 'ecx' | 'edx' | 'esi' | 'edi' | 'ebp' | 'esp';
 /**
  * `prog` at 0x1000 run to its HLT in flat 32-bit mode by the interpreter, then with
  * translation: the registers `regs`, the flags, the instructions retired and, of those, the
- * translated ones, each time.
+ * translated ones, each time; and the bytes of RAM in `ram` ([from, to)), as hex. `setup`
+ * prepares each machine before it runs (more code or data, registers).
  */
-async function bothWays(prog: number[], regs: Gpr[]): Promise<Array<{ regs: number[]; flags: number; n: number; jit: number }>> {
+async function bothWays(
+  prog: number[], regs: readonly Gpr[], opts: { ram?: [number, number]; setup?: (h: CpuHarness) => void } = {},
+): Promise<Array<{ regs: number[]; flags: number; ram: string; n: number; jit: number }>> {
   const runs = [];
   for (const jit of [false, true]) {
     const h = await harness(jit);
     h.load(0x1000, prog);
     h.enterFlat32(0x1000);
+    opts.setup?.(h);
     const c0 = h.state.icount;
     expect(h.runUntilHalt(1_000_000)).toBe(MM.EXIT_STOPPED);
-    runs.push({ regs: regs.map((r) => h.state.gpr(r)), flags: h.eflags(), n: Number(h.state.icount - c0), jit: jitRetired(h) });
+    const ram = opts.ram ? Buffer.from(h.ram.subarray(opts.ram[0], opts.ram[1])).toString('hex') : '';
+    runs.push({ regs: regs.map((r) => h.state.gpr(r)), flags: h.eflags(), ram, n: Number(h.state.icount - c0), jit: jitRetired(h) });
   }
   return runs;
 }
@@ -185,24 +190,23 @@ describe('translation to WebAssembly', () => {
   });
 
   it('adds the base of an overriding segment (FS, GS, ES; DS, SS, CS flat) and leaves a segment with a limit to the interpreter', async () => {
-    const d32 = (v: number) => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, v >>> 24];
     const body = [
-      0x65, 0xa1, ...d32(0x14), // mov eax,gs:[0x14]
-      0x65, 0x03, 0x05, ...d32(0x18), // add eax,gs:[0x18]
-      0x65, 0xa3, ...d32(0x20), // mov gs:[0x20],eax
-      0x64, 0x8b, 0x1d, ...d32(0x10), // mov ebx,fs:[0x10]
-      0x65, 0x01, 0x1c, 0x8d, ...d32(0x28), // add gs:[ecx*4+0x28],ebx
-      0x65, 0xff, 0x05, ...d32(0x24), // inc dword gs:[0x24]
-      0x26, 0x88, 0x05, ...d32(0x30), // mov es:[0x30],al
+      0x65, 0xa1, ...le32(0x14), // mov eax,gs:[0x14]
+      0x65, 0x03, 0x05, ...le32(0x18), // add eax,gs:[0x18]
+      0x65, 0xa3, ...le32(0x20), // mov gs:[0x20],eax
+      0x64, 0x8b, 0x1d, ...le32(0x10), // mov ebx,fs:[0x10]
+      0x65, 0x01, 0x1c, 0x8d, ...le32(0x28), // add gs:[ecx*4+0x28],ebx
+      0x65, 0xff, 0x05, ...le32(0x24), // inc dword gs:[0x24]
+      0x26, 0x88, 0x05, ...le32(0x30), // mov es:[0x30],al
       0x3e, 0x8d, 0x74, 0x26, 0x00, // lea esi,ds:[esi+0]
-      0x65, 0x33, 0x15, ...d32(0x14), // xor edx,gs:[0x14]
-      0x65, 0x0f, 0xb6, 0x3d, ...d32(0x15), // movzx edi,byte gs:[0x15]
-      0x36, 0xa1, ...d32(0x7100), // mov eax,ss:[0x7100]
-      0xa2, ...d32(0x7140), // mov [0x7140],al
-      0x2e, 0x8b, 0x2d, ...d32(0x7104), // mov ebp,cs:[0x7104]
+      0x65, 0x33, 0x15, ...le32(0x14), // xor edx,gs:[0x14]
+      0x65, 0x0f, 0xb6, 0x3d, ...le32(0x15), // movzx edi,byte gs:[0x15]
+      0x36, 0xa1, ...le32(0x7100), // mov eax,ss:[0x7100]
+      0xa2, ...le32(0x7140), // mov [0x7140],al
+      0x2e, 0x8b, 0x2d, ...le32(0x7104), // mov ebp,cs:[0x7104]
     ];
     // mov ecx,100; l: body; dec ecx; jnz l; hlt
-    const prog = [0xb9, 100, 0, 0, 0, ...body, 0x49, 0x0f, 0x85, ...d32(-(body.length + 7)), 0xf4];
+    const prog = [0xb9, 100, 0, 0, 0, ...body, 0x49, 0x0f, 0x85, ...le32(-(body.length + 7)), 0xf4];
     for (const fsLimit of [0xffffffff, 0xfff]) {
       const runs = [];
       for (const jit of [false, true]) {
@@ -261,9 +265,8 @@ describe('translation to WebAssembly', () => {
   });
 
   it('makes a page\'s function once for blocks that become hot one after the other (the warm ones come in with the first)', async () => {
-    const d32 = (v: number) => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, v >>> 24];
     // 0x1000: mov ecx,200; l: call 0x3000; call 0x3040; dec ecx; jnz l; hlt
-    const main = [0xb9, 200, 0, 0, 0, 0xe8, ...d32(0x3000 - 0x100a), 0xe8, ...d32(0x3040 - 0x100f), 0x49, 0x75, 0xf3, 0xf4];
+    const main = [0xb9, 200, 0, 0, 0, 0xe8, ...le32(0x3000 - 0x100a), 0xe8, ...le32(0x3040 - 0x100f), 0x49, 0x75, 0xf3, 0xf4];
     // f1 (0x3000) and f2 (0x3040), called from another page: add eax,ecx; xor ebx,eax; add edx,ebx; inc esi; sub edi,eax; ret
     const f = [0x01, 0xc8, 0x31, 0xc3, 0x01, 0xda, 0x46, 0x29, 0xc7, 0xc3];
     const runs = [];
@@ -326,18 +329,7 @@ describe('translation to WebAssembly', () => {
     ];
     const prog = [0xc7, 0x05, 0x08, 0x70, 0, 0, 1, 0, 0, 0, 0xb9, 0x2c, 0x01, 0, 0, 0xbe, 0, 0x70, 0, 0, 0x31, 0xed,
       ...body, 0x49, 0x0f, 0x85, ...le32(-(body.length + 7)), 0xf4];
-    const runs = [];
-    for (const jit of [false, true]) {
-      const h = await harness(jit);
-      h.load(0x1000, prog);
-      h.enterFlat32(0x1000);
-      const c0 = h.state.icount;
-      expect(h.runUntilHalt(1_000_000)).toBe(MM.EXIT_STOPPED);
-      runs.push({
-        regs: (['eax', 'ebx', 'ecx', 'edx', 'esi', 'edi', 'ebp'] as const).map((r) => h.state.gpr(r)), flags: h.eflags(),
-        ram: Array.from(h.ram.subarray(0x7000, 0x7020)), n: Number(h.state.icount - c0), jit: jitRetired(h),
-      });
-    }
+    const runs = await bothWays(prog, ['eax', 'ebx', 'ecx', 'edx', 'esi', 'edi', 'ebp'], { ram: [0x7000, 0x7020] });
     expect(runs[0].regs[6]).toBe(150); // CMPXCHG found EAX equal every other round
     // All but the unaligned XCHG (1 in 33) and the first round.
     expect(runs[1].jit).toBeGreaterThan(0.9 * runs[1].n);
@@ -380,20 +372,10 @@ describe('translation to WebAssembly', () => {
     //   mov byte [0x3001],0x14 (the thunk now loads EDX); skip: dec ecx; jnz l; hlt
     const main = [0xb9, 200, 0, 0, 0, 0xe8, ...le32(0x3000 - 0x100a), 0x01, 0xd8, 0x01, 0xd6, 0x83, 0xf9, 0x64, 0x75, 0x07,
       0xc6, 0x05, 0x01, 0x30, 0, 0, 0x14, 0x49, 0x75, 0xe2, 0xf4];
-    const runs = [];
-    for (const jit of [false, true]) {
-      const h = await harness(jit);
-      h.load(0x1000, main);
-      h.load(0x3000, [0x8b, 0x1c, 0x24, 0xc3]);
-      h.enterFlat32(0x1000);
-      h.state.setGpr('edx', 0);
-      const c0 = h.state.icount;
-      expect(h.runUntilHalt(1_000_000)).toBe(MM.EXIT_STOPPED);
-      runs.push({
-        regs: (['eax', 'ebx', 'ecx', 'edx', 'esi', 'esp'] as const).map((r) => h.state.gpr(r)), flags: h.eflags(),
-        stack: h.ram[0x80000 - 4] | (h.ram[0x80000 - 3] << 8), n: Number(h.state.icount - c0), jit: jitRetired(h),
-      });
-    }
+    const runs = await bothWays(main, ['eax', 'ebx', 'ecx', 'edx', 'esi', 'esp'], {
+      ram: [0x80000 - 4, 0x80000], // the word below the stack, where CALL left the return address
+      setup: (h) => { h.load(0x3000, [0x8b, 0x1c, 0x24, 0xc3]); h.state.setGpr('edx', 0); },
+    });
     expect(runs[0].regs[0]).toBe(200 * 0x100a); // EBX held the return address (then kept it)
     expect(runs[0].regs[4]).toBe(99 * 0x100a); // and EDX after the rewrite
     // The thunk's two instructions too, until the rewrite: then the call goes to the thunk.
@@ -444,19 +426,10 @@ describe('translation to WebAssembly', () => {
       0x89, 0xe9, 0xc1, 0xe1, 0x08, 0xbf, ...le32(0xa001), 0xf3, 0xaa,
     ];
     const prog = [0xbd, 40, 0, 0, 0, ...body, 0x4d, 0x0f, 0x85, ...le32(-(body.length + 7)), 0xf4];
-    const runs = [];
-    for (const jit of [false, true]) {
-      const h = await harness(jit);
-      h.load(0x1000, prog);
-      h.load(0x7f00, Array.from({ length: 0x400 }, (_, k) => (k * 13 + 7) & 0xff));
-      h.enterFlat32(0x1000);
-      const c0 = h.state.icount;
-      expect(h.runUntilHalt(1_000_000)).toBe(MM.EXIT_STOPPED);
-      runs.push({
-        regs: (['eax', 'ecx', 'esi', 'edi', 'ebp'] as const).map((r) => h.state.gpr(r)), flags: h.eflags(),
-        ram: Buffer.from(h.ram.subarray(0x7000, 0xe000)).toString('hex'), n: Number(h.state.icount - c0), jit: jitRetired(h),
-      });
-    }
+    const runs = await bothWays(prog, ['eax', 'ecx', 'esi', 'edi', 'ebp'], {
+      ram: [0x7000, 0xe000],
+      setup: (h) => h.load(0x7f00, Array.from({ length: 0x400 }, (_, k) => (k * 13 + 7) & 0xff)),
+    });
     expect(runs[1].jit).toBeGreaterThan(0.8 * runs[1].n); // all but STD, CLD, the overlapping copy and the first round
     expect({ ...runs[1], jit: 0 }).toEqual({ ...runs[0], jit: 0 });
   });

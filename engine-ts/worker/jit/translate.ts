@@ -38,8 +38,6 @@ const ESP = 4;
 const SS = 2, DS = 3;
 /** Segment override prefixes, by segment number (ES CS SS DS FS GS). */
 const SEG_PREFIXES = [0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65];
-/** Elements a REP string instruction moves in one step at most (REP_CHUNK in engine-wasm/assembly/ops-move.ts). */
-const REP_CHUNK = 0x4000;
 
 /** A decoded memory or register operand (ModRM). */
 interface ModRM {
@@ -366,12 +364,15 @@ export function cfHelper(cpu: number): Uint8Array {
 
 function isJcc(i: Insn): boolean { return (i.op >= 0x70 && i.op <= 0x7f) || (i.op >= 0x180 && i.op <= 0x18f); }
 
+/** TLB bits an instruction fetch at user or supervisor level needs (and TLB_NX clear). */
+const fetchMask = (user: boolean) => TLB_VALID | TLB_RAM | (user ? TLB_USER_R | TLB_USER_X : 0);
+
 /**
  * A LinearReader over the machine's memory (`words`, `bytes`: views of it) for vCPU block
  * `cpu`: through its software TLB as it is now, for a fetch at user or supervisor level.
  */
 export function fetchReader(words: Uint32Array, bytes: Uint8Array, cpu: number, user: boolean): LinearReader {
-  const need = TLB_VALID | TLB_RAM | (user ? TLB_USER_R | TLB_USER_X : 0);
+  const need = fetchMask(user);
   const tlb = (cpu + MM.VCPU_TLB) >>> 2;
   return (linear) => {
     const e = words[tlb + (linear >>> 12)];
@@ -455,7 +456,7 @@ class Emitter {
     this.tlb = cpu + MM.VCPU_TLB;
     this.rmask = TLB_VALID | TLB_RAM | (user ? TLB_USER_R : 0);
     this.wmask = TLB_VALID | TLB_RAM | (user ? TLB_USER_W : TLB_SUP_W);
-    this.xmask = TLB_VALID | TLB_RAM | (user ? TLB_USER_R | TLB_USER_X : 0);
+    this.xmask = fetchMask(user);
     this.mode = user ? MM.JITM_USER : 0;
     blocks.forEach((b, k) => this.index.set(b.eip, k));
   }
@@ -589,8 +590,9 @@ class Emitter {
     c.get(this.xeip).i32(12).op(Op.I32ShrU).i32(2).op(Op.I32Shl).mem(Op.I32Load, this.tlb).tee(phys);
     c.i32(this.xmask | TLB_NX).op(Op.I32And).i32(this.xmask).op(Op.I32Ne).brIf(0);
     c.get(phys).i32(0xfffff000 | 0).op(Op.I32And).get(this.xeip).i32(0xfff).op(Op.I32And).op(Op.I32Or).set(phys);
-    // The set: the top 12 bits of phys × 0x9e3779b1 (JIT_SETS = 4096), JIT_WAYS × JIT_ENTRY = 128 bytes each.
-    c.get(phys).i32(0x9e3779b1 | 0).op(Op.I32Mul).i32(20).op(Op.I32ShrU).i32(7).op(Op.I32Shl).set(en);
+    // The set (as the core's jitEnter picks it), JIT_WAYS × JIT_ENTRY bytes each.
+    c.get(phys).i32(MM.JIT_HASH | 0).op(Op.I32Mul).i32(32 - Math.log2(MM.JIT_SETS)).op(Op.I32ShrU);
+    c.i32(Math.log2(MM.JIT_WAYS * MM.JIT_ENTRY)).op(Op.I32Shl).set(en);
     for (let w = 0; w < MM.JIT_WAYS; w++) {
       c.block();
       c.get(en).mem(Op.I32Load, entry(w, MM.JIT_E_PHYS)).get(phys).op(Op.I32Ne).brIf(0);
@@ -1089,8 +1091,10 @@ class Emitter {
       this.getReg(6); c.set(this.ea);
       this.access(k, i.eip, size, false);
       this.loadAt(size); c.set(v);
-    } else if (size === 1) this.getReg8(0), c.set(v);
-    else this.getReg(0), c.set(v);
+    } else {
+      if (size === 1) this.getReg8(0); else this.getReg(0);
+      c.set(v);
+    }
     this.getReg(7); c.set(this.ea);
     this.access(k, i.eip, size, true, 0); // ES (its base added, if any)
     this.storeAt(size, v);
@@ -1119,7 +1123,7 @@ class Emitter {
     this.getReg(ECX); c.i32(size === 4 ? 2 : 0).op(Op.I32Shl).set(bytes);
     // The interpreter's: DF set, more than REP_CHUNK, an unaligned dword, ES based or limited, a wrap past 4 GiB.
     c.i32(0).mem(Op.I32Load, this.cpu + MM.R_EFLAGS).i32(0x400).op(Op.I32And);
-    this.getReg(ECX); c.i32(REP_CHUNK).op(Op.I32GtU, Op.I32Or);
+    this.getReg(ECX); c.i32(MM.REP_CHUNK).op(Op.I32GtU, Op.I32Or);
     c.i32(0).mem(Op.I32Load, this.cpu + MM.R_SEG_PERM).i32(MM.SEGP_BIG_WRITE).op(Op.I32And).op(Op.I32Eqz, Op.I32Or);
     c.i32(0).mem(Op.I32Load, this.cpu + MM.R_SEG_BASE).op(Op.I32Or);
     this.getReg(EDI); c.get(bytes).op(Op.I32Add); this.getReg(EDI); c.op(Op.I32LtU, Op.I32Or);
