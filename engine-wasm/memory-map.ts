@@ -229,11 +229,11 @@ export const JIT_E_RETIRED: u32 = 26; // u16
 export const JIT_E_START: u32 = 28;
 /**
  * How often blocks not yet translated have started: JIT_HOT_COUNTERS counters after the
- * cache, chosen by a hash of the block's physical address, each +0 the physical address of
- * the block it counts and +4 the count. A start of another block whose counter it is takes
- * one from the count, and the counter when it is at zero, so only blocks that start more
- * often than the others of their counter become hot. A block is translated when its count
- * reaches the threshold.
+ * cache, in pairs chosen by a hash of the block's physical address, each +0 the physical
+ * address of the block it counts and +4 the count. A start of a block neither counter of its
+ * pair counts takes one from the lower count, and that counter when it is at zero, so only
+ * blocks that start more often than all but one other of their pair become hot. A block is
+ * translated when its count reaches the threshold.
  */
 export const VCPU_JIT_HOT: u32 = 0x4d0000;
 export const JIT_HOT_COUNTERS: u32 = 16384; // 8 bytes each: 128 KiB, up to 0x4f0000 < VCPU_STRIDE

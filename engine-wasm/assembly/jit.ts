@@ -170,11 +170,16 @@ const JIT_TRIAL_BUDGET: u32 = 64;
  * last. Runs the translation at once; returns 0 when nothing ran.
  */
 function countStart(counter: u32, en0: usize, phys: u32, ip: u32, mode: u32, limit: u32, flagsInMem: bool): u64 {
-  const ca = cpu + VCPU_JIT_HOT + (<usize>counter << 3); // JIT_HOT_COUNTERS = 16384
+  // The counter's pair (JIT_HOT_COUNTERS = 16384): two blocks whose hash is the same both get counted.
+  const pair = cpu + VCPU_JIT_HOT + (<usize>(counter & ~1) << 3);
   jitUsed = true;
+  let ca = pair;
+  if (load<u32>(ca) != phys) ca = pair + 8;
   let count = load<u32>(ca + 4);
   if (load<u32>(ca) != phys) {
-    // Another block holds the counter: it loses a start, and gives the counter up at none.
+    // Other blocks hold both: the one with fewer starts loses one, and gives its counter up at none.
+    const other = load<u32>(pair + 4);
+    if (other < count) { ca = pair; count = other; }
     if (count > 1) { store<u32>(ca + 4, count - 1); return 0; }
     store<u32>(ca, phys);
     count = 0;

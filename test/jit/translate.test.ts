@@ -287,6 +287,58 @@ describe('translation to WebAssembly', () => {
     expect({ ...runs[1], made: 0 }).toEqual(runs[0]);
   });
 
+  it('runs shifts by CL, SHLD/SHRD, BT/BTS/BTR/BTC, LEAVE, CLD/STD, CLI and 66 90 translated, with the interpreter\'s results', async () => {
+    // A frame per round (push ebp; mov ebp,esp; sub esp,8; ... leave), and in it, on registers and on
+    // [0x7000]/[0x7004]: shl/shr (seto after it)/sar r,cl (CL runs through counts of 0 mod 32, which change no flag),
+    // shld r,r,cl; shrd r,r,5; shld/shrd [m],r,cl; bt r,r; bts r,7; btr [m],3; btc r,r; bt/bts [m],imm;
+    // the flags they leave folded into EBX by adc/sbb/setc/seto; std on odd rounds, pushfd (the
+    // interpreter's) to read DF, cld; 66 90; cli; then dec ecx; jnz (300 rounds). Source: nasm, flat binary.
+    const prog = [
+    0xb9, 0x2c, 0x01, 0x00, 0x00, 0xbe, 0x78, 0x56, 0x34, 0x12, 0xbf, 0xf0, 0xde, 0xbc, 0x9a, 0xc7, 0x05, 0x00,
+    0x70, 0x00, 0x00, 0x34, 0x12, 0x0f, 0x0f, 0xc7, 0x05, 0x04, 0x70, 0x00, 0x00, 0x01, 0x00, 0x00, 0x40, 0x55,
+    0x89, 0xe5, 0x83, 0xec, 0x08, 0x89, 0x4d, 0xfc, 0x89, 0xf0, 0xd3, 0xe0, 0x11, 0xc3, 0x89, 0xfa, 0xd3, 0xea,
+    0x0f, 0x90, 0xc0, 0x11, 0xd3, 0x01, 0xc6, 0xd3, 0xfa, 0x0f, 0x92, 0xc0, 0x0f, 0x90, 0xc4, 0x01, 0xc3, 0x0f,
+    0xa5, 0xfe, 0x11, 0xf3, 0x0f, 0xac, 0xdf, 0x05, 0x0f, 0x90, 0xc0, 0x01, 0xc3, 0x0f, 0xa5, 0x15, 0x00, 0x70,
+    0x00, 0x00, 0x83, 0xdb, 0x00, 0x0f, 0xad, 0x35, 0x04, 0x70, 0x00, 0x00, 0x0f, 0xa3, 0xce, 0x83, 0xd3, 0x00,
+    0x0f, 0xba, 0xef, 0x07, 0x0f, 0xba, 0x35, 0x00, 0x70, 0x00, 0x00, 0x03, 0x0f, 0xbb, 0xce, 0x0f, 0xba, 0x25,
+    0x04, 0x70, 0x00, 0x00, 0x1e, 0x0f, 0x92, 0xc0, 0x0f, 0xba, 0x2d, 0x04, 0x70, 0x00, 0x00, 0x11, 0x11, 0xc3,
+    0xf6, 0xc1, 0x01, 0x74, 0x01, 0xfd, 0x9c, 0x58, 0x25, 0x00, 0x04, 0x00, 0x00, 0x01, 0xc3, 0xfc, 0x66, 0x90,
+    0xfa, 0xc9, 0x49, 0x0f, 0x85, 0x78, 0xff, 0xff, 0xff, 0xf4,
+    ];
+    const runs = await bothWays(prog, ['eax', 'ebx', 'ecx', 'edx', 'esi', 'edi', 'ebp', 'esp'], { ram: [0x7000, 0x7008] });
+    expect(runs[1].jit).toBeGreaterThan(0.9 * runs[1].n); // PUSHFD and POP after it are the interpreter's
+    expect({ ...runs[1], jit: 0 }).toEqual({ ...runs[0], jit: 0 });
+  });
+
+  it('counts two blocks that share a hot counter each, so both become hot', async () => {
+    // A function at 0x3000 and one at an address whose hot counter is the same (the top 14 bits
+    // of phys × JIT_HASH), called one after the other: each start of one is a start the
+    // counter's other block did not make.
+    const counter = (phys: number) => Math.imul(phys, MM.JIT_HASH) >>> 18;
+    let other = 0x4000;
+    while (counter(other) !== counter(0x3000)) other += 16;
+    // 0x1000: mov ecx,200; l: call 0x3000; call other; dec ecx; jnz l; hlt
+    const main = [0xb9, 200, 0, 0, 0, 0xe8, ...le32(0x3000 - 0x100a), 0xe8, ...le32(other - 0x100f), 0x49, 0x75, 0xf3, 0xf4];
+    // add eax,ecx; xor ebx,eax; add edx,ebx; inc esi; sub edi,eax; ret
+    const f = [0x01, 0xc8, 0x31, 0xc3, 0x01, 0xda, 0x46, 0x29, 0xc7, 0xc3];
+    const runs = [];
+    for (const jit of [false, true]) {
+      const h = await harness(jit);
+      const host = (h.core as unknown as { jit: { hot: number } }).jit;
+      h.core.jitThreshold(8);
+      host.hot = 8;
+      h.load(0x1000, main);
+      h.load(0x3000, f);
+      h.load(other, f);
+      h.enterFlat32(0x1000);
+      const c0 = h.state.icount;
+      expect(h.runUntilHalt(1_000_000)).toBe(MM.EXIT_STOPPED);
+      runs.push({ regs: ['eax', 'ebx', 'ecx', 'edx', 'esi', 'edi', 'esp'].map((r) => h.state.gpr(r as Gpr)), flags: h.eflags(), n: Number(h.state.icount - c0), jit: jitRetired(h) });
+    }
+    expect(runs[1].jit).toBeGreaterThan(0.9 * runs[1].n);
+    expect({ ...runs[1], jit: 0 }).toEqual({ ...runs[0], jit: 0 });
+  });
+
   it('keeps CF through INC at a block\'s start, whether the flags record in memory holds CF or EFLAGS does', async () => {
     // mov ecx,1000; l: inc eax; adc ebx,0; add esi,0x9e3779b9; test cl,1; jz even;
     //   add edi,esi; dec ecx; jnz l (DEC: CF in EFLAGS); jmp out

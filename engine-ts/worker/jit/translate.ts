@@ -11,11 +11,11 @@
 // cannot do (not mapped, MMIO, a page with translated code, crossing a page) it returns with
 // that instruction's EIP and the count of instructions before it, having committed nothing
 // of it; the interpreter then runs it. A block ends before an instruction it does not
-// translate, at a control transfer, or at the end of its page; a jump to a block of the
-// function goes through its dispatch loop (a computed one, RET or JMP/CALL through a
-// register, through a search of its blocks' EIPs), anything else leaves by its one exit,
-// which goes on to another page's function when the core's cache holds one for the target
-// (a tail call; see chain()).
+// translate, at a control transfer, or at the end of its page; a jump to a later block of
+// the function is a branch to it, a jump back goes through its dispatch loop (a computed one,
+// RET or JMP/CALL through a register, through a search of its blocks' EIPs), anything else
+// leaves by its one exit, which goes on to another page's function when the core's cache
+// holds one for the target (a tail call; see chain()).
 
 import * as MM from '../../../engine-wasm/memory-map';
 import { AtomicOp, Code, Op, uleb } from './wasm-writer';
@@ -32,6 +32,7 @@ const MAX_INSNS = 16;
 const LF_ADD = 0, LF_SUB = 1, LF_LOGIC = 2;
 const FLAGS_ARITH = 0x8d5, FLAG_CF = 0x1, FLAG_OF = 0x800, FLAG_AF = 0x10;
 const FLAGS_SZP = 0xc4;
+const FLAG_IF = 0x200, FLAG_DF = 0x400;
 const TLB_VALID = 1, TLB_USER_R = 2, TLB_SUP_W = 4, TLB_USER_W = 8, TLB_RAM = 16, TLB_NX = 64, TLB_USER_X = 128;
 const SEGP_BIG = MM.SEGP_BIG_READ | MM.SEGP_BIG_WRITE;
 const ESP = 4;
@@ -164,7 +165,7 @@ function decode(rd: CodeReader, at: number, eip: number): Insn | null {
     op = 0x100 | b;
     p++;
   }
-  if (o16 && op !== 0x89 && op !== 0x8b && op !== 0x85) return null;
+  if (o16 && op !== 0x89 && op !== 0x8b && op !== 0x85 && op !== 0x90) return null;
   // MOVS and STOS (bytes, dwords), REP or not; MOVS reads DS (or a DS override) only.
   const str = op === 0xa4 || op === 0xa5 || op === 0xaa || op === 0xab;
   if (rep && !str) return null;
@@ -208,8 +209,11 @@ function decode(rd: CodeReader, at: number, eip: number): Insn | null {
     case 0x6b: return withModrm(1);
     case 0x80: case 0x83: case 0xc0: case 0xc1: case 0xc6: return withModrm(1);
     case 0x81: case 0xc7: return withModrm(4);
+    case 0x1ba: case 0x1a4: case 0x1ac: return withModrm(1);
+    case 0xc9: case 0xfa: case 0xfc: case 0xfd: return plain(0); // LEAVE CLI CLD STD
     case 0x84: case 0x85: case 0x88: case 0x89: case 0x8a: case 0x8b: case 0x8d:
-    case 0xd1: case 0xfe: case 0xff: case 0x87:
+    case 0xd1: case 0xd3: case 0xfe: case 0xff: case 0x87:
+    case 0x1a3: case 0x1ab: case 0x1b3: case 0x1bb: case 0x1a5: case 0x1ad:
     case 0x1af: case 0x1b1: case 0x1b6: case 0x1b7: case 0x1be: case 0x1bf:
       return withModrm(0);
     case 0xf6: case 0xf7: {
@@ -240,6 +244,10 @@ function supported(i: Insn): boolean {
     case 0xc0: return r >= 4 && r !== 6 && (i.imm & 31) !== 0;
     case 0xc1: return (r >= 4 && r !== 6 || r <= 1) && (i.imm & 31) !== 0;
     case 0xd1: return r >= 4 && r !== 6 || r <= 1;
+    case 0xd3: return r >= 4 && r !== 6; // SHL SHR SAR by CL
+    // BT BTS BTR BTC: with a register bit offset, of a register only (into memory the offset reaches past the operand).
+    case 0x1a3: case 0x1ab: case 0x1b3: case 0x1bb: return i.m!.rmReg >= 0;
+    case 0x1ba: return r >= 4;
     case 0xf6: return r <= 3;
     case 0xf7: return r <= 4 || r === 6; // TEST NOT NEG MUL DIV
     case 0xfe: return r <= 1;
@@ -430,6 +438,12 @@ class Emitter {
   private readonly index = new Map<number, number>(); // block EIP → block number
   /** c.nest inside the dispatch loop. */
   private loopNest = 0;
+  /**
+   * The block whose code is being written, and c.nest at its start: there the `block`s that end
+   * where the blocks after it start enclose it, innermost first, so a jump forward is a branch out.
+   */
+  private cur = 0;
+  private codeNest = 0;
   private readonly dt: number; // the EIP a computed jump (RET, JMP/CALL through a register or memory) goes to
 
   /**
@@ -488,6 +502,8 @@ class Emitter {
     uleb(c.b, n);
     for (let k = 0; k < n; k++) {
       c.end(); // block_k: its code follows
+      this.cur = k;
+      this.codeNest = c.nest;
       this.block(this.blocks[k]);
     }
     c.end();
@@ -817,6 +833,7 @@ class Emitter {
   private insn(i: Insn, k: number): void {
     const c = this.c, op = i.op, next = (i.eip + i.len) >>> 0;
     const t0 = this.t[0], t1 = this.t[1];
+    if (op === 0x90) return; // NOP, also 66 90
     if (i.o16) { this.insn16(i, k); return; }
     if (op < 0x40 && (op & 7) < 6) {
       const aop = op >> 3, form = op & 7, byte = (form & 1) === 0;
@@ -870,6 +887,7 @@ class Emitter {
     if ((op >= 0x70 && op <= 0x7f) || (op >= 0x180 && op <= 0x18f)) {
       const target = jumpTarget(i)!;
       this.pushCond(op & 15);
+      this.commitFlags(); // once for both ways (the condition stays on the stack under the stores)
       c.if_();
       this.jumpTo(k + 1, target);
       c.end();
@@ -962,6 +980,15 @@ class Emitter {
         this.writeE(i, k, op === 0xa2 ? 1 : 4, t1);
         return;
       case 0x90: return;
+      case 0xc9: this.leave(i, k); return;
+      case 0xfc: case 0xfd: // CLD STD
+        c.i32(0).i32(0).mem(Op.I32Load, this.cpu + MM.R_EFLAGS).i32(~FLAG_DF).op(Op.I32And);
+        if (op === 0xfd) c.i32(FLAG_DF).op(Op.I32Or);
+        c.mem(Op.I32Store, this.cpu + MM.R_EFLAGS);
+        return;
+      case 0xfa: this.cli(i, k); return;
+      case 0xd3: case 0x1a4: case 0x1a5: case 0x1ac: case 0x1ad: this.shiftVar(i, k); return;
+      case 0x1a3: case 0x1ab: case 0x1b3: case 0x1bb: case 0x1ba: this.bitTest(i, k); return;
       case 0x98: this.getReg(0); c.i32(16).op(Op.I32Shl).i32(16).op(Op.I32ShrS).set(t1); this.setReg(0, t1); return; // CWDE
       case 0x99: this.getReg(0); c.i32(31).op(Op.I32ShrS).set(t1); this.setReg(2, t1); return; // CDQ
       case 0xc0: case 0xc1: case 0xd1: this.shiftImm(i, k); return;
@@ -1267,13 +1294,15 @@ class Emitter {
 
   /**
    * Continue at a constant target after `k` instructions of this block: to its block in this
-   * function (through the dispatch loop), or leave.
+   * function (a branch forward, through the dispatch loop back), or leave.
    */
   private jumpTo(k: number, target: number): void {
     const c = this.c, b = this.index.get(target);
     if (b === undefined) { this.exitTo(k, target); return; }
     this.flushFlags();
     c.get(this.ret).i32(k).op(Op.I32Add).set(this.ret);
+    // Forward: branch to the block's code (the end of its `block`); backward: through the dispatch loop.
+    if (b > this.cur) { c.br(c.nest - this.codeNest + b - this.cur - 1); return; }
     c.i32(b).set(this.next);
     c.br(c.nest - this.loopNest);
   }
@@ -1352,6 +1381,111 @@ class Emitter {
     this.eagerCFOF(f);
     this.setFlags(LF_LOGIC, 31, FLAGS_ARITH & ~(FLAG_CF | FLAG_OF));
     if (toEdxEax) { this.setReg(0, lo); this.setReg(2, hi); }
+  }
+
+  /** Set CF from local f (0/1) while the other flags keep their values, as the interpreter's setCFOnly. */
+  private eagerCF(f: number): void {
+    const c = this.c;
+    c.i32(0).i32(0).mem(Op.I32Load, this.cpu + MM.R_EFLAGS).i32(~FLAG_CF).op(Op.I32And).get(f).op(Op.I32Or)
+      .mem(Op.I32Store, this.cpu + MM.R_EFLAGS);
+    if (this.pending) this.pending.mask &= ~FLAG_CF;
+    else {
+      c.i32(0).i32(0).mem(Op.I32Load, this.cpu + MM.R_LF_MASK).i32(~FLAG_CF).op(Op.I32And)
+        .mem(Op.I32Store, this.cpu + MM.R_LF_MASK);
+    }
+  }
+
+  /** 0F A3/AB/B3/BB (register operands), 0F BA /4-7 (Ev, imm8): BT BTS BTR BTC of 32 bits. CF = the bit. */
+  private bitTest(i: Insn, k: number): void {
+    const c = this.c, m = i.m!, t0 = this.t[0], t1 = this.t[1], f = this.t[3];
+    const kind = i.op === 0x1ba ? m.reg - 4 : [0x1a3, 0x1ab, 0x1b3, 0x1bb].indexOf(i.op); // 0 BT, 1 BTS, 2 BTR, 3 BTC
+    if (i.op === 0x1ba) c.i32(i.imm & 31); else { this.getReg(m.reg); c.i32(31).op(Op.I32And); }
+    c.set(t1);
+    const mem = m.rmReg < 0;
+    if (mem) { this.effAddr(m); this.access(k, i.eip, 4, kind !== 0, i.seg); this.loadAt(4); } else this.getReg(m.rmReg);
+    c.set(t0);
+    c.get(t0).get(t1).op(Op.I32ShrU).i32(1).op(Op.I32And).set(f);
+    if (kind) {
+      c.get(t0).i32(1).get(t1).op(Op.I32Shl);
+      if (kind === 1) c.op(Op.I32Or); else if (kind === 3) c.op(Op.I32Xor); else c.i32(-1).op(Op.I32Xor, Op.I32And);
+      c.set(t0);
+      if (mem) this.storeAt(4, t0); else this.setReg(m.rmReg, t0);
+    }
+    this.eagerCF(f);
+  }
+
+  /** C9 LEAVE (32-bit, the stack flat as the function's start checked): ESP = EBP + 4, EBP = [EBP]. */
+  private leave(i: Insn, k: number): void {
+    const c = this.c, t1 = this.t[1];
+    this.getReg(5); c.set(this.ea);
+    this.access(k, i.eip, 4, false);
+    this.loadAt(4); c.set(t1);
+    c.get(this.ea).i32(4).op(Op.I32Add).set(this.ea);
+    this.setReg(ESP, this.ea);
+    this.setReg(5, t1);
+  }
+
+  /** FA CLI where CPL <= IOPL (else the interpreter's: #GP, or VIF with VME/PVI). */
+  private cli(i: Insn, k: number): void {
+    const c = this.c;
+    c.i32(0).mem(Op.I32Load, this.cpu + MM.R_CPL);
+    c.i32(0).mem(Op.I32Load, this.cpu + MM.R_EFLAGS).i32(12).op(Op.I32ShrU).i32(3).op(Op.I32And);
+    c.op(Op.I32GtU).if_();
+    this.exitTo(k, i.eip, true);
+    c.end();
+    c.i32(0).i32(0).mem(Op.I32Load, this.cpu + MM.R_EFLAGS).i32(~FLAG_IF).op(Op.I32And).mem(Op.I32Store, this.cpu + MM.R_EFLAGS);
+  }
+
+  /**
+   * D3 SHL SHR SAR Ev, CL and 0F A4/A5 SHLD, 0F AC/AD SHRD (imm8 or CL), 32-bit, as the
+   * interpreter's shift and SHLD32/SHRD32: a count of 0 (mod 32) changes nothing; else CF and
+   * OF eager, SF ZF PF lazy from the result, AF clear. The flag record is in memory after it.
+   */
+  private shiftVar(i: Insn, k: number): void {
+    const c = this.c, m = i.m!, op = i.op, t0 = this.t[0], n = this.t[1], src = this.t[2], f = this.t[3];
+    const kind = op === 0xd3 ? m.reg : op <= 0x1a5 ? 8 : 9; // 4 SHL, 5 SHR, 7 SAR, 8 SHLD, 9 SHRD
+    const mem = m.rmReg < 0;
+    if (mem) { this.effAddr(m); this.access(k, i.eip, 4, true, i.seg); this.loadAt(4); } else this.getReg(m.rmReg);
+    c.set(t0);
+    if (op === 0x1a4 || op === 0x1ac) c.i32(i.imm & 31); else { this.getReg(1); c.i32(31).op(Op.I32And); }
+    c.set(n);
+    if (kind >= 8) { this.getReg(m.reg); c.set(src); }
+    this.commitFlags();
+    c.get(n).if_();
+    const msb = () => c.i32(31).op(Op.I32ShrU);
+    switch (kind) {
+      case 4: // SHL: CF = the last bit out, OF = MSB ^ CF
+        c.get(t0).get(n).op(Op.I32Shl).set(this.fr);
+        c.get(t0).i32(32).get(n).op(Op.I32Sub, Op.I32ShrU).i32(1).op(Op.I32And).set(f);
+        c.get(this.fr); msb(); c.get(f).op(Op.I32Xor);
+        break;
+      case 5: // SHR: OF = the operand's MSB for a count of 1, else 0
+        c.get(t0).get(n).op(Op.I32ShrU).set(this.fr);
+        c.get(t0).get(n).i32(1).op(Op.I32Sub, Op.I32ShrU).i32(1).op(Op.I32And).set(f);
+        c.get(t0); msb(); c.get(n).i32(1).op(Op.I32Eq, Op.I32And);
+        break;
+      case 7: // SAR: OF = 0
+        c.get(t0).get(n).op(Op.I32ShrS).set(this.fr);
+        c.get(t0).get(n).i32(1).op(Op.I32Sub, Op.I32ShrS).i32(1).op(Op.I32And).set(f);
+        c.i32(0);
+        break;
+      default: { // SHLD / SHRD: OF = the MSB changed
+        const left = kind === 8;
+        c.get(t0).get(n).op(left ? Op.I32Shl : Op.I32ShrU);
+        c.get(src).i32(32).get(n).op(Op.I32Sub, left ? Op.I32ShrU : Op.I32Shl, Op.I32Or).set(this.fr);
+        if (left) c.get(t0).i32(32).get(n).op(Op.I32Sub, Op.I32ShrU);
+        else c.get(t0).get(n).i32(1).op(Op.I32Sub, Op.I32ShrU);
+        c.i32(1).op(Op.I32And).set(f);
+        c.get(this.fr).get(t0).op(Op.I32Xor); msb();
+      }
+    }
+    c.i32(11).op(Op.I32Shl).get(f).op(Op.I32Or).set(f);
+    this.eagerCFOF(f);
+    this.setFlags(LF_LOGIC, 31, FLAGS_SZP);
+    this.commitFlags();
+    c.get(this.fr).set(t0);
+    c.end();
+    if (mem) this.storeAt(4, t0); else this.setReg(m.rmReg, t0);
   }
 
   /** C0/C1 (imm8), D1 (1): SHL SHR SAR of Eb/Ev, ROL ROR of Ev. */
