@@ -18,7 +18,7 @@
 // holds one for the target (a tail call; see chain()).
 
 import * as MM from '../../../engine-wasm/memory-map';
-import { AtomicOp, Code, Op, uleb } from './wasm-writer';
+import { AtomicOp, Code, Op } from './wasm-writer';
 
 /** Helpers (function indices in the page's module, see wasm-writer blockModule). */
 const FN_COND = 0; // the core's jitCond(cc) → 0/1 from the lazy flags in memory (imported)
@@ -487,7 +487,7 @@ class Emitter {
     // A start the function does not have: nothing runs.
     c.get(this.START).i32(n).op(Op.I32GeU).if_(); c.i64(0n).op(Op.Return); c.end();
     c.get(this.START).set(this.next);
-    const loadsAt = c.b.length; // the registers' loads go here, once the code says which it touches
+    const loadsAt = c.length; // the registers' loads go here, once the code says which it touches
     // exit { dispatch } epilogue; every way out branches to the end of `exit`.
     c.block();
     this.exitNest = c.nest;
@@ -497,9 +497,9 @@ class Emitter {
     this.loopNest = c.nest;
     for (let k = n; k >= 0; k--) c.block();
     c.get(this.next).op(Op.BrTable);
-    uleb(c.b, n + 1);
-    for (let k = 0; k <= n; k++) uleb(c.b, k);
-    uleb(c.b, n);
+    c.uleb(n + 1);
+    for (let k = 0; k <= n; k++) c.uleb(k);
+    c.uleb(n);
     for (let k = 0; k < n; k++) {
       c.end(); // block_k: its code follows
       this.cur = k;
@@ -514,7 +514,7 @@ class Emitter {
     this.epilogue();
     const loads = new Code(0);
     for (let k = 0; k < 8; k++) if (this.touched & (1 << k)) loads.i32(0).mem(Op.I32Load, this.cpu + 4 * k).set(this.r[k]);
-    c.b.splice(loadsAt, 0, ...loads.b);
+    c.insert(loadsAt, loads);
     return c;
   }
 

@@ -35,15 +35,6 @@ export function uleb(out: number[], v: number): void {
     out.push(b);
   } while (v);
 }
-export function sleb(out: number[], v: number): void {
-  v |= 0;
-  for (;;) {
-    const b = v & 0x7f;
-    v >>= 7;
-    if ((v === 0 && !(b & 0x40)) || (v === -1 && (b & 0x40))) { out.push(b); return; }
-    out.push(b | 0x80);
-  }
-}
 function sleb64(out: number[], v: bigint): void {
   v = BigInt.asIntN(64, v);
   for (;;) {
@@ -54,50 +45,111 @@ function sleb64(out: number[], v: bigint): void {
   }
 }
 
-/** The body of one function: typed helpers over a byte array. */
+/**
+ * The body of one function: typed helpers that append to a growing byte buffer (the
+ * translator writes tens of kilobytes per page function, so this is on the path from hot
+ * to translated).
+ */
 export class Code {
-  readonly b: number[] = [];
+  private buf = new Uint8Array(4096);
+  private n = 0;
   private nLocals = 0;
   /** How many blocks, loops and ifs enclose the code being written. */
   nest = 0;
   constructor(private readonly params: number) {}
+  /** Bytes written so far. */
+  get length(): number { return this.n; }
+  /** Make room for `k` more bytes. */
+  private room(k: number): void {
+    if (this.n + k <= this.buf.length) return;
+    const b = new Uint8Array(Math.max(2 * this.buf.length, this.n + k));
+    b.set(this.buf.subarray(0, this.n));
+    this.buf = b;
+  }
+  private put(v: number): void {
+    if (this.n === this.buf.length) this.room(1);
+    this.buf[this.n++] = v;
+  }
+  /** An unsigned LEB128 (u32). */
+  uleb(v: number): this {
+    this.room(5);
+    const b = this.buf;
+    let n = this.n;
+    v >>>= 0;
+    while (v >= 0x80) { b[n++] = (v & 0x7f) | 0x80; v >>>= 7; }
+    b[n++] = v;
+    this.n = n;
+    return this;
+  }
+  /** A signed LEB128 (i32). */
+  private sleb(v: number): void {
+    this.room(5);
+    const b = this.buf;
+    let n = this.n;
+    v |= 0;
+    for (;;) {
+      const x = v & 0x7f;
+      v >>= 7;
+      if ((v === 0 && !(x & 0x40)) || (v === -1 && (x & 0x40))) { b[n++] = x; break; }
+      b[n++] = x | 0x80;
+    }
+    this.n = n;
+  }
   /** A new i32 local. */
   local(): number { return this.params + this.nLocals++; }
-  op(...ops: number[]): this { this.b.push(...ops); return this; }
-  i32(v: number): this { this.b.push(Op.I32Const); sleb(this.b, v); return this; }
-  i64(v: bigint): this { this.b.push(Op.I64Const); sleb64(this.b, v); return this; }
-  get(l: number): this { this.b.push(Op.LocalGet); uleb(this.b, l); return this; }
-  set(l: number): this { this.b.push(Op.LocalSet); uleb(this.b, l); return this; }
-  tee(l: number): this { this.b.push(Op.LocalTee); uleb(this.b, l); return this; }
+  /** One to three opcodes without immediates. */
+  op(a: number, b?: number, c?: number): this {
+    this.put(a);
+    if (b !== undefined) this.put(b);
+    if (c !== undefined) this.put(c);
+    return this;
+  }
+  i32(v: number): this { this.put(Op.I32Const); this.sleb(v); return this; }
+  i64(v: bigint): this {
+    const t: number[] = [Op.I64Const];
+    sleb64(t, v);
+    for (const x of t) this.put(x);
+    return this;
+  }
+  get(l: number): this { this.put(Op.LocalGet); return this.uleb(l); }
+  set(l: number): this { this.put(Op.LocalSet); return this.uleb(l); }
+  tee(l: number): this { this.put(Op.LocalTee); return this.uleb(l); }
   /** A load or store at address (stack) + offset; `op` is one of the I32Load... or I32Store... opcodes. */
   mem(op: Op, offset: number): this {
     const align = op === Op.I32Load || op === Op.I32Store ? 2 : op === Op.I32Load16S || op === Op.I32Load16U || op === Op.I32Store16 ? 1 : 0;
-    this.b.push(op, align);
-    uleb(this.b, offset);
-    return this;
+    this.put(op);
+    this.put(align);
+    return this.uleb(offset);
   }
   /** An atomic operation on the naturally aligned i32 at address (stack) + offset. */
   atomic(op: AtomicOp, offset: number): this {
-    this.b.push(0xfe, op, 2);
-    uleb(this.b, offset);
-    return this;
+    this.put(0xfe); this.put(op); this.put(2);
+    return this.uleb(offset);
   }
-  call(f: number): this { this.b.push(Op.Call); uleb(this.b, f); return this; }
+  call(f: number): this { this.put(Op.Call); return this.uleb(f); }
   /** Tail call through table `table` to a function of type `type` (the index on the stack). */
-  returnCallIndirect(type: number, table: number): this { this.b.push(0x13); uleb(this.b, type); uleb(this.b, table); return this; }
-  if_(): this { this.b.push(Op.If, VOID); this.nest++; return this; }
-  block(): this { this.b.push(Op.Block, VOID); this.nest++; return this; }
-  loop(): this { this.b.push(Op.Loop, VOID); this.nest++; return this; }
-  br(depth: number): this { this.b.push(Op.Br); uleb(this.b, depth); return this; }
-  brIf(depth: number): this { this.b.push(Op.BrIf); uleb(this.b, depth); return this; }
-  end(): this { this.b.push(Op.End); this.nest--; return this; }
+  returnCallIndirect(type: number, table: number): this { this.put(0x13); this.uleb(type); return this.uleb(table); }
+  if_(): this { this.put(Op.If); this.put(VOID); this.nest++; return this; }
+  block(): this { this.put(Op.Block); this.put(VOID); this.nest++; return this; }
+  loop(): this { this.put(Op.Loop); this.put(VOID); this.nest++; return this; }
+  br(depth: number): this { this.put(Op.Br); return this.uleb(depth); }
+  brIf(depth: number): this { this.put(Op.BrIf); return this.uleb(depth); }
+  end(): this { this.put(Op.End); this.nest--; return this; }
+  /** Insert the bytes of `other` at offset `at` of this code. */
+  insert(at: number, other: Code): void {
+    const k = other.n;
+    this.room(k);
+    this.buf.copyWithin(at + k, at, this.n);
+    this.buf.set(other.buf.subarray(0, k), at);
+    this.n += k;
+  }
   /** The function's bytes: locals declaration, body, end. */
   finish(): Uint8Array {
     const head: number[] = [];
     if (this.nLocals) { uleb(head, 1); uleb(head, this.nLocals); head.push(I32); } else uleb(head, 0);
-    const out = new Uint8Array(head.length + this.b.length + 1);
+    const out = new Uint8Array(head.length + this.n + 1);
     out.set(head);
-    out.set(this.b, head.length);
+    out.set(this.buf.subarray(0, this.n), head.length);
     out[out.length - 1] = Op.End;
     return out;
   }
