@@ -427,6 +427,9 @@ class Emitter {
   private readonly xk: number; // at the exit: instructions retired, the EIP to go on at, the pending flag record's kind
   private readonly xeip: number;
   private readonly xflag: number;
+  private readonly xcode: number; // or all three packed (see packedExit), else 0
+  /** The linear page the function's code is on. */
+  private readonly pageBase: number;
   /** c.nest inside the block whose end is the exit. */
   private exitNest = 0;
   private pending: PendingFlags | null = null;
@@ -465,7 +468,8 @@ class Emitter {
     this.lr = l(); this.la = l(); this.lb = l();
     this.ea = l();
     this.te = l();
-    this.xk = l(); this.xeip = l(); this.xflag = l();
+    this.xk = l(); this.xeip = l(); this.xflag = l(); this.xcode = l();
+    this.pageBase = (blocks[0].eip & ~0xfff) >>> 0;
     this.dt = l();
     this.tlb = cpu + MM.VCPU_TLB;
     this.rmask = TLB_VALID | TLB_RAM | (user ? TLB_USER_R : 0);
@@ -550,8 +554,51 @@ class Emitter {
    * path cannot do), so the core does not count `eip` as a block start (see MM.JIT_NOT_A_JUMP).
    */
   private exitTo(k: number, eip: number, within = false, lookAfter = false, resume = false): void {
+    const code = this.packedExit(k, eip, within, lookAfter, resume);
+    if (code !== null) { this.c.i32(code).set(this.xcode).br(this.c.nest - this.exitNest); return; }
     this.c.i32(eip | 0).set(this.xeip);
     this.exit(k, within, lookAfter, resume);
+  }
+  /**
+   * An exit to a constant EIP on the function's page, as one word the epilogue takes apart
+   * (unpackExit): 1 | EIP's page offset << 1 | k << 13 | the result flags >> 29 << 18 | the
+   * pending flag record << 21 (1 | op << 1 | size code << 3 | the six arithmetic flags of its
+   * mask << 5). A few bytes instead of three locals' worth of constants. Null: not packable.
+   */
+  private packedExit(k: number, eip: number, within: boolean, lookAfter: boolean, resume: boolean): number | null {
+    const p = this.pending;
+    if (((eip ^ this.pageBase) & ~0xfff) !== 0 || k > 31) return null;
+    let rec = 0;
+    if (p) {
+      const size = p.msb === 7 ? 0 : p.msb === 15 ? 1 : p.msb === 31 ? 2 : -1;
+      if (size < 0 || p.op > 3 || (p.mask & ~FLAGS_ARITH) !== 0) return null;
+      const m = p.mask;
+      const m6 = (m & 1) | ((m >> 1) & 2) | ((m >> 2) & 4) | ((m >> 3) & 24) | ((m >> 6) & 32);
+      rec = 1 | (p.op << 1) | (size << 3) | (m6 << 5);
+    }
+    const f = within ? 4 | (lookAfter ? 2 : 0) | (resume ? 1 : 0) : 0;
+    return (1 | ((eip & 0xfff) << 1) | (k << 13) | (f << 18) | (rec << 21)) | 0;
+  }
+  /** The epilogue's start: a packed exit (local xcode, see packedExit) into xeip, xk and xflag. */
+  private unpackExit(): void {
+    const c = this.c, x = this.xcode, t = this.t[0];
+    c.get(x).if_();
+    c.i32(this.pageBase | 0).get(x).i32(1).op(Op.I32ShrU).i32(0xfff).op(Op.I32And).op(Op.I32Or).set(this.xeip);
+    c.get(this.ret).get(x).i32(13).op(Op.I32ShrU).i32(31).op(Op.I32And).op(Op.I32Add);
+    c.get(x).i32(18).op(Op.I32ShrU).i32(7).op(Op.I32And).i32(29).op(Op.I32Shl).op(Op.I32Or).set(this.xk);
+    c.i32(0).set(this.xflag);
+    c.get(x).i32(21).op(Op.I32ShrU).tee(t).i32(1).op(Op.I32And).if_();
+    c.get(t).i32(1).op(Op.I32ShrU).i32(3).op(Op.I32And); // op
+    c.i32(8).get(t).i32(3).op(Op.I32ShrU).i32(3).op(Op.I32And).op(Op.I32Shl).i32(1).op(Op.I32Sub).i32(8).op(Op.I32Shl).op(Op.I32Or); // size: 7, 15 or 31
+    c.get(t).i32(5).op(Op.I32ShrU).set(t); // the six flags: CF PF AF ZF SF OF
+    c.get(t).i32(1).op(Op.I32And);
+    c.get(t).i32(2).op(Op.I32And).i32(1).op(Op.I32Shl, Op.I32Or);
+    c.get(t).i32(4).op(Op.I32And).i32(2).op(Op.I32Shl, Op.I32Or);
+    c.get(t).i32(24).op(Op.I32And).i32(3).op(Op.I32Shl, Op.I32Or);
+    c.get(t).i32(32).op(Op.I32And).i32(6).op(Op.I32Shl, Op.I32Or);
+    c.i32(16).op(Op.I32Shl, Op.I32Or).set(this.xflag);
+    c.end();
+    c.end();
   }
   /** Leave: `k` instructions of this block retired, continue at the EIP in local `l`. */
   private exitToLocal(k: number, l: number): void {
@@ -574,6 +621,7 @@ class Emitter {
   /** The exit: the pending flag record (local xflag: its kind, or 0 if none), the written registers, the result. */
   private epilogue(): void {
     const c = this.c, b = this.cpu;
+    this.unpackExit();
     c.get(this.xflag).if_();
     c.i32(0).get(this.xflag).i32(0xff).op(Op.I32And).mem(Op.I32Store, b + MM.R_LF_OP);
     c.i32(0).get(this.lr).mem(Op.I32Store, b + MM.R_LF_RES);
