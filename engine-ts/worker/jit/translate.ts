@@ -1431,14 +1431,18 @@ class Emitter {
     if (toEdxEax) { this.setReg(0, lo); this.setReg(2, hi); }
   }
 
-  /** Set CF from local f (0/1) while the other flags keep their values, as the interpreter's setCFOnly. */
-  private eagerCF(f: number): void {
+  /**
+   * Set flags `bits` eagerly from local f (those bits of it) while the other flags keep their
+   * (lazy) values, as the interpreter's setCFOnly and setCFOF: EFLAGS gets them, and the lazy
+   * record no longer holds them.
+   */
+  private eagerOnly(bits: number, f: number): void {
     const c = this.c;
-    c.i32(0).i32(0).mem(Op.I32Load, this.cpu + MM.R_EFLAGS).i32(~FLAG_CF).op(Op.I32And).get(f).op(Op.I32Or)
+    c.i32(0).i32(0).mem(Op.I32Load, this.cpu + MM.R_EFLAGS).i32(~bits).op(Op.I32And).get(f).op(Op.I32Or)
       .mem(Op.I32Store, this.cpu + MM.R_EFLAGS);
-    if (this.pending) this.pending.mask &= ~FLAG_CF;
+    if (this.pending) this.pending.mask &= ~bits;
     else {
-      c.i32(0).i32(0).mem(Op.I32Load, this.cpu + MM.R_LF_MASK).i32(~FLAG_CF).op(Op.I32And)
+      c.i32(0).i32(0).mem(Op.I32Load, this.cpu + MM.R_LF_MASK).i32(~bits).op(Op.I32And)
         .mem(Op.I32Store, this.cpu + MM.R_LF_MASK);
     }
   }
@@ -1459,7 +1463,7 @@ class Emitter {
       c.set(t0);
       if (mem) this.storeAt(4, t0); else this.setReg(m.rmReg, t0);
     }
-    this.eagerCF(f);
+    this.eagerOnly(FLAG_CF, f);
   }
 
   /** C9 LEAVE (32-bit, the stack flat as the function's start checked): ESP = EBP + 4, EBP = [EBP]. */
@@ -1533,6 +1537,9 @@ class Emitter {
     this.commitFlags();
     c.get(this.fr).set(t0);
     c.end();
+    // (With a count of 0 the same value goes back: the interpreter's SHLD/SHRD write nothing
+    // then, but the page was checked writable and is RAM without translated code, so no one
+    // can tell.)
     if (mem) this.storeAt(4, t0); else this.setReg(m.rmReg, t0);
   }
 
@@ -1556,13 +1563,7 @@ class Emitter {
         c.get(this.fr).i32(31).op(Op.I32ShrU).get(this.fr).i32(30).op(Op.I32ShrU).op(Op.I32Xor).i32(1).op(Op.I32And);
       }
       c.i32(11).op(Op.I32Shl).get(f).op(Op.I32Or).set(f);
-      c.i32(0).i32(0).mem(Op.I32Load, this.cpu + MM.R_EFLAGS).i32(~(FLAG_CF | FLAG_OF)).op(Op.I32And).get(f).op(Op.I32Or)
-        .mem(Op.I32Store, this.cpu + MM.R_EFLAGS);
-      if (this.pending) this.pending.mask &= ~(FLAG_CF | FLAG_OF);
-      else {
-        c.i32(0).i32(0).mem(Op.I32Load, this.cpu + MM.R_LF_MASK).i32(~(FLAG_CF | FLAG_OF)).op(Op.I32And)
-          .mem(Op.I32Store, this.cpu + MM.R_LF_MASK);
-      }
+      this.eagerOnly(FLAG_CF | FLAG_OF, f);
       if (mem) this.storeAt(size, this.fr); else this.setReg(m.rmReg, this.fr);
       return;
     }
