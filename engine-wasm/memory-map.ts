@@ -196,8 +196,19 @@ export const R_EXIT_SIZE: u32 = 0x384;
 export const R_EXIT_VALUE: u32 = 0x388;
 
 export const VCPU_STATE_SIZE: u32 = 0x10000;
-/** Software TLB: one u32 per linear page (2^20 entries), see the core's mmu for the entry format. */
+/** Software TLB: one u32 per linear page (2^20 entries), in the format below. */
 export const VCPU_TLB: u32 = 0x10000;
+// The TLB entry format (one u32 per linear page): bits 31-12 the guest-physical frame; low
+// bits (the interpreter's mmu.ts and translated code both read them):
+export const TLB_VALID: u32 = 1; // entry filled (supervisor reads allowed)
+export const TLB_USER_R: u32 = 2; // CPL 3 may read
+export const TLB_SUP_W: u32 = 4; // CPL 0-2 may write (and the dirty bit is already set)
+export const TLB_USER_W: u32 = 8; // CPL 3 may write (dirty already set)
+export const TLB_RAM: u32 = 16; // plain RAM: the fast path may touch it directly
+export const TLB_GLOBAL: u32 = 32; // survives CR3 reloads (PGE)
+export const TLB_NX: u32 = 64; // not executable
+export const TLB_USER_X: u32 = 128; // CPL 3 may execute (set together with TLB_USER_R)
+export const TLB_LARGE: u32 = 256; // filled from a 2 MiB or 4 MiB page (INVLPG drops all of that page)
 export const VCPU_TLB_SIZE: u32 = 0x400000;
 /** Pages currently present in the TLB (u32 page numbers), so a flush clears only those. */
 export const VCPU_TLB_LIST: u32 = 0x410000;

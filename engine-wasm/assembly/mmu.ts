@@ -17,17 +17,9 @@ import { dbgData, dbgPageWatched, dbgCheckMem } from './debug';
 @external("env", "mmioRead") declare function hostMmioRead(addr: u32, size: u32): u32;
 @external("env", "mmioWrite") declare function hostMmioWrite(addr: u32, size: u32, value: u32): void;
 
-// ---- TLB entry format (one u32 per linear page) -------------------------------------
-// bits 31-12: guest-physical frame; low bits:
-export const TLB_VALID: u32 = 1; // entry filled (supervisor reads allowed)
-export const TLB_USER_R: u32 = 2; // CPL 3 may read
-export const TLB_SUP_W: u32 = 4; // CPL 0-2 may write (and the dirty bit is already set)
-export const TLB_USER_W: u32 = 8; // CPL 3 may write (dirty already set)
-export const TLB_RAM: u32 = 16; // plain RAM: the fast path may touch it directly
-export const TLB_GLOBAL: u32 = 32; // survives CR3 reloads (PGE)
-export const TLB_NX: u32 = 64; // not executable
-export const TLB_USER_X: u32 = 128; // CPL 3 may execute (set together with TLB_USER_R)
-export const TLB_LARGE: u32 = 256; // filled from a 2 MiB or 4 MiB page (INVLPG drops all of that page)
+// ---- TLB entry format (one u32 per linear page): declared in memory-map ----------------
+export { TLB_VALID, TLB_USER_R, TLB_SUP_W, TLB_USER_W, TLB_RAM, TLB_GLOBAL, TLB_NX, TLB_USER_X, TLB_LARGE } from '../memory-map';
+import { TLB_VALID, TLB_USER_R, TLB_SUP_W, TLB_USER_W, TLB_RAM, TLB_GLOBAL, TLB_NX, TLB_USER_X, TLB_LARGE } from '../memory-map';
 
 // Masks that a fast-path access needs, by privilege (updated when CPL changes).
 export let rmask: u32 = TLB_VALID | TLB_RAM;
