@@ -198,6 +198,7 @@ export const R_EXIT_VALUE: u32 = 0x388;
 export const VCPU_STATE_SIZE: u32 = 0x10000;
 /** Software TLB: one u32 per linear page (2^20 entries), in the format below. */
 export const VCPU_TLB: u32 = 0x10000;
+export const VCPU_TLB_SIZE: u32 = 0x400000;
 // The TLB entry format (one u32 per linear page): bits 31-12 the guest-physical frame; low
 // bits (the interpreter's mmu.ts and translated code both read them):
 export const TLB_VALID: u32 = 1; // entry filled (supervisor reads allowed)
@@ -209,7 +210,6 @@ export const TLB_GLOBAL: u32 = 32; // survives CR3 reloads (PGE)
 export const TLB_NX: u32 = 64; // not executable
 export const TLB_USER_X: u32 = 128; // CPL 3 may execute (set together with TLB_USER_R)
 export const TLB_LARGE: u32 = 256; // filled from a 2 MiB or 4 MiB page (INVLPG drops all of that page)
-export const VCPU_TLB_SIZE: u32 = 0x400000;
 /** Pages currently present in the TLB (u32 page numbers), so a flush clears only those. */
 export const VCPU_TLB_LIST: u32 = 0x410000;
 export const VCPU_TLB_LIST_MAX: u32 = 0x10000; // entries (256 KiB)

@@ -321,20 +321,14 @@ describe('translation to WebAssembly', () => {
     const main = [0xb9, 200, 0, 0, 0, 0xe8, ...le32(0x3000 - 0x100a), 0xe8, ...le32(other - 0x100f), 0x49, 0x75, 0xf3, 0xf4];
     // add eax,ecx; xor ebx,eax; add edx,ebx; inc esi; sub edi,eax; ret
     const f = [0x01, 0xc8, 0x31, 0xc3, 0x01, 0xda, 0x46, 0x29, 0xc7, 0xc3];
-    const runs = [];
-    for (const jit of [false, true]) {
-      const h = await harness(jit);
-      const host = (h.core as unknown as { jit: { hot: number } }).jit;
-      h.core.jitThreshold(8);
-      host.hot = 8;
-      h.load(0x1000, main);
-      h.load(0x3000, f);
-      h.load(other, f);
-      h.enterFlat32(0x1000);
-      const c0 = h.state.icount;
-      expect(h.runUntilHalt(1_000_000)).toBe(MM.EXIT_STOPPED);
-      runs.push({ regs: ['eax', 'ebx', 'ecx', 'edx', 'esi', 'edi', 'esp'].map((r) => h.state.gpr(r as Gpr)), flags: h.eflags(), n: Number(h.state.icount - c0), jit: jitRetired(h) });
-    }
+    const runs = await bothWays(main, ['eax', 'ebx', 'ecx', 'edx', 'esi', 'edi', 'esp'], {
+      setup: (h) => {
+        h.core.jitThreshold(8);
+        (h.core as unknown as { jit: { hot: number } }).jit.hot = 8;
+        h.load(0x3000, f);
+        h.load(other, f);
+      },
+    });
     expect(runs[1].jit).toBeGreaterThan(0.9 * runs[1].n);
     expect({ ...runs[1], jit: 0 }).toEqual({ ...runs[0], jit: 0 });
   });

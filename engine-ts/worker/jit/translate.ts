@@ -35,7 +35,7 @@ const FLAGS_SZP = 0xc4;
 const FLAG_IF = 0x200, FLAG_DF = 0x400;
 const { TLB_VALID, TLB_USER_R, TLB_SUP_W, TLB_USER_W, TLB_RAM, TLB_NX, TLB_USER_X } = MM;
 const SEGP_BIG = MM.SEGP_BIG_READ | MM.SEGP_BIG_WRITE;
-const ESP = 4;
+const ESP = 4, EBP = 5;
 const SS = 2, DS = 3;
 /** Segment override prefixes, by segment number (ES CS SS DS FS GS). */
 const SEG_PREFIXES = [0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65];
@@ -1029,11 +1029,7 @@ class Emitter {
         return;
       case 0x90: return;
       case 0xc9: this.leave(i, k); return;
-      case 0xfc: case 0xfd: // CLD STD
-        c.i32(0).i32(0).mem(Op.I32Load, this.cpu + MM.R_EFLAGS).i32(~FLAG_DF).op(Op.I32And);
-        if (op === 0xfd) c.i32(FLAG_DF).op(Op.I32Or);
-        c.mem(Op.I32Store, this.cpu + MM.R_EFLAGS);
-        return;
+      case 0xfc: case 0xfd: this.setFlagBit(FLAG_DF, op === 0xfd); return; // CLD STD
       case 0xfa: this.cli(i, k); return;
       case 0xd3: case 0x1a4: case 0x1a5: case 0x1ac: case 0x1ad: this.shiftVar(i, k); return;
       case 0x1a3: case 0x1ab: case 0x1b3: case 0x1bb: case 0x1ba: this.bitTest(i, k); return;
@@ -1330,10 +1326,10 @@ class Emitter {
     this.jumpTo(k + 3, next);
     c.end();
   }
-  /** Pop into local l. */
-  private pop(i: Insn, k: number, l: number): void {
+  /** Pop into local l: from [ESP], or (LEAVE) from [`from`]; ESP ends 4 above where it read. */
+  private pop(i: Insn, k: number, l: number, from = ESP): void {
     const c = this.c;
-    this.getReg(ESP); c.set(this.ea);
+    this.getReg(from); c.set(this.ea);
     this.access(k, i.eip, 4, false);
     this.loadAt(4); c.set(l);
     c.get(this.ea).i32(4).op(Op.I32Add).set(this.ea);
@@ -1468,13 +1464,8 @@ class Emitter {
 
   /** C9 LEAVE (32-bit, the stack flat as the function's start checked): ESP = EBP + 4, EBP = [EBP]. */
   private leave(i: Insn, k: number): void {
-    const c = this.c, t1 = this.t[1];
-    this.getReg(5); c.set(this.ea);
-    this.access(k, i.eip, 4, false);
-    this.loadAt(4); c.set(t1);
-    c.get(this.ea).i32(4).op(Op.I32Add).set(this.ea);
-    this.setReg(ESP, this.ea);
-    this.setReg(5, t1);
+    this.pop(i, k, this.t[1], EBP);
+    this.setReg(EBP, this.t[1]);
   }
 
   /** FA CLI where CPL <= IOPL (else the interpreter's: #GP, or VIF with VME/PVI). */
@@ -1485,7 +1476,15 @@ class Emitter {
     c.op(Op.I32GtU).if_();
     this.exitTo(k, i.eip, true);
     c.end();
-    c.i32(0).i32(0).mem(Op.I32Load, this.cpu + MM.R_EFLAGS).i32(~FLAG_IF).op(Op.I32And).mem(Op.I32Store, this.cpu + MM.R_EFLAGS);
+    this.setFlagBit(FLAG_IF, false);
+  }
+
+  /** Set or clear an EFLAGS bit that is never lazy (DF, IF). */
+  private setFlagBit(bit: number, on: boolean): void {
+    const c = this.c;
+    c.i32(0).i32(0).mem(Op.I32Load, this.cpu + MM.R_EFLAGS);
+    if (on) c.i32(bit).op(Op.I32Or); else c.i32(~bit).op(Op.I32And);
+    c.mem(Op.I32Store, this.cpu + MM.R_EFLAGS);
   }
 
   /**
