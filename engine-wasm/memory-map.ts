@@ -267,6 +267,13 @@ export const REP_CHUNK: u32 = 0x4000;
 export const JIT_FN_NEVER: u32 = 0xffffffff;
 /** JIT_E_FN of a block dropped after its trial (its calls retired too few instructions): the interpreter runs it. */
 export const JIT_FN_DROPPED: u32 = 0xfffffffe;
+/**
+ * JIT_E_FN of a block being compiled (the host's jitCompile returned this: V8 compiles the
+ * module on another thread): the interpreter runs it meanwhile. The host fills the entry in
+ * (the slot and index) when the function is ready, or frees it if the code page was written.
+ * The lowest of the three: an entry's JIT_E_FN at or above it names no function.
+ */
+export const JIT_FN_PENDING: u32 = 0xfffffffd;
 export const JITM_USER: u32 = 1; // CPL 3: the block's memory accesses use the user TLB bits
 /**
  * Set in the retired count a translated function returns when it stopped inside its code
@@ -285,8 +292,14 @@ export const JIT_NOT_A_JUMP: u32 = 0x80000000;
 export const JIT_LOOK_AFTER: u32 = 0x40000000;
 /** Set in the retired count (with JIT_NOT_A_JUMP) when the function left a block to resume at in VCPU_JIT_RESUME. */
 export const JIT_RESUME: u32 = 0x20000000;
+/**
+ * Set in the retired count when the function stopped at a jump to a block whose function is
+ * still being compiled (JIT_FN_PENDING), where it would have gone on: a block on trial is not
+ * blamed for the short call.
+ */
+export const JIT_WAITED: u32 = 0x10000000;
 /** Every flag a translated function's (or jitEnter's) result may carry in its retired count. */
-export const JIT_RESULT_FLAGS: u32 = JIT_NOT_A_JUMP | JIT_LOOK_AFTER | JIT_RESUME;
+export const JIT_RESULT_FLAGS: u32 = JIT_NOT_A_JUMP | JIT_LOOK_AFTER | JIT_RESUME | JIT_WAITED;
 
 /**
  * One u32 per 4 KiB physical page of backed memory (shared by every vCPU and the host):

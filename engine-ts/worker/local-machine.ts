@@ -300,7 +300,7 @@ export class LocalMachine {
     const coreTimes = { runMs: 0, hostMs: 0 };
     // Only a one-vCPU machine translates (see MachineConfig.jit).
     const jit = config.vcpus === 1 && (config.jit ?? defaultJit());
-    const core = await instantiateCore(module, mem, board.coreHost, { times: coreTimes, jit });
+    const core = await instantiateCore(module, mem, board.coreHost, { times: coreTimes, jit, jitAsync: true });
     board.attachCore(core);
     const g = config.guest;
     // vCPUs 1..N-1 run in threads of their own, which the host started (see smp-hub.ts).

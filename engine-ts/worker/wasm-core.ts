@@ -48,6 +48,12 @@ export interface CoreOptions {
   vcpuId?: number;
   /** Translate a block once it has started this many times (default 1000; PVLAB_JIT_HOT in Node). */
   jitHot?: number;
+  /**
+   * Compile translations on another thread while the vCPU interprets on (JitHost.async): for
+   * a core whose run loop turns the event loop (a machine's runner). PVLAB_JIT_SYNC=1 in
+   * Node turns it off.
+   */
+  jitAsync?: boolean;
 }
 
 /**
@@ -165,6 +171,7 @@ export async function instantiateCore(
   const hot = opts.jitHot ?? Number(nodeEnv()?.PVLAB_JIT_HOT ?? JIT_HOT_DEFAULT);
   jit.hot = Number.isInteger(hot) && hot >= 1 ? hot : JIT_HOT_DEFAULT;
   exports.jitThreshold(jit.hot);
+  jit.async = (opts.jitAsync ?? false) && nodeEnv()?.PVLAB_JIT_SYNC !== '1';
   if (!times) return { ...exports, jit };
   const clock = globalThis.performance;
   const run = exports.run;

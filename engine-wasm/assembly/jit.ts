@@ -18,13 +18,17 @@
 
 import {
   VCPU_JIT_CACHE, JIT_SETS, JIT_WAYS, JIT_ENTRY, JIT_E_PHYS, JIT_E_EIP, JIT_E_MODE, JIT_E_FN, JIT_E_LRU, JIT_E_GEN, JIT_E_CALLS, JIT_E_RETIRED, JIT_E_START,
-  VCPU_JIT_HOT, JIT_HOT_COUNTERS, JIT_FN_NEVER, JIT_FN_DROPPED, JITM_USER, JIT_PAGE_GEN, R_JIT_RETIRED, R_DR, JIT_NOT_A_JUMP,
-  JIT_LOOK_AFTER, JIT_RESUME, JIT_RESULT_FLAGS, VCPU_JIT_RESUME, JIT_HASH,
+  VCPU_JIT_HOT, JIT_HOT_COUNTERS, JIT_FN_NEVER, JIT_FN_DROPPED, JIT_FN_PENDING, JITM_USER, JIT_PAGE_GEN, R_JIT_RETIRED, R_DR, JIT_NOT_A_JUMP,
+  JIT_LOOK_AFTER, JIT_RESUME, JIT_WAITED, JIT_RESULT_FLAGS, VCPU_JIT_RESUME, JIT_HASH,
 } from '../memory-map';
 import { cpu, tlb, cpl, code32, stack32, v86Mode, protMode, csBase, csLimit, flushLazy, loadLazy, cond } from './state';
 import { TLB_VALID, TLB_RAM, TLB_USER_R, TLB_USER_X, TLB_NX, tlbStripWrites } from './mmu';
 
-/** The block at `eip` (physical `phys`) is hot: returns its page function's table slot | its index there << 16, or 0. */
+/**
+ * The block at `eip` (physical `phys`) is hot: returns its page function's table slot | its
+ * index there << 16, 0 (not translated), or JIT_FN_PENDING (being compiled: the host fills
+ * the entry in later).
+ */
 @external("env", "jitCompile") declare function hostJitCompile(phys: u32, eip: u32, mode: u32): u32;
 /** The cache was cleared: the host drops its functions too. */
 @external("env", "jitReset") declare function hostJitReset(): void;
@@ -110,7 +114,7 @@ export function jitEnter(ip: u32, limit: u32, flagsInMem: bool, count: bool): u6
   }
   const fn = load<u32>(en + JIT_E_FN);
   if (fn == JIT_FN_NEVER) return <u64>JIT_LOOK_AFTER << 32;
-  if (fn == JIT_FN_DROPPED) return 0;
+  if (fn == JIT_FN_DROPPED || fn == JIT_FN_PENDING) return 0;
   if (load<u32>(pageGenAddr(phys)) != load<u32>(en + JIT_E_GEN)) {
     // The code page was written since: free the entry; the block is counted again before it is translated anew.
     store<u32>(en + JIT_E_FN, 0);
@@ -128,9 +132,10 @@ export function jitEnter(ip: u32, limit: u32, flagsInMem: bool, count: bool): u6
   // interpreting them (each call moves registers and flags in and out), so it is dropped.
   const r = runTranslated(fn, limit, start, flagsInMem, phys, mode, gen);
   // A call that stopped before an instruction left to the interpreter counts as long enough:
-  // interpreting the block instead would go on past that instruction to the next jump.
+  // interpreting the block instead would go on past that instruction to the next jump. So
+  // does one that stopped at a jump to a block being compiled (it will go on there later).
   const f = <u32>(r >>> 32);
-  const sum = <u32>load<u16>(en + JIT_E_RETIRED) + (f & ~JIT_RESULT_FLAGS) + ((f & JIT_LOOK_AFTER) ? JIT_MIN_RETIRED : 0);
+  const sum = <u32>load<u16>(en + JIT_E_RETIRED) + (f & ~JIT_RESULT_FLAGS) + ((f & (JIT_LOOK_AFTER | JIT_WAITED)) ? JIT_MIN_RETIRED : 0);
   store<u16>(en + JIT_E_CALLS, <u16>(calls + 1));
   store<u16>(en + JIT_E_RETIRED, <u16>(sum < 0xffff ? sum : 0xffff));
   if (calls + 1 == JIT_TRIAL_CALLS && sum < JIT_TRIAL_CALLS * JIT_MIN_RETIRED) store<u32>(en + JIT_E_FN, JIT_FN_DROPPED);
@@ -194,7 +199,7 @@ function countStart(counter: u32, en0: usize, phys: u32, ip: u32, mode: u32, lim
   const gen = markCodePage(phys);
   const got = hostJitCompile(phys, ip, mode);
   resumeEip = RESUME_NONE; // the host may have dropped every function
-  const fn = got & 0xffff, start = got >>> 16;
+  const fn = got == JIT_FN_PENDING ? got : got & 0xffff, start = got == JIT_FN_PENDING ? 0 : got >>> 16;
   store<u32>(en + JIT_E_PHYS, phys);
   store<u32>(en + JIT_E_EIP, ip);
   store<u32>(en + JIT_E_MODE, mode);
@@ -205,6 +210,7 @@ function countStart(counter: u32, en0: usize, phys: u32, ip: u32, mode: u32, lim
   store<u32>(en + JIT_E_START, start);
   store<u32>(en0 + JIT_E_LRU, way);
   if (fn == 0) return <u64>JIT_LOOK_AFTER << 32;
+  if (fn == JIT_FN_PENDING) return 0;
   return runTranslated(fn, limit, start, flagsInMem, phys, mode, gen);
 }
 

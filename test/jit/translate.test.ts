@@ -481,3 +481,66 @@ describe('translation to WebAssembly', () => {
   });
 });
 
+
+describe('translation compiled on another thread (JitHost.async, as in a machine)', () => {
+  type Step = number | ((h: CpuHarness) => void);
+  /**
+   * `prog` at 0x1000 in flat 32-bit mode, with ECX = `ecx`, by the interpreter and then with
+   * translation compiled asynchronously: each number in `steps` runs that many instructions
+   * (then, translating, waits for the compiles in flight to finish), each function acts on the
+   * machine; then the rest runs to HLT. EDX, the instructions retired, the translated ones.
+   */
+  async function bothWaysAsync(prog: number[], ecx: number, steps: Step[], setup?: (h: CpuHarness) => void) {
+    const runs = [];
+    for (const jit of [false, true]) {
+      const h = await harness(jit);
+      h.core.jit.async = true;
+      h.load(0x1000, prog);
+      h.enterFlat32(0x1000);
+      setup?.(h);
+      h.state.setGpr('ecx', ecx);
+      h.state.setGpr('edx', 0);
+      const c0 = h.state.icount;
+      const translatedAt: number[] = [];
+      for (const s of steps) {
+        if (typeof s === 'function') { s(h); continue; }
+        expect(h.core.run(s)).toBe(MM.EXIT_BUDGET);
+        translatedAt.push(jitRetired(h));
+        await h.core.jit.settled();
+      }
+      expect(h.runUntilHalt(10_000_000)).toBe(MM.EXIT_STOPPED);
+      runs.push({ edx: h.state.gpr('edx'), n: Number(h.state.icount - c0), jit: jitRetired(h), translatedAt, translations: h.core.jit.stats.translations });
+    }
+    return runs;
+  }
+
+  it('interprets a hot block while its function compiles, then runs it translated', async () => {
+    // l: add edx,ecx; dec ecx; jnz l; hlt
+    const runs = await bothWaysAsync([0x01, 0xca, 0x49, 0x75, 0xfb, 0xf4], 100_000, [3000]);
+    expect(runs[1].translatedAt).toEqual([0]); // the run went on while the compile was in flight
+    expect(runs[1].jit).toBeGreaterThan(0.95 * runs[1].n);
+    expect({ ...runs[1], jit: 0, translatedAt: [], translations: 0 }).toEqual({ ...runs[0], jit: 0, translatedAt: [], translations: 0 });
+  });
+
+  it('does not run a translation whose code page was written while it compiled, and translates the page anew', async () => {
+    // l: add edx,imm8; dec ecx; jnz l; hlt (the host rewrites the immediate while the first compile is in flight)
+    const prog = (imm: number) => [0x83, 0xc2, imm, 0x49, 0x75, 0xfa, 0xf4];
+    const runs = await bothWaysAsync(prog(1), 300_000, [3000, (h) => h.load(0x1000, prog(3)), 3000]);
+    expect(runs[1].translations).toBe(2);
+    expect(runs[1].translatedAt).toEqual([0, 0]); // the first translation never ran; the second was in flight
+    expect(runs[1].jit).toBeGreaterThan(0.9 * runs[1].n);
+    expect({ ...runs[1], jit: 0, translatedAt: [], translations: 0 }).toEqual({ ...runs[0], jit: 0, translatedAt: [], translations: 0 });
+  });
+
+  it('goes back to the core from translated code that reaches a block whose function is still compiling', async () => {
+    // 0x1000: l: call 0x3000; dec ecx; jnz l; hlt      0x3000: add edx,imm8; ret
+    // Both pages' functions are made; then the host rewrites 0x3000, whose block is made anew
+    // while the translated loop goes on calling it.
+    const main = [0xe8, ...le32(0x3000 - 0x1005), 0x49, 0x75, 0xf8, 0xf4];
+    const callee = (imm: number) => [0x83, 0xc2, imm, 0xc3];
+    const runs = await bothWaysAsync(main, 100_000, [50, (h) => h.load(0x3000, callee(3)), 5000], (h) => h.load(0x3000, callee(1)));
+    expect(runs[1].translatedAt[1]).toBeGreaterThan(0);
+    expect(runs[1].jit).toBeGreaterThan(0.9 * runs[1].n);
+    expect({ ...runs[1], jit: 0, translatedAt: [], translations: 0 }).toEqual({ ...runs[0], jit: 0, translatedAt: [], translations: 0 });
+  });
+});

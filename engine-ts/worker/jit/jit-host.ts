@@ -10,6 +10,11 @@
 // translating a region per entry copied the same code into many functions, and so much
 // machine code ran slower than the interpreter on a shell's wide loops. Memory is bounded:
 // past MAX_LIVE_BYTES of modules every translation is dropped (the core's cache with them).
+//
+// In a machine, V8 compiles the modules on its own threads (`async`): translating takes
+// microseconds, compiling milliseconds (Liftoff at once, TurboFan about 70 µs per x86
+// instruction, measured 2026-12-07), and the vCPU goes on interpreting the block meanwhile
+// (its cache entry waits as JIT_FN_PENDING) instead of standing still for each.
 
 import * as MM from '../../../engine-wasm/memory-map';
 import { cfHelper, fetchReader, translatable, translatePage } from './translate';
@@ -28,13 +33,23 @@ const TAIL_CALLS = WebAssembly.validate(new Uint8Array([
 /** WebAssembly bytes of live translations past which all are dropped and translation starts over. */
 const MAX_LIVE_BYTES = 32 << 20;
 
-/** A page's function: its table slot, the page's JIT_PAGE_GEN word it was made from, its blocks' EIPs by index. */
+/**
+ * A page's function: its table slot, the page's JIT_PAGE_GEN word its latest translation was
+ * made from, that translation's blocks' EIPs by index (a new translation keeps the indices of
+ * the blocks before it, so the function in the slot holds the first `ready` of them).
+ */
 interface PageCode {
   slot: number;
   gen: number;
   blocks: number[];
   index: Map<number, number>;
   bytes: number;
+  /** Blocks (from the first) the function in the slot holds; the others are being compiled. */
+  ready: number;
+  /** Translations of the page made so far: a compile finished is installed only if it is still the latest. */
+  version: number;
+  /** EIPs whose cache entries wait (JIT_FN_PENDING) for the translation being compiled. */
+  waiting: number[];
 }
 
 export interface JitStats {
@@ -45,7 +60,7 @@ export interface JitStats {
   /** Page functions alive now and the bytes of their WebAssembly modules. */
   live: number;
   liveBytes: number;
-  /** Host wall time spent translating and compiling, ms. */
+  /** Host wall time the vCPU spent translating and compiling (with compiles on another thread, translating and installing), ms. */
   compileMs: number;
 }
 
@@ -62,6 +77,19 @@ export class JitHost {
   enabled = false;
   /** Block starts that make a block hot (CoreExports.jitThreshold; set with it). */
   hot = 1000;
+  /**
+   * Whether V8 compiles translations on another thread while the vCPU goes on interpreting
+   * (the block's cache entry waits as JIT_FN_PENDING and is filled in when the module is
+   * ready, which is at one of the run loop's turns of the event loop). Off, the vCPU waits for
+   * each compile: harnesses that run the core without turning the event loop.
+   */
+  async = false;
+  /** Reset count: a compile that finishes after a reset is dropped. */
+  private epoch = 0;
+  /** A compile that failed (it is thrown at the next call: a translator bug, not the guest's). */
+  private failure: unknown = null;
+  /** Compiles in flight. */
+  private readonly compiling = new Set<Promise<void>>();
   private readonly ram: Uint8Array;
   private readonly words: Uint32Array;
   private readonly maxPages: number;
@@ -88,6 +116,7 @@ export class JitHost {
   reset(): void {
     for (const page of this.pages.values()) this.table.set(page.slot, null);
     this.pages.clear();
+    this.epoch++;
     this.nextSlot = 1;
     this.stats.live = 0;
     this.stats.liveBytes = 0;
@@ -117,6 +146,7 @@ export class JitHost {
    * page function's slot | the block's index << 16, or 0 if the block is not translated.
    */
   compile(phys: number, eip: number, mode: number): number {
+    if (this.failure) throw this.failure;
     if (!this.helpers) return 0;
     const frame = (phys & ~0xfff) >>> 0;
     // The same physical page may run at several linear addresses (a library mapped into
@@ -126,9 +156,13 @@ export class JitHost {
     // The core marked the page as code before asking: its word now is what the code is read at.
     const gen = this.words[(MM.JIT_PAGE_GEN >>> 2) + (frame >>> 12)];
     let page = this.pages.get(key);
-    if (page && page.gen !== gen) { page.gen = gen; page.blocks = []; page.index.clear(); } // the page was written
+    if (page && page.gen !== gen) { page.gen = gen; page.blocks = []; page.index.clear(); page.ready = 0; } // the page was written
     const known = page?.index.get(eip);
-    if (page && known !== undefined) return page.slot | (known << 16);
+    if (page && known !== undefined) {
+      if (known < page.ready) return page.slot | (known << 16);
+      page.waiting.push(eip); // in the translation being compiled
+      return MM.JIT_FN_PENDING;
+    }
     const t0 = globalThis.performance.now();
     const ram = this.ram, base = MM.RAM_BASE + frame;
     const read = (off: number) => (off >= 0 && off < 4096 ? ram[base + off] : -1);
@@ -157,20 +191,60 @@ export class JitHost {
       page = undefined;
     }
     if (!page) {
-      page = { slot: this.nextSlot++, gen, blocks: [], index: new Map(), bytes: 0 };
+      page = { slot: this.nextSlot++, gen, blocks: [], index: new Map(), bytes: 0, ready: 0, version: 0, waiting: [] };
       this.pages.set(key, page);
       this.stats.live++;
     }
-    const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), {
-      env: { memory: this.memory, table: this.table, cond: this.helpers.jitCond },
-    });
-    this.table.set(page.slot, instance.exports.f as (limit: number, start: number, base: number) => bigint);
     this.stats.liveBytes += bytes.length - page.bytes;
     page.bytes = bytes.length;
     page.blocks = tr.blocks;
     page.index = new Map(tr.blocks.map((e, i) => [e, i]));
+    const version = ++page.version;
     this.stats.translations++;
+    const imports = { env: { memory: this.memory, table: this.table, cond: this.helpers.jitCond } };
+    if (!this.async) {
+      this.install(page, new WebAssembly.Instance(new WebAssembly.Module(bytes), imports), frame, mode);
+      this.stats.compileMs += globalThis.performance.now() - t0;
+      return page.slot | (page.index.get(eip)! << 16);
+    }
+    page.waiting.push(eip);
+    const p = page, epoch = this.epoch;
+    const done = WebAssembly.instantiate(bytes, imports).then(({ instance }) => {
+      // Dropped by a reset, or a later translation of the page (which holds these blocks too) is on its way.
+      if (epoch !== this.epoch || version !== p.version) return;
+      const t1 = globalThis.performance.now();
+      this.install(p, instance, frame, mode);
+      this.stats.compileMs += globalThis.performance.now() - t1;
+    }, (e: unknown) => { this.failure = e; }).finally(() => this.compiling.delete(done));
+    this.compiling.add(done);
     this.stats.compileMs += globalThis.performance.now() - t0;
-    return page.slot | (page.index.get(eip)! << 16);
+    return MM.JIT_FN_PENDING;
+  }
+
+  /** Resolves when every compile started so far has finished (and was installed, or dropped). */
+  async settled(): Promise<void> {
+    while (this.compiling.size) await Promise.all([...this.compiling]);
+  }
+
+  /**
+   * Put the page's latest translation (compiled) in its slot, and fill in the cache entries
+   * waiting for it: each gets its block's index, or is freed if the translation lacks the
+   * block (the page was written since the block became hot: it is counted again).
+   */
+  private install(page: PageCode, instance: WebAssembly.Instance, frame: number, mode: number): void {
+    this.table.set(page.slot, instance.exports.f as (limit: number, start: number, base: number) => bigint);
+    page.ready = page.blocks.length;
+    const w = this.words;
+    for (const eip of page.waiting) {
+      const phys = (frame | (eip & 0xfff)) >>> 0;
+      let en = (this.vcpuBase + MM.VCPU_JIT_CACHE + (Math.imul(phys, MM.JIT_HASH) >>> 20) * MM.JIT_WAYS * MM.JIT_ENTRY) >>> 2;
+      for (let way = 0; way < MM.JIT_WAYS; way++, en += MM.JIT_ENTRY >>> 2) {
+        if (w[en + MM.JIT_E_PHYS / 4] !== phys || w[en + MM.JIT_E_EIP / 4] !== eip || w[en + MM.JIT_E_MODE / 4] !== mode || w[en + MM.JIT_E_FN / 4] !== MM.JIT_FN_PENDING) continue;
+        const i = page.index.get(eip);
+        w[en + MM.JIT_E_FN / 4] = i === undefined ? 0 : page.slot;
+        w[en + MM.JIT_E_START / 4] = i ?? 0;
+      }
+    }
+    page.waiting = [];
   }
 }

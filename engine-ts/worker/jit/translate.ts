@@ -663,8 +663,11 @@ class Emitter {
       c.get(en).mem(Op.I32Load, entry(w, MM.JIT_E_EIP)).get(this.xeip).op(Op.I32Ne).brIf(0);
       c.get(en).mem(Op.I32Load, entry(w, MM.JIT_E_MODE)).i32(this.mode).op(Op.I32Ne).brIf(0);
       c.get(en).mem(Op.I32Load, entry(w, MM.JIT_E_FN)).tee(fn).op(Op.I32Eqz).brIf(0);
-      // The block's entry: no function (never translated, dropped), or its code page written since: back to the core.
-      c.get(fn).i32(MM.JIT_FN_DROPPED | 0).op(Op.I32GeU).brIf(1);
+      // The block's entry: no function (never translated, dropped, being compiled), or its code page written since: back to the core.
+      c.get(fn).i32(MM.JIT_FN_PENDING | 0).op(Op.I32Eq).if_();
+      c.get(this.xk).i32(MM.JIT_WAITED).op(Op.I32Or).set(this.xk);
+      c.end();
+      c.get(fn).i32(MM.JIT_FN_PENDING | 0).op(Op.I32GeU).brIf(1);
       c.get(phys).i32(12).op(Op.I32ShrU).i32(2).op(Op.I32Shl).mem(Op.I32Load, MM.JIT_PAGE_GEN);
       c.get(en).mem(Op.I32Load, entry(w, MM.JIT_E_GEN)).op(Op.I32Ne).brIf(1);
       c.i32(0).get(fn).mem(Op.I32Store, this.cpu + MM.VCPU_JIT_RESUME + 8);
