@@ -544,3 +544,25 @@ describe('translation compiled on another thread (JitHost.async, as in a machine
     expect({ ...runs[1], jit: 0, translatedAt: [], translations: 0 }).toEqual({ ...runs[0], jit: 0, translatedAt: [], translations: 0 });
   });
 });
+
+describe('blocks a page\'s function holds', () => {
+  it('runs translated from their first start, the one after an instruction left to the interpreter too', async () => {
+    // l: inc edx; pushfd; pop eax; dec ecx; jnz l; hlt — with ECX = 400 and blocks hot at 50 starts.
+    // PUSHFD is the interpreter's: the function stops before it and the core looks for
+    // translated code right after it, at a block of the function made when l became hot.
+    const runs = [];
+    for (const jit of [false, true]) {
+      const h = await harness(jit);
+      h.core.jitThreshold(50);
+      h.load(0x1000, [0x42, 0x9c, 0x58, 0x49, 0x75, 0xfa, 0xf4]);
+      h.enterFlat32(0x1000);
+      h.state.setGpr('ecx', 400);
+      const c0 = h.state.icount;
+      expect(h.runUntilHalt()).toBe(MM.EXIT_STOPPED);
+      runs.push({ edx: h.state.gpr('edx'), eax: h.state.gpr('eax'), n: Number(h.state.icount - c0), jit: jitRetired(h) });
+    }
+    expect({ ...runs[1], jit: 0 }).toEqual({ ...runs[0], jit: 0 });
+    // Interpreted: about 50 rounds (5 instructions each) until l is hot, then PUSHFD alone.
+    expect(runs[1].n - runs[1].jit).toBeLessThan(50 * 5 + 350 + 20);
+  });
+});

@@ -203,7 +203,7 @@ export class JitHost {
     this.stats.translations++;
     const imports = { env: { memory: this.memory, table: this.table, cond: this.helpers.jitCond } };
     if (!this.async) {
-      this.install(page, new WebAssembly.Instance(new WebAssembly.Module(bytes), imports), frame, mode);
+      this.install(page, new WebAssembly.Instance(new WebAssembly.Module(bytes), imports), frame, mode, eip);
       this.stats.compileMs += globalThis.performance.now() - t0;
       return page.slot | (page.index.get(eip)! << 16);
     }
@@ -231,7 +231,7 @@ export class JitHost {
    * waiting for it: each gets its block's index, or is freed if the translation lacks the
    * block (the page was written since the block became hot: it is counted again).
    */
-  private install(page: PageCode, instance: WebAssembly.Instance, frame: number, mode: number): void {
+  private install(page: PageCode, instance: WebAssembly.Instance, frame: number, mode: number, skip = -1): void {
     this.table.set(page.slot, instance.exports.f as (limit: number, start: number, base: number) => bigint);
     page.ready = page.blocks.length;
     const w = this.words;
@@ -246,5 +246,26 @@ export class JitHost {
       }
     }
     page.waiting = [];
+    // The function's other blocks: entries in free ways, so the core finds them at their
+    // first start instead of interpreting them until each has started `hot` times.
+    for (let i = 0; i < page.blocks.length; i++) {
+      const eip = page.blocks[i];
+      if (eip === skip) continue;
+      const phys = (frame | (eip & 0xfff)) >>> 0;
+      const en0 = (this.vcpuBase + MM.VCPU_JIT_CACHE + (Math.imul(phys, MM.JIT_HASH) >>> 20) * MM.JIT_WAYS * MM.JIT_ENTRY) >>> 2;
+      let free = -1, held = false;
+      for (let way = 0, en = en0; way < MM.JIT_WAYS; way++, en += MM.JIT_ENTRY >>> 2) {
+        if (w[en + MM.JIT_E_FN / 4] === 0) { if (free < 0) free = en; continue; }
+        if (w[en + MM.JIT_E_PHYS / 4] === phys && w[en + MM.JIT_E_EIP / 4] === eip && w[en + MM.JIT_E_MODE / 4] === mode) { held = true; break; }
+      }
+      if (held || free < 0) continue;
+      w[free + MM.JIT_E_PHYS / 4] = phys;
+      w[free + MM.JIT_E_EIP / 4] = eip;
+      w[free + MM.JIT_E_MODE / 4] = mode;
+      w[free + MM.JIT_E_GEN / 4] = page.gen;
+      w[free + MM.JIT_E_CALLS / 4] = 0; // CALLS and RETIRED (two u16)
+      w[free + MM.JIT_E_START / 4] = i;
+      w[free + MM.JIT_E_FN / 4] = page.slot;
+    }
   }
 }

@@ -234,6 +234,17 @@ function decode(rd: CodeReader, at: number, eip: number): Insn | null {
   }
 }
 
+/**
+ * The length of an instruction the translator leaves to the interpreter that goes on to the
+ * next one (PUSHF, POPF, STI, RDTSC: the kernel's interrupt-flag saves and clock reads), or 0.
+ */
+function fallsThroughLength(rd: CodeReader, at: number): number {
+  const b = rd(at);
+  if (b === 0x9c || b === 0x9d || b === 0xfb) return 1;
+  if (b === 0x0f && rd(at + 1) === 0x31) return 2;
+  return 0;
+}
+
 /** Whether the translator emits `insn` (some decodable forms are left to the interpreter). */
 function supported(i: Insn): boolean {
   const r = i.m?.reg ?? 0;
@@ -321,7 +332,13 @@ export function translatePage(
     let refusedNext = false;
     while (insns.length < MAX_INSNS) {
       const i = decode(rd, at, pc);
-      if (!i || !supported(i)) { refusedNext = at < 4096; break; }
+      if (!i || !supported(i)) {
+        refusedNext = at < 4096;
+        // The interpreter runs it and looks right after it (JIT_LOOK_AFTER): a block starts there.
+        const after = i ? i.len : fallsThroughLength(rd, at);
+        if (refusedNext && after > 0 && (!i || !endsBlock(i)) && inPage(pc + after)) { const e = (pc + after) >>> 0; queue.push(e); }
+        break;
+      }
       if (i.op === 0xe8 && peek) { const r = thunkRegister(peek, jumpTarget(i)!); if (r >= 0) i.thunk = r; }
       insns.push(i);
       at += i.len;
