@@ -1,7 +1,10 @@
 // Development aid: the translator against the interpreter. Boots the Linux guest twice in
 // lockstep, translation off and on (translating every block at its first start), and compares
 // the vCPU state after every slice; on the first difference it prints both states.
-// Usage: node tools/run-ts.mjs tools/dev/jit-lockstep.ts [--slice N] [--max N] [--hot N]
+// Usage: node tools/run-ts.mjs tools/dev/jit-lockstep.ts [--slice N] [--max N] [--hot N] [--async]
+// Translations are compiled synchronously, unless --async: then as in a machine, on V8's
+// threads, and the run waits for the compiles in flight after every slice (so it goes the
+// same way each time).
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -9,12 +12,13 @@ import { LocalMachine } from '../../engine-ts/worker/local-machine';
 import { resolveConfig } from '../../engine-ts/config/machine';
 import * as MM from '../../engine-wasm/memory-map';
 
-const { values } = parseArgs({ options: { slice: { type: 'string' }, max: { type: 'string' }, hot: { type: 'string' }, skip: { type: 'string' }, check: { type: 'string' } } });
+const { values } = parseArgs({ options: { slice: { type: 'string' }, max: { type: 'string' }, hot: { type: 'string' }, skip: { type: 'string' }, check: { type: 'string' }, async: { type: 'boolean' } } });
 const SLICE = Number(values.slice ?? 20_000);
 const MAX = Number(values.max ?? 5e9);
 const SKIP = Number(values.skip ?? 0);
 const CHECK = Number(values.check ?? 2000);
 process.env.PVLAB_JIT_HOT = values.hot ?? '1';
+process.env.PVLAB_JIT_SYNC = values.async ? '0' : '1';
 const dir = 'public/guests/linux';
 const manifest = JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as { cmdline: string };
 const module = await WebAssembly.compile(fs.readFileSync('engine-wasm/build/core.wasm'));
@@ -44,6 +48,7 @@ for (let slice = 0; ; slice++) {
     const exit = m.board.runSlice(SLICE);
     if (exit === MM.EXIT_HALT) m.board.skipToNextEvent();
   }
+  if (values.async) await ms[1].runner.jit?.settled();
   const [a, b] = ms.map(state);
   n = Number(a.icount);
   const same = JSON.stringify(a, (_k, v) => (typeof v === 'bigint' ? v.toString() : v)) === JSON.stringify(b, (_k, v) => (typeof v === 'bigint' ? v.toString() : v));
@@ -61,3 +66,5 @@ for (let slice = 0; ; slice++) {
   if (n > MAX || /root@pvlab/.test(outs[0])) break;
 }
 console.log(`same state through ${n} cycles; jit retired ${ms[1].board.vcpu.jitRetired}`, ms[1].runner.jit?.stats);
+// A run in which no translated code ran compared nothing.
+if (!ms[1].board.vcpu.jitRetired) { console.log('translated code never ran'); process.exit(1); }
