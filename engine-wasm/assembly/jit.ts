@@ -105,9 +105,6 @@ export function jitEnter(ip: u32, limit: u32, flagsInMem: bool, count: bool): u6
   const h = phys * JIT_HASH;
   const set = h >>> 20; // JIT_SETS = 4096
   const en0 = cpu + VCPU_JIT_CACHE + <usize>(set * (JIT_WAYS * JIT_ENTRY));
-  // No translation of a page without the "has code" bit is valid (it was never marked, or
-  // written since): count the start without looking through the set.
-  if (!isCodePage(phys)) return count ? countStart(h >>> 18, en0, phys, ip, mode, limit, flagsInMem) : 0;
   let en = en0;
   let way: u32 = 0;
   while (!holds(en, phys, ip, mode)) {
