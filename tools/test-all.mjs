@@ -37,25 +37,30 @@ if (step('typecheck', npx, ['tsc', '-p', '.'])) passed++; else { failed++; probl
 
 const vitestJson = '.cache/vitest-results.json';
 fs.rmSync(vitestJson, { force: true });
-step('unit tests', npx, ['vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile=${vitestJson}`]);
-try {
-  const v = JSON.parse(fs.readFileSync(vitestJson, 'utf8'));
-  passed += v.numPassedTests; failed += v.numFailedTests;
-  if (v.numFailedTests) problems.push(`${v.numFailedTests} unit tests`);
-  if (v.numFailedTestSuites && !v.numFailedTests) { failed += v.numFailedTestSuites; problems.push('unit test files failed to load'); }
-} catch { failed++; problems.push('unit tests produced no results'); }
+/**
+ * Count a vitest run's results. A run that exited with an error but reports no failed test
+ * (a test worker that crashed, an unhandled error) fails too, with the tests it never ended.
+ */
+function vitestResults(ok, file, what) {
+  try {
+    const v = JSON.parse(fs.readFileSync(file, 'utf8'));
+    passed += v.numPassedTests; failed += v.numFailedTests;
+    if (v.numFailedTests) problems.push(`${v.numFailedTests} ${what}`);
+    if (v.numFailedTestSuites && !v.numFailedTests) { failed += v.numFailedTestSuites; problems.push(`${what}: files failed to load`); }
+    if (!ok && !v.numFailedTests && !v.numFailedTestSuites) {
+      const unfinished = v.numTotalTests - v.numPassedTests - v.numFailedTests - (v.numPendingTests ?? 0) - (v.numTodoTests ?? 0);
+      failed += Math.max(1, unfinished);
+      problems.push(`${what}: vitest exited with an error (${unfinished} tests never ended)`);
+    }
+  } catch { failed++; problems.push(`${what} produced no results`); }
+}
+vitestResults(step('unit tests', npx, ['vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile=${vitestJson}`]), vitestJson, 'unit tests');
 
 // Everything above runs with translation to WebAssembly on (the default); the CPU tests run
 // once more on the interpreter alone, so both paths stay covered.
 const interpJson = '.cache/vitest-interpreter.json';
 fs.rmSync(interpJson, { force: true });
-step('CPU tests, interpreter only (PVLAB_JIT=0)', npx, ['vitest', 'run', 'test/cpu', '--reporter=default', '--reporter=json', `--outputFile=${interpJson}`], { PVLAB_JIT: '0' });
-try {
-  const v = JSON.parse(fs.readFileSync(interpJson, 'utf8'));
-  passed += v.numPassedTests; failed += v.numFailedTests;
-  if (v.numFailedTests) problems.push(`${v.numFailedTests} interpreter-only CPU tests`);
-  if (v.numFailedTestSuites && !v.numFailedTests) { failed += v.numFailedTestSuites; problems.push('interpreter-only CPU test files failed to load'); }
-} catch { failed++; problems.push('interpreter-only CPU tests produced no results'); }
+vitestResults(step('CPU tests, interpreter only (PVLAB_JIT=0)', npx, ['vitest', 'run', 'test/cpu', '--reporter=default', '--reporter=json', `--outputFile=${interpJson}`], { PVLAB_JIT: '0' }), interpJson, 'interpreter-only CPU tests');
 
 const pwJson = path.resolve('.cache/playwright-results.json');
 fs.rmSync(pwJson, { force: true });

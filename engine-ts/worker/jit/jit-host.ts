@@ -114,7 +114,9 @@ export class JitHost {
 
   /** env.jitReset: the core dropped its cache; drop every function (none is reachable any more). */
   reset(): void {
-    for (const page of this.pages.values()) this.table.set(page.slot, null);
+    // Every slot given out (a page whose function moved to a new slot left its old one
+    // behind), so no function, nor its compiled module, outlives the reset.
+    for (let slot = 1; slot < this.nextSlot; slot++) this.table.set(slot, null);
     this.pages.clear();
     this.epoch++;
     this.nextSlot = 1;
