@@ -199,7 +199,8 @@ function countStart(counter: u32, en0: usize, phys: u32, ip: u32, mode: u32, lim
   const gen = markCodePage(phys);
   const got = hostJitCompile(phys, ip, mode);
   resumeEip = RESUME_NONE; // the host may have dropped every function
-  const fn = got == JIT_FN_PENDING ? got : got & 0xffff, start = got == JIT_FN_PENDING ? 0 : got >>> 16;
+  const pending = got == JIT_FN_PENDING;
+  const fn = pending ? got : got & 0xffff, start = pending ? 0 : got >>> 16;
   store<u32>(en + JIT_E_PHYS, phys);
   store<u32>(en + JIT_E_EIP, ip);
   store<u32>(en + JIT_E_MODE, mode);
@@ -210,7 +211,7 @@ function countStart(counter: u32, en0: usize, phys: u32, ip: u32, mode: u32, lim
   store<u32>(en + JIT_E_START, start);
   store<u32>(en0 + JIT_E_LRU, way);
   if (fn == 0) return <u64>JIT_LOOK_AFTER << 32;
-  if (fn == JIT_FN_PENDING) return 0;
+  if (pending) return 0;
   return runTranslated(fn, limit, start, flagsInMem, phys, mode, gen);
 }
 

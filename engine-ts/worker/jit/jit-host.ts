@@ -236,16 +236,16 @@ export class JitHost {
   private install(page: PageCode, instance: WebAssembly.Instance, frame: number, mode: number, skip = -1): void {
     this.table.set(page.slot, instance.exports.f as (limit: number, start: number, base: number) => bigint);
     page.ready = page.blocks.length;
-    const w = this.words;
+    const w = this.words, F = MM.JIT_E_FN / 4;
     for (const eip of page.waiting) {
       const phys = (frame | (eip & 0xfff)) >>> 0;
-      let en = (this.vcpuBase + MM.VCPU_JIT_CACHE + (Math.imul(phys, MM.JIT_HASH) >>> 20) * MM.JIT_WAYS * MM.JIT_ENTRY) >>> 2;
-      for (let way = 0; way < MM.JIT_WAYS; way++, en += MM.JIT_ENTRY >>> 2) {
-        if (w[en + MM.JIT_E_PHYS / 4] !== phys || w[en + MM.JIT_E_EIP / 4] !== eip || w[en + MM.JIT_E_MODE / 4] !== mode || w[en + MM.JIT_E_FN / 4] !== MM.JIT_FN_PENDING) continue;
-        const i = page.index.get(eip);
-        w[en + MM.JIT_E_FN / 4] = i === undefined ? 0 : page.slot;
+      const i = page.index.get(eip);
+      this.eachWay(phys, (en) => {
+        if (!this.holds(en, phys, eip, mode) || w[en + F] !== MM.JIT_FN_PENDING) return false;
+        w[en + F] = i === undefined ? 0 : page.slot;
         w[en + MM.JIT_E_START / 4] = i ?? 0;
-      }
+        return false; // (every entry waiting for it)
+      });
     }
     page.waiting = [];
     // The function's other blocks: entries in free ways, so the core finds them at their
@@ -254,20 +254,34 @@ export class JitHost {
       const eip = page.blocks[i];
       if (eip === skip) continue;
       const phys = (frame | (eip & 0xfff)) >>> 0;
-      const en0 = (this.vcpuBase + MM.VCPU_JIT_CACHE + (Math.imul(phys, MM.JIT_HASH) >>> 20) * MM.JIT_WAYS * MM.JIT_ENTRY) >>> 2;
-      let free = -1, held = false;
-      for (let way = 0, en = en0; way < MM.JIT_WAYS; way++, en += MM.JIT_ENTRY >>> 2) {
-        if (w[en + MM.JIT_E_FN / 4] === 0) { if (free < 0) free = en; continue; }
-        if (w[en + MM.JIT_E_PHYS / 4] === phys && w[en + MM.JIT_E_EIP / 4] === eip && w[en + MM.JIT_E_MODE / 4] === mode) { held = true; break; }
-      }
-      if (held || free < 0) continue;
+      let free = -1;
+      if (this.eachWay(phys, (en) => {
+        if (w[en + F] === 0) { if (free < 0) free = en; return false; }
+        return this.holds(en, phys, eip, mode);
+      }) || free < 0) continue;
       w[free + MM.JIT_E_PHYS / 4] = phys;
       w[free + MM.JIT_E_EIP / 4] = eip;
       w[free + MM.JIT_E_MODE / 4] = mode;
       w[free + MM.JIT_E_GEN / 4] = page.gen;
       w[free + MM.JIT_E_CALLS / 4] = 0; // CALLS and RETIRED (two u16)
       w[free + MM.JIT_E_START / 4] = i;
-      w[free + MM.JIT_E_FN / 4] = page.slot;
+      w[free + F] = page.slot;
     }
+  }
+
+  /**
+   * Call `f` with the word index of each entry of the core's cache set for the block at
+   * physical `phys` (the set jitEnter in engine-wasm/assembly/jit.ts picks), until it returns
+   * true; returns whether it did.
+   */
+  private eachWay(phys: number, f: (en: number) => boolean): boolean {
+    let en = (this.vcpuBase + MM.VCPU_JIT_CACHE + (Math.imul(phys, MM.JIT_HASH) >>> 20) * MM.JIT_WAYS * MM.JIT_ENTRY) >>> 2;
+    for (let way = 0; way < MM.JIT_WAYS; way++, en += MM.JIT_ENTRY >>> 2) if (f(en)) return true;
+    return false;
+  }
+  /** Whether the entry at word `en` is the block's (whatever its function: see MM.JIT_E_FN). */
+  private holds(en: number, phys: number, eip: number, mode: number): boolean {
+    const w = this.words;
+    return w[en + MM.JIT_E_PHYS / 4] === phys && w[en + MM.JIT_E_EIP / 4] === eip && w[en + MM.JIT_E_MODE / 4] === mode;
   }
 }
