@@ -105,6 +105,11 @@ export function jitEnter(ip: u32, limit: u32, flagsInMem: bool, count: bool): u6
   const h = phys * JIT_HASH;
   const set = h >>> 20; // JIT_SETS = 4096
   const en0 = cpu + VCPU_JIT_CACHE + <usize>(set * (JIT_WAYS * JIT_ENTRY));
+  // A page never marked as code (its word is still 0) has no translation: count the start
+  // without reading the set (a random 128 bytes of 512 KiB; most interpreted starts are on
+  // such pages). A page written since it was marked does not take this way: its stale
+  // entries are freed when looked up.
+  if (load<u32>(pageGenAddr(phys)) == 0) return count ? countStart(h >>> 18, en0, phys, ip, mode, limit, flagsInMem) : 0;
   let en = en0;
   let way: u32 = 0;
   while (!holds(en, phys, ip, mode)) {
