@@ -46,6 +46,9 @@ export interface RunnerStats {
   jit: RunnerJitStats;
 }
 
+/** A slice's instructions while a translation is being compiled (under 2 ms interpreted). */
+const COMPILING_SLICE = 100_000;
+
 export class Runner {
   private stopRequested = false;
   private running = false;
@@ -179,7 +182,11 @@ export class Runner {
     try {
       for (;;) {
         const wall = this.host.wallNow();
-        if (wall - this.lastYield! >= 8) {
+        // A translation compiled on another thread is installed at a turn of the event loop:
+        // while one is on its way the loop turns it after short slices (the vCPU interprets
+        // the code meanwhile, up to 20 times slower than translated).
+        const compiling = (this.jit?.inFlight ?? 0) > 0;
+        if (wall - this.lastYield! >= (compiling ? 0 : 8)) {
           await this.host.yieldToHost();
           this.lastYield = this.host.wallNow();
         }
@@ -207,6 +214,7 @@ export class Runner {
         }
         const before = this.board.vcpu.icount;
         let budget = this.stopAtInstruction === null ? this.sliceInstructions : Math.min(this.sliceInstructions, Number(this.stopAtInstruction - before));
+        if (compiling) budget = Math.min(budget, COMPILING_SLICE);
         if (smp) {
           if (this.waitsForInterrupt()) {
             // Halted: not running (the others are not held back by its time), it follows them.

@@ -92,6 +92,8 @@ export class JitHost {
   private readonly compiling = new Set<Promise<void>>();
   private readonly ram: Uint8Array;
   private readonly words: Uint32Array;
+  /** The vCPU's R_PENDING word. */
+  private readonly pending: Int32Array;
   private readonly maxPages: number;
   /** The CF helper every page's module carries (translate.ts cfHelper). */
   private readonly cfBody: Uint8Array;
@@ -104,6 +106,7 @@ export class JitHost {
   constructor(private readonly memory: WebAssembly.Memory, private readonly vcpuBase: number) {
     this.ram = new Uint8Array(memory.buffer);
     this.words = new Uint32Array(memory.buffer);
+    this.pending = new Int32Array(memory.buffer, vcpuBase + MM.R_PENDING, 1);
     this.maxPages = 65536; // the most a wasm32 memory can have: any machine memory fits the import
     this.cfBody = cfHelper(vcpuBase);
     this.reset();
@@ -219,9 +222,16 @@ export class JitHost {
       this.stats.compileMs += globalThis.performance.now() - t1;
     }, (e: unknown) => { this.failure = e; }).finally(() => this.compiling.delete(done));
     this.compiling.add(done);
+    // End the core's run soon (at its chunk's end), so the run loop turns the event loop
+    // in short slices until the compile is in (Runner: COMPILING_SLICE), not after what is
+    // left of a long slice, interpreted.
+    Atomics.or(this.pending, 0, MM.PEND_EXIT);
     this.stats.compileMs += globalThis.performance.now() - t0;
     return MM.JIT_FN_PENDING;
   }
+
+  /** Compiles started and not yet finished (each is installed at a turn of the event loop). */
+  get inFlight(): number { return this.compiling.size; }
 
   /** Resolves when every compile started so far has finished (and was installed, or dropped). */
   async settled(): Promise<void> {
