@@ -107,6 +107,7 @@ export function vcpuThreadMain(init: VcpuThreadInit): void {
     // translate (MachineConfig.jit): the table stays empty and jitCompile is never called.
     table: new WebAssembly.Table({ element: 'anyfunc', initial: 1 }),
     jitCompile: () => 0,
+    jitFind: () => 0,
     jitReset: () => {},
     abort: () => { throw new Error(`x86 core aborted (vCPU ${id})`); },
     ioRead: (p: number, s: number) => {

@@ -151,6 +151,7 @@ export async function instantiateCore(
     memory,
     table: jit.table,
     jitCompile: (phys: number, eip: number, mode: number) => jit.compile(phys >>> 0, eip >>> 0, mode >>> 0),
+    jitFind: (phys: number, eip: number, mode: number) => jit.find(phys >>> 0, eip >>> 0, mode >>> 0),
     jitReset: () => jit.reset(),
     abort: () => { throw new Error('x86 core aborted'); },
     ioRead: (p: number, s: number) => host.ioRead(p, s) >>> 0,

@@ -30,6 +30,11 @@ import { TLB_VALID, TLB_RAM, TLB_USER_R, TLB_USER_X, TLB_NX, tlbStripWrites } fr
  * the entry in later).
  */
 @external("env", "jitCompile") declare function hostJitCompile(phys: u32, eip: u32, mode: u32): u32;
+/**
+ * The block at `eip` (physical `phys`) if its page's installed function holds it, as
+ * jitCompile returns it; else 0. Translates nothing.
+ */
+@external("env", "jitFind") declare function hostJitFind(phys: u32, eip: u32, mode: u32): u32;
 /** The cache was cleared: the host drops its functions too. */
 @external("env", "jitReset") declare function hostJitReset(): void;
 
@@ -194,30 +199,53 @@ function countStart(counter: u32, en0: usize, phys: u32, ip: u32, mode: u32, lim
     store<u32>(ca, phys);
     count = 0;
   }
-  if (count + 1 < jitHot) { store<u32>(ca + 4, count + 1); return 0; }
+  const next = count + 1;
+  if (next < jitHot) {
+    store<u32>(ca + 4, next);
+    // A block that an installed page function holds but the cache does not (its set had no
+    // free way when the function was installed, or its entry was replaced since) is found
+    // every JIT_FIND_EVERY starts, not translated anew when it is hot.
+    if (!(next & (JIT_FIND_EVERY - 1)) && isCodePage(phys)) {
+      const got = hostJitFind(phys, ip, mode);
+      if (got) {
+        const gen = load<u32>(pageGenAddr(phys)), fn = got & 0xffff, start = got >>> 16;
+        enter(en0, phys, ip, mode, fn, gen, start);
+        return runTranslated(fn, limit, start, flagsInMem, phys, mode, gen);
+      }
+    }
+    return 0;
+  }
   store<u32>(ca + 4, 0);
-  let way: u32 = 0;
-  while (way < JIT_WAYS && load<u32>(en0 + <usize>(way * JIT_ENTRY) + JIT_E_FN) != 0) way++;
-  if (way == JIT_WAYS) way = (load<u32>(en0 + JIT_E_LRU) + 1) & (JIT_WAYS - 1);
-  const en = en0 + <usize>(way * JIT_ENTRY);
   // Mark the page before reading its code: a write from now on makes the translation stale.
   const gen = markCodePage(phys);
   const got = hostJitCompile(phys, ip, mode);
   resumeEip = RESUME_NONE; // the host may have dropped every function
   const pending = got == JIT_FN_PENDING;
   const fn = pending ? got : got & 0xffff, start = pending ? 0 : got >>> 16;
+  enter(en0, phys, ip, mode, fn == 0 ? JIT_FN_NEVER : fn, gen, start);
+  if (fn == 0) return <u64>JIT_LOOK_AFTER << 32;
+  if (pending) return 0;
+  return runTranslated(fn, limit, start, flagsInMem, phys, mode, gen);
+}
+
+/** Block starts between two asks whether an installed function holds a block the cache does not (a power of 2). */
+const JIT_FIND_EVERY: u32 = 256;
+
+/** Give the block (phys, ip, mode) an entry, on trial, in the set at `en0`: its free way, or else the way not used last. */
+function enter(en0: usize, phys: u32, ip: u32, mode: u32, fn: u32, gen: u32, start: u32): void {
+  let way: u32 = 0;
+  while (way < JIT_WAYS && load<u32>(en0 + <usize>(way * JIT_ENTRY) + JIT_E_FN) != 0) way++;
+  if (way == JIT_WAYS) way = (load<u32>(en0 + JIT_E_LRU) + 1) & (JIT_WAYS - 1);
+  const en = en0 + <usize>(way * JIT_ENTRY);
   store<u32>(en + JIT_E_PHYS, phys);
   store<u32>(en + JIT_E_EIP, ip);
   store<u32>(en + JIT_E_MODE, mode);
-  store<u32>(en + JIT_E_FN, fn == 0 ? JIT_FN_NEVER : fn);
+  store<u32>(en + JIT_E_FN, fn);
   store<u32>(en + JIT_E_GEN, gen);
   store<u16>(en + JIT_E_CALLS, 0);
   store<u16>(en + JIT_E_RETIRED, 0);
   store<u32>(en + JIT_E_START, start);
   store<u32>(en0 + JIT_E_LRU, way);
-  if (fn == 0) return <u64>JIT_LOOK_AFTER << 32;
-  if (pending) return 0;
-  return runTranslated(fn, limit, start, flagsInMem, phys, mode, gen);
 }
 
 /** Set the page's "has code" bit (stripping write access from its TLB entries). Returns the page's word. */

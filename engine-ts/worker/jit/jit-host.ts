@@ -69,6 +69,13 @@ export interface JitCoreHelpers {
   jitCond(cc: number): number;
 }
 
+/**
+ * A page function's key: the same physical page may run at several linear addresses (a
+ * library mapped into several processes), and its code's jumps and return addresses are
+ * linear, so a function is made for each.
+ */
+const pageKey = (frame: number, eip: number, mode: number) => (frame >>> 12) * 2 ** 21 + (eip >>> 12) * 2 + mode;
+
 export class JitHost {
   /** The core's function table (imported as env.table): slot 0 stays empty, the others hold page functions. */
   readonly table = new WebAssembly.Table({ element: 'anyfunc', initial: 1 + MM.JIT_ENTRIES });
@@ -154,10 +161,7 @@ export class JitHost {
     if (this.failure) throw this.failure;
     if (!this.helpers) return 0;
     const frame = (phys & ~0xfff) >>> 0;
-    // The same physical page may run at several linear addresses (a library mapped into
-    // several processes): its code's jumps and return addresses are linear, so a function
-    // is made for each.
-    const key = (frame >>> 12) * 2 ** 21 + (eip >>> 12) * 2 + mode;
+    const key = pageKey(frame, eip, mode);
     // The core marked the page as code before asking: its word now is what the code is read at.
     const gen = this.words[(MM.JIT_PAGE_GEN >>> 2) + (frame >>> 12)];
     let page = this.pages.get(key);
@@ -228,6 +232,18 @@ export class JitHost {
     Atomics.or(this.pending, 0, MM.PEND_EXIT);
     this.stats.compileMs += globalThis.performance.now() - t0;
     return MM.JIT_FN_PENDING;
+  }
+
+  /**
+   * env.jitFind: the block at `eip` (physical `phys`, mode JITM_*) as compile() returns it if
+   * its page's installed function holds it and the page is unwritten since; else 0.
+   */
+  find(phys: number, eip: number, mode: number): number {
+    const frame = (phys & ~0xfff) >>> 0;
+    const page = this.pages.get(pageKey(frame, eip, mode));
+    if (!page || page.gen !== this.words[(MM.JIT_PAGE_GEN >>> 2) + (frame >>> 12)]) return 0;
+    const i = page.index.get(eip);
+    return i !== undefined && i < page.ready ? page.slot | (i << 16) : 0;
   }
 
   /** Compiles started and not yet finished (each is installed at a turn of the event loop). */
