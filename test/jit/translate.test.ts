@@ -576,4 +576,31 @@ describe('blocks a page\'s function holds', () => {
     // Interpreted: about 50 rounds (5 instructions each) until l is hot, then PUSHFD alone.
     expect(runs[1].n - runs[1].jit).toBeLessThan(50 * 5 + 350 + 20);
   });
+
+  it('finds a block of an installed function whose cache entry was replaced within 256 of its starts, not when it is hot again', async () => {
+    // The same loop, blocks hot at 5,000 starts, ECX = 20,000. Once l's function is in, the
+    // host's entry for the block after PUSHFD (0x1002) is taken away, as a set's replacement would.
+    const runs = [];
+    for (const jit of [false, true]) {
+      const h = await harness(jit);
+      h.core.jitThreshold(5000);
+      h.load(0x1000, [0x42, 0x9c, 0x58, 0x49, 0x75, 0xfa, 0xf4]);
+      h.enterFlat32(0x1000);
+      h.state.setGpr('ecx', 20_000);
+      expect(h.core.run(30_000)).toBe(MM.EXIT_BUDGET); // 6,000 rounds: l is hot at 5,000
+      const w = new Uint32Array(h.memory.buffer, MM.VCPU_BASE + MM.VCPU_JIT_CACHE, (MM.JIT_ENTRIES * MM.JIT_ENTRY) / 4);
+      let taken = 0;
+      for (let e = 0; e < w.length; e += MM.JIT_ENTRY / 4) {
+        if (w[e + MM.JIT_E_EIP / 4] === 0x1002 && w[e + MM.JIT_E_FN / 4] !== 0) { w[e + MM.JIT_E_FN / 4] = 0; taken++; }
+      }
+      expect(taken).toBe(jit ? 1 : 0);
+      const c0 = h.state.icount, j0 = jitRetired(h);
+      expect(h.core.run(20_000)).toBe(MM.EXIT_BUDGET); // 4,000 rounds
+      runs.push({ edx: h.state.gpr('edx'), ecx: h.state.gpr('ecx'), n: Number(h.state.icount - c0), interpreted: Number(h.state.icount - c0) - (jitRetired(h) - j0) });
+    }
+    expect({ ...runs[1], interpreted: 0 }).toEqual({ ...runs[0], interpreted: 0 });
+    // PUSHFD in every round, and POP, DEC, JNZ in each round until the block is found (256
+    // starts); the 5,000 it would take to be hot again would be 16,000 in all.
+    expect(runs[1].interpreted).toBeLessThan(4000 + 3 * 300);
+  });
 });
