@@ -557,17 +557,23 @@ describe('translation compiled on another thread (JitHost.async, as in a machine
 });
 
 describe('blocks a page\'s function holds', () => {
+  /** l: inc edx; pushfd; pop eax; dec ecx; jnz l; hlt at 0x1000, ready to run with ECX = `ecx` and blocks hot at `hot` starts. */
+  async function pushfLoop(jit: boolean, hot: number, ecx: number): Promise<CpuHarness> {
+    const h = await harness(jit);
+    h.core.jitThreshold(hot);
+    h.load(0x1000, [0x42, 0x9c, 0x58, 0x49, 0x75, 0xfa, 0xf4]);
+    h.enterFlat32(0x1000);
+    h.state.setGpr('ecx', ecx);
+    return h;
+  }
+
   it('runs translated from their first start, the one after an instruction left to the interpreter too', async () => {
-    // l: inc edx; pushfd; pop eax; dec ecx; jnz l; hlt — with ECX = 400 and blocks hot at 50 starts.
-    // PUSHFD is the interpreter's: the function stops before it and the core looks for
-    // translated code right after it, at a block of the function made when l became hot.
+    // The loop with ECX = 400 and blocks hot at 50 starts. PUSHFD is the interpreter's: the
+    // function stops before it and the core looks for translated code right after it, at a
+    // block of the function made when l became hot.
     const runs = [];
     for (const jit of [false, true]) {
-      const h = await harness(jit);
-      h.core.jitThreshold(50);
-      h.load(0x1000, [0x42, 0x9c, 0x58, 0x49, 0x75, 0xfa, 0xf4]);
-      h.enterFlat32(0x1000);
-      h.state.setGpr('ecx', 400);
+      const h = await pushfLoop(jit, 50, 400);
       const c0 = h.state.icount;
       expect(h.runUntilHalt()).toBe(MM.EXIT_STOPPED);
       runs.push({ edx: h.state.gpr('edx'), eax: h.state.gpr('eax'), n: Number(h.state.icount - c0), jit: jitRetired(h) });
@@ -582,11 +588,7 @@ describe('blocks a page\'s function holds', () => {
     // host's entry for the block after PUSHFD (0x1002) is taken away, as a set's replacement would.
     const runs = [];
     for (const jit of [false, true]) {
-      const h = await harness(jit);
-      h.core.jitThreshold(5000);
-      h.load(0x1000, [0x42, 0x9c, 0x58, 0x49, 0x75, 0xfa, 0xf4]);
-      h.enterFlat32(0x1000);
-      h.state.setGpr('ecx', 20_000);
+      const h = await pushfLoop(jit, 5000, 20_000);
       expect(h.core.run(30_000)).toBe(MM.EXIT_BUDGET); // 6,000 rounds: l is hot at 5,000
       const w = new Uint32Array(h.memory.buffer, MM.VCPU_BASE + MM.VCPU_JIT_CACHE, (MM.JIT_ENTRIES * MM.JIT_ENTRY) / 4);
       let taken = 0;
