@@ -22,7 +22,7 @@ export async function runOnVcpus(
     const env = { memory, abort: () => { throw new Error('abort'); }, ioRead: () => 0xff, ioWrite: () => {},
       mmioRead: () => 0xffffffff, mmioWrite: () => {}, intAck: () => -1, msrHost: () => 1, cpuidHost: () => 0,
       crWrite: () => {}, hypercall: () => -1,
-      table: new WebAssembly.Table({ element: 'anyfunc', initial: 1 }), jitCompile: () => 0, jitReset: () => {} }; // translation stays off
+      table: new WebAssembly.Table({ element: 'anyfunc', initial: 1 }), jitCompile: () => 0, jitFind: () => 0, jitReset: () => {} }; // translation stays off
     const core = new WebAssembly.Instance(module, { env }).exports;
     if (core.init(id) !== 0) throw new Error('init failed');
     core.reset();
@@ -34,9 +34,14 @@ export async function runOnVcpus(
     parentPort.postMessage(exit);`;
   const ids = Array.from({ length: count }, (_, i) => i);
   const workers = ids.map((id) => new Worker(src, { eval: true, workerData: { module, memory, id, sync, stopped: MM.EXIT_STOPPED } }));
-  const done = workers.map((w) => new Promise<number>((resolve, reject) => { w.once('message', resolve); w.once('error', reject); }));
+  let failed: unknown = null; // a worker that failed before it was ready (the core's imports, say) never will be
+  const done = workers.map((w) => new Promise<number>((resolve, reject) => { w.once('message', resolve); w.once('error', (e) => { failed ??= e; reject(e); }); }));
+  done.forEach((d) => d.catch(() => {})); // (awaited below, or the failure is thrown from the wait)
   try {
-    while (Atomics.load(sync, 0) < count) await new Promise((r) => setTimeout(r, 5));
+    while (Atomics.load(sync, 0) < count) {
+      if (failed) throw failed;
+      await new Promise((r) => setTimeout(r, 5));
+    }
     for (const id of ids) {
       const state = new VcpuState(memory, id);
       setupFlat32(memory, state, entry, 0x80000 + id * 0x1000);
