@@ -105,9 +105,7 @@ export async function createCpuHarness(ramBytes = 16 << 20): Promise<CpuHarness>
         const n = Math.min(left, 100_000);
         exit = core.run(n);
         left -= n;
-        // (A JitHost that started a compile on another thread asks the run to end, for a turn
-        // of the event loop the harness has no use for: it goes on.)
-        if (exit !== MM.EXIT_BUDGET && exit !== MM.EXIT_REQUEST) break;
+        if (exit !== MM.EXIT_BUDGET) break;
       }
       return exit;
     },

@@ -45,12 +45,7 @@ const ramHash = (m: LocalMachine) => {
 let n = 0;
 for (let slice = 0; ; slice++) {
   for (const m of ms) {
-    // A run that started a compile on another thread ends early (the host asks for a turn of
-    // the event loop): it goes on to the slice's end, so both machines stop at the same count.
-    const end = m.board.vcpu.icount + BigInt(SLICE);
-    let exit;
-    do exit = m.board.runSlice(Number(end - m.board.vcpu.icount));
-    while (exit === MM.EXIT_REQUEST && m.board.vcpu.icount < end);
+    const exit = m.board.runSlice(SLICE);
     if (exit === MM.EXIT_HALT) m.board.skipToNextEvent();
   }
   if (values.async) await ms[1].runner.jit?.settled();

@@ -99,8 +99,6 @@ export class JitHost {
   private readonly compiling = new Set<Promise<void>>();
   private readonly ram: Uint8Array;
   private readonly words: Uint32Array;
-  /** The vCPU's R_PENDING word. */
-  private readonly pending: Int32Array;
   private readonly maxPages: number;
   /** The CF helper every page's module carries (translate.ts cfHelper). */
   private readonly cfBody: Uint8Array;
@@ -113,7 +111,6 @@ export class JitHost {
   constructor(private readonly memory: WebAssembly.Memory, private readonly vcpuBase: number) {
     this.ram = new Uint8Array(memory.buffer);
     this.words = new Uint32Array(memory.buffer);
-    this.pending = new Int32Array(memory.buffer, vcpuBase + MM.R_PENDING, 1);
     this.maxPages = 65536; // the most a wasm32 memory can have: any machine memory fits the import
     this.cfBody = cfHelper(vcpuBase);
     this.reset();
@@ -226,10 +223,6 @@ export class JitHost {
       this.stats.compileMs += globalThis.performance.now() - t1;
     }, (e: unknown) => { this.failure = e; }).finally(() => this.compiling.delete(done));
     this.compiling.add(done);
-    // End the core's run soon (at its chunk's end), so the run loop turns the event loop
-    // in short slices until the compile is in (Runner: COMPILING_SLICE), not after what is
-    // left of a long slice, interpreted.
-    Atomics.or(this.pending, 0, MM.PEND_EXIT);
     this.stats.compileMs += globalThis.performance.now() - t0;
     return MM.JIT_FN_PENDING;
   }
