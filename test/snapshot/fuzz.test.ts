@@ -111,41 +111,58 @@ describe('snapshot fuzz', () => {
     const base: Snapshot = await decodeSnapshot(fixture);
     const tally = { bytes: { loaded: 0, refused: 0 }, header: { loaded: 0, refused: 0 }, state: { loaded: 0, refused: 0 } };
     const rss0 = process.memoryUsage().rss;
-    for (let i = 0; i < 10_000; i++) {
-      const kind = (['bytes', 'header', 'state'] as const)[i % 3];
-      let file: Uint8Array;
-      if (kind === 'bytes') {
-        file = mutateBytes(r, fixture);
-        if (r.chance(0.5)) file = await forgeChecksum(file);
-      } else if (kind === 'header') {
-        const hlen = new DataView(fixture.buffer, fixture.byteOffset).getUint32(12, true);
-        const h = JSON.parse(new TextDecoder().decode(fixture.subarray(16, 16 + hlen)));
-        mutateObject(r, h);
-        const nh = new TextEncoder().encode(JSON.stringify(h));
-        file = new Uint8Array(16 + nh.length + fixture.length - 16 - hlen);
-        file.set(fixture.subarray(0, 16));
-        new DataView(file.buffer).setUint32(12, nh.length, true);
-        file.set(nh, 16);
-        file.set(fixture.subarray(16 + hlen), 16 + nh.length);
-        file = await forgeChecksum(file);
-      } else {
-        const snap: Snapshot = { ...base, state: structuredClone(base.state), vcpus: base.vcpus.map((v) => v.slice()), header: structuredClone(base.header) };
-        const s = snap.state[r.below(snap.state.length)];
-        if (r.chance(0.1)) s.version = junk(r) as number;
-        else mutateObject(r, s.record as Record<string, unknown>);
-        if (r.chance(0.2)) snap.vcpus[0][r.below(0x400)] = r.below(256); // registers too
-        file = await encodeSnapshot(snap);
+    // Every machine's memory, loaded (and disposed) or refused, must be freed: each one made
+    // is watched through a WeakRef. (The process's RSS alone cannot tell: here it grew by
+    // 0.1-1.6 GiB from run to run without a leak, about what all ~250 loaded machines would
+    // hold if none were freed, at 5.7 MiB each.)
+    const memories: WeakRef<WebAssembly.Memory>[] = [];
+    const Memory = WebAssembly.Memory;
+    const Watched = function (d: WebAssembly.MemoryDescriptor) { const m = new Memory(d); memories.push(new WeakRef(m)); return m; };
+    Watched.prototype = Memory.prototype;
+    (WebAssembly as { Memory: unknown }).Memory = Watched;
+    try {
+      for (let i = 0; i < 10_000; i++) {
+        const kind = (['bytes', 'header', 'state'] as const)[i % 3];
+        let file: Uint8Array;
+        if (kind === 'bytes') {
+          file = mutateBytes(r, fixture);
+          if (r.chance(0.5)) file = await forgeChecksum(file);
+        } else if (kind === 'header') {
+          const hlen = new DataView(fixture.buffer, fixture.byteOffset).getUint32(12, true);
+          const h = JSON.parse(new TextDecoder().decode(fixture.subarray(16, 16 + hlen)));
+          mutateObject(r, h);
+          const nh = new TextEncoder().encode(JSON.stringify(h));
+          file = new Uint8Array(16 + nh.length + fixture.length - 16 - hlen);
+          file.set(fixture.subarray(0, 16));
+          new DataView(file.buffer).setUint32(12, nh.length, true);
+          file.set(nh, 16);
+          file.set(fixture.subarray(16 + hlen), 16 + nh.length);
+          file = await forgeChecksum(file);
+        } else {
+          const snap: Snapshot = { ...base, state: structuredClone(base.state), vcpus: base.vcpus.map((v) => v.slice()), header: structuredClone(base.header) };
+          const s = snap.state[r.below(snap.state.length)];
+          if (r.chance(0.1)) s.version = junk(r) as number;
+          else mutateObject(r, s.record as Record<string, unknown>);
+          if (r.chance(0.2)) snap.vcpus[0][r.below(0x400)] = r.below(256); // registers too
+          file = await encodeSnapshot(snap);
+        }
+        tally[kind][await attempt(file)]++;
+        if (i % 250 === 249) await collect();
       }
-      tally[kind][await attempt(file)]++;
-      if (i % 250 === 249) await collect();
+    } finally {
+      (WebAssembly as { Memory: unknown }).Memory = Memory;
     }
     await collect();
+    await collect();
+    expect(memories.length).toBeGreaterThan(tally.bytes.loaded + tally.header.loaded + tally.state.loaded);
+    // (None is left here; a few may still be closing on a busy host. A leak keeps one per loaded machine.)
+    expect(memories.filter((w) => w.deref() !== undefined).length).toBeLessThan(5);
     // Each class reached the loader's checks, and some state mutations were harmless.
     expect(tally.bytes.refused).toBeGreaterThan(3000);
     expect(tally.header.refused).toBeGreaterThan(2500);
     expect(tally.state.refused).toBeGreaterThan(1000);
     expect(tally.state.loaded).toBeGreaterThan(100);
-    expect(process.memoryUsage().rss - rss0).toBeLessThan(1.5 * 2 ** 30);
+    expect(process.memoryUsage().rss - rss0).toBeLessThan(3 * 2 ** 30); // (only a gross bound: see above)
     console.log('snapshot fuzz', JSON.stringify(tally));
   }, 600_000);
 });
