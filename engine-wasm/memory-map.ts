@@ -219,8 +219,8 @@ export const VCPU_TLB_LIST_MAX: u32 = 0x10000; // entries (256 KiB)
  * of the physical address of a block's first byte. Entry: +0 physical address, +4 EIP, +8
  * mode (JITM_*), +12 the table slot of the page's function (0: the entry is free), +16
  * (way 0 only) the way of the set used last, +20 the code page's JIT_PAGE_GEN word when
- * the block was translated, +24 and +26 (u16) the calls of the block while it is on trial
- * and the instructions they retired, +28 the block's index in the page's function.
+ * the block was translated, +24 unused (until 2026-12-08 a trial's counts), +28 the
+ * block's index in the page's function.
  */
 export const VCPU_JIT_CACHE: u32 = 0x450000;
 /** The hash of a block's physical address: phys × JIT_HASH (mod 2^32); its top 12 bits pick the set, its top 14 the hot counter. */
@@ -235,8 +235,6 @@ export const JIT_E_MODE: u32 = 8;
 export const JIT_E_FN: u32 = 12;
 export const JIT_E_LRU: u32 = 16;
 export const JIT_E_GEN: u32 = 20;
-export const JIT_E_CALLS: u32 = 24; // u16
-export const JIT_E_RETIRED: u32 = 26; // u16
 export const JIT_E_START: u32 = 28;
 /**
  * How often blocks not yet translated have started: JIT_HOT_COUNTERS counters after the
@@ -265,13 +263,12 @@ export const VCPU_JIT_RESUME: u32 = 0x4f0000;
 export const REP_CHUNK: u32 = 0x4000;
 /** JIT_E_FN of a block that cannot be translated (its first instruction is not supported). */
 export const JIT_FN_NEVER: u32 = 0xffffffff;
-/** JIT_E_FN of a block dropped after its trial (its calls retired too few instructions): the interpreter runs it. */
-export const JIT_FN_DROPPED: u32 = 0xfffffffe;
 /**
  * JIT_E_FN of a block being compiled (the host's jitCompile returned this: V8 compiles the
  * module on another thread): the interpreter runs it meanwhile. The host fills the entry in
  * (the slot and index) when the function is ready, or frees it if the code page was written.
- * The lowest of the three: an entry's JIT_E_FN at or above it names no function.
+ * The lower of the two (0xfffffffe, a block dropped after a trial, is no longer made): an
+ * entry's JIT_E_FN at or above it names no function.
  */
 export const JIT_FN_PENDING: u32 = 0xfffffffd;
 export const JITM_USER: u32 = 1; // CPL 3: the block's memory accesses use the user TLB bits
@@ -292,14 +289,8 @@ export const JIT_NOT_A_JUMP: u32 = 0x80000000;
 export const JIT_LOOK_AFTER: u32 = 0x40000000;
 /** Set in the retired count (with JIT_NOT_A_JUMP) when the function left a block to resume at in VCPU_JIT_RESUME. */
 export const JIT_RESUME: u32 = 0x20000000;
-/**
- * Set in the retired count when the function stopped at a jump to a block whose function is
- * still being compiled (JIT_FN_PENDING), where it would have gone on: a block on trial is not
- * blamed for the short call.
- */
-export const JIT_WAITED: u32 = 0x10000000;
 /** Every flag a translated function's (or jitEnter's) result may carry in its retired count. */
-export const JIT_RESULT_FLAGS: u32 = JIT_NOT_A_JUMP | JIT_LOOK_AFTER | JIT_RESUME | JIT_WAITED;
+export const JIT_RESULT_FLAGS: u32 = JIT_NOT_A_JUMP | JIT_LOOK_AFTER | JIT_RESUME;
 
 /**
  * One u32 per 4 KiB physical page of backed memory (shared by every vCPU and the host):

@@ -17,11 +17,11 @@
 // it into its globals only before it interprets an instruction, not between two calls.
 
 import {
-  VCPU_JIT_CACHE, JIT_SETS, JIT_WAYS, JIT_ENTRY, JIT_E_PHYS, JIT_E_EIP, JIT_E_MODE, JIT_E_FN, JIT_E_LRU, JIT_E_GEN, JIT_E_CALLS, JIT_E_RETIRED, JIT_E_START,
-  VCPU_JIT_HOT, JIT_HOT_COUNTERS, JIT_FN_NEVER, JIT_FN_DROPPED, JIT_FN_PENDING, JITM_USER, JIT_PAGE_GEN, R_JIT_RETIRED, R_DR, JIT_NOT_A_JUMP,
-  JIT_LOOK_AFTER, JIT_RESUME, JIT_WAITED, JIT_RESULT_FLAGS, VCPU_JIT_RESUME, JIT_HASH,
+  VCPU_JIT_CACHE, JIT_SETS, JIT_WAYS, JIT_ENTRY, JIT_E_PHYS, JIT_E_EIP, JIT_E_MODE, JIT_E_FN, JIT_E_LRU, JIT_E_GEN, JIT_E_START,
+  VCPU_JIT_HOT, JIT_HOT_COUNTERS, JIT_FN_NEVER, JIT_FN_PENDING, JITM_USER, JIT_PAGE_GEN, R_JIT_RETIRED, R_DR, JIT_NOT_A_JUMP,
+  JIT_LOOK_AFTER, JIT_RESUME, JIT_RESULT_FLAGS, VCPU_JIT_RESUME, JIT_HASH, R_SEG_PERM, R_SEG_BASE, SEGP_BIG_READ, SEGP_BIG_WRITE,
 } from '../memory-map';
-import { cpu, tlb, cpl, code32, stack32, v86Mode, protMode, csBase, csLimit, flushLazy, loadLazy, cond } from './state';
+import { cpu, tlb, cpl, code32, stack32, v86Mode, protMode, csBase, csLimit, flushLazy, loadLazy, cond, SS, DS } from './state';
 import { TLB_VALID, TLB_RAM, TLB_USER_R, TLB_USER_X, TLB_NX, tlbStripWrites } from './mmu';
 
 /**
@@ -92,8 +92,10 @@ let resumeFn: u32 = 0, resumeStart: u32 = 0, resumePage: u32 = 0, resumeMode: u3
  * look again right after it).
  */
 export function jitEnter(ip: u32, limit: u32, flagsInMem: bool, count: bool): u64 {
-  // Translated code assumes flat 32-bit protected mode code, no armed breakpoints.
-  if (!jitOn || !code32 || !stack32 || !protMode || v86Mode || csBase != 0 || csLimit != 0xffffffff) return 0;
+  // Translated code assumes flat 32-bit protected mode code, no armed breakpoints, and flat
+  // DS and SS (the segments its addresses default to; nothing it runs loads a segment, so
+  // the code it goes on to itself needs no look).
+  if (!jitOn || !code32 || !stack32 || !protMode || v86Mode || csBase != 0 || csLimit != 0xffffffff || !flatData()) return 0;
   if (load<u32>(cpu + R_DR + 7 * 4) & 0xff) return 0;
   const e = load<u32>(tlb + ((ip >>> 12) << 2));
   const user = cpl == 3;
@@ -124,39 +126,26 @@ export function jitEnter(ip: u32, limit: u32, flagsInMem: bool, count: bool): u6
   }
   const fn = load<u32>(en + JIT_E_FN);
   if (fn == JIT_FN_NEVER) return <u64>JIT_LOOK_AFTER << 32;
-  if (fn == JIT_FN_DROPPED || fn == JIT_FN_PENDING) return 0;
+  if (fn == JIT_FN_PENDING) return 0;
   if (load<u32>(pageGenAddr(phys)) != load<u32>(en + JIT_E_GEN)) {
     // The code page was written since: free the entry; the block is counted again before it is translated anew.
     store<u32>(en + JIT_E_FN, 0);
     return 0;
   }
   if (load<u32>(en0 + JIT_E_LRU) != way) store<u32>(en0 + JIT_E_LRU, way);
-  const start = load<u32>(en + JIT_E_START);
-  const calls = <u32>load<u16>(en + JIT_E_CALLS);
-  const gen = load<u32>(en + JIT_E_GEN);
-  // A call with little budget left (the chunk's end is near) says nothing about the block:
-  // it may stop before its first instruction. It is not counted. (Nor are the calls from
-  // other translated code, which go on to it without the core: see translate.ts.)
-  if (calls >= JIT_TRIAL_CALLS || limit < JIT_TRIAL_BUDGET) return runTranslated(fn, limit, start, flagsInMem, phys, mode, gen);
-  // On trial: a block whose calls retire few instructions on average costs more than
-  // interpreting them (each call moves registers and flags in and out), so it is dropped.
-  const r = runTranslated(fn, limit, start, flagsInMem, phys, mode, gen);
-  // A call that stopped before an instruction left to the interpreter counts as long enough:
-  // interpreting the block instead would go on past that instruction to the next jump. So
-  // does one that stopped at a jump to a block being compiled (it will go on there later).
-  const f = <u32>(r >>> 32);
-  const sum = <u32>load<u16>(en + JIT_E_RETIRED) + (f & ~JIT_RESULT_FLAGS) + ((f & (JIT_LOOK_AFTER | JIT_WAITED)) ? JIT_MIN_RETIRED : 0);
-  store<u16>(en + JIT_E_CALLS, <u16>(calls + 1));
-  store<u16>(en + JIT_E_RETIRED, <u16>(sum < 0xffff ? sum : 0xffff));
-  if (calls + 1 == JIT_TRIAL_CALLS && sum < JIT_TRIAL_CALLS * JIT_MIN_RETIRED) store<u32>(en + JIT_E_FN, JIT_FN_DROPPED);
-  return r;
+  // (A block whose calls retire few instructions is run translated all the same: until
+  // 2026-12-08 such a block was dropped after a trial of its first 64 calls from here, but
+  // translated code goes on to it without the core, and a block dropped sent every such jump
+  // back here, through the interpreter and in again: in the shell loop 1.3-1.9 million times.)
+  return runTranslated(fn, limit, load<u32>(en + JIT_E_START), flagsInMem, phys, mode, load<u32>(en + JIT_E_GEN));
 }
 
-/** Calls a new translation is on trial for, and the instructions they must retire on average for it to stay. */
-const JIT_TRIAL_CALLS: u32 = 64;
-const JIT_MIN_RETIRED: u32 = 5;
-/** The budget a call needs to count in a block's trial. */
-const JIT_TRIAL_BUDGET: u32 = 64;
+/** Whether DS and SS are based at 0 with 4 GiB limits (SEGP_BIG_*: no limit check needed). */
+@inline function flatData(): bool {
+  const big = SEGP_BIG_READ | SEGP_BIG_WRITE;
+  return (load<u32>(cpu + R_SEG_PERM + (DS << 2)) & load<u32>(cpu + R_SEG_PERM + (SS << 2)) & big) == big &&
+    (load<u32>(cpu + R_SEG_BASE + (DS << 2)) | load<u32>(cpu + R_SEG_BASE + (SS << 2))) == 0;
+}
 
 /**
  * Call translated function `fn` (made for the code at physical `phys` in `mode`, page word
@@ -231,7 +220,7 @@ function countStart(counter: u32, en0: usize, phys: u32, ip: u32, mode: u32, lim
 /** Block starts between two asks whether an installed function holds a block the cache does not (a power of 2). */
 const JIT_FIND_EVERY: u32 = 256;
 
-/** Give the block (phys, ip, mode) an entry, on trial, in the set at `en0`: its free way, or else the way not used last. */
+/** Give the block (phys, ip, mode) an entry in the set at `en0`: its free way, or else the way not used last. */
 function enter(en0: usize, phys: u32, ip: u32, mode: u32, fn: u32, gen: u32, start: u32): void {
   let way: u32 = 0;
   while (way < JIT_WAYS && load<u32>(en0 + <usize>(way * JIT_ENTRY) + JIT_E_FN) != 0) way++;
@@ -242,8 +231,6 @@ function enter(en0: usize, phys: u32, ip: u32, mode: u32, fn: u32, gen: u32, sta
   store<u32>(en + JIT_E_MODE, mode);
   store<u32>(en + JIT_E_FN, fn);
   store<u32>(en + JIT_E_GEN, gen);
-  store<u16>(en + JIT_E_CALLS, 0);
-  store<u16>(en + JIT_E_RETIRED, 0);
   store<u32>(en + JIT_E_START, start);
   store<u32>(en0 + JIT_E_LRU, way);
 }

@@ -232,6 +232,27 @@ describe('translation to WebAssembly', () => {
     }
   });
 
+  it('runs nothing translated while DS or SS is based or limited, and the interpreter\'s results stand', async () => {
+    // mov ecx,200; l: mov eax,[0x7000]; add [0x7004],eax; push eax; pop ebx; inc dword [0x7008]; dec ecx; jnz l; hlt
+    const body = [0xa1, ...le32(0x7000), 0x01, 0x05, ...le32(0x7004), 0x50, 0x5b, 0xff, 0x05, ...le32(0x7008)];
+    const prog = [0xb9, 200, 0, 0, 0, ...body, 0x49, 0x0f, 0x85, ...le32(-(body.length + 7)), 0xf4];
+    const data = (h: CpuHarness) => h.load(0x7000, Array.from({ length: 0x200 }, (_, k) => (k * 29 + 5) & 0xff));
+    const cases: Array<[string, ((h: CpuHarness) => void) | null]> = [
+      ['flat', null],
+      ['DS based at 0x100', (h) => h.state.setSeg('ds', { selector: 0x10, base: 0x100, limit: 0xffffffff, access: 0xc93 })],
+      ['SS limited to 1 MiB', (h) => h.state.setSeg('ss', { selector: 0x10, base: 0, limit: 0xfffff, access: 0x93 })],
+    ];
+    for (const [what, seg] of cases) {
+      const runs = await bothWays(prog, ['eax', 'ebx', 'ecx', 'esp'], {
+        ram: [0x7000, 0x7200],
+        setup: (h) => { data(h); if (seg) { seg(h); h.core.refresh(); } },
+      });
+      expect({ ...runs[1], jit: 0 }, what).toEqual({ ...runs[0], jit: 0 });
+      if (seg) expect(runs[1].jit, what).toBe(0);
+      else expect(runs[1].jit, what).toBeGreaterThan(0.9 * runs[1].n);
+    }
+  });
+
   it('goes back to translated code right after an instruction it leaves to the interpreter', async () => {
     // mov ecx,1000; l: add eax,ecx; cmc; adc edx,eax; xor ebx,edx; add esi,ebx; sub edi,eax; dec ecx; jnz l; hlt
     // (CMC is the interpreter's: the code after it is looked up as after a jump.)

@@ -282,7 +282,6 @@ export class JitHost {
       w[free + MM.JIT_E_EIP / 4] = eip;
       w[free + MM.JIT_E_MODE / 4] = mode;
       w[free + MM.JIT_E_GEN / 4] = page.gen;
-      w[free + MM.JIT_E_CALLS / 4] = 0; // CALLS and RETIRED (two u16)
       w[free + MM.JIT_E_START / 4] = i;
       w[free + F] = page.slot;
     }

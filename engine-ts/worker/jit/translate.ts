@@ -34,7 +34,6 @@ const FLAGS_ARITH = 0x8d5, FLAG_CF = 0x1, FLAG_OF = 0x800, FLAG_AF = 0x10;
 const FLAGS_SZP = 0xc4;
 const FLAG_IF = 0x200, FLAG_DF = 0x400;
 const { TLB_VALID, TLB_USER_R, TLB_SUP_W, TLB_USER_W, TLB_RAM, TLB_NX, TLB_USER_X } = MM;
-const SEGP_BIG = MM.SEGP_BIG_READ | MM.SEGP_BIG_WRITE;
 const ESP = 4, EBP = 5;
 const SS = 2, DS = 3;
 /** Segment override prefixes, by segment number (ES CS SS DS FS GS). */
@@ -499,12 +498,6 @@ class Emitter {
   /** Write the function's code (then `.finish()` gives its bytes). */
   emit(): Code {
     const c = this.c, n = this.blocks.length;
-    // Flat data segments: DS and SS (the ones addresses default to) based at 0, 4 GiB.
-    for (const s of [DS, SS]) {
-      c.i32(0).mem(Op.I32Load, this.cpu + MM.R_SEG_PERM + 4 * s).i32(SEGP_BIG).op(Op.I32And).i32(SEGP_BIG).op(Op.I32Ne);
-      c.i32(0).mem(Op.I32Load, this.cpu + MM.R_SEG_BASE + 4 * s).op(Op.I32Or);
-      c.if_(); c.i64(BigInt(this.blocks[0].eip >>> 0)).op(Op.Return); c.end();
-    }
     // A start the function does not have: nothing runs.
     c.get(this.START).i32(n).op(Op.I32GeU).if_(); c.i64(0n).op(Op.Return); c.end();
     c.get(this.START).set(this.next);
@@ -659,7 +652,7 @@ class Emitter {
    * translation of the block at xeip, go straight on to it (a tail call through the table,
    * passing the instructions retired so far) rather than back to the core, which would look it
    * up the same way (jitEnter in engine-wasm/assembly/jit.ts: the same checks, but for the
-   * mode's, which cannot have changed, and the trial, which only counts entries from the core).
+   * mode's, which cannot have changed).
    * Registers and flags are in the vCPU block by now, as every block start expects.
    */
   private chain(): void {
@@ -680,10 +673,7 @@ class Emitter {
       c.get(en).mem(Op.I32Load, entry(w, MM.JIT_E_EIP)).get(this.xeip).op(Op.I32Ne).brIf(0);
       c.get(en).mem(Op.I32Load, entry(w, MM.JIT_E_MODE)).i32(this.mode).op(Op.I32Ne).brIf(0);
       c.get(en).mem(Op.I32Load, entry(w, MM.JIT_E_FN)).tee(fn).op(Op.I32Eqz).brIf(0);
-      // The block's entry: no function (never translated, dropped, being compiled), or its code page written since: back to the core.
-      c.get(fn).i32(MM.JIT_FN_PENDING | 0).op(Op.I32Eq).if_();
-      c.get(this.xk).i32(MM.JIT_WAITED).op(Op.I32Or).set(this.xk);
-      c.end();
+      // The block's entry: no function (never translated, being compiled), or its code page written since: back to the core.
       c.get(fn).i32(MM.JIT_FN_PENDING | 0).op(Op.I32GeU).brIf(1);
       c.get(phys).i32(12).op(Op.I32ShrU).i32(2).op(Op.I32Shl).mem(Op.I32Load, MM.JIT_PAGE_GEN);
       c.get(en).mem(Op.I32Load, entry(w, MM.JIT_E_GEN)).op(Op.I32Ne).brIf(1);
@@ -769,8 +759,9 @@ class Emitter {
   private access(k: number, eip: number, size: number, write: boolean, seg = -1): void {
     const c = this.c, mask = write ? this.wmask : this.rmask;
     if (seg >= 0 && seg !== DS && seg !== SS) {
-      // An override to a segment the function's start did not check (DS and SS are flat
-      // there): it must need no limit check (else the interpreter's), and its base is added.
+      // An override to a segment other than DS and SS (which the core's jitEnter saw flat
+      // before it called any translated code): it must need no limit check (else the
+      // interpreter's), and its base is added.
       const big = write ? MM.SEGP_BIG_WRITE : MM.SEGP_BIG_READ;
       c.i32(0).mem(Op.I32Load, this.cpu + MM.R_SEG_PERM + 4 * seg).i32(big).op(Op.I32And).op(Op.I32Eqz).if_();
       this.exitTo(k, eip, true);
@@ -1482,7 +1473,7 @@ class Emitter {
     this.eagerOnly(FLAG_CF, f);
   }
 
-  /** C9 LEAVE (32-bit, the stack flat as the function's start checked): ESP = EBP + 4, EBP = [EBP]. */
+  /** C9 LEAVE (32-bit, the stack flat as jitEnter checked): ESP = EBP + 4, EBP = [EBP]. */
   private leave(i: Insn, k: number): void {
     this.pop(i, k, this.t[1], EBP);
     this.setReg(EBP, this.t[1]);
