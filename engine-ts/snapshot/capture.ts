@@ -45,6 +45,9 @@ export function captureMachine(board: Board, memory: MachineMemory, n: number): 
     pending.setUint32(0, pending.getUint32(0, true) & ~MM.PEND_EXIT, true);
     // Nothing of translated code travels: its instruction count is a statistic of this host's run.
     block.fill(0, MM.R_JIT_RETIRED, MM.R_JIT_RETIRED + 8);
+    // Nor why the core's last run() returned: where the host cut its runs (a slice's budget,
+    // its own request), which a machine run to the same cycle in other slices would not share.
+    block.fill(0, MM.R_EXIT_REASON, MM.R_EXIT_REASON + 4);
     return block;
   });
   // The pages in use, copied into one buffer (the vCPUs stand still meanwhile: this is most of a save's pause).
