@@ -253,6 +253,36 @@ describe('translation to WebAssembly', () => {
     }
   });
 
+  it('translates an instruction whose bytes cross into the next page, and leaves it to the interpreter once those bytes change', async () => {
+    // 0x1ff9: mov ecx,300; 0x1ffe l: add eax,0x01020304 (its last three bytes at 0x2000); dec ecx; jnz l; hlt;
+    // mov ecx,300; jmp l. (A loop head, as a return address can be: before, every jump to it went through the interpreter.)
+    const prog = [0xb9, ...le32(300), 0x05, ...le32(0x01020304), 0x49, 0x75, 0xf8, 0xf4, 0xb9, ...le32(300), 0xe9, ...le32(-0x13)];
+    const runs = [];
+    for (const jit of [false, true]) {
+      const h = await harness(jit);
+      h.load(0x1ff9, prog);
+      h.enterFlat32(0x1ff9);
+      const c0 = h.state.icount;
+      expect(h.runUntilHalt(1_000_000)).toBe(MM.EXIT_STOPPED);
+      const first = { eax: h.state.gpr('eax'), n: Number(h.state.icount - c0), jit: jitRetired(h) };
+      // The immediate's top bytes (on the next page, which holds no translation) change: the
+      // translated ADD must not go on adding the old value.
+      h.load(0x2001, [0x7f, 0x05]);
+      h.state.halted = false; // on after the HLT: the loop again, from its head (no new block on its page)
+      const j0 = jitRetired(h);
+      expect(h.runUntilHalt(1_000_000)).toBe(MM.EXIT_STOPPED);
+      runs.push({ first, eax: h.state.gpr('eax'), flags: h.eflags(), jitAfter: jitRetired(h) - j0 });
+    }
+    expect(runs[1].first.eax).toBe(runs[0].first.eax);
+    expect(runs[1].first.n).toBe(runs[0].first.n);
+    expect(runs[1].eax).toBe(runs[0].eax);
+    expect(runs[1].flags).toBe(runs[0].flags);
+    expect(runs[0].eax).toBe((0x01020304 * 300 + 0x057f0304 * 300) >>> 0);
+    // Without the next page's bytes the loop head ran interpreted: a third of the loop at most translated.
+    expect(runs[1].first.jit).toBeGreaterThan(0.9 * runs[1].first.n);
+    expect(runs[1].jitAfter).toBeGreaterThan(0);
+  });
+
   it('goes back to translated code right after an instruction it leaves to the interpreter', async () => {
     // mov ecx,1000; l: add eax,ecx; cmc; adc edx,eax; xor ebx,edx; add esi,ebx; sub edi,eax; dec ecx; jnz l; hlt
     // (CMC is the interpreter's: the code after it is looked up as after a jump.)

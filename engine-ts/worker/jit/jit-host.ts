@@ -177,8 +177,9 @@ export class JitHost {
     const seeds = page?.blocks ?? [];
     // (The warm blocks come after the hot one: the limits on a function's size cut them, not it.)
     const user = (mode & MM.JITM_USER) !== 0;
-    const tr = translatable(read, eip)
-      ? translatePage(read, seeds, eip, this.vcpuBase, user, { after: this.warm(frame, eip, seeds), peek: fetchReader(this.words, ram, this.vcpuBase, user), chain: TAIL_CALLS })
+    const peek = fetchReader(this.words, ram, this.vcpuBase, user);
+    const tr = translatable(read, eip, peek)
+      ? translatePage(read, seeds, eip, this.vcpuBase, user, { after: this.warm(frame, eip, seeds), peek, chain: TAIL_CALLS })
       : null;
     if (!tr) {
       this.stats.refused++;

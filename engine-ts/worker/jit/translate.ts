@@ -11,11 +11,14 @@
 // cannot do (not mapped, MMIO, a page with translated code, crossing a page) it returns with
 // that instruction's EIP and the count of instructions before it, having committed nothing
 // of it; the interpreter then runs it. A block ends before an instruction it does not
-// translate, at a control transfer, or at the end of its page; a jump to a later block of
-// the function is a branch to it, a jump back goes through its dispatch loop (a computed one,
-// RET or JMP/CALL through a register, through a search of its blocks' EIPs), anything else
-// leaves by its one exit, which goes on to another page's function when the core's cache
-// holds one for the target (a tail call; see chain()).
+// translate, at a control transfer, or at the end of its page (an instruction whose last few
+// bytes lie on the next page is its last; the code checks before it that a fetch there still
+// reads those bytes, see tailCheck: the page's own bytes are kept fresh by its JIT_PAGE_GEN
+// word, the next page's are not); a jump to a later block of the function is a branch to it,
+// a jump back goes through its dispatch loop (a computed one, RET or JMP/CALL through a
+// register, through a search of its blocks' EIPs), anything else leaves by its one exit,
+// which goes on to another page's function when the core's cache holds one for the target (a
+// tail call; see chain()).
 
 import * as MM from '../../../engine-wasm/memory-map';
 import { AtomicOp, Code, Op } from './wasm-writer';
@@ -69,6 +72,12 @@ interface Insn {
    * (while the thunk's bytes are still there) instead of leaving the function twice.
    */
   thunk?: number;
+  /**
+   * An instruction whose last bytes lie on the next page (at most TAIL_MAX): their count and
+   * value (little-endian). The code checks before the instruction that a fetch there would
+   * still read them, and leaves the instruction to the interpreter if not.
+   */
+  tail?: { len: number; word: number };
 }
 
 /** The last flag-setting instruction of the block so far, whose record is in locals (not yet in memory). */
@@ -282,13 +291,39 @@ const MAX_REGION_INSNS = 2000;
 interface Block {
   eip: number;
   insns: Insn[];
-  /** The block ends before an instruction the translator does not do (or one crossing the page). */
+  /** The block ends before an instruction the translator does not do (or one with more than TAIL_MAX bytes on the next page). */
   refusedNext: boolean;
 }
 
-/** Whether the translator handles the instruction at `eip` (on the page `rd` reads): a block can start there. */
-export function translatable(rd: CodeReader, eip: number): boolean {
-  const i = decode(rd, eip & 0xfff, eip);
+/** Bytes of an instruction that may lie on the next page (one word there, checked as one). */
+const TAIL_MAX = 4;
+
+/**
+ * `rd` (the page) and, through `peek`, the first TAIL_MAX bytes of the next linear page,
+ * for instructions that end there (none when the page is the last of the 4 GiB).
+ */
+function acrossPage(rd: CodeReader, pageEip: number, peek: LinearReader | null): CodeReader {
+  if (!peek || pageEip === 0xfffff000) return rd;
+  return (off) => (off < 4096 ? rd(off) : off < 4096 + TAIL_MAX ? peek((pageEip + off) >>> 0) : -1);
+}
+
+/** Decode at offset `at` of the page (`rd` reading on past its end, see acrossPage), noting an instruction's bytes on the next page. */
+function decodeAt(rd: CodeReader, at: number, eip: number): Insn | null {
+  const i = decode(rd, at, eip);
+  if (!i || at + i.len <= 4096) return i;
+  const len = at + i.len - 4096;
+  let word = 0;
+  for (let k = 0; k < len; k++) word |= rd(4096 + k) << (8 * k);
+  i.tail = { len, word: word >>> 0 };
+  return i;
+}
+
+/**
+ * Whether the translator handles the instruction at `eip` (on the page `rd` reads; `peek`:
+ * a reader of the next page for an instruction that ends there): a block can start there.
+ */
+export function translatable(rd: CodeReader, eip: number, peek: LinearReader | null = null): boolean {
+  const i = decodeAt(acrossPage(rd, (eip & ~0xfff) >>> 0, peek), eip & 0xfff, eip);
   return i !== null && supported(i);
 }
 
@@ -316,6 +351,7 @@ export function translatePage(
 ): TranslateResult | null {
   const after = opts.after ?? [], peek = opts.peek ?? null;
   const pageEip = (entry & ~0xfff) >>> 0;
+  const rdx = acrossPage(rd, pageEip, peek);
   const inPage = (e: number) => ((e - pageEip) >>> 0) < 4096;
   const blocks: Block[] = [];
   const seen = new Set<number>();
@@ -329,13 +365,13 @@ export function translatePage(
     let at = (start - pageEip) >>> 0;
     let pc = start;
     let refusedNext = false;
-    while (insns.length < MAX_INSNS) {
-      const i = decode(rd, at, pc);
+    while (insns.length < MAX_INSNS && at < 4096) {
+      const i = decodeAt(rdx, at, pc);
       if (!i || !supported(i)) {
-        refusedNext = at < 4096;
+        refusedNext = true;
         // The interpreter runs it and looks right after it (JIT_LOOK_AFTER): a block starts there.
         const after = i ? i.len : fallsThroughLength(rd, at);
-        if (refusedNext && after > 0 && (!i || !endsBlock(i)) && inPage(pc + after)) { const e = (pc + after) >>> 0; queue.push(e); }
+        if (after > 0 && (!i || !endsBlock(i)) && inPage(pc + after)) { const e = (pc + after) >>> 0; queue.push(e); }
         break;
       }
       if (i.op === 0xe8 && peek) { const r = thunkRegister(peek, jumpTarget(i)!); if (r >= 0) i.thunk = r; }
@@ -547,7 +583,11 @@ class Emitter {
     }
     this.exitTo(0, b.eip, true, false, fall !== undefined);
     c.end();
-    for (let k = 0; k < n; k++) this.insn(b.insns[k], k);
+    for (let k = 0; k < n; k++) {
+      const i = b.insns[k];
+      if (i.tail) this.tailCheck(i, k);
+      this.insn(i, k);
+    }
     // Before an instruction left to the interpreter: it looks for translated code right after that one.
     if (b.refusedNext) this.exitTo(n, (last.eip + last.len) >>> 0, true, true);
     else if (!endsBlock(last)) this.jumpTo(n, (last.eip + last.len) >>> 0);
@@ -1335,6 +1375,23 @@ class Emitter {
     c.get(this.ea).i32(4).op(Op.I32Add).set(this.ea);
     this.setReg(ESP, this.ea);
     this.jumpTo(k + 3, next);
+    c.end();
+  }
+  /**
+   * Before instruction k of the block, whose last bytes are on the next page: unless a fetch
+   * there would read them as they were when it was translated (mapped, executable at this
+   * CPL, the same bytes), leave it to the interpreter, which looks for translated code after it.
+   */
+  private tailCheck(i: Insn, k: number): void {
+    const c = this.c, e = this.t[0], t = i.tail!, next = (this.pageBase + 0x1000) >>> 0;
+    const mask = t.len === 4 ? -1 : (1 << (8 * t.len)) - 1;
+    c.block();
+    c.block();
+    c.i32(0).mem(Op.I32Load, this.tlb + ((next >>> 12) << 2)).tee(e).i32(this.xmask | TLB_NX).op(Op.I32And).i32(this.xmask).op(Op.I32Ne).brIf(0);
+    c.get(e).i32(0xfffff000 | 0).op(Op.I32And).mem(Op.I32Load, MM.RAM_BASE).i32(mask | 0).op(Op.I32And).i32(t.word | 0).op(Op.I32Ne).brIf(0);
+    c.br(1);
+    c.end();
+    this.exitTo(k, i.eip, true, true);
     c.end();
   }
   /** Pop into local l: from [ESP], or (LEAVE) from [`from`]; ESP ends 4 above where it read. */
