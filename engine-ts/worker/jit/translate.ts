@@ -1367,10 +1367,9 @@ class Emitter {
    * goes to the thunk). The MOV reads the word the CALL just wrote; the RET pops it.
    */
   private inlineThunk(target: number, r: number, k: number, l: number, next: number): void {
-    const c = this.c, e = this.t[0];
+    const c = this.c;
     c.block();
-    c.i32(0).mem(Op.I32Load, this.tlb + ((target >>> 12) << 2)).tee(e).i32(this.xmask | TLB_NX).op(Op.I32And).i32(this.xmask).op(Op.I32Ne).brIf(0);
-    c.get(e).i32(0xfffff000 | 0).op(Op.I32And).mem(Op.I32Load, MM.RAM_BASE + (target & 0xfff)).i32(thunkWord(r) | 0).op(Op.I32Ne).brIf(0);
+    this.leaveUnlessFetched(target, -1, thunkWord(r));
     this.setReg(r, l);
     c.get(this.ea).i32(4).op(Op.I32Add).set(this.ea);
     this.setReg(ESP, this.ea);
@@ -1383,16 +1382,27 @@ class Emitter {
    * CPL, the same bytes), leave it to the interpreter, which looks for translated code after it.
    */
   private tailCheck(i: Insn, k: number): void {
-    const c = this.c, e = this.t[0], t = i.tail!, next = (this.pageBase + 0x1000) >>> 0;
-    const mask = t.len === 4 ? -1 : (1 << (8 * t.len)) - 1;
+    const c = this.c, t = i.tail!;
     c.block();
     c.block();
-    c.i32(0).mem(Op.I32Load, this.tlb + ((next >>> 12) << 2)).tee(e).i32(this.xmask | TLB_NX).op(Op.I32And).i32(this.xmask).op(Op.I32Ne).brIf(0);
-    c.get(e).i32(0xfffff000 | 0).op(Op.I32And).mem(Op.I32Load, MM.RAM_BASE).i32(mask | 0).op(Op.I32And).i32(t.word | 0).op(Op.I32Ne).brIf(0);
+    this.leaveUnlessFetched((this.pageBase + 0x1000) >>> 0, t.len === 4 ? -1 : (1 << (8 * t.len)) - 1, t.word);
     c.br(1);
     c.end();
     this.exitTo(k, i.eip, true, true);
     c.end();
+  }
+  /**
+   * Branch out of the enclosing block unless a fetch at this CPL could read the word at
+   * constant linear address `linear` (within one page) through the TLB as it is now, and its
+   * bits in `mask` are `word`: code on another page that the page's JIT_PAGE_GEN word does
+   * not keep fresh.
+   */
+  private leaveUnlessFetched(linear: number, mask: number, word: number): void {
+    const c = this.c, e = this.t[0];
+    c.i32(0).mem(Op.I32Load, this.tlb + ((linear >>> 12) << 2)).tee(e).i32(this.xmask | TLB_NX).op(Op.I32And).i32(this.xmask).op(Op.I32Ne).brIf(0);
+    c.get(e).i32(0xfffff000 | 0).op(Op.I32And).mem(Op.I32Load, MM.RAM_BASE + (linear & 0xfff));
+    if (mask !== -1) c.i32(mask | 0).op(Op.I32And);
+    c.i32(word | 0).op(Op.I32Ne).brIf(0);
   }
   /** Pop into local l: from [ESP], or (LEAVE) from [`from`]; ESP ends 4 above where it read. */
   private pop(i: Insn, k: number, l: number, from = ESP): void {
